@@ -1,0 +1,183 @@
+package redisstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/adapters/redisstore/redistest"
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/ports"
+	"github.com/blastlog/blastlog/ports/portstest"
+)
+
+func fresh(t *testing.T, srv *redistest.Server) *redis.Client {
+	c := srv.Client(t)
+	if err := c.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestEventLogConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	portstest.TestEventLog(t, func(t *testing.T, maxLen int) ports.EventLog {
+		return redisstore.NewEventLog(fresh(t, srv), redisstore.Config{MaxLen: int64(maxLen)})
+	})
+}
+
+func TestJobDirectoryConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	portstest.TestJobDirectory(t, func(t *testing.T) ports.JobDirectory {
+		return redisstore.NewJobDirectory(fresh(t, srv), redisstore.Config{})
+	})
+}
+
+// The Python producer writes: XADD joblogs:<safe id> MAXLEN ~ 5000 * event <compact JSON>.
+func TestCompatibleWithPythonProducer(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := fresh(t, srv)
+	ctx := context.Background()
+	log := redisstore.NewEventLog(rdb, redisstore.Config{})
+
+	py := `{"schema_version":1,"job_id":"job-1","source":"terminal_exec","phase":"submitting","stream":"stdout",` +
+		`"pod":"","container":"","line":"[1/5] Writing configuration to \u00e9","ts":"2026-11-26T23:00:00.123456+00:00"}`
+	if err := rdb.Do(ctx, "XADD", "joblogs:job-1", "MAXLEN", "~", "5000", "*", "event", py).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := log.Read(ctx, "job-1", "", 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("read %v %v", got, err)
+	}
+	if got[0].Line != "[1/5] Writing configuration to é" || got[0].Phase != "submitting" || got[0].ID == "" {
+		t.Fatalf("python entry read as %+v", got[0])
+	}
+
+	// The reverse: what we write is what the Python consumer reads: one field "event",
+	// compact JSON, the contract's field names, no id inside.
+	e := portstest.Event("job-1", "héllo")
+	if _, err := log.Append(ctx, "job-1", []event.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := rdb.XRange(ctx, "joblogs:job-1", "-", "+").Result()
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("xrange %v %v", msgs, err)
+	}
+	if len(msgs[1].Values) != 1 {
+		t.Fatalf("fields %v", msgs[1].Values)
+	}
+	raw := msgs[1].Values["event"].(string)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"schema_version", "job_id", "source", "phase", "stream", "pod", "container", "line", "ts"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("field %q missing in %s", k, raw)
+		}
+	}
+	if _, ok := m["id"]; ok || strings.Contains(raw, ": ") || strings.Contains(raw, ", ") {
+		t.Errorf("not the compact stored form: %s", raw)
+	}
+}
+
+func TestSafeKeys(t *testing.T) {
+	for in, want := range map[string]string{"run-42": "run-42", "a b/c": "a_b_c", "": "unknown", "x\n\ny": "x_y",
+		"ü": "_", strings.Repeat("a", 200): strings.Repeat("a", 160), "job:1.2_3-4": "job:1.2_3-4"} {
+		if got := redisstore.SafeID(in); got != want {
+			t.Errorf("SafeID(%q) = %q want %q", in, got, want)
+		}
+	}
+	c := redisstore.Config{StreamPrefix: "x:", KeyPrefix: "y:"}
+	if c.StreamKey("a b") != "x:a_b" || c.JobKey("a b") != "y:job:a_b" {
+		t.Fatal(c.StreamKey("a b"), c.JobKey("a b"))
+	}
+}
+
+func TestRetentionWhenTerminal(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := fresh(t, srv)
+	ctx := context.Background()
+	cfg := redisstore.Config{Retention: time.Hour}
+	dir := redisstore.NewJobDirectory(rdb, cfg)
+	log := redisstore.NewEventLog(rdb, cfg)
+	if err := dir.Register(ctx, job.Record{JobID: "r", OwnerOID: "o"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := log.Append(ctx, "r", []event.Event{portstest.Event("r", "x")}); err != nil {
+		t.Fatal(err)
+	}
+	ttl := func(k string) time.Duration { return rdb.TTL(ctx, k).Val() }
+	if ttl("joblogs:r") != -1 || ttl("blastlog:job:r") != -1 {
+		t.Fatal("a running job has a TTL")
+	}
+	if err := dir.SetStatus(ctx, "r", job.Completed); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"joblogs:r", "blastlog:job:r"} {
+		if d := ttl(k); d < 59*time.Minute || d > time.Hour {
+			t.Fatalf("TTL of %s = %v", k, d)
+		}
+	}
+	if err := dir.SetStatus(ctx, "r", job.Running); err != nil {
+		t.Fatal(err)
+	}
+	if ttl("joblogs:r") != -1 {
+		t.Fatal("reopened run kept its TTL")
+	}
+	if h := rdb.HGetAll(ctx, "blastlog:job:r").Val(); h["status"] != "running" || h["owner_oid"] != "o" || h["namespace"] != "default" {
+		t.Fatalf("hash %v", h)
+	}
+}
+
+func TestUnreachableIsUnavailable(t *testing.T) {
+	srv := redistest.Start(t)
+	opts, err := redisstore.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	ctx := context.Background()
+	_, err = redisstore.NewEventLog(rdb, redisstore.Config{}).Append(ctx, "j", []event.Event{portstest.Event("j", "x")})
+	if !errors.Is(err, ports.ErrUnavailable) {
+		t.Fatalf("append: %v", err)
+	}
+	if _, err := redisstore.NewJobDirectory(rdb, redisstore.Config{}).Get(ctx, "j"); !errors.Is(err, ports.ErrUnavailable) {
+		t.Fatalf("get: %v", err)
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	opts, err := redisstore.ParseURL("rediss://:s3cret@cache.redis.cache.windows.net:6380/2?ssl_cert_reqs=required")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Addr != "cache.redis.cache.windows.net:6380" || opts.DB != 2 || opts.TLSConfig == nil || opts.Password != "s3cret" {
+		t.Fatalf("%+v", opts)
+	}
+	for raw, wantIn := range map[string]string{
+		"amqp://guest:hunter2@rabbit:5672//": `scheme "amqp"`,
+		"localhost:6379":                     "",
+		"redis://u:hunter2@h:1/0?bogus=1":    "bogus",
+		"redis://u:hunter2@h:1/x":            "",
+		"redis://u:hunter2@[::1:6379":        "does not parse",
+	} {
+		_, err := redisstore.ParseURL(raw)
+		if !errors.Is(err, redisstore.ErrBadURL) {
+			t.Errorf("%q: %v", raw, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), wantIn) {
+			t.Errorf("%q: message %q", raw, err)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package event
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// SchemaVersion is the version written into every event this code produces.
+const SchemaVersion = 1
+
+// Limits of the contract (CONTRACT §1).
+const (
+	MaxLineChars  = 4000 // runes in Line
+	MaxPhaseChars = 80   // runes in Phase
+)
+
+// Source says which producer wrote an event.
+type Source string
+
+const (
+	SourceTerminal Source = "terminal_exec" // the publisher wrapping a task worker's command
+	SourceK8s      Source = "k8s"           // the collector following pod logs
+	SourceSystem   Source = "system"        // notices from blastlog itself
+)
+
+// Valid reports whether s is one of the sources of the contract.
+func (s Source) Valid() bool {
+	return s == SourceTerminal || s == SourceK8s || s == SourceSystem
+}
+
+// Stream is the output stream a line was written to.
+type Stream string
+
+const (
+	Stdout Stream = "stdout"
+	Stderr Stream = "stderr"
+)
+
+// Valid reports whether s is stdout or stderr.
+func (s Stream) Valid() bool { return s == Stdout || s == Stderr }
+
+// The execution steps of an ElasticBLAST run. Other phases are kept as given.
+const (
+	PhaseSubmitting       = "submitting"
+	PhaseStagingDB        = "staging_db"
+	PhaseRunning          = "running"
+	PhaseExportingResults = "exporting_results"
+	PhaseWarmingUp        = "warming_up"
+)
+
+// Event is one log line of one run. ID is the stream entry id: it is never stored
+// inside the entry, and is filled in by whoever reads the entry back.
+type Event struct {
+	ID            string
+	SchemaVersion int
+	JobID         string
+	Source        Source
+	Phase         string
+	Stream        Stream
+	Pod           string
+	Container     string
+	Line          string
+	TS            time.Time
+	// ContainerID and Restart are optional k8s details; zero values are omitted.
+	ContainerID string
+	Restart     int
+}
+
+// ErrInvalid is wrapped by every error Validate returns.
+var ErrInvalid = errors.New("invalid event")
+
+// Validate checks an event against the contract before it is stored. It does not
+// sanitise: callers pass lines through package sanitize first.
+func (e *Event) Validate() error {
+	if err := ValidateJobID(e.JobID); err != nil {
+		return err
+	}
+	switch {
+	case e.SchemaVersion != SchemaVersion:
+		return fmt.Errorf("%w: schema_version %d", ErrInvalid, e.SchemaVersion)
+	case !e.Source.Valid():
+		return fmt.Errorf("%w: source %q", ErrInvalid, truncate(string(e.Source), 40))
+	case !e.Stream.Valid():
+		return fmt.Errorf("%w: stream %q", ErrInvalid, truncate(string(e.Stream), 40))
+	case utf8.RuneCountInString(e.Phase) > MaxPhaseChars:
+		return fmt.Errorf("%w: phase longer than %d characters", ErrInvalid, MaxPhaseChars)
+	case utf8.RuneCountInString(e.Line) > MaxLineChars:
+		return fmt.Errorf("%w: line longer than %d characters", ErrInvalid, MaxLineChars)
+	case !utf8.ValidString(e.Line):
+		return fmt.Errorf("%w: line is not valid UTF-8", ErrInvalid)
+	case hasLineBreak(e.Line):
+		return fmt.Errorf("%w: line contains CR or LF", ErrInvalid)
+	case e.Source != SourceK8s && (e.Pod != "" || e.Container != ""):
+		return fmt.Errorf("%w: pod and container are only for source k8s", ErrInvalid)
+	}
+	return nil
+}
+
+// MaxJobIDChars is the longest job id accepted anywhere.
+const MaxJobIDChars = 128
+
+// ValidateJobID rejects ids that are empty, longer than MaxJobIDChars, not UTF-8 or
+// that carry control characters. The error text names the problem, never echoes a
+// control character.
+func ValidateJobID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: job id is empty", ErrInvalid)
+	case utf8.RuneCountInString(id) > MaxJobIDChars:
+		return fmt.Errorf("%w: job id is longer than %d characters", ErrInvalid, MaxJobIDChars)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%w: job id is not valid UTF-8", ErrInvalid)
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return fmt.Errorf("%w: job id contains control characters", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// CapPhase keeps an unknown phase as given but at most MaxPhaseChars long.
+func CapPhase(p string) string { return truncate(p, MaxPhaseChars) }
+
+func truncate(s string, n int) string {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
+}
+
+func hasLineBreak(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' || s[i] == '\r' {
+			return true
+		}
+	}
+	return false
+}

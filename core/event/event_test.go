@@ -1,0 +1,197 @@
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sample() Event {
+	return Event{
+		SchemaVersion: 1, JobID: "run-42", Source: SourceTerminal, Phase: PhaseSubmitting,
+		Stream: Stdout, Line: "[1/5] Writing configuration to ...",
+		TS: time.Date(2026, 11, 26, 23, 0, 0, 123_000_000, time.UTC),
+	}
+}
+
+func TestAppendJSONMatchesContractExample(t *testing.T) {
+	e := sample()
+	e.ID = "1764201600000-0"
+	want := `{"id":"1764201600000-0","schema_version":1,"job_id":"run-42","source":"terminal_exec",` +
+		`"phase":"submitting","stream":"stdout","pod":"","container":"","line":"[1/5] Writing configuration to ...",` +
+		`"ts":"2026-11-26T23:00:00.123Z"}`
+	if got := string(e.AppendJSON(nil)); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	e.ID = ""
+	if got := string(e.AppendJSON(nil)); strings.Contains(got, `"id"`) {
+		t.Fatalf("stored form carries an id: %s", got)
+	}
+}
+
+func TestAppendJSONIsValidJSONAndEscapes(t *testing.T) {
+	e := sample()
+	e.Line = "quote\" back\\ tab\t nl\n cr\r nul\x00 ls\u2028 <b>&amp; bad\xff é"
+	e.Source, e.Pod, e.Container, e.ContainerID, e.Restart = SourceK8s, "p", "c", "containerd://abc", 2
+	b := e.AppendJSON(nil)
+	var generic map[string]any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, b)
+	}
+	if strings.ContainsAny(string(b), "\n\r\u2028") {
+		t.Fatalf("raw line break in JSON: %q", b)
+	}
+	if !strings.Contains(string(b), "<b>&amp;") {
+		t.Fatalf("HTML characters were escaped: %s", b)
+	}
+	if generic["restart"].(float64) != 2 || generic["container_id"] != "containerd://abc" {
+		t.Fatalf("k8s extras missing: %s", b)
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.ReplaceAll(e.Line, "\xff", "\ufffd"); got.Line != want {
+		t.Fatalf("line round trip: %q want %q", got.Line, want)
+	}
+}
+
+func TestDecodeToleratesPythonProducer(t *testing.T) {
+	// As Python's json.dumps(..., separators=(",", ":")) writes it: ensure_ascii escapes,
+	// isoformat timestamps with +00:00, and a field this version does not know.
+	py := `{"schema_version":1,"job_id":"job-1","source":"terminal_exec","phase":"staging_db",` +
+		`"stream":"stderr","pod":"","container":"","line":"caf\u00e9 \u2713","ts":"2026-06-01T02:03:04.123456+00:00","task_id":"abc"}`
+	e, err := Decode([]byte(py))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Line != "café ✓" || e.Stream != Stderr || e.Phase != PhaseStagingDB {
+		t.Fatalf("decoded %+v", e)
+	}
+	if want := time.Date(2026, 6, 1, 2, 3, 4, 123456000, time.UTC); !e.TS.Equal(want) {
+		t.Fatalf("ts %v want %v", e.TS, want)
+	}
+	if err := e.Validate(); err != nil {
+		t.Fatalf("python event does not validate: %v", err)
+	}
+}
+
+func TestDecodeDefaultsMissingFields(t *testing.T) {
+	e, err := Decode([]byte(`{"job_id":"j","line":"x","ts":"not a time"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.SchemaVersion != 1 || e.Source != SourceTerminal || e.Stream != Stdout || !e.TS.IsZero() {
+		t.Fatalf("defaults not applied: %+v", e)
+	}
+	if _, err := Decode([]byte(`{"job_id":`)); err == nil {
+		t.Fatal("malformed JSON accepted")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := map[string]func(e *Event){
+		"empty job":        func(e *Event) { e.JobID = "" },
+		"long job":         func(e *Event) { e.JobID = strings.Repeat("j", 129) },
+		"control in job":   func(e *Event) { e.JobID = "a\x1bb" },
+		"bad source":       func(e *Event) { e.Source = "cron" },
+		"bad stream":       func(e *Event) { e.Stream = "stdin" },
+		"schema 2":         func(e *Event) { e.SchemaVersion = 2 },
+		"long phase":       func(e *Event) { e.Phase = strings.Repeat("p", 81) },
+		"long line":        func(e *Event) { e.Line = strings.Repeat("é", 4001) },
+		"newline":          func(e *Event) { e.Line = "a\nb" },
+		"invalid utf8":     func(e *Event) { e.Line = "\xff" },
+		"pod on terminal":  func(e *Event) { e.Pod = "p" },
+		"container on sys": func(e *Event) { e.Source, e.Container = SourceSystem, "c" },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			e := sample()
+			mutate(&e)
+			if err := e.Validate(); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("want ErrInvalid, got %v", err)
+			}
+		})
+	}
+	ok := sample()
+	ok.Phase = CapPhase(strings.Repeat("é", 200))
+	ok.Line = strings.Repeat("é", 4000)
+	ok.JobID = strings.Repeat("j", 128)
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid event refused: %v", err)
+	}
+}
+
+func TestParseID(t *testing.T) {
+	for in, want := range map[string]ID{"0-0": {}, "1764201600000-7": {1764201600000, 7}, "5": {5, 0},
+		"18446744073709551615-18446744073709551615": {^uint64(0), ^uint64(0)}} {
+		got, err := ParseID(in)
+		if err != nil || got != want {
+			t.Errorf("ParseID(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "-", "1-", "-1", "+1-0", "1-0-0", " 1-0", "a-b", "18446744073709551616-0", "1-2 ", "0x1-0"} {
+		if _, err := ParseID(bad); err == nil {
+			t.Errorf("ParseID(%q) accepted", bad)
+		}
+	}
+	if n, _ := (ID{3, 9}).Next(); n != (ID{3, 10}) {
+		t.Errorf("next %v", n)
+	}
+	if n, _ := (ID{3, ^uint64(0)}).Next(); n != (ID{4, 0}) {
+		t.Errorf("next across ms %v", n)
+	}
+	if _, ok := (ID{^uint64(0), ^uint64(0)}).Next(); ok {
+		t.Error("largest id has a next")
+	}
+	if (ID{1, 2}).Compare(ID{1, 3}) != -1 || (ID{2, 0}).Compare(ID{1, 9}) != 1 || (ID{1, 1}).Compare(ID{1, 1}) != 0 {
+		t.Error("compare")
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	s := sample()
+	f.Add(s.AppendJSON(nil))
+	f.Add([]byte(`{"line":"\u2028","restart":-1}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := Decode(data)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must re-encode to JSON that decodes to the same event.
+		again, err := Decode(e.AppendJSON(nil))
+		if err != nil {
+			t.Fatalf("re-encoding is not JSON: %v", err)
+		}
+		e.TS, again.TS = e.TS.Truncate(time.Millisecond), again.TS
+		if e.TS.IsZero() != again.TS.IsZero() || (!e.TS.IsZero() && !e.TS.Equal(again.TS)) {
+			t.Fatalf("ts changed: %v -> %v", e.TS, again.TS)
+		}
+		e.TS, again.TS = time.Time{}, time.Time{}
+		if strings.ToValidUTF8(e.Line, "\ufffd") != again.Line {
+			t.Fatalf("line changed: %q -> %q", e.Line, again.Line)
+		}
+	})
+}
+
+func FuzzParseID(f *testing.F) {
+	for _, s := range []string{"0-0", "1-1", "99", "1-", "-"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseID(s)
+		if err != nil {
+			return
+		}
+		back, err := ParseID(id.String())
+		if err != nil || back != id {
+			t.Fatalf("%q -> %v -> %v, %v", s, id, back, err)
+		}
+		if next, ok := id.Next(); ok && next.Compare(id) != 1 {
+			t.Fatalf("next %v not after %v", next, id)
+		}
+	})
+}

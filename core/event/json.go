@@ -1,0 +1,176 @@
+package event
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// TimeLayout is how ts is written: RFC 3339 in UTC with milliseconds, as JavaScript's
+// Date.toISOString and the Python producers write it.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// AppendJSON appends the compact JSON of e to dst, fields in the contract's order.
+// The id is written only when set (never inside Redis). Strings are escaped as JSON
+// requires and U+2028/U+2029 as well, but '<', '>' and '&' are kept as they are so the
+// stored bytes read like the Python producers' output.
+func (e *Event) AppendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	if e.ID != "" {
+		dst = append(dst, `"id":`...)
+		dst = appendString(dst, e.ID)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"schema_version":`...)
+	dst = strconv.AppendInt(dst, int64(e.SchemaVersion), 10)
+	dst = append(dst, `,"job_id":`...)
+	dst = appendString(dst, e.JobID)
+	dst = append(dst, `,"source":`...)
+	dst = appendString(dst, string(e.Source))
+	dst = append(dst, `,"phase":`...)
+	dst = appendString(dst, e.Phase)
+	dst = append(dst, `,"stream":`...)
+	dst = appendString(dst, string(e.Stream))
+	dst = append(dst, `,"pod":`...)
+	dst = appendString(dst, e.Pod)
+	dst = append(dst, `,"container":`...)
+	dst = appendString(dst, e.Container)
+	dst = append(dst, `,"line":`...)
+	dst = appendString(dst, e.Line)
+	dst = append(dst, `,"ts":`...)
+	if e.TS.IsZero() {
+		dst = append(dst, `""`...)
+	} else {
+		dst = append(dst, '"')
+		dst = e.TS.UTC().AppendFormat(dst, TimeLayout)
+		dst = append(dst, '"')
+	}
+	if e.ContainerID != "" {
+		dst = append(dst, `,"container_id":`...)
+		dst = appendString(dst, e.ContainerID)
+	}
+	if e.Restart != 0 {
+		dst = append(dst, `,"restart":`...)
+		dst = strconv.AppendInt(dst, int64(e.Restart), 10)
+	}
+	return append(dst, '}')
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (e Event) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil), nil }
+
+// wire is the decoding shape: pointers tell a missing field from an empty one.
+type wire struct {
+	ID            string  `json:"id"`
+	SchemaVersion *int    `json:"schema_version"`
+	JobID         string  `json:"job_id"`
+	Source        *string `json:"source"`
+	Phase         string  `json:"phase"`
+	Stream        *string `json:"stream"`
+	Pod           string  `json:"pod"`
+	Container     string  `json:"container"`
+	Line          string  `json:"line"`
+	TS            string  `json:"ts"`
+	ContainerID   string  `json:"container_id"`
+	Restart       int     `json:"restart"`
+}
+
+// Decode parses an event tolerantly: unknown fields are ignored; a missing
+// schema_version is 1, a missing source terminal_exec, a missing or empty stream
+// stdout; a ts that is not RFC 3339 is left zero. Only malformed JSON is an error.
+// Decode does not validate: a reader shows what a producer wrote.
+func Decode(data []byte) (Event, error) {
+	var w wire
+	if err := json.Unmarshal(data, &w); err != nil {
+		return Event{}, err
+	}
+	e := Event{
+		ID:            w.ID,
+		SchemaVersion: SchemaVersion,
+		JobID:         w.JobID,
+		Source:        SourceTerminal,
+		Phase:         w.Phase,
+		Stream:        Stdout,
+		Pod:           w.Pod,
+		Container:     w.Container,
+		Line:          w.Line,
+		ContainerID:   w.ContainerID,
+		Restart:       w.Restart,
+	}
+	if w.SchemaVersion != nil {
+		e.SchemaVersion = *w.SchemaVersion
+	}
+	if w.Source != nil && *w.Source != "" {
+		e.Source = Source(*w.Source)
+	}
+	if w.Stream != nil && *w.Stream != "" {
+		e.Stream = Stream(*w.Stream)
+	}
+	if w.TS != "" {
+		if ts, err := time.Parse(time.RFC3339Nano, w.TS); err == nil {
+			e.TS = ts
+		}
+	}
+	return e, nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler with Decode.
+func (e *Event) UnmarshalJSON(data []byte) error {
+	d, err := Decode(data)
+	if err != nil {
+		return err
+	}
+	*e = d
+	return nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

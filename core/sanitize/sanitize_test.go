@@ -1,0 +1,192 @@
+package sanitize
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestCleanRealOutput(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"ansi yellow submit line", "\x1b[33m Splitting queries into batches\x1b[0m", " Splitting queries into batches"},
+		{"ansi with params", "\x1b[1;31;40mERROR\x1b[0m: AKS cluster elb-cluster-02 not found", "ERROR: AKS cluster elb-cluster-02 not found"},
+		{"azcopy bare CR", "0.0 %, 0 Done\r100.0 %, 1 Done", "0.0 %, 0 Done 100.0 %, 1 Done"},
+		{"crlf", "Final Job Status: Completed\r\n", "Final Job Status: Completed  "},
+		{"osc title with BEL", "\x1b]0;elastic-blast\x07ready", "ready"},
+		{"osc hyperlink with ST", "\x1b]8;;https://x\x1b\\link\x1b]8;;\x1b\\", "link"},
+		{"charset escape", "\x1b(Bplain", "plain"},
+		{"keypad escape", "\x1b=x\x1b>y", "xy"},
+		{"c1 csi", "\u009b31mred", "red"},
+		{"c1 other", "a\u0085b", "ab"},
+		{"c0 and del", "a\x00b\x07c\x08d\x7fe", "abcde"},
+		{"tab kept", "col1\tcol2", "col1\tcol2"},
+		{"invalid utf8", "bad\xffbyte\xc3", "bad\uFFFDbyte\uFFFD"},
+		{"lone esc at end", "end\x1b", "end"},
+		{"unterminated csi", "x\x1b[12", "x"},
+		{"unterminated osc", "x\x1b]0;title", "x"},
+		{"utf8 kept", "Δt = 42 µs ✓", "Δt = 42 µs ✓"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Line(c.in); got != c.want {
+				t.Fatalf("Line(%q) = %q, want %q", c.in, got, c.want)
+			}
+		})
+	}
+}
+
+const jwt = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJvaWQiOiIxMjM0NTY3OCIsInRpZCI6ImFiYyJ9.c2lnbmF0dXJlLWJ5dGVzLWhlcmUtZm9yLXRlc3Q"
+
+func TestMasksSecrets(t *testing.T) {
+	cases := []struct{ name, in, want, secret string }{
+		{"sas url", "Uploading to https://stgelb.blob.core.windows.net/results/q.fa?sv=2022-11-02&ss=b&srt=o&sp=rw&se=2026-12-01T00:00:00Z&sig=AbC%2Bdef%3D done",
+			"Uploading to https://stgelb.blob.core.windows.net/results/q.fa?*** done", "AbC%2Bdef"},
+		{"bare sig", "token parts sv=2022&sig=Zm9vYmFy", "token parts sv=2022&sig=***", "Zm9vYmFy"},
+		{"bearer", "Authorization: Bearer abc.DEF-123_~+/=", "Authorization: Bearer ***", "abc.DEF"},
+		{"bearer lower", "curl -H 'authorization: bearer s3cr3t'", "curl -H 'authorization: bearer ***'", "s3cr3t"},
+		{"jwt", "token " + jwt + " end", "token *** end", "eyJhbGci"},
+		{"account key", "AccountName=stgelb;AccountKey=q1w2e3r4t5y6u7i8o9p0AbCdEf==;EndpointSuffix=core.windows.net",
+			"AccountName=stgelb;AccountKey=***;EndpointSuffix=core.windows.net", "q1w2e3"},
+		{"connection string", "conn DefaultEndpointsProtocol=https;AccountName=stgelb;AccountKey=abc123==;EndpointSuffix=core.windows.net ok",
+			"conn DefaultEndpointsProtocol=*** ok", "abc123"},
+		{"client secret json", `{"client_secret": "Xy7~abc.def", "client_id": "c1"}`, `{"client_secret": "***", "client_id": "c1"}`, "Xy7~abc"},
+		{"access_key", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG", "aws_secret_access_key = ***", "wJalrXU"},
+		{"password", "connecting with password=hunter2 user=bob", "connecting with password=*** user=bob", "hunter2"},
+		{"token", "export SAS_TOKEN='sv=2020&sig=x'", "export SAS_TOKEN='***'", "sv=2020"},
+		{"secret", "secret=topsecret", "secret=***", "topsecret"},
+		{"aws key", "using AKIAIOSFODNN7EXAMPLE for s3", "using *** for s3", "AKIAIOSFODNN7"},
+		{"aws session key", "ASIAY34FZKBOKMUTVV7A", "***", "ASIAY34"},
+		{"url password", "redis://default:p4ss@redis.example:6380/0", "redis://default:***@redis.example:6380/0", "p4ss"},
+		{"url password no user", "rediss://:hunter2@cache.redis.cache.windows.net:6380", "rediss://:***@cache.redis.cache.windows.net:6380", "hunter2"},
+		{"base64 blob", "key Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3A+/Q== end", "key *** end", "Zm9vYmFy"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := Line(c.in)
+			if got != c.want {
+				t.Fatalf("Line(%q)\n got %q\nwant %q", c.in, got, c.want)
+			}
+			if strings.Contains(got, c.secret) {
+				t.Fatalf("secret %q survived in %q", c.secret, got)
+			}
+		})
+	}
+}
+
+func TestKeepsScienceAndPaths(t *testing.T) {
+	fasta := strings.Repeat("ACGTTGCAACGTAGCTAGCTAGGATCCGATCGATCGTAGCTAGCTAGCTAGCATCGATCGAT", 8)
+	protein := strings.Repeat("MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQ", 5)
+	keep := []string{
+		fasta, strings.ToLower(fasta), protein,
+		">sp|P69905|HBA_HUMAN Hemoglobin subunit alpha OS=Homo sapiens OX=9606 GN=HBA1 PE=1 SV=2",
+		"blastn -db core_nt_shard_00 -query /shared/requests/batch_000.fa -out /shared/results/batch_000-blastn-core_nt_shard_00.out -num_threads 16 -outfmt 5",
+		"blastp -task blastp-fast -evalue 1e-5 -max_target_seqs 500 -word_size 3 -outfmt \"6 qseqid sseqid pident\"",
+		"job-429825360482416da20736cf3ed51a95",
+		"BLAST selector:  app=blast,elb-job-id=job-429825360482416da20736cf3ed51a95",
+		"[1/5] Writing configuration to https://stgelb.blob.core.windows.net/results/v2/A1-fulldb-10q-E32-1n/job-429825360482416da20736cf3ed51a95/metadata/elastic-blast-config.json",
+		"Shard download: idx=00 prefix=https://stgelb.blob.core.windows.net/blast-db/core_nt/10shards/core_nt_shard_ db=core_nt_shard_00",
+		"/shared/Results/Batch0001/AnotherDirectory/Output2026/Final/blastn.out",
+		"sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		"Job 8341c71c-9956-7a4c-5b38-7e44f6ee8ca6 has started",
+		"ERROR: token expired, re-authenticating", "max_tokens: 30", "get_query_mode: fsize=39191 min_fsize_to_split_on_client=20000000",
+		"What? Nothing here?sig", "see https://example.org/a?b=c&d=e",
+	}
+	for _, s := range keep {
+		if got := Line(s); got != s {
+			t.Errorf("changed a line that must survive:\n in %q\nout %q", s, got)
+		}
+	}
+}
+
+func TestTruncates(t *testing.T) {
+	long := strings.Repeat("é", 5000)
+	got := Line(long)
+	if n := utf8.RuneCountInString(got); n != MaxChars {
+		t.Fatalf("length %d", n)
+	}
+	if !strings.HasSuffix(got, Ellipsis) || !Truncated(got) {
+		t.Fatalf("no ellipsis: %q", got[len(got)-10:])
+	}
+	if Truncated(Line("short…")) {
+		t.Fatal("a short line that ends in … reported as truncated")
+	}
+	exact := strings.Repeat("x", MaxChars)
+	if Line(exact) != exact {
+		t.Fatal("a line of exactly the cap was changed")
+	}
+	// A secret straddling the cap must not leak through the cut.
+	s := strings.Repeat("a", MaxChars-8) + " password=hunter2hunter2"
+	if got := Line(s); strings.Contains(got, "hunter") || Line(got) != got {
+		t.Fatalf("cut leaked or is unstable: %q", got[len(got)-40:])
+	}
+}
+
+// TestFixtureLines runs every line of the ElasticBLAST fixture through Line: nothing is
+// left with an escape sequence, and no plain pod line is altered.
+func TestFixtureLines(t *testing.T) {
+	data, err := os.ReadFile("../../../shared/fixtures/elastic-blast-output.json")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must have ../shared beside the checkout: %v", err)
+		}
+		t.Skipf("shared/ fixtures are not beside this checkout: %v", err)
+	}
+	var fx struct {
+		Stdout []string `json:"submit_stdout"`
+		Stderr []string `json:"submit_stderr"`
+		Pods   map[string]struct {
+			Containers map[string][]string `json:"containers"`
+		} `json:"pods"`
+	}
+	if err := json.Unmarshal(data, &fx); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range append(fx.Stdout, fx.Stderr...) {
+		got := Line(l)
+		if strings.ContainsAny(got, "\x1b\r\n") {
+			t.Errorf("escape left in %q", got)
+		}
+	}
+	for _, p := range fx.Pods {
+		for _, lines := range p.Containers {
+			for _, l := range lines {
+				if got := Line(l); got != l {
+					t.Errorf("pod line altered:\n in %q\nout %q", l, got)
+				}
+			}
+		}
+	}
+}
+
+func FuzzLine(f *testing.F) {
+	for _, s := range []string{"\x1b[33mhi\x1b[0m", "a\rb\nc", "password=x", jwt, "https://u:p@h/x?sig=1",
+		"AKIAIOSFODNN7EXAMPLE", "\xff\xfe", "\u009b1m", strings.Repeat("ab", 2100) + "password=zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out := Line(in)
+		if !utf8.ValidString(out) {
+			t.Fatalf("invalid UTF-8 out: %q", out)
+		}
+		if strings.ContainsAny(out, "\r\n\x1b") {
+			t.Fatalf("CR, LF or ESC survived: %q", out)
+		}
+		if n := utf8.RuneCountInString(out); n > MaxChars {
+			t.Fatalf("%d characters", n)
+		}
+		if again := Line(out); again != out {
+			t.Fatalf("not idempotent:\n once %q\ntwice %q", out, again)
+		}
+	})
+}
+
+// TestLinearOnAdversarialInput guards against rescans: each input is 1 MiB of a
+// pattern that once made a rule quadratic. Each must finish well within the test
+// timeout; the benchmark BenchmarkLine measures speed.
+func TestLinearOnAdversarialInput(t *testing.T) {
+	for _, unit := range []string{"eyJ", "eyJa.", "a=", " password=", "?sig=", "://a@", "bearer ", "AKIA", "\x1b[", "\x1b]", "A1b2/"} {
+		Line(strings.Repeat(unit, (1<<20)/len(unit)))
+	}
+}

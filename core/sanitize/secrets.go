@@ -1,0 +1,360 @@
+package sanitize
+
+import "strings"
+
+// Mask replaces every secret value.
+const Mask = "***"
+
+// mask applies each rule in turn. Each rule looks for a cheap trigger first (a byte or
+// a short substring), so a plain line costs a few linear scans and no allocation.
+func mask(s string) string {
+	s = maskSASQuery(s)
+	s = maskKeyValues(s)
+	s = maskBearer(s)
+	s = maskJWT(s)
+	s = maskAWSKeys(s)
+	s = maskURLPasswords(s)
+	return maskBase64(s)
+}
+
+// editor rebuilds a string from kept spans and masks; it allocates on the first edit.
+type editor struct {
+	s    string
+	b    []byte
+	done int // s[:done] has been copied or replaced
+}
+
+func (e *editor) replace(from, to int) {
+	if e.b == nil {
+		e.b = make([]byte, 0, len(e.s))
+	}
+	e.b = append(e.b, e.s[e.done:from]...)
+	e.b = append(e.b, Mask...)
+	e.done = to
+}
+
+func (e *editor) result() string {
+	if e.b == nil {
+		return e.s
+	}
+	return string(append(e.b, e.s[e.done:]...))
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' }
+
+// tokenEnd returns the end of a run of non-space, non-quote bytes starting at i.
+func tokenEnd(s string, i int) int {
+	for i < len(s) && !isSpace(s[i]) && s[i] != '"' && s[i] != '\'' && s[i] != '`' && s[i] != '<' && s[i] != '>' {
+		i++
+	}
+	return i
+}
+
+// maskSASQuery masks the whole query string of a URL that carries a SAS signature:
+// https://acct.blob.core.windows.net/c/b?sv=...&sig=... -> https://acct.../c/b?***
+func maskSASQuery(s string) string {
+	if !strings.Contains(s, "sig=") {
+		return s
+	}
+	e := editor{s: s}
+	for i := 0; i < len(s); i++ {
+		if s[i] != '?' {
+			continue
+		}
+		end := tokenEnd(s, i+1)
+		q := s[i+1 : end]
+		if strings.HasPrefix(q, "sig=") || strings.Contains(q, "&sig=") {
+			e.replace(i+1, end)
+		}
+		i = end - 1
+	}
+	return e.result()
+}
+
+// Keys whose value is a secret, lower case. A key matches when the identifier before
+// '=' equals it or ends with it; short keys must match exactly.
+var (
+	suffixKeys = []string{"password", "passwd", "secret", "token", "accountkey", "access_key",
+		"accesskey", "apikey", "api_key", "sharedaccesskey", "sharedaccesssignature", "credential"}
+	exactKeys = []string{"sig", "pwd", "signature"}
+)
+
+// connStringKey starts an Azure connection string, which is masked to its end as a
+// whole (it holds AccountKey or SharedAccessSignature among ;-separated parts).
+const connStringKey = "defaultendpointsprotocol"
+
+func secretKey(ident string) (isKey, wholeConnString bool) {
+	if len(ident) < 3 || len(ident) > 64 {
+		return false, false
+	}
+	var buf [64]byte
+	l := buf[:len(ident)]
+	for i := 0; i < len(ident); i++ {
+		c := ident[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		l[i] = c
+	}
+	low := string(l) // does not escape: the compiler keeps it on the stack
+	if low == connStringKey {
+		return true, true
+	}
+	for _, k := range exactKeys {
+		if low == k {
+			return true, false
+		}
+	}
+	for _, k := range suffixKeys {
+		if strings.HasSuffix(low, k) {
+			return true, false
+		}
+	}
+	return false, false
+}
+
+func isIdent(c byte) bool { return isAlnum(c) || c == '_' || c == '-' || c == '.' }
+
+// maskKeyValues masks values of secret keys: password=..., AccountKey=...;
+// "client_secret": "...", token = ..., and whole DefaultEndpointsProtocol=... strings.
+func maskKeyValues(s string) string {
+	if strings.IndexByte(s, '=') < 0 && !strings.Contains(s, `":`) && !strings.Contains(s, `':`) {
+		return s
+	}
+	e := editor{s: s}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '=' && c != ':' {
+			continue
+		}
+		// Walk back over spaces and at most one closing quote to the identifier.
+		j := i
+		for j > 0 && isSpace(s[j-1]) {
+			j--
+		}
+		quotedKey := false
+		if j > 0 && (s[j-1] == '"' || s[j-1] == '\'') {
+			quotedKey = true
+			j--
+		}
+		if c == ':' && !quotedKey {
+			continue // "ERROR: token expired" is prose, not a key
+		}
+		k := j
+		for k > 0 && isIdent(s[k-1]) {
+			k--
+		}
+		if k < e.done {
+			continue
+		}
+		isKey, whole := secretKey(s[k:j])
+		if !isKey {
+			continue
+		}
+		v := i + 1
+		for v < len(s) && isSpace(s[v]) {
+			v++
+		}
+		var end int
+		if v < len(s) && (s[v] == '"' || s[v] == '\'') {
+			q := s[v]
+			v++
+			end = v
+			for end < len(s) && s[end] != q {
+				end++
+			}
+		} else if c == ':' {
+			continue // a quoted key wants a quoted value
+		} else if whole {
+			end = tokenEnd(s, v)
+		} else {
+			end = v
+			for end < len(s) && !isSpace(s[end]) && !strings.ContainsRune("\"'&;,<>`", rune(s[end])) {
+				end++
+			}
+		}
+		if end > v && s[v:end] != Mask {
+			e.replace(v, end)
+		}
+		if end > i {
+			i = end - 1
+		}
+	}
+	return e.result()
+}
+
+// maskBearer masks the credential after "Bearer " (any case).
+func maskBearer(s string) string {
+	if !strings.Contains(s, "earer") && !strings.Contains(s, "EARER") {
+		return s
+	}
+	e := editor{s: s}
+	for i := 0; i+6 < len(s); i++ {
+		if !strings.EqualFold(s[i:i+6], "bearer") || (i > 0 && isAlnum(s[i-1])) {
+			continue
+		}
+		v := i + 6
+		for v < len(s) && isSpace(s[v]) {
+			v++
+		}
+		if v == i+6 {
+			continue
+		}
+		end := v
+		for end < len(s) && (isAlnum(s[end]) || strings.IndexByte("-._~+/=", s[end]) >= 0) {
+			end++
+		}
+		if end > v {
+			e.replace(v, end)
+			i = end - 1
+		}
+	}
+	return e.result()
+}
+
+func isB64URL(c byte) bool { return isAlnum(c) || c == '-' || c == '_' }
+
+// maskJWT masks compact JWS/JWT tokens: eyJ<header>.<payload>.<signature>.
+func maskJWT(s string) string {
+	if !strings.Contains(s, "eyJ") {
+		return s
+	}
+	e := editor{s: s}
+	for i := 0; i+3 <= len(s); i++ {
+		if s[i] != 'e' || !strings.HasPrefix(s[i:], "eyJ") || (i > 0 && isB64URL(s[i-1])) {
+			continue
+		}
+		end, dots := i, 0
+		for end < len(s) {
+			if isB64URL(s[end]) {
+				end++
+			} else if s[end] == '.' && dots < 2 {
+				dots++
+				end++
+			} else {
+				break
+			}
+		}
+		if dots == 2 && end-i >= 16 {
+			e.replace(i, end)
+		}
+		// A later "eyJ" inside this run follows a base64url byte or one of its dots and
+		// would reach the same end with fewer dots: skipping keeps the scan linear.
+		i = end - 1
+	}
+	return e.result()
+}
+
+// maskAWSKeys masks AWS access key ids (AKIA/ASIA + 16 upper-case letters or digits).
+func maskAWSKeys(s string) string {
+	if !strings.Contains(s, "AKIA") && !strings.Contains(s, "ASIA") {
+		return s
+	}
+	e := editor{s: s}
+	for i := 0; i+20 <= len(s); i++ {
+		if s[i] != 'A' || (s[i+1:i+4] != "KIA" && s[i+1:i+4] != "SIA") || (i > 0 && isAlnum(s[i-1])) {
+			continue
+		}
+		ok := i+20 == len(s) || !isAlnum(s[i+20])
+		for k := i + 4; ok && k < i+20; k++ {
+			ok = s[k] >= 'A' && s[k] <= 'Z' || s[k] >= '0' && s[k] <= '9'
+		}
+		if ok {
+			e.replace(i, i+20)
+			i += 19
+		}
+	}
+	return e.result()
+}
+
+// maskURLPasswords masks the password of scheme://user:password@host.
+func maskURLPasswords(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	e := editor{s: s}
+	for i := 0; i+3 <= len(s); i++ {
+		if s[i] != ':' || !strings.HasPrefix(s[i:], "://") || i == 0 || !isAlnum(s[i-1]) {
+			continue
+		}
+		start := i + 3
+		end := start
+		for end < len(s) && !isSpace(s[end]) && strings.IndexByte("/?#\"'<>`", s[end]) < 0 {
+			end++
+		}
+		at := strings.LastIndexByte(s[start:end], '@')
+		if at < 0 {
+			i = end - 1
+			continue
+		}
+		userinfo := s[start : start+at]
+		if colon := strings.IndexByte(userinfo, ':'); colon >= 0 {
+			p0, p1 := start+colon+1, start+at
+			if p1 > p0 && s[p0:p1] != Mask {
+				e.replace(p0, p1)
+			}
+		}
+		i = end - 1
+	}
+	return e.result()
+}
+
+// Base64 blobs: a run of [A-Za-z0-9+/] (and trailing '=') at least minBlob long, with
+// upper- and lower-case letters and a digit, '+' or '/'. Paths are spared by asking
+// for a slash-free stretch of at least minStretch; hex digests, job ids (lower-case
+// hex) and sequences (letters only) never qualify.
+const (
+	minBlob    = 40
+	minStretch = 20
+)
+
+func isB64(c byte) bool { return isAlnum(c) || c == '+' || c == '/' }
+
+func maskBase64(s string) string {
+	if len(s) < minBlob {
+		return s
+	}
+	e := editor{s: s}
+	for i := 0; i < len(s); {
+		if !isB64(s[i]) {
+			i++
+			continue
+		}
+		start := i
+		var upper, lower, digitish bool
+		stretch, longest := 0, 0
+		for i < len(s) && isB64(s[i]) {
+			c := s[i]
+			switch {
+			case c >= 'A' && c <= 'Z':
+				upper = true
+			case c >= 'a' && c <= 'z':
+				lower = true
+			default:
+				digitish = true
+			}
+			if c == '/' {
+				stretch = 0
+			} else if stretch++; stretch > longest {
+				longest = stretch
+			}
+			i++
+		}
+		end := i
+		for end < len(s) && s[end] == '=' && end-i < 2 {
+			end++
+		}
+		if i-start >= minBlob && upper && lower && digitish && longest >= minStretch {
+			e.replace(start, end)
+		}
+		i = end
+		for i < len(s) && s[i] == '=' {
+			i++
+		}
+	}
+	return e.result()
+}

@@ -1,0 +1,48 @@
+// Package ports holds the small outgoing interfaces the core drives. They speak only
+// core types; each is implemented by one adapter package and by an in-memory fake in
+// package portstest, and both pass the same conformance suite there.
+package ports
+
+import (
+	"context"
+	"errors"
+
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
+)
+
+var (
+	// ErrNotFound: the thing asked for does not exist (or is not visible to the caller).
+	ErrNotFound = errors.New("not found")
+	// ErrUnavailable: the backing service did not answer; the caller may retry later.
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// EventLog is the ordered, capped log of one run's events (a Redis Stream). Ids are
+// the log's own, increasing within a run. Old entries may be trimmed: Bounds tells the
+// first one still held so that a reader can notice it missed some.
+type EventLog interface {
+	// Append stores events in order and returns their ids. Events must be valid
+	// (event.ErrInvalid otherwise, and nothing is stored). On any other error the
+	// returned ids are those of a stored prefix.
+	Append(ctx context.Context, jobID string, events []event.Event) (ids []string, err error)
+	// Read returns up to count events strictly after the id after ("" = from the
+	// first held), in order, with ID set. An unknown run has no events; a malformed
+	// after is event.ErrBadID.
+	Read(ctx context.Context, jobID, after string, count int) ([]event.Event, error)
+	// Bounds returns the first and last ids held, or "", "" when none is.
+	Bounds(ctx context.Context, jobID string) (first, last string, err error)
+}
+
+// JobDirectory knows each run's owner, cluster coordinates and status.
+type JobDirectory interface {
+	// Register creates the record or updates it; CreatedAt of an existing record is
+	// kept, an empty Status keeps the old one (queued for a new record), an empty
+	// Namespace means job.DefaultNamespace.
+	Register(ctx context.Context, r job.Record) error
+	// SetStatus changes the status; ErrNotFound if the run was never registered.
+	// A terminal status starts the retention period of the run's record and log.
+	SetStatus(ctx context.Context, jobID string, s job.Status) error
+	// Get returns the record, or ErrNotFound.
+	Get(ctx context.Context, jobID string) (job.Record, error)
+}

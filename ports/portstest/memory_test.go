@@ -1,0 +1,15 @@
+package portstest
+
+import (
+	"testing"
+
+	"github.com/blastlog/blastlog/ports"
+)
+
+func TestMemoryEventLog(t *testing.T) {
+	TestEventLog(t, func(t *testing.T, maxLen int) ports.EventLog { return NewEventLog(maxLen) })
+}
+
+func TestMemoryJobDirectory(t *testing.T) {
+	TestJobDirectory(t, func(t *testing.T) ports.JobDirectory { return NewJobDirectory() })
+}
