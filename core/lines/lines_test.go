@@ -28,11 +28,11 @@ func TestSplit(t *testing.T) {
 		{[]string{"a\nb\n"}, []string{"a", "b"}},
 		{[]string{"50%\r100%\n"}, []string{"50%", "100%"}},
 		{[]string{"a\r\nb\r\n"}, []string{"a", "b"}},
-		{[]string{"a\r", "\nb"}, []string{"a", "b"}},          // CRLF split across writes
-		{[]string{"a\n\nb"}, []string{"a", "", "b"}},          // blank lines are kept
-		{[]string{"\r10%\r20%\r\n"}, []string{"10%", "20%"}},  // leading CR of a progress bar
-		{[]string{"a\r\r\nb"}, []string{"a", "b"}},            // CR then CRLF: the empty CR line is dropped
-		{[]string{"par", "tial"}, []string{"partial"}},         // no break at EOF
+		{[]string{"a\r", "\nb"}, []string{"a", "b"}},         // CRLF split across writes
+		{[]string{"a\n\nb"}, []string{"a", "", "b"}},         // blank lines are kept
+		{[]string{"\r10%\r20%\r\n"}, []string{"10%", "20%"}}, // leading CR of a progress bar
+		{[]string{"a\r\r\nb"}, []string{"a", "b"}},           // CR then CRLF: the empty CR line is dropped
+		{[]string{"par", "tial"}, []string{"partial"}},       // no break at EOF
 		{[]string{"0123456789ab\nz\n"}, []string{"01234567+", "z"}},
 		{[]string{"0123", "4567", "89\n"}, []string{"01234567+"}},
 		{[]string{"\n"}, []string{""}},

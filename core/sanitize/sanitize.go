@@ -17,40 +17,26 @@ const Ellipsis = "…"
 // most MaxChars characters long.
 func Line(s string) string {
 	s = mask(clean(s))
-	// A cut can leave a masked value half-visible ("password=*" from "password=***"),
-	// which the next pass would mask again; repeat until the result is stable. Masking
-	// only ever shortens or keeps what it finds but for values under three characters,
-	// so two rounds settle it in practice; four bound it.
+	// A cut can leave a mask or a secret's neighbourhood changed ("password=*…" from
+	// "password=***", an AWS key id that now ends at a boundary): mask again, and cut
+	// again if a mask made the line longer. mask is idempotent, so the result is too;
+	// four rounds bound the loop (two settle every case found by fuzzing).
 	for i := 0; i < 4 && utf8.RuneCountInString(s) > MaxChars; i++ {
 		s = mask(cut(s))
 	}
 	return s
 }
 
-// Truncated reports whether Line cut s.
-func Truncated(sanitized string) bool {
-	return utf8.RuneCountInString(sanitized) == MaxChars && len(sanitized) >= len(Ellipsis) &&
-		sanitized[len(sanitized)-len(Ellipsis):] == Ellipsis
-}
-
-// cut keeps MaxChars-1 characters and appends Ellipsis. It prefers to cut at the last
-// space within 64 characters of the limit, so that no token (and no mask) is split.
+// cut keeps MaxChars-1 characters and appends Ellipsis.
 func cut(s string) string {
-	n, end := 0, len(s)
+	n := 0
 	for i := range s {
 		if n == MaxChars-1 {
-			end = i
-			break
+			return s[:i] + Ellipsis
 		}
 		n++
 	}
-	for i, k := end-1, 0; i > 0 && k < 64; i, k = i-1, k+1 {
-		if s[i] == ' ' {
-			end = i + 1
-			break
-		}
-	}
-	return s[:end] + Ellipsis
+	return s
 }
 
 // clean removes ANSI/VT escape sequences (CSI, OSC, DCS/SOS/PM/APC strings and

@@ -1,0 +1,56 @@
+package envconf
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/blastlog/blastlog/adapters/redisstore"
+)
+
+// Redis is the Redis part of every function's configuration.
+type Redis struct {
+	Options *redis.Options
+	Layout  redisstore.Config
+	Auth    string // "password" or "entra"
+}
+
+// LoadRedis reads BLASTLOG_REDIS_URL (else CELERY_BROKER_URL when celeryFallback), the
+// key layout and the retention. A missing URL is an error naming both variables.
+func LoadRedis(g Getenv, celeryFallback bool) (Redis, error) {
+	var r Redis
+	name, raw := "BLASTLOG_REDIS_URL", g("BLASTLOG_REDIS_URL")
+	if raw == "" && celeryFallback {
+		name, raw = "CELERY_BROKER_URL", g("CELERY_BROKER_URL")
+	}
+	if raw == "" {
+		if celeryFallback {
+			return r, fmt.Errorf("BLASTLOG_REDIS_URL is not set (nor CELERY_BROKER_URL): want a redis:// or rediss:// URL")
+		}
+		return r, fmt.Errorf("BLASTLOG_REDIS_URL is not set: want a redis:// or rediss:// URL")
+	}
+	opts, err := redisstore.ParseURL(raw)
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", name, err)
+	}
+	r.Options = opts
+	if r.Auth, err = g.OneOf("BLASTLOG_REDIS_AUTH", "password", "password", "entra"); err != nil {
+		return r, err
+	}
+	maxLen, err := g.Int("BLASTLOG_STREAM_MAXLEN", redisstore.DefaultMaxLen, 100, 10_000_000)
+	if err != nil {
+		return r, err
+	}
+	retention, err := g.Duration("BLASTLOG_RETENTION", redisstore.DefaultRetention, time.Minute, 365*24*time.Hour)
+	if err != nil {
+		return r, err
+	}
+	r.Layout = redisstore.Config{
+		StreamPrefix: g.String("BLASTLOG_STREAM_PREFIX", redisstore.DefaultStreamPrefix),
+		KeyPrefix:    g.String("BLASTLOG_KEY_PREFIX", redisstore.DefaultKeyPrefix),
+		MaxLen:       maxLen,
+		Retention:    retention,
+	}
+	return r, nil
+}

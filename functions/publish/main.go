@@ -1,0 +1,22 @@
+// Command blastlog-publish is run by task workers: it wraps a command, passes its
+// output through unchanged and publishes every sanitised line to the run's log. It also
+// registers runs and moves their status. See CONTRACT §4 and `blastlog-publish -h`.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// quiet drops go-redis's own log lines: they would interleave with the wrapped
+// command's stderr, and every failure that matters is reported once, by us.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func main() {
+	redis.SetLogger(quiet{})
+	os.Exit(cli{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}.main(os.Args[1:]))
+}

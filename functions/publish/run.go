@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/event"
+)
+
+// After the command exits, how long its output pipes may stay open (held by a
+// process it left behind) before the publisher stops reading them.
+const drainGrace = 2 * time.Second
+
+func (c cli) run(args []string) (int, error) {
+	fs := flags("run")
+	jobID := fs.String("job", "", "run id")
+	phase := fs.String("phase", event.PhaseSubmitting, "execution step")
+	source := fs.String("source", string(event.SourceTerminal), "terminal_exec, k8s or system")
+	taskID := fs.String("task-id", "", "Celery task id, named in warnings")
+	if err := parse(fs, args); err != nil {
+		return 0, err
+	}
+	if err := checkCommon("run", *jobID, *source); err != nil {
+		return 0, err
+	}
+	argv := fs.Args()
+	if len(argv) == 0 {
+		return 0, usagef("run: no command given (put it after --)")
+	}
+	log, _, stop, err := c.stores()
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+
+	who := fmt.Sprintf("run %q", clip(*jobID))
+	if *taskID != "" {
+		who += fmt.Sprintf(" (task %s)", clip(*taskID))
+	}
+	pub, err := app.NewPublisher(log, app.PublishConfig{
+		JobID: *jobID, Phase: *phase, Source: event.Source(*source),
+		OnLoss: func(err error) {
+			fmt.Fprintf(c.stderr, "blastlog-publish: warning: lines of %s are not being stored: %s; the command continues and its output still passes through\n",
+				who, oneLine(err.Error()))
+		},
+	})
+	if err != nil {
+		return 0, err
+	}
+
+	code, runErr := c.runCommand(argv, pub)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stats := pub.Close(ctx)
+	if stats.Err != nil && stats.Lost == 0 {
+		// Only the flush timed out; the loss itself was not reported yet.
+		fmt.Fprintf(c.stderr, "blastlog-publish: warning: lines of %s may not all be stored: %s\n", who, oneLine(stats.Err.Error()))
+	}
+	if runErr != nil {
+		return code, runErr
+	}
+	return code, nil
+}
+
+// runCommand starts argv with its output going through pipes that this process reads,
+// passes every byte through to its own stdout/stderr and every line to pub, forwards
+// SIGTERM, SIGINT, SIGHUP and SIGQUIT, and returns the command's exit status.
+func (c cli) runCommand(argv []string, pub *app.Publisher) (int, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return exitStoreFailed, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return exitStoreFailed, err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, outW, errW
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+
+	// Within a stream, lines keep their order exactly. Across stdout and stderr the
+	// order is that in which reads return: once both pipes hold data, the order of the
+	// writes that filled them is lost (the kernel keeps none), so the readers wait on
+	// the pipes before the command starts, and one lock orders what follows a read.
+	var (
+		mu      sync.Mutex
+		drained sync.WaitGroup
+	)
+	for _, p := range []struct {
+		r    *os.File
+		pass io.Writer
+		pub  *app.LineWriter
+	}{{outR, c.stdout, pub.Writer(event.Stdout)}, {errR, c.stderr, pub.Writer(event.Stderr)}} {
+		drained.Add(1)
+		go func() {
+			defer drained.Done()
+			pump(p.r, &mu, p.pass, p.pub)
+			mu.Lock()
+			p.pub.Close()
+			mu.Unlock()
+		}()
+	}
+
+	startErr := cmd.Start()
+	outW.Close()
+	errW.Close()
+	if startErr != nil {
+		drained.Wait() // the write ends are closed: the readers see EOF
+		outR.Close()
+		errR.Close()
+		code := exitCannotRun
+		if errors.Is(startErr, exec.ErrNotFound) || errors.Is(startErr, os.ErrNotExist) {
+			code = exitNotFound
+		}
+		return code, fmt.Errorf("run: cannot start %q: %v", clip(argv[0]), errors.Unwrap(startErr))
+	}
+
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var werr error
+	for done := false; !done; {
+		select {
+		case s := <-sigs:
+			cmd.Process.Signal(s)
+		case werr = <-waited:
+			done = true
+		}
+	}
+	// The command has exited; a process it left behind may still hold the pipes. Its
+	// later output is neither passed through nor published once the grace is over.
+	deadline := time.Now().Add(drainGrace)
+	outR.SetReadDeadline(deadline)
+	errR.SetReadDeadline(deadline)
+	drained.Wait()
+	outR.Close()
+	errR.Close()
+
+	var exitErr *exec.ExitError
+	switch {
+	case werr == nil:
+		return 0, nil
+	case errors.As(werr, &exitErr):
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return exitErr.ExitCode(), nil
+	}
+	return exitStoreFailed, fmt.Errorf("run: waiting for %q: %v", clip(argv[0]), werr)
+}
+
+// pump copies r to pass byte for byte and to pub, one read at a time under mu. A
+// failing pass-through (a closed stdout) does not stop the publishing, and publishing
+// never fails.
+func pump(r io.Reader, mu *sync.Mutex, pass io.Writer, pub io.Writer) {
+	buf := make([]byte, 32<<10)
+	passing := true
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			mu.Lock()
+			if passing {
+				if _, werr := pass.Write(buf[:n]); werr != nil {
+					passing = false
+				}
+			}
+			pub.Write(buf[:n])
+			mu.Unlock()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
