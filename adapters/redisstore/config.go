@@ -62,7 +62,9 @@ func SafeID(id string) string {
 func (c Config) StreamKey(jobID string) string { return c.withDefaults().StreamPrefix + SafeID(jobID) }
 
 // JobKey is the key of a run's record.
-func (c Config) JobKey(jobID string) string { return c.withDefaults().KeyPrefix + "job:" + SafeID(jobID) }
+func (c Config) JobKey(jobID string) string {
+	return c.withDefaults().KeyPrefix + "job:" + SafeID(jobID)
+}
 
 // Query parameters that Celery/kombu accept in a broker URL and go-redis does not.
 var kombuParams = []string{"ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_check_hostname"}

@@ -50,7 +50,9 @@ func runDev(ctx context.Context) error {
 	fmt.Printf("blastlog dev: replaying `elastic-blast submit` of run %q through the publisher; Ctrl-C stops\n", jobID)
 
 	done := make(chan error, 1)
-	go func() { done <- demo.Submit(ctx, log, jobs, jobID, "00000000-0000-0000-0000-000000000000", 400*time.Millisecond) }()
+	go func() {
+		done <- demo.Submit(ctx, log, jobs, jobID, "00000000-0000-0000-0000-000000000000", 400*time.Millisecond)
+	}()
 	after, finished := "", false
 	for {
 		evs, err := log.Read(ctx, jobID, after, 100)
