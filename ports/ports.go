@@ -6,9 +6,11 @@ package ports
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/core/ticket"
 )
 
 var (
@@ -45,4 +47,22 @@ type JobDirectory interface {
 	SetStatus(ctx context.Context, jobID string, s job.Status) error
 	// Get returns the record, or ErrNotFound.
 	Get(ctx context.Context, jobID string) (job.Record, error)
+}
+
+// TicketStore keeps ticket records under the ticket's hash, for a short time, so that
+// the process that redeems a ticket need not be the one that issued it.
+type TicketStore interface {
+	// Put stores r under hash for ttl. A hash already present is an error (never
+	// overwritten).
+	Put(ctx context.Context, hash string, r ticket.Record, ttl time.Duration) error
+	// Take returns the record and deletes it, atomically: of concurrent takers exactly
+	// one gets it. ErrNotFound when there is none (never stored, taken, or expired).
+	Take(ctx context.Context, hash string) (ticket.Record, error)
+}
+
+// RateLimiter counts uses of a key in fixed windows.
+type RateLimiter interface {
+	// Allow counts one use of key. Over limit uses in the current window it answers
+	// false and how long until the window ends.
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/blastlog/blastlog/adapters/redisstore/redistest"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/core/ticket"
 	"github.com/blastlog/blastlog/ports"
 	"github.com/blastlog/blastlog/ports/portstest"
 )
@@ -179,5 +180,46 @@ func TestParseURL(t *testing.T) {
 		if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), wantIn) {
 			t.Errorf("%q: message %q", raw, err)
 		}
+	}
+}
+
+func TestTicketStoreConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	portstest.TestTicketStore(t, func(t *testing.T) ports.TicketStore {
+		return redisstore.NewTicketStore(fresh(t, srv), redisstore.Config{})
+	})
+}
+
+func TestRateLimiterConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	portstest.TestRateLimiter(t, func(t *testing.T) ports.RateLimiter {
+		return redisstore.NewRateLimiter(fresh(t, srv), redisstore.Config{})
+	})
+}
+
+// The key holds the hash of the ticket, the value never the ticket, and it expires.
+func TestTicketKeyLayout(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := fresh(t, srv)
+	ctx := context.Background()
+	tk, h, _ := ticket.Mint()
+	r, _ := ticket.New("run-1", "oid", "tid", time.Now(), 30*time.Second)
+	if err := redisstore.NewTicketStore(rdb, redisstore.Config{}).Put(ctx, h, r, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	keys := rdb.Keys(ctx, "*").Val()
+	if len(keys) != 1 || keys[0] != "blastlog:ticket:"+h {
+		t.Fatalf("keys %v", keys)
+	}
+	v := rdb.Get(ctx, keys[0]).Val()
+	if strings.Contains(v, tk) || strings.Contains(keys[0], tk) {
+		t.Fatal("the ticket itself is stored")
+	}
+	if ttl := rdb.PTTL(ctx, keys[0]).Val(); ttl <= 0 || ttl > 30*time.Second {
+		t.Fatalf("ttl %v", ttl)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(v), &m); err != nil || m["job_id"] != "run-1" || m["owner_oid"] != "oid" || m["tenant"] != "tid" {
+		t.Fatalf("value %s", v)
 	}
 }

@@ -134,14 +134,17 @@ func (p *Publisher) run() {
 }
 
 func (p *Publisher) store(batch []event.Event) {
-	now := p.cfg.Now()
-	if p.failing.Load() && now.Before(p.nextProbe) {
+	probing := p.failing.Load()
+	if probing && p.cfg.Now().Before(p.nextProbe) {
 		p.lose(int64(len(batch)), nil)
 		return
 	}
-	tries := 1 + p.cfg.Retries
-	if p.failing.Load() {
-		tries = 1 // a probe, not a siege
+	tries, notice := 1+p.cfg.Retries, 0
+	if probing {
+		// A probe, not a siege: one try, and it carries the notice of the gap ahead
+		// of the lines that follow it.
+		tries, notice = 1, 1
+		batch = append([]event.Event{p.gapNotice()}, batch...)
 	}
 	wait := p.cfg.Backoff
 	var err error
@@ -152,22 +155,23 @@ func (p *Publisher) store(batch []event.Event) {
 		}
 		var ids []string
 		ids, err = p.append(batch)
-		p.published.Add(int64(len(ids)))
+		stored := len(ids)
+		if notice == 1 && stored > 0 {
+			stored, notice, p.lostRun = stored-1, 0, 0
+		}
+		p.published.Add(int64(stored))
 		batch = batch[len(ids):]
 		if err == nil || errors.Is(err, event.ErrInvalid) {
 			break
 		}
 	}
 	if err != nil {
-		p.lose(int64(len(batch)), err)
+		p.lose(int64(len(batch)-notice), err)
 		p.nextProbe = p.cfg.Now().Add(p.cfg.Probe)
 		p.failing.Store(true)
 		return
 	}
-	if p.failing.Load() {
-		p.failing.Store(false)
-		p.noteGap()
-	}
+	p.failing.Store(false)
 }
 
 func (p *Publisher) append(batch []event.Event) ([]string, error) {
@@ -185,16 +189,13 @@ func (p *Publisher) lose(n int64, err error) {
 	}
 }
 
-// noteGap tells readers of the log that lines are missing, once the log works again.
-func (p *Publisher) noteGap() {
-	e := event.Event{SchemaVersion: event.SchemaVersion, JobID: p.cfg.JobID, Source: event.SourceSystem,
+// gapNotice tells readers of the log that lines are missing before the next ones.
+// Lines a writer dropped while the queue was full are not in lostRun: the count is a
+// lower bound, the total is in PublishStats.
+func (p *Publisher) gapNotice() event.Event {
+	return event.Event{SchemaVersion: event.SchemaVersion, JobID: p.cfg.JobID, Source: event.SourceSystem,
 		Phase: p.cfg.Phase, Stream: event.Stderr, TS: p.cfg.Now(),
-		Line: fmt.Sprintf("blastlog: %d lines of this step could not be stored while the log was unreachable", p.lostRun)}
-	if ids, err := p.append([]event.Event{e}); err == nil && len(ids) == 1 {
-		p.lostRun = 0
-	}
-	// Lines a writer dropped while the queue was full are not in lostRun; the count
-	// in the notice is a lower bound, the total is in PublishStats.
+		Line: fmt.Sprintf("blastlog: at least %d lines of this step could not be stored while the log was unreachable", p.lostRun)}
 }
 
 // LineWriter splits what is written to it into lines and queues them as events. Each

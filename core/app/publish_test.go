@@ -113,7 +113,7 @@ func TestFailingLogNeverStallsAndReportsOnce(t *testing.T) {
 	if c := log.calls.Load(); c > 10 {
 		t.Fatalf("%d append attempts while down and within one probe interval", c)
 	}
-	// The log comes back: after the probe interval the next line is stored, with a notice.
+	// The log comes back: after the probe interval the next batch is stored, behind a notice.
 	log.down.Store(false)
 	mu.Lock()
 	now = now.Add(time.Minute)
@@ -124,12 +124,18 @@ func TestFailingLogNeverStallsAndReportsOnce(t *testing.T) {
 	if reports.Load() != 1 {
 		t.Fatalf("%d loss reports", reports.Load())
 	}
-	if st.Lost+st.Published != 100001 || st.Published != 1 || !errors.Is(st.Err, ports.ErrUnavailable) {
+	// Batches still queued when the log came back may be stored too: every line is
+	// either stored or counted lost, never both, never neither.
+	if st.Lost+st.Published != 100001 || st.Published < 1 || st.Lost < 90000 || !errors.Is(st.Err, ports.ErrUnavailable) {
 		t.Fatalf("stats %+v", st)
 	}
 	evs := readAll(t, log, "j")
-	if len(evs) != 2 || evs[0].Line != "back" || evs[1].Source != event.SourceSystem || !strings.Contains(evs[1].Line, "could not be stored") {
-		t.Fatalf("events %+v", evs)
+	n := len(evs)
+	// Recovery: the notice of the gap comes first, then what was stored after it ("back"
+	// itself may have been dropped if it found the queue still full).
+	if int64(n) != st.Published+1 || evs[0].Source != event.SourceSystem ||
+		!strings.Contains(evs[0].Line, "could not be stored") {
+		t.Fatalf("%d events: first %+v, last %+v", n, evs[0], evs[n-1])
 	}
 }
 

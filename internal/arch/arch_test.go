@@ -16,7 +16,7 @@ const module = "github.com/blastlog/blastlog/"
 // third-party imports are checked separately: core may use only the standard library.
 func allowed(pkg, imp string) bool {
 	under := func(p, prefix string) bool { return p == prefix || strings.HasPrefix(p, prefix+"/") }
-	model := imp == "core/event" || imp == "core/job"
+	model := imp == "core/event" || imp == "core/job" || imp == "core/ticket"
 	switch {
 	case pkg == "core/app":
 		return under(imp, "core") || imp == "ports"

@@ -13,3 +13,11 @@ func TestMemoryEventLog(t *testing.T) {
 func TestMemoryJobDirectory(t *testing.T) {
 	TestJobDirectory(t, func(t *testing.T) ports.JobDirectory { return NewJobDirectory() })
 }
+
+func TestMemoryTicketStore(t *testing.T) {
+	TestTicketStore(t, func(t *testing.T) ports.TicketStore { return NewTicketStore() })
+}
+
+func TestMemoryRateLimiter(t *testing.T) {
+	TestRateLimiter(t, func(t *testing.T) ports.RateLimiter { return NewRateLimiter() })
+}

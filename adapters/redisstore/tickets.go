@@ -1,0 +1,102 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/blastlog/blastlog/core/ticket"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// TicketStore is ports.TicketStore over Redis strings: SET NX PX to store, a Lua
+// GET+DEL to take (Redis 6.0 has no GETDEL; a script is atomic on every version).
+type TicketStore struct {
+	rdb redis.UniversalClient
+	cfg Config
+}
+
+var _ ports.TicketStore = (*TicketStore)(nil)
+
+// NewTicketStore returns the ticket records stored through rdb.
+func NewTicketStore(rdb redis.UniversalClient, cfg Config) *TicketStore {
+	return &TicketStore{rdb: rdb, cfg: cfg.withDefaults()}
+}
+
+func (s *TicketStore) key(hash string) string { return s.cfg.KeyPrefix + "ticket:" + hash }
+
+// Put implements ports.TicketStore.
+func (s *TicketStore) Put(ctx context.Context, hash string, r ticket.Record, ttl time.Duration) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	ok, err := s.rdb.SetNX(ctx, s.key(hash), v, ttl).Result()
+	if err != nil {
+		return unavailable("store ticket", err)
+	}
+	if !ok {
+		return errors.New("store ticket: hash already present")
+	}
+	return nil
+}
+
+var takeScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('DEL', KEYS[1]) end
+return v`)
+
+// Take implements ports.TicketStore.
+func (s *TicketStore) Take(ctx context.Context, hash string) (ticket.Record, error) {
+	v, err := takeScript.Run(ctx, s.rdb, []string{s.key(hash)}).Text()
+	if errors.Is(err, redis.Nil) {
+		return ticket.Record{}, ports.ErrNotFound
+	}
+	if err != nil {
+		return ticket.Record{}, unavailable("take ticket", err)
+	}
+	var r ticket.Record
+	if err := json.Unmarshal([]byte(v), &r); err != nil {
+		return ticket.Record{}, fmt.Errorf("take ticket: stored record is not JSON: %w", ports.ErrNotFound)
+	}
+	return r, nil
+}
+
+// RateLimiter is ports.RateLimiter over one counter per key and fixed window.
+type RateLimiter struct {
+	rdb redis.UniversalClient
+	cfg Config
+}
+
+var _ ports.RateLimiter = (*RateLimiter)(nil)
+
+// NewRateLimiter returns a limiter counting in rdb under <prefix>rate:<key>.
+func NewRateLimiter(rdb redis.UniversalClient, cfg Config) *RateLimiter {
+	return &RateLimiter{rdb: rdb, cfg: cfg.withDefaults()}
+}
+
+// The counter and its window start together; a key that lost its TTL gets it back.
+var allowScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if n == 1 or ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}`)
+
+// Allow implements ports.RateLimiter.
+func (l *RateLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	res, err := allowScript.Run(ctx, l.rdb, []string{l.cfg.KeyPrefix + "rate:" + key}, window.Milliseconds()).Int64Slice()
+	if err != nil {
+		return false, 0, unavailable("rate limit", err)
+	}
+	if res[0] > int64(limit) {
+		return false, time.Duration(res[1]) * time.Millisecond, nil
+	}
+	return true, 0, nil
+}

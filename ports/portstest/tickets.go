@@ -1,0 +1,208 @@
+package portstest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/blastlog/blastlog/core/ticket"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// TicketStore is an in-memory ports.TicketStore.
+type TicketStore struct {
+	mu  sync.Mutex
+	m   map[string]ticketEntry
+	now func() time.Time
+}
+
+type ticketEntry struct {
+	r   ticket.Record
+	exp time.Time
+}
+
+var _ ports.TicketStore = (*TicketStore)(nil)
+
+// NewTicketStore returns an empty store.
+func NewTicketStore() *TicketStore {
+	return &TicketStore{m: map[string]ticketEntry{}, now: time.Now}
+}
+
+// Put implements ports.TicketStore.
+func (s *TicketStore) Put(_ context.Context, hash string, r ticket.Record, ttl time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.m[hash]; ok && s.now().Before(e.exp) {
+		return errors.New("ticket hash already stored")
+	}
+	s.m[hash] = ticketEntry{r, s.now().Add(ttl)}
+	return nil
+}
+
+// Take implements ports.TicketStore.
+func (s *TicketStore) Take(_ context.Context, hash string) (ticket.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[hash]
+	delete(s.m, hash)
+	if !ok || !s.now().Before(e.exp) {
+		return ticket.Record{}, ports.ErrNotFound
+	}
+	return e.r, nil
+}
+
+// RateLimiter is an in-memory ports.RateLimiter with fixed windows.
+type RateLimiter struct {
+	mu  sync.Mutex
+	m   map[string]window
+	now func() time.Time
+}
+
+type window struct {
+	n   int
+	end time.Time
+}
+
+var _ ports.RateLimiter = (*RateLimiter)(nil)
+
+// NewRateLimiter returns a limiter with no uses counted.
+func NewRateLimiter() *RateLimiter { return &RateLimiter{m: map[string]window{}, now: time.Now} }
+
+// Allow implements ports.RateLimiter.
+func (l *RateLimiter) Allow(_ context.Context, key string, limit int, win time.Duration) (bool, time.Duration, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	w := l.m[key]
+	if !now.Before(w.end) {
+		w = window{end: now.Add(win)}
+	}
+	w.n++
+	l.m[key] = w
+	if w.n > limit {
+		return false, w.end.Sub(now), nil
+	}
+	return true, 0, nil
+}
+
+// TestTicketStore is the conformance suite of ports.TicketStore.
+func TestTicketStore(t *testing.T, newStore func(t *testing.T) ports.TicketStore) {
+	ctx := context.Background()
+	rec := func() (string, ticket.Record) {
+		_, h, err := ticket.Mint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := ticket.New("run-1", "oid-1", "tid-1", time.Now(), 30*time.Second)
+		return h, r
+	}
+
+	t.Run("put then take once", func(t *testing.T) {
+		s := newStore(t)
+		h, r := rec()
+		if err := s.Put(ctx, h, r, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Take(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.JobID != r.JobID || got.OwnerOID != r.OwnerOID || got.Tenant != r.Tenant ||
+			!got.IssuedAt.Equal(r.IssuedAt) || !got.ExpiresAt.Equal(r.ExpiresAt) {
+			t.Fatalf("got %+v want %+v", got, r)
+		}
+		if _, err := s.Take(ctx, h); !errors.Is(err, ports.ErrNotFound) {
+			t.Fatalf("second take: %v", err)
+		}
+	})
+
+	t.Run("unknown is ErrNotFound", func(t *testing.T) {
+		if _, err := newStore(t).Take(ctx, ticket.Hash("never issued")); !errors.Is(err, ports.ErrNotFound) {
+			t.Fatalf("%v", err)
+		}
+	})
+
+	t.Run("never overwritten", func(t *testing.T) {
+		s := newStore(t)
+		h, r := rec()
+		if err := s.Put(ctx, h, r, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		other := r
+		other.OwnerOID = "attacker"
+		if err := s.Put(ctx, h, other, 30*time.Second); err == nil {
+			t.Fatal("a stored hash was overwritten")
+		}
+		if got, _ := s.Take(ctx, h); got.OwnerOID != "oid-1" {
+			t.Fatalf("owner %q", got.OwnerOID)
+		}
+	})
+
+	t.Run("100 concurrent takers, exactly one wins", func(t *testing.T) {
+		s := newStore(t)
+		h, r := rec()
+		if err := s.Put(ctx, h, r, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		var wins, misses atomic.Int64
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < 100; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, err := s.Take(ctx, h)
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case errors.Is(err, ports.ErrNotFound):
+					misses.Add(1)
+				default:
+					t.Error(err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if wins.Load() != 1 || misses.Load() != 99 {
+			t.Fatalf("%d wins, %d misses", wins.Load(), misses.Load())
+		}
+	})
+}
+
+// TestRateLimiter is the conformance suite of ports.RateLimiter.
+func TestRateLimiter(t *testing.T, newLimiter func(t *testing.T) ports.RateLimiter) {
+	ctx := context.Background()
+	t.Run("limit per key and window", func(t *testing.T) {
+		l := newLimiter(t)
+		for i := 0; i < 3; i++ {
+			if ok, _, err := l.Allow(ctx, "owner-a", 3, time.Minute); !ok || err != nil {
+				t.Fatalf("use %d refused: %v", i+1, err)
+			}
+		}
+		ok, retry, err := l.Allow(ctx, "owner-a", 3, time.Minute)
+		if ok || err != nil || retry <= 0 || retry > time.Minute {
+			t.Fatalf("4th use: ok=%v retry=%v err=%v", ok, retry, err)
+		}
+		if ok, _, _ := l.Allow(ctx, "owner-b", 3, time.Minute); !ok {
+			t.Fatal("another key was limited")
+		}
+	})
+	t.Run("window ends", func(t *testing.T) {
+		l := newLimiter(t)
+		key := fmt.Sprintf("owner-%d", time.Now().UnixNano())
+		l.Allow(ctx, key, 1, 300*time.Millisecond)
+		if ok, _, _ := l.Allow(ctx, key, 1, 300*time.Millisecond); ok {
+			t.Fatal("second use allowed")
+		}
+		time.Sleep(400 * time.Millisecond)
+		if ok, _, _ := l.Allow(ctx, key, 1, 300*time.Millisecond); !ok {
+			t.Fatal("new window still limited")
+		}
+	})
+}
