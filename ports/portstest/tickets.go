@@ -206,3 +206,14 @@ func TestRateLimiter(t *testing.T, newLimiter func(t *testing.T) ports.RateLimit
 		}
 	})
 }
+
+// Authenticator is a ports.Authenticator that knows a fixed set of bearer tokens.
+type Authenticator map[string]ports.Caller
+
+// Authenticate implements ports.Authenticator.
+func (a Authenticator) Authenticate(_ context.Context, c ports.Credentials) (ports.Caller, error) {
+	if caller, ok := a[c.Bearer]; ok && c.Bearer != "" {
+		return caller, nil
+	}
+	return ports.Caller{}, ports.ErrUnauthenticated
+}

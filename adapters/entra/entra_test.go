@@ -1,0 +1,268 @@
+package entra
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/blastlog/blastlog/ports"
+)
+
+const (
+	tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	client = "11111111-2222-3333-4444-555555555555"
+	scope  = "Logs.Read"
+)
+
+type key struct {
+	kid string
+	pk  *rsa.PrivateKey
+}
+
+func newKey(t *testing.T, kid string) key {
+	pk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key{kid, pk}
+}
+
+// jwks is an OpenID key set server whose keys the test can rotate.
+type jwks struct {
+	mu   sync.Mutex
+	keys []key
+	hits atomic.Int64
+	down atomic.Bool
+	srv  *httptest.Server
+}
+
+func newJWKS(t *testing.T, keys ...key) *jwks {
+	j := &jwks{keys: keys}
+	j.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		j.hits.Add(1)
+		if j.down.Load() {
+			http.Error(w, "down", http.StatusBadGateway)
+			return
+		}
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		var set struct {
+			Keys []map[string]string `json:"keys"`
+		}
+		for _, k := range j.keys {
+			set.Keys = append(set.Keys, map[string]string{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": k.kid,
+				"n": base64.RawURLEncoding.EncodeToString(k.pk.N.Bytes()),
+				"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.pk.E)).Bytes())})
+		}
+		json.NewEncoder(w).Encode(set)
+	}))
+	t.Cleanup(j.srv.Close)
+	return j
+}
+
+func (j *jwks) set(keys ...key) { j.mu.Lock(); j.keys = keys; j.mu.Unlock() }
+
+func validator(t *testing.T, j *jwks, mutate ...func(*Config)) *Validator {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	cfg := Config{TenantID: tenant, ClientID: client, Scope: scope, JWKSURL: j.srv.URL}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	v, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func v2Claims() jwt.MapClaims {
+	now := time.Now()
+	return jwt.MapClaims{"iss": "https://login.microsoftonline.com/" + tenant + "/v2.0", "aud": client, "tid": tenant,
+		"oid": "0f0e0d0c-aaaa-bbbb-cccc-000000000001", "scp": "openid " + scope, "azp": "spa-client", "name": "Ada",
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(), "ver": "2.0"}
+}
+
+func sign(t *testing.T, k key, c jwt.MapClaims) string {
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	tok.Header["kid"] = k.kid
+	s, err := tok.SignedString(k.pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func with(c jwt.MapClaims, kv ...any) jwt.MapClaims {
+	out := jwt.MapClaims{}
+	for k, v := range c {
+		out[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(out, kv[i].(string))
+		} else {
+			out[kv[i].(string)] = kv[i+1]
+		}
+	}
+	return out
+}
+
+func TestTokens(t *testing.T) {
+	k1 := newKey(t, "k1")
+	j := newJWKS(t, k1)
+	v := validator(t, j)
+	now := time.Now()
+	v1 := with(v2Claims(), "iss", "https://sts.windows.net/"+tenant+"/", "aud", "api://"+client, "azp", nil, "appid", "spa-client", "ver", "1.0")
+
+	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, v2Claims())
+	hs.Header["kid"] = "k1"
+	pubDER := k1.pk.PublicKey.N.Bytes()
+	hsToken, _ := hs.SignedString(pubDER)
+	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, v2Claims()).SignedString(jwt.UnsafeAllowNoneSignatureType)
+
+	cases := []struct {
+		name  string
+		token string
+		ok    bool
+	}{
+		{"valid v2", sign(t, k1, v2Claims()), true},
+		{"valid v1", sign(t, k1, v1), true},
+		{"aud as array", sign(t, k1, with(v2Claims(), "aud", []string{"other", client})), true},
+		{"expired beyond leeway", sign(t, k1, with(v2Claims(), "exp", now.Add(-2*time.Minute).Unix())), false},
+		{"expired within leeway", sign(t, k1, with(v2Claims(), "exp", now.Add(-30*time.Second).Unix())), true},
+		{"not yet valid", sign(t, k1, with(v2Claims(), "nbf", now.Add(5*time.Minute).Unix())), false},
+		{"no exp", sign(t, k1, with(v2Claims(), "exp", nil)), false},
+		{"wrong audience", sign(t, k1, with(v2Claims(), "aud", "api://someone-else")), false},
+		{"wrong issuer", sign(t, k1, with(v2Claims(), "iss", "https://login.microsoftonline.com/"+tenant+"/")), false},
+		{"issuer of another tenant", sign(t, k1, with(v2Claims(), "iss", "https://login.microsoftonline.com/common/v2.0")), false},
+		{"wrong tenant", sign(t, k1, with(v2Claims(), "tid", "00000000-0000-0000-0000-000000000099")), false},
+		{"alg none", none, false},
+		{"HS256 with the public key", hsToken, false},
+		{"missing scp", sign(t, k1, with(v2Claims(), "scp", nil)), false},
+		{"other scope only", sign(t, k1, with(v2Claims(), "scp", "Logs.ReadX User.Read")), false},
+		{"app-only", sign(t, k1, with(v2Claims(), "scp", nil, "roles", []string{"Logs.Read.All"})), false},
+		{"missing oid", sign(t, k1, with(v2Claims(), "oid", nil)), false},
+		{"malformed", "not.a.jwt", false},
+		{"garbage", "%%%", false},
+		{"64 KB token", strings.Repeat("a", 64<<10), false},
+		{"unknown kid, never published", sign(t, newKey(t, "k9"), v2Claims()), false},
+		{"tampered payload", tamper(sign(t, k1, v2Claims())), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			caller, err := v.Authenticate(context.Background(), ports.Credentials{Bearer: c.token})
+			if c.ok {
+				if err != nil || caller.OID != "0f0e0d0c-aaaa-bbbb-cccc-000000000001" || caller.TenantID != tenant {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ports.ErrUnauthenticated) {
+				t.Fatalf("want ErrUnauthenticated, got %v", err)
+			}
+			if strings.Contains(err.Error(), c.token[:min(len(c.token), 20)]) && len(c.token) > 20 {
+				t.Fatal("the error carries the token")
+			}
+		})
+	}
+}
+
+func tamper(tok string) string {
+	parts := strings.Split(tok, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	payload = []byte(strings.Replace(string(payload), `"Ada"`, `"Eve"`, 1))
+	parts[1] = base64.RawURLEncoding.EncodeToString(payload)
+	return strings.Join(parts, ".")
+}
+
+func TestKeyRotationRefreshesOnUnknownKidAtMostOncePerMinute(t *testing.T) {
+	k1, k2, k3 := newKey(t, "k1"), newKey(t, "k2"), newKey(t, "k3")
+	j := newJWKS(t, k1)
+	v := validator(t, j)
+	base := j.hits.Load()
+	// Microsoft rolls the keys: the next token is signed with a kid not yet cached.
+	j.set(k1, k2)
+	if _, err := v.Authenticate(context.Background(), ports.Credentials{Bearer: sign(t, k2, v2Claims())}); err != nil {
+		t.Fatalf("token of the new key refused after refresh: %v", err)
+	}
+	if j.hits.Load() != base+1 {
+		t.Fatalf("%d key set fetches for one unknown kid", j.hits.Load()-base)
+	}
+	// Another unknown kid within the minute: no new fetch, a quick refusal.
+	j.set(k1, k2, k3)
+	start := time.Now()
+	for i := 0; i < 20; i++ {
+		if _, err := v.Authenticate(context.Background(), ports.Credentials{Bearer: sign(t, k3, v2Claims())}); !errors.Is(err, ports.ErrUnauthenticated) {
+			t.Fatalf("within the minute: %v", err)
+		}
+	}
+	if j.hits.Load() != base+1 {
+		t.Fatalf("refreshed again within a minute: %d fetches", j.hits.Load()-base)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("refusals stalled: %v", d)
+	}
+}
+
+func TestUnreachableKeySetIsUnavailableNotUnauthenticated(t *testing.T) {
+	k1 := newKey(t, "k1")
+	j := newJWKS(t, k1)
+	j.down.Store(true)
+	v := validator(t, j)
+	_, err := v.Authenticate(context.Background(), ports.Credentials{Bearer: sign(t, k1, v2Claims())})
+	if !errors.Is(err, ports.ErrUnavailable) || errors.Is(err, ports.ErrUnauthenticated) {
+		t.Fatalf("got %v", err)
+	}
+	// Without a token, the answer is still 401: nothing to verify.
+	if _, err := v.Authenticate(context.Background(), ports.Credentials{}); !errors.Is(err, ports.ErrUnauthenticated) {
+		t.Fatalf("anonymous: %v", err)
+	}
+}
+
+func TestAllowedClients(t *testing.T) {
+	k1 := newKey(t, "k1")
+	v := validator(t, newJWKS(t, k1), func(c *Config) { c.AllowedClients = []string{"spa-client"} })
+	if _, err := v.Authenticate(context.Background(), ports.Credentials{Bearer: sign(t, k1, v2Claims())}); err != nil {
+		t.Fatalf("allowed client refused: %v", err)
+	}
+	v1 := with(v2Claims(), "azp", nil, "appid", "spa-client")
+	if _, err := v.Authenticate(context.Background(), ports.Credentials{Bearer: sign(t, k1, v1)}); err != nil {
+		t.Fatalf("allowed v1 appid refused: %v", err)
+	}
+	other := with(v2Claims(), "azp", "cli-tool")
+	if _, err := v.Authenticate(context.Background(), ports.Credentials{Bearer: sign(t, k1, other)}); !errors.Is(err, ports.ErrUnauthenticated) {
+		t.Fatalf("other client: %v", err)
+	}
+}
+
+func TestDevBypass(t *testing.T) {
+	d := DevBypass{User: "dev-1"}
+	if c, _ := d.Authenticate(context.Background(), ports.Credentials{}); c.OID != "dev-1" {
+		t.Fatalf("%+v", c)
+	}
+	if c, _ := d.Authenticate(context.Background(), ports.Credentials{DevUser: "u2"}); c.OID != "u2" {
+		t.Fatalf("%+v", c)
+	}
+	if c, _ := (DevBypass{}).Authenticate(context.Background(), ports.Credentials{}); c.OID != DefaultDevUser {
+		t.Fatalf("%+v", c)
+	}
+	for _, bad := range []string{"a\nb", strings.Repeat("u", 129), "\xff"} {
+		if _, err := d.Authenticate(context.Background(), ports.Credentials{DevUser: bad}); !errors.Is(err, ports.ErrUnauthenticated) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
