@@ -2,83 +2,38 @@ package entra
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"math/big"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/blastlog/blastlog/adapters/entra/entratest"
 	"github.com/blastlog/blastlog/ports"
 )
 
 const (
-	tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
-	client = "11111111-2222-3333-4444-555555555555"
-	scope  = "Logs.Read"
+	tenant = entratest.Tenant
+	client = entratest.Client
+	scope  = entratest.Scope
 )
 
-type key struct {
-	kid string
-	pk  *rsa.PrivateKey
-}
+type key = entratest.Key
 
-func newKey(t *testing.T, kid string) key {
-	pk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key{kid, pk}
-}
+var (
+	newKey    = entratest.NewKey
+	v2Claims  = entratest.Claims
+	with      = entratest.With
+	sign      = entratest.Sign
+	newJWKSrv = entratest.NewJWKS
+)
 
-// jwks is an OpenID key set server whose keys the test can rotate.
-type jwks struct {
-	mu   sync.Mutex
-	keys []key
-	hits atomic.Int64
-	down atomic.Bool
-	srv  *httptest.Server
-}
-
-func newJWKS(t *testing.T, keys ...key) *jwks {
-	j := &jwks{keys: keys}
-	j.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		j.hits.Add(1)
-		if j.down.Load() {
-			http.Error(w, "down", http.StatusBadGateway)
-			return
-		}
-		j.mu.Lock()
-		defer j.mu.Unlock()
-		var set struct {
-			Keys []map[string]string `json:"keys"`
-		}
-		for _, k := range j.keys {
-			set.Keys = append(set.Keys, map[string]string{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": k.kid,
-				"n": base64.RawURLEncoding.EncodeToString(k.pk.N.Bytes()),
-				"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.pk.E)).Bytes())})
-		}
-		json.NewEncoder(w).Encode(set)
-	}))
-	t.Cleanup(j.srv.Close)
-	return j
-}
-
-func (j *jwks) set(keys ...key) { j.mu.Lock(); j.keys = keys; j.mu.Unlock() }
-
-func validator(t *testing.T, j *jwks, mutate ...func(*Config)) *Validator {
+func validator(t *testing.T, j *entratest.JWKS, mutate ...func(*Config)) *Validator {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cfg := Config{TenantID: tenant, ClientID: client, Scope: scope, JWKSURL: j.srv.URL}
+	cfg := Config{TenantID: tenant, ClientID: client, Scope: scope, JWKSURL: j.URL}
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -89,48 +44,16 @@ func validator(t *testing.T, j *jwks, mutate ...func(*Config)) *Validator {
 	return v
 }
 
-func v2Claims() jwt.MapClaims {
-	now := time.Now()
-	return jwt.MapClaims{"iss": "https://login.microsoftonline.com/" + tenant + "/v2.0", "aud": client, "tid": tenant,
-		"oid": "0f0e0d0c-aaaa-bbbb-cccc-000000000001", "scp": "openid " + scope, "azp": "spa-client", "name": "Ada",
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(), "ver": "2.0"}
-}
-
-func sign(t *testing.T, k key, c jwt.MapClaims) string {
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
-	tok.Header["kid"] = k.kid
-	s, err := tok.SignedString(k.pk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func with(c jwt.MapClaims, kv ...any) jwt.MapClaims {
-	out := jwt.MapClaims{}
-	for k, v := range c {
-		out[k] = v
-	}
-	for i := 0; i < len(kv); i += 2 {
-		if kv[i+1] == nil {
-			delete(out, kv[i].(string))
-		} else {
-			out[kv[i].(string)] = kv[i+1]
-		}
-	}
-	return out
-}
-
 func TestTokens(t *testing.T) {
 	k1 := newKey(t, "k1")
-	j := newJWKS(t, k1)
+	j := newJWKSrv(t, k1)
 	v := validator(t, j)
 	now := time.Now()
 	v1 := with(v2Claims(), "iss", "https://sts.windows.net/"+tenant+"/", "aud", "api://"+client, "azp", nil, "appid", "spa-client", "ver", "1.0")
 
 	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, v2Claims())
 	hs.Header["kid"] = "k1"
-	pubDER := k1.pk.PublicKey.N.Bytes()
+	pubDER := k1.PK.PublicKey.N.Bytes()
 	hsToken, _ := hs.SignedString(pubDER)
 	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, v2Claims()).SignedString(jwt.UnsafeAllowNoneSignatureType)
 
@@ -166,7 +89,7 @@ func TestTokens(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			caller, err := v.Authenticate(context.Background(), ports.Credentials{Bearer: c.token})
 			if c.ok {
-				if err != nil || caller.OID != "0f0e0d0c-aaaa-bbbb-cccc-000000000001" || caller.TenantID != tenant {
+				if err != nil || caller.OID != entratest.OID || caller.TenantID != tenant {
 					t.Fatalf("refused: %v", err)
 				}
 				return
@@ -191,27 +114,27 @@ func tamper(tok string) string {
 
 func TestKeyRotationRefreshesOnUnknownKidAtMostOncePerMinute(t *testing.T) {
 	k1, k2, k3 := newKey(t, "k1"), newKey(t, "k2"), newKey(t, "k3")
-	j := newJWKS(t, k1)
+	j := newJWKSrv(t, k1)
 	v := validator(t, j)
-	base := j.hits.Load()
+	base := j.Hits.Load()
 	// Microsoft rolls the keys: the next token is signed with a kid not yet cached.
-	j.set(k1, k2)
+	j.Set(k1, k2)
 	if _, err := v.Authenticate(context.Background(), ports.Credentials{Bearer: sign(t, k2, v2Claims())}); err != nil {
 		t.Fatalf("token of the new key refused after refresh: %v", err)
 	}
-	if j.hits.Load() != base+1 {
-		t.Fatalf("%d key set fetches for one unknown kid", j.hits.Load()-base)
+	if j.Hits.Load() != base+1 {
+		t.Fatalf("%d key set fetches for one unknown kid", j.Hits.Load()-base)
 	}
 	// Another unknown kid within the minute: no new fetch, a quick refusal.
-	j.set(k1, k2, k3)
+	j.Set(k1, k2, k3)
 	start := time.Now()
 	for i := 0; i < 20; i++ {
 		if _, err := v.Authenticate(context.Background(), ports.Credentials{Bearer: sign(t, k3, v2Claims())}); !errors.Is(err, ports.ErrUnauthenticated) {
 			t.Fatalf("within the minute: %v", err)
 		}
 	}
-	if j.hits.Load() != base+1 {
-		t.Fatalf("refreshed again within a minute: %d fetches", j.hits.Load()-base)
+	if j.Hits.Load() != base+1 {
+		t.Fatalf("refreshed again within a minute: %d fetches", j.Hits.Load()-base)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("refusals stalled: %v", d)
@@ -220,8 +143,8 @@ func TestKeyRotationRefreshesOnUnknownKidAtMostOncePerMinute(t *testing.T) {
 
 func TestUnreachableKeySetIsUnavailableNotUnauthenticated(t *testing.T) {
 	k1 := newKey(t, "k1")
-	j := newJWKS(t, k1)
-	j.down.Store(true)
+	j := newJWKSrv(t, k1)
+	j.Down.Store(true)
 	v := validator(t, j)
 	_, err := v.Authenticate(context.Background(), ports.Credentials{Bearer: sign(t, k1, v2Claims())})
 	if !errors.Is(err, ports.ErrUnavailable) || errors.Is(err, ports.ErrUnauthenticated) {
@@ -235,7 +158,7 @@ func TestUnreachableKeySetIsUnavailableNotUnauthenticated(t *testing.T) {
 
 func TestAllowedClients(t *testing.T) {
 	k1 := newKey(t, "k1")
-	v := validator(t, newJWKS(t, k1), func(c *Config) { c.AllowedClients = []string{"spa-client"} })
+	v := validator(t, newJWKSrv(t, k1), func(c *Config) { c.AllowedClients = []string{"spa-client"} })
 	if _, err := v.Authenticate(context.Background(), ports.Credentials{Bearer: sign(t, k1, v2Claims())}); err != nil {
 		t.Fatalf("allowed client refused: %v", err)
 	}

@@ -16,6 +16,8 @@ var Module = fx.Module("redisstore",
 		fx.Annotate(newClient, fx.As(new(redis.UniversalClient))),
 		fx.Annotate(NewEventLog, fx.As(new(ports.EventLog))),
 		fx.Annotate(NewJobDirectory, fx.As(new(ports.JobDirectory))),
+		fx.Annotate(NewTicketStore, fx.As(new(ports.TicketStore))),
+		fx.Annotate(NewRateLimiter, fx.As(new(ports.RateLimiter))),
 	),
 )
 

@@ -16,6 +16,7 @@ import (
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/functions/internal/envconf"
+	"github.com/blastlog/blastlog/functions/internal/wiring"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -167,7 +168,8 @@ func (c cli) stores() (ports.EventLog, ports.JobDirectory, func(), error) {
 func options(cfg envconf.Redis) fx.Option {
 	return fx.Options(
 		fx.NopLogger,
-		fx.Supply(cfg.Options, cfg.Layout),
+		fx.Supply(cfg, cfg.Layout),
+		fx.Provide(wiring.Logger, wiring.RedisOptions),
 		redisstore.Module,
 	)
 }

@@ -14,6 +14,9 @@ type Redis struct {
 	Options *redis.Options
 	Layout  redisstore.Config
 	Auth    string // "password" or "entra"
+	// Credential picks the azidentity credential for Entra auth: default, workload,
+	// managed or cli (BLASTLOG_AZURE_CREDENTIAL).
+	Credential string
 }
 
 // LoadRedis reads BLASTLOG_REDIS_URL (else CELERY_BROKER_URL when celeryFallback), the
@@ -36,6 +39,9 @@ func LoadRedis(g Getenv, celeryFallback bool) (Redis, error) {
 	}
 	r.Options = opts
 	if r.Auth, err = g.OneOf("BLASTLOG_REDIS_AUTH", "password", "password", "entra"); err != nil {
+		return r, err
+	}
+	if r.Credential, err = g.OneOf("BLASTLOG_AZURE_CREDENTIAL", "default", "default", "workload", "managed", "cli"); err != nil {
 		return r, err
 	}
 	maxLen, err := g.Int("BLASTLOG_STREAM_MAXLEN", redisstore.DefaultMaxLen, 100, 10_000_000)

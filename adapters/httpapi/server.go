@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// LogsPrefix is where the per-run routes live.
+const LogsPrefix = "/api/blast/logs/"
+
+// Server holds the handlers' dependencies. Routes whose dependency is nil are not
+// mounted (the ticket function has no SSE, for instance).
+type Server struct {
+	Tickets *app.Tickets
+	// Ready reports whether the backing services answer (/readyz).
+	Ready    func(ctx context.Context) error
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	Metrics  *Metrics
+
+	routes map[string]http.HandlerFunc // action -> handler, under LogsPrefix/{job}/
+}
+
+// Handler returns the routed handler.
+func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.Registry == nil {
+		s.Registry = prometheus.NewRegistry()
+	}
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics(s.Registry)
+	}
+	s.routes = map[string]http.HandlerFunc{}
+	if s.Tickets != nil {
+		s.routes["ticket"] = s.ticket
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, LogsPrefix) {
+			s.logs(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			s.Logger.Warn("not ready", "error", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// logs routes /api/blast/logs/{job_id}/{action} by hand: ServeMux would redirect a
+// path with an empty segment instead of answering 400, and the job id is one escaped
+// segment that may hold any character.
+func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), LogsPrefix)
+	i := strings.LastIndexByte(rest, '/')
+	if i < 0 {
+		writeError(w, ports.ErrNotFound)
+		return
+	}
+	action := rest[i+1:]
+	h, ok := s.routes[action]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	jobID, err := url.PathUnescape(rest[:i])
+	if err != nil || jobID == "" || strings.Contains(rest[:i], "/") {
+		writeError(w, errBadJobID)
+		return
+	}
+	r.SetPathValue("job_id", jobID)
+	h(w, r)
+}
+
+// credentials reads what the request brought to authenticate. A non-Bearer
+// Authorization header counts as none.
+func credentials(r *http.Request) ports.Credentials {
+	var c ports.Credentials
+	if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		c.Bearer = strings.TrimSpace(tok)
+	}
+	c.DevUser = r.Header.Get("X-Dev-User")
+	return c
+}

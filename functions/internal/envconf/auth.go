@@ -1,0 +1,75 @@
+package envconf
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/blastlog/blastlog/adapters/entra"
+	"github.com/blastlog/blastlog/core/ticket"
+)
+
+// Auth is how callers are authenticated and how tickets are issued.
+type Auth struct {
+	Env       string // development or production
+	Mode      string // entra or dev-bypass
+	Entra     entra.Config
+	DevUser   string
+	TicketTTL time.Duration
+	PerMinute int
+}
+
+// DevBypass reports whether every caller is let in.
+func (a Auth) DevBypass() bool { return a.Mode == "dev-bypass" }
+
+// LoadAuth reads BLASTLOG_ENV, BLASTLOG_AUTH_MODE, the Entra settings, the dev user
+// and the ticket settings. Dev-bypass is refused in production.
+func LoadAuth(g Getenv) (Auth, error) {
+	var a Auth
+	var err error
+	if a.Env, err = g.OneOf("BLASTLOG_ENV", "development", "development", "production"); err != nil {
+		return a, err
+	}
+	if a.Mode, err = g.OneOf("BLASTLOG_AUTH_MODE", "entra", "entra", "dev-bypass"); err != nil {
+		return a, err
+	}
+	if a.DevBypass() && a.Env == "production" {
+		return a, errors.New("BLASTLOG_AUTH_MODE=dev-bypass is refused when BLASTLOG_ENV=production")
+	}
+	a.DevUser = g.String("BLASTLOG_DEV_USER", entra.DefaultDevUser)
+	if a.TicketTTL, err = g.Duration("BLASTLOG_TICKET_TTL", ticket.DefaultTTL, ticket.MinTTL, ticket.MaxTTL); err != nil {
+		return a, err
+	}
+	per, err := g.Int("BLASTLOG_TICKETS_PER_MINUTE", 30, 1, 10_000)
+	if err != nil {
+		return a, err
+	}
+	a.PerMinute = int(per)
+	if a.DevBypass() {
+		return a, nil
+	}
+	a.Entra = entra.Config{
+		TenantID: g("BLASTLOG_ENTRA_TENANT_ID"),
+		ClientID: g("BLASTLOG_ENTRA_CLIENT_ID"),
+		Scope:    g("BLASTLOG_ENTRA_SCOPE"),
+		JWKSURL:  g("BLASTLOG_ENTRA_JWKS_URL"),
+	}
+	for _, c := range strings.Split(g("BLASTLOG_ENTRA_ALLOWED_CLIENTS"), ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			a.Entra.AllowedClients = append(a.Entra.AllowedClients, c)
+		}
+	}
+	var missing []string
+	for name, v := range map[string]string{"BLASTLOG_ENTRA_TENANT_ID": a.Entra.TenantID,
+		"BLASTLOG_ENTRA_CLIENT_ID": a.Entra.ClientID, "BLASTLOG_ENTRA_SCOPE": a.Entra.Scope} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return a, fmt.Errorf("BLASTLOG_AUTH_MODE=entra needs %s (or BLASTLOG_AUTH_MODE=dev-bypass outside production)", strings.Join(slices.Sorted(slices.Values(missing)), ", "))
+	}
+	return a, nil
+}

@@ -1,0 +1,112 @@
+// Package wiring holds the fx building blocks the functions share: logging, the
+// authenticator, the ticket use case and the HTTP server's life cycle. Each function's
+// main composes them; constructors here are thin and do no work of their own.
+package wiring
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+
+	"github.com/blastlog/blastlog/adapters/azure"
+	"github.com/blastlog/blastlog/adapters/entra"
+	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/functions/internal/envconf"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// Logger is JSON on stderr. Nothing in blastlog logs tokens, tickets or query strings.
+func Logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// Authenticator is Entra ID validation, or dev-bypass (with a warning at start).
+func Authenticator(lc fx.Lifecycle, a envconf.Auth, log *slog.Logger) (ports.Authenticator, error) {
+	if a.DevBypass() {
+		log.Warn("dev-bypass authentication: every caller is accepted as X-Dev-User or BLASTLOG_DEV_USER; never use this in production",
+			"dev_user", a.DevUser)
+		return entra.DevBypass{User: a.DevUser}, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	lc.Append(fx.StopHook(cancel))
+	cfg := a.Entra
+	cfg.Logger = log
+	v, err := entra.New(ctx, cfg)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return v, nil
+}
+
+// Tickets is the ticket use case over the ports.
+func Tickets(a envconf.Auth, auth ports.Authenticator, jobs ports.JobDirectory, store ports.TicketStore, lim ports.RateLimiter) *app.Tickets {
+	return &app.Tickets{Auth: auth, Jobs: jobs, Store: store, Limiter: lim, TTL: a.TicketTTL, PerMinute: a.PerMinute}
+}
+
+// ReadyFunc reports whether the services a function depends on answer.
+type ReadyFunc func(context.Context) error
+
+// Ready pings Redis for /readyz.
+func Ready(rdb redis.UniversalClient) ReadyFunc {
+	return func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+}
+
+// Addr is the listen address of an HTTP function.
+type Addr string
+
+// Serve runs h on addr between the app's start and stop. The listener is opened in
+// the start hook so that a busy port fails the start; serving happens in a goroutine.
+func Serve(lc fx.Lifecycle, addr Addr, h http.Handler, log *slog.Logger, shutdown fx.Shutdowner) *http.Server {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			ln, err := net.Listen("tcp", string(addr))
+			if err != nil {
+				return err
+			}
+			srv.Addr = ln.Addr().String()
+			log.Info("listening", "addr", srv.Addr)
+			go func() {
+				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					log.Error("http server stopped", "error", err)
+					shutdown.Shutdown(fx.ExitCode(1))
+				}
+			}()
+			return nil
+		},
+		OnStop: func(ctx context.Context) error { return srv.Shutdown(ctx) },
+	})
+	return srv
+}
+
+// RedisOptions are the client options of BLASTLOG_REDIS_URL, with Entra ID
+// authentication when BLASTLOG_REDIS_AUTH=entra: the token provider renews in the
+// background between the app's start and stop.
+func RedisOptions(lc fx.Lifecycle, r envconf.Redis, log *slog.Logger) (*redis.Options, error) {
+	opts := *r.Options
+	if r.Auth != "entra" {
+		return &opts, nil
+	}
+	cred, err := azure.Credential(r.Credential)
+	if err != nil {
+		return nil, err
+	}
+	p := azure.NewRedisCredentials(cred, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error { go p.Run(ctx); return nil },
+		OnStop:  func(context.Context) error { cancel(); return nil },
+	})
+	opts.Username, opts.Password = "", ""
+	opts.StreamingCredentialsProvider = p
+	return &opts, nil
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/fx"
+
+	"github.com/blastlog/blastlog/adapters/httpapi"
+	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/functions/internal/envconf"
+	"github.com/blastlog/blastlog/functions/internal/wiring"
+)
+
+// config is the whole configuration of the ticket function.
+type config struct {
+	Addr  string
+	Redis envconf.Redis
+	Auth  envconf.Auth
+}
+
+func load(getenv func(string) string) (config, error) {
+	g := envconf.Getenv(getenv)
+	var c config
+	var err error
+	c.Addr = g.String("BLASTLOG_ADDR", ":8080")
+	if c.Redis, err = envconf.LoadRedis(g, false); err != nil {
+		return c, err
+	}
+	if c.Auth, err = envconf.LoadAuth(g); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// options is the fx graph; serve mounts the HTTP server (not in Lambda mode).
+func options(c config, serve bool) fx.Option {
+	opts := []fx.Option{
+		fx.NopLogger,
+		fx.Supply(c.Redis, c.Redis.Layout, c.Auth, wiring.Addr(c.Addr)),
+		fx.Provide(wiring.Logger, wiring.RedisOptions, wiring.Authenticator, wiring.Tickets, wiring.Ready, handler),
+		redisstore.Module,
+	}
+	if serve {
+		opts = append(opts, fx.Provide(wiring.Serve), fx.Invoke(func(*http.Server) {}))
+	}
+	return fx.Options(opts...)
+}
+
+func handler(t *app.Tickets, ready wiring.ReadyFunc, log *slog.Logger) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s := &httpapi.Server{Tickets: t, Ready: ready, Logger: log, Registry: reg}
+	return s.Handler()
+}
