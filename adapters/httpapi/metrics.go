@@ -4,17 +4,30 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics are the counters and gauges of CONTRACT §3's /metrics.
 type Metrics struct {
-	Tickets *prometheus.CounterVec // issue and redeem outcomes by reason
+	Tickets     *prometheus.CounterVec // issue and redeem outcomes by reason
+	OpenStreams prometheus.Gauge
+	Delivered   prometheus.Counter // log events written to SSE clients
+	HubReaders  prometheus.Gauge   // runs the hub follows
+	CatchUps    prometheus.Counter // viewers that fell behind and read the log
+	Gaps        prometheus.Counter // gap events sent
 }
 
 // NewMetrics registers the metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		Tickets: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "blastlog", Name: "tickets_total",
-			Help: "Ticket requests and redemptions by outcome.",
-		}, []string{"op", "outcome"}),
+		Tickets: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "blastlog", Name: "tickets_total",
+			Help: "Ticket requests and redemptions by outcome."}, []string{"op", "outcome"}),
+		OpenStreams: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "blastlog", Name: "sse_open_streams",
+			Help: "Open SSE connections."}),
+		Delivered: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "blastlog", Name: "sse_events_delivered_total",
+			Help: "Log events written to SSE clients."}),
+		HubReaders: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "blastlog", Name: "hub_runs_watched",
+			Help: "Runs the shared reader follows (one Redis read each, whatever the number of viewers)."}),
+		CatchUps: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "blastlog", Name: "sse_catchups_total",
+			Help: "Viewers that fell behind the live feed and caught up from the log."}),
+		Gaps: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "blastlog", Name: "sse_gaps_total",
+			Help: "Gap events: a resume point older than the log's first entry."}),
 	}
-	reg.MustRegister(m.Tickets)
+	reg.MustRegister(m.Tickets, m.OpenStreams, m.Delivered, m.HubReaders, m.CatchUps, m.Gaps)
 	return m
 }

@@ -21,14 +21,39 @@ const LogsPrefix = "/api/blast/logs/"
 // Server holds the handlers' dependencies. Routes whose dependency is nil are not
 // mounted (the ticket function has no SSE, for instance).
 type Server struct {
-	Tickets *app.Tickets
+	Tickets      *app.Tickets   // redeems tickets; issues them if IssueTickets
+	IssueTickets bool           // mount POST .../ticket (the ticket function; the stream's -dev)
+	Hub          *app.Hub       // mounts GET .../events
+	Snapshots    *app.Snapshots // mounts GET .../snapshot
 	// Ready reports whether the backing services answer (/readyz).
 	Ready    func(ctx context.Context) error
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 	Metrics  *Metrics
+	// Extra routes for the plain mux (the Run details page, for instance).
+	Extra map[string]http.Handler
+	// Heartbeat is the silence after which a stream gets a comment: DefaultHeartbeat.
+	Heartbeat time.Duration
 
-	routes map[string]http.HandlerFunc // action -> handler, under LogsPrefix/{job}/
+	routes    map[string]http.HandlerFunc // action -> handler, under LogsPrefix/{job}/
+	ending    context.Context             // done once EndStreams is called
+	endStream context.CancelFunc
+}
+
+func (s *Server) heartbeat() time.Duration {
+	if s.Heartbeat > 0 {
+		return s.Heartbeat
+	}
+	return DefaultHeartbeat
+}
+
+// EndStreams ends every open SSE stream (their clients reconnect, to another replica)
+// and refuses new ones. http.Server.Shutdown waits for handlers to return, which
+// streams never do by themselves: register this with RegisterOnShutdown.
+func (s *Server) EndStreams() {
+	if s.endStream != nil {
+		s.endStream()
+	}
 }
 
 // Handler returns the routed handler.
@@ -42,9 +67,16 @@ func (s *Server) Handler() http.Handler {
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics(s.Registry)
 	}
+	s.ending, s.endStream = context.WithCancel(context.Background())
 	s.routes = map[string]http.HandlerFunc{}
-	if s.Tickets != nil {
+	if s.Tickets != nil && s.IssueTickets {
 		s.routes["ticket"] = s.ticket
+	}
+	if s.Tickets != nil && s.Hub != nil {
+		s.routes["events"] = s.events
+	}
+	if s.Snapshots != nil {
+		s.routes["snapshot"] = s.snapshot
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -52,6 +84,9 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	for pattern, h := range s.Extra {
+		mux.Handle(pattern, h)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, LogsPrefix) {
 			s.logs(w, r)
@@ -80,14 +115,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.EscapedPath(), LogsPrefix)
 	i := strings.LastIndexByte(rest, '/')
-	if i < 0 {
-		writeError(w, ports.ErrNotFound)
-		return
-	}
-	action := rest[i+1:]
-	h, ok := s.routes[action]
-	if !ok {
-		http.NotFound(w, r)
+	h, ok := s.routes[rest[i+1:]]
+	if i < 0 || !ok {
+		writeJSON(w, http.StatusNotFound, errorBody{Error: "not_found", Message: "no such endpoint"})
 		return
 	}
 	jobID, err := url.PathUnescape(rest[:i])

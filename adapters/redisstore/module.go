@@ -14,8 +14,8 @@ import (
 var Module = fx.Module("redisstore",
 	fx.Provide(
 		fx.Annotate(newClient, fx.As(new(redis.UniversalClient))),
-		fx.Annotate(NewEventLog, fx.As(new(ports.EventLog))),
-		fx.Annotate(NewJobDirectory, fx.As(new(ports.JobDirectory))),
+		fx.Annotate(NewEventLog, fx.As(new(ports.EventLog)), fx.As(new(ports.LogTail))),
+		fx.Annotate(NewJobDirectory, fx.As(new(ports.JobDirectory)), fx.As(new(ports.StatusReader))),
 		fx.Annotate(NewTicketStore, fx.As(new(ports.TicketStore))),
 		fx.Annotate(NewRateLimiter, fx.As(new(ports.RateLimiter))),
 	),

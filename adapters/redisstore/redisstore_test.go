@@ -223,3 +223,19 @@ func TestTicketKeyLayout(t *testing.T) {
 		t.Fatalf("value %s", v)
 	}
 }
+
+func TestLogTailConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	portstest.TestLogTail(t, func(t *testing.T) (ports.EventLog, ports.LogTail) {
+		l := redisstore.NewEventLog(fresh(t, srv), redisstore.Config{})
+		return l, l
+	})
+}
+
+func TestStatusReaderConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	portstest.TestStatusReader(t, func(t *testing.T) (ports.JobDirectory, ports.StatusReader) {
+		d := redisstore.NewJobDirectory(fresh(t, srv), redisstore.Config{})
+		return d, d
+	})
+}

@@ -1,7 +1,7 @@
-// Command blastlog-stream is the streaming container. This version has only the
-// embedded dev stack (-dev): an in-process Redis, the demo run published through the
-// real publisher, and the run's log printed as it is stored. The SSE endpoint, the
-// Kubernetes collector and the Run details page are built on top of it.
+// Command blastlog-stream is the streaming container: it redeems tickets and serves
+// each run's log as Server-Sent Events (and snapshots), fanned in through one shared
+// reader per container. -dev runs the whole system in one process: an embedded Redis,
+// dev-bypass auth, the ticket route and a demo ElasticBLAST run.
 package main
 
 import (
@@ -13,75 +13,38 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
-	"github.com/blastlog/blastlog/adapters/redisstore"
-	"github.com/blastlog/blastlog/functions/stream/demo"
+	"go.uber.org/fx"
 )
 
 func main() {
-	dev := flag.Bool("dev", false, "run the embedded dev stack")
+	dev := flag.Bool("dev", false, "embedded dev stack: in-process Redis, dev-bypass auth, demo run")
 	flag.Parse()
-	if !*dev {
-		fmt.Fprintln(os.Stderr, "blastlog-stream: only -dev is available in this version")
+	cfg, err := load(os.Getenv, *dev)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "blastlog-stream:", err)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := runDev(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "blastlog-stream:", err)
+	a := fx.New(options(cfg))
+	startCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := a.Start(startCtx); err != nil {
+		fmt.Fprintln(os.Stderr, "blastlog-stream: start:", err)
 		os.Exit(1)
 	}
-}
-
-func runDev(ctx context.Context) error {
-	mr, err := miniredis.Run()
-	if err != nil {
-		return err
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	code := 0
+	select {
+	case <-sigs:
+	case sig := <-a.Wait():
+		code = sig.ExitCode
 	}
-	defer mr.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
-	log := redisstore.NewEventLog(rdb, redisstore.Config{})
-	jobs := redisstore.NewJobDirectory(rdb, redisstore.Config{})
-	const jobID = "demo-run"
-	fmt.Printf("blastlog dev: embedded Redis at redis://%s/0 (BLASTLOG_REDIS_URL for blastlog-publish)\n", mr.Addr())
-	fmt.Printf("blastlog dev: replaying `elastic-blast submit` of run %q through the publisher; Ctrl-C stops\n", jobID)
-
-	done := make(chan error, 1)
-	go func() {
-		done <- demo.Submit(ctx, log, jobs, jobID, "00000000-0000-0000-0000-000000000000", 400*time.Millisecond)
-	}()
-	after, finished := "", false
-	for {
-		evs, err := log.Read(ctx, jobID, after, 100)
-		if err != nil {
-			return err
-		}
-		for _, e := range evs {
-			fmt.Printf("%s  %-10s %-6s %s\n", e.ID, e.Phase, e.Stream, e.Line)
-			after = e.ID
-		}
-		if finished && len(evs) == 0 {
-			r, err := jobs.Get(context.WithoutCancel(ctx), jobID)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("blastlog dev: run %q is %s; Ctrl-C stops the embedded Redis\n", jobID, r.Status)
-			<-ctx.Done()
-			return nil
-		}
-		select {
-		case err := <-done:
-			if err != nil && ctx.Err() == nil {
-				return err
-			}
-			finished = true
-		case <-ctx.Done():
-			fmt.Println("blastlog dev: stopped")
-			return nil
-		case <-time.After(100 * time.Millisecond):
-		}
+	// Stop accepting, end open streams (clients reconnect elsewhere), within 10 s.
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelStop()
+	if err := a.Stop(stopCtx); err != nil {
+		fmt.Fprintln(os.Stderr, "blastlog-stream: stop:", err)
+		code = 1
 	}
+	os.Exit(code)
 }

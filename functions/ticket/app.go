@@ -53,6 +53,6 @@ func options(c config, serve bool) fx.Option {
 func handler(t *app.Tickets, ready wiring.ReadyFunc, log *slog.Logger) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s := &httpapi.Server{Tickets: t, Ready: ready, Logger: log, Registry: reg}
+	s := &httpapi.Server{Tickets: t, IssueTickets: true, Ready: ready, Logger: log, Registry: reg}
 	return s.Handler()
 }

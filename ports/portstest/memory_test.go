@@ -21,3 +21,11 @@ func TestMemoryTicketStore(t *testing.T) {
 func TestMemoryRateLimiter(t *testing.T) {
 	TestRateLimiter(t, func(t *testing.T) ports.RateLimiter { return NewRateLimiter() })
 }
+
+func TestMemoryLogTail(t *testing.T) {
+	TestLogTail(t, func(t *testing.T) (ports.EventLog, ports.LogTail) { l := NewEventLog(0); return l, l })
+}
+
+func TestMemoryStatusReader(t *testing.T) {
+	TestStatusReader(t, func(t *testing.T) (ports.JobDirectory, ports.StatusReader) { d := NewJobDirectory(); return d, d })
+}

@@ -1,0 +1,177 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/ticket"
+)
+
+// SSE timings (CONTRACT §3).
+const (
+	DefaultHeartbeat = 15 * time.Second // a comment after this much silence
+	writeTimeout     = 30 * time.Second // a client that takes longer to accept a batch is dropped
+	maxBatch         = 256              // log frames per write and flush
+)
+
+// events serves GET /api/blast/logs/{job_id}/events?ticket=T[&last_event_id=ID].
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method_not_allowed", Message: "use GET"})
+		return
+	}
+	if s.ending.Err() != nil {
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "unavailable", Message: "this server is shutting down; reconnect"})
+		return
+	}
+	jobID := r.PathValue("job_id")
+	q := r.URL.Query()
+	if _, err := s.Tickets.Redeem(r.Context(), q.Get("ticket"), jobID); err != nil {
+		if errors.Is(err, ticket.ErrRejected) {
+			// The HTML spec's "stop reconnecting": the client fetches a new ticket.
+			s.Metrics.Tickets.WithLabelValues("redeem", "rejected").Inc()
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		s.Metrics.Tickets.WithLabelValues("redeem", "unavailable").Inc()
+		s.Logger.Error("redeeming a ticket failed", "job_id", jobID, "error", err)
+		writeError(w, err)
+		return
+	}
+	s.Metrics.Tickets.WithLabelValues("redeem", "accepted").Inc()
+	resume := r.Header.Get("Last-Event-ID")
+	if resume == "" {
+		resume = q.Get("last_event_id")
+	}
+	st, err := s.Hub.Open(r.Context(), jobID, resume)
+	if errors.Is(err, event.ErrBadID) {
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "bad_last_event_id", Message: "the resume point is not a stream id"})
+		return
+	}
+	if err != nil {
+		s.Logger.Error("opening a stream failed", "job_id", jobID, "error", err)
+		writeError(w, err)
+		return
+	}
+	defer st.Close()
+	st.OnCatchUp = s.Metrics.CatchUps.Inc
+	st.OnGap = s.Metrics.Gaps.Inc
+	s.Metrics.OpenStreams.Inc()
+	defer s.Metrics.OpenStreams.Dec()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store, no-transform")
+	h.Set("X-Accel-Buffering", "no")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.ending, cancel) // server shutdown ends the stream
+	defer stop()
+
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 0, 4096)
+	buf = append(buf, "retry: 2000\n\n"...)
+	if !s.flush(rc, w, buf) {
+		return
+	}
+	for {
+		next, cancelNext := context.WithTimeout(ctx, s.heartbeat())
+		frames, err := st.Next(next, maxBatch)
+		cancelNext()
+		buf = buf[:0]
+		switch {
+		case errors.Is(err, app.ErrCompleted):
+			return
+		case ctx.Err() != nil:
+			return // the client left, or the server is shutting down: it reconnects elsewhere
+		case errors.Is(err, context.DeadlineExceeded):
+			buf = append(buf, ": heartbeat\n\n"...)
+		case err != nil:
+			s.Logger.Warn("stream ended by a read error; the client will reconnect", "job_id", jobID, "error", err)
+			return
+		}
+		logs := 0
+		for _, f := range frames {
+			buf = appendFrame(buf, f)
+			if f.Kind == app.FrameLog {
+				logs++
+			}
+		}
+		if !s.flush(rc, w, buf) {
+			return
+		}
+		s.Metrics.Delivered.Add(float64(logs))
+	}
+}
+
+// appendFrame writes one SSE frame. Data is one line of JSON (the encoder escapes CR,
+// LF, U+2028 and U+2029), so no log content can end a frame or start another.
+func appendFrame(b []byte, f app.Frame) []byte {
+	if f.ID != "" {
+		b = append(b, "id: "...)
+		b = append(b, f.ID...)
+		b = append(b, '\n')
+	}
+	b = append(b, "event: "...)
+	b = append(b, f.Kind...)
+	b = append(b, "\ndata: "...)
+	b = append(b, f.Data...)
+	return append(b, "\n\n"...)
+}
+
+// flush writes b and flushes it within the write deadline.
+func (s *Server) flush(rc *http.ResponseController, w http.ResponseWriter, b []byte) bool {
+	rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := w.Write(b); err != nil {
+		return false
+	}
+	return rc.Flush() == nil
+}
+
+// snapshot serves GET /api/blast/logs/{job_id}/snapshot?after=ID&limit=N.
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method_not_allowed", Message: "use GET"})
+		return
+	}
+	q := r.URL.Query()
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			w.Header().Set("Cache-Control", "no-store")
+			writeJSON(w, http.StatusBadRequest, errorBody{Error: "bad_limit", Message: "limit must be a whole number from 1 to 2000"})
+			return
+		}
+		limit = n
+	}
+	snap, err := s.Snapshots.Get(r.Context(), credentials(r), r.PathValue("job_id"), q.Get("after"), limit)
+	if errors.Is(err, event.ErrBadID) {
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "bad_after", Message: "after is not a stream id"})
+		return
+	}
+	if err != nil {
+		status, code := writeError(w, err)
+		if status >= 500 {
+			s.Logger.Error("snapshot failed", "job_id", r.PathValue("job_id"), "status", status, "reason", code, "error", err)
+		}
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, snap)
+}

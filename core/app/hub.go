@@ -1,0 +1,303 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// HubConfig tunes the shared reader. Zero values are defaults.
+type HubConfig struct {
+	Block       time.Duration // XREAD BLOCK per round: 250ms (also how soon a new run joins)
+	Count       int           // events per run per round: 500
+	StatusEvery time.Duration // how often watched runs' statuses are read: 1s
+	Buffer      int           // per-viewer queue of live events: 128
+}
+
+// HubMetrics observes the hub; nil fields are skipped.
+type HubMetrics struct {
+	Readers   func(n int) // runs watched
+	Lagged    func()      // a viewer fell behind and catches up from the log
+	Delivered func(n int)
+}
+
+// Delivery is one event as every viewer receives it: encoded once, shared read-only.
+type Delivery struct {
+	ID    event.ID
+	Event event.Event
+	JSON  []byte // the event's JSON with its id
+}
+
+// Terminal is what the hub knows once a run is finished.
+type Terminal struct {
+	Status job.Status
+	LastID string // the last event id when the run was seen terminal ("" if none)
+}
+
+// Hub is the one reader of a streaming container: it follows every watched run's log
+// with one multiplexed blocking read and hands each new event to that run's viewers
+// without ever waiting for one. Redis work grows with runs watched, not with viewers.
+type Hub struct {
+	Log      ports.EventLog
+	Tail     ports.LogTail
+	Statuses ports.StatusReader
+	Config   HubConfig
+	Metrics  HubMetrics
+
+	mu     sync.Mutex
+	topics map[string]*topic
+	wake   chan struct{}
+	once   sync.Once
+}
+
+type topic struct {
+	jobID    string
+	cursor   string // owned by the reader goroutine after creation
+	subs     map[*Subscription]struct{}
+	terminal atomic.Pointer[Terminal]
+	done     chan struct{} // closed once terminal is set
+}
+
+func (h *Hub) init() {
+	h.once.Do(func() {
+		c := &h.Config
+		if c.Block <= 0 {
+			c.Block = 250 * time.Millisecond
+		}
+		if c.Count <= 0 {
+			c.Count = 500
+		}
+		if c.StatusEvery <= 0 {
+			c.StatusEvery = time.Second
+		}
+		if c.Buffer <= 0 {
+			c.Buffer = 128
+		}
+		h.topics = map[string]*topic{}
+		h.wake = make(chan struct{}, 1)
+	})
+}
+
+// Subscription is one viewer's share of a run's live events.
+type Subscription struct {
+	hub     *Hub
+	topic   *topic
+	C       chan *Delivery
+	lagging atomic.Bool
+	closed  atomic.Bool
+}
+
+// Lagging reports whether live events were dropped because this viewer was behind. If
+// so, it resumes the live feed and empties the queue: everything queued and everything
+// missed is in the log, which the viewer must now read from its last delivered id.
+func (s *Subscription) Lagging() bool {
+	if !s.lagging.Swap(false) {
+		return false
+	}
+	for {
+		select {
+		case <-s.C:
+		default:
+			return true
+		}
+	}
+}
+
+// Done is closed when the run is seen terminal; Terminal then says how it ended.
+func (s *Subscription) Done() <-chan struct{} { return s.topic.done }
+
+// Terminal returns the run's end, or nil while it runs.
+func (s *Subscription) Terminal() *Terminal { return s.topic.terminal.Load() }
+
+// Close leaves the run; the last viewer to leave stops the hub reading it.
+func (s *Subscription) Close() {
+	if s.closed.Swap(true) {
+		return
+	}
+	h := s.hub
+	h.mu.Lock()
+	delete(s.topic.subs, s)
+	if len(s.topic.subs) == 0 && h.topics[s.topic.jobID] == s.topic {
+		delete(h.topics, s.topic.jobID)
+	}
+	n := len(h.topics)
+	h.mu.Unlock()
+	if h.Metrics.Readers != nil {
+		h.Metrics.Readers(n)
+	}
+}
+
+// Subscribe registers a viewer of jobID. Events appended after this call reach its
+// channel unless it lags; earlier ones are in the log.
+func (h *Hub) Subscribe(ctx context.Context, jobID string) (*Subscription, error) {
+	h.init()
+	h.mu.Lock()
+	t := h.topics[jobID]
+	h.mu.Unlock()
+	if t == nil {
+		// The new run's cursor is its log's current end, and its status is read now
+		// so that a finished run completes at once.
+		_, last, err := h.Log.Bounds(ctx, jobID)
+		if err != nil {
+			return nil, err
+		}
+		if last == "" {
+			last = "0-0"
+		}
+		st, err := h.Statuses.Statuses(ctx, []string{jobID})
+		if err != nil {
+			return nil, err
+		}
+		nt := &topic{jobID: jobID, cursor: last, subs: map[*Subscription]struct{}{}, done: make(chan struct{})}
+		if s, ok := st[jobID]; ok && s.Terminal() {
+			nt.terminal.Store(&Terminal{Status: s, LastID: lastOrEmpty(last)})
+			close(nt.done)
+		}
+		h.mu.Lock()
+		if t = h.topics[jobID]; t == nil { // another viewer may have won the race
+			t = nt
+			h.topics[jobID] = t
+		}
+		h.mu.Unlock()
+	}
+	s := &Subscription{hub: h, topic: t, C: make(chan *Delivery, h.Config.Buffer)}
+	h.mu.Lock()
+	if h.topics[jobID] != t { // closed by its last viewer in between: start over
+		h.mu.Unlock()
+		return h.Subscribe(ctx, jobID)
+	}
+	t.subs[s] = struct{}{}
+	n := len(h.topics)
+	h.mu.Unlock()
+	if h.Metrics.Readers != nil {
+		h.Metrics.Readers(n)
+	}
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+	return s, nil
+}
+
+func lastOrEmpty(id string) string {
+	if id == "0-0" {
+		return ""
+	}
+	return id
+}
+
+// Run reads until ctx ends. Failures are retried with a bounded backoff.
+func (h *Hub) Run(ctx context.Context) {
+	h.init()
+	backoff := 50 * time.Millisecond
+	nextStatus := time.Now()
+	for ctx.Err() == nil {
+		h.mu.Lock()
+		cursors := make(map[string]string, len(h.topics))
+		for id, t := range h.topics {
+			cursors[id] = t.cursor // finished runs too: late lines still arrive
+		}
+		h.mu.Unlock()
+		if len(cursors) == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-h.wake:
+			}
+			continue
+		}
+		res, err := h.Tail.Tail(ctx, cursors, h.Config.Count, h.Config.Block)
+		if err != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 2*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		for jobID, evs := range res {
+			h.broadcast(jobID, evs)
+		}
+		if now := time.Now(); !now.Before(nextStatus) {
+			h.pollStatuses(ctx, cursors)
+			nextStatus = now.Add(h.Config.StatusEvery)
+		}
+	}
+}
+
+func (h *Hub) broadcast(jobID string, evs []event.Event) {
+	ds := make([]*Delivery, 0, len(evs))
+	for i := range evs {
+		id, err := event.ParseID(evs[i].ID)
+		if err != nil {
+			continue
+		}
+		ds = append(ds, &Delivery{ID: id, Event: evs[i], JSON: evs[i].AppendJSON(nil)})
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.topics[jobID]
+	if t == nil || len(ds) == 0 {
+		return
+	}
+	t.cursor = evs[len(evs)-1].ID
+	for s := range t.subs {
+		// Once a viewer missed an event, nothing more is queued for it until it has
+		// caught up from the log: a later event must never be delivered past a hole.
+		if s.lagging.Load() {
+			continue
+		}
+	queue:
+		for _, d := range ds {
+			select {
+			case s.C <- d:
+			default:
+				s.lagging.Store(true)
+				if h.Metrics.Lagged != nil {
+					h.Metrics.Lagged()
+				}
+				break queue
+			}
+		}
+	}
+	if h.Metrics.Delivered != nil {
+		h.Metrics.Delivered(len(ds) * len(t.subs))
+	}
+}
+
+// pollStatuses reads the watched runs' statuses in one round trip and marks the
+// finished ones with their log's last id at that moment.
+func (h *Hub) pollStatuses(ctx context.Context, cursors map[string]string) {
+	ids := make([]string, 0, len(cursors))
+	for id := range cursors {
+		ids = append(ids, id)
+	}
+	st, err := h.Statuses.Statuses(ctx, ids)
+	if err != nil {
+		return
+	}
+	for id, s := range st {
+		if !s.Terminal() {
+			continue
+		}
+		h.mu.Lock()
+		t := h.topics[id]
+		h.mu.Unlock()
+		if t == nil || t.terminal.Load() != nil {
+			continue
+		}
+		_, last, err := h.Log.Bounds(ctx, id)
+		if err != nil {
+			continue
+		}
+		t.terminal.Store(&Terminal{Status: s, LastID: last})
+		close(t.done)
+	}
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/fx"
+
+	"github.com/blastlog/blastlog/adapters/httpapi"
+	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/functions/internal/envconf"
+	"github.com/blastlog/blastlog/functions/internal/wiring"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// config is the whole configuration of the streaming container.
+type config struct {
+	Addr  string
+	Dev   bool
+	Redis envconf.Redis // unset in -dev: the embedded Redis is used
+	Auth  envconf.Auth
+}
+
+func load(getenv func(string) string, dev bool) (config, error) {
+	g := envconf.Getenv(getenv)
+	c := config{Addr: g.String("BLASTLOG_ADDR", ":8080"), Dev: dev}
+	var err error
+	if dev {
+		if g("BLASTLOG_ENV") == "production" {
+			return c, errors.New("-dev (embedded Redis, dev-bypass) is refused when BLASTLOG_ENV=production")
+		}
+		getenv = overlay(getenv, map[string]string{"BLASTLOG_AUTH_MODE": "dev-bypass"})
+		g = envconf.Getenv(getenv)
+	} else if c.Redis, err = envconf.LoadRedis(g, false); err != nil {
+		return c, err
+	}
+	if c.Auth, err = envconf.LoadAuth(g); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func overlay(getenv func(string) string, over map[string]string) func(string) string {
+	return func(k string) string {
+		if v, ok := over[k]; ok {
+			return v
+		}
+		return getenv(k)
+	}
+}
+
+// options is the fx graph of the streaming container.
+func options(c config) fx.Option {
+	redisOpts := fx.Options(fx.Supply(c.Redis, c.Redis.Layout), fx.Provide(wiring.RedisOptions))
+	if c.Dev {
+		redisOpts = devRedis()
+	}
+	return fx.Options(
+		fx.NopLogger,
+		fx.Supply(c.Auth, wiring.Addr(c.Addr), c),
+		redisOpts,
+		redisstore.Module,
+		fx.Provide(wiring.Logger, wiring.Authenticator, wiring.Tickets, wiring.Ready, newMetrics, newHub, newServer,
+			handler, wiring.Serve),
+		fx.Invoke(func(hs *http.Server, s *httpapi.Server) { hs.RegisterOnShutdown(s.EndStreams) }),
+	)
+}
+
+func newMetrics() (*prometheus.Registry, *httpapi.Metrics) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg, httpapi.NewMetrics(reg)
+}
+
+// newHub runs the shared reader between the app's start and stop.
+func newHub(lc fx.Lifecycle, log ports.EventLog, tail ports.LogTail, st ports.StatusReader, m *httpapi.Metrics) *app.Hub {
+	h := &app.Hub{Log: log, Tail: tail, Statuses: st, Metrics: app.HubMetrics{
+		Readers: func(n int) { m.HubReaders.Set(float64(n)) },
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() { defer close(done); h.Run(ctx) }()
+			return nil
+		},
+		OnStop: func(stopCtx context.Context) error {
+			cancel()
+			select {
+			case <-done:
+				return nil
+			case <-stopCtx.Done():
+				return stopCtx.Err()
+			}
+		},
+	})
+	return h
+}
+
+func newServer(c config, t *app.Tickets, h *app.Hub, l ports.EventLog, ready wiring.ReadyFunc, log *slog.Logger,
+	reg *prometheus.Registry, m *httpapi.Metrics) *httpapi.Server {
+	return &httpapi.Server{Tickets: t, IssueTickets: c.Dev, Hub: h, Snapshots: &app.Snapshots{Tickets: t, Log: l},
+		Ready: ready, Logger: log, Registry: reg, Metrics: m, Extra: devRoutes(c)}
+}
+
+func handler(s *httpapi.Server, log *slog.Logger) http.Handler {
+	return &httpapi.Inspector{Next: s.Handler(), Logger: log}
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+
+	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/functions/internal/envconf"
+	"github.com/blastlog/blastlog/functions/stream/demo"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// DemoJob is the run the dev stack plays.
+const DemoJob = "demo-run"
+
+// devRedis is the embedded Redis of -dev, with the demo run played into it.
+func devRedis() fx.Option {
+	return fx.Options(
+		fx.Supply(redisstore.Config{}),
+		fx.Provide(func(lc fx.Lifecycle) (*redis.Options, error) {
+			mr := miniredis.NewMiniRedis()
+			if err := mr.Start(); err != nil {
+				return nil, err
+			}
+			lc.Append(fx.StopHook(mr.Close))
+			return &redis.Options{Addr: mr.Addr()}, nil
+		}),
+		fx.Invoke(playDemo),
+	)
+}
+
+// playDemo replays `elastic-blast submit` of the demo run, owned by the dev user,
+// once the app has started.
+func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, auth envconf.Auth, opts *redis.Options,
+	c config, logger *slog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			base := "http://localhost" + c.Addr
+			fmt.Fprintf(os.Stdout, "blastlog dev: embedded Redis at redis://%s/0 (try BLASTLOG_REDIS_URL=... blastlog-publish)\n", opts.Addr)
+			fmt.Fprintf(os.Stdout, "blastlog dev: run %q streams at %s/ ; ticket: curl -X POST %s/api/blast/logs/%s/ticket\n",
+				DemoJob, base, base, DemoJob)
+			go func() {
+				if err := demo.Submit(ctx, log, jobs, DemoJob, auth.DevUser, 300*time.Millisecond); err != nil && ctx.Err() == nil {
+					logger.Error("demo run failed", "error", err)
+				}
+			}()
+			return nil
+		},
+		OnStop: func(context.Context) error { cancel(); return nil },
+	})
+}
+
+// devRoutes are the extra routes of -dev.
+func devRoutes(c config) map[string]http.Handler {
+	if !c.Dev {
+		return nil
+	}
+	return map[string]http.Handler{"GET /{$}": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/api/blast/logs/"+DemoJob+"/snapshot", http.StatusFound)
+	})}
+}
