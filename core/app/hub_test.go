@@ -1,0 +1,120 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/ports/portstest"
+)
+
+// Many viewers, some pausing at random, one small queue each: every viewer sees every
+// event exactly once and in order (the log is large enough that nothing is trimmed).
+func TestHubViewersSeeExactSequences(t *testing.T) {
+	log, jobs := portstest.NewEventLog(0), portstest.NewJobDirectory()
+	h := &Hub{Log: log, Tail: log, Statuses: jobs, Config: HubConfig{Buffer: 4, Block: 20 * time.Millisecond}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.Run(ctx)
+
+	const total, viewers = 3000, 12
+	var wg sync.WaitGroup
+	results := make([][]string, viewers)
+	for v := 0; v < viewers; v++ {
+		st, err := h.Open(ctx, "run", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer st.Close()
+			rng := rand.New(rand.NewPCG(uint64(v), 7))
+			for len(results[v]) < total {
+				fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
+				frames, err := st.Next(fctx, 1+rng.IntN(50))
+				fcancel()
+				if err != nil {
+					t.Errorf("viewer %d: %v after %d", v, err, len(results[v]))
+					return
+				}
+				for _, f := range frames {
+					e, _ := event.Decode(f.Data)
+					results[v] = append(results[v], e.Line)
+				}
+				if v%3 == 0 && rng.IntN(10) == 0 {
+					time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond) // a slow viewer
+				}
+			}
+		}()
+	}
+	for i := 0; i < total; i += 100 {
+		batch := make([]event.Event, 100)
+		for k := range batch {
+			batch[k] = portstest.Event("run", fmt.Sprintf("l%d", i+k))
+		}
+		if _, err := log.Append(ctx, "run", batch); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	wg.Wait()
+	for v, got := range results {
+		for i, l := range got {
+			if l != fmt.Sprintf("l%d", i) {
+				t.Fatalf("viewer %d: event %d is %s", v, i, l)
+			}
+		}
+	}
+}
+
+func TestOpenRejectsBadResumePoint(t *testing.T) {
+	log, jobs := portstest.NewEventLog(0), portstest.NewJobDirectory()
+	h := &Hub{Log: log, Tail: log, Statuses: jobs}
+	if _, err := h.Open(context.Background(), "run", "x-y"); err == nil {
+		t.Fatal("accepted")
+	}
+}
+
+// After an event is dropped for a viewer, no later event may be queued for it until
+// it has acknowledged the lag: a later event delivered past the hole would move its
+// resume point beyond the missing one.
+func TestNothingIsQueuedPastAHole(t *testing.T) {
+	log, jobs := portstest.NewEventLog(0), portstest.NewJobDirectory()
+	h := &Hub{Log: log, Tail: log, Statuses: jobs, Config: HubConfig{Buffer: 2}}
+	sub, err := h.Subscribe(context.Background(), "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	ev := func(lines ...string) []event.Event {
+		var out []event.Event
+		for _, l := range lines {
+			e := portstest.Event("run", l)
+			ids, _ := log.Append(context.Background(), "run", []event.Event{e})
+			e.ID = ids[0]
+			out = append(out, e)
+		}
+		return out
+	}
+	h.broadcast("run", ev("1", "2", "3")) // 3 does not fit
+	<-sub.C
+	<-sub.C
+	h.broadcast("run", ev("4")) // room now, but 4 comes after the hole at 3
+	select {
+	case d := <-sub.C:
+		t.Fatalf("%q was queued past the hole", d.Event.Line)
+	default:
+	}
+	if !sub.Lagging() {
+		t.Fatal("the drop was not reported")
+	}
+	h.broadcast("run", ev("5"))
+	if d := <-sub.C; d.Event.Line != "5" {
+		t.Fatalf("after catching up: %q", d.Event.Line)
+	}
+}
