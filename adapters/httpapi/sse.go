@@ -82,15 +82,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	defer stop()
 
 	rc := http.NewResponseController(w)
-	buf := make([]byte, 0, 4096)
-	buf = append(buf, "retry: 2000\n\n"...)
-	if !s.flush(rc, w, buf) {
+	if !s.flush(rc, w, []byte("retry: 2000\n\n")) {
 		return
 	}
+	var buf []byte // sized by the first batch; dropped again after a large one
 	for {
 		next, cancelNext := context.WithTimeout(ctx, s.heartbeat())
 		frames, err := st.Next(next, maxBatch)
 		cancelNext()
+		if cap(buf) > 64<<10 {
+			buf = nil // an idle viewer should not keep a burst's buffer
+		}
 		buf = buf[:0]
 		switch {
 		case errors.Is(err, app.ErrCompleted):

@@ -16,7 +16,7 @@ type HubConfig struct {
 	Block       time.Duration // XREAD BLOCK per round: 250ms (also how soon a new run joins)
 	Count       int           // events per run per round: 500
 	StatusEvery time.Duration // how often watched runs' statuses are read: 1s
-	Buffer      int           // per-viewer queue of live events: 128
+	Buffer      int           // per-viewer queue of live events: 64
 }
 
 // HubMetrics observes the hub; nil fields are skipped.
@@ -76,7 +76,7 @@ func (h *Hub) init() {
 			c.StatusEvery = time.Second
 		}
 		if c.Buffer <= 0 {
-			c.Buffer = 128
+			c.Buffer = 64
 		}
 		h.topics = map[string]*topic{}
 		h.wake = make(chan struct{}, 1)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -61,7 +62,9 @@ type stack struct {
 	tickets *app.Tickets
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T) *stack { return newStackB(t) }
+
+func newStackB(t testing.TB) *stack {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	cfg := redisstore.Config{}
@@ -77,7 +80,11 @@ type streamServer struct {
 	api  *httpapi.Server
 }
 
-func (s *stack) server(t *testing.T, env map[string]string) *streamServer {
+func (s *stack) server(t *testing.T, env map[string]string) *streamServer { return s.serverTB(t, env) }
+
+func (s *stack) serverB(b *testing.B) *streamServer { return s.serverTB(b, nil) }
+
+func (s *stack) serverTB(t testing.TB, env map[string]string) *streamServer {
 	t.Helper()
 	vars := map[string]string{"BLASTLOG_REDIS_URL": s.srv.URL(), "BLASTLOG_AUTH_MODE": "dev-bypass", "BLASTLOG_ADDR": "127.0.0.1:0"}
 	for k, v := range env {
@@ -99,20 +106,36 @@ func (s *stack) server(t *testing.T, env map[string]string) *streamServer {
 	return ss
 }
 
+// register and ticket panic when t is nil (benchmark set-up), else fail t.
 func (s *stack) register(t *testing.T, jobID, ownerOID string) {
-	t.Helper()
 	if err := s.tickets.Jobs.Register(context.Background(), job.Record{JobID: jobID, OwnerOID: ownerOID}); err != nil {
-		t.Fatal(err)
+		fail(t, err)
 	}
 }
 
 func (s *stack) ticket(t *testing.T, jobID string) string {
-	t.Helper()
 	is, err := s.tickets.Issue(context.Background(), ports.Credentials{}, jobID)
+	if err != nil {
+		fail(t, err)
+	}
+	return is.Ticket
+}
+
+func fail(t *testing.T, err error) {
+	if t == nil {
+		panic(err)
+	}
+	t.Helper()
+	t.Fatal(err)
+}
+
+func freePort(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return is.Ticket
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
 func (s *stack) publish(t *testing.T, stdin string, args ...string) {

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/ports/portstest"
+)
+
+// viewers opens n SSE clients of jobID and calls onLog for every log frame.
+func viewers(b *testing.B, s *stack, base, jobID string, n int, onLog func(v int, f frame)) (closeAll func()) {
+	b.Helper()
+	tr := &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: n}
+	hc := &http.Client{Transport: tr}
+	var bodies []func() error
+	var wg sync.WaitGroup
+	for v := 0; v < n; v++ {
+		tk := s.ticket(nil, jobID)
+		res, err := hc.Get(base + "/api/blast/logs/" + jobID + "/events?ticket=" + tk)
+		if err != nil || res.StatusCode != 200 {
+			b.Fatalf("viewer %d: %v %v", v, err, res)
+		}
+		bodies = append(bodies, res.Body.Close)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &client{res: res, r: bufio.NewReaderSize(res.Body, 64<<10)}
+			for {
+				f, err := c.next()
+				if err != nil {
+					return
+				}
+				if f.event == "log" && onLog != nil {
+					onLog(v, f)
+				}
+			}
+		}()
+	}
+	return func() {
+		for _, c := range bodies {
+			c()
+		}
+		wg.Wait()
+		tr.CloseIdleConnections()
+	}
+}
+
+var sentAt = regexp.MustCompile(`"line":"t=(\d+)`)
+
+// publishAt appends one event every 1/rate s for d, each carrying its send time.
+func publishAt(ctx context.Context, rdb *redis.Client, jobID string, rate int, d time.Duration) int {
+	log := redisstore.NewEventLog(rdb, redisstore.Config{MaxLen: 1_000_000})
+	// Paced by schedule, not by a ticker (which drops ticks when an append is slow).
+	start, total := time.Now(), int(d.Seconds()*float64(rate))
+	n := 0
+	for i := 0; i < total; i++ {
+		if wait := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); wait > 0 {
+			time.Sleep(wait)
+		}
+		e := portstest.Event(jobID, fmt.Sprintf("t=%d", time.Now().UnixNano()))
+		if _, err := log.Append(ctx, jobID, []event.Event{e}); err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// BenchmarkLatency100Viewers: publish-to-receive latency at 1,000 events/s with 100
+// viewers of one run, through a real HTTP server and a local redis-server.
+func BenchmarkLatency100Viewers(b *testing.B) {
+	s := newStackB(b)
+	srv := s.serverB(b)
+	s.register(nil, "lat", owner)
+	var mu sync.Mutex
+	var lat []time.Duration
+	closeAll := viewers(b, s, srv.base, "lat", 100, func(_ int, f frame) {
+		if m := sentAt.FindStringSubmatch(f.data); m != nil {
+			ns, _ := strconv.ParseInt(m[1], 10, 64)
+			d := time.Since(time.Unix(0, ns))
+			mu.Lock()
+			lat = append(lat, d)
+			mu.Unlock()
+		}
+	})
+	defer closeAll()
+	time.Sleep(300 * time.Millisecond)
+	sent := 0
+	for b.Loop() {
+		sent += publishAt(context.Background(), s.rdb, "lat", 1000, 3*time.Second)
+	}
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		b.Fatal("nothing received")
+	}
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(len(lat))/float64(sent*100), "delivered-fraction")
+}
+
+func redisCalls(rdb *redis.Client) (total int64) {
+	info := rdb.Info(context.Background(), "commandstats").Val()
+	for _, m := range regexp.MustCompile(`cmdstat_(\w+):calls=(\d+)`).FindAllStringSubmatch(info, -1) {
+		if m[1] == "xadd" || m[1] == "info" {
+			continue // the publisher's writes and this measurement
+		}
+		n, _ := strconv.ParseInt(m[2], 10, 64)
+		total += n
+	}
+	return total
+}
+
+// BenchmarkRedisCommandsPerViewerCount: Redis commands/s spent by the streaming
+// container (the publisher's XADDs excluded) with 1 and with 1,000 viewers of one run
+// receiving 1,000 events/s.
+func BenchmarkRedisCommandsPerViewerCount(b *testing.B) {
+	for _, n := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) {
+			s := newStackB(b)
+			srv := s.serverB(b)
+			s.register(nil, "cmds", owner)
+			var got atomic.Int64
+			closeAll := viewers(b, s, srv.base, "cmds", n, func(int, frame) { got.Add(1) })
+			defer closeAll()
+			time.Sleep(500 * time.Millisecond)
+			for b.Loop() {
+				before := redisCalls(s.rdb)
+				start := time.Now()
+				sent := publishAt(context.Background(), s.rdb, "cmds", 1000, 3*time.Second)
+				el := time.Since(start)
+				time.Sleep(200 * time.Millisecond)
+				b.ReportMetric(float64(redisCalls(s.rdb)-before)/el.Seconds(), "redis-cmds/s")
+				b.ReportMetric(float64(got.Load())/float64(sent*n), "delivered-fraction")
+			}
+		})
+	}
+}
+
+// BenchmarkIdleConnectionMemory: resident memory per idle SSE connection, with the
+// streaming container in its own process and 5,000 connections open.
+func BenchmarkIdleConnectionMemory(b *testing.B) {
+	s := newStackB(b)
+	bin := filepath.Join(b.TempDir(), "blastlog-stream")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("%v %s", err, out)
+	}
+	port := freePort(b)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+s.srv.URL(), "BLASTLOG_AUTH_MODE=dev-bypass",
+		"BLASTLOG_ADDR=127.0.0.1:"+port)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	base := "http://127.0.0.1:" + port
+	for i := 0; ; i++ {
+		if res, err := http.Get(base + "/healthz"); err == nil {
+			res.Body.Close()
+			break
+		}
+		if i > 100 {
+			b.Fatal("server did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.register(nil, "idle", owner)
+	const n = 5000
+	rss := func() int64 {
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(st)
+		v, _ := strconv.ParseInt(string(m[1]), 10, 64)
+		return v
+	}
+	// Warm up with a few connections so that the baseline includes the hub and pools.
+	warm := viewers(b, s, base, "idle", 10, nil)
+	time.Sleep(500 * time.Millisecond)
+	before := rss()
+	for b.Loop() {
+		closeAll := viewers(b, s, base, "idle", n, nil)
+		time.Sleep(2 * time.Second)
+		after := rss()
+		b.ReportMetric(float64(after-before)*1024/n/1024, "KiB/conn")
+		if res, err := http.Get(base + "/metrics"); err == nil {
+			sc := bufio.NewScanner(res.Body)
+			for sc.Scan() {
+				for _, m := range []string{"go_memstats_stack_inuse_bytes ", "go_memstats_heap_inuse_bytes ", "go_goroutines "} {
+					if v, ok := strings.CutPrefix(sc.Text(), m); ok {
+						f, _ := strconv.ParseFloat(v, 64)
+						b.ReportMetric(f/n, strings.TrimSpace(m)+"/conn")
+					}
+				}
+			}
+			res.Body.Close()
+		}
+		b.ReportMetric(float64(after)/1024, "server-RSS-MiB")
+		closeAll()
+	}
+	warm()
+}
+
+// BenchmarkMaxLosslessRate: the highest event rate (of those tried) that 1,000 viewers
+// of one run all receive completely.
+func BenchmarkMaxLosslessRate(b *testing.B) {
+	s := newStackB(b)
+	srv := s.serverB(b)
+	for b.Loop() {
+		best := 0
+		for _, rate := range []int{500, 1000, 2000, 4000, 8000} {
+			jobID := fmt.Sprintf("rate-%d", rate)
+			s.register(nil, jobID, owner)
+			const n = 1000
+			var got atomic.Int64
+			closeAll := viewers(b, s, srv.base, jobID, n, func(int, frame) { got.Add(1) })
+			time.Sleep(300 * time.Millisecond)
+			sent := publishAt(context.Background(), s.rdb, jobID, rate, 2*time.Second)
+			deadline := time.Now().Add(10 * time.Second)
+			for got.Load() < int64(sent*n) && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			closeAll()
+			b.Logf("rate %d/s: %d of %d deliveries", rate, got.Load(), sent*n)
+			if got.Load() != int64(sent*n) {
+				break
+			}
+			best = rate
+		}
+		b.ReportMetric(float64(best), "events/s-lossless")
+	}
+}
