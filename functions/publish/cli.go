@@ -255,6 +255,13 @@ func (c cli) register(args []string) (int, error) {
 	if err := r.Validate(); err != nil {
 		return 0, usagef("job register: %v", strings.TrimPrefix(err.Error(), event.ErrInvalid.Error()+": "))
 	}
+	return c.withJobs("job register", func(ctx context.Context, jobs ports.JobDirectory) error {
+		return jobs.Register(ctx, r)
+	})
+}
+
+// withJobs runs f against the job directory with a 10 s budget; its failures exit 1.
+func (c cli) withJobs(name string, f func(context.Context, ports.JobDirectory) error) (int, error) {
 	_, jobs, stop, err := c.stores()
 	if err != nil {
 		return 0, err
@@ -262,8 +269,8 @@ func (c cli) register(args []string) (int, error) {
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := jobs.Register(ctx, r); err != nil {
-		return exitStoreFailed, fmt.Errorf("job register: %w", err)
+	if err := f(ctx, jobs); err != nil {
+		return exitStoreFailed, fmt.Errorf("%s: %w", name, err)
 	}
 	return 0, nil
 }
@@ -285,18 +292,11 @@ func (c cli) status(args []string) (int, error) {
 	if err != nil {
 		return 0, usagef("job status: --status %q is not one of queued, running, completed, failed, cancelled", clip(*status))
 	}
-	_, jobs, stop, err := c.stores()
-	if err != nil {
-		return 0, err
-	}
-	defer stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := jobs.SetStatus(ctx, *jobID, st); err != nil {
+	return c.withJobs("job status", func(ctx context.Context, jobs ports.JobDirectory) error {
+		err := jobs.SetStatus(ctx, *jobID, st)
 		if errors.Is(err, ports.ErrNotFound) {
-			return exitStoreFailed, fmt.Errorf("job status: run %q is not registered (run `blastlog-publish job register` first)", clip(*jobID))
+			return fmt.Errorf("run %q is not registered (run `blastlog-publish job register` first)", clip(*jobID))
 		}
-		return exitStoreFailed, fmt.Errorf("job status: %w", err)
-	}
-	return 0, nil
+		return err
+	})
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/fx"
 
 	"github.com/blastlog/blastlog/adapters/httpapi"
@@ -65,16 +64,10 @@ func options(c config) fx.Option {
 		fx.Supply(c.Auth, wiring.Addr(c.Addr), c),
 		redisOpts,
 		redisstore.Module,
-		fx.Provide(wiring.Logger, wiring.Authenticator, wiring.Tickets, wiring.Ready, newMetrics, newHub, newServer,
+		fx.Provide(wiring.Logger, wiring.Authenticator, wiring.Tickets, wiring.Ready, wiring.Metrics, newHub, newServer,
 			handler, wiring.Serve),
 		fx.Invoke(func(hs *http.Server, s *httpapi.Server) { hs.RegisterOnShutdown(s.EndStreams) }),
 	)
-}
-
-func newMetrics() (*prometheus.Registry, *httpapi.Metrics) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg, httpapi.NewMetrics(reg)
 }
 
 // newHub runs the shared reader between the app's start and stop.

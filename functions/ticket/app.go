@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/fx"
 
 	"github.com/blastlog/blastlog/adapters/httpapi"
@@ -41,7 +40,7 @@ func options(c config, serve bool) fx.Option {
 	opts := []fx.Option{
 		fx.NopLogger,
 		fx.Supply(c.Redis, c.Redis.Layout, c.Auth, wiring.Addr(c.Addr)),
-		fx.Provide(wiring.Logger, wiring.RedisOptions, wiring.Authenticator, wiring.Tickets, wiring.Ready, handler),
+		fx.Provide(wiring.Logger, wiring.RedisOptions, wiring.Authenticator, wiring.Tickets, wiring.Ready, wiring.Metrics, handler),
 		redisstore.Module,
 	}
 	if serve {
@@ -50,9 +49,7 @@ func options(c config, serve bool) fx.Option {
 	return fx.Options(opts...)
 }
 
-func handler(t *app.Tickets, ready wiring.ReadyFunc, log *slog.Logger) http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s := &httpapi.Server{Tickets: t, IssueTickets: true, Ready: ready, Logger: log, Registry: reg}
+func handler(t *app.Tickets, ready wiring.ReadyFunc, log *slog.Logger, reg *prometheus.Registry, m *httpapi.Metrics) http.Handler {
+	s := &httpapi.Server{Tickets: t, IssueTickets: true, Ready: ready, Logger: log, Registry: reg, Metrics: m}
 	return s.Handler()
 }

@@ -12,11 +12,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 
 	"github.com/blastlog/blastlog/adapters/azure"
 	"github.com/blastlog/blastlog/adapters/entra"
+	"github.com/blastlog/blastlog/adapters/httpapi"
 	"github.com/blastlog/blastlog/core/app"
 	"github.com/blastlog/blastlog/functions/internal/envconf"
 	"github.com/blastlog/blastlog/ports"
@@ -109,4 +112,11 @@ func RedisOptions(lc fx.Lifecycle, r envconf.Redis, log *slog.Logger) (*redis.Op
 	opts.Username, opts.Password = "", ""
 	opts.StreamingCredentialsProvider = p
 	return &opts, nil
+}
+
+// Metrics is a fresh registry with the Go runtime's collectors and blastlog's metrics.
+func Metrics() (*prometheus.Registry, *httpapi.Metrics) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg, httpapi.NewMetrics(reg)
 }
