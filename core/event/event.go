@@ -63,9 +63,11 @@ type Event struct {
 	Container     string
 	Line          string
 	TS            time.Time
-	// ContainerID and Restart are optional k8s details; zero values are omitted.
+	// ContainerID, Restart and Truncated are optional k8s details; zero values are
+	// omitted.
 	ContainerID string
 	Restart     int
+	Truncated   bool // the line was cut at MaxLineChars
 }
 
 // ErrInvalid is wrapped by every error Validate returns.

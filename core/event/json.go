@@ -54,6 +54,9 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		dst = append(dst, `,"restart":`...)
 		dst = strconv.AppendInt(dst, int64(e.Restart), 10)
 	}
+	if e.Truncated {
+		dst = append(dst, `,"truncated":true`...)
+	}
 	return append(dst, '}')
 }
 
@@ -74,6 +77,7 @@ type wire struct {
 	TS            string  `json:"ts"`
 	ContainerID   string  `json:"container_id"`
 	Restart       int     `json:"restart"`
+	Truncated     bool    `json:"truncated"`
 }
 
 // Decode parses an event tolerantly: unknown fields are ignored; a missing
@@ -97,6 +101,7 @@ func Decode(data []byte) (Event, error) {
 		Line:          w.Line,
 		ContainerID:   w.ContainerID,
 		Restart:       w.Restart,
+		Truncated:     w.Truncated,
 	}
 	if w.SchemaVersion != nil {
 		e.SchemaVersion = *w.SchemaVersion

@@ -21,7 +21,9 @@ func allowed(pkg, imp string) bool {
 	case pkg == "core/app":
 		return under(imp, "core") || imp == "ports"
 	case under(pkg, "core"):
-		return model
+		// Pure rules may build on each other (merge uses sanitize and target), never
+		// on the use cases or on a port.
+		return under(imp, "core") && imp != "core/app"
 	case pkg == "ports":
 		return model
 	case under(pkg, "ports"):
@@ -76,6 +78,8 @@ func TestRulesBite(t *testing.T) {
 	}{
 		{"core/sanitize", "core/event", true},
 		{"core/sanitize", "ports", false},
+		{"core/merge", "core/target", true},
+		{"core/merge", "core/app", false},
 		{"core/event", "core/app", false},
 		{"core/app", "ports", true},
 		{"ports", "core/app", false},

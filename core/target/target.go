@@ -1,0 +1,144 @@
+// Package target decides, from plain descriptions of pods, which containers belong to
+// an ElasticBLAST run, in which execution step, and in which order to follow them.
+// Only the server discovers: nothing here takes a pod name from a client.
+package target
+
+import (
+	"strings"
+
+	"github.com/blastlog/blastlog/core/event"
+)
+
+// Label and environment names ElasticBLAST sets.
+const (
+	LabelJobID   = "elb-job-id"
+	LabelApp     = "app"
+	EnvJobID     = "BLAST_ELB_JOB_ID"
+	LabelJobName = "job-name"
+	LabelJobNew  = "batch.kubernetes.io/job-name"
+)
+
+// State of a container.
+type State int
+
+const (
+	Waiting State = iota
+	Running
+	Terminated
+)
+
+// Container is what discovery needs of one container of a pod.
+type Container struct {
+	Name         string
+	ID           string // runtime id of the current instance (status.containerID), "" before it starts
+	State        State
+	RestartCount int
+	Env          map[string]string // literal values from the pod spec
+}
+
+// Pod is what discovery needs of one pod.
+type Pod struct {
+	Namespace, Name, UID string
+	Labels               map[string]string
+	Job                  string // owning Job's name (ownerReferences, else the job-name labels)
+	Init                 []Container
+	Main                 []Container
+	Deleted              bool
+}
+
+// Run identifies an ElasticBLAST run: its ElasticBLAST job id (usually "job-" + 32 hex;
+// an idempotency key may replace it).
+type Run struct{ ID string }
+
+// Suffix is what ElasticBLAST appends to its object names: the last 8 characters of the
+// id after a leading "job-". It is "" for ids too short to be told apart safely.
+func (r Run) Suffix() string {
+	id := strings.TrimPrefix(r.ID, "job-")
+	if len(id) < 8 {
+		return ""
+	}
+	return id[len(id)-8:]
+}
+
+// Owns reports whether p belongs to the run. A label or an environment value naming a
+// run is authoritative: one that names another run excludes the pod even if its name
+// carries a look-alike segment. Without either, the run's suffix must stand as a whole
+// "-"-separated segment of the pod's or its Job's name.
+func (r Run) Owns(p Pod) bool {
+	if r.ID == "" {
+		return false
+	}
+	if v, ok := p.Labels[LabelJobID]; ok && v != "" {
+		return v == r.ID
+	}
+	for _, cs := range [][]Container{p.Init, p.Main} {
+		for _, c := range cs {
+			if v, ok := c.Env[EnvJobID]; ok && v != "" {
+				return v == r.ID
+			}
+		}
+	}
+	s := r.Suffix()
+	return s != "" && (hasSegment(p.Name, s) || hasSegment(p.Job, s))
+}
+
+func hasSegment(name, seg string) bool {
+	for _, part := range strings.Split(name, "-") {
+		if part == seg {
+			return true
+		}
+	}
+	return false
+}
+
+// PhaseOf is the execution step a pod's lines belong to.
+func PhaseOf(p Pod) string {
+	name := p.Job
+	if name == "" {
+		name = p.Name
+	}
+	switch app := p.Labels[LabelApp]; {
+	case app == "setup", strings.HasPrefix(name, "init-ssd-"), strings.HasPrefix(name, "init-pv"):
+		return event.PhaseStagingDB
+	case app == "finalizer", strings.HasPrefix(name, "elb-finalizer-"):
+		return event.PhaseExportingResults
+	case app == "elb-db-warmup", strings.HasPrefix(name, "warm-"):
+		return event.PhaseWarmingUp
+	}
+	return event.PhaseRunning // submit-jobs and the batch jobs
+}
+
+// Target is one container instance to follow. A restart is a new target (new ID).
+type Target struct {
+	Namespace, Pod, PodUID string
+	Container, ContainerID string
+	Init                   bool
+	Phase                  string
+	State                  State
+	Restart                int
+}
+
+// Key identifies a target across restarts of the collector: pod UID, container name
+// and container instance.
+func (t Target) Key() string { return t.PodUID + "/" + t.Container + "/" + t.ContainerID }
+
+// Targets lists the containers of p that the run owns, init containers first, then
+// main containers, each in the order of the pod spec. Containers that never started
+// (no ID) are included as waiting targets so that a follower knows to wait for them.
+func Targets(r Run, p Pod) []Target {
+	if !r.Owns(p) {
+		return nil
+	}
+	phase := PhaseOf(p)
+	out := make([]Target, 0, len(p.Init)+len(p.Main))
+	for _, group := range []struct {
+		cs   []Container
+		init bool
+	}{{p.Init, true}, {p.Main, false}} {
+		for _, c := range group.cs {
+			out = append(out, Target{Namespace: p.Namespace, Pod: p.Name, PodUID: p.UID, Container: c.Name,
+				ContainerID: c.ID, Init: group.init, Phase: phase, State: c.State, Restart: c.RestartCount})
+		}
+	}
+	return out
+}
