@@ -102,3 +102,29 @@ type StatusReader interface {
 	// Statuses returns the status of each run that is registered; others are absent.
 	Statuses(ctx context.Context, jobIDs []string) (map[string]job.Status, error)
 }
+
+// Leases elect one holder per key across processes (one collector per run).
+type Leases interface {
+	// Acquire takes the lease if it is free or already held by holder (extending it).
+	Acquire(ctx context.Context, key, holder string, ttl time.Duration) (bool, error)
+	// Renew extends a lease holder still holds; false if it was lost.
+	Renew(ctx context.Context, key, holder string, ttl time.Duration) (bool, error)
+	// Release frees a lease holder holds; a lease held by another is left alone.
+	Release(ctx context.Context, key, holder string) error
+}
+
+// Checkpoints keep, per run, an opaque resume state for each followed target.
+type Checkpoints interface {
+	Load(ctx context.Context, jobID string) (map[string][]byte, error)
+	Save(ctx context.Context, jobID, targetKey string, state []byte) error
+}
+
+// ActiveRuns is the set of runs whose pods should be collected.
+type ActiveRuns interface {
+	// Touch marks the run active now.
+	Touch(ctx context.Context, jobID string) error
+	// Active lists active runs, oldest activity first.
+	Active(ctx context.Context) ([]string, error)
+	// Done removes a run whose collection is complete.
+	Done(ctx context.Context, jobID string) error
+}

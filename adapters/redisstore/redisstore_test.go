@@ -239,3 +239,10 @@ func TestStatusReaderConformance(t *testing.T) {
 		return d, d
 	})
 }
+
+func TestCoordinationConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	portstest.TestCoordination(t, func(t *testing.T) portstest.Coordinator {
+		return redisstore.NewCoordination(fresh(t, srv), redisstore.Config{})
+	})
+}

@@ -139,29 +139,37 @@ func required(name, flagName, v string) error {
 
 // stores builds the fx app that wires Redis to the ports and returns them.
 func (c cli) stores() (ports.EventLog, ports.JobDirectory, func(), error) {
+	log, jobs, _, stop, err := c.storesWithActive()
+	return log, jobs, stop, err
+}
+
+// storesWithActive also returns the set of runs to collect, which the publisher keeps
+// fresh so that a run's pods are followed even when nobody watches.
+func (c cli) storesWithActive() (ports.EventLog, ports.JobDirectory, ports.ActiveRuns, func(), error) {
 	cfg, err := envconf.LoadRedis(c.getenv, true)
 	if err != nil {
-		return nil, nil, nil, usageError{err.Error()}
+		return nil, nil, nil, nil, usageError{err.Error()}
 	}
 	var (
-		log  ports.EventLog
-		jobs ports.JobDirectory
+		log    ports.EventLog
+		jobs   ports.JobDirectory
+		active ports.ActiveRuns
 	)
-	a := fx.New(options(cfg), fx.Populate(&log, &jobs))
+	a := fx.New(options(cfg), fx.Populate(&log, &jobs, &active))
 	if err := a.Err(); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.Start(ctx); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		a.Stop(ctx)
 	}
-	return log, jobs, stop, nil
+	return log, jobs, active, stop, nil
 }
 
 // options is the whole fx graph of this function (fx.ValidateApp checks it in tests).
@@ -255,21 +263,24 @@ func (c cli) register(args []string) (int, error) {
 	if err := r.Validate(); err != nil {
 		return 0, usagef("job register: %v", strings.TrimPrefix(err.Error(), event.ErrInvalid.Error()+": "))
 	}
-	return c.withJobs("job register", func(ctx context.Context, jobs ports.JobDirectory) error {
-		return jobs.Register(ctx, r)
+	return c.withJobs("job register", func(ctx context.Context, jobs ports.JobDirectory, active ports.ActiveRuns) error {
+		if err := jobs.Register(ctx, r); err != nil {
+			return err
+		}
+		return active.Touch(ctx, r.JobID)
 	})
 }
 
 // withJobs runs f against the job directory with a 10 s budget; its failures exit 1.
-func (c cli) withJobs(name string, f func(context.Context, ports.JobDirectory) error) (int, error) {
-	_, jobs, stop, err := c.stores()
+func (c cli) withJobs(name string, f func(context.Context, ports.JobDirectory, ports.ActiveRuns) error) (int, error) {
+	_, jobs, active, stop, err := c.storesWithActive()
 	if err != nil {
 		return 0, err
 	}
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := f(ctx, jobs); err != nil {
+	if err := f(ctx, jobs, active); err != nil {
 		return exitStoreFailed, fmt.Errorf("%s: %w", name, err)
 	}
 	return 0, nil
@@ -292,11 +303,15 @@ func (c cli) status(args []string) (int, error) {
 	if err != nil {
 		return 0, usagef("job status: --status %q is not one of queued, running, completed, failed, cancelled", clip(*status))
 	}
-	return c.withJobs("job status", func(ctx context.Context, jobs ports.JobDirectory) error {
+	return c.withJobs("job status", func(ctx context.Context, jobs ports.JobDirectory, active ports.ActiveRuns) error {
 		err := jobs.SetStatus(ctx, *jobID, st)
 		if errors.Is(err, ports.ErrNotFound) {
 			return fmt.Errorf("run %q is not registered (run `blastlog-publish job register` first)", clip(*jobID))
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		// A finished run stays active: its collector drains the pods, then removes it.
+		return active.Touch(ctx, *jobID)
 	})
 }

@@ -347,6 +347,9 @@ func TestJobRegisterAndStatus(t *testing.T) {
 	if rdb.HGet(ctx, "blastlog:job:run-9", "status").Val() != "completed" {
 		t.Fatal("status not stored")
 	}
+	if rdb.ZScore(ctx, "blastlog:active", "run-9").Val() == 0 {
+		t.Fatal("the run was not marked active for collection")
+	}
 	if ttl := rdb.TTL(ctx, "joblogs:run-9").Val(); ttl < 167*time.Hour {
 		t.Fatalf("retention TTL %v", ttl)
 	}

@@ -29,3 +29,7 @@ func TestMemoryLogTail(t *testing.T) {
 func TestMemoryStatusReader(t *testing.T) {
 	TestStatusReader(t, func(t *testing.T) (ports.JobDirectory, ports.StatusReader) { d := NewJobDirectory(); return d, d })
 }
+
+func TestMemoryCoordination(t *testing.T) {
+	TestCoordination(t, func(t *testing.T) Coordinator { return NewCoordination() })
+}

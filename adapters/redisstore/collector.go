@@ -1,0 +1,131 @@
+package redisstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/blastlog/blastlog/ports"
+)
+
+// Coordination is ports.Leases, ports.Checkpoints and ports.ActiveRuns over Redis:
+// <prefix>lease:<id> (SET NX PX, compare-and-renew by script), <prefix>ckpt:<id>
+// (hash: target -> state) and <prefix>active (sorted set by last activity).
+type Coordination struct {
+	rdb redis.UniversalClient
+	cfg Config
+	now func() time.Time
+}
+
+var (
+	_ ports.Leases      = (*Coordination)(nil)
+	_ ports.Checkpoints = (*Coordination)(nil)
+	_ ports.ActiveRuns  = (*Coordination)(nil)
+)
+
+// NewCoordination returns the collector's shared state in rdb.
+func NewCoordination(rdb redis.UniversalClient, cfg Config) *Coordination {
+	return &Coordination{rdb: rdb, cfg: cfg.withDefaults(), now: time.Now}
+}
+
+func (c *Coordination) leaseKey(k string) string { return c.cfg.KeyPrefix + "lease:" + SafeID(k) }
+
+// Only the holder may extend or free a lease.
+var (
+	renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0`)
+	releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`)
+)
+
+// Acquire implements ports.Leases.
+func (c *Coordination) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (bool, error) {
+	ok, err := c.rdb.SetNX(ctx, c.leaseKey(key), holder, ttl).Result()
+	if err != nil {
+		return false, unavailable("lease", err)
+	}
+	if ok {
+		return true, nil
+	}
+	return c.Renew(ctx, key, holder, ttl)
+}
+
+// Renew implements ports.Leases.
+func (c *Coordination) Renew(ctx context.Context, key, holder string, ttl time.Duration) (bool, error) {
+	n, err := renewScript.Run(ctx, c.rdb, []string{c.leaseKey(key)}, holder, ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, unavailable("lease", err)
+	}
+	return n == 1, nil
+}
+
+// Release implements ports.Leases.
+func (c *Coordination) Release(ctx context.Context, key, holder string) error {
+	if err := releaseScript.Run(ctx, c.rdb, []string{c.leaseKey(key)}, holder).Err(); err != nil {
+		return unavailable("lease", err)
+	}
+	return nil
+}
+
+func (c *Coordination) ckptKey(jobID string) string { return c.cfg.KeyPrefix + "ckpt:" + SafeID(jobID) }
+
+// Load implements ports.Checkpoints.
+func (c *Coordination) Load(ctx context.Context, jobID string) (map[string][]byte, error) {
+	h, err := c.rdb.HGetAll(ctx, c.ckptKey(jobID)).Result()
+	if err != nil {
+		return nil, unavailable("checkpoints", err)
+	}
+	out := make(map[string][]byte, len(h))
+	for k, v := range h {
+		out[k] = []byte(v)
+	}
+	return out, nil
+}
+
+// Save implements ports.Checkpoints. Checkpoints live as long as the run's log.
+func (c *Coordination) Save(ctx context.Context, jobID, targetKey string, state []byte) error {
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, c.ckptKey(jobID), targetKey, state)
+		p.Expire(ctx, c.ckptKey(jobID), c.cfg.Retention)
+		return nil
+	})
+	if err != nil {
+		return unavailable("checkpoints", err)
+	}
+	return nil
+}
+
+func (c *Coordination) activeKey() string { return c.cfg.KeyPrefix + "active" }
+
+// Touch implements ports.ActiveRuns.
+func (c *Coordination) Touch(ctx context.Context, jobID string) error {
+	err := c.rdb.ZAdd(ctx, c.activeKey(), redis.Z{Score: float64(c.now().UnixMilli()), Member: jobID}).Err()
+	if err != nil {
+		return unavailable("active runs", err)
+	}
+	return nil
+}
+
+// Active implements ports.ActiveRuns.
+func (c *Coordination) Active(ctx context.Context) ([]string, error) {
+	ids, err := c.rdb.ZRange(ctx, c.activeKey(), 0, -1).Result()
+	if err != nil {
+		return nil, unavailable("active runs", err)
+	}
+	return ids, nil
+}
+
+// Done implements ports.ActiveRuns.
+func (c *Coordination) Done(ctx context.Context, jobID string) error {
+	if err := c.rdb.ZRem(ctx, c.activeKey(), jobID).Err(); err != nil {
+		return unavailable("active runs", err)
+	}
+	return nil
+}
