@@ -10,6 +10,7 @@ import (
 
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/core/target"
 	"github.com/blastlog/blastlog/core/ticket"
 )
 
@@ -128,3 +129,38 @@ type ActiveRuns interface {
 	// Done removes a run whose collection is complete.
 	Done(ctx context.Context, jobID string) error
 }
+
+// ErrWaiting: a container has not started yet; wait for the pod to change.
+var ErrWaiting = errors.New("container is waiting to start")
+
+// ErrForbidden: the cluster refused for lack of permission (RBAC).
+var ErrForbidden = errors.New("forbidden")
+
+// PodChange is one observation of a pod.
+type PodChange struct {
+	Pod     target.Pod
+	Deleted bool
+}
+
+// LogRequest says which container's log to follow, and from where.
+type LogRequest struct {
+	Namespace, Pod, Container string
+	SinceTime                 time.Time // resume: from this whole second (zero: not set)
+	TailLines                 int64     // first open: at most this many earlier lines (0: all)
+	Previous                  bool      // the instance before a restart
+}
+
+// Cluster is the Kubernetes API as the collector needs it.
+type Cluster interface {
+	// WatchPods calls f for every pod of the namespace, then for every change, until
+	// ctx ends. An expired watch is answered with a fresh list.
+	WatchPods(ctx context.Context, namespace string, f func(PodChange)) error
+	// FollowLog calls f with each line (kubelet timestamp first) until the stream
+	// ends: nil when it closed (the container ended, or the connection dropped: the
+	// caller tells them apart), ErrWaiting, ErrNotFound (pod gone), ErrForbidden, or
+	// another error. Lines are at most MaxLogLine bytes; longer ones are cut.
+	FollowLog(ctx context.Context, req LogRequest, f func(line []byte) error) error
+}
+
+// MaxLogLine bounds one raw log line read from the cluster.
+const MaxLogLine = 64 << 10

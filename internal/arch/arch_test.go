@@ -16,16 +16,16 @@ const module = "github.com/blastlog/blastlog/"
 // third-party imports are checked separately: core may use only the standard library.
 func allowed(pkg, imp string) bool {
 	under := func(p, prefix string) bool { return p == prefix || strings.HasPrefix(p, prefix+"/") }
-	model := imp == "core/event" || imp == "core/job" || imp == "core/ticket"
+	pure := under(imp, "core") && imp != "core/app" // the rules, not the use cases
 	switch {
 	case pkg == "core/app":
 		return under(imp, "core") || imp == "ports"
 	case under(pkg, "core"):
 		// Pure rules may build on each other (merge uses sanitize and target), never
 		// on the use cases or on a port.
-		return under(imp, "core") && imp != "core/app"
+		return pure
 	case pkg == "ports":
-		return model
+		return pure // core types only
 	case under(pkg, "ports"):
 		return under(imp, "core") || under(imp, "ports")
 	case under(pkg, "adapters"):
@@ -83,6 +83,7 @@ func TestRulesBite(t *testing.T) {
 		{"core/event", "core/app", false},
 		{"core/app", "ports", true},
 		{"ports", "core/app", false},
+		{"ports", "core/target", true},
 		{"adapters/redisstore", "adapters/kube", false},
 		{"adapters/redisstore", "adapters/redisstore/redistest", true},
 		{"adapters/redisstore", "functions/publish", false},

@@ -1,0 +1,442 @@
+// Package kubesim is an in-process, wire-level Kubernetes API simulator for the parts
+// blastlog uses: pods list and watch (resourceVersions, 410 Gone for expired ones) and
+// pod logs (follow, timestamps, tailLines, sinceTime, container, previous; 400 while a
+// container waits, 404 once the pod is gone; streams cut on demand). client-go talks to
+// it over HTTP exactly as to a cluster. Tests, the dev stack and benchmarks use it.
+package kubesim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+type logLine struct {
+	ts   time.Time
+	text string
+}
+
+type instance struct {
+	id      string
+	lines   []logLine
+	state   string // waiting, running, terminated
+	exit    int32
+	started time.Time
+}
+
+type container struct {
+	name      string
+	init      bool
+	env       map[string]string
+	instances []*instance // the last is current; a restart adds one
+}
+
+type pod struct {
+	obj        corev1.Pod
+	containers []*container
+	deleted    bool
+	changed    chan struct{} // closed and replaced on every change (log streams wait on it)
+}
+
+type watchEvent struct {
+	rv  int64
+	typ string
+	pod corev1.Pod
+}
+
+// Sim is the simulated API server.
+type Sim struct {
+	mu       sync.Mutex
+	pods     map[string]*pod // ns/name
+	rv       int64
+	history  []watchEvent // for watches from a resourceVersion
+	oldestRV int64        // watches from before this get 410
+	watchers map[chan watchEvent]string
+	cuts     int64 // bumped by CutStreams: open log streams end
+	now      func() time.Time
+	server   *httptest.Server
+	uidSeq   int
+}
+
+// New starts a simulator; Close stops it.
+func New() *Sim {
+	s := &Sim{pods: map[string]*pod{}, watchers: map[chan watchEvent]string{}, now: time.Now, oldestRV: 1}
+	s.server = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// URL is the API server's address.
+func (s *Sim) URL() string { return s.server.URL }
+
+// Close stops the server and ends every stream.
+func (s *Sim) Close() {
+	s.mu.Lock()
+	for ch := range s.watchers {
+		close(ch)
+		delete(s.watchers, ch)
+	}
+	for _, p := range s.pods {
+		p.deleted = true
+		p.notify()
+	}
+	s.mu.Unlock()
+	s.server.CloseClientConnections()
+	s.server.Close()
+}
+
+func (p *pod) notify() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// PodSpec describes a pod to create.
+type PodSpec struct {
+	Namespace, Name, Job string
+	Labels               map[string]string
+	Init, Main           []string
+	Env                  map[string]map[string]string // container -> env
+}
+
+// AddPod creates a pod whose containers are all waiting.
+func (s *Sim) AddPod(spec PodSpec) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if spec.Namespace == "" {
+		spec.Namespace = "default"
+	}
+	s.uidSeq++
+	p := &pod{changed: make(chan struct{})}
+	p.obj.Namespace, p.obj.Name = spec.Namespace, spec.Name
+	p.obj.UID = types.UID(fmt.Sprintf("uid-%d-%s", s.uidSeq, spec.Name))
+	p.obj.Labels = map[string]string{}
+	for k, v := range spec.Labels {
+		p.obj.Labels[k] = v
+	}
+	if spec.Job != "" {
+		p.obj.Labels["job-name"] = spec.Job
+		p.obj.Labels["batch.kubernetes.io/job-name"] = spec.Job
+		ctrl := true
+		p.obj.OwnerReferences = []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: spec.Job, Controller: &ctrl}}
+	}
+	for _, g := range []struct {
+		names []string
+		init  bool
+	}{{spec.Init, true}, {spec.Main, false}} {
+		for _, n := range g.names {
+			p.containers = append(p.containers, &container{name: n, init: g.init, env: spec.Env[n],
+				instances: []*instance{{state: "waiting"}}})
+		}
+	}
+	s.pods[spec.Namespace+"/"+spec.Name] = p
+	s.publishLocked("ADDED", p)
+}
+
+func (s *Sim) get(ns, name string) *pod { return s.pods[ns+"/"+name] }
+
+func (s *Sim) containerOf(ns, name, c string) (*pod, *container) {
+	p := s.get(ns, name)
+	if p == nil {
+		return nil, nil
+	}
+	for _, cc := range p.containers {
+		if cc.name == c {
+			return p, cc
+		}
+	}
+	return p, nil
+}
+
+// Start starts (or, after a restart, restarts) a container.
+func (s *Sim) Start(ns, name, c string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, cc := s.containerOf(ns, name, c)
+	cur := cc.instances[len(cc.instances)-1]
+	s.uidSeq++
+	cur.state, cur.id, cur.started = "running", fmt.Sprintf("containerd://%s-%s-%d", name, c, s.uidSeq), s.now()
+	p.notify()
+	s.publishLocked("MODIFIED", p)
+}
+
+// Log appends lines to a running container's current instance, stamped now (or at ts
+// when given), and returns their timestamps.
+func (s *Sim) Log(ns, name, c string, lines ...string) {
+	s.LogAt(ns, name, c, time.Time{}, lines...)
+}
+
+// LogAt appends lines stamped ts (zero: now).
+func (s *Sim) LogAt(ns, name, c string, ts time.Time, lines ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, cc := s.containerOf(ns, name, c)
+	cur := cc.instances[len(cc.instances)-1]
+	for _, l := range lines {
+		t := ts
+		if t.IsZero() {
+			t = s.now()
+		}
+		cur.lines = append(cur.lines, logLine{t.UTC(), l})
+	}
+	p.notify()
+}
+
+// Terminate ends a container's current instance with an exit code.
+func (s *Sim) Terminate(ns, name, c string, exit int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, cc := s.containerOf(ns, name, c)
+	cur := cc.instances[len(cc.instances)-1]
+	cur.state, cur.exit = "terminated", exit
+	p.notify()
+	s.publishLocked("MODIFIED", p)
+}
+
+// Restart ends the current instance and starts a new one in place (restartPolicy
+// OnFailure), as the kubelet does.
+func (s *Sim) Restart(ns, name, c string) {
+	s.mu.Lock()
+	p, cc := s.containerOf(ns, name, c)
+	cur := cc.instances[len(cc.instances)-1]
+	if cur.state != "terminated" {
+		cur.state, cur.exit = "terminated", 1
+	}
+	cc.instances = append(cc.instances, &instance{state: "waiting"})
+	p.notify()
+	s.mu.Unlock()
+	s.Start(ns, name, c)
+}
+
+// Delete removes a pod: its log streams end and its logs are gone.
+func (s *Sim) Delete(ns, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.get(ns, name)
+	if p == nil {
+		return
+	}
+	p.deleted = true
+	delete(s.pods, ns+"/"+name)
+	p.notify()
+	s.publishLocked("DELETED", p)
+}
+
+// CutStreams ends every open log stream mid-way, as a dropped connection would.
+func (s *Sim) CutStreams() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cuts++
+	for _, p := range s.pods {
+		p.notify()
+	}
+}
+
+// ExpireWatches forgets history so that a watch from an older resourceVersion gets 410.
+func (s *Sim) ExpireWatches() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.oldestRV = s.rv + 1
+	s.history = nil
+	for ch := range s.watchers {
+		close(ch)
+		delete(s.watchers, ch)
+	}
+}
+
+// publishLocked records a change of p with a new resourceVersion and tells watchers.
+func (s *Sim) publishLocked(typ string, p *pod) {
+	s.rv++
+	p.obj.ResourceVersion = strconv.FormatInt(s.rv, 10)
+	p.obj.Status = s.statusLocked(p)
+	ev := watchEvent{rv: s.rv, typ: typ, pod: *p.obj.DeepCopy()}
+	s.history = append(s.history, ev)
+	if len(s.history) > 10000 {
+		s.history = s.history[len(s.history)-10000:]
+		s.oldestRV = s.history[0].rv
+	}
+	for ch, ns := range s.watchers {
+		if ns == p.obj.Namespace {
+			select {
+			case ch <- ev:
+			default: // a watcher that does not keep up is cut; client-go re-lists
+				close(ch)
+				delete(s.watchers, ch)
+			}
+		}
+	}
+}
+
+func (s *Sim) statusLocked(p *pod) corev1.PodStatus {
+	st := corev1.PodStatus{Phase: corev1.PodPending, HostIP: "127.0.0.1"}
+	running, allDone, failed := false, true, false
+	p.obj.Spec = corev1.PodSpec{RestartPolicy: corev1.RestartPolicyOnFailure}
+	for _, c := range p.containers {
+		cur := c.instances[len(c.instances)-1]
+		cs := corev1.ContainerStatus{Name: c.name, ContainerID: cur.id, RestartCount: int32(len(c.instances) - 1)}
+		switch cur.state {
+		case "waiting":
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "PodInitializing"}
+			allDone = false
+		case "running":
+			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(cur.started)}
+			running, allDone = true, false
+		case "terminated":
+			cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: cur.exit, ContainerID: cur.id}
+			failed = failed || cur.exit != 0
+		}
+		var env []corev1.EnvVar
+		for k, v := range c.env {
+			env = append(env, corev1.EnvVar{Name: k, Value: v})
+		}
+		spec := corev1.Container{Name: c.name, Image: "ncbi/elb", Env: env}
+		if c.init {
+			st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+			p.obj.Spec.InitContainers = append(p.obj.Spec.InitContainers, spec)
+		} else {
+			st.ContainerStatuses = append(st.ContainerStatuses, cs)
+			p.obj.Spec.Containers = append(p.obj.Spec.Containers, spec)
+		}
+	}
+	switch {
+	case allDone && failed:
+		st.Phase = corev1.PodFailed
+	case allDone:
+		st.Phase = corev1.PodSucceeded
+	case running:
+		st.Phase = corev1.PodRunning
+	}
+	return st
+}
+
+func writeStatus(w http.ResponseWriter, code int, reason metav1.StatusReason, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status: metav1.StatusFailure, Code: int32(code), Reason: reason, Message: msg})
+}
+
+func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	// api/v1/namespaces/{ns}/pods[/{name}[/log]]
+	if len(parts) < 5 || parts[0] != "api" || parts[1] != "v1" || parts[2] != "namespaces" || parts[4] != "pods" || r.Method != http.MethodGet {
+		writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "not simulated: "+r.URL.Path)
+		return
+	}
+	ns := parts[3]
+	switch len(parts) {
+	case 5:
+		if r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1" {
+			s.watch(w, r, ns)
+			return
+		}
+		s.list(w, ns)
+	case 6:
+		s.mu.Lock()
+		p := s.get(ns, parts[5])
+		var obj corev1.Pod
+		if p != nil {
+			p.obj.Status = s.statusLocked(p)
+			obj = *p.obj.DeepCopy()
+		}
+		s.mu.Unlock()
+		if p == nil {
+			writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, fmt.Sprintf("pods %q not found", parts[5]))
+			return
+		}
+		obj.TypeMeta = metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(obj)
+	case 7:
+		if parts[6] != "log" {
+			writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "not simulated")
+			return
+		}
+		s.logs(w, r, ns, parts[5])
+	default:
+		writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "not simulated")
+	}
+}
+
+func (s *Sim) list(w http.ResponseWriter, ns string) {
+	s.mu.Lock()
+	list := corev1.PodList{TypeMeta: metav1.TypeMeta{Kind: "PodList", APIVersion: "v1"}}
+	list.ResourceVersion = strconv.FormatInt(s.rv, 10)
+	for _, p := range s.pods {
+		if p.obj.Namespace == ns {
+			p.obj.Status = s.statusLocked(p)
+			list.Items = append(list.Items, *p.obj.DeepCopy())
+		}
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(list)
+}
+
+func (s *Sim) watch(w http.ResponseWriter, r *http.Request, ns string) {
+	from, _ := strconv.ParseInt(r.URL.Query().Get("resourceVersion"), 10, 64)
+	ch := make(chan watchEvent, 1024)
+	s.mu.Lock()
+	if from != 0 && from+1 < s.oldestRV {
+		s.mu.Unlock()
+		writeStatus(w, http.StatusGone, metav1.StatusReasonExpired, fmt.Sprintf("too old resource version: %d (%d)", from, s.oldestRV))
+		return
+	}
+	var backlog []watchEvent
+	for _, ev := range s.history {
+		if ev.rv > from && ev.pod.Namespace == ns {
+			backlog = append(backlog, ev)
+		}
+	}
+	s.watchers[ch] = ns
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if _, ok := s.watchers[ch]; ok {
+			delete(s.watchers, ch)
+		}
+		s.mu.Unlock()
+	}()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Transfer-Encoding", "chunked")
+	w.WriteHeader(http.StatusOK)
+	fl := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	send := func(ev watchEvent) error {
+		obj := ev.pod
+		obj.TypeMeta = metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}
+		raw, _ := json.Marshal(obj)
+		err := enc.Encode(metav1.WatchEvent{Type: ev.typ, Object: runtimeRaw(raw)})
+		fl.Flush()
+		return err
+	}
+	for _, ev := range backlog {
+		if send(ev) != nil {
+			return
+		}
+	}
+	timeout := 5 * time.Minute
+	if v, err := strconv.Atoi(r.URL.Query().Get("timeoutSeconds")); err == nil && v > 0 {
+		timeout = time.Duration(v) * time.Second
+	}
+	end := time.After(timeout)
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok || send(ev) != nil {
+				return
+			}
+		case <-end:
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
