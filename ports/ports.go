@@ -155,11 +155,16 @@ type Cluster interface {
 	// WatchPods calls f for every pod of the namespace, then for every change, until
 	// ctx ends. An expired watch is answered with a fresh list.
 	WatchPods(ctx context.Context, namespace string, f func(PodChange)) error
+	// ListPods returns the pods of the namespace now.
+	ListPods(ctx context.Context, namespace string) ([]target.Pod, error)
+	// Pod returns one pod now; ErrNotFound once it is gone.
+	Pod(ctx context.Context, namespace, name string) (target.Pod, error)
 	// FollowLog calls f with each line (kubelet timestamp first) until the stream
 	// ends: nil when it closed (the container ended, or the connection dropped: the
 	// caller tells them apart), ErrWaiting, ErrNotFound (pod gone), ErrForbidden, or
-	// another error. Lines are at most MaxLogLine bytes; longer ones are cut.
-	FollowLog(ctx context.Context, req LogRequest, f func(line []byte) error) error
+	// another error. Lines are at most MaxLogLine bytes; longer ones are cut. more is
+	// true when further bytes have already arrived (batch them; flush when false).
+	FollowLog(ctx context.Context, req LogRequest, f func(line []byte, more bool) error) error
 }
 
 // MaxLogLine bounds one raw log line read from the cluster.

@@ -108,7 +108,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		logs := 0
 		for _, f := range frames {
 			buf = appendFrame(buf, f)
-			if f.Kind == app.FrameLog {
+			if f.Kind == app.FrameLog || f.Kind == app.FrameStatus {
 				logs++
 			}
 		}

@@ -28,8 +28,8 @@ type Cluster struct {
 
 var _ ports.Cluster = (*Cluster)(nil)
 
-// New builds the clients from cfg. Log streams get QPS 100 / burst 200: client-go's
-// default of 5/10 would delay hundreds of follows.
+// New builds the clients from cfg. Log streams (and the pod GETs that precede them)
+// get QPS 100 / burst 200: client-go's default of 5/10 would delay hundreds of follows.
 func New(cfg *rest.Config) (*Cluster, error) {
 	api, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -81,6 +81,30 @@ func (c *Cluster) WatchPods(ctx context.Context, ns string, f func(ports.PodChan
 		}
 	}
 	return ctx.Err()
+}
+
+// ListPods implements ports.Cluster.
+func (c *Cluster) ListPods(ctx context.Context, ns string) ([]target.Pod, error) {
+	list, err := c.api.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, classify(err)
+	}
+	out := make([]target.Pod, len(list.Items))
+	for i := range list.Items {
+		out[i] = Convert(&list.Items[i])
+	}
+	return out, nil
+}
+
+// Pod implements ports.Cluster.
+func (c *Cluster) Pod(ctx context.Context, ns, name string) (target.Pod, error) {
+	// One GET per log open or resume: it shares the log client's rate limit, not the
+	// watch client's (client-go's default 5 QPS would queue hundreds of them).
+	p, err := c.logs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return target.Pod{}, classify(err)
+	}
+	return Convert(p), nil
 }
 
 // watch follows changes from rv; it returns the last resourceVersion seen, and
@@ -163,7 +187,7 @@ func containers(spec []corev1.Container, status []corev1.ContainerStatus) []targ
 }
 
 // FollowLog implements ports.Cluster.
-func (c *Cluster) FollowLog(ctx context.Context, req ports.LogRequest, f func([]byte) error) error {
+func (c *Cluster) FollowLog(ctx context.Context, req ports.LogRequest, f func([]byte, bool) error) error {
 	opts := &corev1.PodLogOptions{Container: req.Container, Follow: !req.Previous, Timestamps: true, Previous: req.Previous}
 	if !req.SinceTime.IsZero() {
 		t := metav1.NewTime(req.SinceTime)
@@ -195,7 +219,7 @@ func (c *Cluster) FollowLog(ctx context.Context, req ports.LogRequest, f func([]
 				line, long = long, nil
 			}
 			line = trimEOL(line)
-			if ferr := f(line); ferr != nil {
+			if ferr := f(line, r.Buffered() > 0); ferr != nil {
 				return ferr
 			}
 		}

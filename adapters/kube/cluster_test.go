@@ -108,7 +108,7 @@ func follow(t *testing.T, c *kube.Cluster, req ports.LogRequest) ([]string, erro
 	var lines []string
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := c.FollowLog(ctx, req, func(l []byte) error {
+	err := c.FollowLog(ctx, req, func(l []byte, _ bool) error {
 		_, content, perr := merge.ParseLine(l)
 		if perr != nil {
 			return perr

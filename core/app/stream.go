@@ -13,6 +13,7 @@ type FrameKind string
 
 const (
 	FrameLog       FrameKind = "log"
+	FrameStatus    FrameKind = "status" // a collector notice; it has an id like a log frame
 	FrameGap       FrameKind = "gap"
 	FrameCompleted FrameKind = "completed"
 )
@@ -131,7 +132,7 @@ func (s *Stream) take(frames []Frame, d *Delivery) []Frame {
 		return frames // already delivered from the log
 	}
 	s.after, s.hasAfter = d.ID, true
-	return append(frames, Frame{Kind: FrameLog, ID: d.Event.ID, Data: d.JSON})
+	return append(frames, Frame{Kind: kindOf(&d.Event), ID: d.Event.ID, Data: d.JSON})
 }
 
 // readLog reads up to max events after the resume point from the log; it ends the
@@ -167,12 +168,19 @@ func (s *Stream) readLog(ctx context.Context, max int) ([]Frame, error) {
 			continue
 		}
 		s.after, s.hasAfter = id, true
-		frames = append(frames, Frame{Kind: FrameLog, ID: e.ID, Data: e.AppendJSON(nil)})
+		frames = append(frames, Frame{Kind: kindOf(&e), ID: e.ID, Data: e.AppendJSON(nil)})
 	}
 	if len(evs) < max {
 		s.catchUp = false
 	}
 	return frames, nil
+}
+
+func kindOf(e *event.Event) FrameKind {
+	if e.Source == event.SourceSystem && e.Notice != "" {
+		return FrameStatus
+	}
+	return FrameLog
 }
 
 // isPredecessor: nothing can lie strictly between a and b.

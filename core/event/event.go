@@ -68,6 +68,9 @@ type Event struct {
 	ContainerID string
 	Restart     int
 	Truncated   bool // the line was cut at MaxLineChars
+	// Notice marks a collector notice (following, waiting, degraded, ...): a system
+	// event that readers show as a status, not as a log line.
+	Notice string
 }
 
 // ErrInvalid is wrapped by every error Validate returns.

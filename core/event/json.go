@@ -57,6 +57,10 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	if e.Truncated {
 		dst = append(dst, `,"truncated":true`...)
 	}
+	if e.Notice != "" {
+		dst = append(dst, `,"notice":`...)
+		dst = appendString(dst, e.Notice)
+	}
 	return append(dst, '}')
 }
 
@@ -78,6 +82,7 @@ type wire struct {
 	ContainerID   string  `json:"container_id"`
 	Restart       int     `json:"restart"`
 	Truncated     bool    `json:"truncated"`
+	Notice        string  `json:"notice"`
 }
 
 // Decode parses an event tolerantly: unknown fields are ignored; a missing
@@ -102,6 +107,7 @@ func Decode(data []byte) (Event, error) {
 		ContainerID:   w.ContainerID,
 		Restart:       w.Restart,
 		Truncated:     w.Truncated,
+		Notice:        w.Notice,
 	}
 	if w.SchemaVersion != nil {
 		e.SchemaVersion = *w.SchemaVersion

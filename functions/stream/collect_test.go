@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/blastlog/blastlog/adapters/kube"
+	"github.com/blastlog/blastlog/adapters/kube/kubesim"
+	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/core/target"
+)
+
+const (
+	elbID  = "job-429825360482416da20736cf3ed51a95"
+	suffix = "3ed51a95"
+	otherR = "job-000000000000000000000000cafebabe"
+)
+
+type kstack struct {
+	*stack
+	sim *kubesim.Sim
+}
+
+func newK(t *testing.T) *kstack {
+	k := &kstack{stack: newStack(t), sim: kubesim.New()}
+	t.Cleanup(k.sim.Close)
+	if err := k.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID, Status: job.Running}); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func (k *kstack) collector(t *testing.T, holder string, maxFollows int) *app.Collector {
+	cl, err := kube.New(&rest.Config{Host: k.sim.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := redisstore.Config{MaxLen: 1_000_000} // the 200-pod test writes 12,000 lines
+	coord := redisstore.NewCoordination(k.rdb, cfg)
+	return &app.Collector{Cluster: cl, Log: redisstore.NewEventLog(k.rdb, cfg), Jobs: k.tickets.Jobs,
+		Statuses: redisstore.NewJobDirectory(k.rdb, cfg), Leases: coord, Checkpoints: coord, Active: coord,
+		Config: app.CollectorConfig{Holder: holder, MaxFollows: maxFollows, Poll: 100 * time.Millisecond,
+			LeaseTTL: 1500 * time.Millisecond, Watchdog: time.Second, Settle: time.Second}}
+}
+
+// collect runs c on run-k in the background; the returned func waits for it.
+func collect(t *testing.T, c *app.Collector) (wait func() error, cancel func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	done := make(chan error, 1)
+	go func() { done <- c.Collect(ctx, "run-k") }()
+	return func() error { defer cancel(); return <-done }, cancel
+}
+
+func (k *kstack) finish(t *testing.T) {
+	if err := k.tickets.Jobs.SetStatus(context.Background(), "run-k", job.Completed); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// k8sLines returns "pod/container:line" of every k8s event in the run's log, and
+// checks that no event is there twice.
+func (k *kstack) k8sLines(t *testing.T) map[string][]string {
+	t.Helper()
+	evs, err := redisstore.NewEventLog(k.rdb, redisstore.Config{}).Read(context.Background(), "run-k", "", 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, e := range evs {
+		if e.Source != event.SourceK8s {
+			continue
+		}
+		key := e.Pod + "/" + e.Container
+		out[key] = append(out[key], e.Line)
+	}
+	return out
+}
+
+func TestCollectsAFastSetupPodDeletedRightAfter(t *testing.T) {
+	k := newK(t)
+	wait, _ := collect(t, k.collector(t, "a", 64))
+	pod := "init-ssd-" + suffix + "-0-x7k2p"
+	k.sim.AddPod(kubesim.PodSpec{Name: pod, Job: "init-ssd-" + suffix + "-0", Init: []string{"get-blastdb"}, Main: []string{"import-query-batches"},
+		Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "setup"}})
+	k.sim.Start("default", pod, "get-blastdb")
+	k.sim.Log("default", pod, "get-blastdb", "BASH version 5.1.16(1)-release", "Waiting 30s for workspace initialization", "DB files downloaded: 12 .nsq files")
+	time.Sleep(500 * time.Millisecond)
+	k.sim.Log("default", pod, "get-blastdb", "2026-06-05 21:10:04 RUNTIME download-blastdbs 42.000000 seconds")
+	k.sim.Terminate("default", pod, "get-blastdb", 0)
+	k.sim.Start("default", pod, "import-query-batches")
+	k.sim.Log("default", pod, "import-query-batches", "INFO: Scanning...", "Final Job Status: Completed")
+	time.Sleep(500 * time.Millisecond)
+	k.sim.Terminate("default", pod, "import-query-batches", 0)
+	time.Sleep(time.Second)
+	k.sim.Delete("default", pod) // ElasticBLAST deletes setup jobs seconds after they succeed
+	k.finish(t)
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	got := k.k8sLines(t)
+	if len(got[pod+"/get-blastdb"]) != 4 || len(got[pod+"/import-query-batches"]) != 2 {
+		t.Fatalf("%v", got)
+	}
+	// The run is no longer active once drained.
+	if ids, _ := redisstore.NewCoordination(k.rdb, redisstore.Config{}).Active(context.Background()); len(ids) != 0 {
+		t.Fatalf("still active: %v", ids)
+	}
+}
+
+func TestRestartAndCutsAreExact(t *testing.T) {
+	k := newK(t)
+	wait, _ := collect(t, k.collector(t, "a", 64))
+	pod := "blastn-batch-nt-job-000-" + suffix + "-h4j5k"
+	k.sim.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "blast"}})
+	k.sim.Start("default", pod, "blast")
+	base := time.Now().UTC().Truncate(time.Second)
+	var want []string
+	n := 0
+	for round := 0; round < 6; round++ {
+		// Several lines share a second around every cut, two of them identical.
+		sec := base.Add(time.Duration(round) * time.Second)
+		for i := 0; i < 5; i++ {
+			l := fmt.Sprintf("line %03d", n)
+			if i == 3 {
+				l = "same"
+			}
+			k.sim.LogAt("default", pod, "blast", sec.Add(time.Duration(i%4)*100*time.Millisecond), l)
+			want = append(want, l)
+			n++
+		}
+		time.Sleep(150 * time.Millisecond)
+		k.sim.CutStreams()
+		if round == 3 {
+			k.sim.Restart("default", pod, "blast") // a new instance: a new target
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	k.sim.Terminate("default", pod, "blast", 0)
+	k.finish(t)
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	got := k.k8sLines(t)[pod+"/blast"]
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got  %v\nwant %v", got, want)
+	}
+}
+
+func TestOnlyThisRunsPodsAndManyUnderTheFollowCap(t *testing.T) {
+	k := newK(t)
+	wait, _ := collect(t, k.collector(t, "a", 64))
+	const pods, lines = 200, 20
+	// Another run's pods in the same namespace, one with a look-alike name.
+	k.sim.AddPod(kubesim.PodSpec{Name: "blastn-batch-nt-job-000-cafebabe-uvwxy", Main: []string{"blast"},
+		Labels: map[string]string{target.LabelJobID: otherR, target.LabelApp: "blast"}})
+	k.sim.AddPod(kubesim.PodSpec{Name: "elb-finalizer-" + suffix + "-evil", Main: []string{"finalizer"},
+		Env: map[string]map[string]string{"finalizer": {target.EnvJobID: otherR}}})
+	for _, p := range []string{"blastn-batch-nt-job-000-cafebabe-uvwxy", "elb-finalizer-" + suffix + "-evil"} {
+		c := map[bool]string{true: "blast", false: "finalizer"}[strings.HasPrefix(p, "blastn")]
+		k.sim.Start("default", p, c)
+		k.sim.Log("default", p, c, "not ours")
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < pods; i++ {
+		name := fmt.Sprintf("blastn-batch-nt-job-%03d-%s-p%d", i, suffix, i)
+		k.sim.AddPod(kubesim.PodSpec{Name: name, Init: []string{"import-query-batches"}, Main: []string{"blast", "results-export"},
+			Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "blast"}})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, c := range []string{"import-query-batches", "blast", "results-export"} {
+				k.sim.Start("default", name, c)
+				for l := 0; l < lines; l++ {
+					k.sim.Log("default", name, c, fmt.Sprintf("%s %d", c, l))
+				}
+				k.sim.Terminate("default", name, c, 0)
+			}
+		}()
+	}
+	wg.Wait()
+	k.finish(t)
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	got := k.k8sLines(t)
+	if len(got) != pods*3 {
+		t.Fatalf("%d containers collected", len(got))
+	}
+	for key, ls := range got {
+		if strings.Contains(key, "cafebabe") || strings.Contains(key, "evil") {
+			t.Fatalf("another run's pod collected: %s", key)
+		}
+		if len(ls) != lines {
+			t.Fatalf("%s: %d lines", key, len(ls))
+		}
+	}
+}
+
+func TestTakeoverFromCheckpointsWithoutDuplicates(t *testing.T) {
+	k := newK(t)
+	a := k.collector(t, "replica-a", 64)
+	b := k.collector(t, "replica-b", 64)
+	waitA, cancelA := collect(t, a)
+	pod := "submit-jobs-" + suffix + "-q9w8e"
+	k.sim.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"submit-jobs"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "submit"}})
+	k.sim.Start("default", pod, "submit-jobs")
+	var want []string
+	for i := 0; i < 50; i++ {
+		want = append(want, fmt.Sprintf("job.batch/blastn-batch-core-nt-job-%03d-%s created", i, suffix))
+	}
+	k.sim.Log("default", pod, "submit-jobs", want[:25]...)
+	time.Sleep(400 * time.Millisecond)
+	// b races for the run while a holds it.
+	if err := b.Collect(context.Background(), "run-k"); err != app.ErrLeaseHeld {
+		t.Fatalf("b while a holds the lease: %v", err)
+	}
+	cancelA() // a dies
+	waitA()
+	waitB, _ := collect(t, b)
+	k.sim.Log("default", pod, "submit-jobs", want[25:]...)
+	time.Sleep(300 * time.Millisecond)
+	k.sim.Terminate("default", pod, "submit-jobs", 0)
+	k.finish(t)
+	if err := waitB(); err != nil {
+		t.Fatal(err)
+	}
+	got := k.k8sLines(t)[pod+"/submit-jobs"]
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		sort.Strings(got)
+		t.Fatalf("%d lines after takeover (want %d)", len(got), len(want))
+	}
+}
