@@ -89,17 +89,17 @@ type follow struct {
 
 // runState is one run being collected.
 type runState struct {
-	c       *Collector
+	c         *Collector
 	jobID     string
 	namespace string
 	run       target.Run
-	ckpts   map[string][]byte
-	mu      sync.Mutex
-	follows map[string]*follow
-	pending []*follow
-	newest  time.Time // when the last new target appeared
-	wake    chan struct{}
-	wg      sync.WaitGroup
+	ckpts     map[string][]byte
+	mu        sync.Mutex
+	follows   map[string]*follow
+	pending   []*follow
+	newest    time.Time // when the last new target appeared
+	wake      chan struct{}
+	wg        sync.WaitGroup
 }
 
 // Collect follows jobID's pods until the run is terminal and every target is drained,
