@@ -34,6 +34,8 @@ type Server struct {
 	Extra map[string]http.Handler
 	// Heartbeat is the silence after which a stream gets a comment: DefaultHeartbeat.
 	Heartbeat time.Duration
+	// Watching, if set, is told of every stream opened (to start collecting the run).
+	Watching func(ctx context.Context, jobID string)
 
 	routes    map[string]http.HandlerFunc // action -> handler, under LogsPrefix/{job}/
 	ending    context.Context             // done once EndStreams is called

@@ -47,6 +47,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Metrics.Tickets.WithLabelValues("redeem", "accepted").Inc()
+	if s.Watching != nil {
+		s.Watching(r.Context(), jobID)
+	}
 	resume := r.Header.Get("Last-Event-ID")
 	if resume == "" {
 		resume = q.Get("last_event_id")

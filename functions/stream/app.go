@@ -23,6 +23,15 @@ type config struct {
 	Dev   bool
 	Redis envconf.Redis // unset in -dev: the embedded Redis is used
 	Auth  envconf.Auth
+	K8s   k8sConfig
+}
+
+// k8sConfig says whether and how pods are collected.
+type k8sConfig struct {
+	Mode       string // off, incluster, kubeconfig; sim in -dev
+	Kubeconfig string
+	MaxFollows int
+	TailLines  int64
 }
 
 func load(getenv func(string) string, dev bool) (config, error) {
@@ -41,7 +50,37 @@ func load(getenv func(string) string, dev bool) (config, error) {
 	if c.Auth, err = envconf.LoadAuth(g); err != nil {
 		return c, err
 	}
+	if c.K8s, err = loadK8s(g, dev); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+func loadK8s(g envconf.Getenv, dev bool) (k8sConfig, error) {
+	k := k8sConfig{Kubeconfig: g("KUBECONFIG")}
+	var err error
+	if k.Mode, err = g.OneOf("BLASTLOG_K8S", "off", "off", "incluster", "kubeconfig", "aks"); err != nil {
+		return k, err
+	}
+	if k.Mode == "aks" {
+		return k, errors.New("BLASTLOG_K8S=aks (per-run ARM cluster lookup) is not available in this version: " +
+			"use incluster, or kubeconfig with the cluster's user credentials")
+	}
+	if k.Mode == "kubeconfig" && k.Kubeconfig == "" {
+		return k, errors.New("BLASTLOG_K8S=kubeconfig needs KUBECONFIG (the path of a kubeconfig file)")
+	}
+	if dev {
+		k.Mode = "sim"
+	}
+	n, err := g.Int("BLASTLOG_K8S_MAX_FOLLOWS", 64, 1, 10_000)
+	if err != nil {
+		return k, err
+	}
+	k.MaxFollows = int(n)
+	if k.TailLines, err = g.Int("BLASTLOG_K8S_TAIL_LINES", 2000, 1, 10_000); err != nil {
+		return k, err
+	}
+	return k, nil
 }
 
 func overlay(getenv func(string) string, over map[string]string) func(string) string {
@@ -67,6 +106,7 @@ func options(c config) fx.Option {
 		fx.Provide(wiring.Logger, wiring.Authenticator, wiring.Tickets, wiring.Ready, wiring.Metrics, newHub, newServer,
 			handler, wiring.Serve),
 		fx.Invoke(func(hs *http.Server, s *httpapi.Server) { hs.RegisterOnShutdown(s.EndStreams) }),
+		collection(c),
 	)
 }
 
@@ -95,10 +135,15 @@ func newHub(lc fx.Lifecycle, log ports.EventLog, tail ports.LogTail, st ports.St
 	return h
 }
 
-func newServer(c config, t *app.Tickets, h *app.Hub, l ports.EventLog, ready wiring.ReadyFunc, log *slog.Logger,
-	reg *prometheus.Registry, m *httpapi.Metrics) *httpapi.Server {
-	return &httpapi.Server{Tickets: t, IssueTickets: c.Dev, Hub: h, Snapshots: &app.Snapshots{Tickets: t, Log: l},
+func newServer(c config, t *app.Tickets, h *app.Hub, l ports.EventLog, active ports.ActiveRuns, ready wiring.ReadyFunc,
+	log *slog.Logger, reg *prometheus.Registry, m *httpapi.Metrics) *httpapi.Server {
+	s := &httpapi.Server{Tickets: t, IssueTickets: c.Dev, Hub: h, Snapshots: &app.Snapshots{Tickets: t, Log: l},
 		Ready: ready, Logger: log, Registry: reg, Metrics: m, Extra: devRoutes(c)}
+	if c.K8s.Mode != "off" {
+		// A viewer's run is collected even if no publisher marked it active.
+		s.Watching = func(ctx context.Context, jobID string) { active.Touch(ctx, jobID) }
+	}
+	return s
 }
 
 func handler(s *httpapi.Server, log *slog.Logger) http.Handler {

@@ -11,7 +11,10 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
+	"k8s.io/client-go/rest"
 
+	"github.com/blastlog/blastlog/adapters/kube"
+	"github.com/blastlog/blastlog/adapters/kube/kubesim"
 	"github.com/blastlog/blastlog/adapters/redisstore"
 	"github.com/blastlog/blastlog/functions/internal/envconf"
 	"github.com/blastlog/blastlog/functions/stream/demo"
@@ -33,14 +36,20 @@ func devRedis() fx.Option {
 			lc.Append(fx.StopHook(mr.Close))
 			return &redis.Options{Addr: mr.Addr()}, nil
 		}),
+		fx.Provide(func(lc fx.Lifecycle) (*kubesim.Sim, ports.Cluster, error) {
+			sim := kubesim.New()
+			lc.Append(fx.StopHook(sim.Close))
+			cl, err := kube.New(&rest.Config{Host: sim.URL()})
+			return sim, cl, err
+		}),
 		fx.Invoke(playDemo),
 	)
 }
 
 // playDemo replays `elastic-blast submit` of the demo run, owned by the dev user,
 // once the app has started.
-func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, auth envconf.Auth, opts *redis.Options,
-	c config, logger *slog.Logger) {
+func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, active ports.ActiveRuns, auth envconf.Auth,
+	opts *redis.Options, sim *kubesim.Sim, c config, logger *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
@@ -49,7 +58,9 @@ func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, auth
 			fmt.Fprintf(os.Stdout, "blastlog dev: run %q streams at %s/ ; ticket: curl -X POST %s/api/blast/logs/%s/ticket\n",
 				DemoJob, base, base, DemoJob)
 			go func() {
-				if err := demo.Submit(ctx, log, jobs, DemoJob, auth.DevUser, 300*time.Millisecond); err != nil && ctx.Err() == nil {
+				pods := func(ctx context.Context) error { return demo.Pods(ctx, sim, 300*time.Millisecond) }
+				active.Touch(ctx, DemoJob) // as blastlog-publish job register does
+				if err := demo.Submit(ctx, log, jobs, DemoJob, auth.DevUser, 300*time.Millisecond, pods); err != nil && ctx.Err() == nil {
 					logger.Error("demo run failed", "error", err)
 				}
 			}()

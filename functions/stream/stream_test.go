@@ -651,4 +651,36 @@ func TestFxGraph(t *testing.T) {
 	if _, err := load(func(k string) string { return map[string]string{"BLASTLOG_ENV": "production"}[k] }, true); err == nil {
 		t.Fatal("-dev accepted in production")
 	}
+	base := map[string]string{"BLASTLOG_REDIS_URL": "redis://127.0.0.1:1/0", "BLASTLOG_AUTH_MODE": "dev-bypass"}
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	for _, c := range []struct {
+		env  func(string) string
+		want string
+	}{
+		{env("BLASTLOG_K8S", "aks"), "not available"},
+		{env("BLASTLOG_K8S", "kubeconfig"), "KUBECONFIG"},
+		{env("BLASTLOG_K8S", "magic"), "BLASTLOG_K8S"},
+		{env("BLASTLOG_K8S", "incluster", "BLASTLOG_K8S_MAX_FOLLOWS", "0"), "BLASTLOG_K8S_MAX_FOLLOWS"},
+		{env("BLASTLOG_K8S_TAIL_LINES", "20000"), "BLASTLOG_K8S_TAIL_LINES"},
+	} {
+		if _, err := load(c.env, false); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want an error naming %s, got %v", c.want, err)
+		}
+	}
+	cfg, err := load(env("BLASTLOG_K8S", "kubeconfig", "KUBECONFIG", "/nonexistent"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.ValidateApp(options(cfg)); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -40,8 +40,10 @@ func load() (output, error) {
 
 // Submit registers jobID for owner and plays `elastic-blast submit`: its ANSI-coloured
 // stdout and its stderr are written, a line every pace, to a publisher, as a task
-// worker's `blastlog-publish run` would; then the run is marked completed.
-func Submit(ctx context.Context, log ports.EventLog, jobs ports.JobDirectory, jobID, owner string, pace time.Duration) error {
+// worker's `blastlog-publish run` would. then, if then is not nil, runs it (the pods);
+// finally the run is marked completed.
+func Submit(ctx context.Context, log ports.EventLog, jobs ports.JobDirectory, jobID, owner string, pace time.Duration,
+	then func(context.Context) error) error {
 	o, err := load()
 	if err != nil {
 		return err
@@ -74,6 +76,11 @@ func Submit(ctx context.Context, log ports.EventLog, jobs ports.JobDirectory, jo
 	errw.Close()
 	if st := pub.Close(ctx); st.Err != nil {
 		return st.Err
+	}
+	if then != nil {
+		if err := then(ctx); err != nil {
+			return err
+		}
 	}
 	return jobs.SetStatus(context.WithoutCancel(ctx), jobID, job.Completed)
 }

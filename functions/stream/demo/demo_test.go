@@ -11,7 +11,7 @@ import (
 
 func TestSubmitPublishesTheFixtureSanitised(t *testing.T) {
 	log, jobs := portstest.NewEventLog(0), portstest.NewJobDirectory()
-	if err := Submit(context.Background(), log, jobs, "demo", "oid", 0); err != nil {
+	if err := Submit(context.Background(), log, jobs, "demo", "oid", 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	o, _ := load()
