@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +20,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/blastlog/blastlog/adapters/kube/kubesim"
 	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/core/target"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/ports/portstest"
 )
@@ -244,5 +248,64 @@ func BenchmarkMaxLosslessRate(b *testing.B) {
 			best = rate
 		}
 		b.ReportMetric(float64(best), "events/s-lossless")
+	}
+}
+
+// BenchmarkCollect1000x1000: 1,000 finished containers of 1,000 lines each, collected
+// from kubesim through client-go into a local redis-server with the default follow
+// cap: lines/s, peak goroutines (bounded by the cap, not the pod count), peak heap.
+func BenchmarkCollect1000x1000(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		s := newStackB(b)
+		sim := kubesim.New()
+		const pods, lines = 1000, 1000
+		s.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID})
+		text := make([]string, lines)
+		for i := range text {
+			text[i] = fmt.Sprintf("INFO batch line %04d of a BLAST search against core_nt, all fine", i)
+		}
+		for p := 0; p < pods; p++ {
+			name := fmt.Sprintf("blastn-batch-nt-job-%03d-%s-p%d", p, suffix, p)
+			sim.AddPod(kubesim.PodSpec{Name: name, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID}})
+			sim.Start("default", name, "blast")
+			sim.Log("default", name, "blast", text...)
+			sim.Terminate("default", name, "blast", 0)
+		}
+		s.tickets.Jobs.SetStatus(context.Background(), "run-k", job.Completed)
+		k := &kstack{stack: s, sim: sim}
+		c := k.collector(nil, "bench", 64)
+		c.Config.Settle = 200 * time.Millisecond
+		var peakG int
+		var peakHeap uint64
+		stop := make(chan struct{})
+		go func() {
+			var ms runtime.MemStats
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				peakG = max(peakG, runtime.NumGoroutine())
+				runtime.ReadMemStats(&ms)
+				peakHeap = max(peakHeap, ms.HeapInuse)
+			}
+		}()
+		b.StartTimer()
+		start := time.Now()
+		if err := c.Collect(context.Background(), "run-k"); err != nil {
+			b.Fatal(err)
+		}
+		el := time.Since(start)
+		b.StopTimer()
+		close(stop)
+		n := s.rdb.XLen(context.Background(), "joblogs:run-k").Val()
+		b.ReportMetric(float64(pods*lines)/el.Seconds(), "lines/s")
+		b.ReportMetric(float64(n), "stored")
+		b.ReportMetric(float64(peakG), "peak-goroutines")
+		b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MiB(incl-sim)")
+		sim.Close()
+		b.StartTimer()
 	}
 }

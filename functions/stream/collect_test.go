@@ -40,10 +40,10 @@ func newK(t *testing.T) *kstack {
 	return k
 }
 
-func (k *kstack) collector(t *testing.T, holder string, maxFollows int) *app.Collector {
+func (k *kstack) collector(t testing.TB, holder string, maxFollows int) *app.Collector {
 	cl, err := kube.New(&rest.Config{Host: k.sim.URL()})
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	cfg := redisstore.Config{MaxLen: 1_000_000} // the 200-pod test writes 12,000 lines
 	coord := redisstore.NewCoordination(k.rdb, cfg)
