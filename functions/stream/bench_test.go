@@ -22,9 +22,9 @@ import (
 
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
 	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/target"
-	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/ports/portstest"
 )
 
