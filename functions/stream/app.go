@@ -115,23 +115,7 @@ func newHub(lc fx.Lifecycle, log ports.EventLog, tail ports.LogTail, st ports.St
 	h := &app.Hub{Log: log, Tail: tail, Statuses: st, Metrics: app.HubMetrics{
 		Readers: func(n int) { m.HubReaders.Set(float64(n)) },
 	}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() { defer close(done); h.Run(ctx) }()
-			return nil
-		},
-		OnStop: func(stopCtx context.Context) error {
-			cancel()
-			select {
-			case <-done:
-				return nil
-			case <-stopCtx.Done():
-				return stopCtx.Err()
-			}
-		},
-	})
+	wiring.Background(lc, h.Run)
 	return h
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/blastlog/blastlog/adapters/kube"
 	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/functions/internal/wiring"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -55,22 +55,6 @@ func runCollector(lc fx.Lifecycle, c config, cl ports.Cluster, log ports.EventLo
 	col := &app.Collector{Cluster: cl, Log: log, Jobs: jobs, Statuses: st, Leases: leases, Checkpoints: ck, Active: active,
 		Config: app.CollectorConfig{Holder: host + "-" + hex.EncodeToString(b[:]), MaxFollows: c.K8s.MaxFollows,
 			TailLines: c.K8s.TailLines}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			logger.Info("collecting pod logs", "mode", c.K8s.Mode, "max_follows", c.K8s.MaxFollows)
-			go func() { defer close(done); col.Run(ctx) }()
-			return nil
-		},
-		OnStop: func(stop context.Context) error {
-			cancel()
-			select {
-			case <-done:
-				return nil
-			case <-stop.Done():
-				return stop.Err()
-			}
-		},
-	})
+	logger.Info("collecting pod logs", "mode", c.K8s.Mode, "max_follows", c.K8s.MaxFollows)
+	wiring.Background(lc, col.Run)
 }

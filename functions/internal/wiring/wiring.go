@@ -104,11 +104,7 @@ func RedisOptions(lc fx.Lifecycle, r envconf.Redis, log *slog.Logger) (*redis.Op
 		return nil, err
 	}
 	p := azure.NewRedisCredentials(cred, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error { go p.Run(ctx); return nil },
-		OnStop:  func(context.Context) error { cancel(); return nil },
-	})
+	Background(lc, p.Run)
 	opts.Username, opts.Password = "", ""
 	opts.StreamingCredentialsProvider = p
 	return &opts, nil
@@ -119,4 +115,26 @@ func Metrics() (*prometheus.Registry, *httpapi.Metrics) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg, httpapi.NewMetrics(reg)
+}
+
+// Background runs f between the app's start and stop; stop cancels f's context and
+// waits for f to return (or for the stop deadline).
+func Background(lc fx.Lifecycle, f func(ctx context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() { defer close(done); f(ctx) }()
+			return nil
+		},
+		OnStop: func(stop context.Context) error {
+			cancel()
+			select {
+			case <-done:
+				return nil
+			case <-stop.Done():
+				return stop.Err()
+			}
+		},
+	})
 }
