@@ -31,7 +31,9 @@ type CollectorConfig struct {
 // One collector per run across replicas (a lease); per-target checkpoints make a
 // takeover duplicate-free.
 type Collector struct {
-	Cluster     ports.Cluster
+	Cluster ports.Cluster // the cluster of every run, unless ClusterFor is set
+	// ClusterFor finds a run's cluster from its record (AKS: one cluster per run).
+	ClusterFor  func(ctx context.Context, r job.Record) (ports.Cluster, error)
 	Log         ports.EventLog
 	Jobs        ports.JobDirectory
 	Statuses    ports.StatusReader
@@ -42,6 +44,9 @@ type Collector struct {
 
 	once  sync.Once
 	slots chan struct{}
+
+	mu       sync.Mutex
+	degraded map[string]string // run -> the last "cannot reach its cluster" reason noticed
 }
 
 // ErrLeaseHeld: another replica collects this run.
@@ -90,6 +95,7 @@ type follow struct {
 // runState is one run being collected.
 type runState struct {
 	c         *Collector
+	cluster   ports.Cluster
 	jobID     string
 	namespace string
 	run       target.Run
@@ -122,6 +128,13 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 	defer c.Leases.Release(context.WithoutCancel(ctx), jobID, c.Config.Holder)
 	go c.keepLease(ctx, cancel, jobID)
 
+	cluster := c.Cluster
+	if c.ClusterFor != nil {
+		if cluster, err = c.ClusterFor(ctx, rec); err != nil {
+			c.degrade(ctx, jobID, err)
+			return err
+		}
+	}
 	ckpts, err := c.Checkpoints.Load(ctx, jobID)
 	if err != nil {
 		return err
@@ -130,12 +143,12 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 	if elb == "" {
 		elb = jobID
 	}
-	rs := &runState{c: c, jobID: jobID, namespace: rec.Namespace, run: target.Run{ID: elb}, ckpts: ckpts, follows: map[string]*follow{},
+	rs := &runState{c: c, cluster: cluster, jobID: jobID, namespace: rec.Namespace, run: target.Run{ID: elb}, ckpts: ckpts, follows: map[string]*follow{},
 		wake: make(chan struct{}, 1)}
 	rs.notice(ctx, "collector_started", fmt.Sprintf("collecting the pods of run %s in namespace %s", elb, rec.Namespace))
 
 	watchErr := make(chan error, 1)
-	go func() { watchErr <- c.Cluster.WatchPods(ctx, rec.Namespace, rs.observe) }()
+	go func() { watchErr <- cluster.WatchPods(ctx, rec.Namespace, rs.observe) }()
 	defer rs.wg.Wait()
 	tick := time.NewTicker(c.Config.Poll)
 	defer tick.Stop()
@@ -154,6 +167,22 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 				return c.Active.Done(context.WithoutCancel(ctx), jobID)
 			}
 		}
+	}
+}
+
+// degrade notes once per distinct reason that a run's cluster cannot be reached.
+func (c *Collector) degrade(ctx context.Context, jobID string, err error) {
+	c.mu.Lock()
+	if c.degraded == nil {
+		c.degraded = map[string]string{}
+	}
+	same := c.degraded[jobID] == err.Error()
+	c.degraded[jobID] = err.Error()
+	c.mu.Unlock()
+	if !same {
+		e := event.Event{SchemaVersion: event.SchemaVersion, JobID: jobID, Source: event.SourceSystem, Stream: event.Stderr,
+			Line: "cannot reach the run's cluster: " + err.Error(), TS: c.Config.Now(), Notice: "degraded"}
+		c.Log.Append(ctx, jobID, []event.Event{e})
 	}
 }
 
@@ -281,7 +310,7 @@ func (rs *runState) finished(ctx context.Context) bool {
 	}
 	rs.mu.Unlock()
 	// A watch can lag: only a fresh list says that no container is left unseen.
-	pods, err := rs.c.Cluster.ListPods(ctx, rs.namespace)
+	pods, err := rs.cluster.ListPods(ctx, rs.namespace)
 	if err != nil {
 		return false
 	}
@@ -345,7 +374,7 @@ func (rs *runState) follow(ctx context.Context, f *follow) {
 		sctx, stop := context.WithCancel(ctx)
 		last := make(chan struct{}, 1)
 		go rs.watchdog(sctx, f, last, stop)
-		err := rs.c.Cluster.FollowLog(sctx, req, func(line []byte, more bool) error {
+		err := rs.cluster.FollowLog(sctx, req, func(line []byte, more bool) error {
 			select {
 			case last <- struct{}{}:
 			default:
@@ -410,7 +439,7 @@ func (rs *runState) follow(ctx context.Context, f *follow) {
 // current checks the pod now: a newer instance of the container makes f a previous
 // one; false when the pod is gone.
 func (rs *runState) current(ctx context.Context, f *follow, self target.Target) bool {
-	p, err := rs.c.Cluster.Pod(ctx, self.Namespace, self.Pod)
+	p, err := rs.cluster.Pod(ctx, self.Namespace, self.Pod)
 	if errors.Is(err, ports.ErrNotFound) {
 		return false
 	}

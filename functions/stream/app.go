@@ -28,8 +28,9 @@ type config struct {
 
 // k8sConfig says whether and how pods are collected.
 type k8sConfig struct {
-	Mode       string // off, incluster, kubeconfig; sim in -dev
+	Mode       string // off, incluster, kubeconfig, aks; sim in -dev
 	Kubeconfig string
+	Credential string // aks: the azidentity credential (BLASTLOG_AZURE_CREDENTIAL)
 	MaxFollows int
 	TailLines  int64
 }
@@ -63,8 +64,9 @@ func loadK8s(g envconf.Getenv, dev bool) (k8sConfig, error) {
 		return k, err
 	}
 	if k.Mode == "aks" {
-		return k, errors.New("BLASTLOG_K8S=aks (per-run ARM cluster lookup) is not available in this version: " +
-			"use incluster, or kubeconfig with the cluster's user credentials")
+		if k.Credential, err = g.OneOf("BLASTLOG_AZURE_CREDENTIAL", "default", "default", "workload", "managed", "cli"); err != nil {
+			return k, err
+		}
 	}
 	if k.Mode == "kubeconfig" && k.Kubeconfig == "" {
 		return k, errors.New("BLASTLOG_K8S=kubeconfig needs KUBECONFIG (the path of a kubeconfig file)")

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/blastlog/blastlog/adapters/azure"
 	"github.com/blastlog/blastlog/adapters/kube"
 	"github.com/blastlog/blastlog/core/app"
 	"github.com/blastlog/blastlog/functions/internal/wiring"
@@ -23,10 +24,37 @@ func collection(c config) fx.Option {
 		return fx.Options()
 	}
 	opts := []fx.Option{fx.Invoke(runCollector)}
-	if c.K8s.Mode != "sim" {
+	switch c.K8s.Mode {
+	case "aks":
+		opts = append(opts, fx.Provide(newAKS))
+	case "incluster", "kubeconfig":
 		opts = append(opts, fx.Provide(newCluster))
 	}
 	return fx.Options(opts...)
+}
+
+// newAKS finds each run's AKS cluster from its job record (ARM + azidentity).
+func newAKS(c config) (*kube.AKS, error) {
+	cred, err := azure.Credential(c.K8s.Credential)
+	if err != nil {
+		return nil, fmt.Errorf("BLASTLOG_K8S=aks: %w", err)
+	}
+	return &kube.AKS{Cred: cred}, nil
+}
+
+// collectorDeps are the collector's dependencies; in aks mode there is no one
+// cluster but a lookup per run.
+type collectorDeps struct {
+	fx.In
+	Cluster     ports.Cluster `optional:"true"`
+	AKS         *kube.AKS     `optional:"true"`
+	Log         ports.EventLog
+	Jobs        ports.JobDirectory
+	Statuses    ports.StatusReader
+	Leases      ports.Leases
+	Checkpoints ports.Checkpoints
+	Active      ports.ActiveRuns
+	Logger      *slog.Logger
 }
 
 func newCluster(c config) (ports.Cluster, error) {
@@ -47,14 +75,17 @@ func newCluster(c config) (ports.Cluster, error) {
 }
 
 // runCollector collects active runs between the app's start and stop.
-func runCollector(lc fx.Lifecycle, c config, cl ports.Cluster, log ports.EventLog, jobs ports.JobDirectory,
-	st ports.StatusReader, leases ports.Leases, ck ports.Checkpoints, active ports.ActiveRuns, logger *slog.Logger) {
+func runCollector(lc fx.Lifecycle, c config, d collectorDeps) {
 	host, _ := os.Hostname()
 	var b [4]byte
 	rand.Read(b[:])
-	col := &app.Collector{Cluster: cl, Log: log, Jobs: jobs, Statuses: st, Leases: leases, Checkpoints: ck, Active: active,
+	col := &app.Collector{Cluster: d.Cluster, Log: d.Log, Jobs: d.Jobs, Statuses: d.Statuses, Leases: d.Leases,
+		Checkpoints: d.Checkpoints, Active: d.Active,
 		Config: app.CollectorConfig{Holder: host + "-" + hex.EncodeToString(b[:]), MaxFollows: c.K8s.MaxFollows,
 			TailLines: c.K8s.TailLines}}
-	logger.Info("collecting pod logs", "mode", c.K8s.Mode, "max_follows", c.K8s.MaxFollows)
+	if d.AKS != nil {
+		col.ClusterFor = d.AKS.For
+	}
+	d.Logger.Info("collecting pod logs", "mode", c.K8s.Mode, "max_follows", c.K8s.MaxFollows)
 	wiring.Background(lc, col.Run)
 }

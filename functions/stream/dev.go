@@ -58,7 +58,7 @@ func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, acti
 			fmt.Fprintf(os.Stdout, "blastlog dev: run %q streams at %s/ ; ticket: curl -X POST %s/api/blast/logs/%s/ticket\n",
 				DemoJob, base, base, DemoJob)
 			go func() {
-				pods := func(ctx context.Context) error { return demo.Pods(ctx, sim, 300*time.Millisecond) }
+				pods := func(ctx context.Context) error { return demo.Pods(ctx, sim, 300*time.Millisecond, 3) }
 				active.Touch(ctx, DemoJob) // as blastlog-publish job register does
 				if err := demo.Submit(ctx, log, jobs, DemoJob, auth.DevUser, 300*time.Millisecond, pods); err != nil && ctx.Err() == nil {
 					logger.Error("demo run failed", "error", err)

@@ -666,7 +666,7 @@ func TestFxGraph(t *testing.T) {
 		env  func(string) string
 		want string
 	}{
-		{env("BLASTLOG_K8S", "aks"), "not available"},
+		{env("BLASTLOG_K8S", "aks", "BLASTLOG_AZURE_CREDENTIAL", "magic"), "BLASTLOG_AZURE_CREDENTIAL"},
 		{env("BLASTLOG_K8S", "kubeconfig"), "KUBECONFIG"},
 		{env("BLASTLOG_K8S", "magic"), "BLASTLOG_K8S"},
 		{env("BLASTLOG_K8S", "incluster", "BLASTLOG_K8S_MAX_FOLLOWS", "0"), "BLASTLOG_K8S_MAX_FOLLOWS"},
@@ -676,11 +676,13 @@ func TestFxGraph(t *testing.T) {
 			t.Errorf("want an error naming %s, got %v", c.want, err)
 		}
 	}
-	cfg, err := load(env("BLASTLOG_K8S", "kubeconfig", "KUBECONFIG", "/nonexistent"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fx.ValidateApp(options(cfg)); err != nil {
-		t.Fatal(err)
+	for _, mode := range []string{"kubeconfig", "incluster", "aks"} {
+		cfg, err := load(env("BLASTLOG_K8S", mode, "KUBECONFIG", "/nonexistent"), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fx.ValidateApp(options(cfg)); err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
 	}
 }

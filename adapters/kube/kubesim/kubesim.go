@@ -65,6 +65,14 @@ type Sim struct {
 	now      func() time.Time
 	server   *httptest.Server
 	uidSeq   int
+	bearer   string // required Authorization bearer token, if set
+}
+
+// RequireBearer makes every request carry "Authorization: Bearer token" (401 otherwise).
+func (s *Sim) RequireBearer(token string) {
+	s.mu.Lock()
+	s.bearer = token
+	s.mu.Unlock()
 }
 
 // New starts a simulator; Close stops it.
@@ -324,6 +332,13 @@ func writeStatus(w http.ResponseWriter, code int, reason metav1.StatusReason, ms
 }
 
 func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	want := s.bearer
+	s.mu.Unlock()
+	if want != "" && r.Header.Get("Authorization") != "Bearer "+want {
+		writeStatus(w, http.StatusUnauthorized, metav1.StatusReasonUnauthorized, "Unauthorized")
+		return
+	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	// api/v1/namespaces/{ns}/pods[/{name}[/log]]
 	if len(parts) < 5 || parts[0] != "api" || parts[1] != "v1" || parts[2] != "namespaces" || parts[4] != "pods" || r.Method != http.MethodGet {

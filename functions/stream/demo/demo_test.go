@@ -2,9 +2,14 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
 	"strings"
 	"testing"
 
+	"github.com/blastlog/blastlog/adapters/kube/kubesim"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports/portstest"
 )
@@ -27,5 +32,34 @@ func TestSubmitPublishesTheFixtureSanitised(t *testing.T) {
 	}
 	if r, _ := jobs.Get(context.Background(), "demo"); r.Status != job.Completed || r.OwnerOID != "oid" {
 		t.Fatalf("record %+v", r)
+	}
+}
+
+func TestPodsPlayTheRunOnTheSimulator(t *testing.T) {
+	sim := kubesim.New()
+	defer sim.Close()
+	if err := Pods(context.Background(), sim, 0, 3); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Get(sim.URL() + "/api/v1/namespaces/default/pods")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var list struct {
+		Items []struct {
+			Metadata struct{ Name string } `json:"metadata"`
+		} `json:"items"`
+	}
+	json.NewDecoder(res.Body).Decode(&list)
+	var names []string
+	for _, it := range list.Items {
+		names = append(names, it.Metadata.Name)
+	}
+	sort.Strings(names)
+	// The setup pod was deleted after it succeeded; three batch jobs, submit, finalizer.
+	want := "[blastn-batch-s00-job-000-3ed51a95-h4j5k blastn-batch-s00-job-001-3ed51a95-h4j5k blastn-batch-s00-job-002-3ed51a95-h4j5k elb-finalizer-3ed51a95-m3n4b submit-jobs-3ed51a95-q9w8e]"
+	if fmt.Sprint(names) != want {
+		t.Fatalf("%v", names)
 	}
 }

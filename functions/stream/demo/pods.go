@@ -3,7 +3,9 @@ package demo
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
@@ -18,9 +20,10 @@ type fixturePod struct {
 }
 
 // Pods plays the fixture's pods on the simulator as ElasticBLAST runs them: setup,
-// submit, the batch job, the finalizer; each container starts, logs a line every pace
-// and ends; the setup pod is deleted a second after it succeeds.
-func Pods(ctx context.Context, sim *kubesim.Sim, pace time.Duration) error {
+// submit, batches batch jobs (copies of the fixture's, numbered), the finalizer; each
+// container starts, logs a line every pace and ends; the setup pod is deleted a second
+// after it succeeds.
+func Pods(ctx context.Context, sim *kubesim.Sim, pace time.Duration, batches int) error {
 	var fx struct {
 		Pods map[string]fixturePod `json:"pods"`
 	}
@@ -41,7 +44,21 @@ func Pods(ctx context.Context, sim *kubesim.Sim, pace time.Duration) error {
 		return len(order)
 	}
 	sort.Slice(names, func(i, j int) bool { return rank(names[i]) < rank(names[j]) })
+	var expanded []string
 	for _, name := range names {
+		if rank(name) != 2 {
+			expanded = append(expanded, name)
+			continue
+		}
+		for b := 0; b < max(batches, 1); b++ {
+			copyName := strings.Replace(name, "-job-000-", fmt.Sprintf("-job-%03d-", b), 1)
+			p := fx.Pods[name]
+			p.Job = strings.Replace(p.Job, "-job-000-", fmt.Sprintf("-job-%03d-", b), 1)
+			fx.Pods[copyName] = p
+			expanded = append(expanded, copyName)
+		}
+	}
+	for _, name := range expanded {
 		p := fx.Pods[name]
 		spec := kubesim.PodSpec{Name: name, Job: p.Job, Labels: p.Labels, Env: p.Env}
 		for c := range p.Init {
