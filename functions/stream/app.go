@@ -11,6 +11,7 @@ import (
 
 	"github.com/blastlog/blastlog/adapters/httpapi"
 	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/adapters/web"
 	"github.com/blastlog/blastlog/core/app"
 	"github.com/blastlog/blastlog/functions/internal/envconf"
 	"github.com/blastlog/blastlog/functions/internal/wiring"
@@ -24,6 +25,9 @@ type config struct {
 	Redis envconf.Redis // unset in -dev: the embedded Redis is used
 	Auth  envconf.Auth
 	K8s   k8sConfig
+	// Tickets mounts the ticket route here too (BLASTLOG_STREAM_TICKETS=on; always in
+	// -dev): for one-container deployments, where no ingress sends it to the function.
+	Tickets bool
 }
 
 // k8sConfig says whether and how pods are collected.
@@ -54,6 +58,11 @@ func load(getenv func(string) string, dev bool) (config, error) {
 	if c.K8s, err = loadK8s(g, dev); err != nil {
 		return c, err
 	}
+	t, err := g.OneOf("BLASTLOG_STREAM_TICKETS", "off", "off", "on")
+	if err != nil {
+		return c, err
+	}
+	c.Tickets = dev || t == "on"
 	return c, nil
 }
 
@@ -123,8 +132,8 @@ func newHub(lc fx.Lifecycle, log ports.EventLog, tail ports.LogTail, st ports.St
 
 func newServer(c config, t *app.Tickets, h *app.Hub, l ports.EventLog, active ports.ActiveRuns, ready wiring.ReadyFunc,
 	log *slog.Logger, reg *prometheus.Registry, m *httpapi.Metrics) *httpapi.Server {
-	s := &httpapi.Server{Tickets: t, IssueTickets: c.Dev, Hub: h, Snapshots: &app.Snapshots{Tickets: t, Log: l},
-		Ready: ready, Logger: log, Registry: reg, Metrics: m, Extra: devRoutes(c)}
+	s := &httpapi.Server{Tickets: t, IssueTickets: c.Tickets, Hub: h, Snapshots: &app.Snapshots{Tickets: t, Log: l},
+		Ready: ready, Logger: log, Registry: reg, Metrics: m, Extra: web.Routes(pageConfig(c))}
 	if c.K8s.Mode != "off" {
 		// A viewer's run is collected even if no publisher marked it active.
 		s.Watching = func(ctx context.Context, jobID string) { active.Touch(ctx, jobID) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/blastlog/blastlog/adapters/kube"
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
 	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/adapters/web"
 	"github.com/blastlog/blastlog/functions/internal/envconf"
 	"github.com/blastlog/blastlog/functions/stream/demo"
 	"github.com/blastlog/blastlog/ports"
@@ -70,12 +70,10 @@ func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, acti
 	})
 }
 
-// devRoutes are the extra routes of -dev.
-func devRoutes(c config) map[string]http.Handler {
+// pageConfig is what the Run details page is told: in -dev, the demo run as the dev user.
+func pageConfig(c config) web.Config {
 	if !c.Dev {
-		return nil
+		return web.Config{DevBypass: c.Auth.DevBypass(), DevUser: c.Auth.DevUser}
 	}
-	return map[string]http.Handler{"GET /{$}": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/api/blast/logs/"+DemoJob+"/snapshot", http.StatusFound)
-	})}
+	return web.Config{Job: DemoJob, DevBypass: true, DevUser: c.Auth.DevUser}
 }
