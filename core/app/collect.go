@@ -103,7 +103,8 @@ type runState struct {
 	mu        sync.Mutex
 	follows   map[string]*follow
 	pending   []*follow
-	newest    time.Time // when the last new target appeared
+	recent    map[string]*recentLines // per pod UID + container: lines stored, by instance
+	newest    time.Time               // when the last new target appeared
 	wake      chan struct{}
 	wg        sync.WaitGroup
 }
@@ -143,7 +144,7 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 	if elb == "" {
 		elb = jobID
 	}
-	rs := &runState{c: c, cluster: cluster, jobID: jobID, namespace: rec.Namespace, run: target.Run{ID: elb}, ckpts: ckpts, follows: map[string]*follow{},
+	rs := &runState{c: c, cluster: cluster, recent: map[string]*recentLines{}, jobID: jobID, namespace: rec.Namespace, run: target.Run{ID: elb}, ckpts: ckpts, follows: map[string]*follow{},
 		wake: make(chan struct{}, 1)}
 	rs.notice(ctx, "collector_started", fmt.Sprintf("collecting the pods of run %s in namespace %s", elb, rec.Namespace))
 
@@ -383,7 +384,7 @@ func (rs *runState) follow(ctx context.Context, f *follow) {
 			if perr != nil {
 				ts, content = rs.c.Config.Now().UTC(), line
 			}
-			if working.Accept(ts, content) {
+			if working.Accept(ts, content) && rs.firstInstance(t, merge.LineHash(ts, content)) {
 				batch = append(batch, merge.Event(rs.jobID, t, ts, content))
 			}
 			if !more || len(batch) >= 256 {
@@ -489,6 +490,43 @@ func (rs *runState) finish(f *follow) {
 	rs.mu.Lock()
 	f.done, f.active = true, false
 	rs.mu.Unlock()
+}
+
+// recentLines remembers which instance stored the latest lines of one container.
+type recentLines struct {
+	by    map[uint64]string
+	order []uint64
+}
+
+// The race concerns the first lines after a restart; 512 per container (~25 KB) covers it
+// without growing with a long log or with thousands of containers.
+const maxRecent = 512
+
+// firstInstance reports whether a line may be stored by instance t: false when another
+// instance of the same container already stored it. The log API names containers, not
+// instances: right after a restart the kubelet may serve the new instance while the
+// pod's status still names the old one, and the old instance's resumed follow reads
+// the new instance's lines. Kubelet timestamps are nanosecond-precise, so the same
+// (timestamp, content) under two instances is the same line.
+func (rs *runState) firstInstance(t target.Target, h uint64) bool {
+	key := t.PodUID + "/" + t.Container
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	r := rs.recent[key]
+	if r == nil {
+		r = &recentLines{by: map[uint64]string{}}
+		rs.recent[key] = r
+	}
+	if inst, ok := r.by[h]; ok {
+		return inst == t.ContainerID
+	}
+	r.by[h] = t.ContainerID
+	r.order = append(r.order, h)
+	if len(r.order) > maxRecent {
+		delete(r.by, r.order[0])
+		r.order = r.order[1:]
+	}
+	return true
 }
 
 func clone(c merge.Cursor) merge.Cursor {

@@ -83,6 +83,9 @@ func (c *Cursor) Resume() {
 	}
 }
 
+// LineHash identifies a log line by its kubelet timestamp (nanoseconds) and content.
+func LineHash(ts time.Time, content []byte) uint64 { return lineHash(ts, content) }
+
 func lineHash(ts time.Time, content []byte) uint64 {
 	h := fnv.New64a()
 	var b [8]byte

@@ -26,22 +26,49 @@ const (
 	otherR = "job-000000000000000000000000cafebabe"
 )
 
-type kstack struct {
-	*stack
-	sim *kubesim.Sim
+// driver plays pods: kubesim alone, or kubesim mirrored into a real API server.
+type driver interface {
+	AddPod(kubesim.PodSpec)
+	Start(ns, name, c string)
+	Log(ns, name, c string, lines ...string)
+	LogAt(ns, name, c string, ts time.Time, lines ...string)
+	Terminate(ns, name, c string, code int32)
+	Restart(ns, name, c string)
+	Delete(ns, name string)
+	CutStreams()
 }
 
-func newK(t *testing.T) *kstack {
-	k := &kstack{stack: newStack(t), sim: kubesim.New()}
-	t.Cleanup(k.sim.Close)
-	if err := k.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID, Status: job.Running}); err != nil {
+type kstack struct {
+	*stack
+	sim  driver
+	rest *rest.Config
+}
+
+// backends runs f against kubesim and against the real control plane.
+func backends(t *testing.T, f func(t *testing.T, k *kstack)) {
+	t.Run("kubesim", func(t *testing.T) {
+		sim := kubesim.New()
+		t.Cleanup(sim.Close)
+		f(t, newK(t, sim, &rest.Config{Host: sim.URL()}, "default"))
+	})
+	t.Run("apiserver", func(t *testing.T) {
+		cp := realPlane(t)
+		m := cp.NewMirror()
+		f(t, newK(t, m, cp.Admin, m.Namespace))
+	})
+}
+
+func newK(t *testing.T, d driver, cfg *rest.Config, ns string) *kstack {
+	k := &kstack{stack: newStack(t), sim: d, rest: cfg}
+	if err := k.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID,
+		Status: job.Running, Namespace: ns}); err != nil {
 		t.Fatal(err)
 	}
 	return k
 }
 
 func (k *kstack) collector(t testing.TB, holder string, maxFollows int) *app.Collector {
-	cl, err := kube.New(&rest.Config{Host: k.sim.URL()})
+	cl, err := kube.New(k.rest)
 	if err != nil {
 		panic(err)
 	}
@@ -87,156 +114,160 @@ func (k *kstack) k8sLines(t *testing.T) map[string][]string {
 }
 
 func TestCollectsAFastSetupPodDeletedRightAfter(t *testing.T) {
-	k := newK(t)
-	wait, _ := collect(t, k.collector(t, "a", 64))
-	pod := "init-ssd-" + suffix + "-0-x7k2p"
-	k.sim.AddPod(kubesim.PodSpec{Name: pod, Job: "init-ssd-" + suffix + "-0", Init: []string{"get-blastdb"}, Main: []string{"import-query-batches"},
-		Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "setup"}})
-	k.sim.Start("default", pod, "get-blastdb")
-	k.sim.Log("default", pod, "get-blastdb", "BASH version 5.1.16(1)-release", "Waiting 30s for workspace initialization", "DB files downloaded: 12 .nsq files")
-	time.Sleep(500 * time.Millisecond)
-	k.sim.Log("default", pod, "get-blastdb", "2026-06-05 21:10:04 RUNTIME download-blastdbs 42.000000 seconds")
-	k.sim.Terminate("default", pod, "get-blastdb", 0)
-	k.sim.Start("default", pod, "import-query-batches")
-	k.sim.Log("default", pod, "import-query-batches", "INFO: Scanning...", "Final Job Status: Completed")
-	time.Sleep(500 * time.Millisecond)
-	k.sim.Terminate("default", pod, "import-query-batches", 0)
-	time.Sleep(time.Second)
-	k.sim.Delete("default", pod) // ElasticBLAST deletes setup jobs seconds after they succeed
-	k.finish(t)
-	if err := wait(); err != nil {
-		t.Fatal(err)
-	}
-	got := k.k8sLines(t)
-	if len(got[pod+"/get-blastdb"]) != 4 || len(got[pod+"/import-query-batches"]) != 2 {
-		t.Fatalf("%v", got)
-	}
-	// The run is no longer active once drained.
-	if ids, _ := redisstore.NewCoordination(k.rdb, redisstore.Config{}).Active(context.Background()); len(ids) != 0 {
-		t.Fatalf("still active: %v", ids)
-	}
+	backends(t, func(t *testing.T, k *kstack) {
+		wait, _ := collect(t, k.collector(t, "a", 64))
+		pod := "init-ssd-" + suffix + "-0-x7k2p"
+		k.sim.AddPod(kubesim.PodSpec{Name: pod, Job: "init-ssd-" + suffix + "-0", Init: []string{"get-blastdb"}, Main: []string{"import-query-batches"},
+			Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "setup"}})
+		k.sim.Start("default", pod, "get-blastdb")
+		k.sim.Log("default", pod, "get-blastdb", "BASH version 5.1.16(1)-release", "Waiting 30s for workspace initialization", "DB files downloaded: 12 .nsq files")
+		time.Sleep(500 * time.Millisecond)
+		k.sim.Log("default", pod, "get-blastdb", "2026-06-05 21:10:04 RUNTIME download-blastdbs 42.000000 seconds")
+		k.sim.Terminate("default", pod, "get-blastdb", 0)
+		k.sim.Start("default", pod, "import-query-batches")
+		k.sim.Log("default", pod, "import-query-batches", "INFO: Scanning...", "Final Job Status: Completed")
+		time.Sleep(500 * time.Millisecond)
+		k.sim.Terminate("default", pod, "import-query-batches", 0)
+		time.Sleep(time.Second)
+		k.sim.Delete("default", pod) // ElasticBLAST deletes setup jobs seconds after they succeed
+		k.finish(t)
+		if err := wait(); err != nil {
+			t.Fatal(err)
+		}
+		got := k.k8sLines(t)
+		if len(got[pod+"/get-blastdb"]) != 4 || len(got[pod+"/import-query-batches"]) != 2 {
+			t.Fatalf("%v", got)
+		}
+		// The run is no longer active once drained.
+		if ids, _ := redisstore.NewCoordination(k.rdb, redisstore.Config{}).Active(context.Background()); len(ids) != 0 {
+			t.Fatalf("still active: %v", ids)
+		}
+	})
 }
 
 func TestRestartAndCutsAreExact(t *testing.T) {
-	k := newK(t)
-	wait, _ := collect(t, k.collector(t, "a", 64))
-	pod := "blastn-batch-nt-job-000-" + suffix + "-h4j5k"
-	k.sim.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "blast"}})
-	k.sim.Start("default", pod, "blast")
-	base := time.Now().UTC().Truncate(time.Second)
-	var want []string
-	n := 0
-	for round := 0; round < 6; round++ {
-		// Several lines share a second around every cut, two of them identical.
-		sec := base.Add(time.Duration(round) * time.Second)
-		for i := 0; i < 5; i++ {
-			l := fmt.Sprintf("line %03d", n)
-			if i == 3 {
-				l = "same"
+	backends(t, func(t *testing.T, k *kstack) {
+		wait, _ := collect(t, k.collector(t, "a", 64))
+		pod := "blastn-batch-nt-job-000-" + suffix + "-h4j5k"
+		k.sim.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "blast"}})
+		k.sim.Start("default", pod, "blast")
+		base := time.Now().UTC().Truncate(time.Second)
+		var want []string
+		n := 0
+		for round := 0; round < 6; round++ {
+			// Several lines share a second around every cut, two of them identical.
+			sec := base.Add(time.Duration(round) * time.Second)
+			for i := 0; i < 5; i++ {
+				l := fmt.Sprintf("line %03d", n)
+				if i == 3 {
+					l = "same"
+				}
+				k.sim.LogAt("default", pod, "blast", sec.Add(time.Duration(i%4)*100*time.Millisecond), l)
+				want = append(want, l)
+				n++
 			}
-			k.sim.LogAt("default", pod, "blast", sec.Add(time.Duration(i%4)*100*time.Millisecond), l)
-			want = append(want, l)
-			n++
+			time.Sleep(150 * time.Millisecond)
+			k.sim.CutStreams()
+			if round == 3 {
+				k.sim.Restart("default", pod, "blast") // a new instance: a new target
+			}
 		}
-		time.Sleep(150 * time.Millisecond)
-		k.sim.CutStreams()
-		if round == 3 {
-			k.sim.Restart("default", pod, "blast") // a new instance: a new target
+		time.Sleep(300 * time.Millisecond)
+		k.sim.Terminate("default", pod, "blast", 0)
+		k.finish(t)
+		if err := wait(); err != nil {
+			t.Fatal(err)
 		}
-	}
-	time.Sleep(300 * time.Millisecond)
-	k.sim.Terminate("default", pod, "blast", 0)
-	k.finish(t)
-	if err := wait(); err != nil {
-		t.Fatal(err)
-	}
-	got := k.k8sLines(t)[pod+"/blast"]
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("got  %v\nwant %v", got, want)
-	}
+		got := k.k8sLines(t)[pod+"/blast"]
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("got  %v\nwant %v", got, want)
+		}
+	})
 }
 
 func TestOnlyThisRunsPodsAndManyUnderTheFollowCap(t *testing.T) {
-	k := newK(t)
-	wait, _ := collect(t, k.collector(t, "a", 64))
-	const pods, lines = 200, 20
-	// Another run's pods in the same namespace, one with a look-alike name.
-	k.sim.AddPod(kubesim.PodSpec{Name: "blastn-batch-nt-job-000-cafebabe-uvwxy", Main: []string{"blast"},
-		Labels: map[string]string{target.LabelJobID: otherR, target.LabelApp: "blast"}})
-	k.sim.AddPod(kubesim.PodSpec{Name: "elb-finalizer-" + suffix + "-evil", Main: []string{"finalizer"},
-		Env: map[string]map[string]string{"finalizer": {target.EnvJobID: otherR}}})
-	for _, p := range []string{"blastn-batch-nt-job-000-cafebabe-uvwxy", "elb-finalizer-" + suffix + "-evil"} {
-		c := map[bool]string{true: "blast", false: "finalizer"}[strings.HasPrefix(p, "blastn")]
-		k.sim.Start("default", p, c)
-		k.sim.Log("default", p, c, "not ours")
-	}
-	var wg sync.WaitGroup
-	for i := 0; i < pods; i++ {
-		name := fmt.Sprintf("blastn-batch-nt-job-%03d-%s-p%d", i, suffix, i)
-		k.sim.AddPod(kubesim.PodSpec{Name: name, Init: []string{"import-query-batches"}, Main: []string{"blast", "results-export"},
-			Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "blast"}})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, c := range []string{"import-query-batches", "blast", "results-export"} {
-				k.sim.Start("default", name, c)
-				for l := 0; l < lines; l++ {
-					k.sim.Log("default", name, c, fmt.Sprintf("%s %d", c, l))
+	backends(t, func(t *testing.T, k *kstack) {
+		wait, _ := collect(t, k.collector(t, "a", 64))
+		const pods, lines = 200, 20
+		// Another run's pods in the same namespace, one with a look-alike name.
+		k.sim.AddPod(kubesim.PodSpec{Name: "blastn-batch-nt-job-000-cafebabe-uvwxy", Main: []string{"blast"},
+			Labels: map[string]string{target.LabelJobID: otherR, target.LabelApp: "blast"}})
+		k.sim.AddPod(kubesim.PodSpec{Name: "elb-finalizer-" + suffix + "-evil", Main: []string{"finalizer"},
+			Env: map[string]map[string]string{"finalizer": {target.EnvJobID: otherR}}})
+		for _, p := range []string{"blastn-batch-nt-job-000-cafebabe-uvwxy", "elb-finalizer-" + suffix + "-evil"} {
+			c := map[bool]string{true: "blast", false: "finalizer"}[strings.HasPrefix(p, "blastn")]
+			k.sim.Start("default", p, c)
+			k.sim.Log("default", p, c, "not ours")
+		}
+		var wg sync.WaitGroup
+		for i := 0; i < pods; i++ {
+			name := fmt.Sprintf("blastn-batch-nt-job-%03d-%s-p%d", i, suffix, i)
+			k.sim.AddPod(kubesim.PodSpec{Name: name, Init: []string{"import-query-batches"}, Main: []string{"blast", "results-export"},
+				Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "blast"}})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, c := range []string{"import-query-batches", "blast", "results-export"} {
+					k.sim.Start("default", name, c)
+					for l := 0; l < lines; l++ {
+						k.sim.Log("default", name, c, fmt.Sprintf("%s %d", c, l))
+					}
+					k.sim.Terminate("default", name, c, 0)
 				}
-				k.sim.Terminate("default", name, c, 0)
+			}()
+		}
+		wg.Wait()
+		k.finish(t)
+		if err := wait(); err != nil {
+			t.Fatal(err)
+		}
+		got := k.k8sLines(t)
+		if len(got) != pods*3 {
+			t.Fatalf("%d containers collected", len(got))
+		}
+		for key, ls := range got {
+			if strings.Contains(key, "cafebabe") || strings.Contains(key, "evil") {
+				t.Fatalf("another run's pod collected: %s", key)
 			}
-		}()
-	}
-	wg.Wait()
-	k.finish(t)
-	if err := wait(); err != nil {
-		t.Fatal(err)
-	}
-	got := k.k8sLines(t)
-	if len(got) != pods*3 {
-		t.Fatalf("%d containers collected", len(got))
-	}
-	for key, ls := range got {
-		if strings.Contains(key, "cafebabe") || strings.Contains(key, "evil") {
-			t.Fatalf("another run's pod collected: %s", key)
+			if len(ls) != lines {
+				t.Fatalf("%s: %d lines", key, len(ls))
+			}
 		}
-		if len(ls) != lines {
-			t.Fatalf("%s: %d lines", key, len(ls))
-		}
-	}
+	})
 }
 
 func TestTakeoverFromCheckpointsWithoutDuplicates(t *testing.T) {
-	k := newK(t)
-	a := k.collector(t, "replica-a", 64)
-	b := k.collector(t, "replica-b", 64)
-	waitA, cancelA := collect(t, a)
-	pod := "submit-jobs-" + suffix + "-q9w8e"
-	k.sim.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"submit-jobs"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "submit"}})
-	k.sim.Start("default", pod, "submit-jobs")
-	var want []string
-	for i := 0; i < 50; i++ {
-		want = append(want, fmt.Sprintf("job.batch/blastn-batch-core-nt-job-%03d-%s created", i, suffix))
-	}
-	k.sim.Log("default", pod, "submit-jobs", want[:25]...)
-	time.Sleep(400 * time.Millisecond)
-	// b races for the run while a holds it.
-	if err := b.Collect(context.Background(), "run-k"); err != app.ErrLeaseHeld {
-		t.Fatalf("b while a holds the lease: %v", err)
-	}
-	cancelA() // a dies
-	waitA()
-	waitB, _ := collect(t, b)
-	k.sim.Log("default", pod, "submit-jobs", want[25:]...)
-	time.Sleep(300 * time.Millisecond)
-	k.sim.Terminate("default", pod, "submit-jobs", 0)
-	k.finish(t)
-	if err := waitB(); err != nil {
-		t.Fatal(err)
-	}
-	got := k.k8sLines(t)[pod+"/submit-jobs"]
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		sort.Strings(got)
-		t.Fatalf("%d lines after takeover (want %d)", len(got), len(want))
-	}
+	backends(t, func(t *testing.T, k *kstack) {
+		a := k.collector(t, "replica-a", 64)
+		b := k.collector(t, "replica-b", 64)
+		waitA, cancelA := collect(t, a)
+		pod := "submit-jobs-" + suffix + "-q9w8e"
+		k.sim.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"submit-jobs"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "submit"}})
+		k.sim.Start("default", pod, "submit-jobs")
+		var want []string
+		for i := 0; i < 50; i++ {
+			want = append(want, fmt.Sprintf("job.batch/blastn-batch-core-nt-job-%03d-%s created", i, suffix))
+		}
+		k.sim.Log("default", pod, "submit-jobs", want[:25]...)
+		time.Sleep(400 * time.Millisecond)
+		// b races for the run while a holds it.
+		if err := b.Collect(context.Background(), "run-k"); err != app.ErrLeaseHeld {
+			t.Fatalf("b while a holds the lease: %v", err)
+		}
+		cancelA() // a dies
+		waitA()
+		waitB, _ := collect(t, b)
+		k.sim.Log("default", pod, "submit-jobs", want[25:]...)
+		time.Sleep(300 * time.Millisecond)
+		k.sim.Terminate("default", pod, "submit-jobs", 0)
+		k.finish(t)
+		if err := waitB(); err != nil {
+			t.Fatal(err)
+		}
+		got := k.k8sLines(t)[pod+"/submit-jobs"]
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			sort.Strings(got)
+			t.Fatalf("%d lines after takeover (want %d)", len(got), len(want))
+		}
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/blastlog/blastlog/adapters/entra"
 	"github.com/blastlog/blastlog/adapters/httpapi"
+	"github.com/blastlog/blastlog/adapters/kube/kubetest"
 	"github.com/blastlog/blastlog/adapters/redisstore"
 	"github.com/blastlog/blastlog/adapters/redisstore/redistest"
 	"github.com/blastlog/blastlog/core/app"
@@ -44,6 +46,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if plane != nil {
+		plane.Stop()
+	}
 	os.RemoveAll(dir)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
@@ -55,6 +60,31 @@ func TestMain(m *testing.M) {
 }
 
 const owner = "oid-owner"
+
+var (
+	planeOnce sync.Once
+	plane     *kubetest.ControlPlane
+	planeErr  error
+)
+
+// realPlane is etcd + kube-apiserver, started once for the package; it skips (or, in
+// CI, fails) the test when the binaries are not built.
+func realPlane(t *testing.T) *kubetest.ControlPlane {
+	t.Helper()
+	planeOnce.Do(func() {
+		plane, planeErr = kubetest.Start()
+		if planeErr == nil {
+			fmt.Fprintf(os.Stderr, "control plane ready in %v\n", plane.Started)
+		}
+	})
+	if errors.Is(planeErr, kubetest.ErrNoBinaries) && os.Getenv("CI") == "" {
+		t.Skipf("%v", planeErr)
+	}
+	if planeErr != nil {
+		t.Fatal(planeErr)
+	}
+	return plane
+}
 
 type stack struct {
 	srv     *redistest.Server

@@ -133,7 +133,8 @@ func (s *Sim) AddPod(spec PodSpec) {
 		p.obj.Labels["job-name"] = spec.Job
 		p.obj.Labels["batch.kubernetes.io/job-name"] = spec.Job
 		ctrl := true
-		p.obj.OwnerReferences = []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: spec.Job, Controller: &ctrl}}
+		p.obj.OwnerReferences = []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: spec.Job,
+			UID: types.UID("job-uid-" + spec.Job), Controller: &ctrl}}
 	}
 	for _, g := range []struct {
 		names []string
@@ -454,4 +455,33 @@ func (s *Sim) watch(w http.ResponseWriter, r *http.Request, ns string) {
 			return
 		}
 	}
+}
+
+// KubeletHandler serves the kubelet's /containerLogs/{ns}/{pod}/{container} endpoint
+// from the simulator's logs, for a real API server that proxies log requests to it.
+func (s *Sim) KubeletHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+		if len(parts) != 4 || parts[0] != "containerLogs" {
+			http.NotFound(w, r)
+			return
+		}
+		q := r.URL.Query()
+		q.Set("container", parts[3])
+		r.URL.RawQuery = q.Encode()
+		s.logs(w, r, parts[1], parts[2])
+	})
+}
+
+// Status returns the pod as the simulator sees it now (spec and status), for a driver
+// that mirrors it into a real API server; ok is false once it is gone.
+func (s *Sim) Status(ns, name string) (corev1.Pod, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.get(ns, name)
+	if p == nil {
+		return corev1.Pod{}, false
+	}
+	p.obj.Status = s.statusLocked(p)
+	return *p.obj.DeepCopy(), true
 }

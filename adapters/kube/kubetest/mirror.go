@@ -1,0 +1,120 @@
+package kubetest
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/blastlog/blastlog/adapters/kube/kubesim"
+)
+
+var namespaces atomic.Int64
+
+// Mirror plays pods into the real API server in a namespace of its own: objects are
+// created through the API, their status set through the status subresource as the
+// simulator's containers start, log, end and restart; logs are served by the stub
+// kubelet from the simulator. The ns arguments of its methods are ignored: every pod
+// lives in Namespace. Errors panic: it is a test driver.
+type Mirror struct {
+	cp        *ControlPlane
+	cs        kubernetes.Interface
+	Namespace string
+}
+
+// NewMirror creates a fresh namespace.
+func (cp *ControlPlane) NewMirror() *Mirror {
+	cs, err := kubernetes.NewForConfig(cp.Admin)
+	if err != nil {
+		panic(err)
+	}
+	ns := fmt.Sprintf("run-%d", namespaces.Add(1))
+	if _, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+		metav1.CreateOptions{}); err != nil {
+		panic(err)
+	}
+	return &Mirror{cp: cp, cs: cs, Namespace: ns}
+}
+
+// AddPod creates the pod (all containers waiting) on the stub node.
+func (m *Mirror) AddPod(spec kubesim.PodSpec) {
+	spec.Namespace = m.Namespace
+	m.cp.Sim.AddPod(spec)
+	p, _ := m.cp.Sim.Status(m.Namespace, spec.Name)
+	obj := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: m.Namespace, Labels: p.Labels,
+		OwnerReferences: p.OwnerReferences}, Spec: p.Spec}
+	obj.Spec.NodeName = NodeName
+	for i := range obj.Spec.InitContainers {
+		obj.Spec.InitContainers[i].ImagePullPolicy = corev1.PullIfNotPresent
+	}
+	for i := range obj.Spec.Containers {
+		obj.Spec.Containers[i].ImagePullPolicy = corev1.PullIfNotPresent
+	}
+	if _, err := m.cs.CoreV1().Pods(m.Namespace).Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
+		panic(err)
+	}
+	m.sync(spec.Name)
+}
+
+// sync copies the simulator's view of the pod's status into the API.
+func (m *Mirror) sync(name string) {
+	sim, ok := m.cp.Sim.Status(m.Namespace, name)
+	if !ok {
+		return
+	}
+	ctx := context.Background()
+	for try := 0; try < 10; try++ {
+		p, err := m.cs.CoreV1().Pods(m.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			panic(err)
+		}
+		p.Status = sim.Status
+		p.Status.PodIP, p.Status.HostIP = "10.0.0.1", "127.0.0.1"
+		if p.Status.StartTime == nil {
+			now := metav1.NewTime(time.Now())
+			p.Status.StartTime = &now
+		}
+		if _, err = m.cs.CoreV1().Pods(m.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err == nil {
+			return
+		}
+	}
+	panic("status of " + name + " could not be updated")
+}
+
+// Start starts a container.
+func (m *Mirror) Start(_, name, c string) { m.cp.Sim.Start(m.Namespace, name, c); m.sync(name) }
+
+// Log appends lines stamped now.
+func (m *Mirror) Log(_, name, c string, lines ...string) {
+	m.cp.Sim.Log(m.Namespace, name, c, lines...)
+}
+
+// LogAt appends lines stamped ts.
+func (m *Mirror) LogAt(_, name, c string, ts time.Time, lines ...string) {
+	m.cp.Sim.LogAt(m.Namespace, name, c, ts, lines...)
+}
+
+// Terminate ends a container.
+func (m *Mirror) Terminate(_, name, c string, code int32) {
+	m.cp.Sim.Terminate(m.Namespace, name, c, code)
+	m.sync(name)
+}
+
+// Restart restarts a container in place.
+func (m *Mirror) Restart(_, name, c string) { m.cp.Sim.Restart(m.Namespace, name, c); m.sync(name) }
+
+// CutStreams ends every open log stream at the kubelet.
+func (m *Mirror) CutStreams() { m.cp.Sim.CutStreams() }
+
+// Delete removes the pod at once (no kubelet finishes a graceful deletion here).
+func (m *Mirror) Delete(_, name string) {
+	m.cp.Sim.Delete(m.Namespace, name)
+	zero := int64(0)
+	if err := m.cs.CoreV1().Pods(m.Namespace).Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		panic(err)
+	}
+}
