@@ -309,3 +309,41 @@ func BenchmarkCollect1000x1000(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkCollect200ThroughAPIServer: 200 finished containers of 1,000 lines, collected
+// through the real kube-apiserver (log proxying to the stub kubelet) into redis-server.
+func BenchmarkCollect200ThroughAPIServer(b *testing.B) {
+	cp := realPlane(b)
+	for b.Loop() {
+		b.StopTimer()
+		s := newStackB(b)
+		m := cp.NewMirror()
+		s.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID, Namespace: m.Namespace})
+		const pods, lines = 200, 1000
+		text := make([]string, lines)
+		for i := range text {
+			text[i] = fmt.Sprintf("INFO batch line %04d of a BLAST search against core_nt, all fine", i)
+		}
+		for p := 0; p < pods; p++ {
+			name := fmt.Sprintf("blastn-batch-nt-job-%03d-%s-p%d", p, suffix, p)
+			m.AddPod(kubesim.PodSpec{Name: name, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID}})
+			m.Start("", name, "blast")
+			m.Log("", name, "blast", text...)
+			m.Terminate("", name, "blast", 0)
+		}
+		s.tickets.Jobs.SetStatus(context.Background(), "run-k", job.Completed)
+		k := &kstack{stack: s, sim: m, rest: cp.Admin}
+		c := k.collector(nil, "bench", 64)
+		c.Config.Settle = 200 * time.Millisecond
+		b.StartTimer()
+		start := time.Now()
+		if err := c.Collect(context.Background(), "run-k"); err != nil {
+			b.Fatal(err)
+		}
+		el := time.Since(start)
+		b.StopTimer()
+		b.ReportMetric(float64(pods*lines)/el.Seconds(), "lines/s")
+		b.ReportMetric(float64(s.rdb.XLen(context.Background(), "joblogs:run-k").Val()), "stored")
+		b.StartTimer()
+	}
+}

@@ -69,7 +69,7 @@ var (
 
 // realPlane is etcd + kube-apiserver, started once for the package; it skips (or, in
 // CI, fails) the test when the binaries are not built.
-func realPlane(t *testing.T) *kubetest.ControlPlane {
+func realPlane(t testing.TB) *kubetest.ControlPlane {
 	t.Helper()
 	planeOnce.Do(func() {
 		plane, planeErr = kubetest.Start()
