@@ -12,6 +12,7 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -56,6 +58,7 @@ var ErrNoBinaries = errors.New("kube-apiserver and etcd are not built (go tool t
 // ControlPlane is a running etcd + kube-apiserver + stub kubelet.
 type ControlPlane struct {
 	Admin   *rest.Config // system:masters
+	EtcdURL string       // etcd's client URL (its v3 JSON gateway compacts, for expiry tests)
 	Sim     *kubesim.Sim // the kubelet's logs and the pods' states
 	dir     string
 	etcd    *exec.Cmd
@@ -125,13 +128,16 @@ func Start() (*ControlPlane, error) {
 		"--authorization-mode=RBAC", "--token-auth-file="+filepath.Join(dir, "tokens.csv"),
 		"--kubelet-preferred-address-types=InternalIP", "--service-cluster-ip-range=10.96.0.0/16",
 		// No controller-manager creates "default" service accounts: do not require them.
-		"--disable-admission-plugins=ServiceAccount", "--v=0")
+		"--disable-admission-plugins=ServiceAccount", "--v=0",
+		// Pod watches go straight to etcd, so that compacting etcd expires them (410).
+		"--watch-cache-sizes=pods#0")
 	if err := startLogged(cp.api, filepath.Join(dir, "apiserver.log")); err != nil {
 		return fail(err)
 	}
 	if err := waitHTTP(secure+"/readyz", map[string]string{"Authorization": "Bearer " + AdminToken}, 60*time.Second); err != nil {
 		return fail(fmt.Errorf("kube-apiserver: %w (log %s)", err, filepath.Join(dir, "apiserver.log")))
 	}
+	cp.EtcdURL = client
 	cp.Admin = &rest.Config{Host: secure, BearerToken: AdminToken, TLSClientConfig: rest.TLSClientConfig{Insecure: true},
 		QPS: 200, Burst: 400}
 
@@ -214,4 +220,32 @@ func waitHTTP(url string, headers map[string]string, timeout time.Duration) erro
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("not ready after %v: %v", timeout, last)
+}
+
+// Compact compacts etcd up to its current revision: every older resourceVersion expires.
+func (cp *ControlPlane) Compact() error {
+	res, err := http.Post(cp.EtcdURL+"/v3/kv/range", "application/json", strings.NewReader(`{"key":"AA=="}`))
+	if err != nil {
+		return err
+	}
+	var r struct {
+		Header struct {
+			Revision string `json:"revision"`
+		} `json:"header"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&r)
+	res.Body.Close()
+	if err != nil {
+		return err
+	}
+	res, err = http.Post(cp.EtcdURL+"/v3/kv/compaction", "application/json",
+		strings.NewReader(`{"revision":"`+r.Header.Revision+`","physical":true}`))
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("etcd compaction: HTTP %d", res.StatusCode)
+	}
+	return nil
 }
