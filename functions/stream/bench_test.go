@@ -261,17 +261,7 @@ func BenchmarkCollect1000x1000(b *testing.B) {
 		sim := kubesim.New()
 		const pods, lines = 1000, 1000
 		s.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID})
-		text := make([]string, lines)
-		for i := range text {
-			text[i] = fmt.Sprintf("INFO batch line %04d of a BLAST search against core_nt, all fine", i)
-		}
-		for p := 0; p < pods; p++ {
-			name := fmt.Sprintf("blastn-batch-nt-job-%03d-%s-p%d", p, suffix, p)
-			sim.AddPod(kubesim.PodSpec{Name: name, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID}})
-			sim.Start("default", name, "blast")
-			sim.Log("default", name, "blast", text...)
-			sim.Terminate("default", name, "blast", 0)
-		}
+		finishedPods(sim, pods, lines)
 		s.tickets.Jobs.SetStatus(context.Background(), "run-k", job.Completed)
 		k := &kstack{stack: s, sim: sim}
 		c := k.collector(nil, "bench", 64)
@@ -320,17 +310,7 @@ func BenchmarkCollect200ThroughAPIServer(b *testing.B) {
 		m := cp.NewMirror()
 		s.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID, Namespace: m.Namespace})
 		const pods, lines = 200, 1000
-		text := make([]string, lines)
-		for i := range text {
-			text[i] = fmt.Sprintf("INFO batch line %04d of a BLAST search against core_nt, all fine", i)
-		}
-		for p := 0; p < pods; p++ {
-			name := fmt.Sprintf("blastn-batch-nt-job-%03d-%s-p%d", p, suffix, p)
-			m.AddPod(kubesim.PodSpec{Name: name, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID}})
-			m.Start("", name, "blast")
-			m.Log("", name, "blast", text...)
-			m.Terminate("", name, "blast", 0)
-		}
+		finishedPods(m, pods, lines)
 		s.tickets.Jobs.SetStatus(context.Background(), "run-k", job.Completed)
 		k := &kstack{stack: s, sim: m, rest: cp.Admin}
 		c := k.collector(nil, "bench", 64)
@@ -345,5 +325,21 @@ func BenchmarkCollect200ThroughAPIServer(b *testing.B) {
 		b.ReportMetric(float64(pods*lines)/el.Seconds(), "lines/s")
 		b.ReportMetric(float64(s.rdb.XLen(context.Background(), "joblogs:run-k").Val()), "stored")
 		b.StartTimer()
+	}
+}
+
+// finishedPods adds pods of the benchmark run, each with one container that logged
+// lines and ended.
+func finishedPods(d driver, pods, lines int) {
+	text := make([]string, lines)
+	for i := range text {
+		text[i] = fmt.Sprintf("INFO batch line %04d of a BLAST search against core_nt, all fine", i)
+	}
+	for p := 0; p < pods; p++ {
+		name := fmt.Sprintf("blastn-batch-nt-job-%03d-%s-p%d", p, suffix, p)
+		d.AddPod(kubesim.PodSpec{Name: name, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID}})
+		d.Start("default", name, "blast")
+		d.Log("default", name, "blast", text...)
+		d.Terminate("default", name, "blast", 0)
 	}
 }
