@@ -135,6 +135,9 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 			c.degrade(ctx, jobID, err)
 			return err
 		}
+		c.mu.Lock()
+		delete(c.degraded, jobID) // reachable again: a later failure is news
+		c.mu.Unlock()
 	}
 	ckpts, err := c.Checkpoints.Load(ctx, jobID)
 	if err != nil {
