@@ -43,17 +43,14 @@ func (s *Snapshots) Get(ctx context.Context, c ports.Credentials, jobID, after s
 	if err != nil {
 		return Snapshot{}, err
 	}
-	if err := s.Tickets.Owned(ctx, caller, jobID); err != nil {
+	rec, err := s.Tickets.Owned(ctx, caller, jobID)
+	if err != nil {
 		return Snapshot{}, err
 	}
 	if limit <= 0 {
 		limit = SnapshotDefaultLimit
 	}
 	limit = min(limit, SnapshotMaxLimit)
-	rec, err := s.Tickets.Jobs.Get(ctx, jobID)
-	if err != nil {
-		return Snapshot{}, err
-	}
 	snap := Snapshot{JobID: jobID, Status: string(rec.Status), NextAfter: after, Events: []event.Event{}}
 	if after != "" {
 		a, err := event.ParseID(after)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/ticket"
 	"github.com/blastlog/blastlog/ports"
 )
@@ -59,18 +60,18 @@ func (t *Tickets) Identify(ctx context.Context, c ports.Credentials) (ports.Call
 
 // Owned returns the run's record if caller owns it. An unknown run and another
 // owner's run are the same ports.ErrNotFound: nobody learns which runs exist.
-func (t *Tickets) Owned(ctx context.Context, caller ports.Caller, jobID string) error {
+func (t *Tickets) Owned(ctx context.Context, caller ports.Caller, jobID string) (job.Record, error) {
 	if err := event.ValidateJobID(jobID); err != nil {
-		return err
+		return job.Record{}, err
 	}
 	r, err := t.Jobs.Get(ctx, jobID)
 	if err != nil {
-		return err
+		return job.Record{}, err
 	}
 	if caller.OID == "" || r.OwnerOID != caller.OID {
-		return fmt.Errorf("job %q: %w", jobID, ports.ErrNotFound)
+		return job.Record{}, fmt.Errorf("job %q: %w", jobID, ports.ErrNotFound)
 	}
-	return nil
+	return r, nil
 }
 
 // Issue runs identity -> job record -> owner check -> per-owner rate limit -> store.
@@ -81,7 +82,7 @@ func (t *Tickets) Issue(ctx context.Context, c ports.Credentials, jobID string) 
 	if err != nil {
 		return Issued{}, err
 	}
-	if err := t.Owned(ctx, caller, jobID); err != nil {
+	if _, err := t.Owned(ctx, caller, jobID); err != nil {
 		return Issued{}, err
 	}
 	limit := t.PerMinute
