@@ -80,3 +80,24 @@ func (id ID) Next() (next ID, ok bool) {
 	}
 	return ID{}, false
 }
+
+// Adjacent reports that nothing can lie strictly between id and next: a reader that
+// delivered id and finds next as the first one held missed nothing.
+func (id ID) Adjacent(next ID) bool {
+	n, ok := id.Next()
+	return ok && n == next
+}
+
+// IsZero reports the zero id "0-0", which no stream entry has: "from the start".
+func (id ID) IsZero() bool { return id == ID{} }
+
+// Prev is the largest id strictly before id; ok is false for the zero id.
+func (id ID) Prev() (prev ID, ok bool) {
+	switch {
+	case id.Seq > 0:
+		return ID{MS: id.MS, Seq: id.Seq - 1}, true
+	case id.MS > 0:
+		return ID{MS: id.MS - 1, Seq: ^uint64(0)}, true
+	}
+	return ID{}, false
+}

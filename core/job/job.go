@@ -4,6 +4,7 @@ package job
 
 import (
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/blastlog/blastlog/core/event"
@@ -82,6 +83,22 @@ func (r *Record) Validate() error {
 func clip(s string) string {
 	if len(s) > 40 {
 		return s[:40] + "…"
+	}
+	return s
+}
+
+var unsafeRun = regexp.MustCompile(`[^A-Za-z0-9_.:-]+`)
+
+// SafeID maps a run id to the form its storage names use, as the Python producers do:
+// runs of characters outside [A-Za-z0-9_.:-] become "_", at most 160 bytes, "unknown"
+// if empty.
+func SafeID(id string) string {
+	s := unsafeRun.ReplaceAllString(id, "_")
+	if len(s) > 160 {
+		s = s[:160]
+	}
+	if s == "" {
+		return "unknown"
 	}
 	return s
 }

@@ -1,11 +1,13 @@
-package app
+package fanout
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/blastlog/blastlog/core/app/history"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports"
@@ -21,9 +23,7 @@ type HubConfig struct {
 
 // HubMetrics observes the hub; nil fields are skipped.
 type HubMetrics struct {
-	Readers   func(n int) // runs watched
-	Lagged    func()      // a viewer fell behind and catches up from the log
-	Delivered func(n int)
+	Readers func(n int) // runs watched
 }
 
 // Delivery is one event as every viewer receives it: encoded once, shared read-only.
@@ -46,13 +46,26 @@ type Hub struct {
 	Log      ports.EventLog
 	Tail     ports.LogTail
 	Statuses ports.StatusReader
-	Config   HubConfig
-	Metrics  HubMetrics
+	// History is the read path viewers catch up from: the log alone when nil.
+	History *history.Reader
+	// Index, if set, gives the status of a run Redis no longer knows (its archived
+	// record).
+	Index   ports.ArchiveIndex
+	Config  HubConfig
+	Metrics HubMetrics
 
 	mu     sync.Mutex
 	topics map[string]*topic
 	wake   chan struct{}
 	once   sync.Once
+	plain  *history.Reader // History's default
+}
+
+func (h *Hub) history() *history.Reader {
+	if h.History != nil {
+		return h.History
+	}
+	return h.plain
 }
 
 type topic struct {
@@ -80,6 +93,7 @@ func (h *Hub) init() {
 		}
 		h.topics = map[string]*topic{}
 		h.wake = make(chan struct{}, 1)
+		h.plain = &history.Reader{Log: h.Log}
 	})
 }
 
@@ -149,12 +163,12 @@ func (h *Hub) Subscribe(ctx context.Context, jobID string) (*Subscription, error
 		if last == "" {
 			last = "0-0"
 		}
-		st, err := h.Statuses.Statuses(ctx, []string{jobID})
+		st, err := h.status(ctx, jobID)
 		if err != nil {
 			return nil, err
 		}
 		nt := &topic{jobID: jobID, cursor: last, subs: map[*Subscription]struct{}{}, done: make(chan struct{})}
-		if s, ok := st[jobID]; ok && s.Terminal() {
+		if s := st; s.Terminal() {
 			nt.terminal.Store(&Terminal{Status: s, LastID: lastOrEmpty(last)})
 			close(nt.done)
 		}
@@ -182,6 +196,26 @@ func (h *Hub) Subscribe(ctx context.Context, jobID string) (*Subscription, error
 	default:
 	}
 	return s, nil
+}
+
+// status is the run's status from the directory, else from its archived record ("" if
+// neither knows it).
+func (h *Hub) status(ctx context.Context, jobID string) (job.Status, error) {
+	st, err := h.Statuses.Statuses(ctx, []string{jobID})
+	if err != nil {
+		return "", err
+	}
+	if s, ok := st[jobID]; ok || h.Index == nil {
+		return s, nil
+	}
+	idx, _, err := h.Index.Index(ctx, jobID)
+	if errors.Is(err, ports.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return idx.Record.Status, nil
 }
 
 func lastOrEmpty(id string) string {
@@ -260,15 +294,9 @@ func (h *Hub) broadcast(jobID string, evs []event.Event) {
 			case s.C <- d:
 			default:
 				s.lagging.Store(true)
-				if h.Metrics.Lagged != nil {
-					h.Metrics.Lagged()
-				}
 				break queue
 			}
 		}
-	}
-	if h.Metrics.Delivered != nil {
-		h.Metrics.Delivered(len(ds) * len(t.subs))
 	}
 }
 

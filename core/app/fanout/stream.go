@@ -1,0 +1,207 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+
+	"github.com/blastlog/blastlog/core/event"
+)
+
+// FrameKind is the SSE event name of a frame.
+type FrameKind string
+
+const (
+	FrameLog       FrameKind = "log"
+	FrameStatus    FrameKind = "status" // a collector notice; it has an id like a log frame
+	FrameGap       FrameKind = "gap"
+	FrameCompleted FrameKind = "completed"
+)
+
+// Frame is one thing to tell a viewer. Data is one line of JSON.
+type Frame struct {
+	Kind FrameKind
+	ID   string // set on log and status frames only: the resume point
+	Data []byte
+}
+
+// ErrCompleted ends a stream after its completed frame. It is its own sentinel: a
+// read error (io.EOF from a connection, say) must never look like a finished run.
+var ErrCompleted = errors.New("stream completed")
+
+// phase is where a stream is in its life; each has one step in Next.
+type phase uint8
+
+const (
+	// catchingUp: reading the read path (archive, then stream) until its end.
+	catchingUp phase = iota
+	// live: taking the hub's events; a viewer that lagged goes back to catchingUp.
+	live
+	// draining: the run ended; read the log to its end once, then complete.
+	draining
+	// ending: drained; the completed frame is next.
+	ending
+	// done: the completed frame was returned.
+	done
+)
+
+// Stream is one viewer's ordered view of a run: every event strictly after its
+// resume point, each exactly once, then completed once the run is finished and
+// drained. It reads the read path itself while behind and takes the hub's live
+// events otherwise.
+type Stream struct {
+	hub   *Hub
+	sub   *Subscription
+	jobID string
+	phase phase
+	after event.ID // the last event delivered; the zero id before the first
+
+	// OnCatchUp and OnGap observe (metrics); may be nil.
+	OnCatchUp func()
+	OnGap     func()
+}
+
+// Open starts a stream after resume ("" = from the run's first event).
+func (h *Hub) Open(ctx context.Context, jobID, resume string) (*Stream, error) {
+	st := &Stream{hub: h, jobID: jobID, phase: catchingUp}
+	if resume != "" {
+		id, err := event.ParseID(resume)
+		if err != nil {
+			return nil, err
+		}
+		st.after = id
+	}
+	sub, err := h.Subscribe(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	st.sub = sub
+	return st, nil
+}
+
+// Close releases the stream's subscription.
+func (s *Stream) Close() { s.sub.Close() }
+
+// Next returns the next frames, at most max log frames, waiting until there is one or
+// ctx ends (ctx.Err() is returned then, with no frames). After the completed frame it
+// returns ErrCompleted.
+func (s *Stream) Next(ctx context.Context, max int) ([]Frame, error) {
+	for {
+		if s.phase == done {
+			return nil, ErrCompleted
+		}
+		if s.sub.Lagging() {
+			// Live events were dropped for this viewer: read them from the log.
+			s.phase = catchingUp
+			if s.OnCatchUp != nil {
+				s.OnCatchUp()
+			}
+		}
+		switch s.phase {
+		case catchingUp, draining:
+			frames, end, err := s.read(ctx, max)
+			if err != nil || !end {
+				return frames, err
+			}
+			if s.phase == draining {
+				s.phase = ending
+			} else {
+				s.phase = live
+			}
+			if len(frames) > 0 {
+				return frames, nil
+			}
+		case ending:
+			return []Frame{s.complete(s.sub.Terminal())}, nil
+		case live:
+			if t := s.sub.Terminal(); t != nil {
+				if last, err := event.ParseID(t.LastID); err == nil && s.after.Compare(last) < 0 {
+					// The hub may not have read the tail yet: read the log to its end
+					// once. (If the log lost those entries meanwhile, complete anyway.)
+					s.phase = draining
+					continue
+				}
+				return []Frame{s.complete(t)}, nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case d := <-s.sub.C:
+				if frames := s.takeLive(d, max); len(frames) > 0 {
+					return frames, nil
+				}
+			case <-s.sub.Done():
+				s.phase = draining
+			}
+		}
+	}
+}
+
+// complete is the completed frame.
+func (s *Stream) complete(t *Terminal) Frame {
+	s.phase = done
+	return Frame{Kind: FrameCompleted, Data: completedJSON(s.jobID, string(t.Status))}
+}
+
+// takeLive takes d and whatever else is queued, up to max.
+func (s *Stream) takeLive(d *Delivery, max int) []Frame {
+	frames := make([]Frame, 0, 8)
+	frames = s.take(frames, d)
+	for len(frames) < max {
+		select {
+		case d := <-s.sub.C:
+			frames = s.take(frames, d)
+			continue
+		default:
+		}
+		break
+	}
+	return frames
+}
+
+func (s *Stream) take(frames []Frame, d *Delivery) []Frame {
+	if d.ID.Compare(s.after) <= 0 {
+		return frames // already delivered from the read path
+	}
+	s.after = d.ID
+	return append(frames, Frame{Kind: kindOf(&d.Event), ID: d.Event.ID, Data: d.JSON})
+}
+
+// read takes up to max events after the resume point from the read path; end is true
+// once it has nothing more.
+func (s *Stream) read(ctx context.Context, max int) (frames []Frame, end bool, err error) {
+	p, err := s.hub.history().Read(ctx, s.jobID, s.after, max)
+	if err != nil {
+		return nil, false, err
+	}
+	if p.Gap != nil {
+		frames = append(frames, Frame{Kind: FrameGap, Data: p.Gap.AppendJSON(nil)})
+		if s.OnGap != nil {
+			s.OnGap()
+		}
+	}
+	for i := range p.Events {
+		e := &p.Events[i]
+		id, err := event.ParseID(e.ID)
+		if err != nil {
+			continue
+		}
+		s.after = id
+		frames = append(frames, Frame{Kind: kindOf(e), ID: e.ID, Data: e.AppendJSON(nil)})
+	}
+	return frames, p.End, nil
+}
+
+func kindOf(e *event.Event) FrameKind {
+	if e.Source == event.SourceSystem && e.Notice != "" {
+		return FrameStatus
+	}
+	return FrameLog
+}
+
+func completedJSON(jobID, status string) []byte {
+	b := []byte(`{"job_id":`)
+	b = event.AppendJSONString(b, jobID)
+	b = append(b, `,"status":`...)
+	b = event.AppendJSONString(b, status)
+	return append(b, '}')
+}

@@ -1,0 +1,361 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/blastlog/blastlog/core/chunk"
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// Page is one read: Gap (if any) comes before Events.
+type Page struct {
+	// Gap says that events between the read's resume point and Events[0] (or what
+	// follows, when Events is empty) are lost in both tiers.
+	Gap    *event.Gap
+	Events []event.Event
+	// End: nothing more is held after the page (the caller is caught up).
+	End bool
+}
+
+// Reader reads runs through the archive and the stream. Its zero cache sizes are
+// defaults; it is safe for concurrent use.
+type Reader struct {
+	Log ports.EventLog
+	// Archive and Index are nil without an archive: the stream alone is read, and a
+	// resume point it no longer holds yields a gap.
+	Archive ports.Archive
+	Index   ports.ArchiveIndex
+	// CacheBytes bounds the decoded chunks kept in memory: DefaultCacheBytes.
+	CacheBytes int64
+	// IndexTTL is how long an index read is reused while the stream's first id stays
+	// the same: DefaultIndexTTL.
+	IndexTTL time.Duration
+
+	once    sync.Once
+	chunks  *lru
+	indexMu sync.Mutex
+	indexes map[string]cachedIndex
+}
+
+// Defaults of Reader.
+const (
+	DefaultCacheBytes = 64 << 20
+	DefaultIndexTTL   = time.Second
+	maxIndexes        = 4096
+)
+
+type cachedIndex struct {
+	idx   chunk.Index
+	first string // the stream's first id when the index was read
+	at    time.Time
+}
+
+func (r *Reader) init() {
+	r.once.Do(func() {
+		n := r.CacheBytes
+		if n <= 0 {
+			n = DefaultCacheBytes
+		}
+		r.chunks = newLRU(n)
+		r.indexes = map[string]cachedIndex{}
+	})
+}
+
+func (r *Reader) indexTTL() time.Duration {
+	if r.IndexTTL > 0 {
+		return r.IndexTTL
+	}
+	return DefaultIndexTTL
+}
+
+func idString(id event.ID) string {
+	if id.IsZero() {
+		return ""
+	}
+	return id.String()
+}
+
+// Read returns up to max events strictly after after (the zero id: from the first
+// event of the run), in id order.
+func (r *Reader) Read(ctx context.Context, jobID string, after event.ID, max int) (Page, error) {
+	if max <= 0 {
+		return Page{}, nil
+	}
+	evs, first, err := r.Log.ReadHeld(ctx, jobID, idString(after), max)
+	if err != nil {
+		return Page{}, err
+	}
+	firstID, ferr := event.ParseID(first)
+	held := ferr == nil && firstID.Compare(after) <= 0 // the stream holds the resume point
+	if ferr == nil && after.IsZero() && r.Index == nil {
+		held = true // from the start, without an archive: the stream is all there is
+	}
+	if held || (ferr != nil && r.Index == nil) {
+		return Page{Events: evs, End: len(evs) < max}, nil
+	}
+	if r.Index == nil {
+		// The resume point was trimmed and nothing else keeps what followed it.
+		p := Page{Events: evs, End: len(evs) < max}
+		if !after.Adjacent(firstID) {
+			p.Gap = &event.Gap{After: after.String(), FirstAvailable: first, Reason: event.GapReasonTrimmed}
+		}
+		return p, nil
+	}
+	idx, err := r.index(ctx, jobID, first)
+	if errors.Is(err, ports.ErrNotFound) {
+		// Nothing archived for this run (yet): the stream as it is.
+		p := Page{Events: evs, End: len(evs) < max}
+		if ferr == nil && !after.IsZero() && !after.Adjacent(firstID) {
+			p.Gap = &event.Gap{After: after.String(), FirstAvailable: first, Reason: event.GapReasonTrimmed}
+		}
+		return p, nil
+	}
+	if err != nil {
+		return Page{}, err
+	}
+	var bound *event.ID
+	if ferr == nil {
+		bound = &firstID
+	}
+	p, stopped, err := r.fromArchive(ctx, &idx, after, bound, max)
+	if err != nil || stopped || len(p.Events) == max {
+		return p, err
+	}
+	// The archive is read up to the stream's first id: the stream continues it.
+	p.Events = append(p.Events, evs[:min(len(evs), max-len(p.Events))]...)
+	p.End = len(p.Events) < max
+	return p, nil
+}
+
+// index reads the run's index, reusing a recent read while the stream's first id is
+// the one it was read with (a trim moves it, and then the index is read again).
+func (r *Reader) index(ctx context.Context, jobID, first string) (chunk.Index, error) {
+	r.init()
+	r.indexMu.Lock()
+	c, ok := r.indexes[jobID]
+	r.indexMu.Unlock()
+	if ok && c.first == first && time.Since(c.at) < r.indexTTL() {
+		return c.idx, nil
+	}
+	idx, _, err := r.Index.Index(ctx, jobID)
+	if err != nil {
+		return chunk.Index{}, err
+	}
+	r.indexMu.Lock()
+	if len(r.indexes) >= maxIndexes {
+		clear(r.indexes)
+	}
+	r.indexes[jobID] = cachedIndex{idx: idx, first: first, at: time.Now()}
+	r.indexMu.Unlock()
+	return idx, nil
+}
+
+// stepCursor walks one step's chunks in order.
+type stepCursor struct {
+	step string
+	refs []chunk.Ref
+	evs  []event.Event // the current chunk's remaining events
+	next int           // index in refs of the chunk to load next
+}
+
+// fromArchive merges the steps' chunks by id, from after up to (not including)
+// bound. stopped means the page ends at a recorded gap or at max.
+func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.ID, bound *event.ID, max int) (Page, bool, error) {
+	var curs []*stepCursor
+	for step, si := range idx.Steps {
+		// The first chunk that may hold an event after the resume point.
+		i := sort.Search(len(si.Chunks), func(i int) bool {
+			last, err := event.ParseID(si.Chunks[i].LastID)
+			return err != nil || last.Compare(after) > 0
+		})
+		if i < len(si.Chunks) {
+			curs = append(curs, &stepCursor{step: step, refs: si.Chunks, next: i})
+		}
+	}
+	gaps := pendingGaps(idx.Gaps, after)
+	var p Page
+	for {
+		var best *stepCursor
+		var bestID event.ID
+		for _, c := range curs {
+			if len(c.evs) == 0 && c.next < len(c.refs) {
+				ch, err := r.chunk(ctx, idx.JobID, c.step, c.refs[c.next].Seq)
+				if err != nil {
+					return Page{}, false, err
+				}
+				c.next++
+				c.evs = ch.Events
+				for len(c.evs) > 0 && mustID(c.evs[0].ID).Compare(after) <= 0 {
+					c.evs = c.evs[1:]
+				}
+			}
+			if len(c.evs) == 0 {
+				continue
+			}
+			if id := mustID(c.evs[0].ID); best == nil || id.Compare(bestID) < 0 {
+				best, bestID = c, id
+			}
+		}
+		done := best == nil || (bound != nil && bestID.Compare(*bound) >= 0)
+		// A recorded gap that lies before the next event (or before the end).
+		if len(gaps) > 0 && (done || mustID(gaps[0].After).Compare(bestID) < 0) {
+			if len(p.Events) > 0 {
+				return p, true, nil // the gap starts the next page
+			}
+			g := gaps[0]
+			gaps = gaps[1:]
+			if p.Gap != nil { // two recorded gaps with nothing between them: one
+				p.Gap.FirstAvailable = g.FirstAvailable
+				continue
+			}
+			if a := mustID(g.After); a.Compare(after) < 0 {
+				g.After = after.String()
+			}
+			p.Gap = &g
+			continue
+		}
+		if done {
+			return p, false, nil
+		}
+		p.Events = append(p.Events, best.evs[0])
+		best.evs = best.evs[1:]
+		if len(p.Events) == max {
+			return p, true, nil
+		}
+	}
+}
+
+// pendingGaps are the recorded gaps that reach past the resume point, by position.
+func pendingGaps(all []event.Gap, after event.ID) []event.Gap {
+	var out []event.Gap
+	for _, g := range all {
+		f, err := event.ParseID(g.FirstAvailable)
+		if _, aerr := event.ParseID(g.After); err != nil || aerr != nil || f.Compare(after) <= 0 {
+			continue
+		}
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return mustID(out[i].After).Compare(mustID(out[j].After)) < 0 })
+	return out
+}
+
+func mustID(s string) event.ID {
+	id, _ := event.ParseID(s)
+	return id
+}
+
+// chunk reads one chunk through the cache.
+func (r *Reader) chunk(ctx context.Context, jobID, step string, seq int) (*chunk.Chunk, error) {
+	r.init()
+	return r.chunks.get(chunk.Name(jobID, step, seq), func() (*chunk.Chunk, int64, error) {
+		c, err := r.Archive.Chunk(ctx, jobID, step, seq)
+		if err != nil {
+			return nil, 0, err
+		}
+		size := int64(256)
+		for i := range c.Events {
+			size += int64(len(c.Events[i].Line)) + 200
+		}
+		return &c, size, nil
+	})
+}
+
+// Before returns up to n of the newest events strictly before before, oldest first:
+// the stream's, then the archive's for what the stream no longer holds.
+func (r *Reader) Before(ctx context.Context, jobID string, before event.ID, n int) ([]event.Event, error) {
+	evs, err := r.Log.ReadBefore(ctx, jobID, before.String(), n)
+	if err != nil || len(evs) == n || r.Index == nil {
+		return evs, err
+	}
+	// The stream holds nothing older than its result: older events are archived.
+	bound := before
+	if len(evs) > 0 {
+		bound = mustID(evs[0].ID)
+	}
+	idx, err := r.index(ctx, jobID, "")
+	if errors.Is(err, ports.ErrNotFound) {
+		return evs, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	older, err := r.archiveBefore(ctx, &idx, bound, n-len(evs))
+	if err != nil {
+		return nil, err
+	}
+	return append(older, evs...), nil
+}
+
+// archiveBefore collects the newest n archived events before bound: chunks are taken
+// newest last id first until the n-th newest event found is newer than every chunk
+// left.
+func (r *Reader) archiveBefore(ctx context.Context, idx *chunk.Index, bound event.ID, n int) ([]event.Event, error) {
+	type ref struct {
+		step string
+		chunk.Ref
+	}
+	var refs []ref
+	for step, si := range idx.Steps {
+		for _, c := range si.Chunks {
+			if mustID(c.FirstID).Compare(bound) < 0 {
+				refs = append(refs, ref{step, c})
+			}
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool { return mustID(refs[i].LastID).Compare(mustID(refs[j].LastID)) > 0 })
+	var got []event.Event
+	for _, c := range refs {
+		if len(got) >= n {
+			sortByID(got)
+			if mustID(got[len(got)-n].ID).Compare(mustID(c.LastID)) > 0 {
+				break
+			}
+		}
+		ch, err := r.chunk(ctx, idx.JobID, c.step, c.Seq)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ch.Events {
+			if mustID(e.ID).Compare(bound) < 0 {
+				got = append(got, e)
+			}
+		}
+	}
+	sortByID(got)
+	if len(got) > n {
+		got = got[len(got)-n:]
+	}
+	return got, nil
+}
+
+func sortByID(evs []event.Event) {
+	sort.Slice(evs, func(i, j int) bool { return mustID(evs[i].ID).Compare(mustID(evs[j].ID)) < 0 })
+}
+
+// Scan calls f with every page after after until the run's end or ctx ends. It
+// returns what f returns, or the read's error.
+func (r *Reader) Scan(ctx context.Context, jobID string, after event.ID, pageSize int, f func(Page) error) error {
+	for {
+		p, err := r.Read(ctx, jobID, after, pageSize)
+		if err != nil {
+			return err
+		}
+		if err := f(p); err != nil {
+			return err
+		}
+		if p.End {
+			return nil
+		}
+		if len(p.Events) > 0 {
+			after = mustID(p.Events[len(p.Events)-1].ID)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,24 @@
+package event
+
+// GapReasonTrimmed: the events were dropped from the log before anyone kept them.
+const GapReasonTrimmed = "trimmed"
+
+// Gap says that the events strictly between After and FirstAvailable are lost: no
+// tier holds them. It is the data of an SSE gap frame, a snapshot's gap and an entry
+// of an archive index's gaps.
+type Gap struct {
+	After          string `json:"after"`
+	FirstAvailable string `json:"first_available"`
+	Reason         string `json:"reason"`
+}
+
+// AppendJSON appends the gap's compact JSON (the SSE frame's data).
+func (g Gap) AppendJSON(b []byte) []byte {
+	b = append(b, `{"after":`...)
+	b = appendString(b, g.After)
+	b = append(b, `,"first_available":`...)
+	b = appendString(b, g.FirstAvailable)
+	b = append(b, `,"reason":`...)
+	b = appendString(b, g.Reason)
+	return append(b, '}')
+}
