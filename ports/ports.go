@@ -8,6 +8,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/blastlog/blastlog/core/chunk"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/target"
@@ -15,6 +16,10 @@ import (
 )
 
 var (
+	// ErrExists: a write-once name is already taken; what is stored was left as it was.
+	ErrExists = errors.New("already exists")
+	// ErrConflict: a conditional write found another version than the one it was given.
+	ErrConflict = errors.New("changed by another writer")
 	// ErrNotFound: the thing asked for does not exist (or is not visible to the caller).
 	ErrNotFound = errors.New("not found")
 	// ErrUnavailable: the backing service did not answer; the caller may retry later.
@@ -35,6 +40,13 @@ type EventLog interface {
 	Read(ctx context.Context, jobID, after string, count int) ([]event.Event, error)
 	// Bounds returns the first and last ids held, or "", "" when none is.
 	Bounds(ctx context.Context, jobID string) (first, last string, err error)
+	// ReadHeld is Read that also returns the first id the log held at the moment of
+	// the read, atomically with it ("" when it held none): everything before first was
+	// trimmed, so a reader knows exactly which events must come from the archive.
+	ReadHeld(ctx context.Context, jobID, after string, count int) (events []event.Event, first string, err error)
+	// ReadBefore returns up to count of the newest events strictly before the id
+	// before, oldest first. A malformed before is event.ErrBadID.
+	ReadBefore(ctx context.Context, jobID, before string, count int) ([]event.Event, error)
 }
 
 // JobDirectory knows each run's owner, cluster coordinates and status.
@@ -48,6 +60,8 @@ type JobDirectory interface {
 	SetStatus(ctx context.Context, jobID string, s job.Status) error
 	// Get returns the record, or ErrNotFound.
 	Get(ctx context.Context, jobID string) (job.Record, error)
+	// Runs returns up to limit of the owner's runs, newest first (by CreatedAt).
+	Runs(ctx context.Context, ownerOID string, limit int) ([]job.Record, error)
 }
 
 // TicketStore keeps ticket records under the ticket's hash, for a short time, so that
@@ -169,3 +183,46 @@ type Cluster interface {
 
 // MaxLogLine bounds one raw log line read from the cluster.
 const MaxLogLine = 64 << 10
+
+// Archive is durable, immutable storage of runs' events in chunks (CONTRACT §7).
+type Archive interface {
+	// PutChunk stores c under chunk.Name(c.JobID, c.Step, c.Sequence) unless the name
+	// is taken: ErrExists then, and the stored chunk stays as it was. ErrUnavailable
+	// when the store does not answer.
+	PutChunk(ctx context.Context, c chunk.Chunk) error
+	// Chunk reads one chunk: ErrNotFound, ErrUnavailable.
+	Chunk(ctx context.Context, jobID, step string, seq int) (chunk.Chunk, error)
+	// Chunks lists the run's chunks as (step, sequence) pairs, in no given order
+	// (Ref.Seq set, the ids and count not).
+	Chunks(ctx context.Context, jobID string) (map[string][]chunk.Ref, error)
+}
+
+// ArchiveIndex keeps one index per run beside its chunks, written conditionally so
+// that two archivers cannot both win.
+type ArchiveIndex interface {
+	// Index reads the run's index and its version: ErrNotFound, ErrUnavailable.
+	Index(ctx context.Context, jobID string) (idx chunk.Index, version string, err error)
+	// PutIndex replaces the index if its version is still version ("": only if there
+	// is none) and returns the new version: ErrConflict otherwise.
+	PutIndex(ctx context.Context, idx chunk.Index, version string) (string, error)
+	// OwnerRuns lists up to limit runs of the owner that the archive holds records of,
+	// newest first.
+	OwnerRuns(ctx context.Context, ownerOID string, limit int) ([]job.Record, error)
+}
+
+// LogKeeper is what the archiver needs of the hot tier beyond reading it.
+type LogKeeper interface {
+	// LoggedRuns lists the runs that have a log now, as their safe ids (job.SafeID).
+	LoggedRuns(ctx context.Context) ([]string, error)
+	// TrimArchived drops the oldest entries while more than keep are held, but never
+	// one after upTo (the archived cursor). It returns how many it dropped.
+	TrimArchived(ctx context.Context, jobID, upTo string, keep int64) (int64, error)
+}
+
+// ArchiveCursors keep the archiver's resume point per run between index writes.
+type ArchiveCursors interface {
+	// LoadCursor returns the stored cursor, or the zero Cursor when there is none.
+	LoadCursor(ctx context.Context, jobID string) (chunk.Cursor, error)
+	// SaveCursor stores the cursor.
+	SaveCursor(ctx context.Context, jobID string, c chunk.Cursor) error
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -13,9 +14,25 @@ import (
 // <prefix>lease:<id> (SET NX PX, compare-and-renew by script), <prefix>ckpt:<id>
 // (hash: target -> state) and <prefix>active (sorted set by last activity).
 type Coordination struct {
+	*Leases
 	rdb redis.UniversalClient
 	cfg Config
 	now func() time.Time
+}
+
+// Leases is ports.Leases over <prefix><name>:<id> keys (SET NX PX, compare-and-renew
+// by script).
+type Leases struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+var _ ports.Leases = (*Leases)(nil)
+
+// NewLeases returns leases under cfg.KeyPrefix + name + ":" (the collector's are
+// "lease", the archiver's "archlease").
+func NewLeases(rdb redis.UniversalClient, cfg Config, name string) *Leases {
+	return &Leases{rdb: rdb, prefix: cfg.withDefaults().KeyPrefix + name + ":"}
 }
 
 var (
@@ -26,10 +43,10 @@ var (
 
 // NewCoordination returns the collector's shared state in rdb.
 func NewCoordination(rdb redis.UniversalClient, cfg Config) *Coordination {
-	return &Coordination{rdb: rdb, cfg: cfg.withDefaults(), now: time.Now}
+	return &Coordination{Leases: NewLeases(rdb, cfg, "lease"), rdb: rdb, cfg: cfg.withDefaults(), now: time.Now}
 }
 
-func (c *Coordination) leaseKey(k string) string { return c.cfg.KeyPrefix + "lease:" + SafeID(k) }
+func (c *Leases) leaseKey(k string) string { return c.prefix + job.SafeID(k) }
 
 // Only the holder may extend or free a lease.
 var (
@@ -46,7 +63,7 @@ return 0`)
 )
 
 // Acquire implements ports.Leases.
-func (c *Coordination) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (bool, error) {
+func (c *Leases) Acquire(ctx context.Context, key, holder string, ttl time.Duration) (bool, error) {
 	ok, err := c.rdb.SetNX(ctx, c.leaseKey(key), holder, ttl).Result()
 	if err != nil {
 		return false, unavailable("lease", err)
@@ -58,7 +75,7 @@ func (c *Coordination) Acquire(ctx context.Context, key, holder string, ttl time
 }
 
 // Renew implements ports.Leases.
-func (c *Coordination) Renew(ctx context.Context, key, holder string, ttl time.Duration) (bool, error) {
+func (c *Leases) Renew(ctx context.Context, key, holder string, ttl time.Duration) (bool, error) {
 	n, err := renewScript.Run(ctx, c.rdb, []string{c.leaseKey(key)}, holder, ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, unavailable("lease", err)
@@ -67,14 +84,16 @@ func (c *Coordination) Renew(ctx context.Context, key, holder string, ttl time.D
 }
 
 // Release implements ports.Leases.
-func (c *Coordination) Release(ctx context.Context, key, holder string) error {
+func (c *Leases) Release(ctx context.Context, key, holder string) error {
 	if err := releaseScript.Run(ctx, c.rdb, []string{c.leaseKey(key)}, holder).Err(); err != nil {
 		return unavailable("lease", err)
 	}
 	return nil
 }
 
-func (c *Coordination) ckptKey(jobID string) string { return c.cfg.KeyPrefix + "ckpt:" + SafeID(jobID) }
+func (c *Coordination) ckptKey(jobID string) string {
+	return c.cfg.KeyPrefix + "ckpt:" + job.SafeID(jobID)
+}
 
 // Load implements ports.Checkpoints.
 func (c *Coordination) Load(ctx context.Context, jobID string) (map[string][]byte, error) {

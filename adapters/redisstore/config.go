@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/blastlog/blastlog/core/job"
 )
 
 // Config is the Redis layout and its limits. Zero values take the contract defaults.
@@ -43,27 +44,24 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-var unsafeRun = regexp.MustCompile(`[^A-Za-z0-9_.:-]+`)
-
-// SafeID maps a run id to the part of its keys the Python producers use: runs of
-// characters outside [A-Za-z0-9_.:-] become "_", at most 160 bytes, "unknown" if empty.
-func SafeID(id string) string {
-	s := unsafeRun.ReplaceAllString(id, "_")
-	if len(s) > 160 {
-		s = s[:160]
-	}
-	if s == "" {
-		return "unknown"
-	}
-	return s
-}
-
 // StreamKey is the key of a run's log stream.
-func (c Config) StreamKey(jobID string) string { return c.withDefaults().StreamPrefix + SafeID(jobID) }
+func (c Config) StreamKey(jobID string) string {
+	return c.withDefaults().StreamPrefix + job.SafeID(jobID)
+}
 
 // JobKey is the key of a run's record.
 func (c Config) JobKey(jobID string) string {
-	return c.withDefaults().KeyPrefix + "job:" + SafeID(jobID)
+	return c.withDefaults().KeyPrefix + "job:" + job.SafeID(jobID)
+}
+
+// OwnerKey is the key of an owner's run list.
+func (c Config) OwnerKey(ownerOID string) string {
+	return c.withDefaults().KeyPrefix + "owner:" + ownerOID
+}
+
+// ArchiveKey is the key of the archiver's cursor of a run.
+func (c Config) ArchiveKey(jobID string) string {
+	return c.withDefaults().KeyPrefix + "archive:" + job.SafeID(jobID)
 }
 
 // Query parameters that Celery/kombu accept in a broker URL and go-redis does not.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -14,10 +16,37 @@ import (
 // field is the one stream field of an entry, as the Python producers write it.
 const field = "event"
 
-// EventLog is ports.EventLog over Redis Streams: XADD MAXLEN ~, pipelined.
+// EventLog is ports.EventLog over Redis Streams: XADD MAXLEN ~, pipelined. While an
+// archiver runs (its mark, MarkArchiving) every append caps streams at the archive's
+// hard cap instead, so no writer trims what the archive has not copied.
 type EventLog struct {
 	rdb redis.UniversalClient
 	cfg Config
+
+	mu        sync.Mutex
+	capAt     time.Time // when the archive mark was last read
+	capMaxLen int64
+}
+
+// markEvery is how often a writer reads the archive mark again.
+const markEvery = 30 * time.Second
+
+// maxLen is the MAXLEN of appends: the archive's hard cap while it is marked.
+func (l *EventLog) maxLen(ctx context.Context) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if time.Since(l.capAt) >= markEvery {
+		if n, ok, err := ArchivingMaxLen(ctx, l.rdb, l.cfg); err == nil {
+			l.capAt, l.capMaxLen = time.Now(), 0
+			if ok {
+				l.capMaxLen = max(n, l.cfg.MaxLen)
+			}
+		}
+	}
+	if l.capMaxLen > 0 {
+		return l.capMaxLen
+	}
+	return l.cfg.MaxLen
 }
 
 var _ ports.EventLog = (*EventLog)(nil)
@@ -38,6 +67,7 @@ func (l *EventLog) Append(ctx context.Context, jobID string, events []event.Even
 		}
 	}
 	key := l.cfg.StreamKey(jobID)
+	maxLen := l.maxLen(ctx)
 	buf := make([]byte, 0, 256*len(events))
 	cmds := make([]*redis.StringCmd, len(events))
 	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -46,7 +76,7 @@ func (l *EventLog) Append(ctx context.Context, jobID string, events []event.Even
 			e.ID = ""
 			start := len(buf)
 			buf = e.AppendJSON(buf)
-			cmds[i] = p.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: l.cfg.MaxLen, Approx: true,
+			cmds[i] = p.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: maxLen, Approx: true,
 				ID: "*", Values: []any{field, buf[start:len(buf):len(buf)]}})
 		}
 		return nil
@@ -67,26 +97,74 @@ func (l *EventLog) Append(ctx context.Context, jobID string, events []event.Even
 // Read implements ports.EventLog. Redis 6.0 has no exclusive XRANGE start, so "after"
 // is turned into the next possible id.
 func (l *EventLog) Read(ctx context.Context, jobID, after string, count int) ([]event.Event, error) {
-	start := "-"
-	if after != "" {
-		id, err := event.ParseID(after)
-		if err != nil {
-			return nil, err
-		}
-		next, ok := id.Next()
-		if !ok {
-			return nil, nil
-		}
-		start = next.String()
-	}
-	if count <= 0 {
-		return nil, nil
+	start, ok, err := startAfter(after)
+	if err != nil || !ok || count <= 0 {
+		return nil, err
 	}
 	msgs, err := l.rdb.XRangeN(ctx, l.cfg.StreamKey(jobID), start, "+", int64(count)).Result()
 	if err != nil {
 		return nil, unavailable("read "+l.cfg.StreamKey(jobID), err)
 	}
 	return decodeEntries(jobID, msgs), nil
+}
+
+// ReadHeld implements ports.EventLog with MULTI: the range and the first entry are
+// read at one moment (one key, so one slot on a cluster).
+func (l *EventLog) ReadHeld(ctx context.Context, jobID, after string, count int) ([]event.Event, string, error) {
+	start, ok, err := startAfter(after)
+	if err != nil || !ok || count <= 0 {
+		return nil, "", err
+	}
+	key := l.cfg.StreamKey(jobID)
+	var rng, first *redis.XMessageSliceCmd
+	_, err = l.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		rng = p.XRangeN(ctx, key, start, "+", int64(count))
+		first = p.XRangeN(ctx, key, "-", "+", 1)
+		return nil
+	})
+	if err != nil {
+		return nil, "", unavailable("read "+key, err)
+	}
+	f := ""
+	if v := first.Val(); len(v) > 0 {
+		f = v[0].ID
+	}
+	return decodeEntries(jobID, rng.Val()), f, nil
+}
+
+// ReadBefore implements ports.EventLog with XREVRANGE from the id before before.
+func (l *EventLog) ReadBefore(ctx context.Context, jobID, before string, count int) ([]event.Event, error) {
+	id, err := event.ParseID(before)
+	if err != nil {
+		return nil, err
+	}
+	prev, ok := id.Prev()
+	if !ok || count <= 0 {
+		return nil, nil
+	}
+	key := l.cfg.StreamKey(jobID)
+	msgs, err := l.rdb.XRevRangeN(ctx, key, prev.String(), "-", int64(count)).Result()
+	if err != nil {
+		return nil, unavailable("read "+key, err)
+	}
+	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
+		msgs[i], msgs[j] = msgs[j], msgs[i]
+	}
+	return decodeEntries(jobID, msgs), nil
+}
+
+// startAfter is the XRANGE start for "strictly after after" (Redis 6.0 has no
+// exclusive ranges); ok is false when nothing can follow.
+func startAfter(after string) (string, bool, error) {
+	if after == "" {
+		return "-", true, nil
+	}
+	id, err := event.ParseID(after)
+	if err != nil {
+		return "", false, err
+	}
+	next, ok := id.Next()
+	return next.String(), ok, nil
 }
 
 // Bounds implements ports.EventLog.

@@ -53,6 +53,8 @@ func (d *JobDirectory) Register(ctx context.Context, r job.Record) error {
 		p.HSet(ctx, key, fOwner, r.OwnerOID, fELBJobID, r.ELBJobID, fSubscription, r.SubscriptionID,
 			fGroup, r.ResourceGroup, fCluster, r.ClusterName, fNamespace, r.Namespace, fUpdated, now)
 		p.HSetNX(ctx, key, fCreated, now)
+		// The owner's run list (GET /api/blast/runs): a run keeps its first score.
+		p.ZAddNX(ctx, d.cfg.OwnerKey(r.OwnerOID), redis.Z{Score: float64(d.now().Unix()), Member: r.JobID})
 		if r.Status != "" {
 			p.HSet(ctx, key, fStatus, string(r.Status))
 		} else {
@@ -120,6 +122,39 @@ func (d *JobDirectory) Get(ctx context.Context, jobID string) (job.Record, error
 	if len(h) == 0 {
 		return job.Record{}, fmt.Errorf("job %q: %w", jobID, ports.ErrNotFound)
 	}
+	return recordOf(jobID, h), nil
+}
+
+// Runs implements ports.JobDirectory: the owner's sorted set, newest first, then one
+// pipelined HGETALL per run. Runs whose record expired are left out.
+func (d *JobDirectory) Runs(ctx context.Context, ownerOID string, limit int) ([]job.Record, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	key := d.cfg.OwnerKey(ownerOID)
+	ids, err := d.rdb.ZRevRange(ctx, key, 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, unavailable("runs of "+key, err)
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	if _, err := d.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, d.cfg.JobKey(id))
+		}
+		return nil
+	}); err != nil {
+		return nil, unavailable("runs of "+key, err)
+	}
+	out := make([]job.Record, 0, len(ids))
+	for i, c := range cmds {
+		if h := c.Val(); len(h) > 0 && h[fOwner] == ownerOID {
+			out = append(out, recordOf(ids[i], h))
+		}
+	}
+	return out, nil
+}
+
+func recordOf(jobID string, h map[string]string) job.Record {
 	r := job.Record{JobID: jobID, OwnerOID: h[fOwner], ELBJobID: h[fELBJobID], Status: job.Status(h[fStatus]),
 		SubscriptionID: h[fSubscription], ResourceGroup: h[fGroup], ClusterName: h[fCluster], Namespace: h[fNamespace]}
 	if r.Namespace == "" {
@@ -127,5 +162,5 @@ func (d *JobDirectory) Get(ctx context.Context, jobID string) (job.Record, error
 	}
 	r.CreatedAt, _ = time.Parse(time.RFC3339, h[fCreated])
 	r.UpdatedAt, _ = time.Parse(time.RFC3339, h[fUpdated])
-	return r, nil
+	return r
 }

@@ -92,7 +92,7 @@ func TestCompatibleWithPythonProducer(t *testing.T) {
 func TestSafeKeys(t *testing.T) {
 	for in, want := range map[string]string{"run-42": "run-42", "a b/c": "a_b_c", "": "unknown", "x\n\ny": "x_y",
 		"ü": "_", strings.Repeat("a", 200): strings.Repeat("a", 160), "job:1.2_3-4": "job:1.2_3-4"} {
-		if got := redisstore.SafeID(in); got != want {
+		if got := job.SafeID(in); got != want {
 			t.Errorf("SafeID(%q) = %q want %q", in, got, want)
 		}
 	}

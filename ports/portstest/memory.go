@@ -3,9 +3,11 @@ package portstest
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
+	"github.com/blastlog/blastlog/core/chunk"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports"
@@ -56,6 +58,12 @@ func (l *EventLog) Append(_ context.Context, jobID string, events []event.Event)
 
 // Read implements ports.EventLog.
 func (l *EventLog) Read(_ context.Context, jobID, after string, count int) ([]event.Event, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.read(jobID, after, count)
+}
+
+func (l *EventLog) read(jobID, after string, count int) ([]event.Event, error) {
 	var from event.ID
 	if after != "" {
 		a, err := event.ParseID(after)
@@ -64,8 +72,6 @@ func (l *EventLog) Read(_ context.Context, jobID, after string, count int) ([]ev
 		}
 		from = a
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []event.Event
 	for _, e := range l.runs[jobID] {
 		if len(out) == count {
@@ -77,6 +83,46 @@ func (l *EventLog) Read(_ context.Context, jobID, after string, count int) ([]ev
 		}
 	}
 	return out, nil
+}
+
+// ReadHeld implements ports.EventLog.
+func (l *EventLog) ReadHeld(ctx context.Context, jobID, after string, count int) ([]event.Event, string, error) {
+	l.mu.Lock() // one lock for both: atomic as the port asks
+	defer l.mu.Unlock()
+	evs, err := l.read(jobID, after, count)
+	first := ""
+	if r := l.runs[jobID]; len(r) > 0 {
+		first = r[0].ID
+	}
+	return evs, first, err
+}
+
+// ReadBefore implements ports.EventLog.
+func (l *EventLog) ReadBefore(_ context.Context, jobID, before string, count int) ([]event.Event, error) {
+	b, err := event.ParseID(before)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.runs[jobID]
+	end := 0
+	for end < len(r) {
+		if id, _ := event.ParseID(r[end].ID); id.Compare(b) >= 0 {
+			break
+		}
+		end++
+	}
+	return append([]event.Event(nil), r[max(0, end-count):end]...), nil
+}
+
+// Trim drops all but the newest keep events of a run (what a producer's MAXLEN does).
+func (l *EventLog) Trim(jobID string, keep int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r := l.runs[jobID]; len(r) > keep {
+		l.runs[jobID] = append([]event.Event(nil), r[len(r)-keep:]...)
+	}
 }
 
 // Bounds implements ports.EventLog.
@@ -157,6 +203,25 @@ func (d *JobDirectory) Get(_ context.Context, jobID string) (job.Record, error) 
 	return r, nil
 }
 
+// Runs implements ports.JobDirectory.
+func (d *JobDirectory) Runs(_ context.Context, ownerOID string, limit int) ([]job.Record, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []job.Record
+	for _, r := range d.jobs {
+		if r.OwnerOID == ownerOID {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].JobID > out[j].JobID
+	})
+	return out[:min(len(out), limit)], nil
+}
+
 // Tail implements ports.LogTail by polling the in-memory log.
 func (l *EventLog) Tail(ctx context.Context, after map[string]string, count int, block time.Duration) (map[string][]event.Event, error) {
 	deadline := time.Now().Add(block)
@@ -198,3 +263,64 @@ func (d *JobDirectory) Statuses(_ context.Context, jobIDs []string) (map[string]
 }
 
 var _ ports.StatusReader = (*JobDirectory)(nil)
+
+var _ ports.LogKeeper = (*EventLog)(nil)
+
+// LoggedRuns implements ports.LogKeeper.
+func (l *EventLog) LoggedRuns(context.Context) ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]string, 0, len(l.runs))
+	for id, r := range l.runs {
+		if len(r) > 0 {
+			out = append(out, job.SafeID(id))
+		}
+	}
+	return out, nil
+}
+
+// TrimArchived implements ports.LogKeeper.
+func (l *EventLog) TrimArchived(_ context.Context, jobID, upTo string, keep int64) (int64, error) {
+	u, err := event.ParseID(upTo)
+	if err != nil {
+		return 0, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.runs[jobID]
+	n := 0
+	for int64(len(r)-n) > keep && n < len(r) {
+		if id, _ := event.ParseID(r[n].ID); id.Compare(u) > 0 {
+			break
+		}
+		n++
+	}
+	l.runs[jobID] = append([]event.Event(nil), r[n:]...)
+	return int64(n), nil
+}
+
+// Cursors is an in-memory ports.ArchiveCursors.
+type Cursors struct {
+	mu sync.Mutex
+	m  map[string]chunk.Cursor
+}
+
+var _ ports.ArchiveCursors = (*Cursors)(nil)
+
+// NewCursors returns an empty cursor store.
+func NewCursors() *Cursors { return &Cursors{m: map[string]chunk.Cursor{}} }
+
+// LoadCursor implements ports.ArchiveCursors.
+func (c *Cursors) LoadCursor(_ context.Context, jobID string) (chunk.Cursor, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[jobID], nil
+}
+
+// SaveCursor implements ports.ArchiveCursors.
+func (c *Cursors) SaveCursor(_ context.Context, jobID string, cur chunk.Cursor) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[jobID] = cur
+	return nil
+}

@@ -33,3 +33,14 @@ func TestMemoryStatusReader(t *testing.T) {
 func TestMemoryCoordination(t *testing.T) {
 	TestCoordination(t, func(t *testing.T) Coordinator { return NewCoordination() })
 }
+
+func TestMemoryArchive(t *testing.T) {
+	TestArchive(t, func(*testing.T) ArchiveStore { return NewArchive() })
+}
+
+func TestMemoryLogKeeping(t *testing.T) {
+	TestLogKeeping(t, func(*testing.T) (ports.EventLog, ports.LogKeeper, ports.ArchiveCursors) {
+		l := NewEventLog(0)
+		return l, l, NewCursors()
+	})
+}

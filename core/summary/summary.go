@@ -1,0 +1,211 @@
+// Package summary owns what a run's step headers and batch table show without reading
+// the run: the error/warning keyword rules, and per step and per container instance
+// the counts, first/last times and last line, kept incrementally one event at a time.
+package summary
+
+import (
+	"strings"
+	"time"
+
+	"github.com/blastlog/blastlog/core/event"
+)
+
+// Level is how a line is flagged by the keyword rules.
+type Level uint8
+
+const (
+	None Level = iota
+	Warning
+	Error
+)
+
+// Classify applies the keyword rules (README, "Errors and warnings"):
+//   - error: the line contains ERROR, Error:, FATAL or Traceback, or says a command or
+//     container exited with a non-zero code ("exit code N", "exit status N", "exited with N");
+//   - warning: the line contains WARN (so WARNING too) or warning: (any case).
+//
+// stderr alone flags nothing (ElasticBLAST logs INFO to stderr); it is counted apart.
+// Collector notices are never flagged, except a container_ended one with a non-zero
+// exit, which is an error.
+func Classify(e *event.Event) Level {
+	l := e.Line
+	if e.Notice != "" && e.Notice != "container_ended" {
+		return None
+	}
+	if strings.Contains(l, "ERROR") || strings.Contains(l, "Error:") || strings.Contains(l, "FATAL") ||
+		strings.Contains(l, "Traceback") || nonZeroExit(l) {
+		return Error
+	}
+	if e.Notice != "" {
+		return None
+	}
+	if strings.Contains(l, "WARN") || containsFold(l, "warning:") {
+		return Warning
+	}
+	return None
+}
+
+var exitPhrases = []string{"exit code ", "exit status ", "exited with ", "exit code: ", "exit_code="}
+
+// nonZeroExit finds "exit code N" (and its variants) with N other than 0.
+func nonZeroExit(l string) bool {
+	for _, p := range exitPhrases {
+		for rest := l; ; {
+			i := indexFold(rest, p)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(p):]
+			n := 0
+			for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+				n++
+			}
+			if n > 0 && strings.TrimLeft(rest[:n], "0") != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func containsFold(s, sub string) bool { return indexFold(s, sub) >= 0 }
+
+// indexFold is strings.Index ignoring ASCII case, for short ASCII needles.
+func indexFold(s, sub string) int {
+	n := len(sub)
+	for i := 0; i+n <= len(s); i++ {
+		if strings.EqualFold(s[i:i+n], sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Step is one execution step's part of a run.
+type Step struct {
+	Count    int64     `json:"count"`
+	Errors   int64     `json:"errors"`
+	Warnings int64     `json:"warnings"`
+	Stderr   int64     `json:"stderr"`
+	FirstTS  time.Time `json:"first_ts"`
+	LastTS   time.Time `json:"last_ts"`
+	LastID   string    `json:"last_id"`
+}
+
+// Container is one container instance's part of a run (source k8s).
+type Container struct {
+	Pod         string    `json:"pod"`
+	Container   string    `json:"container"`
+	ContainerID string    `json:"container_id,omitempty"`
+	Restart     int       `json:"restart,omitempty"`
+	Phase       string    `json:"phase"`
+	Count       int64     `json:"count"`
+	Errors      int64     `json:"errors"`
+	LastLine    string    `json:"last_line"`
+	LastTS      time.Time `json:"last_ts"`
+	LastID      string    `json:"last_id"`
+	// Ended is the container_ended notice's sentence once the collector stored it.
+	Ended string `json:"ended,omitempty"`
+}
+
+// MaxContainers bounds the per-container table of one run; later instances are only
+// counted in Run.ContainersDropped.
+const MaxContainers = 20000
+
+// Run is a run's summary: per step (by phase; "system" for events without one) and
+// per container instance.
+type Run struct {
+	Steps             map[string]*Step      `json:"steps"`
+	Containers        map[string]*Container `json:"containers"`
+	ContainersDropped int64                 `json:"containers_dropped,omitempty"`
+}
+
+// New is an empty summary.
+func New() Run { return Run{Steps: map[string]*Step{}, Containers: map[string]*Container{}} }
+
+// Init makes the maps of a decoded summary usable.
+func (r *Run) Init() {
+	if r.Steps == nil {
+		r.Steps = map[string]*Step{}
+	}
+	if r.Containers == nil {
+		r.Containers = map[string]*Container{}
+	}
+}
+
+// StepOf is the summary step of an event.
+func StepOf(e *event.Event) string {
+	if e.Phase == "" {
+		return "system"
+	}
+	return e.Phase
+}
+
+// Add counts one event. Events must come in stream order, each once.
+func (r *Run) Add(e *event.Event) {
+	r.Init()
+	lvl := Classify(e)
+	name := StepOf(e)
+	s := r.Steps[name]
+	if s == nil {
+		s = &Step{FirstTS: e.TS}
+		r.Steps[name] = s
+	}
+	s.Count++
+	switch lvl {
+	case Error:
+		s.Errors++
+	case Warning:
+		s.Warnings++
+	}
+	if e.Stream == event.Stderr {
+		s.Stderr++
+	}
+	if !e.TS.IsZero() && (s.FirstTS.IsZero() || e.TS.Before(s.FirstTS)) {
+		s.FirstTS = e.TS
+	}
+	if e.TS.After(s.LastTS) {
+		s.LastTS = e.TS
+	}
+	s.LastID = e.ID
+	if e.Pod == "" {
+		return
+	}
+	key := e.Pod + "/" + e.Container + "/" + e.ContainerID
+	c := r.Containers[key]
+	if c == nil {
+		if len(r.Containers) >= MaxContainers {
+			r.ContainersDropped++
+			return
+		}
+		c = &Container{Pod: e.Pod, Container: e.Container, ContainerID: e.ContainerID, Restart: e.Restart, Phase: e.Phase}
+		r.Containers[key] = c
+	}
+	if e.Notice == "container_ended" {
+		c.Ended = e.Line
+		if lvl == Error {
+			c.Errors++
+		}
+		return
+	}
+	c.Count++
+	if lvl == Error {
+		c.Errors++
+	}
+	c.LastLine, c.LastTS, c.LastID = e.Line, e.TS, e.ID
+}
+
+// Clone is a deep copy (a summary served while the archive keeps counting).
+func (r *Run) Clone() Run {
+	out := Run{Steps: make(map[string]*Step, len(r.Steps)), Containers: make(map[string]*Container, len(r.Containers)),
+		ContainersDropped: r.ContainersDropped}
+	for k, v := range r.Steps {
+		s := *v
+		out.Steps[k] = &s
+	}
+	for k, v := range r.Containers {
+		c := *v
+		out.Containers[k] = &c
+	}
+	return out
+}
