@@ -10,6 +10,11 @@ type Metrics struct {
 	HubReaders  prometheus.Gauge   // runs the hub follows
 	CatchUps    prometheus.Counter // viewers that fell behind and read the log
 	Gaps        prometheus.Counter // gap events sent
+
+	ArchiveLag    prometheus.Gauge       // events read by the archiver and not yet in an index
+	ArchiveErrors *prometheus.CounterVec // failed archive writes (retried), by op
+	ArchiveChunks prometheus.Counter
+	ArchiveRuns   prometheus.Gauge
 }
 
 // NewMetrics registers the metrics on reg.
@@ -27,7 +32,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Viewers that fell behind the live feed and caught up from the log."}),
 		Gaps: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "blastlog", Name: "sse_gaps_total",
 			Help: "Gap events: a resume point older than the log's first entry."}),
+		ArchiveLag: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "blastlog", Name: "archive_lag_events",
+			Help: "Events the archiver has read but not yet written into an index (all runs it holds)."}),
+		ArchiveErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "blastlog", Name: "archive_errors_total",
+			Help: "Archive writes that failed and are retried, by operation."}, []string{"op"}),
+		ArchiveChunks: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "blastlog", Name: "archive_chunks_written_total",
+			Help: "Chunks written to the archive."}),
+		ArchiveRuns: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "blastlog", Name: "archive_runs_held",
+			Help: "Runs this replica archives (one lease each)."}),
 	}
-	reg.MustRegister(m.Tickets, m.OpenStreams, m.Delivered, m.HubReaders, m.CatchUps, m.Gaps)
+	reg.MustRegister(m.Tickets, m.OpenStreams, m.Delivered, m.HubReaders, m.CatchUps, m.Gaps,
+		m.ArchiveLag, m.ArchiveErrors, m.ArchiveChunks, m.ArchiveRuns)
 	return m
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/app/fanout"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -21,10 +22,12 @@ const LogsPrefix = "/api/blast/logs/"
 // Server holds the handlers' dependencies. Routes whose dependency is nil are not
 // mounted (the ticket function has no SSE, for instance).
 type Server struct {
-	Tickets      *app.Tickets   // redeems tickets; issues them if IssueTickets
-	IssueTickets bool           // mount POST .../ticket (the ticket function; the stream's -dev)
-	Hub          *app.Hub       // mounts GET .../events
-	Snapshots    *app.Snapshots // mounts GET .../snapshot
+	Tickets      *app.Tickets // redeems tickets; issues them if IssueTickets
+	IssueTickets bool         // mount POST .../ticket (the ticket function; the stream's -dev)
+	Hub          *fanout.Hub  // mounts GET .../events
+	// Reads mounts GET .../snapshot, .../download, .../search, .../summary and
+	// GET /api/blast/runs.
+	Reads *app.Reads
 	// Ready reports whether the backing services answer (/readyz).
 	Ready    func(ctx context.Context) error
 	Logger   *slog.Logger
@@ -77,14 +80,20 @@ func (s *Server) Handler() http.Handler {
 	if s.Tickets != nil && s.Hub != nil {
 		s.routes["events"] = s.events
 	}
-	if s.Snapshots != nil {
+	if s.Reads != nil {
 		s.routes["snapshot"] = s.snapshot
+		s.routes["download"] = s.download
+		s.routes["search"] = s.search
+		s.routes["summary"] = s.summary
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.Reads != nil {
+		mux.HandleFunc("GET /api/blast/runs", s.runs)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 	for pattern, h := range s.Extra {
 		mux.Handle(pattern, h)

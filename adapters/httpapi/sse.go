@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/app/fanout"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/ticket"
 )
@@ -98,7 +97,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		buf = buf[:0]
 		switch {
-		case errors.Is(err, app.ErrCompleted):
+		case errors.Is(err, fanout.ErrCompleted):
 			return
 		case ctx.Err() != nil:
 			return // the client left, or the server is shutting down: it reconnects elsewhere
@@ -111,7 +110,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		logs := 0
 		for _, f := range frames {
 			buf = appendFrame(buf, f)
-			if f.Kind == app.FrameLog || f.Kind == app.FrameStatus {
+			if f.Kind == fanout.FrameLog || f.Kind == fanout.FrameStatus {
 				logs++
 			}
 		}
@@ -124,7 +123,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 
 // appendFrame writes one SSE frame. Data is one line of JSON (the encoder escapes CR,
 // LF, U+2028 and U+2029), so no log content can end a frame or start another.
-func appendFrame(b []byte, f app.Frame) []byte {
+func appendFrame(b []byte, f fanout.Frame) []byte {
 	if f.ID != "" {
 		b = append(b, "id: "...)
 		b = append(b, f.ID...)
@@ -144,39 +143,4 @@ func (s *Server) flush(rc *http.ResponseController, w http.ResponseWriter, b []b
 		return false
 	}
 	return rc.Flush() == nil
-}
-
-// snapshot serves GET /api/blast/logs/{job_id}/snapshot?after=ID&limit=N.
-func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method_not_allowed", Message: "use GET"})
-		return
-	}
-	q := r.URL.Query()
-	limit := 0
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			w.Header().Set("Cache-Control", "no-store")
-			writeJSON(w, http.StatusBadRequest, errorBody{Error: "bad_limit", Message: "limit must be a whole number from 1 to 2000"})
-			return
-		}
-		limit = n
-	}
-	snap, err := s.Snapshots.Get(r.Context(), credentials(r), r.PathValue("job_id"), q.Get("after"), limit)
-	if errors.Is(err, event.ErrBadID) {
-		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "bad_after", Message: "after is not a stream id"})
-		return
-	}
-	if err != nil {
-		status, code := writeError(w, err)
-		if status >= 500 {
-			s.Logger.Error("snapshot failed", "job_id", r.PathValue("job_id"), "status", status, "reason", code, "error", err)
-		}
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, snap)
 }

@@ -2,8 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
+	"github.com/blastlog/blastlog/core/app/history"
 	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -13,66 +17,125 @@ const (
 	SnapshotMaxLimit     = 2000
 )
 
-// Gap says that events after After were trimmed before a reader got them.
-type Gap struct {
-	After          string `json:"after"`
-	FirstAvailable string `json:"first_available"`
-	Reason         string `json:"reason"`
-}
-
-// Snapshot is one page of a run's log: the polling fallback and post-completion path.
+// Snapshot is one page of a run's log: the polling fallback, the post-completion path
+// and the context of a permalink.
 type Snapshot struct {
-	JobID     string        `json:"job_id"`
-	Status    string        `json:"status"`
-	Events    []event.Event `json:"events"`
-	NextAfter string        `json:"next_after"`
-	Completed bool          `json:"completed"`
-	Gap       *Gap          `json:"gap,omitempty"`
+	JobID      string        `json:"job_id"`
+	Status     string        `json:"status"`
+	Events     []event.Event `json:"events"`
+	NextAfter  string        `json:"next_after"`
+	PrevBefore string        `json:"prev_before,omitempty"`
+	Completed  bool          `json:"completed"`
+	Gap        *event.Gap    `json:"gap,omitempty"`
 }
 
-// Snapshots serves pages of a run's log to its owner.
-type Snapshots struct {
+// SnapshotQuery says which page: After (the default), Before or Around, one of them.
+type SnapshotQuery struct {
+	After, Before, Around string
+	Limit                 int
+}
+
+// ErrBadQuery is wrapped by the errors of a read request that cannot be answered as
+// asked (bad format, phase, limit, query text).
+var ErrBadQuery = errors.New("bad request")
+
+// Reads are the use cases that read a run for its owner: snapshots, downloads,
+// search, summaries and the run list, all through the one read path.
+type Reads struct {
 	Tickets *Tickets // identity and ownership
-	Log     ports.EventLog
+	History *history.Reader
+	// Index is the archive's index (summaries, the run list of runs Redis forgot);
+	// nil without an archive.
+	Index ports.ArchiveIndex
 }
 
-// Get authenticates, checks ownership and reads up to limit events after after.
-// completed is true once the run is terminal and the page reached the log's end.
-func (s *Snapshots) Get(ctx context.Context, c ports.Credentials, jobID, after string, limit int) (Snapshot, error) {
-	caller, err := s.Tickets.Identify(ctx, c)
+// Authorize authenticates and returns the caller's run record: ports.ErrNotFound for
+// an unknown run and another owner's alike.
+func (r *Reads) Authorize(ctx context.Context, c ports.Credentials, jobID string) (job.Record, error) {
+	caller, err := r.Tickets.Identify(ctx, c)
+	if err != nil {
+		return job.Record{}, err
+	}
+	return r.Tickets.Owned(ctx, caller, jobID)
+}
+
+// Snapshot authenticates, checks ownership and reads one page. Completed is true once
+// the run is terminal and the page reached the end of the run.
+func (r *Reads) Snapshot(ctx context.Context, c ports.Credentials, jobID string, q SnapshotQuery) (Snapshot, error) {
+	rec, err := r.Authorize(ctx, c, jobID)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	rec, err := s.Tickets.Owned(ctx, caller, jobID)
-	if err != nil {
-		return Snapshot{}, err
-	}
+	limit := q.Limit
 	if limit <= 0 {
 		limit = SnapshotDefaultLimit
 	}
 	limit = min(limit, SnapshotMaxLimit)
-	snap := Snapshot{JobID: jobID, Status: string(rec.Status), NextAfter: after, Events: []event.Event{}}
-	if after != "" {
-		a, err := event.ParseID(after)
-		if err != nil {
+	snap := Snapshot{JobID: jobID, Status: string(rec.Status), NextAfter: q.After, Events: []event.Event{}}
+	switch {
+	case q.Before != "" || q.Around != "":
+		return r.context(ctx, snap, jobID, q, limit)
+	}
+	var after event.ID
+	if q.After != "" {
+		if after, err = event.ParseID(q.After); err != nil {
 			return Snapshot{}, err
-		}
-		first, _, err := s.Log.Bounds(ctx, jobID)
-		if err != nil {
-			return Snapshot{}, err
-		}
-		if f, err := event.ParseID(first); err == nil && f.Compare(a) > 0 && !isPredecessor(a, f) {
-			snap.Gap = &Gap{After: after, FirstAvailable: first, Reason: "trimmed"}
 		}
 	}
-	evs, err := s.Log.Read(ctx, jobID, after, limit)
+	p, err := r.History.Read(ctx, jobID, after, limit)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	snap.Events = append(snap.Events, evs...)
-	if len(evs) > 0 {
-		snap.NextAfter = evs[len(evs)-1].ID
+	snap.Gap = p.Gap
+	snap.Events = append(snap.Events, p.Events...)
+	if len(p.Events) > 0 {
+		snap.NextAfter = p.Events[len(p.Events)-1].ID
+	} else if p.Gap != nil && !p.End {
+		// Only a gap: the next page starts past it.
+		if f, err := event.ParseID(p.Gap.FirstAvailable); err == nil {
+			prev, _ := f.Prev()
+			snap.NextAfter = prev.String()
+		}
 	}
-	snap.Completed = rec.Status.Terminal() && len(evs) < limit
+	snap.Completed = rec.Status.Terminal() && p.End
+	return snap, nil
+}
+
+// context serves before= (the limit events before it, oldest first) and around= (half
+// before, the event, and what follows).
+func (r *Reads) context(ctx context.Context, snap Snapshot, jobID string, q SnapshotQuery, limit int) (Snapshot, error) {
+	if q.Before != "" && q.Around != "" || q.After != "" {
+		return Snapshot{}, fmt.Errorf("%w: give one of after, before and around", ErrBadQuery)
+	}
+	at, err := event.ParseID(q.Before + q.Around)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	n := limit
+	if q.Around != "" {
+		n = limit / 2
+	}
+	older, err := r.History.Before(ctx, jobID, at, n)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	snap.Events = append(snap.Events, older...)
+	if len(older) > 0 {
+		snap.PrevBefore = older[0].ID
+	}
+	end := true
+	if q.Around != "" {
+		from, _ := at.Prev()
+		p, err := r.History.Read(ctx, jobID, from, limit-len(older))
+		if err != nil {
+			return Snapshot{}, err
+		}
+		snap.Events = append(snap.Events, p.Events...)
+		end = p.End
+	}
+	if len(snap.Events) > 0 {
+		snap.NextAfter = snap.Events[len(snap.Events)-1].ID
+	}
+	snap.Completed = q.Around != "" && end && job.Status(snap.Status).Terminal()
 	return snap, nil
 }

@@ -25,6 +25,9 @@ type Tickets struct {
 	Jobs    ports.JobDirectory
 	Store   ports.TicketStore
 	Limiter ports.RateLimiter
+	// Archived, if set, holds the records of runs Redis no longer knows (the
+	// archive's index): ownership is checked against them too.
+	Archived ports.ArchiveIndex
 
 	TTL       time.Duration // default ticket.DefaultTTL
 	PerMinute int           // tickets per owner per minute: default 30
@@ -65,6 +68,15 @@ func (t *Tickets) Owned(ctx context.Context, caller ports.Caller, jobID string) 
 		return job.Record{}, err
 	}
 	r, err := t.Jobs.Get(ctx, jobID)
+	if errors.Is(err, ports.ErrNotFound) && t.Archived != nil {
+		idx, _, aerr := t.Archived.Index(ctx, jobID)
+		if aerr != nil && !errors.Is(aerr, ports.ErrNotFound) {
+			return job.Record{}, aerr
+		}
+		if aerr == nil {
+			r, err = idx.Record.Job(jobID), nil
+		}
+	}
 	if err != nil {
 		return job.Record{}, err
 	}

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
@@ -13,6 +15,9 @@ import (
 	"github.com/blastlog/blastlog/adapters/redisstore"
 	"github.com/blastlog/blastlog/adapters/web"
 	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/app/archive"
+	"github.com/blastlog/blastlog/core/app/fanout"
+	"github.com/blastlog/blastlog/core/app/history"
 	"github.com/blastlog/blastlog/functions/internal/envconf"
 	"github.com/blastlog/blastlog/functions/internal/wiring"
 	"github.com/blastlog/blastlog/ports"
@@ -20,11 +25,15 @@ import (
 
 // config is the whole configuration of the streaming container.
 type config struct {
-	Addr  string
-	Dev   bool
-	Redis envconf.Redis // unset in -dev: the embedded Redis is used
-	Auth  envconf.Auth
-	K8s   k8sConfig
+	Addr    string
+	Dev     bool
+	Redis   envconf.Redis // unset in -dev: the embedded Redis is used
+	Auth    envconf.Auth
+	K8s     k8sConfig
+	Archive envconf.Archive
+	// MaxLen is BLASTLOG_STREAM_MAXLEN: with an archive, what the archiver keeps in a
+	// stream behind its cursor (writers then cap at Archive.HardMax).
+	MaxLen int64
 	// Tickets mounts the ticket route here too (BLASTLOG_STREAM_TICKETS=on; always in
 	// -dev): for one-container deployments, where no ingress sends it to the function.
 	Tickets bool
@@ -57,6 +66,25 @@ func load(getenv func(string) string, dev bool) (config, error) {
 	}
 	if c.K8s, err = loadK8s(g, dev); err != nil {
 		return c, err
+	}
+	def := "off"
+	if dev {
+		def = "dir"
+	}
+	if c.Archive, err = envconf.LoadArchive(g, def); err != nil {
+		return c, err
+	}
+	if dev && c.Archive.Mode == "dir" && c.Archive.Dir == "" {
+		if c.Archive.Dir, err = os.MkdirTemp("", "blastlog-archive-"); err != nil {
+			return c, fmt.Errorf("-dev archive directory: %w", err)
+		}
+	}
+	c.MaxLen = redisstore.DefaultMaxLen
+	if !dev {
+		c.MaxLen = c.Redis.Layout.MaxLen
+	}
+	if c.Archive.On() && c.Archive.HardMax < c.MaxLen {
+		return c, errors.New("BLASTLOG_STREAM_HARDMAX must be at least BLASTLOG_STREAM_MAXLEN")
 	}
 	t, err := g.OneOf("BLASTLOG_STREAM_TICKETS", "off", "off", "on")
 	if err != nil {
@@ -114,29 +142,57 @@ func options(c config) fx.Option {
 		fx.Supply(c.Auth, wiring.Addr(c.Addr), c),
 		redisOpts,
 		redisstore.Module,
-		fx.Provide(wiring.Logger, wiring.Authenticator, wiring.Tickets, wiring.Ready, wiring.Metrics, newHub, newServer,
-			handler, wiring.Serve),
+		fx.Supply(c.Archive),
+		fx.Provide(wiring.Logger, wiring.Authenticator, wiring.OpenArchive, wiring.Tickets, wiring.Ready, wiring.Metrics,
+			newHistory, newHub, newServer, handler, wiring.Serve),
 		fx.Invoke(func(hs *http.Server, s *httpapi.Server) { hs.RegisterOnShutdown(s.EndStreams) }),
 		collection(c),
+		archiving(c),
 	)
 }
 
+// newHistory is the one read path: the archive (when configured), then the stream.
+func newHistory(log ports.EventLog, st wiring.ArchiveStore) *history.Reader {
+	return &history.Reader{Log: log, Archive: st.Archive, Index: st.Index}
+}
+
 // newHub runs the shared reader between the app's start and stop.
-func newHub(lc fx.Lifecycle, log ports.EventLog, tail ports.LogTail, st ports.StatusReader, m *httpapi.Metrics) *app.Hub {
-	h := &app.Hub{Log: log, Tail: tail, Statuses: st, Metrics: app.HubMetrics{
+func newHub(lc fx.Lifecycle, log ports.EventLog, tail ports.LogTail, st ports.StatusReader, hr *history.Reader,
+	as wiring.ArchiveStore, m *httpapi.Metrics) *fanout.Hub {
+	h := &fanout.Hub{Log: log, Tail: tail, Statuses: st, History: hr, Index: as.Index, Metrics: fanout.HubMetrics{
 		Readers: func(n int) { m.HubReaders.Set(float64(n)) },
 	}}
 	wiring.Background(lc, h.Run)
 	return h
 }
 
-func newServer(c config, t *app.Tickets, h *app.Hub, l ports.EventLog, active ports.ActiveRuns, ready wiring.ReadyFunc,
-	log *slog.Logger, reg *prometheus.Registry, m *httpapi.Metrics) *httpapi.Server {
-	s := &httpapi.Server{Tickets: t, IssueTickets: c.Tickets, Hub: h, Snapshots: &app.Snapshots{Tickets: t, Log: l},
-		Ready: ready, Logger: log, Registry: reg, Metrics: m, Extra: web.Routes(pageConfig(c))}
-	if c.K8s.Mode != "off" {
-		// A viewer's run is collected even if no publisher marked it active.
-		s.Watching = func(ctx context.Context, jobID string) { active.Touch(ctx, jobID) }
+type serverDeps struct {
+	fx.In
+	Tickets  *app.Tickets
+	Hub      *fanout.Hub
+	History  *history.Reader
+	Store    wiring.ArchiveStore
+	Active   ports.ActiveRuns
+	Archiver *archive.Archiver `optional:"true"`
+	Ready    wiring.ReadyFunc
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	Metrics  *httpapi.Metrics
+}
+
+func newServer(c config, d serverDeps) *httpapi.Server {
+	s := &httpapi.Server{Tickets: d.Tickets, IssueTickets: c.Tickets, Hub: d.Hub,
+		Reads: &app.Reads{Tickets: d.Tickets, History: d.History, Index: d.Store.Index},
+		Ready: d.Ready, Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics, Extra: web.Routes(pageConfig(c))}
+	collecting := c.K8s.Mode != "off"
+	s.Watching = func(ctx context.Context, jobID string) {
+		if collecting {
+			// A viewer's run is collected even if no publisher marked it active.
+			d.Active.Touch(ctx, jobID)
+		}
+		if d.Archiver != nil {
+			d.Archiver.Watch(jobID)
+		}
 	}
 	return s
 }

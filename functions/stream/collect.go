@@ -1,11 +1,8 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"go.uber.org/fx"
 	"k8s.io/client-go/rest"
@@ -76,12 +73,9 @@ func newCluster(c config) (ports.Cluster, error) {
 
 // runCollector collects active runs between the app's start and stop.
 func runCollector(lc fx.Lifecycle, c config, d collectorDeps) {
-	host, _ := os.Hostname()
-	var b [4]byte
-	rand.Read(b[:])
 	col := &app.Collector{Cluster: d.Cluster, Log: d.Log, Jobs: d.Jobs, Statuses: d.Statuses, Leases: d.Leases,
 		Checkpoints: d.Checkpoints, Active: d.Active,
-		Config: app.CollectorConfig{Holder: host + "-" + hex.EncodeToString(b[:]), MaxFollows: c.K8s.MaxFollows,
+		Config: app.CollectorConfig{Holder: wiring.HolderID(), MaxFollows: c.K8s.MaxFollows,
 			TailLines: c.K8s.TailLines}}
 	if d.AKS != nil {
 		col.ClusterFor = d.AKS.For

@@ -19,6 +19,9 @@ type config struct {
 	Addr  string
 	Redis envconf.Redis
 	Auth  envconf.Auth
+	// Archive: run records of runs Redis forgot are read from it (same variables as
+	// the streaming container's).
+	Archive envconf.Archive
 }
 
 func load(getenv func(string) string) (config, error) {
@@ -32,6 +35,9 @@ func load(getenv func(string) string) (config, error) {
 	if c.Auth, err = envconf.LoadAuth(g); err != nil {
 		return c, err
 	}
+	if c.Archive, err = envconf.LoadArchive(g, "off"); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -39,8 +45,8 @@ func load(getenv func(string) string) (config, error) {
 func options(c config, serve bool) fx.Option {
 	opts := []fx.Option{
 		fx.NopLogger,
-		fx.Supply(c.Redis, c.Redis.Layout, c.Auth, wiring.Addr(c.Addr)),
-		fx.Provide(wiring.Logger, wiring.RedisOptions, wiring.Authenticator, wiring.Tickets, wiring.Ready, wiring.Metrics, handler),
+		fx.Supply(c.Redis, c.Redis.Layout, c.Auth, c.Archive, wiring.Addr(c.Addr)),
+		fx.Provide(wiring.Logger, wiring.RedisOptions, wiring.Authenticator, wiring.OpenArchive, wiring.Tickets, wiring.Ready, wiring.Metrics, handler),
 		redisstore.Module,
 	}
 	if serve {

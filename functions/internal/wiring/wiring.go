@@ -5,6 +5,8 @@ package wiring
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net"
@@ -50,8 +52,11 @@ func Authenticator(lc fx.Lifecycle, a envconf.Auth, log *slog.Logger) (ports.Aut
 }
 
 // Tickets is the ticket use case over the ports.
-func Tickets(a envconf.Auth, auth ports.Authenticator, jobs ports.JobDirectory, store ports.TicketStore, lim ports.RateLimiter) *app.Tickets {
-	return &app.Tickets{Auth: auth, Jobs: jobs, Store: store, Limiter: lim, TTL: a.TicketTTL, PerMinute: a.PerMinute}
+// With an archive, ownership is also checked against the records of runs Redis forgot.
+func Tickets(a envconf.Auth, auth ports.Authenticator, jobs ports.JobDirectory, store ports.TicketStore, lim ports.RateLimiter,
+	as ArchiveStore) *app.Tickets {
+	return &app.Tickets{Auth: auth, Jobs: jobs, Store: store, Limiter: lim, TTL: a.TicketTTL, PerMinute: a.PerMinute,
+		Archived: as.Index}
 }
 
 // ReadyFunc reports whether the services a function depends on answer.
@@ -137,4 +142,12 @@ func Background(lc fx.Lifecycle, f func(ctx context.Context)) {
 			}
 		},
 	})
+}
+
+// HolderID names this process in leases: host name and 4 random bytes.
+func HolderID() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	rand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
 }

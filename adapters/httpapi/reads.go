@@ -1,0 +1,262 @@
+package httpapi
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/event"
+)
+
+// readWriteTimeout bounds each write of a read response: a client that stops reading
+// is dropped instead of holding the handler (and its buffers) forever.
+const readWriteTimeout = 30 * time.Second
+
+// getOnly answers 405 for anything but GET; false means it did.
+func getOnly(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet {
+		return true
+	}
+	w.Header().Set("Allow", http.MethodGet)
+	writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method_not_allowed", Message: "use GET"})
+	return false
+}
+
+// badRequest answers 400 with code and message.
+func badRequest(w http.ResponseWriter, code, msg string) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusBadRequest, errorBody{Error: code, Message: msg})
+}
+
+// limitParam reads an optional limit: a whole number from 1, held to max; ok is false
+// when it answered 400.
+func limitParam(w http.ResponseWriter, q url.Values, max int) (int, bool) {
+	v := q.Get("limit")
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil && len(v) <= 20 && strings.Trim(v, "0123456789") == "" {
+		n, err = max, nil // too large for an int: the maximum
+	}
+	if err != nil || n < 1 {
+		badRequest(w, "bad_limit", "limit must be a whole number from 1 to "+strconv.Itoa(max))
+		return 0, false
+	}
+	return min(n, max), true
+}
+
+// readFailed answers a read use case's error.
+func (s *Server) readFailed(w http.ResponseWriter, r *http.Request, what string, err error) {
+	switch {
+	case errors.Is(err, event.ErrBadID):
+		badRequest(w, "bad_request", "an id parameter is not a stream id")
+		return
+	case errors.Is(err, app.ErrBadQuery):
+		badRequest(w, "bad_request", strings.TrimPrefix(err.Error(), app.ErrBadQuery.Error()+": "))
+		return
+	}
+	status, code := writeError(w, err)
+	if status >= 500 {
+		s.Logger.Error(what+" failed", "job_id", r.PathValue("job_id"), "status", status, "reason", code, "error", err)
+	}
+}
+
+// snapshot serves GET /api/blast/logs/{job_id}/snapshot?after=ID|before=ID|around=ID&limit=N.
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	if !getOnly(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	limit, ok := limitParam(w, q, app.SnapshotMaxLimit)
+	if !ok {
+		return
+	}
+	snap, err := s.Reads.Snapshot(r.Context(), credentials(r), r.PathValue("job_id"),
+		app.SnapshotQuery{After: q.Get("after"), Before: q.Get("before"), Around: q.Get("around"), Limit: limit})
+	if errors.Is(err, event.ErrBadID) {
+		badRequest(w, "bad_after", "after, before or around is not a stream id")
+		return
+	}
+	if err != nil {
+		s.readFailed(w, r, "snapshot", err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(readWriteTimeout))
+	writeJSON(w, http.StatusOK, snap)
+}
+
+// summary serves GET /api/blast/logs/{job_id}/summary.
+func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
+	if !getOnly(w, r) {
+		return
+	}
+	rec, err := s.Reads.Authorize(r.Context(), credentials(r), r.PathValue("job_id"))
+	if err != nil {
+		s.readFailed(w, r, "summary", err)
+		return
+	}
+	sum, err := s.Reads.Summary(r.Context(), rec)
+	if err != nil {
+		s.readFailed(w, r, "summary", err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(readWriteTimeout))
+	writeJSON(w, http.StatusOK, sum)
+}
+
+// runs serves GET /api/blast/runs?limit=N.
+func (s *Server) runs(w http.ResponseWriter, r *http.Request) {
+	limit, ok := limitParam(w, r.URL.Query(), app.RunsMaxLimit)
+	if !ok {
+		return
+	}
+	runs, err := s.Reads.Runs(r.Context(), credentials(r), limit)
+	if err != nil {
+		s.readFailed(w, r, "run list", err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
+}
+
+// search serves GET /api/blast/logs/{job_id}/search?q=...
+func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+	if !getOnly(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	limit, ok := limitParam(w, q, app.SearchMaxLimit)
+	if !ok {
+		return
+	}
+	sq := app.SearchQuery{Q: q.Get("q"), Phase: q.Get("phase"), Pod: q.Get("pod"), Stream: q.Get("stream"),
+		After: q.Get("after"), Limit: limit}
+	switch q.Get("issues") {
+	case "", "0", "false":
+	case "1", "true":
+		sq.Issues = true
+	default:
+		badRequest(w, "bad_request", "issues must be 1 or 0")
+		return
+	}
+	if err := sq.Validate(); err != nil {
+		s.readFailed(w, r, "search", err)
+		return
+	}
+	rec, err := s.Reads.Authorize(r.Context(), credentials(r), r.PathValue("job_id"))
+	if err != nil {
+		s.readFailed(w, r, "search", err)
+		return
+	}
+	res, err := s.Reads.Search(r.Context(), rec.JobID, sq)
+	if err != nil {
+		s.readFailed(w, r, "search", err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(readWriteTimeout))
+	writeJSON(w, http.StatusOK, res)
+}
+
+// download serves GET /api/blast/logs/{job_id}/download?format=text|ndjson[&phase=P]:
+// streamed page by page, gzip when the client accepts it, every write under a
+// deadline.
+func (s *Server) download(w http.ResponseWriter, r *http.Request) {
+	if !getOnly(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	dq := app.DownloadQuery{Format: q.Get("format"), Phase: q.Get("phase")}
+	if err := dq.Validate(); err != nil {
+		s.readFailed(w, r, "download", err)
+		return
+	}
+	rec, err := s.Reads.Authorize(r.Context(), credentials(r), r.PathValue("job_id"))
+	if err != nil {
+		s.readFailed(w, r, "download", err)
+		return
+	}
+	ext, ctype := ".txt", "text/plain; charset=utf-8"
+	if dq.Format == app.FormatNDJSON {
+		ext, ctype = ".ndjson", "application/x-ndjson"
+	}
+	name := rec.JobID
+	if dq.Phase != "" {
+		name += "-" + dq.Phase
+	}
+	name += "-logs" + ext
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Content-Disposition", contentDisposition(name))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Vary", "Accept-Encoding")
+	rc := http.NewResponseController(w)
+	dw := &deadlineWriter{w: w, rc: rc}
+	var out interface {
+		Write([]byte) (int, error)
+	} = dw
+	var gz *gzip.Writer
+	if acceptsGzip(r) {
+		h.Set("Content-Encoding", "gzip")
+		gz, _ = gzip.NewWriterLevel(dw, gzip.BestSpeed)
+		out = gz
+	}
+	w.WriteHeader(http.StatusOK)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	if _, err := s.Reads.Download(ctx, rec, out, dq); err != nil {
+		// Headers are gone: the cut download is recognisable by its missing trailer.
+		if r.Context().Err() == nil {
+			s.Logger.Warn("download ended early", "job_id", rec.JobID, "error", err)
+		}
+		return
+	}
+	if gz != nil {
+		gz.Close()
+	}
+}
+
+// deadlineWriter gives every write its own deadline.
+type deadlineWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (d *deadlineWriter) Write(b []byte) (int, error) {
+	d.rc.SetWriteDeadline(time.Now().Add(readWriteTimeout))
+	return d.w.Write(b)
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
+}
+
+// contentDisposition is an attachment with an ASCII filename and RFC 6266's
+// filename*=UTF-8”... for the exact name.
+func contentDisposition(name string) string {
+	ascii := make([]byte, 0, len(name))
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '/' {
+			c = '_'
+		}
+		ascii = append(ascii, c)
+	}
+	return `attachment; filename="` + string(ascii) + `"; filename*=UTF-8''` + strings.ReplaceAll(url.QueryEscape(name), "+", "%20")
+}

@@ -1,0 +1,360 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/blastlog/blastlog/core/chunk"
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// Config tunes the archiver. Zero values are the defaults (CONTRACT §6).
+type Config struct {
+	Holder      string        // this replica's lease holder id (required)
+	ChunkEvents int           // events per chunk: chunk.DefaultEvents (also cut at chunk.MaxBytes)
+	Flush       time.Duration // a chunk is cut and the index rewritten at least this often: 5s
+	Keep        int64         // stream entries kept behind the cursor (BLASTLOG_STREAM_MAXLEN): 5000
+	Scan        time.Duration // how often runs with a stream are looked for: 10s
+	LeaseTTL    time.Duration // 15s, renewed every third of it
+	Block       time.Duration // the multiplexed read's block: 250ms
+	Batch       int           // events per run per read: 2000
+	// Collecting: pods are collected here, so a run is drained once it has left the
+	// active set (CONTRACT §3), not at its terminal status alone.
+	Collecting bool
+}
+
+func (c Config) chunkEvents() int {
+	if c.ChunkEvents > 0 {
+		return min(c.ChunkEvents, chunk.MaxEvents)
+	}
+	return chunk.DefaultEvents
+}
+
+func (c Config) flush() time.Duration    { return orDuration(c.Flush, 5*time.Second) }
+func (c Config) scan() time.Duration     { return orDuration(c.Scan, 10*time.Second) }
+func (c Config) leaseTTL() time.Duration { return orDuration(c.LeaseTTL, 15*time.Second) }
+func (c Config) block() time.Duration    { return orDuration(c.Block, 250*time.Millisecond) }
+
+func (c Config) keep() int64 {
+	if c.Keep > 0 {
+		return c.Keep
+	}
+	return 5000
+}
+
+func (c Config) batch() int {
+	if c.Batch > 0 {
+		return c.Batch
+	}
+	return 2000
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Metrics observes the archiver; nil fields are skipped.
+type Metrics struct {
+	Lag    func(events int64) // events read but not yet in a written index, all runs
+	Errors func(op string)    // a failed archive write or read (retried)
+	Chunks func(n int)        // chunks written
+	Runs   func(n int)        // runs held
+}
+
+// Archiver copies runs into the archive. Construct it with its ports and Config, then
+// call Run; Watch adds a run a viewer opened.
+type Archiver struct {
+	Log     ports.EventLog
+	Tail    ports.LogTail
+	Keeper  ports.LogKeeper
+	Cursors ports.ArchiveCursors
+	Archive ports.Archive
+	Index   ports.ArchiveIndex
+	Leases  ports.Leases
+	Jobs    ports.JobDirectory
+	Active  ports.ActiveRuns
+	Config  Config
+	Metrics Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
+
+	mu       sync.Mutex
+	wanted   map[string]string // safe id -> run id: runs viewers opened
+	runs     map[string]*run   // safe id -> run held here
+	finished map[string]string // safe id -> last id archived, for runs found complete
+	active   map[string]bool   // safe ids in the active set at the last scan
+	wake     chan struct{}
+	once     sync.Once
+}
+
+func (a *Archiver) init() {
+	a.once.Do(func() {
+		a.wanted, a.runs, a.finished, a.active = map[string]string{}, map[string]*run{}, map[string]string{}, map[string]bool{}
+		a.wake = make(chan struct{}, 1)
+		if a.Logger == nil {
+			a.Logger = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
+func (a *Archiver) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// Watch makes sure jobID is archived (a viewer opened it): it is taken at once if no
+// replica holds it.
+func (a *Archiver) Watch(jobID string) {
+	a.init()
+	a.mu.Lock()
+	a.wanted[job.SafeID(jobID)] = jobID
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run archives until ctx ends; the runs held are released (their leases freed, what
+// was not yet written is read again by the next holder).
+func (a *Archiver) Run(ctx context.Context) {
+	a.init()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	nextScan := time.Time{}
+	renew := time.NewTicker(a.Config.leaseTTL() / 3)
+	defer renew.Stop()
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		if now := time.Now(); !now.Before(nextScan) {
+			a.scan(ctx, &wg)
+			nextScan = now.Add(a.Config.scan())
+		}
+		select {
+		case <-renew.C:
+			a.renew(ctx)
+		default:
+		}
+		cursors, byKey := a.readable()
+		if len(cursors) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-a.wake:
+				nextScan = time.Time{}
+			case <-time.After(min(a.Config.scan(), time.Until(nextScan))):
+			case <-renew.C:
+				a.renew(ctx)
+			}
+			continue
+		}
+		res, err := a.Tail.Tail(ctx, cursors, a.Config.batch(), a.Config.block())
+		if err != nil {
+			for _, r := range byKey {
+				r.feed(nil)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 2*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		for id, r := range byKey {
+			r.feed(res[id])
+		}
+		select {
+		case <-a.wake:
+			nextScan = time.Time{}
+		default:
+		}
+	}
+}
+
+// readable are the cursors of the runs whose writer has room for more.
+func (a *Archiver) readable() (map[string]string, map[string]*run) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cursors := make(map[string]string, len(a.runs))
+	byKey := make(map[string]*run, len(a.runs))
+	for _, r := range a.runs {
+		if r.ready() {
+			cursors[r.jobID] = r.readCursor()
+			byKey[r.jobID] = r
+		}
+	}
+	return cursors, byKey
+}
+
+// scan looks for runs to archive: every stream, the active set and the viewers' runs;
+// each one no replica holds is taken.
+func (a *Archiver) scan(ctx context.Context, wg *sync.WaitGroup) {
+	cands := map[string]string{}
+	logged, err := a.Keeper.LoggedRuns(ctx)
+	if err != nil {
+		a.Logger.Warn("archiver: listing run streams failed; retrying", "error", err)
+	}
+	for _, id := range logged {
+		cands[job.SafeID(id)] = id
+	}
+	active := map[string]bool{}
+	if a.Active != nil {
+		ids, err := a.Active.Active(ctx)
+		if err != nil {
+			a.Logger.Warn("archiver: listing active runs failed; retrying", "error", err)
+		}
+		for _, id := range ids {
+			cands[job.SafeID(id)] = id // the real id beats the safe one SCAN gives
+			active[job.SafeID(id)] = true
+		}
+	}
+	a.mu.Lock()
+	if err == nil {
+		a.active = active
+	}
+	for k, id := range a.wanted {
+		cands[k] = id
+	}
+	clear(a.wanted)
+	var todo []string
+	for k, id := range cands {
+		if _, held := a.runs[k]; !held {
+			todo = append(todo, id)
+		}
+	}
+	a.mu.Unlock()
+	for _, id := range todo {
+		if ctx.Err() != nil {
+			return
+		}
+		a.take(ctx, wg, id)
+	}
+}
+
+// take leases jobID and starts its writer, unless the run is already complete and its
+// stream holds nothing newer.
+func (a *Archiver) take(ctx context.Context, wg *sync.WaitGroup, jobID string) {
+	key := job.SafeID(jobID)
+	_, last, err := a.Log.Bounds(ctx, jobID)
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	done, wasDone := a.finished[key]
+	a.mu.Unlock()
+	if wasDone && !newer(last, done) {
+		return
+	}
+	ok, err := a.Leases.Acquire(ctx, jobID, a.Config.Holder, a.Config.leaseTTL())
+	if err != nil || !ok {
+		return
+	}
+	r, err := a.open(ctx, jobID)
+	if err != nil {
+		a.Logger.Warn("archiver: opening a run failed; retrying at the next scan", "job_id", jobID, "error", err)
+		a.Leases.Release(context.WithoutCancel(ctx), jobID, a.Config.Holder)
+		return
+	}
+	if r.idx.Complete && !newer(last, r.idx.LastID) && r.rec.Status.Terminal() {
+		// Finished earlier (by this or another replica): nothing to do until it grows.
+		a.Leases.Release(context.WithoutCancel(ctx), jobID, a.Config.Holder)
+		a.mu.Lock()
+		a.finished[key] = r.idx.LastID
+		a.mu.Unlock()
+		return
+	}
+	a.mu.Lock()
+	a.runs[key] = r
+	delete(a.finished, key)
+	n := len(a.runs)
+	a.mu.Unlock()
+	if a.Metrics.Runs != nil {
+		a.Metrics.Runs(n)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		end := r.loop(ctx)
+		a.Leases.Release(context.WithoutCancel(ctx), jobID, a.Config.Holder)
+		a.mu.Lock()
+		delete(a.runs, key)
+		if end == endFinished || end == endIdle {
+			if len(a.finished) >= maxFinished {
+				clear(a.finished)
+			}
+			a.finished[key] = r.idx.LastID
+		}
+		n := len(a.runs)
+		a.mu.Unlock()
+		if a.Metrics.Runs != nil {
+			a.Metrics.Runs(n)
+		}
+	}()
+}
+
+// renew extends every lease held; a run whose lease was lost stops at once.
+func (a *Archiver) renew(ctx context.Context) {
+	a.mu.Lock()
+	runs := make([]*run, 0, len(a.runs))
+	for _, r := range a.runs {
+		runs = append(runs, r)
+	}
+	a.mu.Unlock()
+	for _, r := range runs {
+		ok, err := a.Leases.Renew(ctx, r.jobID, a.Config.Holder, a.Config.leaseTTL())
+		switch {
+		case err == nil && ok:
+			r.renewed.Store(time.Now().UnixNano())
+		case err == nil:
+			r.lost()
+		}
+	}
+}
+
+// isActive reports whether the run was in the active set at the last scan.
+func (a *Archiver) isActive(jobID string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.active[job.SafeID(jobID)]
+}
+
+// newer reports a > b for stream ids ("" is before everything).
+func newer(a, b string) bool {
+	x, errA := event.ParseID(a)
+	if errA != nil {
+		return false
+	}
+	y, errB := event.ParseID(b)
+	return errB != nil || x.Compare(y) > 0
+}
+
+// maxFinished bounds the memory of runs found complete (forgetting one costs a lease
+// and an index read at the next scan).
+const maxFinished = 100_000
+
+// errLeaseLost stops a writer whose lease is gone or about to be.
+var errLeaseLost = errors.New("archive lease lost")
+
+// lag sums what every held run read but has not yet indexed.
+func (a *Archiver) reportLag() {
+	if a.Metrics.Lag == nil {
+		return
+	}
+	a.mu.Lock()
+	var n int64
+	for _, r := range a.runs {
+		n += r.lag.Load()
+	}
+	a.mu.Unlock()
+	a.Metrics.Lag(n)
+}

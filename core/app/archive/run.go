@@ -1,0 +1,551 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/blastlog/blastlog/core/chunk"
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// readState says who may touch a run's read cursor: the reader picks only idle runs.
+type readState uint8
+
+const (
+	idle     readState = iota // may be read
+	reading                   // a multiplexed read that includes the run is in flight
+	queued                    // a batch waits in the inbox or is being written
+	checking                  // the writer compares its cursor with the stream's first id
+	blocked                   // the archive refused a write: read nothing more until it succeeds
+)
+
+// end says why a writer stopped.
+type end uint8
+
+const (
+	endStopped  end = iota // the archiver stops: the next holder continues
+	endLost                // the lease is gone
+	endFinished            // terminal, drained, complete
+	endIdle                // quiet for long: released until its stream grows
+)
+
+// idleAfter releases a run that is not terminal but has written nothing for this long.
+const idleAfter = 10 * time.Minute
+
+// run is the writer of one run: it owns the run's index, step buffers and cursor.
+type run struct {
+	a     *Archiver
+	jobID string
+	inbox chan []event.Event
+
+	mu     sync.Mutex
+	state  readState
+	cursor string // the read cursor: the last id handed to the writer
+
+	renewed atomic.Int64 // UnixNano of the last successful acquire or renewal
+	lostCh  chan struct{}
+	lostMu  sync.Once
+	lag     atomic.Int64
+
+	// Owned by loop.
+	idx       chunk.Index
+	version   string
+	rec       job.Record
+	bufs      map[string]*stepBuf
+	stepLast  map[string]event.ID // the last id archived per step: events up to it are skipped
+	fifo      []event.Event       // read but not yet safely archived, in id order
+	lastRead  event.ID
+	dirty     bool
+	lastIndex time.Time
+	lastEvent time.Time
+}
+
+type stepBuf struct {
+	evs   []event.Event
+	bytes int
+	since time.Time
+}
+
+// open reads a run's archived state: the index, then any chunk written after it (a
+// holder that died between a chunk and the index), then the stream's first id to
+// record what was lost while nobody archived.
+func (a *Archiver) open(ctx context.Context, jobID string) (*run, error) {
+	r := &run{a: a, jobID: jobID, inbox: make(chan []event.Event, 1), lostCh: make(chan struct{}),
+		bufs: map[string]*stepBuf{}, stepLast: map[string]event.ID{}, lastEvent: a.now()}
+	r.renewed.Store(time.Now().UnixNano())
+	idx, ver, err := a.Index.Index(ctx, jobID)
+	switch {
+	case errors.Is(err, ports.ErrNotFound):
+		idx, ver = chunk.NewIndex(jobID), ""
+	case err != nil:
+		return nil, err
+	}
+	r.idx, r.version = idx, ver
+	if cur, err := a.Cursors.LoadCursor(ctx, jobID); err == nil && newer(cur.LastID, idx.LastID) {
+		// The cursor is saved after the index, so the index was lost or replaced (a
+		// new storage container): what the stream still holds is archived again.
+		a.Logger.Warn("archiver: the archive's index is behind the cursor in Redis; archiving again from the stream",
+			"job_id", jobID, "cursor", cur.LastID, "index", idx.LastID)
+	}
+	rec, err := a.Jobs.Get(ctx, jobID)
+	switch {
+	case err == nil:
+		r.rec = rec
+		r.idx.Record = chunk.RecordOf(rec)
+	case errors.Is(err, ports.ErrNotFound):
+		r.rec = r.idx.Record.Job(jobID)
+	default:
+		return nil, err
+	}
+	if err := r.probe(ctx); err != nil {
+		return nil, err
+	}
+	r.lastRead, _ = event.ParseID(r.idx.LastID)
+	r.cursor = r.idx.LastID
+	first, _, err := a.Log.Bounds(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	r.noteTrimmed(first)
+	return r, nil
+}
+
+// probe adds to the index the chunks written after it, and learns each step's last
+// archived id.
+func (r *run) probe(ctx context.Context) error {
+	listed, err := r.a.Archive.Chunks(ctx, r.jobID)
+	if err != nil {
+		return err
+	}
+	for step, refs := range listed {
+		si := r.idx.Steps[step]
+		if si == nil {
+			si = &chunk.StepIndex{}
+			r.idx.Steps[step] = si
+		}
+		sort.Slice(refs, func(i, j int) bool { return refs[i].Seq < refs[j].Seq })
+		for _, ref := range refs {
+			if ref.Seq < si.NextSeq {
+				continue
+			}
+			c, err := r.a.Archive.Chunk(ctx, r.jobID, step, ref.Seq)
+			if err != nil {
+				return err
+			}
+			si.Chunks = append(si.Chunks, refOf(&c))
+			si.NextSeq = ref.Seq + 1
+			r.dirty = true
+		}
+	}
+	for step, si := range r.idx.Steps {
+		if n := len(si.Chunks); n > 0 {
+			r.stepLast[step], _ = event.ParseID(si.Chunks[n-1].LastID)
+		}
+	}
+	return nil
+}
+
+func refOf(c *chunk.Chunk) chunk.Ref {
+	ref := chunk.Ref{Seq: c.Sequence, Count: len(c.Events)}
+	if n := len(c.Events); n > 0 {
+		ref.FirstID, ref.LastID = c.Events[0].ID, c.Events[n-1].ID
+	}
+	return ref
+}
+
+// noteTrimmed records a gap when the stream's first id lies beyond what was read: the
+// events between were dropped before anyone archived them.
+func (r *run) noteTrimmed(first string) {
+	f, err := event.ParseID(first)
+	if err != nil || r.lastRead.IsZero() || f.Compare(r.lastRead) <= 0 || r.lastRead.Adjacent(f) {
+		return
+	}
+	g := event.Gap{After: r.lastRead.String(), FirstAvailable: first, Reason: event.GapReasonTrimmed}
+	r.idx.Gaps = append(r.idx.Gaps, g)
+	r.dirty = true
+	r.a.Logger.Warn("archiver: events were trimmed before they were archived", "job_id", r.jobID,
+		"after", g.After, "first_available", g.FirstAvailable)
+}
+
+func (r *run) ready() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != idle {
+		return false
+	}
+	r.state = reading
+	return true
+}
+
+func (r *run) readCursor() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cursor
+}
+
+// feed hands the writer a batch read after its cursor (the reader calls it once per
+// read that included the run, with nil when nothing came).
+func (r *run) feed(evs []event.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(evs) == 0 {
+		r.state = idle
+		return
+	}
+	r.cursor = evs[len(evs)-1].ID
+	r.state = queued
+	r.inbox <- evs // never blocks: a run is read only while its inbox is empty
+}
+
+func (r *run) setState(s readState) {
+	r.mu.Lock()
+	r.state = s
+	r.mu.Unlock()
+}
+
+func (r *run) lost() { r.lostMu.Do(func() { close(r.lostCh) }) }
+
+// leaseOK checks the lease's local expiry (NOTES, leases without fencing): a holder
+// paused past it must not write, even before it learns that the lease is gone.
+func (r *run) leaseOK() error {
+	ttl := r.a.Config.leaseTTL()
+	if time.Since(time.Unix(0, r.renewed.Load())) > ttl-ttl/5 {
+		return errLeaseLost
+	}
+	return nil
+}
+
+// loop writes the run until it finishes, the lease is lost or ctx ends.
+func (r *run) loop(ctx context.Context) end {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	nextCheck := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return endStopped
+		case <-r.lostCh:
+			return endLost
+		case evs := <-r.inbox:
+			r.add(evs)
+			if err := r.write(ctx, false); errors.Is(err, errLeaseLost) {
+				return endLost
+			}
+			r.setState(r.nextState())
+		case <-tick.C:
+			if err := r.write(ctx, false); errors.Is(err, errLeaseLost) {
+				return endLost
+			}
+			r.mu.Lock()
+			if r.state == blocked {
+				r.state = r.nextStateLocked()
+			}
+			r.mu.Unlock()
+			if time.Now().Before(nextCheck) {
+				continue
+			}
+			nextCheck = time.Now().Add(2 * time.Second)
+			if e, done := r.check(ctx); done {
+				return e
+			}
+		}
+		r.lag.Store(int64(len(r.fifo)))
+		r.a.reportLag()
+	}
+}
+
+func (r *run) nextState() readState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.nextStateLocked()
+}
+
+// nextStateLocked: blocked while a step holds more than two chunks' worth that the
+// archive would not take; idle otherwise.
+func (r *run) nextStateLocked() readState {
+	for _, b := range r.bufs {
+		if len(b.evs) >= 2*r.a.Config.chunkEvents() {
+			return blocked
+		}
+	}
+	return idle
+}
+
+// add takes a batch in stream order: each event is queued for the summary and, unless
+// its step already archived it (a takeover), buffered for its step's next chunk.
+func (r *run) add(evs []event.Event) {
+	now := r.a.now()
+	r.lastEvent = now
+	for _, e := range evs {
+		id, err := event.ParseID(e.ID)
+		if err != nil || id.Compare(r.lastRead) <= 0 {
+			continue
+		}
+		r.lastRead = id
+		r.fifo = append(r.fifo, e)
+		step := chunk.Step(e.Phase)
+		if last, ok := r.stepLast[step]; ok && id.Compare(last) <= 0 {
+			continue // archived by an earlier holder
+		}
+		b := r.bufs[step]
+		if b == nil {
+			b = &stepBuf{}
+			r.bufs[step] = b
+		}
+		if len(b.evs) == 0 {
+			b.since = now
+		}
+		b.evs = append(b.evs, e)
+		b.bytes += eventSize(&e)
+	}
+}
+
+// eventSize estimates an event's encoded size (its line plus the fixed fields).
+func eventSize(e *event.Event) int {
+	return len(e.Line) + len(e.JobID) + len(e.Pod) + len(e.Container) + len(e.ContainerID) + len(e.Phase) + 200
+}
+
+// write cuts the chunks that are due (all of them when force), advances what is safely
+// archived, and rewrites the index when due. A failed write leaves everything
+// buffered, to be tried again.
+func (r *run) write(ctx context.Context, force bool) error {
+	now := r.a.now()
+	var firstErr error
+	steps := make([]string, 0, len(r.bufs))
+	for step := range r.bufs {
+		steps = append(steps, step)
+	}
+	sort.Strings(steps)
+	for _, step := range steps {
+		b := r.bufs[step]
+		for len(b.evs) > 0 {
+			n := r.cut(b)
+			if n == 0 && !force && now.Sub(b.since) < r.a.Config.flush() {
+				break
+			}
+			if n == 0 {
+				n = len(b.evs)
+			}
+			if err := r.putChunk(ctx, step, b, n); err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				break
+			}
+			b.since = now
+		}
+	}
+	r.advance()
+	if errors.Is(firstErr, errLeaseLost) {
+		return firstErr
+	}
+	if r.dirty && (force || now.Sub(r.lastIndex) >= r.a.Config.flush()) {
+		if err := r.putIndex(ctx); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// cut is the size of the next full chunk of b: ChunkEvents events, or fewer when 1 MiB
+// comes first; 0 when b holds less than a full chunk.
+func (r *run) cut(b *stepBuf) int {
+	limit := r.a.Config.chunkEvents()
+	size := 0
+	for i := range b.evs {
+		size += eventSize(&b.evs[i])
+		if size > chunk.MaxBytes-64<<10 {
+			return max(i, 1)
+		}
+		if i+1 == limit {
+			return limit
+		}
+	}
+	return 0
+}
+
+// putChunk writes b's first n events as the step's next chunk. A name already taken
+// (an earlier holder wrote it) is read and continued after, never overwritten.
+func (r *run) putChunk(ctx context.Context, step string, b *stepBuf, n int) error {
+	si := r.idx.Steps[step]
+	if si == nil {
+		si = &chunk.StepIndex{}
+		r.idx.Steps[step] = si
+	}
+	for {
+		if err := r.leaseOK(); err != nil {
+			return err
+		}
+		c := chunk.Chunk{SchemaVersion: chunk.SchemaVersion, JobID: r.jobID, Step: step, Sequence: si.NextSeq,
+			Events: b.evs[:n:n], CreatedAt: r.a.now()}
+		err := r.a.Archive.PutChunk(ctx, c)
+		if err == nil {
+			r.took(step, si, &c)
+			b.evs = b.evs[n:]
+			b.bytes = 0
+			for i := range b.evs {
+				b.bytes += eventSize(&b.evs[i])
+			}
+			if r.a.Metrics.Chunks != nil {
+				r.a.Metrics.Chunks(1)
+			}
+			return nil
+		}
+		if !errors.Is(err, ports.ErrExists) {
+			r.failed("chunk", err)
+			return err
+		}
+		old, err := r.a.Archive.Chunk(ctx, r.jobID, step, si.NextSeq)
+		if err != nil {
+			r.failed("chunk", err)
+			return err
+		}
+		r.took(step, si, &old)
+		last := r.stepLast[step]
+		k := 0
+		for k < len(b.evs) && mustID(b.evs[k].ID).Compare(last) <= 0 {
+			k++
+		}
+		b.evs = b.evs[k:]
+		if n -= k; n <= 0 {
+			return nil
+		}
+	}
+}
+
+// took records a chunk now in the archive.
+func (r *run) took(step string, si *chunk.StepIndex, c *chunk.Chunk) {
+	si.Chunks = append(si.Chunks, refOf(c))
+	si.NextSeq = c.Sequence + 1
+	if n := len(c.Events); n > 0 {
+		r.stepLast[step] = mustID(c.Events[n-1].ID)
+	}
+	r.dirty = true
+}
+
+func (r *run) failed(op string, err error) {
+	if r.a.Metrics.Errors != nil {
+		r.a.Metrics.Errors(op)
+	}
+	r.a.Logger.Warn("archiver: archive write failed; retrying", "job_id", r.jobID, "op", op, "error", err)
+}
+
+// advance moves LastID over every read event older than all that is still buffered,
+// counting each into the summary once, in stream order.
+func (r *run) advance() {
+	var oldest *event.ID
+	for _, b := range r.bufs {
+		if len(b.evs) > 0 {
+			id := mustID(b.evs[0].ID)
+			if oldest == nil || id.Compare(*oldest) < 0 {
+				oldest = &id
+			}
+		}
+	}
+	k := 0
+	for k < len(r.fifo) && (oldest == nil || mustID(r.fifo[k].ID).Compare(*oldest) < 0) {
+		e := &r.fifo[k]
+		r.idx.Summary.Add(e)
+		r.idx.LastID = e.ID
+		r.idx.Count++
+		k++
+	}
+	if k > 0 {
+		r.fifo = append(r.fifo[:0:0], r.fifo[k:]...)
+		r.dirty = true
+	}
+}
+
+// putIndex writes the index on the version it read, then the cursor, then trims the
+// stream behind it.
+func (r *run) putIndex(ctx context.Context) error {
+	if err := r.leaseOK(); err != nil {
+		return err
+	}
+	r.idx.UpdatedAt = r.a.now().UTC()
+	ver, err := r.a.Index.PutIndex(ctx, r.idx, r.version)
+	if errors.Is(err, ports.ErrConflict) {
+		// Another holder wrote it: this one is no longer the archiver of the run.
+		r.lost()
+		return errLeaseLost
+	}
+	if err != nil {
+		r.failed("index", err)
+		return err
+	}
+	r.version, r.dirty, r.lastIndex = ver, false, r.a.now()
+	cur := chunk.Cursor{LastID: r.idx.LastID, Steps: map[string]chunk.StepCursor{}}
+	for step, si := range r.idx.Steps {
+		sc := chunk.StepCursor{NextSeq: si.NextSeq}
+		if last, ok := r.stepLast[step]; ok {
+			sc.LastID = last.String()
+		}
+		cur.Steps[step] = sc
+	}
+	if err := r.a.Cursors.SaveCursor(ctx, r.jobID, cur); err != nil {
+		r.a.Logger.Warn("archiver: saving the cursor failed (the index has it)", "job_id", r.jobID, "error", err)
+		return nil
+	}
+	if _, err := r.a.Keeper.TrimArchived(ctx, r.jobID, r.idx.LastID, r.a.Config.keep()); err != nil {
+		r.a.Logger.Warn("archiver: trimming the stream failed; retried at the next index", "job_id", r.jobID, "error", err)
+	}
+	return nil
+}
+
+// check refreshes the run record, notices trimmed ranges, and finishes the run once it
+// is terminal, drained and everything read is archived.
+func (r *run) check(ctx context.Context) (end, bool) {
+	if rec, err := r.a.Jobs.Get(ctx, r.jobID); err == nil {
+		if nr := chunk.RecordOf(rec); nr != r.idx.Record {
+			r.idx.Record, r.dirty = nr, true
+		}
+		r.rec = rec
+	}
+	r.mu.Lock()
+	if r.state != idle {
+		r.mu.Unlock()
+		return 0, false
+	}
+	r.state = checking
+	r.mu.Unlock()
+	defer r.setState(idle)
+	first, last, err := r.a.Log.Bounds(ctx, r.jobID)
+	if err != nil {
+		return 0, false
+	}
+	r.noteTrimmed(first)
+	caughtUp := last == "" || !newer(last, r.lastRead.String())
+	if !caughtUp {
+		return 0, false
+	}
+	status := r.idx.Record.Status
+	drained := status.Terminal() && (!r.a.Config.Collecting || !r.a.isActive(r.jobID))
+	quiet := r.a.now().Sub(r.lastEvent) > idleAfter && !r.a.isActive(r.jobID)
+	if !drained && !quiet && last != "" {
+		return 0, false
+	}
+	if err := r.write(ctx, true); err != nil || len(r.fifo) > 0 {
+		return 0, false
+	}
+	if drained {
+		r.idx.Complete = true
+		r.dirty = true
+		if err := r.write(ctx, true); err != nil {
+			r.idx.Complete = false
+			return 0, false
+		}
+		return endFinished, true
+	}
+	return endIdle, true
+}
+
+func mustID(s string) event.ID {
+	id, _ := event.ParseID(s)
+	return id
+}

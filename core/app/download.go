@@ -1,0 +1,144 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/blastlog/blastlog/core/app/history"
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
+)
+
+// Download formats (CONTRACT §3).
+const (
+	FormatText   = "text"
+	FormatNDJSON = "ndjson"
+)
+
+// DownloadQuery is what a download asks for: a format, and one step or the whole run.
+type DownloadQuery struct {
+	Format string // text (default) or ndjson
+	Phase  string // "" for every step
+}
+
+// Validate reports ErrBadQuery for an unknown format or an impossible phase.
+func (q *DownloadQuery) Validate() error {
+	if q.Format == "" {
+		q.Format = FormatText
+	}
+	if q.Format != FormatText && q.Format != FormatNDJSON {
+		return fmt.Errorf("%w: format must be text or ndjson", ErrBadQuery)
+	}
+	return validPhase(q.Phase)
+}
+
+func validPhase(p string) error {
+	if utf8.RuneCountInString(p) > event.MaxPhaseChars || !utf8.ValidString(p) {
+		return fmt.Errorf("%w: phase must be at most %d characters", ErrBadQuery, event.MaxPhaseChars)
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%w: phase contains control characters", ErrBadQuery)
+		}
+	}
+	return nil
+}
+
+// Downloaded says what a download wrote.
+type Downloaded struct {
+	Count    int64
+	Complete bool // the run is terminal and no gap was crossed
+}
+
+// downloadPage is how many events one read of a download takes.
+const downloadPage = 2000
+
+// Download writes the run rec (checked with Authorize) to w, every event in stream
+// order from the archive and then the stream, page by page (never the whole run in
+// memory), and ends with the trailer line. It stops at the first write error.
+func (r *Reads) Download(ctx context.Context, rec job.Record, w io.Writer, q DownloadQuery) (Downloaded, error) {
+	if err := q.Validate(); err != nil {
+		return Downloaded{}, err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var d Downloaded
+	gap := false
+	var line []byte
+	err := r.History.Scan(ctx, rec.JobID, event.ID{}, downloadPage, func(p history.Page) error {
+		gap = gap || p.Gap != nil
+		for i := range p.Events {
+			e := &p.Events[i]
+			if q.Phase != "" && e.Phase != q.Phase {
+				continue
+			}
+			line = line[:0]
+			if q.Format == FormatNDJSON {
+				line = append(e.AppendJSON(line), '\n')
+			} else {
+				line = AppendText(line, e)
+			}
+			if _, err := bw.Write(line); err != nil {
+				return err
+			}
+			d.Count++
+		}
+		return nil
+	})
+	if err != nil {
+		return d, err
+	}
+	d.Complete = rec.Status.Terminal() && !gap
+	if q.Format == FormatNDJSON {
+		line = append(line[:0], `{"trailer":true,"count":`...)
+		line = strconv.AppendInt(line, d.Count, 10)
+		line = append(line, `,"complete":`...)
+		line = strconv.AppendBool(line, d.Complete)
+		line = append(line, "}\n"...)
+	} else {
+		word := "partial"
+		if d.Complete {
+			word = "complete"
+		}
+		line = fmt.Appendf(line[:0], "# %d lines, %s\n", d.Count, word)
+	}
+	if _, err := bw.Write(line); err != nil {
+		return d, err
+	}
+	return d, bw.Flush()
+}
+
+// AppendText is an event as a line of the text download:
+// "<ts> <phase> <pod/container, submit or system> <stream>: <line>".
+func AppendText(b []byte, e *event.Event) []byte {
+	if e.TS.IsZero() {
+		b = append(b, '-')
+	} else {
+		b = e.TS.UTC().AppendFormat(b, event.TimeLayout)
+	}
+	b = append(b, ' ')
+	if e.Phase == "" {
+		b = append(b, '-')
+	} else {
+		b = append(b, e.Phase...)
+	}
+	b = append(b, ' ')
+	switch {
+	case e.Source == event.SourceSystem:
+		b = append(b, "system"...)
+	case e.Pod != "":
+		b = append(b, e.Pod...)
+		b = append(b, '/')
+		b = append(b, e.Container...)
+	default:
+		b = append(b, "submit"...)
+	}
+	b = append(b, ' ')
+	b = append(b, e.Stream...)
+	b = append(b, ": "...)
+	b = append(b, e.Line...)
+	return append(b, '\n')
+}

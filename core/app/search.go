@@ -1,0 +1,141 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/blastlog/blastlog/core/app/history"
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/summary"
+)
+
+// Search limits (CONTRACT §3).
+const (
+	SearchDefaultLimit = 100
+	SearchMaxLimit     = 500
+	SearchMaxQuery     = 200
+	SearchMaxScanned   = 2_000_000
+	SearchMaxTime      = 5 * time.Second
+)
+
+// SearchQuery is one search of a run. Q is matched as a case-insensitive substring;
+// with Issues only lines the error/warning rules flag are kept (Q may then be empty).
+type SearchQuery struct {
+	Q, Phase, Pod, Stream string
+	Issues                bool
+	After                 string
+	Limit                 int
+}
+
+// Validate reports ErrBadQuery for what the contract refuses, and fills the default
+// limit.
+func (q *SearchQuery) Validate() error {
+	switch n := utf8.RuneCountInString(q.Q); {
+	case !utf8.ValidString(q.Q) || n > SearchMaxQuery:
+		return fmt.Errorf("%w: q must be at most %d characters", ErrBadQuery, SearchMaxQuery)
+	case n == 0 && !q.Issues:
+		return fmt.Errorf("%w: q is required unless issues=1", ErrBadQuery)
+	case q.Stream != "" && !event.Stream(q.Stream).Valid():
+		return fmt.Errorf("%w: stream must be stdout or stderr", ErrBadQuery)
+	case q.Limit < 0:
+		return fmt.Errorf("%w: limit must be from 1 to %d", ErrBadQuery, SearchMaxLimit)
+	case len(q.Pod) > 253:
+		return fmt.Errorf("%w: pod is longer than 253 characters", ErrBadQuery)
+	}
+	if q.After != "" {
+		if _, err := event.ParseID(q.After); err != nil {
+			return err
+		}
+	}
+	if q.Limit == 0 {
+		q.Limit = SearchDefaultLimit
+	}
+	q.Limit = min(q.Limit, SearchMaxLimit)
+	return validPhase(q.Phase)
+}
+
+// Match is an event that matched, with its line number within its step (1-based).
+type Match struct {
+	event.Event
+	LineNo int64
+}
+
+// MarshalJSON is the event's JSON with line_no added.
+func (m Match) MarshalJSON() ([]byte, error) {
+	b := m.Event.AppendJSON(nil)
+	b = append(b[:len(b)-1], `,"line_no":`...)
+	b = strconv.AppendInt(b, m.LineNo, 10)
+	return append(b, '}'), nil
+}
+
+// SearchResult is one page of matches.
+type SearchResult struct {
+	Matches   []Match `json:"matches"`
+	NextAfter string  `json:"next_after"`
+	Scanned   int64   `json:"scanned"`
+	Truncated bool    `json:"truncated"`
+}
+
+var errStopScan = errors.New("stop scan")
+
+// Search scans the run from its first event (line numbers count every event of a
+// step) and returns the matches after q.After, at most q.Limit. A scan stops at the
+// limit, after SearchMaxScanned events or SearchMaxTime, and then says Truncated;
+// NextAfter is the last id scanned, where the next page starts.
+func (r *Reads) Search(ctx context.Context, jobID string, q SearchQuery) (SearchResult, error) {
+	if err := q.Validate(); err != nil {
+		return SearchResult{}, err
+	}
+	var after event.ID
+	if q.After != "" {
+		after, _ = event.ParseID(q.After)
+	}
+	needle := strings.ToLower(q.Q)
+	deadline := time.Now().Add(SearchMaxTime)
+	res := SearchResult{Matches: []Match{}, NextAfter: q.After}
+	lineNo := map[string]int64{}
+	err := r.History.Scan(ctx, jobID, event.ID{}, downloadPage, func(p history.Page) error {
+		for i := range p.Events {
+			e := &p.Events[i]
+			step := summary.StepOf(e)
+			lineNo[step]++
+			id, _ := event.ParseID(e.ID)
+			if id.Compare(after) <= 0 {
+				continue
+			}
+			res.Scanned++
+			res.NextAfter = e.ID
+			if q.matches(e, needle) {
+				res.Matches = append(res.Matches, Match{Event: *e, LineNo: lineNo[step]})
+				if len(res.Matches) == q.Limit {
+					return errStopScan
+				}
+			}
+			if res.Scanned >= SearchMaxScanned || (res.Scanned%1024 == 0 && time.Now().After(deadline)) {
+				return errStopScan
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errStopScan) {
+		res.Truncated = true
+		err = nil
+	}
+	return res, err
+}
+
+func (q *SearchQuery) matches(e *event.Event, needle string) bool {
+	switch {
+	case q.Phase != "" && e.Phase != q.Phase,
+		q.Pod != "" && e.Pod != q.Pod,
+		q.Stream != "" && string(e.Stream) != q.Stream,
+		q.Issues && summary.Classify(e) == summary.None:
+		return false
+	}
+	return needle == "" || strings.Contains(strings.ToLower(e.Line), needle)
+}

@@ -1,0 +1,143 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/blastlog/blastlog/core/app/history"
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/core/summary"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// summaryTail bounds the events a summary reads beyond what the archive's index
+// counted (the archive's lag, or the whole stream without an archive).
+const summaryTail = 200_000
+
+// RunSummary is what the step headers and the batch table need (CONTRACT §3).
+type RunSummary struct {
+	JobID      string                   `json:"job_id"`
+	Status     string                   `json:"status"`
+	OwnerOID   string                   `json:"owner_oid"`
+	ELBJobID   string                   `json:"elb_job_id"`
+	CreatedAt  time.Time                `json:"created_at"`
+	UpdatedAt  time.Time                `json:"updated_at"`
+	Steps      map[string]*summary.Step `json:"steps"`
+	Containers []*summary.Container     `json:"containers"`
+	// Partial: more events followed than a summary reads; the counts stop at LastID.
+	Partial bool   `json:"partial"`
+	LastID  string `json:"last_id"`
+	Count   int64  `json:"count"`
+}
+
+// Summary is the run's summary: the archive index's counts (kept as the archiver
+// copies events), plus the events after what that index covers.
+func (r *Reads) Summary(ctx context.Context, rec job.Record) (RunSummary, error) {
+	run := summary.New()
+	var from event.ID
+	var count int64
+	if r.Index != nil {
+		idx, _, err := r.Index.Index(ctx, rec.JobID)
+		switch {
+		case err == nil:
+			run = idx.Summary.Clone()
+			from, _ = event.ParseID(idx.LastID)
+			count = idx.Count
+		case !errors.Is(err, ports.ErrNotFound):
+			return RunSummary{}, err
+		}
+	}
+	out := RunSummary{JobID: rec.JobID, Status: string(rec.Status), OwnerOID: rec.OwnerOID, ELBJobID: rec.ELBJobID,
+		CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, LastID: idString(from)}
+	var read int64
+	err := r.History.Scan(ctx, rec.JobID, from, downloadPage, func(p history.Page) error {
+		for i := range p.Events {
+			run.Add(&p.Events[i])
+			out.LastID = p.Events[i].ID
+			count++
+			if read++; read >= summaryTail {
+				out.Partial = true
+				return errStopScan
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopScan) {
+		return RunSummary{}, err
+	}
+	out.Steps, out.Count = run.Steps, count
+	out.Containers = make([]*summary.Container, 0, len(run.Containers))
+	for _, c := range run.Containers {
+		out.Containers = append(out.Containers, c)
+	}
+	sort.Slice(out.Containers, func(i, j int) bool {
+		a, b := out.Containers[i], out.Containers[j]
+		if a.Pod != b.Pod {
+			return a.Pod < b.Pod
+		}
+		if a.Container != b.Container {
+			return a.Container < b.Container
+		}
+		return a.Restart < b.Restart
+	})
+	return out, nil
+}
+
+func idString(id event.ID) string {
+	if id.IsZero() {
+		return ""
+	}
+	return id.String()
+}
+
+// Runs limits (CONTRACT §3).
+const (
+	RunsDefaultLimit = 50
+	RunsMaxLimit     = 500
+)
+
+// RunInfo is one entry of the run list.
+type RunInfo struct {
+	JobID     string    `json:"job_id"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Runs lists the caller's runs, newest first: the directory's, and the archive's for
+// runs Redis forgot.
+func (r *Reads) Runs(ctx context.Context, c ports.Credentials, limit int) ([]RunInfo, error) {
+	caller, err := r.Tickets.Identify(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = RunsDefaultLimit
+	}
+	limit = min(limit, RunsMaxLimit)
+	recs, err := r.Tickets.Jobs.Runs(ctx, caller.OID, limit)
+	if err != nil {
+		return nil, err
+	}
+	if r.Index != nil {
+		old, err := r.Index.OwnerRuns(ctx, caller.OID, limit)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, old...)
+	}
+	seen := map[string]bool{}
+	out := make([]RunInfo, 0, len(recs))
+	for _, rec := range recs {
+		if seen[rec.JobID] || rec.OwnerOID != caller.OID {
+			continue
+		}
+		seen[rec.JobID] = true
+		out = append(out, RunInfo{JobID: rec.JobID, Status: string(rec.Status), CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	return out[:min(len(out), limit)], nil
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+
+	"github.com/blastlog/blastlog/adapters/httpapi"
+	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/core/app/archive"
+	"github.com/blastlog/blastlog/functions/internal/wiring"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// archiving runs the archiver when an archive is configured.
+func archiving(c config) fx.Option {
+	if !c.Archive.On() {
+		return fx.Options()
+	}
+	return fx.Options(fx.Provide(newArchiver), fx.Invoke(func(*archive.Archiver) {}))
+}
+
+// archiverDeps are the archiver's dependencies.
+type archiverDeps struct {
+	fx.In
+	Store   wiring.ArchiveStore
+	RDB     redis.UniversalClient
+	Layout  redisstore.Config
+	Log     ports.EventLog
+	Tail    ports.LogTail
+	Jobs    ports.JobDirectory
+	Active  ports.ActiveRuns
+	Logger  *slog.Logger
+	Metrics *httpapi.Metrics
+}
+
+// markEvery renews the archive mark that makes every writer use the hard cap.
+const markEvery = time.Minute
+
+// newArchiver copies every run into the archive between the app's start and stop.
+func newArchiver(lc fx.Lifecycle, c config, d archiverDeps) *archive.Archiver {
+	state := redisstore.NewArchiveState(d.RDB, d.Layout)
+	m := d.Metrics
+	a := &archive.Archiver{Log: d.Log, Tail: d.Tail, Keeper: state, Cursors: state, Archive: d.Store.Archive,
+		Index: d.Store.Index, Leases: redisstore.NewLeases(d.RDB, d.Layout, "archlease"), Jobs: d.Jobs, Active: d.Active,
+		Logger: d.Logger,
+		Config: archive.Config{Holder: wiring.HolderID(), ChunkEvents: c.Archive.ChunkEvents, Flush: c.Archive.Flush,
+			Keep: c.MaxLen, Collecting: c.K8s.Mode != "off"},
+		Metrics: archive.Metrics{
+			Lag:    func(n int64) { m.ArchiveLag.Set(float64(n)) },
+			Errors: func(op string) { m.ArchiveErrors.WithLabelValues(op).Inc() },
+			Chunks: func(n int) { m.ArchiveChunks.Add(float64(n)) },
+			Runs:   func(n int) { m.ArchiveRuns.Set(float64(n)) },
+		}}
+	wiring.Background(lc, a.Run)
+	wiring.Background(lc, func(ctx context.Context) {
+		for {
+			if err := state.MarkArchiving(ctx, c.Archive.HardMax, 3*markEvery); err != nil && ctx.Err() == nil {
+				d.Logger.Warn("archive: renewing the writers' mark failed; retrying", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(markEvery):
+			}
+		}
+	})
+	d.Logger.Info("archiving runs", "mode", c.Archive.Mode, "chunk_events", c.Archive.ChunkEvents, "flush", c.Archive.Flush.String())
+	return a
+}
