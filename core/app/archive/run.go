@@ -47,6 +47,7 @@ type run struct {
 	mu     sync.Mutex
 	state  readState
 	cursor string // the read cursor: the last id handed to the writer
+	pause  bool   // the writer wants the run idle for a check: the reader skips it
 
 	renewed atomic.Int64 // UnixNano of the last successful acquire or renewal
 	lostCh  chan struct{}
@@ -159,8 +160,10 @@ func refOf(c *chunk.Chunk) chunk.Ref {
 	return ref
 }
 
-// noteTrimmed records a gap when the stream's first id lies beyond what was read: the
-// events between were dropped before anyone archived them.
+// noteTrimmed records a gap when the stream no longer holds the last event read: the
+// archiver's own trim always keeps that one, so another writer's cap (a Python
+// producer's MAXLEN, the hard cap) or a lost stream dropped what followed it before
+// anyone archived it.
 func (r *run) noteTrimmed(first string) {
 	f, err := event.ParseID(first)
 	if err != nil || r.lastRead.IsZero() || f.Compare(r.lastRead) <= 0 || r.lastRead.Adjacent(f) {
@@ -176,7 +179,7 @@ func (r *run) noteTrimmed(first string) {
 func (r *run) ready() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.state != idle {
+	if r.state != idle || r.pause {
 		return false
 	}
 	r.state = reading
@@ -250,9 +253,12 @@ func (r *run) loop(ctx context.Context) end {
 			if time.Now().Before(nextCheck) {
 				continue
 			}
-			nextCheck = time.Now().Add(2 * time.Second)
-			if e, done := r.check(ctx); done {
+			e, done, checked := r.check(ctx)
+			if done {
 				return e
+			}
+			if checked {
+				nextCheck = time.Now().Add(checkEvery)
 			}
 		}
 		r.lag.Store(int64(len(r.fifo)))
@@ -492,7 +498,13 @@ func (r *run) putIndex(ctx context.Context) error {
 		r.a.Logger.Warn("archiver: saving the cursor failed (the index has it)", "job_id", r.jobID, "error", err)
 		return nil
 	}
-	if _, err := r.a.Keeper.TrimArchived(ctx, r.jobID, r.idx.LastID, r.a.Config.keep()); err != nil {
+	// The entry at the cursor itself stays: while the stream holds it, nothing after it
+	// can have been trimmed by anyone (ids alone cannot tell: they skip milliseconds).
+	upTo, ok := mustID(r.idx.LastID).Prev()
+	if !ok {
+		return nil
+	}
+	if _, err := r.a.Keeper.TrimArchived(ctx, r.jobID, upTo.String(), r.a.Config.keep()); err != nil {
 		r.a.Logger.Warn("archiver: trimming the stream failed; retried at the next index", "job_id", r.jobID, "error", err)
 	}
 	return nil
@@ -500,7 +512,10 @@ func (r *run) putIndex(ctx context.Context) error {
 
 // check refreshes the run record, notices trimmed ranges, and finishes the run once it
 // is terminal, drained and everything read is archived.
-func (r *run) check(ctx context.Context) (end, bool) {
+// checkEvery is how often a writer refreshes the record and looks for its end.
+const checkEvery = time.Second
+
+func (r *run) check(ctx context.Context) (e end, done, checked bool) {
 	if rec, err := r.a.Jobs.Get(ctx, r.jobID); err == nil {
 		if nr := chunk.RecordOf(rec); nr != r.idx.Record {
 			r.idx.Record, r.dirty = nr, true
@@ -508,41 +523,46 @@ func (r *run) check(ctx context.Context) (end, bool) {
 		r.rec = rec
 	}
 	r.mu.Lock()
+	r.pause = true // the reader leaves the run alone until the check is done
 	if r.state != idle {
 		r.mu.Unlock()
-		return 0, false
+		return 0, false, false // a read or a batch is in flight: the next tick checks
 	}
 	r.state = checking
 	r.mu.Unlock()
-	defer r.setState(idle)
+	defer func() {
+		r.mu.Lock()
+		r.state, r.pause = idle, false
+		r.mu.Unlock()
+	}()
 	first, last, err := r.a.Log.Bounds(ctx, r.jobID)
 	if err != nil {
-		return 0, false
+		return 0, false, true
 	}
 	r.noteTrimmed(first)
 	caughtUp := last == "" || !newer(last, r.lastRead.String())
 	if !caughtUp {
-		return 0, false
+		return 0, false, true
 	}
 	status := r.idx.Record.Status
 	drained := status.Terminal() && (!r.a.Config.Collecting || !r.a.isActive(r.jobID))
 	quiet := r.a.now().Sub(r.lastEvent) > idleAfter && !r.a.isActive(r.jobID)
 	if !drained && !quiet && last != "" {
-		return 0, false
+		return 0, false, true
 	}
 	if err := r.write(ctx, true); err != nil || len(r.fifo) > 0 {
-		return 0, false
+		return 0, false, true
 	}
 	if drained {
 		r.idx.Complete = true
 		r.dirty = true
 		if err := r.write(ctx, true); err != nil {
 			r.idx.Complete = false
-			return 0, false
+			return 0, false, true
 		}
-		return endFinished, true
+		return endFinished, true, true
 	}
-	return endIdle, true
+	return endIdle, true, true
 }
 
 func mustID(s string) event.ID {

@@ -1,0 +1,247 @@
+package archive_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/blastlog/blastlog/core/app/archive"
+	"github.com/blastlog/blastlog/core/app/history"
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/ports/portstest"
+)
+
+type stack struct {
+	log   *portstest.EventLog
+	jobs  *portstest.JobDirectory
+	coord *portstest.Coordination
+	arch  *portstest.Archive
+	curs  *portstest.Cursors
+}
+
+func newStack() *stack {
+	return &stack{log: portstest.NewEventLog(0), jobs: portstest.NewJobDirectory(), coord: portstest.NewCoordination(),
+		arch: portstest.NewArchive(), curs: portstest.NewCursors()}
+}
+
+func (s *stack) archiver(holder string) *archive.Archiver {
+	return &archive.Archiver{Log: s.log, Tail: s.log, Keeper: s.log, Cursors: s.curs, Archive: s.arch, Index: s.arch,
+		Leases: s.coord, Jobs: s.jobs, Active: s.coord,
+		Config: archive.Config{Holder: holder, ChunkEvents: 50, Flush: 30 * time.Millisecond, Keep: 100,
+			Scan: 20 * time.Millisecond, LeaseTTL: 600 * time.Millisecond, Block: 10 * time.Millisecond}}
+}
+
+func (s *stack) reader() *history.Reader {
+	return &history.Reader{Log: s.log, Archive: s.arch, Index: s.arch}
+}
+
+func (s *stack) write(t testing.TB, jobID string, from, n int, phase string) {
+	t.Helper()
+	for i := 0; i < n; i += 100 {
+		var evs []event.Event
+		for k := i; k < min(n, i+100); k++ {
+			e := portstest.Event(jobID, fmt.Sprintf("line %d", from+k))
+			e.Phase = phase
+			evs = append(evs, e)
+		}
+		if _, err := s.log.Append(context.Background(), jobID, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readAll reads the run through the read path, failing on a gap.
+func readAll(t testing.TB, r *history.Reader, jobID string) []string {
+	t.Helper()
+	var out []string
+	err := r.Scan(context.Background(), jobID, event.ID{}, 333, func(p history.Page) error {
+		if p.Gap != nil {
+			t.Fatalf("gap %+v after %d events", *p.Gap, len(out))
+		}
+		for _, e := range p.Events {
+			out = append(out, e.Line)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func waitFor(t testing.TB, what string, d time.Duration, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func checkSequence(t testing.TB, got []string, want int) {
+	t.Helper()
+	if len(got) != want {
+		t.Fatalf("%d events, want %d", len(got), want)
+	}
+	for i, l := range got {
+		if l != fmt.Sprintf("line %d", i) {
+			t.Fatalf("event %d is %q", i, l)
+		}
+	}
+}
+
+// A run far larger than what the stream keeps is whole through the read path once
+// it is archived: the archiver trims behind its cursor, never past it.
+func TestRunIsWholeAfterTrimming(t *testing.T) {
+	s := newStack()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.jobs.Register(ctx, job.Record{JobID: "big", OwnerOID: "o"})
+	a := s.archiver("a")
+	go a.Run(ctx)
+	s.write(t, "big", 0, 500, event.PhaseStagingDB)
+	s.write(t, "big", 500, 4000, event.PhaseRunning)
+	s.write(t, "big", 4500, 50, event.PhaseExportingResults)
+	s.jobs.SetStatus(ctx, "big", job.Completed)
+	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
+		idx, _, err := s.arch.Index(ctx, "big")
+		return err == nil && idx.Complete
+	})
+	if first, _, _ := s.log.Bounds(ctx, "big"); first == "" {
+		t.Fatal("the stream is empty")
+	}
+	held, _ := s.log.Read(ctx, "big", "", 1<<20)
+	if len(held) > 200 {
+		t.Errorf("the stream still holds %d events: not trimmed behind the cursor", len(held))
+	}
+	checkSequence(t, readAll(t, s.reader(), "big"), 4550)
+	idx, _, _ := s.arch.Index(ctx, "big")
+	if idx.Count != 4550 || idx.Summary.Steps[event.PhaseStagingDB].Count != 500 || idx.Record.Status != job.Completed {
+		t.Fatalf("index count %d, staging %+v, record %+v", idx.Count, idx.Summary.Steps[event.PhaseStagingDB], idx.Record)
+	}
+	for _, c := range idx.Steps[event.PhaseRunning].Chunks {
+		if c.Count > 50 {
+			t.Fatalf("chunk of %d events, cap 50", c.Count)
+		}
+	}
+}
+
+// Two archivers race for the same runs; one is stopped mid-run and the other takes
+// over from the index and the chunks: every event archived exactly once.
+func TestTakeoverNeitherDuplicatesNorSkips(t *testing.T) {
+	s := newStack()
+	bg := context.Background()
+	s.jobs.Register(bg, job.Record{JobID: "run", OwnerOID: "o"})
+	ctxA, stopA := context.WithCancel(bg)
+	a := s.archiver("a")
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); a.Run(ctxA) }()
+	s.write(t, "run", 0, 1234, event.PhaseRunning)
+	waitFor(t, "some chunks", 5*time.Second, func() bool {
+		refs, _ := s.arch.Chunks(bg, "run")
+		return len(refs["running"]) >= 3
+	})
+	stopA() // mid-run: buffered events and maybe an unindexed chunk are left behind
+	wg.Wait()
+	s.write(t, "run", 1234, 766, event.PhaseRunning)
+	ctxB, stopB := context.WithCancel(bg)
+	defer stopB()
+	go s.archiver("b").Run(ctxB)
+	s.jobs.SetStatus(bg, "run", job.Completed)
+	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
+		idx, _, err := s.arch.Index(bg, "run")
+		return err == nil && idx.Complete
+	})
+	// The archive alone: chunk by chunk, every id once and in order.
+	idx, _, _ := s.arch.Index(bg, "run")
+	var got []string
+	for _, ref := range idx.Steps["running"].Chunks {
+		c, err := s.arch.Chunk(bg, "run", "running", ref.Seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range c.Events {
+			got = append(got, e.Line)
+		}
+	}
+	checkSequence(t, got, 2000)
+	if idx.Count != 2000 {
+		t.Fatalf("index counts %d", idx.Count)
+	}
+}
+
+// The archive down for a while: nothing is lost once it is back, and the stream is
+// not trimmed past what was archived meanwhile.
+func TestArchiveOutageLosesNothing(t *testing.T) {
+	s := newStack()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.jobs.Register(ctx, job.Record{JobID: "r", OwnerOID: "o"})
+	go s.archiver("a").Run(ctx)
+	s.write(t, "r", 0, 300, event.PhaseRunning)
+	waitFor(t, "a chunk", 5*time.Second, func() bool { refs, _ := s.arch.Chunks(ctx, "r"); return len(refs["running"]) > 0 })
+	s.arch.SetDown(true)
+	s.write(t, "r", 300, 2000, event.PhaseRunning)
+	time.Sleep(300 * time.Millisecond)
+	s.arch.SetDown(false)
+	s.jobs.SetStatus(ctx, "r", job.Completed)
+	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
+		idx, _, err := s.arch.Index(ctx, "r")
+		return err == nil && idx.Complete
+	})
+	checkSequence(t, readAll(t, s.reader(), "r"), 2300)
+}
+
+// A producer that trims on its own (the Python one's MAXLEN) while nobody archives:
+// the archiver records the lost range, and the read path reports it as a gap.
+func TestForeignTrimIsRecordedAsAGap(t *testing.T) {
+	s := newStack()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.jobs.Register(ctx, job.Record{JobID: "p", OwnerOID: "o"})
+	ctxA, stopA := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { s.archiver("a").Run(ctxA); close(done) }()
+	s.write(t, "p", 0, 100, event.PhaseRunning)
+	waitFor(t, "the first events indexed", 5*time.Second, func() bool {
+		idx, _, err := s.arch.Index(ctx, "p")
+		return err == nil && idx.Count == 100
+	})
+	stopA()
+	<-done
+	s.write(t, "p", 100, 500, event.PhaseRunning)
+	s.log.Trim("p", 200) // lines 100..399 are gone before anyone archived them
+	go s.archiver("b").Run(ctx)
+	s.jobs.SetStatus(ctx, "p", job.Completed)
+	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
+		idx, _, err := s.arch.Index(ctx, "p")
+		return err == nil && idx.Complete
+	})
+	idx, _, _ := s.arch.Index(ctx, "p")
+	if len(idx.Gaps) != 1 {
+		t.Fatalf("gaps %+v", idx.Gaps)
+	}
+	var lines []string
+	gaps := 0
+	s.reader().Scan(ctx, "p", event.ID{}, 70, func(p history.Page) error {
+		if p.Gap != nil {
+			gaps++
+			if len(lines) != 100 {
+				t.Errorf("gap after %d events", len(lines))
+			}
+		}
+		for _, e := range p.Events {
+			lines = append(lines, e.Line)
+		}
+		return nil
+	})
+	if gaps != 1 || len(lines) != 300 || lines[100] != "line 400" {
+		t.Fatalf("%d gaps, %d lines, lines[100] %q", gaps, len(lines), lines[100])
+	}
+}
