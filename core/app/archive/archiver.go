@@ -19,7 +19,8 @@ type Config struct {
 	ChunkEvents int           // events per chunk: chunk.DefaultEvents (also cut at chunk.MaxBytes)
 	Flush       time.Duration // a chunk is cut and the index rewritten at least this often: 5s
 	Keep        int64         // stream entries kept behind the cursor (BLASTLOG_STREAM_MAXLEN): 5000
-	Scan        time.Duration // how often runs with a stream are looked for: 10s
+	Scan        time.Duration // how often every stream is looked for (SCAN): 30s
+	Poll        time.Duration // how often the active set and viewers' runs are: 1s
 	LeaseTTL    time.Duration // 15s, renewed every third of it
 	Block       time.Duration // the multiplexed read's block: 250ms
 	Batch       int           // events per run per read: 2000
@@ -36,7 +37,8 @@ func (c Config) chunkEvents() int {
 }
 
 func (c Config) flush() time.Duration    { return orDuration(c.Flush, 5*time.Second) }
-func (c Config) scan() time.Duration     { return orDuration(c.Scan, 10*time.Second) }
+func (c Config) scan() time.Duration     { return orDuration(c.Scan, 30*time.Second) }
+func (c Config) poll() time.Duration     { return orDuration(c.Poll, time.Second) }
 func (c Config) leaseTTL() time.Duration { return orDuration(c.LeaseTTL, 15*time.Second) }
 func (c Config) block() time.Duration    { return orDuration(c.Block, 250*time.Millisecond) }
 
@@ -131,14 +133,18 @@ func (a *Archiver) Run(ctx context.Context) {
 	a.init()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	nextScan := time.Time{}
+	var nextScan, nextPoll time.Time
 	renew := time.NewTicker(a.Config.leaseTTL() / 3)
 	defer renew.Stop()
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
-		if now := time.Now(); !now.Before(nextScan) {
-			a.scan(ctx, &wg)
-			nextScan = now.Add(a.Config.scan())
+		if now := time.Now(); !now.Before(nextPoll) {
+			full := !now.Before(nextScan)
+			a.scan(ctx, &wg, full)
+			nextPoll = now.Add(a.Config.poll())
+			if full {
+				nextScan = now.Add(a.Config.scan())
+			}
 		}
 		select {
 		case <-renew.C:
@@ -150,8 +156,8 @@ func (a *Archiver) Run(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 			case <-a.wake:
-				nextScan = time.Time{}
-			case <-time.After(min(a.Config.scan(), time.Until(nextScan))):
+				nextPoll = time.Time{}
+			case <-time.After(time.Until(nextPoll)):
 			case <-renew.C:
 				a.renew(ctx)
 			}
@@ -175,7 +181,7 @@ func (a *Archiver) Run(ctx context.Context) {
 		}
 		select {
 		case <-a.wake:
-			nextScan = time.Time{}
+			nextPoll = time.Time{}
 		default:
 		}
 	}
@@ -196,20 +202,24 @@ func (a *Archiver) readable() (map[string]string, map[string]*run) {
 	return cursors, byKey
 }
 
-// scan looks for runs to archive: every stream, the active set and the viewers' runs;
-// each one no replica holds is taken.
-func (a *Archiver) scan(ctx context.Context, wg *sync.WaitGroup) {
+// scan looks for runs to archive: the active set and the viewers' runs, and (full)
+// every stream; each one no replica holds is taken.
+func (a *Archiver) scan(ctx context.Context, wg *sync.WaitGroup, full bool) {
 	cands := map[string]string{}
-	logged, err := a.Keeper.LoggedRuns(ctx)
-	if err != nil {
-		a.Logger.Warn("archiver: listing run streams failed; retrying", "error", err)
-	}
-	for _, id := range logged {
-		cands[job.SafeID(id)] = id
+	if full {
+		logged, err := a.Keeper.LoggedRuns(ctx)
+		if err != nil {
+			a.Logger.Warn("archiver: listing run streams failed; retrying", "error", err)
+		}
+		for _, id := range logged {
+			cands[job.SafeID(id)] = id
+		}
 	}
 	active := map[string]bool{}
+	var err error
 	if a.Active != nil {
-		ids, err := a.Active.Active(ctx)
+		var ids []string
+		ids, err = a.Active.Active(ctx)
 		if err != nil {
 			a.Logger.Warn("archiver: listing active runs failed; retrying", "error", err)
 		}

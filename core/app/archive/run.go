@@ -65,7 +65,15 @@ type run struct {
 	dirty     bool
 	lastIndex time.Time
 	lastEvent time.Time
+	failures  int       // archive writes failed in a row
+	retryAt   time.Time // no write before this while the archive fails
 }
+
+// Backoff of a writer whose archive fails: 250ms doubling to 30s.
+const (
+	minBackoff = 250 * time.Millisecond
+	maxBackoff = 30 * time.Second
+)
 
 type stepBuf struct {
 	evs   []event.Event
@@ -322,6 +330,25 @@ func eventSize(e *event.Event) int {
 // buffered, to be tried again.
 func (r *run) write(ctx context.Context, force bool) error {
 	now := r.a.now()
+	if now.Before(r.retryAt) {
+		return errBackoff
+	}
+	err := r.writeDue(ctx, now, force)
+	switch {
+	case err == nil && r.failures > 0:
+		r.a.Logger.Info("archiver: the archive answers again", "job_id", r.jobID, "failed_writes", r.failures)
+		r.failures, r.retryAt = 0, time.Time{}
+	case err != nil && !errors.Is(err, errLeaseLost):
+		r.failures++
+		r.retryAt = now.Add(min(maxBackoff, minBackoff<<min(r.failures, 10)))
+	}
+	return err
+}
+
+// errBackoff: the archive failed recently; the writer waits before it tries again.
+var errBackoff = errors.New("archive backoff")
+
+func (r *run) writeDue(ctx context.Context, now time.Time, force bool) error {
 	var firstErr error
 	steps := make([]string, 0, len(r.bufs))
 	for step := range r.bufs {
@@ -439,7 +466,10 @@ func (r *run) failed(op string, err error) {
 	if r.a.Metrics.Errors != nil {
 		r.a.Metrics.Errors(op)
 	}
-	r.a.Logger.Warn("archiver: archive write failed; retrying", "job_id", r.jobID, "op", op, "error", err)
+	if r.failures == 0 { // once per outage; the metric counts every one
+		r.a.Logger.Warn("archiver: archive write failed; retrying with backoff (nothing is trimmed meanwhile)",
+			"job_id", r.jobID, "op", op, "error", err)
+	}
 }
 
 // advance moves LastID over every read event older than all that is still buffered,
