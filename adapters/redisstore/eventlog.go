@@ -36,8 +36,11 @@ func (l *EventLog) maxLen(ctx context.Context) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if time.Since(l.capAt) >= markEvery {
+		// Read again at most every markEvery, also after a failure (the append that
+		// follows would fail too; the old answer stands meanwhile).
+		l.capAt = time.Now()
 		if n, ok, err := ArchivingMaxLen(ctx, l.rdb, l.cfg); err == nil {
-			l.capAt, l.capMaxLen = time.Now(), 0
+			l.capMaxLen = 0
 			if ok {
 				l.capMaxLen = max(n, l.cfg.MaxLen)
 			}

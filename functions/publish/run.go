@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -90,14 +91,13 @@ func (c cli) runCommand(argv []string, pub *app.Publisher) (int, error) {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
 
-	// Within a stream, lines keep their order exactly. Across stdout and stderr the
-	// order is that in which reads return: once both pipes hold data, the order of the
-	// writes that filled them is lost (the kernel keeps none), so the readers wait on
-	// the pipes before the command starts, and one lock orders what follows a read.
-	var (
-		mu      sync.Mutex
-		drained sync.WaitGroup
-	)
+	// Pass-through first: each reader writes what it read to the publisher's own
+	// stdout/stderr at once and hands a copy to one publishing goroutine, so a slow,
+	// down or hung Redis never holds the command's output back. Within a stream,
+	// lines keep their order exactly; across stdout and stderr the order is that in
+	// which reads returned (once both pipes hold data the kernel keeps none).
+	q := newHandoff(maxHandoffBytes)
+	var drained sync.WaitGroup
 	for _, p := range []struct {
 		r    *os.File
 		pass io.Writer
@@ -106,12 +106,21 @@ func (c cli) runCommand(argv []string, pub *app.Publisher) (int, error) {
 		drained.Add(1)
 		go func() {
 			defer drained.Done()
-			pump(p.r, &mu, p.pass, p.pub)
-			mu.Lock()
-			p.pub.Close()
-			mu.Unlock()
+			pump(p.r, p.pass, p.pub, q)
 		}()
 	}
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		q.drain()
+	}()
+	defer func() {
+		q.close()
+		<-published
+		if n := q.dropped.Load(); n > 0 {
+			fmt.Fprintf(c.stderr, "blastlog-publish: warning: %d bytes of output were passed through but not published (the log fell too far behind)\n", n)
+		}
+	}()
 
 	startErr := cmd.Start()
 	outW.Close()
@@ -160,26 +169,93 @@ func (c cli) runCommand(argv []string, pub *app.Publisher) (int, error) {
 	return exitStoreFailed, fmt.Errorf("run: waiting for %q: %v", clip(argv[0]), werr)
 }
 
-// pump copies r to pass byte for byte and to pub, one read at a time under mu. A
-// failing pass-through (a closed stdout) does not stop the publishing, and publishing
-// never fails.
-func pump(r io.Reader, mu *sync.Mutex, pass io.Writer, pub io.Writer) {
+// pump copies r to pass byte for byte, and queues a copy for pub. A failing
+// pass-through (a closed stdout) does not stop the publishing; publishing never holds
+// the reads back.
+func pump(r io.Reader, pass io.Writer, pub *app.LineWriter, q *handoff) {
+	defer q.put(pub, nil) // the last unterminated line
 	buf := make([]byte, 32<<10)
 	passing := true
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
-			mu.Lock()
 			if passing {
 				if _, werr := pass.Write(buf[:n]); werr != nil {
 					passing = false
 				}
 			}
-			pub.Write(buf[:n])
-			mu.Unlock()
+			q.put(pub, append([]byte(nil), buf[:n]...))
 		}
 		if err != nil {
 			return
+		}
+	}
+}
+
+// maxHandoffBytes bounds the output read but not yet published.
+const maxHandoffBytes = 16 << 20
+
+// handoff is the bounded queue between the readers and the publishing goroutine: what
+// does not fit is counted and dropped from publishing (never from the pass-through).
+type handoff struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	items   []handoffItem
+	bytes   int
+	max     int
+	closed  bool
+	dropped atomic.Int64
+}
+
+type handoffItem struct {
+	w *app.LineWriter
+	b []byte // nil: close the writer
+}
+
+func newHandoff(max int) *handoff {
+	h := &handoff{max: max}
+	h.cond = sync.NewCond(&h.mu)
+	return h
+}
+
+func (h *handoff) put(w *app.LineWriter, b []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if b != nil && h.bytes+len(b) > h.max {
+		h.dropped.Add(int64(len(b)))
+		return
+	}
+	h.items = append(h.items, handoffItem{w, b})
+	h.bytes += len(b)
+	h.cond.Signal()
+}
+
+func (h *handoff) close() {
+	h.mu.Lock()
+	h.closed = true
+	h.cond.Signal()
+	h.mu.Unlock()
+}
+
+// drain publishes what is queued, in order, until close.
+func (h *handoff) drain() {
+	for {
+		h.mu.Lock()
+		for len(h.items) == 0 && !h.closed {
+			h.cond.Wait()
+		}
+		if len(h.items) == 0 {
+			h.mu.Unlock()
+			return
+		}
+		it := h.items[0]
+		h.items = h.items[1:]
+		h.bytes -= len(it.b)
+		h.mu.Unlock()
+		if it.b == nil {
+			it.w.Close()
+		} else {
+			it.w.Write(it.b)
 		}
 	}
 }
