@@ -93,14 +93,15 @@ type Archiver struct {
 	runs     map[string]*run   // safe id -> run held here
 	finished map[string]string // safe id -> last id archived, for runs found complete
 	active   map[string]bool   // safe ids in the active set at the last scan
-	wake     chan struct{}
+	wake     chan struct{} // a viewer's run: poll now
+	ready    chan struct{} // a writer can take more: read now
 	once     sync.Once
 }
 
 func (a *Archiver) init() {
 	a.once.Do(func() {
 		a.wanted, a.runs, a.finished, a.active = map[string]string{}, map[string]*run{}, map[string]string{}, map[string]bool{}
-		a.wake = make(chan struct{}, 1)
+		a.wake, a.ready = make(chan struct{}, 1), make(chan struct{}, 1)
 		if a.Logger == nil {
 			a.Logger = slog.New(slog.DiscardHandler)
 		}
@@ -157,6 +158,7 @@ func (a *Archiver) Run(ctx context.Context) {
 			case <-ctx.Done():
 			case <-a.wake:
 				nextPoll = time.Time{}
+			case <-a.ready:
 			case <-time.After(time.Until(nextPoll)):
 			case <-renew.C:
 				a.renew(ctx)
@@ -328,6 +330,14 @@ func (a *Archiver) renew(ctx context.Context) {
 		case err == nil:
 			r.lost()
 		}
+	}
+}
+
+// readyAgain wakes the reader: a writer can take more.
+func (a *Archiver) readyAgain() {
+	select {
+	case a.ready <- struct{}{}:
+	default:
 	}
 }
 

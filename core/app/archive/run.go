@@ -218,6 +218,9 @@ func (r *run) setState(s readState) {
 	r.mu.Lock()
 	r.state = s
 	r.mu.Unlock()
+	if s == idle {
+		r.a.readyAgain()
+	}
 }
 
 func (r *run) lost() { r.lostMu.Do(func() { close(r.lostCh) }) }
@@ -254,10 +257,14 @@ func (r *run) loop(ctx context.Context) end {
 				return endLost
 			}
 			r.mu.Lock()
-			if r.state == blocked {
-				r.state = r.nextStateLocked()
+			unblocked := r.state == blocked && r.nextStateLocked() == idle
+			if unblocked {
+				r.state = idle
 			}
 			r.mu.Unlock()
+			if unblocked {
+				r.a.readyAgain()
+			}
 			if time.Now().Before(nextCheck) {
 				continue
 			}
@@ -564,6 +571,7 @@ func (r *run) check(ctx context.Context) (e end, done, checked bool) {
 		r.mu.Lock()
 		r.state, r.pause = idle, false
 		r.mu.Unlock()
+		r.a.readyAgain()
 	}()
 	first, last, err := r.a.Log.Bounds(ctx, r.jobID)
 	if err != nil {

@@ -44,9 +44,10 @@ type Reader struct {
 
 // Defaults of Reader.
 const (
-	DefaultCacheBytes = 64 << 20
+	DefaultCacheBytes = 32 << 20
 	DefaultIndexTTL   = time.Second
 	maxIndexes        = 4096
+	scanCacheBytes    = 4 << 20 // a scan's own chunks: the current one of each step
 )
 
 type cachedIndex struct {
@@ -83,6 +84,14 @@ func idString(id event.ID) string {
 // Read returns up to max events strictly after after (the zero id: from the first
 // event of the run), in id order.
 func (r *Reader) Read(ctx context.Context, jobID string, after event.ID, max int) (Page, error) {
+	r.init()
+	return r.read(ctx, jobID, after, max, r.chunks)
+}
+
+// read is Read with chunks kept in cache: the shared one for viewers (they catch up
+// in the same places), a small private one for a scan (a download or search over a
+// whole run would only push the viewers' chunks out).
+func (r *Reader) read(ctx context.Context, jobID string, after event.ID, max int, cache *lru) (Page, error) {
 	if max <= 0 {
 		return Page{}, nil
 	}
@@ -122,7 +131,7 @@ func (r *Reader) Read(ctx context.Context, jobID string, after event.ID, max int
 	if ferr == nil {
 		bound = &firstID
 	}
-	p, stopped, err := r.fromArchive(ctx, &idx, after, bound, max)
+	p, stopped, err := r.fromArchive(ctx, &idx, after, bound, max, cache)
 	if err != nil || stopped || len(p.Events) == max {
 		return p, err
 	}
@@ -165,7 +174,7 @@ type stepCursor struct {
 
 // fromArchive merges the steps' chunks by id, from after up to (not including)
 // bound. stopped means the page ends at a recorded gap or at max.
-func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.ID, bound *event.ID, max int) (Page, bool, error) {
+func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.ID, bound *event.ID, max int, cache *lru) (Page, bool, error) {
 	var curs []*stepCursor
 	for step, si := range idx.Steps {
 		// The first chunk that may hold an event after the resume point.
@@ -184,7 +193,7 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 		var bestID event.ID
 		for _, c := range curs {
 			if len(c.evs) == 0 && c.next < len(c.refs) {
-				ch, err := r.chunk(ctx, idx.JobID, c.step, c.refs[c.next].Seq)
+				ch, err := r.chunk(ctx, idx.JobID, c.step, c.refs[c.next].Seq, cache)
 				if err != nil {
 					return Page{}, false, err
 				}
@@ -249,17 +258,18 @@ func mustID(s string) event.ID {
 	return id
 }
 
-// chunk reads one chunk through the cache.
-func (r *Reader) chunk(ctx context.Context, jobID, step string, seq int) (*chunk.Chunk, error) {
-	r.init()
-	return r.chunks.get(chunk.Name(jobID, step, seq), func() (*chunk.Chunk, int64, error) {
+// chunk reads one chunk through cache.
+func (r *Reader) chunk(ctx context.Context, jobID, step string, seq int, cache *lru) (*chunk.Chunk, error) {
+	return cache.get(chunk.Name(jobID, step, seq), func() (*chunk.Chunk, int64, error) {
 		c, err := r.Archive.Chunk(ctx, jobID, step, seq)
 		if err != nil {
 			return nil, 0, err
 		}
-		size := int64(256)
+		// Decoded, an event costs its strings plus ~450 bytes of struct and fields.
+		size := int64(512)
 		for i := range c.Events {
-			size += int64(len(c.Events[i].Line)) + 200
+			e := &c.Events[i]
+			size += int64(len(e.Line)+len(e.JobID)+len(e.Pod)+len(e.Container)+len(e.ContainerID)) + 450
 		}
 		return &c, size, nil
 	})
@@ -316,7 +326,7 @@ func (r *Reader) archiveBefore(ctx context.Context, idx *chunk.Index, bound even
 				break
 			}
 		}
-		ch, err := r.chunk(ctx, idx.JobID, c.step, c.Seq)
+		ch, err := r.chunk(ctx, idx.JobID, c.step, c.Seq, r.chunks)
 		if err != nil {
 			return nil, err
 		}
@@ -340,8 +350,10 @@ func sortByID(evs []event.Event) {
 // Scan calls f with every page after after until the run's end or ctx ends. It
 // returns what f returns, or the read's error.
 func (r *Reader) Scan(ctx context.Context, jobID string, after event.ID, pageSize int, f func(Page) error) error {
+	r.init()
+	own := newLRU(scanCacheBytes)
 	for {
-		p, err := r.Read(ctx, jobID, after, pageSize)
+		p, err := r.read(ctx, jobID, after, pageSize, own)
 		if err != nil {
 			return err
 		}
