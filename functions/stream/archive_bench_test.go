@@ -297,7 +297,6 @@ func (c *countingArchive) Chunk(ctx context.Context, jobID, step string, seq int
 	return c.Dir.Chunk(ctx, jobID, step, seq)
 }
 
-
 // countingPuts counts the events of the chunks written.
 type countingPuts struct {
 	portstest.ArchiveStore

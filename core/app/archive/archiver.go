@@ -93,8 +93,8 @@ type Archiver struct {
 	runs     map[string]*run   // safe id -> run held here
 	finished map[string]string // safe id -> last id archived, for runs found complete
 	active   map[string]bool   // safe ids in the active set at the last scan
-	wake     chan struct{} // a viewer's run: poll now
-	ready    chan struct{} // a writer can take more: read now
+	wake     chan struct{}     // a viewer's run: poll now
+	ready    chan struct{}     // a writer can take more: read now
 	once     sync.Once
 }
 

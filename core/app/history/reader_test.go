@@ -1,0 +1,202 @@
+package history_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/blastlog/blastlog/core/app/history"
+	"github.com/blastlog/blastlog/core/chunk"
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/ports/portstest"
+)
+
+// fixture: events 1..n with ids <i>-0; steps alternate a/b; the archive holds chunks
+// of 7 per step up to archived (and a recorded gap if asked), the stream holds the
+// events from streamFrom on.
+type fixture struct {
+	log  *portstest.EventLog
+	arch *portstest.Archive
+	ids  []string
+}
+
+func newFixture(t *testing.T, n, archived, streamFrom int, gap [2]int) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &fixture{log: portstest.NewEventLog(0), arch: portstest.NewArchive()}
+	var all []event.Event
+	for i := 1; i <= n; i++ {
+		e := portstest.Event("run", fmt.Sprintf("line %d", i))
+		e.Phase = []string{"a", "b"}[i%2]
+		if i%5 == 0 {
+			e.Phase = "a" // steps interleave unevenly
+		}
+		all = append(all, e)
+	}
+	ids, err := f.log.Append(ctx, "run", all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ids = ids
+	idx := chunk.NewIndex("run")
+	bufs := map[string][]event.Event{}
+	flush := func(step string) {
+		si := idx.Steps[step]
+		if si == nil {
+			si = &chunk.StepIndex{}
+			idx.Steps[step] = si
+		}
+		evs := bufs[step]
+		c := chunk.Chunk{SchemaVersion: 1, JobID: "run", Step: step, Sequence: si.NextSeq, Events: evs}
+		if err := f.arch.PutChunk(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		si.Chunks = append(si.Chunks, chunk.Ref{Seq: c.Sequence, FirstID: evs[0].ID, LastID: evs[len(evs)-1].ID, Count: len(evs)})
+		si.NextSeq++
+		bufs[step] = nil
+	}
+	for i := 1; i <= archived; i++ {
+		if i > gap[0] && i < gap[1] {
+			continue
+		}
+		e := all[i-1]
+		e.ID = ids[i-1]
+		bufs[e.Phase] = append(bufs[e.Phase], e)
+		if len(bufs[e.Phase]) == 7 {
+			flush(e.Phase)
+		}
+	}
+	for _, s := range []string{"a", "b"} {
+		if len(bufs[s]) > 0 {
+			flush(s)
+		}
+	}
+	if gap[1] > 0 {
+		idx.Gaps = append(idx.Gaps, event.Gap{After: ids[gap[0]-1], FirstAvailable: ids[gap[1]-1], Reason: "trimmed"})
+	}
+	idx.LastID = ids[archived-1]
+	if _, err := f.arch.PutIndex(ctx, idx, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.log.Trim("run", n-streamFrom+1)
+	return f
+}
+
+func (f *fixture) reader(archive bool) *history.Reader {
+	if !archive {
+		return &history.Reader{Log: f.log}
+	}
+	return &history.Reader{Log: f.log, Archive: f.arch, Index: f.arch}
+}
+
+func (f *fixture) id(i int) event.ID {
+	if i == 0 {
+		return event.ID{}
+	}
+	id, _ := event.ParseID(f.ids[i-1])
+	return id
+}
+
+// scan reads everything after from with pages of size, returning line numbers and
+// where gaps were seen (as the line number before each).
+func scan(t *testing.T, r *history.Reader, from event.ID, size int) (got []int, gaps []int) {
+	t.Helper()
+	err := r.Scan(context.Background(), "run", from, size, func(p history.Page) error {
+		if p.Gap != nil {
+			last := 0
+			if len(got) > 0 {
+				last = got[len(got)-1]
+			}
+			gaps = append(gaps, last)
+		}
+		for _, e := range p.Events {
+			var n int
+			fmt.Sscanf(e.Line, "line %d", &n)
+			got = append(got, n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, gaps
+}
+
+func wantRange(t *testing.T, got []int, from, to int, skip ...[2]int) {
+	t.Helper()
+	var want []int
+	for i := from; i <= to; i++ {
+		if len(skip) > 0 && i > skip[0][0] && i < skip[0][1] {
+			continue
+		}
+		want = append(want, i)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+}
+
+func TestArchiveThenStreamInIDOrderEachOnce(t *testing.T) {
+	// Archived 1..80, the stream holds 61..100: the overlap is read from the archive
+	// up to the stream's first id, then from the stream.
+	f := newFixture(t, 100, 80, 61, [2]int{})
+	for _, size := range []int{1, 3, 7, 50, 1000} {
+		for _, from := range []int{0, 1, 13, 59, 60, 61, 99} {
+			got, gaps := scan(t, f.reader(true), f.id(from), size)
+			if len(gaps) != 0 {
+				t.Fatalf("size %d from %d: gaps %v", size, from, gaps)
+			}
+			wantRange(t, got, from+1, 100)
+		}
+	}
+}
+
+func TestRecordedGapIsReportedOnceWhereItIs(t *testing.T) {
+	// 21..29 were lost before they were archived.
+	f := newFixture(t, 100, 80, 61, [2]int{20, 30})
+	for _, size := range []int{4, 100} {
+		got, gaps := scan(t, f.reader(true), event.ID{}, size)
+		wantRange(t, got, 1, 100, [2]int{20, 30})
+		if fmt.Sprint(gaps) != "[20]" {
+			t.Fatalf("size %d: gaps after %v", size, gaps)
+		}
+		// Resuming inside the lost range: the gap comes first.
+		got, gaps = scan(t, f.reader(true), f.id(25), size)
+		wantRange(t, got, 30, 100)
+		if fmt.Sprint(gaps) != "[0]" {
+			t.Fatalf("size %d from inside: gaps %v", size, gaps)
+		}
+	}
+}
+
+func TestWithoutArchiveATrimmedResumePointIsAGap(t *testing.T) {
+	f := newFixture(t, 100, 80, 61, [2]int{})
+	got, gaps := scan(t, f.reader(false), f.id(10), 30)
+	wantRange(t, got, 61, 100)
+	if fmt.Sprint(gaps) != "[0]" {
+		t.Fatalf("gaps %v", gaps)
+	}
+	got, gaps = scan(t, f.reader(false), f.id(70), 30)
+	wantRange(t, got, 71, 100)
+	if len(gaps) != 0 {
+		t.Fatalf("a held resume point: gaps %v", gaps)
+	}
+}
+
+func TestBeforeReachesIntoTheArchive(t *testing.T) {
+	f := newFixture(t, 100, 80, 61, [2]int{})
+	r := f.reader(true)
+	for _, c := range []struct{ before, n, first int }{{100, 10, 90}, {65, 10, 55}, {30, 50, 1}, {2, 5, 1}} {
+		evs, err := r.Before(context.Background(), "run", f.id(c.before), c.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for _, e := range evs {
+			var n int
+			fmt.Sscanf(e.Line, "line %d", &n)
+			got = append(got, n)
+		}
+		wantRange(t, got, c.first, c.before-1)
+	}
+}
