@@ -50,7 +50,11 @@ type k8sConfig struct {
 
 func load(getenv func(string) string, dev bool) (config, error) {
 	g := envconf.Getenv(getenv)
-	c := config{Addr: g.String("BLASTLOG_ADDR", ":8080"), Dev: dev}
+	addr := ":8080"
+	if dev {
+		addr = "127.0.0.1:8080" // dev-bypass is on: never on every interface unless asked
+	}
+	c := config{Addr: g.String("BLASTLOG_ADDR", addr), Dev: dev}
 	var err error
 	if dev {
 		if g("BLASTLOG_ENV") == "production" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -53,7 +54,10 @@ func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, acti
 	ctx, cancel := context.WithCancel(context.Background())
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
-			base := "http://localhost" + c.Addr
+			base := "http://" + c.Addr
+			if strings.HasPrefix(c.Addr, ":") {
+				base = "http://localhost" + c.Addr
+			}
 			fmt.Fprintf(os.Stdout, "blastlog dev: embedded Redis at redis://%s/0 (try BLASTLOG_REDIS_URL=... blastlog-publish)\n", opts.Addr)
 			fmt.Fprintf(os.Stdout, "blastlog dev: archive (BLASTLOG_ARCHIVE=dir) in %s\n", c.Archive.Dir)
 			fmt.Fprintf(os.Stdout, "blastlog dev: run %q streams at %s/ ; ticket: curl -X POST %s/api/blast/logs/%s/ticket\n",
