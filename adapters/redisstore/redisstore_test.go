@@ -246,3 +246,40 @@ func TestCoordinationConformance(t *testing.T) {
 		return redisstore.NewCoordination(fresh(t, srv), redisstore.Config{})
 	})
 }
+
+func TestLogKeepingConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	portstest.TestLogKeeping(t, func(t *testing.T) (ports.EventLog, ports.LogKeeper, ports.ArchiveCursors) {
+		rdb := fresh(t, srv)
+		st := redisstore.NewArchiveState(rdb, redisstore.Config{})
+		return redisstore.NewEventLog(rdb, redisstore.Config{}), st, st
+	})
+}
+
+// While the archive's mark lives, appends cap streams at the archive's hard maximum,
+// not at MaxLen: nothing the archive has not copied is trimmed by a writer.
+func TestArchiveMarkRaisesTheWritersCap(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.RequireReal(t) // MAXLEN ~ trims by whole nodes on a real server only
+	rdb := fresh(t, srv)
+	cfg := redisstore.Config{MaxLen: 100}
+	if err := redisstore.NewArchiveState(rdb, cfg).MarkArchiving(context.Background(), 100_000, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	l := redisstore.NewEventLog(rdb, cfg)
+	evs := make([]event.Event, 5000)
+	for i := range evs {
+		evs[i] = portstest.Event("marked", "x")
+	}
+	if _, err := l.Append(context.Background(), "marked", evs); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.XLen(context.Background(), "joblogs:marked").Val(); n != 5000 {
+		t.Fatalf("held %d of 5000", n)
+	}
+	unmarked := redisstore.NewEventLog(fresh(t, srv), cfg)
+	unmarked.Append(context.Background(), "plain", evs)
+	if n := rdb.XLen(context.Background(), "joblogs:plain").Val(); n >= 5000 {
+		t.Fatalf("without the mark the cap did not apply: %d", n)
+	}
+}

@@ -249,6 +249,25 @@ func TestWholeRunOutlivesTheStreamCapAndRedis(t *testing.T) {
 	if st != 200 || !strings.Contains(string(b), `"job_id":"run-big"`) || !strings.Contains(string(b), `"status":"completed"`) {
 		t.Errorf("run list after FLUSHALL: %d %s", st, b)
 	}
+	var found struct {
+		Matches []struct {
+			ID     string `json:"id"`
+			Line   string `json:"line"`
+			LineNo int    `json:"line_no"`
+		} `json:"matches"`
+		Truncated bool `json:"truncated"`
+	}
+	st, b, _ = get(t, srv.base+"/api/blast/logs/run-big/search?q=LINE+00250&phase=staging_db", owner)
+	if json.Unmarshal(b, &found); st != 200 || len(found.Matches) != 1 || found.Matches[0].LineNo != 251 ||
+		found.Matches[0].Line != "line 00250" || found.Truncated {
+		t.Errorf("search of an archived step after FLUSHALL: %d %s", st, b)
+	}
+	var around app.Snapshot
+	st, b, _ = get(t, srv.base+"/api/blast/logs/run-big/snapshot?limit=10&around="+found.Matches[0].ID, owner)
+	if json.Unmarshal(b, &around); st != 200 || len(around.Events) != 10 || around.Events[5].Line != "line 00250" ||
+		around.Events[0].Line != "line 00245" {
+		t.Errorf("around a permalinked line: %d %s", st, b)
+	}
 	var sum app.RunSummary
 	st, b, _ = get(t, srv.base+"/api/blast/logs/run-big/summary", owner)
 	if json.Unmarshal(b, &sum); st != 200 || sum.Steps["staging_db"].Count != 500 || sum.Steps["running"].Count != 40000 || sum.Count != 40550 {

@@ -701,9 +701,36 @@ func TestFxGraph(t *testing.T) {
 		{env("BLASTLOG_K8S", "magic"), "BLASTLOG_K8S"},
 		{env("BLASTLOG_K8S", "incluster", "BLASTLOG_K8S_MAX_FOLLOWS", "0"), "BLASTLOG_K8S_MAX_FOLLOWS"},
 		{env("BLASTLOG_K8S_TAIL_LINES", "20000"), "BLASTLOG_K8S_TAIL_LINES"},
+		{env("BLASTLOG_ARCHIVE", "s3"), "BLASTLOG_ARCHIVE"},
+		{env("BLASTLOG_ARCHIVE", "dir"), "BLASTLOG_ARCHIVE_DIR"},
+		{env("BLASTLOG_ARCHIVE", "azblob"), "BLASTLOG_ARCHIVE_URL"},
+		{env("BLASTLOG_ARCHIVE", "azblob", "BLASTLOG_ARCHIVE_URL", "https://a.blob.core.windows.net/c",
+			"BLASTLOG_ARCHIVE_CONNECTION_STRING", "x"), "not both"},
+		{env("BLASTLOG_ARCHIVE", "azblob", "BLASTLOG_ARCHIVE_URL", "http://a/c?sig=secret"), "BLASTLOG_ARCHIVE_URL"},
+		{env("BLASTLOG_ARCHIVE_CHUNK", "6000"), "BLASTLOG_ARCHIVE_CHUNK"},
+		{env("BLASTLOG_ARCHIVE_FLUSH", "1ms"), "BLASTLOG_ARCHIVE_FLUSH"},
+		{env("BLASTLOG_ARCHIVE", "dir", "BLASTLOG_ARCHIVE_DIR", "/tmp/x", "BLASTLOG_STREAM_MAXLEN", "5000",
+			"BLASTLOG_STREAM_HARDMAX", "2000"), "BLASTLOG_STREAM_HARDMAX"},
 	} {
-		if _, err := load(c.env, false); err == nil || !strings.Contains(err.Error(), c.want) {
+		_, err := load(c.env, false)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("want an error naming %s, got %v", c.want, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("an error shows a secret: %v", err)
+		}
+	}
+	for _, c := range []struct{ env func(string) string }{
+		{env("BLASTLOG_ARCHIVE", "dir", "BLASTLOG_ARCHIVE_DIR", t.TempDir())},
+		{env("BLASTLOG_ARCHIVE", "azblob", "BLASTLOG_ARCHIVE_CONNECTION_STRING", "UseDevelopmentStorage=true")},
+		{env("BLASTLOG_ARCHIVE", "azblob", "BLASTLOG_ARCHIVE_URL", "https://acct.blob.core.windows.net/job-artifacts")},
+	} {
+		cfg, err := load(c.env, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fx.ValidateApp(options(cfg)); err != nil {
+			t.Fatalf("%+v: %v", cfg.Archive.Mode, err)
 		}
 	}
 	for _, mode := range []string{"kubeconfig", "incluster", "aks"} {

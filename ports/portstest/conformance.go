@@ -243,6 +243,28 @@ func TestJobDirectory(t *testing.T, newDir func(t *testing.T) ports.JobDirectory
 		}
 	})
 
+	t.Run("an owner's runs, newest first", func(t *testing.T) {
+		d := newDir(t)
+		for _, id := range []string{"first", "second", "third"} {
+			if err := d.Register(ctx, job.Record{JobID: id, OwnerOID: "oid-r"}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(1100 * time.Millisecond) // created_at has whole seconds
+		}
+		d.Register(ctx, job.Record{JobID: "theirs", OwnerOID: "oid-other"})
+		d.Register(ctx, job.Record{JobID: "first", OwnerOID: "oid-r"}) // again: keeps its place
+		runs, err := d.Runs(ctx, "oid-r", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) != 2 || runs[0].JobID != "third" || runs[1].JobID != "second" || runs[0].Status != job.Queued {
+			t.Fatalf("runs %+v", runs)
+		}
+		if all, _ := d.Runs(ctx, "oid-r", 50); len(all) != 3 || all[2].JobID != "first" {
+			t.Fatalf("all runs %+v", all)
+		}
+	})
+
 	t.Run("invalid records are refused", func(t *testing.T) {
 		d := newDir(t)
 		for _, r := range []job.Record{{JobID: "", OwnerOID: "o"}, {JobID: "j"}, {JobID: "j", OwnerOID: "o\n"},

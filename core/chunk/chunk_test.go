@@ -1,0 +1,67 @@
+package chunk
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blastlog/blastlog/core/event"
+)
+
+func TestNames(t *testing.T) {
+	for _, c := range []struct{ job, phase, want string }{
+		{"run-42", "running", "run-42/execution-steps/logs/running/000007.json"},
+		{"a b/c", "staging db", "a_b_c/execution-steps/logs/staging_db/000007.json"},
+		{"..", "", "_/execution-steps/logs/system/000007.json"},
+		{"job:1.2", "phase.with:dots", "job:1.2/execution-steps/logs/phase_with_dots/000007.json"},
+	} {
+		if got := Name(c.job, Step(c.phase), 7); got != c.want {
+			t.Errorf("Name(%q, %q) = %q want %q", c.job, c.phase, got, c.want)
+		}
+	}
+	if IndexName("run-42") != "run-42/execution-steps/logs/index.json" {
+		t.Error(IndexName("run-42"))
+	}
+	for rel, ok := range map[string]bool{"running/000007.json": true, "index.json": false, "running/x.json": false,
+		"a/b/000001.json": false, "running/000001.txt": false, "/000001.json": false} {
+		if _, _, got := ParseName(rel); got != ok {
+			t.Errorf("ParseName(%q) ok=%v", rel, got)
+		}
+	}
+}
+
+func TestChunkRoundTrip(t *testing.T) {
+	c := Chunk{SchemaVersion: 1, JobID: "run", Step: "running", Sequence: 3, CreatedAt: time.Unix(1700000000, 5e6).UTC(),
+		Events: []event.Event{{ID: "1-0", SchemaVersion: 1, JobID: "run", Source: event.SourceK8s, Phase: "running",
+			Stream: event.Stderr, Pod: "p", Container: "c", Line: "x \u2028 \"y\"", TS: time.Unix(1700000000, 0).UTC(), Restart: 2}}}
+	b := c.Encode()
+	if !strings.HasPrefix(string(b), `{"schema_version":1,"job_id":"run","step":"running","sequence":3,"events":[{"id":"1-0",`) {
+		t.Fatalf("encoded %s", b)
+	}
+	got, err := Decode(b)
+	if err != nil || got.Sequence != 3 || len(got.Events) != 1 || got.Events[0].Line != c.Events[0].Line ||
+		got.Events[0].Restart != 2 || !got.CreatedAt.Equal(c.CreatedAt) {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if _, err := Decode([]byte(`{"events":[{"line":"no id"}]}`)); err == nil {
+		t.Fatal("an event without an id was accepted")
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"schema_version":1,"job_id":"r","step":"s","sequence":0,"events":[{"id":"1-0","line":"x"}],"created_at":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"steps":{"a":{"chunks":[{"seq":0}]}}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if c, err := Decode(b); err == nil {
+			if _, err := Decode(c.Encode()); err != nil {
+				t.Fatalf("a decoded chunk does not decode again: %v", err)
+			}
+		}
+		if x, err := DecodeIndex(b); err == nil {
+			if _, err := DecodeIndex(x.Encode()); err != nil {
+				t.Fatalf("a decoded index does not decode again: %v", err)
+			}
+		}
+		ParseName(string(b))
+	})
+}
