@@ -135,8 +135,8 @@ func (a *Archiver) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var nextScan, nextPoll time.Time
-	renew := time.NewTicker(a.Config.leaseTTL() / 3)
-	defer renew.Stop()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.keepLeases(ctx) }()
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		if now := time.Now(); !now.Before(nextPoll) {
@@ -147,11 +147,6 @@ func (a *Archiver) Run(ctx context.Context) {
 				nextScan = now.Add(a.Config.scan())
 			}
 		}
-		select {
-		case <-renew.C:
-			a.renew(ctx)
-		default:
-		}
 		cursors, byKey := a.readable()
 		if len(cursors) == 0 {
 			select {
@@ -160,8 +155,6 @@ func (a *Archiver) Run(ctx context.Context) {
 				nextPoll = time.Time{}
 			case <-a.ready:
 			case <-time.After(time.Until(nextPoll)):
-			case <-renew.C:
-				a.renew(ctx)
 			}
 			continue
 		}
@@ -312,6 +305,22 @@ func (a *Archiver) take(ctx context.Context, wg *sync.WaitGroup, jobID string) {
 			a.Metrics.Runs(n)
 		}
 	}()
+}
+
+// keepLeases renews the leases every third of their TTL, on its own so that a long
+// scan never delays a renewal, and reports the lag.
+func (a *Archiver) keepLeases(ctx context.Context) {
+	t := time.NewTicker(a.Config.leaseTTL() / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.renew(ctx)
+			a.reportLag()
+		}
+	}
 }
 
 // renew extends every lease held; a run whose lease was lost stops at once.

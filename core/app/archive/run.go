@@ -69,6 +69,9 @@ type run struct {
 	retryAt   time.Time // no write before this while the archive fails
 }
 
+// maxUnsafe bounds the events a writer holds read but not yet safely archived.
+const maxUnsafe = 20_000
+
 // Backoff of a writer whose archive fails: 250ms doubling to 30s.
 const (
 	minBackoff = 250 * time.Millisecond
@@ -277,7 +280,6 @@ func (r *run) loop(ctx context.Context) end {
 			}
 		}
 		r.lag.Store(int64(len(r.fifo)))
-		r.a.reportLag()
 	}
 }
 
@@ -287,9 +289,13 @@ func (r *run) nextState() readState {
 	return r.nextStateLocked()
 }
 
-// nextStateLocked: blocked while a step holds more than two chunks' worth that the
-// archive would not take; idle otherwise.
+// nextStateLocked: blocked while a step holds more than two chunks' worth, or the
+// writer more than maxUnsafe events, that the archive would not take; idle otherwise.
+// (Called by the writer's goroutine, which owns bufs and fifo.)
 func (r *run) nextStateLocked() readState {
+	if len(r.fifo) > maxUnsafe {
+		return blocked
+	}
 	for _, b := range r.bufs {
 		if len(b.evs) >= 2*r.a.Config.chunkEvents() {
 			return blocked
@@ -356,6 +362,9 @@ func (r *run) write(ctx context.Context, force bool) error {
 var errBackoff = errors.New("archive backoff")
 
 func (r *run) writeDue(ctx context.Context, now time.Time, force bool) error {
+	// A quiet step's partial chunk holds back what is safely archived, and with it
+	// the read events kept for the summary: past maxUnsafe they are cut now.
+	force = force || len(r.fifo) > maxUnsafe
 	var firstErr error
 	steps := make([]string, 0, len(r.bufs))
 	for step := range r.bufs {
@@ -550,7 +559,7 @@ func (r *run) putIndex(ctx context.Context) error {
 // check refreshes the run record, notices trimmed ranges, and finishes the run once it
 // is terminal, drained and everything read is archived.
 // checkEvery is how often a writer refreshes the record and looks for its end.
-const checkEvery = time.Second
+const checkEvery = 2 * time.Second
 
 func (r *run) check(ctx context.Context) (e end, done, checked bool) {
 	if rec, err := r.a.Jobs.Get(ctx, r.jobID); err == nil {
