@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,11 +19,13 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/goleak"
 
+	"github.com/blastlog/blastlog/adapters/archive/fsdir"
 	"github.com/blastlog/blastlog/adapters/awslambda"
 	"github.com/blastlog/blastlog/adapters/entra/entratest"
 	"github.com/blastlog/blastlog/adapters/redisstore"
 	"github.com/blastlog/blastlog/adapters/redisstore/redistest"
 	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/chunk"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/ticket"
 )
@@ -354,5 +357,33 @@ func TestDevBypassWarnsAtStart(t *testing.T) {
 	}
 	if r := s.post(t, "/api/blast/logs/run-42/ticket", ""); r.status != 200 {
 		t.Fatalf("dev user: %d %s", r.status, r.body)
+	}
+}
+
+// A run Redis forgot (retention, FLUSHALL) keeps its owner in the archive's index: the
+// ticket function reads it there, and answers others the same 404.
+func TestArchivedRunKeepsItsOwner(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "archive")
+	arch, err := fsdir.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, map[string]string{"BLASTLOG_ARCHIVE": "dir", "BLASTLOG_ARCHIVE_DIR": dir})
+	for id, owner := range map[string]string{"old-run": s.owner, "old-other": "someone-else"} {
+		idx := chunk.NewIndex(id)
+		idx.Record = chunk.Record{OwnerOID: owner, Status: job.Completed}
+		idx.Complete = true
+		if _, err := arch.PutIndex(context.Background(), idx, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok := s.token(t)
+	if r := s.post(t, "/api/blast/logs/old-run/ticket", tok); r.status != 200 {
+		t.Fatalf("owner of an archived run: %+v", r)
+	}
+	other := s.post(t, "/api/blast/logs/old-other/ticket", tok)
+	unknown := s.post(t, "/api/blast/logs/never-was/ticket", tok)
+	if other.status != 404 || unknown.status != 404 || other.body != unknown.body {
+		t.Fatalf("another's archived run %+v, unknown %+v", other, unknown)
 	}
 }
