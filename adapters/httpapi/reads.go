@@ -64,7 +64,7 @@ func (s *Server) readFailed(w http.ResponseWriter, r *http.Request, what string,
 	}
 	status, code := writeError(w, err)
 	if status >= 500 {
-		s.Logger.Error(what+" failed", "job_id", r.PathValue("job_id"), "status", status, "reason", code, "error", err)
+		s.log.Error(what+" failed", "job_id", r.PathValue("job_id"), "status", status, "reason", code, "error", err)
 	}
 }
 
@@ -217,7 +217,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.Reads.Download(ctx, rec, out, dq); err != nil {
 		// Headers are gone: the cut download is recognisable by its missing trailer.
 		if r.Context().Err() == nil {
-			s.Logger.Warn("download ended early", "job_id", rec.JobID, "error", err)
+			s.log.Warn("download ended early", "job_id", rec.JobID, "error", err)
 		}
 		return
 	}

@@ -40,6 +40,12 @@ type Server struct {
 	// Watching, if set, is told of every stream opened (to start collecting the run).
 	Watching func(ctx context.Context, jobID string)
 
+	// Set by Handler from the fields above (their defaults when nil); the exported
+	// fields are never changed.
+	log *slog.Logger
+	reg *prometheus.Registry
+	m   *Metrics
+
 	routes    map[string]http.HandlerFunc // action -> handler, under LogsPrefix/{job}/
 	ending    context.Context             // done once EndStreams is called
 	endStream context.CancelFunc
@@ -63,14 +69,15 @@ func (s *Server) EndStreams() {
 
 // Handler returns the routed handler.
 func (s *Server) Handler() http.Handler {
-	if s.Logger == nil {
-		s.Logger = slog.Default()
+	s.log, s.reg, s.m = s.Logger, s.Registry, s.Metrics
+	if s.log == nil {
+		s.log = slog.Default()
 	}
-	if s.Registry == nil {
-		s.Registry = prometheus.NewRegistry()
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
 	}
-	if s.Metrics == nil {
-		s.Metrics = NewMetrics(s.Registry)
+	if s.m == nil {
+		s.m = NewMetrics(s.reg)
 	}
 	s.ending, s.endStream = context.WithCancel(context.Background())
 	s.routes = map[string]http.HandlerFunc{}
@@ -94,7 +101,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Reads != nil {
 		mux.HandleFunc("GET /api/blast/runs", s.runs)
 	}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	for pattern, h := range s.Extra {
 		mux.Handle(pattern, h)
 	}
@@ -112,7 +119,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
-			s.Logger.Warn("not ready", "error", err)
+			s.log.Warn("not ready", "error", err)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 			return
 		}

@@ -35,17 +35,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.Tickets.Redeem(r.Context(), q.Get("ticket"), jobID); err != nil {
 		if errors.Is(err, ticket.ErrRejected) {
 			// The HTML spec's "stop reconnecting": the client fetches a new ticket.
-			s.Metrics.Tickets.WithLabelValues("redeem", "rejected").Inc()
+			s.m.Tickets.WithLabelValues("redeem", "rejected").Inc()
 			w.Header().Set("Cache-Control", "no-store")
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		s.Metrics.Tickets.WithLabelValues("redeem", "unavailable").Inc()
-		s.Logger.Error("redeeming a ticket failed", "job_id", jobID, "error", err)
+		s.m.Tickets.WithLabelValues("redeem", "unavailable").Inc()
+		s.log.Error("redeeming a ticket failed", "job_id", jobID, "error", err)
 		writeError(w, err)
 		return
 	}
-	s.Metrics.Tickets.WithLabelValues("redeem", "accepted").Inc()
+	s.m.Tickets.WithLabelValues("redeem", "accepted").Inc()
 	if s.Watching != nil {
 		s.Watching(r.Context(), jobID)
 	}
@@ -60,15 +60,15 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.Logger.Error("opening a stream failed", "job_id", jobID, "error", err)
+		s.log.Error("opening a stream failed", "job_id", jobID, "error", err)
 		writeError(w, err)
 		return
 	}
 	defer st.Close()
-	st.OnCatchUp = s.Metrics.CatchUps.Inc
-	st.OnGap = s.Metrics.Gaps.Inc
-	s.Metrics.OpenStreams.Inc()
-	defer s.Metrics.OpenStreams.Dec()
+	st.OnCatchUp = s.m.CatchUps.Inc
+	st.OnGap = s.m.Gaps.Inc
+	s.m.OpenStreams.Inc()
+	defer s.m.OpenStreams.Dec()
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -104,7 +104,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, context.DeadlineExceeded):
 			buf = append(buf, ": heartbeat\n\n"...)
 		case err != nil:
-			s.Logger.Warn("stream ended by a read error; the client will reconnect", "job_id", jobID, "error", err)
+			s.log.Warn("stream ended by a read error; the client will reconnect", "job_id", jobID, "error", err)
 			return
 		}
 		logs := 0
@@ -117,7 +117,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		if !s.flush(rc, w, buf) {
 			return
 		}
-		s.Metrics.Delivered.Add(float64(logs))
+		s.m.Delivered.Add(float64(logs))
 	}
 }
 

@@ -25,16 +25,16 @@ func (s *Server) ticket(w http.ResponseWriter, r *http.Request) {
 	is, err := s.Tickets.Issue(r.Context(), credentials(r), jobID)
 	if err != nil {
 		status, code := writeError(w, err)
-		s.Metrics.Tickets.WithLabelValues("issue", code).Inc()
-		level := s.Logger.Info
+		s.m.Tickets.WithLabelValues("issue", code).Inc()
+		level := s.log.Info
 		if status >= 500 {
-			level = s.Logger.Error
+			level = s.log.Error
 		}
 		// The error text is ours and carries no token; the job id is not a secret.
 		level("ticket refused", "job_id", jobID, "status", status, "reason", code, "error", err)
 		return
 	}
-	s.Metrics.Tickets.WithLabelValues("issue", "issued").Inc()
+	s.m.Tickets.WithLabelValues("issue", "issued").Inc()
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	writeJSON(w, http.StatusOK, ticketResponse{

@@ -53,31 +53,46 @@ type Collector struct {
 var ErrLeaseHeld = errors.New("another collector holds the run")
 
 func (c *Collector) init() {
-	c.once.Do(func() {
-		cfg := &c.Config
-		if cfg.MaxFollows <= 0 {
-			cfg.MaxFollows = 64
-		}
-		if cfg.TailLines <= 0 {
-			cfg.TailLines = 2000
-		}
-		if cfg.LeaseTTL <= 0 {
-			cfg.LeaseTTL = 15 * time.Second
-		}
-		if cfg.Watchdog <= 0 {
-			cfg.Watchdog = 10 * time.Second
-		}
-		if cfg.Poll <= 0 {
-			cfg.Poll = time.Second
-		}
-		if cfg.Settle <= 0 {
-			cfg.Settle = 5 * time.Second
-		}
-		if cfg.Now == nil {
-			cfg.Now = time.Now
-		}
-		c.slots = make(chan struct{}, cfg.MaxFollows)
-	})
+	c.once.Do(func() { c.slots = make(chan struct{}, c.Config.maxFollows()) })
+}
+
+// Defaults of CollectorConfig (CONTRACT §6): envconf reads the same constants.
+const (
+	DefaultMaxFollows = 64
+	DefaultTailLines  = 2000
+)
+
+func (c CollectorConfig) maxFollows() int {
+	if c.MaxFollows > 0 {
+		return c.MaxFollows
+	}
+	return DefaultMaxFollows
+}
+
+func (c CollectorConfig) tailLines() int64 {
+	if c.TailLines > 0 {
+		return c.TailLines
+	}
+	return DefaultTailLines
+}
+
+func (c CollectorConfig) leaseTTL() time.Duration { return orDefault(c.LeaseTTL, 15*time.Second) }
+func (c CollectorConfig) watchdog() time.Duration { return orDefault(c.Watchdog, 10*time.Second) }
+func (c CollectorConfig) poll() time.Duration     { return orDefault(c.Poll, time.Second) }
+func (c CollectorConfig) settle() time.Duration   { return orDefault(c.Settle, 5*time.Second) }
+
+func (c CollectorConfig) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // follow is the collector's state of one target.
@@ -117,7 +132,7 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 	if err != nil {
 		return err
 	}
-	ok, err := c.Leases.Acquire(ctx, jobID, c.Config.Holder, c.Config.LeaseTTL)
+	ok, err := c.Leases.Acquire(ctx, jobID, c.Config.Holder, c.Config.leaseTTL())
 	if err != nil {
 		return err
 	}
@@ -154,7 +169,7 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 	watchErr := make(chan error, 1)
 	go func() { watchErr <- cluster.WatchPods(ctx, rec.Namespace, rs.observe) }()
 	defer rs.wg.Wait()
-	tick := time.NewTicker(c.Config.Poll)
+	tick := time.NewTicker(c.Config.poll())
 	defer tick.Stop()
 	for {
 		rs.dispatch(ctx)
@@ -185,20 +200,20 @@ func (c *Collector) degrade(ctx context.Context, jobID string, err error) {
 	c.mu.Unlock()
 	if !same {
 		e := event.Event{SchemaVersion: event.SchemaVersion, JobID: jobID, Source: event.SourceSystem, Stream: event.Stderr,
-			Line: "cannot reach the run's cluster: " + err.Error(), TS: c.Config.Now(), Notice: "degraded"}
+			Line: "cannot reach the run's cluster: " + err.Error(), TS: c.Config.now(), Notice: "degraded"}
 		c.Log.Append(ctx, jobID, []event.Event{e})
 	}
 }
 
 func (c *Collector) keepLease(ctx context.Context, cancel context.CancelFunc, jobID string) {
-	t := time.NewTicker(c.Config.LeaseTTL / 3)
+	t := time.NewTicker(c.Config.leaseTTL() / 3)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if ok, err := c.Leases.Renew(ctx, jobID, c.Config.Holder, c.Config.LeaseTTL); err == nil && !ok {
+			if ok, err := c.Leases.Renew(ctx, jobID, c.Config.Holder, c.Config.leaseTTL()); err == nil && !ok {
 				cancel() // another replica took over: stop at once
 				return
 			}
@@ -225,7 +240,7 @@ func (rs *runState) observeLocked(ch ports.PodChange, ts []target.Target) {
 			rs.follows[t.Key()] = f
 			rs.pending = append(rs.pending, f)
 			f.queued = true
-			rs.newest = rs.c.Config.Now()
+			rs.newest = rs.c.Config.now()
 			// A new instance of a container (a restart in place) supersedes the old one:
 			// the pod's status no longer shows the old one ending, so end it here.
 			for _, old := range rs.follows {
@@ -302,7 +317,7 @@ func (rs *runState) finished(ctx context.Context) bool {
 		return false
 	}
 	rs.mu.Lock()
-	if rs.c.Config.Now().Sub(rs.newest) < rs.c.Config.Settle {
+	if rs.c.Config.now().Sub(rs.newest) < rs.c.Config.settle() {
 		rs.mu.Unlock()
 		return false // the watch may still be delivering pods
 	}
@@ -356,7 +371,7 @@ func (rs *runState) follow(ctx context.Context, f *follow) {
 			working.Resume()
 			req.SinceTime = working.SinceTime()
 		} else if working.Lines == 0 {
-			req.TailLines = rs.c.Config.TailLines
+			req.TailLines = rs.c.Config.tailLines()
 		}
 		rs.noticeFor(ctx, f, "following", fmt.Sprintf("following %s/%s", t.Pod, t.Container))
 		var batch []event.Event
@@ -385,7 +400,7 @@ func (rs *runState) follow(ctx context.Context, f *follow) {
 			}
 			ts, content, perr := merge.ParseLine(line)
 			if perr != nil {
-				ts, content = rs.c.Config.Now().UTC(), line
+				ts, content = rs.c.Config.now().UTC(), line
 			}
 			if working.Accept(ts, content) && rs.firstInstance(t, merge.LineHash(ts, content)) {
 				batch = append(batch, merge.Event(rs.jobID, t, ts, content))
@@ -468,14 +483,14 @@ func (rs *runState) current(ctx context.Context, f *follow, self target.Target) 
 
 // watchdog closes a stream that stays silent after its container has ended.
 func (rs *runState) watchdog(ctx context.Context, f *follow, activity <-chan struct{}, stop context.CancelFunc) {
-	quiet := time.NewTimer(rs.c.Config.Watchdog)
+	quiet := time.NewTimer(rs.c.Config.watchdog())
 	defer quiet.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-activity:
-			quiet.Reset(rs.c.Config.Watchdog)
+			quiet.Reset(rs.c.Config.watchdog())
 		case <-quiet.C:
 			rs.mu.Lock()
 			ended := f.ended
@@ -484,7 +499,7 @@ func (rs *runState) watchdog(ctx context.Context, f *follow, activity <-chan str
 				stop()
 				return
 			}
-			quiet.Reset(rs.c.Config.Watchdog)
+			quiet.Reset(rs.c.Config.watchdog())
 		}
 	}
 }
@@ -544,7 +559,7 @@ func clone(c merge.Cursor) merge.Cursor {
 // notice appends a collector notice to the run's log.
 func (rs *runState) notice(ctx context.Context, kind, text string) {
 	e := event.Event{SchemaVersion: event.SchemaVersion, JobID: rs.jobID, Source: event.SourceSystem, Stream: event.Stderr,
-		Line: text, TS: rs.c.Config.Now(), Notice: kind}
+		Line: text, TS: rs.c.Config.now(), Notice: kind}
 	rs.c.Log.Append(ctx, rs.jobID, []event.Event{e})
 }
 
@@ -568,7 +583,7 @@ func (c *Collector) Run(ctx context.Context) {
 	running := map[string]bool{}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	tick := time.NewTicker(c.Config.Poll)
+	tick := time.NewTicker(c.Config.poll())
 	defer tick.Stop()
 	for {
 		if ids, err := c.Active.Active(ctx); err == nil {

@@ -32,33 +32,38 @@ type PublishConfig struct {
 	OnLoss func(err error)
 }
 
-func (c *PublishConfig) defaults() {
-	if c.Source == "" {
-		c.Source = event.SourceTerminal
+func (c *PublishConfig) source() event.Source {
+	if c.Source != "" {
+		return c.Source
 	}
-	c.Phase = event.CapPhase(c.Phase)
-	def := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
+	return event.SourceTerminal
+}
+
+func positive(v, def int) int {
+	if v > 0 {
+		return v
 	}
-	def(&c.BatchLines, 256)
-	def(&c.BatchBytes, 256<<10)
-	def(&c.QueueBatches, 8)
-	def(&c.Retries, 2)
-	defd := func(v *time.Duration, d time.Duration) {
-		if *v <= 0 {
-			*v = d
-		}
+	return def
+}
+
+func (c *PublishConfig) batchLines() int              { return positive(c.BatchLines, 256) }
+func (c *PublishConfig) batchBytes() int              { return positive(c.BatchBytes, 256<<10) }
+func (c *PublishConfig) queueBatches() int            { return positive(c.QueueBatches, 8) }
+func (c *PublishConfig) retries() int                 { return positive(c.Retries, 2) }
+func (c *PublishConfig) backoff() time.Duration       { return orDefault(c.Backoff, 100*time.Millisecond) }
+func (c *PublishConfig) probe() time.Duration         { return orDefault(c.Probe, 2*time.Second) }
+func (c *PublishConfig) appendTimeout() time.Duration { return orDefault(c.Timeout, 3*time.Second) }
+
+func (c *PublishConfig) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
 	}
-	defd(&c.Backoff, 100*time.Millisecond)
-	defd(&c.Probe, 2*time.Second)
-	defd(&c.Timeout, 3*time.Second)
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.OnLoss == nil {
-		c.OnLoss = func(error) {}
+	return time.Now()
+}
+
+func (c *PublishConfig) onLoss(err error) {
+	if c.OnLoss != nil {
+		c.OnLoss(err)
 	}
 }
 
@@ -95,11 +100,11 @@ func NewPublisher(log ports.EventLog, cfg PublishConfig) (*Publisher, error) {
 	if err := event.ValidateJobID(cfg.JobID); err != nil {
 		return nil, err
 	}
-	cfg.defaults()
-	if !cfg.Source.Valid() {
+	cfg.Phase = event.CapPhase(cfg.Phase) // the publisher's own copy: kept as given, capped
+	if !cfg.source().Valid() {
 		return nil, fmt.Errorf("%w: source %q is not one of terminal_exec, k8s, system", event.ErrInvalid, cfg.Source)
 	}
-	p := &Publisher{log: log, cfg: cfg, queue: make(chan []event.Event, cfg.QueueBatches), done: make(chan struct{})}
+	p := &Publisher{log: log, cfg: cfg, queue: make(chan []event.Event, cfg.queueBatches()), done: make(chan struct{})}
 	go p.run()
 	return p, nil
 }
@@ -135,18 +140,18 @@ func (p *Publisher) run() {
 
 func (p *Publisher) store(batch []event.Event) {
 	probing := p.failing.Load()
-	if probing && p.cfg.Now().Before(p.nextProbe) {
+	if probing && p.cfg.now().Before(p.nextProbe) {
 		p.lose(int64(len(batch)), nil)
 		return
 	}
-	tries, notice := 1+p.cfg.Retries, 0
+	tries, notice := 1+p.cfg.retries(), 0
 	if probing {
 		// A probe, not a siege: one try, and it carries the notice of the gap ahead
 		// of the lines that follow it.
 		tries, notice = 1, 1
 		batch = append([]event.Event{p.gapNotice()}, batch...)
 	}
-	wait := p.cfg.Backoff
+	wait := p.cfg.backoff()
 	var err error
 	for try := 0; try < tries; try++ {
 		if try > 0 {
@@ -167,7 +172,7 @@ func (p *Publisher) store(batch []event.Event) {
 	}
 	if err != nil {
 		p.lose(int64(len(batch)-notice), err)
-		p.nextProbe = p.cfg.Now().Add(p.cfg.Probe)
+		p.nextProbe = p.cfg.now().Add(p.cfg.probe())
 		p.failing.Store(true)
 		return
 	}
@@ -175,7 +180,7 @@ func (p *Publisher) store(batch []event.Event) {
 }
 
 func (p *Publisher) append(batch []event.Event) ([]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.appendTimeout())
 	defer cancel()
 	return p.log.Append(ctx, p.cfg.JobID, batch)
 }
@@ -185,7 +190,7 @@ func (p *Publisher) lose(n int64, err error) {
 	p.lostRun += n
 	if err != nil && p.firstErr == nil {
 		p.firstErr = err
-		p.cfg.OnLoss(err)
+		p.cfg.onLoss(err)
 	}
 }
 
@@ -194,7 +199,7 @@ func (p *Publisher) lose(n int64, err error) {
 // lower bound, the total is in PublishStats.
 func (p *Publisher) gapNotice() event.Event {
 	return event.Event{SchemaVersion: event.SchemaVersion, JobID: p.cfg.JobID, Source: event.SourceSystem,
-		Phase: p.cfg.Phase, Stream: event.Stderr, TS: p.cfg.Now(),
+		Phase: p.cfg.Phase, Stream: event.Stderr, TS: p.cfg.now(),
 		Line: fmt.Sprintf("blastlog: at least %d lines of this step could not be stored while the log was unreachable", p.lostRun)}
 }
 
@@ -226,9 +231,9 @@ func (w *LineWriter) Close() error {
 func (w *LineWriter) line(raw []byte, _ bool) {
 	text := sanitize.Line(string(raw))
 	w.pending = append(w.pending, event.Event{SchemaVersion: event.SchemaVersion, JobID: w.p.cfg.JobID,
-		Source: w.p.cfg.Source, Phase: w.p.cfg.Phase, Stream: w.stream, Line: text, TS: w.p.cfg.Now()})
+		Source: w.p.cfg.source(), Phase: w.p.cfg.Phase, Stream: w.stream, Line: text, TS: w.p.cfg.now()})
 	w.bytes += len(text)
-	if len(w.pending) >= w.p.cfg.BatchLines || w.bytes >= w.p.cfg.BatchBytes {
+	if len(w.pending) >= w.p.cfg.batchLines() || w.bytes >= w.p.cfg.batchBytes() {
 		w.flush()
 	}
 }

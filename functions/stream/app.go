@@ -115,12 +115,12 @@ func loadK8s(g envconf.Getenv, dev bool) (k8sConfig, error) {
 	if dev {
 		k.Mode = "sim"
 	}
-	n, err := g.Int("BLASTLOG_K8S_MAX_FOLLOWS", 64, 1, 10_000)
+	n, err := g.Int("BLASTLOG_K8S_MAX_FOLLOWS", app.DefaultMaxFollows, 1, 10_000)
 	if err != nil {
 		return k, err
 	}
 	k.MaxFollows = int(n)
-	if k.TailLines, err = g.Int("BLASTLOG_K8S_TAIL_LINES", 2000, 1, 10_000); err != nil {
+	if k.TailLines, err = g.Int("BLASTLOG_K8S_TAIL_LINES", app.DefaultTailLines, 1, 10_000); err != nil {
 		return k, err
 	}
 	return k, nil

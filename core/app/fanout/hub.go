@@ -78,23 +78,38 @@ type topic struct {
 
 func (h *Hub) init() {
 	h.once.Do(func() {
-		c := &h.Config
-		if c.Block <= 0 {
-			c.Block = 250 * time.Millisecond
-		}
-		if c.Count <= 0 {
-			c.Count = 500
-		}
-		if c.StatusEvery <= 0 {
-			c.StatusEvery = time.Second
-		}
-		if c.Buffer <= 0 {
-			c.Buffer = 64
-		}
 		h.topics = map[string]*topic{}
 		h.wake = make(chan struct{}, 1)
 		h.plain = &history.Reader{Log: h.Log}
 	})
+}
+
+func (c HubConfig) block() time.Duration {
+	if c.Block > 0 {
+		return c.Block
+	}
+	return 250 * time.Millisecond
+}
+
+func (c HubConfig) count() int {
+	if c.Count > 0 {
+		return c.Count
+	}
+	return 500
+}
+
+func (c HubConfig) statusEvery() time.Duration {
+	if c.StatusEvery > 0 {
+		return c.StatusEvery
+	}
+	return time.Second
+}
+
+func (c HubConfig) buffer() int {
+	if c.Buffer > 0 {
+		return c.Buffer
+	}
+	return 64
 }
 
 // Subscription is one viewer's share of a run's live events.
@@ -179,7 +194,7 @@ func (h *Hub) Subscribe(ctx context.Context, jobID string) (*Subscription, error
 		}
 		h.mu.Unlock()
 	}
-	s := &Subscription{hub: h, topic: t, C: make(chan *Delivery, h.Config.Buffer)}
+	s := &Subscription{hub: h, topic: t, C: make(chan *Delivery, h.Config.buffer())}
 	h.mu.Lock()
 	if h.topics[jobID] != t { // closed by its last viewer in between: start over
 		h.mu.Unlock()
@@ -245,7 +260,7 @@ func (h *Hub) Run(ctx context.Context) {
 			}
 			continue
 		}
-		res, err := h.Tail.Tail(ctx, cursors, h.Config.Count, h.Config.Block)
+		res, err := h.Tail.Tail(ctx, cursors, h.Config.count(), h.Config.block())
 		if err != nil {
 			select {
 			case <-ctx.Done():
@@ -261,7 +276,7 @@ func (h *Hub) Run(ctx context.Context) {
 		}
 		if now := time.Now(); !now.Before(nextStatus) {
 			h.pollStatuses(ctx, cursors)
-			nextStatus = now.Add(h.Config.StatusEvery)
+			nextStatus = now.Add(h.Config.statusEvery())
 		}
 	}
 }
