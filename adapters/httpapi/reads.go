@@ -68,6 +68,13 @@ func (s *Server) readFailed(w http.ResponseWriter, r *http.Request, what string,
 	}
 }
 
+// writeRead answers 200 with v, under the write deadline of read responses.
+func writeRead(w http.ResponseWriter, v any) {
+	w.Header().Set("Cache-Control", "no-store")
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(readWriteTimeout))
+	writeJSON(w, http.StatusOK, v)
+}
+
 // snapshot serves GET /api/blast/logs/{job_id}/snapshot?after=ID|before=ID|around=ID&limit=N.
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	if !getOnly(w, r) {
@@ -88,9 +95,7 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 		s.readFailed(w, r, "snapshot", err)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(readWriteTimeout))
-	writeJSON(w, http.StatusOK, snap)
+	writeRead(w, snap)
 }
 
 // summary serves GET /api/blast/logs/{job_id}/summary.
@@ -108,9 +113,7 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 		s.readFailed(w, r, "summary", err)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(readWriteTimeout))
-	writeJSON(w, http.StatusOK, sum)
+	writeRead(w, sum)
 }
 
 // runs serves GET /api/blast/runs?limit=N.
@@ -124,8 +127,7 @@ func (s *Server) runs(w http.ResponseWriter, r *http.Request) {
 		s.readFailed(w, r, "run list", err)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
+	writeRead(w, map[string]any{"runs": runs})
 }
 
 // search serves GET /api/blast/logs/{job_id}/search?q=...
@@ -162,9 +164,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		s.readFailed(w, r, "search", err)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(readWriteTimeout))
-	writeJSON(w, http.StatusOK, res)
+	writeRead(w, res)
 }
 
 // download serves GET /api/blast/logs/{job_id}/download?format=text|ndjson[&phase=P]:
