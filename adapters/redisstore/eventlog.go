@@ -196,8 +196,7 @@ func decodeEntries(jobID string, msgs []redis.XMessage) []event.Event {
 		raw, _ := m.Values[field].(string)
 		e, err := event.Decode([]byte(raw))
 		if err != nil || raw == "" {
-			e = event.Event{SchemaVersion: event.SchemaVersion, JobID: jobID, Source: event.SourceSystem,
-				Stream: event.Stderr, Line: "(an entry of this log could not be read)"}
+			e = event.System(jobID, "", "", "(an entry of this log could not be read)", time.Time{})
 		}
 		e.ID = m.ID
 		out[i] = e

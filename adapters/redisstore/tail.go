@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -132,8 +133,8 @@ func (d *JobDirectory) Statuses(ctx context.Context, jobIDs []string) (map[strin
 // slot is the Redis Cluster hash slot of a key (CRC16/XMODEM of the key or of its
 // {hash tag}, modulo 16384).
 func slot(key string) uint16 {
-	if s := indexByte(key, '{'); s >= 0 {
-		if e := indexByte(key[s+1:], '}'); e > 0 {
+	if s := strings.IndexByte(key, '{'); s >= 0 {
+		if e := strings.IndexByte(key[s+1:], '}'); e > 0 {
 			key = key[s+1 : s+1+e]
 		}
 	}
@@ -149,13 +150,4 @@ func slot(key string) uint16 {
 		}
 	}
 	return crc % 16384
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/merge"
+	"github.com/blastlog/blastlog/core/signal"
 	"github.com/blastlog/blastlog/core/target"
 	"github.com/blastlog/blastlog/ports"
 )
@@ -199,8 +200,7 @@ func (c *Collector) degrade(ctx context.Context, jobID string, err error) {
 	c.degraded[jobID] = err.Error()
 	c.mu.Unlock()
 	if !same {
-		e := event.Event{SchemaVersion: event.SchemaVersion, JobID: jobID, Source: event.SourceSystem, Stream: event.Stderr,
-			Line: "cannot reach the run's cluster: " + err.Error(), TS: c.Config.now(), Notice: "degraded"}
+		e := event.System(jobID, "", "degraded", "cannot reach the run's cluster: "+err.Error(), c.Config.now())
 		c.Log.Append(ctx, jobID, []event.Event{e})
 	}
 }
@@ -246,10 +246,7 @@ func (rs *runState) observeLocked(ch ports.PodChange, ts []target.Target) {
 			for _, old := range rs.follows {
 				if old != f && old.t.PodUID == t.PodUID && old.t.Container == t.Container && !old.previous {
 					old.previous, old.ended = true, true
-					select {
-					case old.changed <- struct{}{}:
-					default:
-					}
+					signal.Notify(old.changed)
 				}
 			}
 		}
@@ -257,15 +254,9 @@ func (rs *runState) observeLocked(ch ports.PodChange, ts []target.Target) {
 		if t.State == target.Terminated || ch.Deleted {
 			f.ended = true
 		}
-		select {
-		case f.changed <- struct{}{}:
-		default:
-		}
+		signal.Notify(f.changed)
 	}
-	select {
-	case rs.wake <- struct{}{}:
-	default:
-	}
+	signal.Notify(rs.wake)
 }
 
 // dispatch starts queued follows while slots are free, running containers first.
@@ -304,10 +295,7 @@ func (rs *runState) dispatch(ctx context.Context) {
 }
 
 func (rs *runState) kick() {
-	select {
-	case rs.wake <- struct{}{}:
-	default:
-	}
+	signal.Notify(rs.wake)
 }
 
 // finished: the run is terminal and nothing is left to follow.
@@ -394,10 +382,7 @@ func (rs *runState) follow(ctx context.Context, f *follow) {
 		last := make(chan struct{}, 1)
 		go rs.watchdog(sctx, f, last, stop)
 		err := rs.cluster.FollowLog(sctx, req, func(line []byte, more bool) error {
-			select {
-			case last <- struct{}{}:
-			default:
-			}
+			signal.Notify(last)
 			ts, content, perr := merge.ParseLine(line)
 			if perr != nil {
 				ts, content = rs.c.Config.now().UTC(), line
@@ -558,8 +543,7 @@ func clone(c merge.Cursor) merge.Cursor {
 
 // notice appends a collector notice to the run's log.
 func (rs *runState) notice(ctx context.Context, kind, text string) {
-	e := event.Event{SchemaVersion: event.SchemaVersion, JobID: rs.jobID, Source: event.SourceSystem, Stream: event.Stderr,
-		Line: text, TS: rs.c.Config.now(), Notice: kind}
+	e := event.System(rs.jobID, "", kind, text, rs.c.Config.now())
 	rs.c.Log.Append(ctx, rs.jobID, []event.Event{e})
 }
 

@@ -198,9 +198,8 @@ func (p *Publisher) lose(n int64, err error) {
 // Lines a writer dropped while the queue was full are not in lostRun: the count is a
 // lower bound, the total is in PublishStats.
 func (p *Publisher) gapNotice() event.Event {
-	return event.Event{SchemaVersion: event.SchemaVersion, JobID: p.cfg.JobID, Source: event.SourceSystem,
-		Phase: p.cfg.Phase, Stream: event.Stderr, TS: p.cfg.now(),
-		Line: fmt.Sprintf("blastlog: at least %d lines of this step could not be stored while the log was unreachable", p.lostRun)}
+	return event.System(p.cfg.JobID, p.cfg.Phase, "",
+		fmt.Sprintf("blastlog: at least %d lines of this step could not be stored while the log was unreachable", p.lostRun), p.cfg.now())
 }
 
 // LineWriter splits what is written to it into lines and queues them as events. Each

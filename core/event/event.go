@@ -86,9 +86,9 @@ func (e *Event) Validate() error {
 	case e.SchemaVersion != SchemaVersion:
 		return fmt.Errorf("%w: schema_version %d", ErrInvalid, e.SchemaVersion)
 	case !e.Source.Valid():
-		return fmt.Errorf("%w: source %q", ErrInvalid, truncate(string(e.Source), 40))
+		return fmt.Errorf("%w: source %q", ErrInvalid, Cut(string(e.Source), 40, ""))
 	case !e.Stream.Valid():
-		return fmt.Errorf("%w: stream %q", ErrInvalid, truncate(string(e.Stream), 40))
+		return fmt.Errorf("%w: stream %q", ErrInvalid, Cut(string(e.Stream), 40, ""))
 	case utf8.RuneCountInString(e.Phase) > MaxPhaseChars:
 		return fmt.Errorf("%w: phase longer than %d characters", ErrInvalid, MaxPhaseChars)
 	case utf8.RuneCountInString(e.Line) > MaxLineChars:
@@ -127,13 +127,20 @@ func ValidateJobID(id string) error {
 }
 
 // CapPhase keeps an unknown phase as given but at most MaxPhaseChars long.
-func CapPhase(p string) string { return truncate(p, MaxPhaseChars) }
+func CapPhase(p string) string { return Cut(p, MaxPhaseChars, "") }
 
-func truncate(s string, n int) string {
+// Cut keeps at most n characters (runes) of s, the last of them mark when s had to be
+// cut ("…" for a shown value, "" for a plain cap). It is the one truncation rule:
+// lines, phases and every value shown in a message.
+func Cut(s string, n int, mark string) string {
+	keep := n - utf8.RuneCountInString(mark)
 	i := 0
 	for pos := range s {
-		if i == n {
-			return s[:pos]
+		if i == keep {
+			if utf8.RuneCountInString(s[pos:]) <= n-keep {
+				return s // what is left fits where the mark would go
+			}
+			return s[:pos] + mark
 		}
 		i++
 	}
@@ -147,4 +154,12 @@ func hasLineBreak(s string) bool {
 		}
 	}
 	return false
+}
+
+// System is a line of blastlog's own about run jobID (stderr, source system): a
+// collector notice when notice is set ("following", "degraded", ...), else a plain
+// line such as the publisher's count of lines it could not store.
+func System(jobID, phase, notice, line string, ts time.Time) Event {
+	return Event{SchemaVersion: SchemaVersion, JobID: jobID, Source: SourceSystem, Phase: phase, Stream: Stderr,
+		Line: line, TS: ts, Notice: notice}
 }

@@ -15,10 +15,10 @@ type Gap struct {
 // AppendJSON appends the gap's compact JSON (the SSE frame's data).
 func (g Gap) AppendJSON(b []byte) []byte {
 	b = append(b, `{"after":`...)
-	b = appendString(b, g.After)
+	b = AppendJSONString(b, g.After)
 	b = append(b, `,"first_available":`...)
-	b = appendString(b, g.FirstAvailable)
+	b = AppendJSONString(b, g.FirstAvailable)
 	b = append(b, `,"reason":`...)
-	b = appendString(b, g.Reason)
+	b = AppendJSONString(b, g.Reason)
 	return append(b, '}')
 }

@@ -19,25 +19,25 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, '{')
 	if e.ID != "" {
 		dst = append(dst, `"id":`...)
-		dst = appendString(dst, e.ID)
+		dst = AppendJSONString(dst, e.ID)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"schema_version":`...)
 	dst = strconv.AppendInt(dst, int64(e.SchemaVersion), 10)
 	dst = append(dst, `,"job_id":`...)
-	dst = appendString(dst, e.JobID)
+	dst = AppendJSONString(dst, e.JobID)
 	dst = append(dst, `,"source":`...)
-	dst = appendString(dst, string(e.Source))
+	dst = AppendJSONString(dst, string(e.Source))
 	dst = append(dst, `,"phase":`...)
-	dst = appendString(dst, e.Phase)
+	dst = AppendJSONString(dst, e.Phase)
 	dst = append(dst, `,"stream":`...)
-	dst = appendString(dst, string(e.Stream))
+	dst = AppendJSONString(dst, string(e.Stream))
 	dst = append(dst, `,"pod":`...)
-	dst = appendString(dst, e.Pod)
+	dst = AppendJSONString(dst, e.Pod)
 	dst = append(dst, `,"container":`...)
-	dst = appendString(dst, e.Container)
+	dst = AppendJSONString(dst, e.Container)
 	dst = append(dst, `,"line":`...)
-	dst = appendString(dst, e.Line)
+	dst = AppendJSONString(dst, e.Line)
 	dst = append(dst, `,"ts":`...)
 	if e.TS.IsZero() {
 		dst = append(dst, `""`...)
@@ -48,7 +48,7 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	}
 	if e.ContainerID != "" {
 		dst = append(dst, `,"container_id":`...)
-		dst = appendString(dst, e.ContainerID)
+		dst = AppendJSONString(dst, e.ContainerID)
 	}
 	if e.Restart != 0 {
 		dst = append(dst, `,"restart":`...)
@@ -59,7 +59,7 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	}
 	if e.Notice != "" {
 		dst = append(dst, `,"notice":`...)
-		dst = appendString(dst, e.Notice)
+		dst = AppendJSONString(dst, e.Notice)
 	}
 	return append(dst, '}')
 }
@@ -138,10 +138,9 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 
 const hexDigits = "0123456789abcdef"
 
-// AppendJSONString appends s as a JSON string, escaped as event fields are.
-func AppendJSONString(dst []byte, s string) []byte { return appendString(dst, s) }
-
-func appendString(dst []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string, escaped as event fields are: '<', '>'
+// and '&' kept, U+2028/U+2029 escaped.
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {

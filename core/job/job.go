@@ -80,12 +80,7 @@ func (r *Record) Validate() error {
 	return nil
 }
 
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
+func clip(s string) string { return event.Cut(s, 41, "…") }
 
 var unsafeRun = regexp.MustCompile(`[^A-Za-z0-9_.:-]+`)
 

@@ -84,9 +84,7 @@ func (c *Cursor) Resume() {
 }
 
 // LineHash identifies a log line by its kubelet timestamp (nanoseconds) and content.
-func LineHash(ts time.Time, content []byte) uint64 { return lineHash(ts, content) }
-
-func lineHash(ts time.Time, content []byte) uint64 {
+func LineHash(ts time.Time, content []byte) uint64 {
 	h := fnv.New64a()
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], uint64(ts.UnixNano()))
@@ -98,7 +96,7 @@ func lineHash(ts time.Time, content []byte) uint64 {
 // Accept reports whether the line is new (emit it) or a repeat after a resume.
 func (c *Cursor) Accept(ts time.Time, content []byte) bool {
 	sec := ts.UTC().Truncate(time.Second)
-	h := lineHash(ts, content)
+	h := LineHash(ts, content)
 	switch {
 	case c.Second.IsZero() || sec.After(c.Second):
 		c.Second, c.Seen, c.Overflow, c.replaying = sec, map[uint64]int{h: 1}, 0, false
@@ -137,6 +135,3 @@ func Event(jobID string, t target.Target, ts time.Time, content []byte) event.Ev
 		ContainerID: t.ContainerID, Restart: t.Restart,
 		Truncated: len(content) > event.MaxLineChars && len([]rune(line)) == event.MaxLineChars}
 }
-
-// FormatTime writes a kubelet-style timestamp (for simulators and tests).
-func FormatTime(ts time.Time) string { return ts.UTC().Format(time.RFC3339Nano) }

@@ -28,16 +28,7 @@ func Line(s string) string {
 }
 
 // cut keeps MaxChars-1 characters and appends Ellipsis.
-func cut(s string) string {
-	n := 0
-	for i := range s {
-		if n == MaxChars-1 {
-			return s[:i] + Ellipsis
-		}
-		n++
-	}
-	return s
-}
+func cut(s string) string { return event.Cut(s, MaxChars, Ellipsis) }
 
 // clean removes ANSI/VT escape sequences (CSI, OSC, DCS/SOS/PM/APC strings and
 // two-character escapes, in their 7-bit and C1 forms), removes every other C0/C1

@@ -100,10 +100,7 @@ func (c cli) dispatch(args []string) (int, error) {
 }
 
 func clip(s string) string {
-	s = strings.ToValidUTF8(s, "?")
-	if r := []rune(s); len(r) > 40 {
-		s = string(r[:40]) + "…"
-	}
+	s = event.Cut(strings.ToValidUTF8(s, "?"), 41, "…")
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return '?'

@@ -10,6 +10,7 @@ import (
 	"github.com/blastlog/blastlog/core/chunk"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/core/signal"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -122,10 +123,7 @@ func (a *Archiver) Watch(jobID string) {
 	a.mu.Lock()
 	a.wanted[job.SafeID(jobID)] = jobID
 	a.mu.Unlock()
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
+	signal.Notify(a.wake)
 }
 
 // Run archives until ctx ends; the runs held are released (their leases freed, what
@@ -344,10 +342,7 @@ func (a *Archiver) renew(ctx context.Context) {
 
 // readyAgain wakes the reader: a writer can take more.
 func (a *Archiver) readyAgain() {
-	select {
-	case a.ready <- struct{}{}:
-	default:
-	}
+	signal.Notify(a.ready)
 }
 
 // isActive reports whether the run was in the active set at the last scan.

@@ -10,6 +10,7 @@ import (
 	"github.com/blastlog/blastlog/core/app/history"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/core/signal"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -206,10 +207,7 @@ func (h *Hub) Subscribe(ctx context.Context, jobID string) (*Subscription, error
 	if h.Metrics.Readers != nil {
 		h.Metrics.Readers(n)
 	}
-	select {
-	case h.wake <- struct{}{}:
-	default:
-	}
+	signal.Notify(h.wake)
 	return s, nil
 }
 
