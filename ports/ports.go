@@ -130,7 +130,12 @@ type Leases interface {
 
 // Checkpoints keep, per run, an opaque resume state for each followed target.
 type Checkpoints interface {
+	// Load returns every target's state of the run, by target key (empty when none
+	// was saved); ErrUnavailable when the store does not answer.
 	Load(ctx context.Context, jobID string) (map[string][]byte, error)
+	// Save replaces one target's state. The collector saves only after the lines the
+	// state covers are stored, so a crash between the two repeats lines (which the
+	// state's dedupe skips) rather than losing them.
 	Save(ctx context.Context, jobID, targetKey string, state []byte) error
 }
 

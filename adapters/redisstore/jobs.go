@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -163,4 +164,25 @@ func recordOf(jobID string, h map[string]string) job.Record {
 	r.CreatedAt, _ = time.Parse(time.RFC3339, h[fCreated])
 	r.UpdatedAt, _ = time.Parse(time.RFC3339, h[fUpdated])
 	return r
+}
+
+// Statuses implements ports.StatusReader with one pipelined HGET per run.
+func (d *JobDirectory) Statuses(ctx context.Context, jobIDs []string) (map[string]job.Status, error) {
+	cmds := make([]*redis.StringCmd, len(jobIDs))
+	_, err := d.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range jobIDs {
+			cmds[i] = p.HGet(ctx, d.cfg.JobKey(id), fStatus)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable("statuses", err)
+	}
+	out := make(map[string]job.Status, len(jobIDs))
+	for i, c := range cmds {
+		if v, err := c.Result(); err == nil {
+			out[jobIDs[i]] = job.Status(v)
+		}
+	}
+	return out, nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/blastlog/blastlog/core/event"
-	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -107,27 +106,6 @@ func lessID(a, b string) bool {
 		return errA != nil && errB == nil
 	}
 	return x.Compare(y) < 0
-}
-
-// Statuses implements ports.StatusReader with one pipelined HGET per run.
-func (d *JobDirectory) Statuses(ctx context.Context, jobIDs []string) (map[string]job.Status, error) {
-	cmds := make([]*redis.StringCmd, len(jobIDs))
-	_, err := d.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range jobIDs {
-			cmds[i] = p.HGet(ctx, d.cfg.JobKey(id), fStatus)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable("statuses", err)
-	}
-	out := make(map[string]job.Status, len(jobIDs))
-	for i, c := range cmds {
-		if v, err := c.Result(); err == nil {
-			out[jobIDs[i]] = job.Status(v)
-		}
-	}
-	return out, nil
 }
 
 // slot is the Redis Cluster hash slot of a key (CRC16/XMODEM of the key or of its

@@ -3,7 +3,6 @@ package portstest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -53,40 +52,6 @@ func (s *TicketStore) Take(_ context.Context, hash string) (ticket.Record, error
 		return ticket.Record{}, ports.ErrNotFound
 	}
 	return e.r, nil
-}
-
-// RateLimiter is an in-memory ports.RateLimiter with fixed windows.
-type RateLimiter struct {
-	mu  sync.Mutex
-	m   map[string]window
-	now func() time.Time
-}
-
-type window struct {
-	n   int
-	end time.Time
-}
-
-var _ ports.RateLimiter = (*RateLimiter)(nil)
-
-// NewRateLimiter returns a limiter with no uses counted.
-func NewRateLimiter() *RateLimiter { return &RateLimiter{m: map[string]window{}, now: time.Now} }
-
-// Allow implements ports.RateLimiter.
-func (l *RateLimiter) Allow(_ context.Context, key string, limit int, win time.Duration) (bool, time.Duration, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	w := l.m[key]
-	if !now.Before(w.end) {
-		w = window{end: now.Add(win)}
-	}
-	w.n++
-	l.m[key] = w
-	if w.n > limit {
-		return false, w.end.Sub(now), nil
-	}
-	return true, 0, nil
 }
 
 // TestTicketStore is the conformance suite of ports.TicketStore.
@@ -173,47 +138,4 @@ func TestTicketStore(t *testing.T, newStore func(t *testing.T) ports.TicketStore
 			t.Fatalf("%d wins, %d misses", wins.Load(), misses.Load())
 		}
 	})
-}
-
-// TestRateLimiter is the conformance suite of ports.RateLimiter.
-func TestRateLimiter(t *testing.T, newLimiter func(t *testing.T) ports.RateLimiter) {
-	ctx := context.Background()
-	t.Run("limit per key and window", func(t *testing.T) {
-		l := newLimiter(t)
-		for i := 0; i < 3; i++ {
-			if ok, _, err := l.Allow(ctx, "owner-a", 3, time.Minute); !ok || err != nil {
-				t.Fatalf("use %d refused: %v", i+1, err)
-			}
-		}
-		ok, retry, err := l.Allow(ctx, "owner-a", 3, time.Minute)
-		if ok || err != nil || retry <= 0 || retry > time.Minute {
-			t.Fatalf("4th use: ok=%v retry=%v err=%v", ok, retry, err)
-		}
-		if ok, _, _ := l.Allow(ctx, "owner-b", 3, time.Minute); !ok {
-			t.Fatal("another key was limited")
-		}
-	})
-	t.Run("window ends", func(t *testing.T) {
-		l := newLimiter(t)
-		key := fmt.Sprintf("owner-%d", time.Now().UnixNano())
-		l.Allow(ctx, key, 1, 300*time.Millisecond)
-		if ok, _, _ := l.Allow(ctx, key, 1, 300*time.Millisecond); ok {
-			t.Fatal("second use allowed")
-		}
-		time.Sleep(400 * time.Millisecond)
-		if ok, _, _ := l.Allow(ctx, key, 1, 300*time.Millisecond); !ok {
-			t.Fatal("new window still limited")
-		}
-	})
-}
-
-// Authenticator is a ports.Authenticator that knows a fixed set of bearer tokens.
-type Authenticator map[string]ports.Caller
-
-// Authenticate implements ports.Authenticator.
-func (a Authenticator) Authenticate(_ context.Context, c ports.Credentials) (ports.Caller, error) {
-	if caller, ok := a[c.Bearer]; ok && c.Bearer != "" {
-		return caller, nil
-	}
-	return ports.Caller{}, ports.ErrUnauthenticated
 }
