@@ -99,14 +99,21 @@ func orDefault(d, def time.Duration) time.Duration {
 // follow is the collector's state of one target.
 type follow struct {
 	t        target.Target
-	queued   bool
-	active   bool
-	done     bool
+	phase    followPhase
 	ended    bool // the container has terminated (per the watch) or the pod is gone
 	previous bool // a newer instance replaced it: its log is read with previous=true
 	changed  chan struct{}
 	notified string // the last notice emitted for it
 }
+
+// followPhase is where a target is: waiting for a follow slot, followed, or done.
+type followPhase uint8
+
+const (
+	queued followPhase = iota
+	following
+	done
+)
 
 // runState is one run being collected.
 type runState struct {
@@ -238,8 +245,7 @@ func (rs *runState) observeLocked(ch ports.PodChange, ts []target.Target) {
 		if !ok {
 			f = &follow{t: t, changed: make(chan struct{}, 1)}
 			rs.follows[t.Key()] = f
-			rs.pending = append(rs.pending, f)
-			f.queued = true
+			rs.pending = append(rs.pending, f) // phase queued
 			rs.newest = rs.c.Config.now()
 			// A new instance of a container (a restart in place) supersedes the old one:
 			// the pod's status no longer shows the old one ending, so end it here.
@@ -283,19 +289,15 @@ func (rs *runState) dispatch(ctx context.Context) {
 		}
 		rs.mu.Lock()
 		rs.pending = append(rs.pending[:pick], rs.pending[pick+1:]...)
-		f.queued, f.active = false, true
+		f.phase = following
 		rs.mu.Unlock()
 		rs.wg.Add(1)
 		go func() {
 			defer rs.wg.Done()
-			defer func() { <-rs.c.slots; rs.kick() }()
+			defer func() { <-rs.c.slots; signal.Notify(rs.wake) }()
 			rs.follow(ctx, f)
 		}()
 	}
-}
-
-func (rs *runState) kick() {
-	signal.Notify(rs.wake)
 }
 
 // finished: the run is terminal and nothing is left to follow.
@@ -310,7 +312,7 @@ func (rs *runState) finished(ctx context.Context) bool {
 		return false // the watch may still be delivering pods
 	}
 	for _, f := range rs.follows {
-		if !f.done || len(rs.pending) > 0 {
+		if f.phase != done || len(rs.pending) > 0 {
 			rs.mu.Unlock()
 			return false
 		}
@@ -491,7 +493,7 @@ func (rs *runState) watchdog(ctx context.Context, f *follow, activity <-chan str
 
 func (rs *runState) finish(f *follow) {
 	rs.mu.Lock()
-	f.done, f.active = true, false
+	f.phase = done
 	rs.mu.Unlock()
 }
 

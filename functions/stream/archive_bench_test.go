@@ -42,7 +42,7 @@ func BenchmarkArchiveThroughput(b *testing.B) {
 }
 
 func archiveThroughput(b *testing.B, backend string) {
-	s := newStackB(b)
+	s := newStack(b)
 	s.srv.RequireReal(b)
 	var st portstest.ArchiveStore
 	switch backend {
@@ -183,7 +183,7 @@ func fillArchive(b *testing.B, dir, jobID string, n int) *fsdir.Dir {
 // directory archive, Redis holding nothing of it. Reported: lines/s and the peak heap
 // in use during the download (sampled).
 func BenchmarkDownloadMillion(b *testing.B) {
-	s := newStackB(b)
+	s := newStack(b)
 	const n = 1_000_000
 	d := fillArchive(b, filepath.Join(b.TempDir(), "archive"), "million", n)
 	reads := &app.Reads{History: &history.Reader{Log: redisstore.NewEventLog(s.rdb, redisstore.Config{}), Archive: d, Index: d}}
@@ -229,7 +229,7 @@ func BenchmarkDownloadMillion(b *testing.B) {
 // of a 200,000-event run that only the archive holds. Reported: the time until every
 // viewer has its 1,000 events, and the chunks read from storage.
 func BenchmarkCatchUpFromArchive(b *testing.B) {
-	s := newStackB(b)
+	s := newStack(b)
 	const n, viewersN, back = 200_000, 1000, 1000
 	d := fillArchive(b, filepath.Join(b.TempDir(), "archive"), "catchup", n)
 	counting := &countingArchive{Dir: d}

@@ -33,7 +33,7 @@ func (s *stack) archived(t *testing.T, dir string, env map[string]string) *strea
 	for k, v := range env {
 		vars[k] = v
 	}
-	srv := s.serverTB(t, vars)
+	srv := s.server(t, vars)
 	s.waitMark(t)
 	return srv
 }
@@ -318,7 +318,7 @@ func TestResumeInTheArchiveContinuesLive(t *testing.T) {
 func TestBlobOutageLosesNothing(t *testing.T) {
 	az := azuritetest.Start(t)
 	s := newStack(t)
-	srv := s.serverTB(t, map[string]string{"BLASTLOG_ARCHIVE": "azblob", "BLASTLOG_ARCHIVE_CONNECTION_STRING": az.ConnectionString(),
+	srv := s.server(t, map[string]string{"BLASTLOG_ARCHIVE": "azblob", "BLASTLOG_ARCHIVE_CONNECTION_STRING": az.ConnectionString(),
 		"BLASTLOG_ARCHIVE_FLUSH": "200ms", "BLASTLOG_STREAM_MAXLEN": "1000", "BLASTLOG_STREAM_TICKETS": "on"})
 	s.waitMark(t)
 	s.publish(t, "", "job", "register", "--job", "run-o", "--owner", owner)

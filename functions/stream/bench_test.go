@@ -89,8 +89,8 @@ func publishAt(ctx context.Context, rdb *redis.Client, jobID string, rate int, d
 // BenchmarkLatency100Viewers: publish-to-receive latency at 1,000 events/s with 100
 // viewers of one run, through a real HTTP server and a local redis-server.
 func BenchmarkLatency100Viewers(b *testing.B) {
-	s := newStackB(b)
-	srv := s.serverB(b)
+	s := newStack(b)
+	srv := s.server(b, nil)
 	s.register(nil, "lat", owner)
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -139,8 +139,8 @@ func redisCalls(rdb *redis.Client) (total int64) {
 func BenchmarkRedisCommandsPerViewerCount(b *testing.B) {
 	for _, n := range []int{1, 1000} {
 		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) {
-			s := newStackB(b)
-			srv := s.serverB(b)
+			s := newStack(b)
+			srv := s.server(b, nil)
 			s.register(nil, "cmds", owner)
 			var got atomic.Int64
 			closeAll := viewers(b, s, srv.base, "cmds", n, func(int, frame) { got.Add(1) })
@@ -162,7 +162,7 @@ func BenchmarkRedisCommandsPerViewerCount(b *testing.B) {
 // BenchmarkIdleConnectionMemory: resident memory per idle SSE connection, with the
 // streaming container in its own process and 5,000 connections open.
 func BenchmarkIdleConnectionMemory(b *testing.B) {
-	s := newStackB(b)
+	s := newStack(b)
 	bin := filepath.Join(b.TempDir(), "blastlog-stream")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("%v %s", err, out)
@@ -224,8 +224,8 @@ func BenchmarkIdleConnectionMemory(b *testing.B) {
 // BenchmarkMaxLosslessRate: the highest event rate (of those tried) that 1,000 viewers
 // of one run all receive completely.
 func BenchmarkMaxLosslessRate(b *testing.B) {
-	s := newStackB(b)
-	srv := s.serverB(b)
+	s := newStack(b)
+	srv := s.server(b, nil)
 	for b.Loop() {
 		best := 0
 		for _, rate := range []int{500, 1000, 2000, 4000, 8000} {
@@ -257,7 +257,7 @@ func BenchmarkMaxLosslessRate(b *testing.B) {
 func BenchmarkCollect1000x1000(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
-		s := newStackB(b)
+		s := newStack(b)
 		sim := kubesim.New()
 		const pods, lines = 1000, 1000
 		s.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID})
@@ -306,7 +306,7 @@ func BenchmarkCollect200ThroughAPIServer(b *testing.B) {
 	cp := realPlane(b)
 	for b.Loop() {
 		b.StopTimer()
-		s := newStackB(b)
+		s := newStack(b)
 		m := cp.NewMirror()
 		s.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID, Namespace: m.Namespace})
 		const pods, lines = 200, 1000

@@ -92,9 +92,7 @@ type stack struct {
 	tickets *app.Tickets
 }
 
-func newStack(t *testing.T) *stack { return newStackB(t) }
-
-func newStackB(t testing.TB) *stack {
+func newStack(t testing.TB) *stack {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	cfg := redisstore.Config{}
@@ -110,11 +108,7 @@ type streamServer struct {
 	api  *httpapi.Server
 }
 
-func (s *stack) server(t *testing.T, env map[string]string) *streamServer { return s.serverTB(t, env) }
-
-func (s *stack) serverB(b *testing.B) *streamServer { return s.serverTB(b, nil) }
-
-func (s *stack) serverTB(t testing.TB, env map[string]string) *streamServer {
+func (s *stack) server(t testing.TB, env map[string]string) *streamServer {
 	t.Helper()
 	vars := map[string]string{"BLASTLOG_REDIS_URL": s.srv.URL(), "BLASTLOG_AUTH_MODE": "dev-bypass", "BLASTLOG_ADDR": "127.0.0.1:0"}
 	for k, v := range env {
@@ -137,13 +131,13 @@ func (s *stack) serverTB(t testing.TB, env map[string]string) *streamServer {
 }
 
 // register and ticket panic when t is nil (benchmark set-up), else fail t.
-func (s *stack) register(t *testing.T, jobID, ownerOID string) {
+func (s *stack) register(t testing.TB, jobID, ownerOID string) {
 	if err := s.tickets.Jobs.Register(context.Background(), job.Record{JobID: jobID, OwnerOID: ownerOID}); err != nil {
 		fail(t, err)
 	}
 }
 
-func (s *stack) ticket(t *testing.T, jobID string) string {
+func (s *stack) ticket(t testing.TB, jobID string) string {
 	is, err := s.tickets.Issue(context.Background(), ports.Credentials{}, jobID)
 	if err != nil {
 		fail(t, err)
@@ -151,7 +145,7 @@ func (s *stack) ticket(t *testing.T, jobID string) string {
 	return is.Ticket
 }
 
-func fail(t *testing.T, err error) {
+func fail(t testing.TB, err error) {
 	if t == nil {
 		panic(err)
 	}
