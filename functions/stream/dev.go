@@ -1,3 +1,5 @@
+//go:build !nodev
+
 package main
 
 import (
@@ -16,14 +18,10 @@ import (
 	"github.com/blastlog/blastlog/adapters/kube"
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
 	"github.com/blastlog/blastlog/adapters/redisstore"
-	"github.com/blastlog/blastlog/adapters/web"
 	"github.com/blastlog/blastlog/functions/internal/envconf"
 	"github.com/blastlog/blastlog/functions/stream/demo"
 	"github.com/blastlog/blastlog/ports"
 )
-
-// DemoJob is the run the dev stack plays.
-const DemoJob = "demo-run"
 
 // devRedis is the embedded Redis of -dev, with the demo run played into it.
 func devRedis() fx.Option {
@@ -73,12 +71,4 @@ func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, acti
 		},
 		OnStop: func(context.Context) error { cancel(); return nil },
 	})
-}
-
-// pageConfig is what the Run details page is told: in -dev, the demo run as the dev user.
-func pageConfig(c config) web.Config {
-	if !c.Dev {
-		return web.Config{DevBypass: c.Auth.DevBypass(), DevUser: c.Auth.DevUser}
-	}
-	return web.Config{Job: DemoJob, DevBypass: true, DevUser: c.Auth.DevUser}
 }

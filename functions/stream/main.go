@@ -14,11 +14,18 @@ import (
 	"time"
 
 	"go.uber.org/fx"
+
+	"github.com/blastlog/blastlog/functions/internal/version"
 )
 
 func main() {
 	dev := flag.Bool("dev", false, "embedded dev stack: in-process Redis, dev-bypass auth, demo run")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		version.Print(os.Stdout, "blastlog-stream")
+		return
+	}
 	cfg, err := load(os.Getenv, *dev)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "blastlog-stream:", err)

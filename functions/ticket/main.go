@@ -17,9 +17,14 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/blastlog/blastlog/adapters/awslambda"
+	"github.com/blastlog/blastlog/functions/internal/version"
 )
 
 func main() {
+	if version.Requested(os.Args[1:]) {
+		version.Print(os.Stdout, "blastlog-ticket")
+		return
+	}
 	cfg, err := load(os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "blastlog-ticket:", err)

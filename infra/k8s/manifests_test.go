@@ -71,9 +71,17 @@ func TestKustomizationListsEveryManifest(t *testing.T) {
 	}
 	var k struct {
 		Resources []string `json:"resources"`
+		Images    []struct {
+			Name, NewName, NewTag string
+		} `json:"images"`
 	}
 	if err := yaml.Unmarshal(raw, &k); err != nil {
 		t.Fatal(err)
+	}
+	// The image `go tool task images` builds (infra/images/build.sh).
+	if len(k.Images) != 1 || k.Images[0].Name != "blastlog-stream" || k.Images[0].NewName != "localhost/blastlog-stream" ||
+		k.Images[0].NewTag != "latest" {
+		t.Errorf("kustomization images %+v", k.Images)
 	}
 	files, _ := filepath.Glob("base/*.yaml")
 	var want []string

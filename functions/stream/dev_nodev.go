@@ -1,0 +1,15 @@
+//go:build nodev
+
+package main
+
+import (
+	"errors"
+
+	"go.uber.org/fx"
+)
+
+// devRedis: a production image is built with -tags nodev, without the embedded dev
+// stack (miniredis, kubesim, the demo run), which `go tool task dev` runs instead.
+func devRedis() fx.Option {
+	return fx.Error(errors.New("-dev is not in this build (built with -tags nodev): run `go tool task dev` from a checkout"))
+}
