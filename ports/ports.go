@@ -155,6 +155,10 @@ var ErrWaiting = errors.New("container is waiting to start")
 // ErrForbidden: the cluster refused for lack of permission (RBAC).
 var ErrForbidden = errors.New("forbidden")
 
+// ErrCut: a log stream closed while its container still runs (a dropped connection,
+// an API server restart): resume from the last line read.
+var ErrCut = errors.New("log stream cut while the container runs")
+
 // PodChange is one observation of a pod.
 type PodChange struct {
 	Pod     target.Pod
@@ -179,9 +183,9 @@ type Cluster interface {
 	// Pod returns one pod now; ErrNotFound once it is gone.
 	Pod(ctx context.Context, namespace, name string) (target.Pod, error)
 	// FollowLog calls f with each line (kubelet timestamp first) until the stream
-	// ends: nil when it closed (the container ended, or the connection dropped: the
-	// caller tells them apart), ErrWaiting, ErrNotFound (pod gone), ErrForbidden, or
-	// another error. Lines are at most MaxLogLine bytes; longer ones are cut. more is
+	// ends: nil when the container ended (its log is complete), ErrCut when the stream
+	// closed while the container runs, ErrWaiting, ErrNotFound (pod gone), ErrForbidden,
+	// or another error. Lines are at most MaxLogLine bytes; longer ones are cut. more is
 	// true when further bytes have already arrived (batch them; flush when false).
 	FollowLog(ctx context.Context, req LogRequest, f func(line []byte, more bool) error) error
 }

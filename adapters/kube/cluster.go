@@ -224,12 +224,37 @@ func (c *Cluster) FollowLog(ctx context.Context, req ports.LogRequest, f func([]
 			}
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("reading the log of %s/%s: %w", req.Pod, req.Container, err)
+			if errors.Is(err, io.EOF) {
+				return c.ending(ctx, req)
+			}
+			return fmt.Errorf("reading the log of %s/%s: %w: %w", req.Pod, req.Container, ports.ErrCut, err)
 		}
 	}
+}
+
+// ending tells why a log stream closed: the container ended (nil; a previous
+// instance's log always ends), the pod is gone (ErrNotFound), or the stream was cut
+// while the container runs (ErrCut; also when the pod cannot be read now).
+func (c *Cluster) ending(ctx context.Context, req ports.LogRequest) error {
+	if req.Previous {
+		return nil
+	}
+	p, err := c.logs.CoreV1().Pods(req.Namespace).Get(ctx, req.Pod, metav1.GetOptions{})
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("%w: pod %s", ports.ErrNotFound, req.Pod)
+		}
+		return fmt.Errorf("%w: %s/%s (the pod could not be read: %v)", ports.ErrCut, req.Pod, req.Container, err)
+	}
+	for _, st := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+		if st.Name == req.Container && st.State.Terminated != nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s/%s", ports.ErrCut, req.Pod, req.Container)
 }
 
 func trimEOL(b []byte) []byte {

@@ -175,3 +175,27 @@ func TestFollowLogSinceTimeAndLongLines(t *testing.T) {
 		t.Fatalf("line of %d bytes", n)
 	}
 }
+
+// The two endings of a follow: a stream cut while the container runs is ErrCut, one
+// that ends with the container is nil.
+func TestFollowLogEndingsAreDistinct(t *testing.T) {
+	sim, c := setup(t)
+	sim.AddPod(kubesim.PodSpec{Name: "p", Main: []string{"m"}})
+	sim.Start("default", "p", "m")
+	sim.Log("default", "p", "m", "one")
+	req := ports.LogRequest{Namespace: "default", Pod: "p", Container: "m"}
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		sim.CutStreams()
+	}()
+	if lines, err := follow(t, c, req); !errors.Is(err, ports.ErrCut) || strings.Join(lines, ",") != "one" {
+		t.Fatalf("cut: %v %v", lines, err)
+	}
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		sim.Terminate("default", "p", "m", 0)
+	}()
+	if _, err := follow(t, c, req); err != nil {
+		t.Fatalf("ended: %v", err)
+	}
+}

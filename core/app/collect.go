@@ -414,6 +414,8 @@ func (rs *runState) follow(ctx context.Context, f *follow) {
 		case errors.Is(err, ports.ErrNotFound):
 			rs.finish(f) // the pod is gone; what was read is kept
 			return
+		case errors.Is(err, ports.ErrCut):
+			// The container runs on: resume at once from the last line stored.
 		case errors.Is(err, ports.ErrForbidden):
 			rs.noticeFor(ctx, f, "degraded", fmt.Sprintf("cannot read the log of %s/%s: the collector lacks permission (pods/log get): %v",
 				t.Pod, t.Container, err))
@@ -438,7 +440,7 @@ func (rs *runState) follow(ctx context.Context, f *follow) {
 			backoff = min(backoff*2, 10*time.Second)
 			continue
 		}
-		backoff = 200 * time.Millisecond // a cut stream of a running container: resume
+		backoff = 200 * time.Millisecond // a cut stream, or one ended before the watch said so: resume
 	}
 }
 
