@@ -611,17 +611,10 @@ func TestSnapshot(t *testing.T) {
 	s.register(t, "run-q", "someone-else")
 	s.publish(t, numbered(30, 0), "lines", "--job", "run-p", "--phase", "running")
 	get := func(path, user string) (int, app.Snapshot, string) {
-		req, _ := http.NewRequest(http.MethodGet, srv.base+path, nil)
-		req.Header.Set("X-Dev-User", user)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
+		st, b, _ := get(t, srv.base+path, user)
 		var snap app.Snapshot
 		json.Unmarshal(b, &snap)
-		return res.StatusCode, snap, string(b)
+		return st, snap, string(b)
 	}
 	st, snap, _ := get("/api/blast/logs/run-p/snapshot?limit=20", owner)
 	if st != 200 || len(snap.Events) != 20 || snap.Completed || snap.Status != "queued" {
