@@ -146,3 +146,29 @@ func (a *Archive) SetDown(down bool) {
 	a.down_ = down
 	a.mu.Unlock()
 }
+
+// Cursors is an in-memory ports.ArchiveCursors.
+type Cursors struct {
+	mu sync.Mutex
+	m  map[string]chunk.Cursor
+}
+
+var _ ports.ArchiveCursors = (*Cursors)(nil)
+
+// NewCursors returns an empty cursor store.
+func NewCursors() *Cursors { return &Cursors{m: map[string]chunk.Cursor{}} }
+
+// LoadCursor implements ports.ArchiveCursors.
+func (c *Cursors) LoadCursor(_ context.Context, jobID string) (chunk.Cursor, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[jobID], nil
+}
+
+// SaveCursor implements ports.ArchiveCursors.
+func (c *Cursors) SaveCursor(_ context.Context, jobID string, cur chunk.Cursor) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[jobID] = cur
+	return nil
+}
