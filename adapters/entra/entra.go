@@ -63,10 +63,13 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
 		Client:      cfg.HTTPClient,
 		HTTPTimeout: 5 * time.Second,
-		// keyfunc waits on this limiter before a refresh; the tiny wait cap turns "not
-		// yet" into an immediate miss instead of a request stalled for a minute.
+		// An unknown kid refreshes the key set at most once a minute. jwkset waits for
+		// the limiter under a context of RateLimitWaitMax and then reuses that context
+		// for the HTTP refresh itself, so the cap must cover a real fetch; a request
+		// still never waits for the next token (Wait returns at once when it lies
+		// beyond the cap), only for a refresh already under way.
 		RefreshUnknownKID: rate.NewLimiter(rate.Every(time.Minute), 1),
-		RateLimitWaitMax:  10 * time.Millisecond,
+		RateLimitWaitMax:  refreshWait,
 		RefreshInterval:   time.Hour,
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 			return func(ctx context.Context, err error) {
@@ -83,6 +86,9 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 			jwt.WithExpirationRequired()),
 	}, nil
 }
+
+// refreshWait bounds an unknown-kid refresh (the wait for the limiter and the fetch).
+const refreshWait = 5 * time.Second
 
 type claims struct {
 	jwt.RegisteredClaims

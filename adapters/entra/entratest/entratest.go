@@ -46,6 +46,9 @@ type JWKS struct {
 	URL  string
 	Hits atomic.Int64
 	Down atomic.Bool
+	// Delay makes every answer this slow (nanoseconds), as a real endpoint across the
+	// internet is.
+	Delay atomic.Int64
 
 	mu   sync.Mutex
 	keys []Key
@@ -56,6 +59,7 @@ func NewJWKS(t testing.TB, keys ...Key) *JWKS {
 	j := &JWKS{keys: keys}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		j.Hits.Add(1)
+		time.Sleep(time.Duration(j.Delay.Load()))
 		if j.Down.Load() {
 			http.Error(w, "down", http.StatusBadGateway)
 			return
