@@ -66,3 +66,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }
+
+// loggedJobID is a job id as logs show it: a path segment comes from anyone, so it is
+// cut to the longest valid id (and slog escapes what it holds).
+func loggedJobID(id string) string { return event.Cut(id, event.MaxJobIDChars+1, "…") }

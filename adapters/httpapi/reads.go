@@ -64,7 +64,7 @@ func (s *Server) readFailed(w http.ResponseWriter, r *http.Request, what string,
 	}
 	status, code := writeError(w, err)
 	if status >= 500 {
-		s.log.Error(what+" failed", "job_id", r.PathValue("job_id"), "status", status, "reason", code, "error", err)
+		s.log.Error(what+" failed", "job_id", loggedJobID(r.PathValue("job_id")), "status", status, "reason", code, "error", err)
 	}
 }
 

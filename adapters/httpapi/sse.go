@@ -41,7 +41,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.m.Tickets.WithLabelValues("redeem", "unavailable").Inc()
-		s.log.Error("redeeming a ticket failed", "job_id", jobID, "error", err)
+		s.log.Error("redeeming a ticket failed", "job_id", loggedJobID(jobID), "error", err)
 		writeError(w, err)
 		return
 	}
@@ -60,7 +60,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Error("opening a stream failed", "job_id", jobID, "error", err)
+		s.log.Error("opening a stream failed", "job_id", loggedJobID(jobID), "error", err)
 		writeError(w, err)
 		return
 	}
@@ -104,7 +104,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, context.DeadlineExceeded):
 			buf = append(buf, ": heartbeat\n\n"...)
 		case err != nil:
-			s.log.Warn("stream ended by a read error; the client will reconnect", "job_id", jobID, "error", err)
+			s.log.Warn("stream ended by a read error; the client will reconnect", "job_id", loggedJobID(jobID), "error", err)
 			return
 		}
 		logs := 0

@@ -31,7 +31,7 @@ func (s *Server) ticket(w http.ResponseWriter, r *http.Request) {
 			level = s.log.Error
 		}
 		// The error text is ours and carries no token; the job id is not a secret.
-		level("ticket refused", "job_id", jobID, "status", status, "reason", code, "error", err)
+		level("ticket refused", "job_id", loggedJobID(jobID), "status", status, "reason", code, "error", err)
 		return
 	}
 	s.m.Tickets.WithLabelValues("issue", "issued").Inc()

@@ -248,6 +248,7 @@ func (c cli) register(args []string) (int, error) {
 	fs.StringVar(&r.ResourceGroup, "resource-group", "", "resource group of the AKS cluster")
 	fs.StringVar(&r.ClusterName, "cluster", "", "AKS cluster name")
 	fs.StringVar(&r.Namespace, "namespace", "", "namespace of the run's pods (default \"default\")")
+	ownerChange := fs.Bool("owner-change", false, "allow giving an existing run another owner")
 	if err := parse(fs, args); err != nil {
 		return 0, err
 	}
@@ -261,6 +262,15 @@ func (c cli) register(args []string) (int, error) {
 		return 0, usagef("job register: %v", strings.TrimPrefix(err.Error(), event.ErrInvalid.Error()+": "))
 	}
 	return c.withJobs("job register", func(ctx context.Context, jobs ports.JobDirectory, active ports.ActiveRuns) error {
+		old, err := jobs.Get(ctx, r.JobID)
+		switch {
+		case err == nil && old.OwnerOID != r.OwnerOID && !*ownerChange:
+			// A second register must not hand a run (and its logs) to someone else.
+			return usagef("run %q already belongs to another owner; pass --owner-change to give it to %s",
+				clip(r.JobID), clip(r.OwnerOID))
+		case err != nil && !errors.Is(err, ports.ErrNotFound):
+			return err
+		}
 		if err := jobs.Register(ctx, r); err != nil {
 			return err
 		}
@@ -278,6 +288,10 @@ func (c cli) withJobs(name string, f func(context.Context, ports.JobDirectory, p
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := f(ctx, jobs, active); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			return exitUsage, usageError{name + ": " + ue.msg}
+		}
 		return exitStoreFailed, fmt.Errorf("%s: %w", name, err)
 	}
 	return 0, nil

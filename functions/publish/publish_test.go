@@ -389,3 +389,32 @@ func TestFxGraph(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A second register of a run keeps its owner: another owner is refused (exit 2, one
+// line) unless --owner-change says so; the same owner may register again.
+func TestJobRegisterKeepsTheOwner(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	reg := func(owner string, extra ...string) result {
+		return publish(t, srv.URL(), nil, append([]string{"job", "register", "--job", "run-o", "--owner", owner}, extra...)...)
+	}
+	if r := reg("oid-1"); r.code != 0 {
+		t.Fatalf("first: %d %q", r.code, r.stderr)
+	}
+	if r := reg("oid-1", "--cluster", "c2"); r.code != 0 {
+		t.Fatalf("again by its owner: %d %q", r.code, r.stderr)
+	}
+	r := reg("oid-2")
+	if r.code != 2 || !strings.Contains(r.stderr, "--owner-change") || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("another owner: %d %q", r.code, r.stderr)
+	}
+	if got := rdb.HGet(context.Background(), "blastlog:job:run-o", "owner_oid").Val(); got != "oid-1" {
+		t.Fatalf("owner changed to %q", got)
+	}
+	if r := reg("oid-2", "--owner-change"); r.code != 0 {
+		t.Fatalf("--owner-change: %d %q", r.code, r.stderr)
+	}
+	if got := rdb.HGet(context.Background(), "blastlog:job:run-o", "owner_oid").Val(); got != "oid-2" {
+		t.Fatalf("owner %q after --owner-change", got)
+	}
+}

@@ -387,3 +387,18 @@ func TestArchivedRunKeepsItsOwner(t *testing.T) {
 		t.Fatalf("another's archived run %+v, unknown %+v", other, unknown)
 	}
 }
+
+// An anonymous request with a huge job id must not write a huge log line: the id is
+// cut before it is logged.
+func TestHugeJobIDIsNotLoggedWhole(t *testing.T) {
+	s := start(t, nil)
+	huge := strings.Repeat("j", 100_000)
+	if r := s.post(t, "/api/blast/logs/"+huge+"/ticket", s.token(t)); r.status != 400 {
+		t.Fatalf("status %d", r.status)
+	}
+	for _, l := range strings.Split(s.logs.String(), "\n") {
+		if len(l) > 2000 {
+			t.Fatalf("a log line of %d bytes", len(l))
+		}
+	}
+}
