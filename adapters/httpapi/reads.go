@@ -189,11 +189,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	if dq.Format == app.FormatNDJSON {
 		ext, ctype = ".ndjson", "application/x-ndjson"
 	}
-	name := rec.JobID
-	if dq.Phase != "" {
-		name += "-" + dq.Phase
-	}
-	name += "-logs" + ext
+	name := rec.JobID + "-logs" + ext // CONTRACT §3: the same name for one step
 	h := w.Header()
 	h.Set("Content-Type", ctype)
 	h.Set("Content-Disposition", contentDisposition(name))

@@ -23,8 +23,9 @@ const (
 	SearchMaxTime      = 5 * time.Second
 )
 
-// SearchQuery is one search of a run. Q is matched as a case-insensitive substring;
-// with Issues only lines the error/warning rules flag are kept (Q may then be empty).
+// SearchQuery is one search of a run. Q is matched as a case-insensitive substring (an
+// empty Q matches every line); with Issues only lines the error/warning rules flag are
+// kept.
 type SearchQuery struct {
 	Q, Phase, Pod, Stream string
 	Issues                bool
@@ -35,11 +36,9 @@ type SearchQuery struct {
 // Validate reports ErrBadQuery for what the contract refuses, and fills the default
 // limit.
 func (q *SearchQuery) Validate() error {
-	switch n := utf8.RuneCountInString(q.Q); {
-	case !utf8.ValidString(q.Q) || n > SearchMaxQuery:
+	switch {
+	case !utf8.ValidString(q.Q) || utf8.RuneCountInString(q.Q) > SearchMaxQuery:
 		return fmt.Errorf("%w: q must be at most %d characters", ErrBadQuery, SearchMaxQuery)
-	case n == 0 && !q.Issues:
-		return fmt.Errorf("%w: q is required unless issues=1", ErrBadQuery)
 	case q.Stream != "" && !event.Stream(q.Stream).Valid():
 		return fmt.Errorf("%w: stream must be stdout or stderr", ErrBadQuery)
 	case q.Limit < 0:

@@ -19,18 +19,29 @@ const summaryTail = 200_000
 
 // RunSummary is what the step headers and the batch table need (CONTRACT §3).
 type RunSummary struct {
-	JobID      string                   `json:"job_id"`
-	Status     string                   `json:"status"`
-	OwnerOID   string                   `json:"owner_oid"`
-	ELBJobID   string                   `json:"elb_job_id"`
-	CreatedAt  time.Time                `json:"created_at"`
-	UpdatedAt  time.Time                `json:"updated_at"`
+	JobID     string    `json:"job_id"`
+	Status    string    `json:"status"`
+	OwnerOID  string    `json:"owner_oid"`
+	ELBJobID  string    `json:"elb_job_id"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Record repeats the run record's fields as one object.
+	Record     SummaryRecord            `json:"record"`
 	Steps      map[string]*summary.Step `json:"steps"`
 	Containers []*summary.Container     `json:"containers"`
 	// Partial: more events followed than a summary reads; the counts stop at LastID.
 	Partial bool   `json:"partial"`
 	LastID  string `json:"last_id"`
 	Count   int64  `json:"count"`
+}
+
+// SummaryRecord is the run record as a summary shows it.
+type SummaryRecord struct {
+	OwnerOID  string    `json:"owner_oid"`
+	Status    string    `json:"status"`
+	ELBJobID  string    `json:"elb_job_id"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Summary is the run's summary: the archive index's counts (kept as the archiver
@@ -51,7 +62,9 @@ func (r *Reads) Summary(ctx context.Context, rec job.Record) (RunSummary, error)
 		}
 	}
 	out := RunSummary{JobID: rec.JobID, Status: string(rec.Status), OwnerOID: rec.OwnerOID, ELBJobID: rec.ELBJobID,
-		CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, LastID: idString(from)}
+		CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, LastID: idString(from),
+		Record: SummaryRecord{OwnerOID: rec.OwnerOID, Status: string(rec.Status), ELBJobID: rec.ELBJobID,
+			CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt}}
 	var read int64
 	err := r.History.Scan(ctx, rec.JobID, from, downloadPage, func(p history.Page) error {
 		for i := range p.Events {

@@ -134,10 +134,29 @@ type Ref struct {
 	Count   int    `json:"count"`
 }
 
-// StepIndex is a step's chunks, in sequence order, and the next sequence to write.
+// StepIndex is a step's chunks, in sequence order, the next sequence to write, and
+// the step's summary counts (CONTRACT §3; the same as Summary's for the phases that
+// map to this step, as of LastID).
 type StepIndex struct {
 	Chunks  []Ref `json:"chunks"`
 	NextSeq int   `json:"next_seq"`
+	summary.Step
+}
+
+// SetStepCounts copies the summary's per-phase counts into the steps they map to.
+func (x *Index) SetStepCounts() {
+	for _, si := range x.Steps {
+		si.Step = summary.Step{}
+	}
+	for phase, st := range x.Summary.Steps {
+		name := Step(phase) // "" and "system" are both the system step
+		si := x.Steps[name]
+		if si == nil {
+			si = &StepIndex{}
+			x.Steps[name] = si
+		}
+		si.Merge(st)
+	}
 }
 
 // Record is the run record kept with the archive, so that a run Redis forgot still

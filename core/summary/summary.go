@@ -133,12 +133,39 @@ func (r *Run) Init() {
 	}
 }
 
+// StepSystem is the summary step of events without a phase.
+const StepSystem = "system"
+
 // StepOf is the summary step of an event.
 func StepOf(e *event.Event) string {
 	if e.Phase == "" {
-		return "system"
+		return StepSystem
 	}
 	return e.Phase
+}
+
+// Merge adds o's counts to s (two phases kept apart by the summary that share one
+// archive step directory).
+func (s *Step) Merge(o *Step) {
+	s.Count += o.Count
+	s.Errors += o.Errors
+	s.Warnings += o.Warnings
+	s.Stderr += o.Stderr
+	if !o.FirstTS.IsZero() && (s.FirstTS.IsZero() || o.FirstTS.Before(s.FirstTS)) {
+		s.FirstTS = o.FirstTS
+	}
+	if o.LastTS.After(s.LastTS) {
+		s.LastTS = o.LastTS
+	}
+	if newerID(o.LastID, s.LastID) {
+		s.LastID = o.LastID
+	}
+}
+
+func newerID(a, b string) bool {
+	x, errA := event.ParseID(a)
+	y, errB := event.ParseID(b)
+	return errA == nil && (errB != nil || x.Compare(y) > 0)
 }
 
 // Add counts one event. Events must come in stream order, each once.

@@ -121,7 +121,8 @@ func TestRunIsWholeAfterTrimming(t *testing.T) {
 	}
 	checkSequence(t, readAll(t, s.reader(), "big"), 4550)
 	idx, _, _ := s.arch.Index(ctx, "big")
-	if idx.Count != 4550 || idx.Summary.Steps[event.PhaseStagingDB].Count != 500 || idx.Record.Status != job.Completed {
+	if idx.Count != 4550 || idx.Summary.Steps[event.PhaseStagingDB].Count != 500 || idx.Record.Status != job.Completed ||
+		idx.Steps[event.PhaseStagingDB].Count != 500 || idx.Steps[event.PhaseRunning].Count != 4000 {
 		t.Fatalf("index count %d, staging %+v, record %+v", idx.Count, idx.Summary.Steps[event.PhaseStagingDB], idx.Record)
 	}
 	for _, c := range idx.Steps[event.PhaseRunning].Chunks {

@@ -521,6 +521,7 @@ func (r *run) putIndex(ctx context.Context) error {
 		return err
 	}
 	r.idx.UpdatedAt = r.a.now().UTC()
+	r.idx.SetStepCounts()
 	ver, err := r.a.Index.PutIndex(ctx, r.idx, r.version)
 	if errors.Is(err, ports.ErrConflict) {
 		// Another holder wrote it: this one is no longer the archiver of the run.
