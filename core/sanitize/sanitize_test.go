@@ -187,3 +187,34 @@ func TestLinearOnAdversarialInput(t *testing.T) {
 		Line(strings.Repeat(unit, (1<<20)/len(unit)))
 	}
 }
+
+// The classes of CONTRACT §5 added after 0.1: masked as shown, and look-alikes kept.
+func TestMoreSecretClasses(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"git clone https://ghp_0123456789abcdefghijABCDEFGHIJ012345@github.com/o/r", "git clone https://***@github.com/o/r"},
+		{"GITHUB_TOKEN=github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "GITHUB_TOKEN=***"},
+		{"token gho_abcdefghijklmnopqrstuvwxyz0123456789 used", "token *** used"},
+		{"slack: xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp", "slack: ***"},
+		{"using key sk-proj-abcDEF123456ghiJKL789012mno", "using key ***"},
+		{"OPENAI sk-abcdefghijklmnopqrstuvwxyz012345 ok", "OPENAI *** ok"},
+		{"Authorization: Basic dXNlcjpodW50ZXIyaHVudGVyMg==", "Authorization: Basic ***"},
+		{"password: hunter2", "password: ***"},
+		{"client_secret = s3cr3t-value", "client_secret = ***"},
+		{"az login --service-principal -u app --password Zk9~xYz.123 --tenant t", "az login --service-principal -u app --password *** --tenant t"},
+		{"azcopy --client-secret abc123def456 copy", "azcopy --client-secret *** copy"},
+		{"PWD=/home/elb/run-42", "PWD=/home/elb/run-42"},
+		{"cd -p x", "cd -p x"},
+		{"ERROR: token expired, please log in again", "ERROR: token expired, please log in again"},
+		{"a basic local alignment search tool", "a basic local alignment search tool"},
+		{"blastn --db /blast/db/core_nt --query batch_000.fa", "blastn --db /blast/db/core_nt --query batch_000.fa"},
+		{"skip sk-short and ghp_short", "skip sk-short and ghp_short"},
+		{"task-sk-abcdefghijklmnopqrstuvwxyz0123 name", "task-sk-abcdefghijklmnopqrstuvwxyz0123 name"},
+	} {
+		if got := Line(c.in); got != c.want {
+			t.Errorf("Line(%q)\n got %q\nwant %q", c.in, got, c.want)
+		}
+		if got := Line(c.want); got != c.want {
+			t.Errorf("not idempotent on %q: %q", c.want, got)
+		}
+	}
+}

@@ -11,6 +11,8 @@ func mask(s string) string {
 	s = maskSASQuery(s)
 	s = maskKeyValues(s)
 	s = maskBearer(s)
+	s = maskFlags(s)
+	s = maskPrefixedTokens(s)
 	s = maskJWT(s)
 	s = maskAWSKeys(s)
 	s = maskURLPasswords(s)
@@ -122,7 +124,8 @@ func isIdent(c byte) bool { return isAlnum(c) || c == '_' || c == '-' || c == '.
 // maskKeyValues masks values of secret keys: password=..., AccountKey=...;
 // "client_secret": "...", token = ..., and whole DefaultEndpointsProtocol=... strings.
 func maskKeyValues(s string) string {
-	if strings.IndexByte(s, '=') < 0 && !strings.Contains(s, `":`) && !strings.Contains(s, `':`) {
+	if strings.IndexByte(s, '=') < 0 && !strings.Contains(s, `":`) && !strings.Contains(s, `':`) &&
+		!strings.Contains(s, ": ") {
 		return s
 	}
 	e := editor{s: s}
@@ -141,9 +144,9 @@ func maskKeyValues(s string) string {
 			quotedKey = true
 			j--
 		}
-		if c == ':' && !quotedKey {
-			continue // "ERROR: token expired" is prose, not a key
-		}
+		// "ERROR: token expired" is prose, but "password: x" names a secret: an
+		// unquoted key before ':' counts only when it is a secret word itself.
+		unquotedColon := c == ':' && !quotedKey
 		k := j
 		for k > 0 && isIdent(s[k-1]) {
 			k--
@@ -152,8 +155,11 @@ func maskKeyValues(s string) string {
 			continue
 		}
 		isKey, whole := secretKey(s[k:j])
-		if !isKey {
+		if !isKey || unquotedColon && (i+1 >= len(s) || !isSpace(s[i+1]) || j != i) {
 			continue
+		}
+		if strings.EqualFold(s[k:j], "pwd") && i+1 < len(s) && s[i+1] == '/' {
+			continue // PWD=/home/... is a path, not a password
 		}
 		v := i + 1
 		for v < len(s) && isSpace(s[v]) {
@@ -167,7 +173,7 @@ func maskKeyValues(s string) string {
 			for end < len(s) && s[end] != q {
 				end++
 			}
-		} else if c == ':' {
+		} else if c == ':' && quotedKey {
 			continue // a quoted key wants a quoted value
 		} else if whole {
 			end = tokenEnd(s, v)
@@ -187,26 +193,40 @@ func maskKeyValues(s string) string {
 	return e.result()
 }
 
-// maskBearer masks the credential after "Bearer " (any case).
+// maskBearer masks the credential after "Bearer " or "Basic " (any case), as in an
+// Authorization header.
 func maskBearer(s string) string {
-	if !strings.Contains(s, "earer") && !strings.Contains(s, "EARER") {
+	if !strings.Contains(s, "earer") && !strings.Contains(s, "EARER") && !strings.Contains(s, "asic") &&
+		!strings.Contains(s, "ASIC") {
 		return s
 	}
 	e := editor{s: s}
-	for i := 0; i+6 < len(s); i++ {
-		if !strings.EqualFold(s[i:i+6], "bearer") || (i > 0 && isAlnum(s[i-1])) {
+	for i := 0; i+5 < len(s); i++ {
+		n := 0
+		switch {
+		case i+6 < len(s) && strings.EqualFold(s[i:i+6], "bearer"):
+			n = 6
+		case strings.EqualFold(s[i:i+5], "basic"):
+			n = 5
+		}
+		if n == 0 || (i > 0 && isAlnum(s[i-1])) {
 			continue
 		}
-		v := i + 6
+		v := i + n
 		for v < len(s) && isSpace(s[v]) {
 			v++
 		}
-		if v == i+6 {
+		if v == i+n {
 			continue
 		}
 		end := v
 		for end < len(s) && (isAlnum(s[end]) || strings.IndexByte("-._~+/=", s[end]) >= 0) {
 			end++
+		}
+		// "basic" is also a word: only a credential-like run (8+ characters with a
+		// digit, '+', '/' or '=') follows it in a header.
+		if n == 5 && (end-v < 8 || !strings.ContainsAny(s[v:end], "0123456789+/=")) {
+			continue
 		}
 		if end > v {
 			e.replace(v, end)
@@ -217,6 +237,82 @@ func maskBearer(s string) string {
 }
 
 func isB64URL(c byte) bool { return isAlnum(c) || c == '-' || c == '_' }
+
+// maskFlags masks the value after a command-line flag named for a secret:
+// --password x, --client-secret=x is already a key=value, -p x is not enough.
+func maskFlags(s string) string {
+	if !strings.Contains(s, "--") {
+		return s
+	}
+	e := editor{s: s}
+	for i := 0; i+2 < len(s); i++ {
+		if s[i] != '-' || s[i+1] != '-' || (i > 0 && !isSpace(s[i-1])) {
+			continue
+		}
+		k := i + 2
+		for k < len(s) && isIdent(s[k]) {
+			k++
+		}
+		if k >= len(s) || !isSpace(s[k]) {
+			i = k
+			continue
+		}
+		if isKey, _ := secretKey(s[i+2 : k]); !isKey || strings.EqualFold(s[i+2:k], "pwd") {
+			i = k
+			continue
+		}
+		v := k
+		for v < len(s) && isSpace(s[v]) {
+			v++
+		}
+		end := tokenEnd(s, v)
+		if end > v && s[v] != '-' && s[v:end] != Mask {
+			e.replace(v, end)
+		}
+		i = max(end-1, i)
+	}
+	return e.result()
+}
+
+// Tokens recognisable by their prefix alone: GitHub (ghp_, gho_, ghu_, ghs_, ghr_,
+// github_pat_), Slack (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-) and OpenAI-style sk-/sk-proj-
+// keys, each followed by at least minTail token characters.
+var tokenPrefixes = []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xoxa-", "xoxb-", "xoxp-",
+	"xoxr-", "xoxs-", "sk-proj-", "sk-"}
+
+const minTail = 20
+
+func maskPrefixedTokens(s string) string {
+	if !strings.Contains(s, "gh") && !strings.Contains(s, "xox") && !strings.Contains(s, "sk-") {
+		return s
+	}
+	e := editor{s: s}
+	for i := 0; i+1 < len(s); i++ {
+		switch s[i : i+2] { // the prefixes' first two bytes: a cheap filter
+		case "gh", "gi", "xo", "sk":
+		default:
+			continue
+		}
+		if i > 0 && isB64URL(s[i-1]) {
+			continue
+		}
+		for _, p := range tokenPrefixes {
+			if !strings.HasPrefix(s[i:], p) {
+				continue
+			}
+			end := i + len(p)
+			for end < len(s) && isB64URL(s[end]) {
+				end++
+			}
+			if end-i-len(p) >= minTail {
+				e.replace(i, end)
+				i = end - 1
+			}
+			break
+		}
+	}
+	return e.result()
+}
 
 // maskJWT masks compact JWS/JWT tokens: eyJ<header>.<payload>.<signature>.
 func maskJWT(s string) string {
