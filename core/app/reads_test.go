@@ -93,6 +93,10 @@ func TestSearchFiltersAndLineNumbers(t *testing.T) {
 	if !strings.HasSuffix(string(b), `,"line_no":1}`) {
 		t.Fatalf("json %s", b)
 	}
+	var back Match
+	if err := back.UnmarshalJSON(b); err != nil || back.LineNo != 1 || back.Line != res.Matches[0].Line {
+		t.Fatalf("round trip %+v %v", back, err)
+	}
 	for _, q := range []SearchQuery{{Q: strings.Repeat("x", 201)}, {Q: "x", Stream: "stdin"}, {Q: "x", After: "nope"}} {
 		if err := q.Validate(); err == nil {
 			t.Errorf("%+v accepted", q)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -62,6 +63,22 @@ func (q *SearchQuery) Validate() error {
 type Match struct {
 	event.Event
 	LineNo int64
+}
+
+// UnmarshalJSON reads the event and its line_no (the embedded event's decoder would
+// otherwise be promoted and drop line_no).
+func (m *Match) UnmarshalJSON(b []byte) error {
+	if err := m.Event.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	var n struct {
+		LineNo int64 `json:"line_no"`
+	}
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	m.LineNo = n.LineNo
+	return nil
 }
 
 // MarshalJSON is the event's JSON with line_no added.
