@@ -71,6 +71,44 @@ type Event struct {
 	// Notice marks a collector notice (following, waiting, degraded, ...): a system
 	// event that readers show as a status, not as a log line.
 	Notice string
+	// PubID and Seq name a publisher's line: the invocation (16 hex characters) and the
+	// line's 1-based number within it. A replay skips what the log already holds by them.
+	PubID string
+	Seq   int64
+	// Ended is set on a container_ended notice only.
+	Ended *Ended
+}
+
+// NoticeContainerEnded is the notice stored once per container instance after its last
+// line (CONTRACT §1).
+const NoticeContainerEnded = "container_ended"
+
+// Completeness says how much of a container's output the collector stored.
+type Completeness string
+
+const (
+	Complete Completeness = "complete" // every line the kubelet held
+	Partial  Completeness = "partial"  // some lines are missing (Missing says why)
+	Missed   Completeness = "missed"   // the pod was gone before any line was read
+)
+
+// Why lines of a partial container are missing.
+const (
+	MissingTail    = "tail"    // it ran before collection started: only its tail was read
+	MissingRotated = "rotated" // the kubelet rotated its log before it was read
+	MissingDeleted = "deleted" // the pod was deleted before its log was read to the end
+)
+
+// Ended is what a container_ended notice adds: how the container ended and how much of
+// its output was stored. MissingLines is 0 when unknown.
+type Ended struct {
+	ExitCode     int
+	Reason       string
+	StartedAt    time.Time
+	FinishedAt   time.Time
+	Completeness Completeness
+	Missing      string
+	MissingLines int64
 }
 
 // ErrInvalid is wrapped by every error Validate returns.
@@ -99,8 +137,27 @@ func (e *Event) Validate() error {
 		return fmt.Errorf("%w: line contains CR or LF", ErrInvalid)
 	case e.Source != SourceK8s && (e.Pod != "" || e.Container != ""):
 		return fmt.Errorf("%w: pod and container are only for source k8s", ErrInvalid)
+	case e.PubID != "" && (!ValidPubID(e.PubID) || e.Seq < 1):
+		return fmt.Errorf("%w: pub_id must be 16 hex characters and seq at least 1", ErrInvalid)
+	case e.PubID == "" && e.Seq != 0:
+		return fmt.Errorf("%w: seq without pub_id", ErrInvalid)
+	case (e.Ended != nil) != (e.Notice == NoticeContainerEnded):
+		return fmt.Errorf("%w: container_ended fields belong to a container_ended notice", ErrInvalid)
 	}
 	return nil
+}
+
+// ValidPubID reports whether s is a publisher id: 16 lower-case hex characters.
+func ValidPubID(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !('0' <= s[i] && s[i] <= '9' || 'a' <= s[i] && s[i] <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // MaxJobIDChars is the longest job id accepted anywhere.

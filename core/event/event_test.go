@@ -195,3 +195,44 @@ func FuzzParseID(f *testing.F) {
 		}
 	})
 }
+
+func TestPublisherAndContainerEndedFieldsRoundTrip(t *testing.T) {
+	e := sample()
+	e.PubID, e.Seq = "0123456789abcdef", 42
+	b := e.AppendJSON(nil)
+	if !strings.HasSuffix(string(b), `,"pub_id":"0123456789abcdef","seq":42}`) {
+		t.Fatalf("publisher fields: %s", b)
+	}
+	if got, _ := Decode(b); got.PubID != e.PubID || got.Seq != 42 || got.Ended != nil {
+		t.Fatalf("decoded %+v", got)
+	}
+	start := time.Date(2026, 11, 26, 23, 0, 0, 0, time.UTC)
+	n := System("run-42", PhaseRunning, NoticeContainerEnded, "pod p container c ended", start.Add(time.Minute))
+	n.Ended = &Ended{ExitCode: 137, Reason: "OOMKilled", StartedAt: start, FinishedAt: start.Add(time.Minute),
+		Completeness: Partial, Missing: MissingDeleted, MissingLines: 12}
+	if err := n.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	b = n.AppendJSON(nil)
+	want := `,"notice":"container_ended","exit_code":137,"reason":"OOMKilled","started_at":"2026-11-26T23:00:00.000Z",` +
+		`"finished_at":"2026-11-26T23:01:00.000Z","completeness":"partial","missing":"deleted","missing_lines":12}`
+	if !strings.HasSuffix(string(b), want) {
+		t.Fatalf("container_ended fields:\n%s\nwant suffix\n%s", b, want)
+	}
+	got, err := Decode(b)
+	if err != nil || got.Ended == nil || *got.Ended != *n.Ended {
+		t.Fatalf("decoded %+v (%v), want %+v", got.Ended, err, n.Ended)
+	}
+	for _, bad := range []func(*Event){
+		func(e *Event) { e.PubID, e.Seq = "XYZ", 1 },
+		func(e *Event) { e.PubID, e.Seq = "0123456789abcdef", 0 },
+		func(e *Event) { e.Seq = 3 },
+		func(e *Event) { e.Ended = &Ended{Completeness: Complete} },
+	} {
+		e := sample()
+		bad(&e)
+		if err := e.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%+v: %v", e, err)
+		}
+	}
+}

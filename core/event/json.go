@@ -38,14 +38,7 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = AppendJSONString(dst, e.Container)
 	dst = append(dst, `,"line":`...)
 	dst = AppendJSONString(dst, e.Line)
-	dst = append(dst, `,"ts":`...)
-	if e.TS.IsZero() {
-		dst = append(dst, `""`...)
-	} else {
-		dst = append(dst, '"')
-		dst = e.TS.UTC().AppendFormat(dst, TimeLayout)
-		dst = append(dst, '"')
-	}
+	dst = appendTime(append(dst, `,"ts":`...), e.TS)
 	if e.ContainerID != "" {
 		dst = append(dst, `,"container_id":`...)
 		dst = AppendJSONString(dst, e.ContainerID)
@@ -61,7 +54,41 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		dst = append(dst, `,"notice":`...)
 		dst = AppendJSONString(dst, e.Notice)
 	}
+	if e.PubID != "" {
+		dst = append(dst, `,"pub_id":`...)
+		dst = AppendJSONString(dst, e.PubID)
+		dst = append(dst, `,"seq":`...)
+		dst = strconv.AppendInt(dst, e.Seq, 10)
+	}
+	if d := e.Ended; d != nil {
+		dst = append(dst, `,"exit_code":`...)
+		dst = strconv.AppendInt(dst, int64(d.ExitCode), 10)
+		dst = append(dst, `,"reason":`...)
+		dst = AppendJSONString(dst, d.Reason)
+		dst = appendTime(append(dst, `,"started_at":`...), d.StartedAt)
+		dst = appendTime(append(dst, `,"finished_at":`...), d.FinishedAt)
+		dst = append(dst, `,"completeness":`...)
+		dst = AppendJSONString(dst, string(d.Completeness))
+		if d.Missing != "" {
+			dst = append(dst, `,"missing":`...)
+			dst = AppendJSONString(dst, d.Missing)
+		}
+		if d.MissingLines > 0 {
+			dst = append(dst, `,"missing_lines":`...)
+			dst = strconv.AppendInt(dst, d.MissingLines, 10)
+		}
+	}
 	return append(dst, '}')
+}
+
+// appendTime writes t as a JSON string in TimeLayout, "" when zero.
+func appendTime(dst []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(dst, `""`...)
+	}
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, TimeLayout)
+	return append(dst, '"')
 }
 
 // MarshalJSON implements json.Marshaler with AppendJSON.
@@ -83,6 +110,16 @@ type wire struct {
 	Restart       int     `json:"restart"`
 	Truncated     bool    `json:"truncated"`
 	Notice        string  `json:"notice"`
+	PubID         string  `json:"pub_id"`
+	Seq           int64   `json:"seq"`
+
+	ExitCode     *int   `json:"exit_code"`
+	Reason       string `json:"reason"`
+	StartedAt    string `json:"started_at"`
+	FinishedAt   string `json:"finished_at"`
+	Completeness string `json:"completeness"`
+	Missing      string `json:"missing"`
+	MissingLines int64  `json:"missing_lines"`
 }
 
 // Decode parses an event tolerantly: unknown fields are ignored; a missing
@@ -108,6 +145,16 @@ func Decode(data []byte) (Event, error) {
 		Restart:       w.Restart,
 		Truncated:     w.Truncated,
 		Notice:        w.Notice,
+		PubID:         w.PubID,
+		Seq:           w.Seq,
+	}
+	if w.Notice == NoticeContainerEnded {
+		d := &Ended{Reason: w.Reason, StartedAt: parseTime(w.StartedAt), FinishedAt: parseTime(w.FinishedAt),
+			Completeness: Completeness(w.Completeness), Missing: w.Missing, MissingLines: w.MissingLines}
+		if w.ExitCode != nil {
+			d.ExitCode = *w.ExitCode
+		}
+		e.Ended = d
 	}
 	if w.SchemaVersion != nil {
 		e.SchemaVersion = *w.SchemaVersion
@@ -118,12 +165,20 @@ func Decode(data []byte) (Event, error) {
 	if w.Stream != nil && *w.Stream != "" {
 		e.Stream = Stream(*w.Stream)
 	}
-	if w.TS != "" {
-		if ts, err := time.Parse(time.RFC3339Nano, w.TS); err == nil {
-			e.TS = ts
-		}
-	}
+	e.TS = parseTime(w.TS)
 	return e, nil
+}
+
+// parseTime reads an RFC 3339 time; anything else is the zero time.
+func parseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // UnmarshalJSON implements json.Unmarshaler with Decode.
