@@ -12,7 +12,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/blastlog/blastlog/adapters/redisstore"
-	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/app/publish"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/functions/internal/envconf"
@@ -206,7 +206,7 @@ func (c cli) lines(args []string) (int, error) {
 		return 0, err
 	}
 	defer stop()
-	p, err := app.NewPublisher(log, app.PublishConfig{JobID: *jobID, Phase: *phase, Source: event.Source(*source)})
+	p, err := publish.New(log, publish.Config{JobID: *jobID, Phase: *phase, Source: event.Source(*source)})
 	if err != nil {
 		return 0, err
 	}

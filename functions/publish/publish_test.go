@@ -46,7 +46,7 @@ type result struct {
 	maxRSSKiB      int64
 }
 
-func publish(t *testing.T, redisURL string, stdin io.Reader, args ...string) result {
+func runCLI(t *testing.T, redisURL string, stdin io.Reader, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+redisURL, "CELERY_BROKER_URL=")
@@ -128,7 +128,7 @@ func byStream(evs []event.Event) map[event.Stream][]string {
 
 func TestRunPassesThroughAndPublishes(t *testing.T) {
 	srv := redistest.Start(t)
-	r := publish(t, srv.URL(), nil, "run", "--job", "j", "--", "sh", "-c", `echo a; echo b >&2; printf "50%%\r100%%\n"; exit 3`)
+	r := runCLI(t, srv.URL(), nil, "run", "--job", "j", "--", "sh", "-c", `echo a; echo b >&2; printf "50%%\r100%%\n"; exit 3`)
 	if r.code != 3 {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -150,7 +150,7 @@ func TestRunPassesThroughAndPublishes(t *testing.T) {
 func TestRunPublishesSanitisedAndOrdered(t *testing.T) {
 	srv := redistest.Start(t)
 	script := `i=0; while [ $i -lt 3000 ]; do printf '\033[33mline %d password=hunter2\033[0m\n' $i; i=$((i+1)); done`
-	r := publish(t, srv.URL(), nil, "run", "--job", "order", "--phase", "staging_db", "--", "sh", "-c", script)
+	r := runCLI(t, srv.URL(), nil, "run", "--job", "order", "--phase", "staging_db", "--", "sh", "-c", script)
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
 	}
@@ -196,7 +196,7 @@ func TestRunForwardsSIGTERM(t *testing.T) {
 
 func TestRunKilledBySignalExits128PlusSignal(t *testing.T) {
 	srv := redistest.Start(t)
-	r := publish(t, srv.URL(), nil, "run", "--job", "k", "--", "sh", "-c", `echo x; kill -TERM $$`)
+	r := runCLI(t, srv.URL(), nil, "run", "--job", "k", "--", "sh", "-c", `echo x; kill -TERM $$`)
 	if r.code != 143 {
 		t.Fatalf("exit %d", r.code)
 	}
@@ -206,7 +206,7 @@ func TestRunWithRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
 	url := srv.URL()
 	srv.Stop()
-	r := publish(t, url, nil, "run", "--job", "down", "--", "sh", "-c", `for i in 1 2 3 4 5 6 7 8 9; do echo out$i; echo err$i >&2; done; exit 5`)
+	r := runCLI(t, url, nil, "run", "--job", "down", "--", "sh", "-c", `for i in 1 2 3 4 5 6 7 8 9; do echo out$i; echo err$i >&2; done; exit 5`)
 	if r.code != 5 {
 		t.Fatalf("exit %d", r.code)
 	}
@@ -231,7 +231,7 @@ func TestRunWithRedisDown(t *testing.T) {
 
 func TestRunCannotStart(t *testing.T) {
 	srv := redistest.Start(t)
-	r := publish(t, srv.URL(), nil, "run", "--job", "x", "--", "/nonexistent/elastic-blast", "submit")
+	r := runCLI(t, srv.URL(), nil, "run", "--job", "x", "--", "/nonexistent/elastic-blast", "submit")
 	if r.code != 127 || !strings.Contains(r.stderr, "cannot start") || strings.Count(r.stderr, "\n") != 1 {
 		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
 	}
@@ -262,7 +262,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := publish(t, c.url, strings.NewReader(""), c.args...)
+			r := runCLI(t, c.url, strings.NewReader(""), c.args...)
 			if r.code != 2 {
 				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 			}
@@ -276,10 +276,10 @@ func TestBadInput(t *testing.T) {
 func TestUnknownPhaseKeptAndCapped(t *testing.T) {
 	srv := redistest.Start(t)
 	long := strings.Repeat("φ", 100)
-	if r := publish(t, srv.URL(), strings.NewReader("x\n"), "lines", "--job", "ph", "--phase", long); r.code != 0 {
+	if r := runCLI(t, srv.URL(), strings.NewReader("x\n"), "lines", "--job", "ph", "--phase", long); r.code != 0 {
 		t.Fatalf("exit %d %q", r.code, r.stderr)
 	}
-	if r := publish(t, srv.URL(), strings.NewReader("y\n"), "lines", "--job", "ph", "--phase", "db_warmup", "--stream", "stderr"); r.code != 0 {
+	if r := runCLI(t, srv.URL(), strings.NewReader("y\n"), "lines", "--job", "ph", "--phase", "db_warmup", "--stream", "stderr"); r.code != 0 {
 		t.Fatalf("exit %d %q", r.code, r.stderr)
 	}
 	evs := readStream(t, srv, "ph")
@@ -301,7 +301,7 @@ func TestLinesGarbageAndHugeLinesBounded(t *testing.T) {
 		}
 		pw.Close()
 	}()
-	r := publish(t, srv.URL(), pr, "lines", "--job", "huge", "--phase", "submitting")
+	r := runCLI(t, srv.URL(), pr, "lines", "--job", "huge", "--phase", "submitting")
 	if r.code != 0 {
 		t.Fatalf("exit %d %q", r.code, r.stderr)
 	}
@@ -324,7 +324,7 @@ func TestJobRegisterAndStatus(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	ctx := context.Background()
-	r := publish(t, srv.URL(), nil, "job", "register", "--job", "run-9", "--owner", "oid-1", "--elb-job-id", "job-42",
+	r := runCLI(t, srv.URL(), nil, "job", "register", "--job", "run-9", "--owner", "oid-1", "--elb-job-id", "job-42",
 		"--subscription", "sub", "--resource-group", "rg", "--cluster", "c1")
 	if r.code != 0 {
 		t.Fatalf("register: %d %q", r.code, r.stderr)
@@ -340,8 +340,8 @@ func TestJobRegisterAndStatus(t *testing.T) {
 	if h["created_at"] == "" || h["updated_at"] == "" {
 		t.Errorf("times missing: %v", h)
 	}
-	publish(t, srv.URL(), strings.NewReader("l\n"), "lines", "--job", "run-9", "--phase", "running")
-	if r := publish(t, srv.URL(), nil, "job", "status", "--job", "run-9", "--status", "completed"); r.code != 0 {
+	runCLI(t, srv.URL(), strings.NewReader("l\n"), "lines", "--job", "run-9", "--phase", "running")
+	if r := runCLI(t, srv.URL(), nil, "job", "status", "--job", "run-9", "--status", "completed"); r.code != 0 {
 		t.Fatalf("status: %d %q", r.code, r.stderr)
 	}
 	if rdb.HGet(ctx, "blastlog:job:run-9", "status").Val() != "completed" {
@@ -353,7 +353,7 @@ func TestJobRegisterAndStatus(t *testing.T) {
 	if ttl := rdb.TTL(ctx, "joblogs:run-9").Val(); ttl < 167*time.Hour {
 		t.Fatalf("retention TTL %v", ttl)
 	}
-	r = publish(t, srv.URL(), nil, "job", "status", "--job", "never", "--status", "running")
+	r = runCLI(t, srv.URL(), nil, "job", "status", "--job", "never", "--status", "running")
 	if r.code != 1 || !strings.Contains(r.stderr, "not registered") {
 		t.Fatalf("unregistered: %d %q", r.code, r.stderr)
 	}
@@ -396,7 +396,7 @@ func TestJobRegisterKeepsTheOwner(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	reg := func(owner string, extra ...string) result {
-		return publish(t, srv.URL(), nil, append([]string{"job", "register", "--job", "run-o", "--owner", owner}, extra...)...)
+		return runCLI(t, srv.URL(), nil, append([]string{"job", "register", "--job", "run-o", "--owner", owner}, extra...)...)
 	}
 	if r := reg("oid-1"); r.code != 0 {
 		t.Fatalf("first: %d %q", r.code, r.stderr)

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/app/publish"
 	"github.com/blastlog/blastlog/core/event"
 )
 
@@ -47,7 +47,7 @@ func (c cli) run(args []string) (int, error) {
 	if *taskID != "" {
 		who += fmt.Sprintf(" (task %s)", clip(*taskID))
 	}
-	pub, err := app.NewPublisher(log, app.PublishConfig{
+	pub, err := publish.New(log, publish.Config{
 		JobID: *jobID, Phase: *phase, Source: event.Source(*source),
 		OnLoss: func(err error) {
 			fmt.Fprintf(c.stderr, "blastlog-publish: warning: lines of %s are not being stored: %s; the command continues and its output still passes through\n",
@@ -75,7 +75,7 @@ func (c cli) run(args []string) (int, error) {
 // runCommand starts argv with its output going through pipes that this process reads,
 // passes every byte through to its own stdout/stderr and every line to pub, forwards
 // SIGTERM, SIGINT, SIGHUP and SIGQUIT, and returns the command's exit status.
-func (c cli) runCommand(argv []string, pub *app.Publisher) (int, error) {
+func (c cli) runCommand(argv []string, pub *publish.Publisher) (int, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return exitStoreFailed, err
@@ -101,7 +101,7 @@ func (c cli) runCommand(argv []string, pub *app.Publisher) (int, error) {
 	for _, p := range []struct {
 		r    *os.File
 		pass io.Writer
-		pub  *app.LineWriter
+		pub  *publish.LineWriter
 	}{{outR, c.stdout, pub.Writer(event.Stdout)}, {errR, c.stderr, pub.Writer(event.Stderr)}} {
 		drained.Add(1)
 		go func() {
@@ -172,7 +172,7 @@ func (c cli) runCommand(argv []string, pub *app.Publisher) (int, error) {
 // pump copies r to pass byte for byte, and queues a copy for pub. A failing
 // pass-through (a closed stdout) does not stop the publishing; publishing never holds
 // the reads back.
-func pump(r io.Reader, pass io.Writer, pub *app.LineWriter, q *handoff) {
+func pump(r io.Reader, pass io.Writer, pub *publish.LineWriter, q *handoff) {
 	defer q.put(pub, nil) // the last unterminated line
 	buf := make([]byte, 32<<10)
 	passing := true
@@ -208,7 +208,7 @@ type handoff struct {
 }
 
 type handoffItem struct {
-	w *app.LineWriter
+	w *publish.LineWriter
 	b []byte // nil: close the writer
 }
 
@@ -218,7 +218,7 @@ func newHandoff(max int) *handoff {
 	return h
 }
 
-func (h *handoff) put(w *app.LineWriter, b []byte) {
+func (h *handoff) put(w *publish.LineWriter, b []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if b != nil && h.bytes+len(b) > h.max {

@@ -10,7 +10,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/app/publish"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports"
@@ -52,7 +52,7 @@ func Submit(ctx context.Context, log ports.EventLog, jobs ports.JobDirectory, jo
 		ClusterName: o.Run.Cluster, Status: job.Running}); err != nil {
 		return err
 	}
-	pub, err := app.NewPublisher(log, app.PublishConfig{JobID: jobID, Phase: event.PhaseSubmitting})
+	pub, err := publish.New(log, publish.Config{JobID: jobID, Phase: event.PhaseSubmitting})
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,6 @@
-package app
+// Package publish is the publisher use case: a wrapped command's output, split into
+// sanitised lines and appended in order to one run's log.
+package publish
 
 import (
 	"context"
@@ -13,8 +15,8 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// PublishConfig says what to publish and how hard to try. Zero values are defaults.
-type PublishConfig struct {
+// Config says what to publish and how hard to try. Zero values are defaults.
+type Config struct {
 	JobID  string
 	Source event.Source // default terminal_exec
 	Phase  string       // kept as given, capped at 80 characters
@@ -32,7 +34,7 @@ type PublishConfig struct {
 	OnLoss func(err error)
 }
 
-func (c *PublishConfig) source() event.Source {
+func (c *Config) source() event.Source {
 	if c.Source != "" {
 		return c.Source
 	}
@@ -46,29 +48,29 @@ func positive(v, def int) int {
 	return def
 }
 
-func (c *PublishConfig) batchLines() int              { return positive(c.BatchLines, 256) }
-func (c *PublishConfig) batchBytes() int              { return positive(c.BatchBytes, 256<<10) }
-func (c *PublishConfig) queueBatches() int            { return positive(c.QueueBatches, 8) }
-func (c *PublishConfig) retries() int                 { return positive(c.Retries, 2) }
-func (c *PublishConfig) backoff() time.Duration       { return orDefault(c.Backoff, 100*time.Millisecond) }
-func (c *PublishConfig) probe() time.Duration         { return orDefault(c.Probe, 2*time.Second) }
-func (c *PublishConfig) appendTimeout() time.Duration { return orDefault(c.Timeout, 3*time.Second) }
+func (c *Config) batchLines() int              { return positive(c.BatchLines, 256) }
+func (c *Config) batchBytes() int              { return positive(c.BatchBytes, 256<<10) }
+func (c *Config) queueBatches() int            { return positive(c.QueueBatches, 8) }
+func (c *Config) retries() int                 { return positive(c.Retries, 2) }
+func (c *Config) backoff() time.Duration       { return orDefault(c.Backoff, 100*time.Millisecond) }
+func (c *Config) probe() time.Duration         { return orDefault(c.Probe, 2*time.Second) }
+func (c *Config) appendTimeout() time.Duration { return orDefault(c.Timeout, 3*time.Second) }
 
-func (c *PublishConfig) now() time.Time {
+func (c *Config) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
 	}
 	return time.Now()
 }
 
-func (c *PublishConfig) onLoss(err error) {
+func (c *Config) onLoss(err error) {
 	if c.OnLoss != nil {
 		c.OnLoss(err)
 	}
 }
 
-// PublishStats is the outcome of a publisher's life.
-type PublishStats struct {
+// Stats is the outcome of a publisher's life.
+type Stats struct {
 	Published, Lost int64
 	// Err is the first storage error, if any line was lost.
 	Err error
@@ -82,7 +84,7 @@ type PublishStats struct {
 // its output keeps passing through.
 type Publisher struct {
 	log   ports.EventLog
-	cfg   PublishConfig
+	cfg   Config
 	queue chan []event.Event
 	done  chan struct{}
 
@@ -95,8 +97,8 @@ type Publisher struct {
 	lostRun   int64 // lines lost since the log last worked
 }
 
-// NewPublisher starts a publisher for cfg.JobID. Call Close when the writers are done.
-func NewPublisher(log ports.EventLog, cfg PublishConfig) (*Publisher, error) {
+// New starts a publisher for cfg.JobID. Call Close when the writers are done.
+func New(log ports.EventLog, cfg Config) (*Publisher, error) {
 	if err := event.ValidateJobID(cfg.JobID); err != nil {
 		return nil, err
 	}
@@ -119,14 +121,14 @@ func (p *Publisher) Writer(stream event.Stream) *LineWriter {
 
 // Close waits until every queued line is stored or counted lost, or ctx ends (the rest
 // is then counted lost). Writers must be closed first.
-func (p *Publisher) Close(ctx context.Context) PublishStats {
+func (p *Publisher) Close(ctx context.Context) Stats {
 	close(p.queue)
 	select {
 	case <-p.done:
-		return PublishStats{Published: p.published.Load(), Lost: p.lost.Load(), Err: p.firstErr}
+		return Stats{Published: p.published.Load(), Lost: p.lost.Load(), Err: p.firstErr}
 	case <-ctx.Done():
 		// Lines still queued are neither stored nor counted: say so instead.
-		return PublishStats{Published: p.published.Load(), Lost: p.lost.Load(),
+		return Stats{Published: p.published.Load(), Lost: p.lost.Load(),
 			Err: fmt.Errorf("gave up flushing the last lines: %w", ctx.Err())}
 	}
 }
@@ -196,7 +198,7 @@ func (p *Publisher) lose(n int64, err error) {
 
 // gapNotice tells readers of the log that lines are missing before the next ones.
 // Lines a writer dropped while the queue was full are not in lostRun: the count is a
-// lower bound, the total is in PublishStats.
+// lower bound, the total is in Stats.
 func (p *Publisher) gapNotice() event.Event {
 	return event.System(p.cfg.JobID, p.cfg.Phase, "",
 		fmt.Sprintf("blastlog: at least %d lines of this step could not be stored while the log was unreachable", p.lostRun), p.cfg.now())
@@ -251,4 +253,11 @@ func (w *LineWriter) flush() {
 		w.p.queue <- w.pending
 	}
 	w.pending, w.bytes = make([]event.Event, 0, 16), 0
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }

@@ -1,4 +1,4 @@
-package app
+package publish
 
 import (
 	"context"
@@ -26,7 +26,7 @@ func readAll(t *testing.T, l ports.EventLog, job string) []event.Event {
 
 func TestPublishesSanitisedLinesInOrder(t *testing.T) {
 	log := portstest.NewEventLog(0)
-	p, err := NewPublisher(log, PublishConfig{JobID: "run-1", Phase: "submitting"})
+	p, err := New(log, Config{JobID: "run-1", Phase: "submitting"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,12 +54,12 @@ func TestPublishesSanitisedLinesInOrder(t *testing.T) {
 }
 
 func TestRefusesBadConfig(t *testing.T) {
-	for _, cfg := range []PublishConfig{{JobID: ""}, {JobID: strings.Repeat("x", 129)}, {JobID: "j", Source: "cron"}} {
-		if _, err := NewPublisher(portstest.NewEventLog(0), cfg); !errors.Is(err, event.ErrInvalid) {
+	for _, cfg := range []Config{{JobID: ""}, {JobID: strings.Repeat("x", 129)}, {JobID: "j", Source: "cron"}} {
+		if _, err := New(portstest.NewEventLog(0), cfg); !errors.Is(err, event.ErrInvalid) {
 			t.Errorf("%+v: %v", cfg, err)
 		}
 	}
-	p, _ := NewPublisher(portstest.NewEventLog(0), PublishConfig{JobID: "j", Phase: strings.Repeat("p", 200)})
+	p, _ := New(portstest.NewEventLog(0), Config{JobID: "j", Phase: strings.Repeat("p", 200)})
 	if len(p.cfg.Phase) != event.MaxPhaseChars {
 		t.Fatalf("phase not capped: %d", len(p.cfg.Phase))
 	}
@@ -90,7 +90,7 @@ func TestFailingLogNeverStallsAndReportsOnce(t *testing.T) {
 	now := time.Now()
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	p, _ := NewPublisher(log, PublishConfig{JobID: "j", Backoff: time.Millisecond, Now: clock,
+	p, _ := New(log, Config{JobID: "j", Backoff: time.Millisecond, Now: clock,
 		OnLoss: func(err error) {
 			if !errors.Is(err, ports.ErrUnavailable) {
 				t.Errorf("loss reported with %v", err)
@@ -142,7 +142,7 @@ func TestFailingLogNeverStallsAndReportsOnce(t *testing.T) {
 func TestRetriesRecoverWithoutLoss(t *testing.T) {
 	log := &flaky{EventLog: portstest.NewEventLog(0)}
 	log.down.Store(true)
-	p, _ := NewPublisher(log, PublishConfig{JobID: "j", Backoff: 20 * time.Millisecond})
+	p, _ := New(log, Config{JobID: "j", Backoff: 20 * time.Millisecond})
 	w := p.Writer(event.Stdout)
 	go func() { time.Sleep(5 * time.Millisecond); log.down.Store(false) }()
 	w.Write([]byte("a\nb\n"))
@@ -154,7 +154,7 @@ func TestRetriesRecoverWithoutLoss(t *testing.T) {
 
 func TestHugeLineIsBoundedAndTruncated(t *testing.T) {
 	log := portstest.NewEventLog(0)
-	p, _ := NewPublisher(log, PublishConfig{JobID: "j"})
+	p, _ := New(log, Config{JobID: "j"})
 	w := p.Writer(event.Stdout)
 	chunk := []byte(strings.Repeat("\xff\x00garbage", 1<<12))
 	for i := 0; i < 32; i++ { // ~1.2 MB without a newline
@@ -174,7 +174,7 @@ func TestHugeLineIsBoundedAndTruncated(t *testing.T) {
 
 func BenchmarkPublisherToMemory(b *testing.B) {
 	log := portstest.NewEventLog(1000)
-	p, _ := NewPublisher(log, PublishConfig{JobID: "j"})
+	p, _ := New(log, Config{JobID: "j"})
 	w := p.Writer(event.Stdout)
 	line := []byte("2026-06-01T02:03:05.234567Z INFO: Splitting queries into batches for blastn against core_nt shard 07 ok\n")
 	b.SetBytes(int64(len(line)))
