@@ -1,0 +1,523 @@
+// Package spool is ports.Spools on a local directory: each publisher's batches in
+// append-only segment files, one framed, checksummed record per batch, synced before
+// Put returns.
+//
+// Layout: <pub id>.lock (held with flock(2) by the publisher, so a crashed one's
+// spool is found by the next that can take the lock) and <pub id>-<first seq>.seg
+// (segments; names sort by their first event's Seq). A record is
+//
+//	"BLS1" | payload length (uint32, big endian) | CRC-32C of the payload | payload
+//
+// where the payload is the batch's JSON. A record cut short or failing its checksum (a
+// crash in the middle of a write) ends its segment: it and anything after it are
+// skipped and reported to OnTorn.
+package spool
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// Defaults of Dir.
+const (
+	DefaultMax        = 256 << 20 // bytes per machine (CONTRACT §4)
+	DefaultSegmentMax = 4 << 20   // bytes per segment before a new one starts
+)
+
+// maxRecord bounds one record's payload on reading: a larger length is a torn header.
+const maxRecord = 64 << 20
+
+const (
+	magic      = "BLS1"
+	headerSize = 12
+	lockSuffix = ".lock"
+	segSuffix  = ".seg"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Dir is a spool directory. Zero values are defaults.
+type Dir struct {
+	Path       string
+	Max        int64 // bytes of all segments in Path together: DefaultMax
+	SegmentMax int64 // DefaultSegmentMax
+	// OnTorn is told of a torn record skipped (its segment and the bytes skipped).
+	OnTorn func(segment string, bytes int64)
+
+	mu      sync.Mutex
+	used    int64     // bytes of all segments at the last scan, plus this process's since
+	scanned time.Time // when used was last read from the directory
+}
+
+var _ ports.Spools = (*Dir)(nil)
+
+func (d *Dir) max() int64 {
+	if d.Max > 0 {
+		return d.Max
+	}
+	return DefaultMax
+}
+
+func (d *Dir) segmentMax() int64 {
+	if d.SegmentMax > 0 {
+		return d.SegmentMax
+	}
+	return DefaultSegmentMax
+}
+
+// DefaultPath is $XDG_CACHE_HOME/blastlog/spool (~/.cache/blastlog/spool).
+func DefaultPath() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("spool: no cache directory (set BLASTLOG_SPOOL_DIR): %w", err)
+	}
+	return filepath.Join(dir, "blastlog", "spool"), nil
+}
+
+// Create opens a new spool for pubID (a publisher id: 16 hex characters).
+func (d *Dir) Create(pubID string) (ports.Spool, error) {
+	if !event.ValidPubID(pubID) {
+		return nil, fmt.Errorf("spool: bad publisher id %q", pubID)
+	}
+	if err := os.MkdirAll(d.Path, 0o700); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	lock, ok, err := d.lock(pubID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("spool: publisher id %s is in use", pubID)
+	}
+	return &spool{dir: d, pubID: pubID, lock: lock}, nil
+}
+
+// Leftovers finds spools whose lock nobody holds and that have segments.
+func (d *Dir) Leftovers() ([]ports.Spool, error) {
+	names, err := os.ReadDir(d.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	segs := map[string][]segment{}
+	for _, n := range names {
+		if seg, ok := parseSegment(n.Name()); ok {
+			segs[seg.pubID] = append(segs[seg.pubID], seg)
+		}
+	}
+	var out []ports.Spool
+	var oldest []time.Time
+	for pubID, list := range segs {
+		lock, ok, err := d.lock(pubID)
+		if err != nil {
+			return out, err
+		}
+		if !ok {
+			continue // its publisher is still running
+		}
+		s := &spool{dir: d, pubID: pubID, lock: lock}
+		var first time.Time
+		for _, seg := range list {
+			fi, err := os.Stat(filepath.Join(d.Path, seg.file))
+			if err != nil {
+				continue // taken by another flush between the listing and the lock
+			}
+			seg.size = fi.Size()
+			if first.IsZero() || fi.ModTime().Before(first) {
+				first = fi.ModTime()
+			}
+			s.segs = append(s.segs, seg)
+		}
+		if len(s.segs) == 0 {
+			s.Close()
+			continue
+		}
+		s.sortSegs()
+		out = append(out, s)
+		oldest = append(oldest, first)
+	}
+	sort.Sort(byTime{out, oldest})
+	return out, nil
+}
+
+type byTime struct {
+	s []ports.Spool
+	t []time.Time
+}
+
+func (b byTime) Len() int           { return len(b.s) }
+func (b byTime) Less(i, j int) bool { return b.t[i].Before(b.t[j]) }
+func (b byTime) Swap(i, j int) {
+	b.s[i], b.s[j] = b.s[j], b.s[i]
+	b.t[i], b.t[j] = b.t[j], b.t[i]
+}
+
+// lock takes pubID's lock file without waiting; ok is false when another holds it.
+func (d *Dir) lock(pubID string) (*os.File, bool, error) {
+	f, err := os.OpenFile(filepath.Join(d.Path, pubID+lockSuffix), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, false, fmt.Errorf("spool: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("spool: locking: %w", err)
+	}
+	return f, true, nil
+}
+
+// reserve accounts n more bytes against the machine's cap, reading what every
+// publisher's segments hold at most once a second.
+func (d *Dir) reserve(n int64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.scanned.IsZero() || time.Since(d.scanned) > time.Second {
+		used, err := d.scan()
+		if err != nil {
+			return err
+		}
+		d.used, d.scanned = used, time.Now()
+	}
+	if d.used+n > d.max() {
+		return ports.ErrSpoolFull
+	}
+	d.used += n
+	return nil
+}
+
+func (d *Dir) release(n int64) {
+	d.mu.Lock()
+	d.used -= n
+	d.mu.Unlock()
+}
+
+func (d *Dir) scan() (int64, error) {
+	names, err := os.ReadDir(d.Path)
+	if err != nil {
+		return 0, fmt.Errorf("spool: %w", err)
+	}
+	var used int64
+	for _, n := range names {
+		if !strings.HasSuffix(n.Name(), segSuffix) {
+			continue
+		}
+		if fi, err := n.Info(); err == nil {
+			used += fi.Size()
+		}
+	}
+	return used, nil
+}
+
+// segment is one segment file and how far it has been read.
+type segment struct {
+	pubID    string
+	firstSeq int64
+	file     string
+	size     int64 // bytes of whole records
+	read     int64 // offset of the first record not acknowledged
+	lastSeq  int64 // highest Seq put into it by this process
+	torn     bool  // reading found a torn record at read
+}
+
+func segmentName(pubID string, firstSeq int64) string {
+	return fmt.Sprintf("%s-%020d%s", pubID, firstSeq, segSuffix)
+}
+
+func parseSegment(name string) (segment, bool) {
+	base, ok := strings.CutSuffix(name, segSuffix)
+	if !ok {
+		return segment{}, false
+	}
+	pubID, seq, ok := strings.Cut(base, "-")
+	if !ok || !event.ValidPubID(pubID) {
+		return segment{}, false
+	}
+	n, err := strconv.ParseInt(seq, 10, 64)
+	if err != nil || n < 0 {
+		return segment{}, false
+	}
+	return segment{pubID: pubID, firstSeq: n, file: name}, true
+}
+
+// spool is one publisher's spool.
+type spool struct {
+	dir   *Dir
+	pubID string
+
+	mu     sync.Mutex
+	lock   *os.File
+	segs   []segment // by firstSeq
+	w      *os.File  // the open segment of segs[wi]
+	wi     int
+	last   string // segment of the batch Oldest returned last, "" none
+	lastN  int64  // its record's length
+	closed bool
+}
+
+func (s *spool) sortSegs() {
+	sort.Slice(s.segs, func(i, j int) bool { return s.segs[i].firstSeq < s.segs[j].firstSeq })
+}
+
+func (s *spool) path(seg segment) string { return filepath.Join(s.dir.Path, seg.file) }
+
+func (s *spool) Put(b ports.SpoolBatch) error {
+	if len(b.Events) == 0 {
+		return nil
+	}
+	first, last := b.Events[0].Seq, b.Events[len(b.Events)-1].Seq
+	rec, err := encode(b)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("spool: closed")
+	}
+	if err := s.dir.reserve(int64(len(rec))); err != nil {
+		return err
+	}
+	if err := s.write(first, last, rec); err != nil {
+		s.dir.release(int64(len(rec)))
+		return err
+	}
+	return nil
+}
+
+// write appends rec to the open segment, or starts a new one when the open one is
+// full or rec belongs ahead of it.
+func (s *spool) write(first, last int64, rec []byte) error {
+	if s.w == nil || s.segs[s.wi].size+int64(len(rec)) > s.dir.segmentMax() || first <= s.segs[s.wi].lastSeq {
+		if err := s.startSegment(first); err != nil {
+			return err
+		}
+	}
+	seg := &s.segs[s.wi]
+	if _, err := s.w.WriteAt(rec, seg.size); err != nil {
+		s.w.Truncate(seg.size) // no torn record left behind while we live
+		return fmt.Errorf("spool: writing: %w", err)
+	}
+	if err := s.w.Sync(); err != nil {
+		s.w.Truncate(seg.size)
+		return fmt.Errorf("spool: syncing: %w", err)
+	}
+	seg.size += int64(len(rec))
+	seg.lastSeq = last
+	return nil
+}
+
+func (s *spool) startSegment(first int64) error {
+	seg := segment{pubID: s.pubID, firstSeq: first, file: segmentName(s.pubID, first)}
+	f, err := os.OpenFile(s.path(seg), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	if err := syncDir(s.dir.Path); err != nil {
+		f.Close()
+		os.Remove(s.path(seg))
+		return err
+	}
+	if s.w != nil {
+		s.w.Close()
+	}
+	s.segs = append(s.segs, seg)
+	s.sortSegs()
+	s.w = f
+	for i := range s.segs {
+		if s.segs[i].file == seg.file {
+			s.wi = i
+		}
+	}
+	return nil
+}
+
+func syncDir(path string) error {
+	d, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("spool: syncing the directory: %w", err)
+	}
+	return nil
+}
+
+func (s *spool) Oldest() (ports.SpoolBatch, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last = ""
+	for i := range s.segs {
+		seg := &s.segs[i]
+		if seg.torn || seg.read >= seg.size {
+			continue
+		}
+		b, n, err := s.readAt(seg)
+		if errors.Is(err, errTorn) {
+			seg.torn = true
+			if s.dir.OnTorn != nil {
+				s.dir.OnTorn(seg.file, seg.size-seg.read)
+			}
+			continue
+		}
+		if err != nil {
+			return ports.SpoolBatch{}, false, err
+		}
+		s.last, s.lastN = seg.file, n
+		return b, true, nil
+	}
+	return ports.SpoolBatch{}, false, nil
+}
+
+var errTorn = errors.New("torn record")
+
+func (s *spool) readAt(seg *segment) (ports.SpoolBatch, int64, error) {
+	f, err := os.Open(s.path(*seg))
+	if err != nil {
+		return ports.SpoolBatch{}, 0, fmt.Errorf("spool: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReader(io.NewSectionReader(f, seg.read, seg.size-seg.read))
+	var h [headerSize]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return ports.SpoolBatch{}, 0, errTorn
+	}
+	n := binary.BigEndian.Uint32(h[4:8])
+	if string(h[:4]) != magic || n > maxRecord {
+		return ports.SpoolBatch{}, 0, errTorn
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil || crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(h[8:12]) {
+		return ports.SpoolBatch{}, 0, errTorn
+	}
+	b, err := decode(payload)
+	if err != nil {
+		return ports.SpoolBatch{}, 0, errTorn
+	}
+	return b, int64(headerSize) + int64(n), nil
+}
+
+func (s *spool) Ack() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var seg *segment
+	for i := range s.segs {
+		if s.segs[i].file == s.last {
+			seg = &s.segs[i]
+		}
+	}
+	if seg == nil {
+		return errors.New("spool: Ack without Oldest")
+	}
+	seg.read += s.lastN
+	s.last = ""
+	if seg.read < seg.size || (s.w != nil && seg.file == s.segs[s.wi].file) {
+		return nil // more to read, or still being written
+	}
+	return s.removeSegment(seg)
+}
+
+// removeSegment deletes a segment read to its end.
+func (s *spool) removeSegment(seg *segment) error {
+	if err := os.Remove(s.path(*seg)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.dir.release(seg.size)
+	open := ""
+	if s.w != nil {
+		open = s.segs[s.wi].file
+	}
+	name := seg.file
+	kept := s.segs[:0]
+	for _, g := range s.segs {
+		if g.file != name {
+			kept = append(kept, g)
+		}
+	}
+	s.segs = kept
+	for i := range s.segs {
+		if s.segs[i].file == open {
+			s.wi = i
+		}
+	}
+	return nil
+}
+
+func (s *spool) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.w != nil {
+		s.w.Close()
+		s.w = nil
+	}
+	var firstErr error
+	empty := true
+	for i := len(s.segs) - 1; i >= 0; i-- {
+		seg := &s.segs[i]
+		if seg.read < seg.size && !seg.torn {
+			empty = false
+			continue
+		}
+		if err := s.removeSegment(seg); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if empty {
+		// Nothing left: no lock file either. Removed while held, so a flush that opens
+		// it now locks a file nobody will look for again.
+		os.Remove(s.lock.Name())
+	}
+	s.lock.Close()
+	return firstErr
+}
+
+// record is a batch's payload.
+type record struct {
+	JobID  string        `json:"job_id"`
+	After  string        `json:"after,omitempty"`
+	Events []event.Event `json:"events"`
+}
+
+func encode(b ports.SpoolBatch) ([]byte, error) {
+	payload, err := json.Marshal(record{JobID: b.JobID, After: b.After, Events: b.Events})
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	rec := make([]byte, headerSize, headerSize+len(payload))
+	copy(rec, magic)
+	binary.BigEndian.PutUint32(rec[4:8], uint32(len(payload)))
+	binary.BigEndian.PutUint32(rec[8:12], crc32.Checksum(payload, castagnoli))
+	return append(rec, payload...), nil
+}
+
+func decode(payload []byte) (ports.SpoolBatch, error) {
+	var r record
+	if err := json.Unmarshal(payload, &r); err != nil {
+		return ports.SpoolBatch{}, err
+	}
+	return ports.SpoolBatch{JobID: r.JobID, After: r.After, Events: r.Events}, nil
+}
