@@ -81,13 +81,13 @@ func (d *Dir) segmentMax() int64 {
 	return DefaultSegmentMax
 }
 
-// DefaultPath is $XDG_CACHE_HOME/blastlog/spool (~/.cache/blastlog/spool).
-func DefaultPath() (string, error) {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("spool: no cache directory (set BLASTLOG_SPOOL_DIR): %w", err)
+// Used returns the bytes the segments of every publisher on the machine hold now.
+func (d *Dir) Used() (int64, error) {
+	used, err := d.scan()
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
 	}
-	return filepath.Join(dir, "blastlog", "spool"), nil
+	return used, err
 }
 
 // Create opens a new spool for pubID (a publisher id: 16 hex characters).

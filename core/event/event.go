@@ -75,6 +75,9 @@ type Event struct {
 	// line's 1-based number within it. A replay skips what the log already holds by them.
 	PubID string
 	Seq   int64
+	// Dropped, on a publisher's system line, is how many of its lines before this one
+	// were dropped (its spool was full).
+	Dropped int64
 	// Ended is set on a container_ended notice only.
 	Ended *Ended
 }
@@ -141,6 +144,8 @@ func (e *Event) Validate() error {
 		return fmt.Errorf("%w: pub_id must be 16 hex characters and seq at least 1", ErrInvalid)
 	case e.PubID == "" && e.Seq != 0:
 		return fmt.Errorf("%w: seq without pub_id", ErrInvalid)
+	case e.Dropped < 0 || e.Dropped > 0 && e.Source != SourceSystem:
+		return fmt.Errorf("%w: dropped belongs to a system line", ErrInvalid)
 	case (e.Ended != nil) != (e.Notice == NoticeContainerEnded):
 		return fmt.Errorf("%w: container_ended fields belong to a container_ended notice", ErrInvalid)
 	}

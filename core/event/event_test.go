@@ -206,6 +206,11 @@ func TestPublisherAndContainerEndedFieldsRoundTrip(t *testing.T) {
 	if got, _ := Decode(b); got.PubID != e.PubID || got.Seq != 42 || got.Ended != nil {
 		t.Fatalf("decoded %+v", got)
 	}
+	d := System("run-42", "", "", "5 lines dropped", e.TS)
+	d.PubID, d.Seq, d.Dropped = e.PubID, 47, 5
+	if got, _ := Decode(d.AppendJSON(nil)); got.Dropped != 5 || d.Validate() != nil {
+		t.Fatalf("dropped: %s", d.AppendJSON(nil))
+	}
 	start := time.Date(2026, 11, 26, 23, 0, 0, 0, time.UTC)
 	n := System("run-42", PhaseRunning, NoticeContainerEnded, "pod p container c ended", start.Add(time.Minute))
 	n.Ended = &Ended{ExitCode: 137, Reason: "OOMKilled", StartedAt: start, FinishedAt: start.Add(time.Minute),
@@ -228,6 +233,7 @@ func TestPublisherAndContainerEndedFieldsRoundTrip(t *testing.T) {
 		func(e *Event) { e.PubID, e.Seq = "0123456789abcdef", 0 },
 		func(e *Event) { e.Seq = 3 },
 		func(e *Event) { e.Ended = &Ended{Completeness: Complete} },
+		func(e *Event) { e.Dropped = 4 },
 	} {
 		e := sample()
 		bad(&e)

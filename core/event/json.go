@@ -60,6 +60,10 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		dst = append(dst, `,"seq":`...)
 		dst = strconv.AppendInt(dst, e.Seq, 10)
 	}
+	if e.Dropped > 0 {
+		dst = append(dst, `,"dropped":`...)
+		dst = strconv.AppendInt(dst, e.Dropped, 10)
+	}
 	if d := e.Ended; d != nil {
 		dst = append(dst, `,"exit_code":`...)
 		dst = strconv.AppendInt(dst, int64(d.ExitCode), 10)
@@ -112,6 +116,7 @@ type wire struct {
 	Notice        string  `json:"notice"`
 	PubID         string  `json:"pub_id"`
 	Seq           int64   `json:"seq"`
+	Dropped       int64   `json:"dropped"`
 
 	ExitCode     *int   `json:"exit_code"`
 	Reason       string `json:"reason"`
@@ -147,6 +152,7 @@ func Decode(data []byte) (Event, error) {
 		Notice:        w.Notice,
 		PubID:         w.PubID,
 		Seq:           w.Seq,
+		Dropped:       w.Dropped,
 	}
 	if w.Notice == NoticeContainerEnded {
 		d := &Ended{Reason: w.Reason, StartedAt: parseTime(w.StartedAt), FinishedAt: parseTime(w.FinishedAt),

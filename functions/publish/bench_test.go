@@ -35,7 +35,7 @@ func BenchmarkLinesCLI(b *testing.B) {
 	for b.Loop() {
 		rdb.FlushAll(context.Background())
 		cmd := exec.Command(binary, "lines", "--job", "bench", "--phase", "running")
-		cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+srv.URL(), "BLASTLOG_STREAM_MAXLEN=2000000")
+		cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+srv.URL(), "BLASTLOG_STREAM_MAXLEN=2000000", "BLASTLOG_SPOOL_DIR="+b.TempDir())
 		cmd.Stdin = bytes.NewReader(input)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out

@@ -18,6 +18,7 @@ import (
 	"github.com/blastlog/blastlog/functions/internal/envconf"
 	"github.com/blastlog/blastlog/functions/internal/wiring"
 	"github.com/blastlog/blastlog/ports"
+	"github.com/redis/go-redis/v9"
 )
 
 const usage = `usage:
@@ -26,10 +27,15 @@ const usage = `usage:
   blastlog-publish job register --job J --owner OID [--elb-job-id ID] [--subscription S]
                                 [--resource-group RG] [--cluster C] [--namespace NS]
   blastlog-publish job status   --job J --status queued|running|completed|failed|cancelled
+  blastlog-publish flush [--wait 30s]
 
-Redis: BLASTLOG_REDIS_URL, else CELERY_BROKER_URL.
+Redis: BLASTLOG_REDIS_URL, else CELERY_BROKER_URL. Lines Redis cannot take at once go to
+the spool (BLASTLOG_SPOOL_DIR, default $XDG_CACHE_HOME/blastlog/spool; BLASTLOG_SPOOL_MAX,
+default 256MiB) and are stored later; after CMD exits, run waits BLASTLOG_FLUSH_TIMEOUT
+(default 30s) for them, and flush stores what earlier runs left.
 Exit status: run exits with CMD's status (128+signal if it was killed); 2 for a usage or
-configuration error; 1 when lines or a record could not be stored.
+configuration error; 1 when lines were dropped (spool full) or a record could not be
+stored, or flush left lines in the spool.
 `
 
 // Exit statuses of the publisher's own failures.
@@ -74,7 +80,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func (c cli) dispatch(args []string) (int, error) {
 	if len(args) == 0 {
-		return 0, usagef("no subcommand (want run, lines or job; -h for help)")
+		return 0, usagef("no subcommand (want run, lines, flush or job; -h for help)")
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
@@ -84,6 +90,8 @@ func (c cli) dispatch(args []string) (int, error) {
 		return c.run(args[1:])
 	case "lines":
 		return c.lines(args[1:])
+	case "flush":
+		return c.flush(args[1:])
 	case "job":
 		if len(args) < 2 {
 			return 0, usagef("job: no subcommand (want register or status)")
@@ -96,7 +104,7 @@ func (c cli) dispatch(args []string) (int, error) {
 		}
 		return 0, usagef("job: unknown subcommand %q (want register or status)", clip(args[1]))
 	}
-	return 0, usagef("unknown subcommand %q (want run, lines or job; -h for help)", clip(args[0]))
+	return 0, usagef("unknown subcommand %q (want run, lines, flush or job; -h for help)", clip(args[0]))
 }
 
 func clip(s string) string {
@@ -175,6 +183,10 @@ func options(cfg envconf.Redis) fx.Option {
 		fx.NopLogger,
 		fx.Supply(cfg, cfg.Layout),
 		fx.Provide(wiring.Logger, wiring.RedisOptions),
+		// No retries inside the client: a pipeline it re-sent to a hung server would be
+		// stored twice when the server wakes up. The publisher retries itself, after
+		// reading what the log already holds (exactly once, CONTRACT §4).
+		fx.Decorate(func(o *redis.Options) *redis.Options { o.MaxRetries = -1; return o }),
 		redisstore.Module,
 	)
 }
@@ -201,23 +213,36 @@ func (c cli) lines(args []string) (int, error) {
 	if !st.Valid() {
 		return 0, usagef("lines: --stream %q is not stdout or stderr", clip(*stream))
 	}
+	sc, err := envconf.LoadSpool(c.getenv)
+	if err != nil {
+		return 0, usageError{err.Error()}
+	}
 	log, _, stop, err := c.stores()
 	if err != nil {
 		return 0, err
 	}
 	defer stop()
-	p, err := publish.New(log, publish.Config{JobID: *jobID, Phase: *phase, Source: event.Source(*source)})
+	who := fmt.Sprintf("run %q", clip(*jobID))
+	dir := c.spoolDir(sc)
+	pubID := publish.NewPubID()
+	// Standard input has no pace to keep: lines wait for a working Redis rather than
+	// going through the disk, and go to the spool only while it fails.
+	p, err := publish.New(log, c.openSpool(dir, pubID, who), c.publishConfig(publish.Config{
+		JobID: *jobID, Phase: *phase, Source: event.Source(*source), PubID: pubID, Wait: true}, dir, who))
 	if err != nil {
 		return 0, err
 	}
+	earlier := c.flushLeftovers(log, dir)
 	w := p.Writer(st)
 	_, readErr := io.Copy(w, c.stdin)
 	w.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), sc.FlushTimeout)
 	defer cancel()
 	stats := p.Close(ctx)
-	if stats.Err != nil || stats.Lost > 0 {
-		return exitStoreFailed, fmt.Errorf("%d lines stored, %d lost: %w", stats.Published, stats.Lost, stats.Err)
+	c.report(who, stats, dir)
+	earlier.stop(ctx)
+	if stats.Dropped > 0 {
+		return exitStoreFailed, fmt.Errorf("%d lines stored, %d spooled, %d dropped", stats.Stored, stats.Spooled, stats.Dropped)
 	}
 	if readErr != nil {
 		return exitStoreFailed, fmt.Errorf("reading standard input: %w", readErr)

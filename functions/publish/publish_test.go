@@ -48,8 +48,14 @@ type result struct {
 
 func runCLI(t *testing.T, redisURL string, stdin io.Reader, args ...string) result {
 	t.Helper()
+	return runCLIEnv(t, []string{"BLASTLOG_REDIS_URL=" + redisURL, "BLASTLOG_SPOOL_DIR=" + t.TempDir()}, stdin, args...)
+}
+
+// runCLIEnv runs the binary with env added to the test's environment.
+func runCLIEnv(t *testing.T, env []string, stdin io.Reader, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+redisURL, "CELERY_BROKER_URL=")
+	cmd.Env = append(append(os.Environ(), "CELERY_BROKER_URL="), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errb
 	if err := cmd.Start(); err != nil {
@@ -171,7 +177,7 @@ func TestRunPublishesSanitisedAndOrdered(t *testing.T) {
 func TestRunForwardsSIGTERM(t *testing.T) {
 	srv := redistest.Start(t)
 	cmd := exec.Command(binary, "run", "--job", "sig", "--", "sh", "-c", `trap 'echo got-term; exit 143' TERM; echo ready; while :; do sleep 0.05; done`)
-	cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+srv.URL())
+	cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+srv.URL(), "BLASTLOG_SPOOL_DIR="+t.TempDir())
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -206,7 +212,9 @@ func TestRunWithRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
 	url := srv.URL()
 	srv.Stop()
-	r := runCLI(t, url, nil, "run", "--job", "down", "--", "sh", "-c", `for i in 1 2 3 4 5 6 7 8 9; do echo out$i; echo err$i >&2; done; exit 5`)
+	spoolDir := t.TempDir()
+	env := []string{"BLASTLOG_REDIS_URL=" + url, "BLASTLOG_SPOOL_DIR=" + spoolDir, "BLASTLOG_FLUSH_TIMEOUT=300ms"}
+	r := runCLIEnv(t, env, nil, "run", "--job", "down", "--", "sh", "-c", `for i in 1 2 3 4 5 6 7 8 9; do echo out$i; echo err$i >&2; done; exit 5`)
 	if r.code != 5 {
 		t.Fatalf("exit %d", r.code)
 	}
@@ -224,8 +232,21 @@ func TestRunWithRedisDown(t *testing.T) {
 			t.Errorf("unexpected stderr line %q", l)
 		}
 	}
-	if warnings != 1 || passed != 9 {
+	if warnings != 1 || passed != 9 || !strings.Contains(r.stderr, "18 lines of run \"down\" are not stored yet") {
 		t.Fatalf("%d warnings, %d passed lines: %q", warnings, passed, r.stderr)
+	}
+	// Redis is back: flush stores the 18 lines, once, in per-stream order.
+	back := redistest.Start(t)
+	env[0] = "BLASTLOG_REDIS_URL=" + back.URL()
+	if f := runCLIEnv(t, env, nil, "flush", "--wait", "10s"); f.code != 0 || !strings.Contains(f.stderr, "1 of 1 spools emptied, 18 lines stored") {
+		t.Fatalf("flush: %d %q", f.code, f.stderr)
+	}
+	got := byStream(readStream(t, back, "down"))
+	if strings.Join(got[event.Stdout], " ") != "out1 out2 out3 out4 out5 out6 out7 out8 out9" || len(got[event.Stderr]) != 9 {
+		t.Fatalf("stored %v", got)
+	}
+	if f := runCLIEnv(t, env, nil, "flush"); f.code != 0 || !strings.Contains(f.stderr, "0 of 0 spools") {
+		t.Fatalf("second flush: %d %q", f.code, f.stderr)
 	}
 }
 
@@ -362,7 +383,7 @@ func TestJobRegisterAndStatus(t *testing.T) {
 func TestCeleryBrokerURLFallback(t *testing.T) {
 	srv := redistest.Start(t)
 	cmd := exec.Command(binary, "lines", "--job", "cel", "--phase", "p")
-	cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL=", "CELERY_BROKER_URL="+srv.URL()+"?ssl_cert_reqs=none")
+	cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL=", "CELERY_BROKER_URL="+srv.URL()+"?ssl_cert_reqs=none", "BLASTLOG_SPOOL_DIR="+t.TempDir())
 	cmd.Stdin = strings.NewReader("hello\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)

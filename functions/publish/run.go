@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/blastlog/blastlog/core/app/publish"
 	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/functions/internal/envconf"
 )
 
 // After the command exits, how long its output pipes may stay open (held by a
@@ -37,6 +39,10 @@ func (c cli) run(args []string) (int, error) {
 	if len(argv) == 0 {
 		return 0, usagef("run: no command given (put it after --)")
 	}
+	sc, err := envconf.LoadSpool(c.getenv)
+	if err != nil {
+		return 0, usageError{err.Error()}
+	}
 	log, _, stop, err := c.stores()
 	if err != nil {
 		return 0, err
@@ -47,34 +53,30 @@ func (c cli) run(args []string) (int, error) {
 	if *taskID != "" {
 		who += fmt.Sprintf(" (task %s)", clip(*taskID))
 	}
-	pub, err := publish.New(log, publish.Config{
-		JobID: *jobID, Phase: *phase, Source: event.Source(*source),
-		OnLoss: func(err error) {
-			fmt.Fprintf(c.stderr, "blastlog-publish: warning: lines of %s are not being stored: %s; the command continues and its output still passes through\n",
-				who, oneLine(err.Error()))
-		},
-	})
+	dir := c.spoolDir(sc)
+	pubID := publish.NewPubID()
+	pub, err := publish.New(log, c.openSpool(dir, pubID, who), c.publishConfig(publish.Config{
+		JobID: *jobID, Phase: *phase, Source: event.Source(*source), PubID: pubID}, dir, who))
 	if err != nil {
 		return 0, err
 	}
+	earlier := c.flushLeftovers(log, dir)
 
 	code, runErr := c.runCommand(argv, pub)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The command has exited: the spool has BLASTLOG_FLUSH_TIMEOUT to drain, then what
+	// is left stays in it and the publisher exits with the command's status.
+	ctx, cancel := context.WithTimeout(context.Background(), sc.FlushTimeout)
 	defer cancel()
-	stats := pub.Close(ctx)
-	if stats.Err != nil && stats.Lost == 0 {
-		// Only the flush timed out; the loss itself was not reported yet.
-		fmt.Fprintf(c.stderr, "blastlog-publish: warning: lines of %s may not all be stored: %s\n", who, oneLine(stats.Err.Error()))
-	}
-	if runErr != nil {
-		return code, runErr
-	}
-	return code, nil
+	c.report(who, pub.Close(ctx), dir)
+	earlier.stop(ctx)
+	return code, runErr
 }
 
-// runCommand starts argv with its output going through pipes that this process reads,
-// passes every byte through to its own stdout/stderr and every line to pub, forwards
-// SIGTERM, SIGINT, SIGHUP and SIGQUIT, and returns the command's exit status.
+// runCommand starts argv in its own process group with its output going through pipes
+// that this process reads, passes every byte through to its own stdout/stderr and
+// every line to pub, forwards SIGTERM, SIGINT, SIGHUP and SIGQUIT to the group, and
+// returns the command's exit status. SIGPIPE (a closed stdout) is caught, so it never
+// ends the publisher; if the publisher dies anyway, the command gets SIGTERM.
 func (c cli) runCommand(argv []string, pub *publish.Publisher) (int, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -86,10 +88,15 @@ func (c cli) runCommand(argv []string, pub *publish.Publisher) (int, error) {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, outW, errW
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
+	// Caught, not ignored: an ignored SIGPIPE would be inherited by the command.
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
 
 	// Pass-through first: each reader writes what it read to the publisher's own
 	// stdout/stderr at once and hands a copy to one publishing goroutine, so a slow,
@@ -122,7 +129,19 @@ func (c cli) runCommand(argv []string, pub *publish.Publisher) (int, error) {
 		}
 	}()
 
-	startErr := cmd.Start()
+	// The parent-death signal is sent when the thread that started the command ends,
+	// so one locked thread starts it and waits for it.
+	started, waited := make(chan error, 1), make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return // the thread stays locked and ends with this goroutine: nothing to signal
+		}
+		started <- nil
+		waited <- cmd.Wait()
+	}()
+	startErr := <-started
 	outW.Close()
 	errW.Close()
 	if startErr != nil {
@@ -136,13 +155,12 @@ func (c cli) runCommand(argv []string, pub *publish.Publisher) (int, error) {
 		return code, fmt.Errorf("run: cannot start %q: %v", clip(argv[0]), errors.Unwrap(startErr))
 	}
 
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
 	var werr error
 	for done := false; !done; {
 		select {
 		case s := <-sigs:
-			cmd.Process.Signal(s)
+			syscall.Kill(-cmd.Process.Pid, s.(syscall.Signal))
+		case <-pipes:
 		case werr = <-waited:
 			done = true
 		}

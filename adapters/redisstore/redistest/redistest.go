@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +28,8 @@ type Server struct {
 
 	cmd  *exec.Cmd
 	mini *miniredis.Miniredis
+	bin  string
+	dir  string
 }
 
 // URL is the redis:// URL of the server.
@@ -49,6 +52,53 @@ func (s *Server) Stop() {
 		s.cmd.Process.Kill()
 		s.cmd.Wait()
 		s.cmd = nil
+	}
+}
+
+// Shutdown stops the server cleanly, saving its data set (SHUTDOWN SAVE), as a Redis
+// restarted for maintenance does: Restart loads it back.
+func (s *Server) Shutdown(t testing.TB) {
+	t.Helper()
+	s.RequireReal(t)
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer c.Close()
+	c.ShutdownSave(context.Background()) // the connection closing is its answer
+	s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Restart starts the stopped server again on the same address: with the data set
+// Shutdown saved, else empty (a Redis that died without persistence).
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.RequireReal(t)
+	s.Stop()
+	_, port, _ := net.SplitHostPort(s.Addr)
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		if err = s.launch(port); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // the port may not be free again yet
+	}
+	t.Fatalf("restarting redis-server on %s: %v", s.Addr, err)
+}
+
+// Pause stops the server's process (SIGSTOP): connections are accepted by the kernel
+// and never answered, as a hung Redis does. Resume continues it.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	s.RequireReal(t)
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Resume continues a paused server.
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -90,13 +140,23 @@ func startReal(t testing.TB, bin string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
-	if err := cmd.Start(); err != nil {
+	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Real: true, bin: bin, dir: t.TempDir()}
+	if err := s.launch(fmt.Sprint(port)); err != nil {
 		return nil, err
 	}
-	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Real: true, cmd: cmd}
+	return s, nil
+}
+
+// launch starts redis-server on port and waits until it answers.
+func (s *Server) launch(port string) error {
+	dir := s.dir
+	cmd := exec.Command(s.bin, "--port", port, "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	s.cmd = cmd
+	var err error
 	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
 	defer c.Close()
 	deadline := time.Now().Add(5 * time.Second)
@@ -105,12 +165,12 @@ func startReal(t testing.TB, bin string) (*Server, error) {
 		err = c.Ping(ctx).Err()
 		cancel()
 		if err == nil {
-			return s, nil
+			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	s.Stop()
-	return nil, fmt.Errorf("redis-server on %s did not answer: %v; log: %s", s.Addr, err, tail(filepath.Join(dir, "redis.log")))
+	return fmt.Errorf("redis-server on %s did not answer: %v; log: %s", s.Addr, err, tail(filepath.Join(dir, "redis.log")))
 }
 
 func freePort() (int, error) {

@@ -1,11 +1,15 @@
 // Package publish is the publisher use case: a wrapped command's output, split into
-// sanitised lines and appended in order to one run's log.
+// sanitised lines and appended in order, exactly once, to one run's log — through a
+// durable spool whenever the log does not keep up.
 package publish
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,23 +19,29 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// Config says what to publish and how hard to try. Zero values are defaults.
+// Config says what to publish and how. Zero values are defaults.
 type Config struct {
 	JobID  string
 	Source event.Source // default terminal_exec
 	Phase  string       // kept as given, capped at 80 characters
+	PubID  string       // this invocation's id (16 hex characters): random by default
 
 	BatchLines   int           // lines per pipelined append: 256
 	BatchBytes   int           // bytes per batch: 256 KiB
-	QueueBatches int           // batches waiting for the log: 8 (bounds memory)
-	Retries      int           // further tries of a failed append: 2
-	Backoff      time.Duration // first wait between tries, doubled each time: 100ms
-	Probe        time.Duration // while the log is failing, how often to try again: 2s
+	QueueLines   int           // lines held in memory for the log (and at most 8 MiB); beyond, the spool: 8192
 	Timeout      time.Duration // per append: 3s
+	Backoff      time.Duration // first wait after a failed append, doubled up to 5s: 100ms
+	// Wait makes a writer wait for room in the queue while the log works, instead of
+	// spooling (input without a pace to keep, as `lines` reads; one writer only).
+	Wait bool
 
 	Now func() time.Time
-	// OnLoss is called once, for the first batch that could not be stored.
-	OnLoss func(err error)
+	// OnSpool is called once, when lines first go to the spool, with the log's last
+	// error (nil when it was only slow).
+	OnSpool func(err error)
+	// OnDrop is called once, when lines are first dropped: the spool is full, or there
+	// is none.
+	OnDrop func(err error)
 }
 
 func (c *Config) source() event.Source {
@@ -48,13 +58,24 @@ func positive(v, def int) int {
 	return def
 }
 
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
 func (c *Config) batchLines() int              { return positive(c.BatchLines, 256) }
 func (c *Config) batchBytes() int              { return positive(c.BatchBytes, 256<<10) }
-func (c *Config) queueBatches() int            { return positive(c.QueueBatches, 8) }
-func (c *Config) retries() int                 { return positive(c.Retries, 2) }
+func (c *Config) queueLines() int              { return positive(c.QueueLines, 8192) }
 func (c *Config) backoff() time.Duration       { return orDefault(c.Backoff, 100*time.Millisecond) }
-func (c *Config) probe() time.Duration         { return orDefault(c.Probe, 2*time.Second) }
 func (c *Config) appendTimeout() time.Duration { return orDefault(c.Timeout, 3*time.Second) }
+
+// maxBackoff caps the wait between tries of a failing log.
+const maxBackoff = 5 * time.Second
+
+// maxQueueBytes bounds the memory queue (lines and their JSON, roughly).
+const maxQueueBytes = 8 << 20
 
 func (c *Config) now() time.Time {
 	if c.Now != nil {
@@ -63,42 +84,61 @@ func (c *Config) now() time.Time {
 	return time.Now()
 }
 
-func (c *Config) onLoss(err error) {
-	if c.OnLoss != nil {
-		c.OnLoss(err)
-	}
+// NewPubID returns a random publisher id.
+func NewPubID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
-// Stats is the outcome of a publisher's life.
+// Stats is the outcome of a publisher's life, in events (lines, and the notices of
+// dropped ones).
 type Stats struct {
-	Published, Lost int64
-	// Err is the first storage error, if any line was lost.
+	Stored  int64 // appended to the log
+	Spooled int64 // left in the spool at Close, for a later flush
+	Dropped int64 // neither: the spool was full (or there was none)
+	// Err is the log's last error when events were left in the spool or dropped.
 	Err error
 }
 
-// Publisher turns byte streams into sanitised events and appends them, in order and
-// in pipelined batches, to one run's log. A healthy but slow log slows its writers
-// down (nothing is dropped); a failing one blocks them at most for the bounded retries
-// of one batch: after that, lines that do not fit the queue are counted as lost (and
-// the log is probed again now and then), so that a wrapped command keeps running and
-// its output keeps passing through.
+// Publisher turns byte streams into sanitised events, numbered by Seq, and appends
+// them in order to one run's log. Writers never wait for the log (unless Config.Wait):
+// events go to a bounded memory queue while the log keeps up and to the spool when it
+// does not; one goroutine stores the queue, then replays the spool, in Seq order.
+// Invariant: every event in the queue is older than every event in the spool, and
+// while the spool holds events (spooling) new ones go there too.
 type Publisher struct {
 	log   ports.EventLog
+	spool ports.Spool // nil: none, and what the queue cannot hold is dropped
 	cfg   Config
-	queue chan []event.Event
-	done  chan struct{}
 
-	published, lost atomic.Int64
-	failing         atomic.Bool
+	wake    chan struct{} // events were queued or spooled, or Close was called
+	room    chan struct{} // the storing goroutine took events from the queue
+	trouble chan struct{} // an append failed (wakes a waiting writer)
+	abort   chan struct{} // Close's deadline passed: stop storing
+	done    chan struct{}
 
-	// Owned by the storing goroutine.
-	firstErr  error
-	nextProbe time.Time
-	lostRun   int64 // lines lost since the log last worked
+	mu          sync.Mutex
+	queue       []event.Event // for the log, oldest first
+	queueBytes  int
+	closed      bool  // Close was called: no more events come
+	seq         int64 // last Seq handed out
+	spooling    bool
+	pendingDrop int64 // dropped since the last drop notice went out
+	dropSeq     int64 // Seq of the last dropped event
+	dropped     int64
+	spooled     int64 // in the spool, not yet stored
+	spoolSaid   bool
+	dropSaid    bool
+	app         appender      // the storing goroutine's; after and err read by writers under mu
+	inflight    []event.Event // what storing held when Close's deadline passed
+
+	stored atomic.Int64
 }
 
-// New starts a publisher for cfg.JobID. Call Close when the writers are done.
-func New(log ports.EventLog, cfg Config) (*Publisher, error) {
+// New starts a publisher for cfg.JobID. spool may be nil. Call Close when the writers
+// are done.
+func New(log ports.EventLog, spool ports.Spool, cfg Config) (*Publisher, error) {
 	if err := event.ValidateJobID(cfg.JobID); err != nil {
 		return nil, err
 	}
@@ -106,10 +146,22 @@ func New(log ports.EventLog, cfg Config) (*Publisher, error) {
 	if !cfg.source().Valid() {
 		return nil, fmt.Errorf("%w: source %q is not one of terminal_exec, k8s, system", event.ErrInvalid, cfg.Source)
 	}
-	p := &Publisher{log: log, cfg: cfg, queue: make(chan []event.Event, cfg.queueBatches()), done: make(chan struct{})}
+	if cfg.PubID == "" {
+		cfg.PubID = NewPubID()
+	}
+	if !event.ValidPubID(cfg.PubID) {
+		return nil, fmt.Errorf("%w: publisher id %q is not 16 hex characters", event.ErrInvalid, cfg.PubID)
+	}
+	p := &Publisher{log: log, spool: spool, cfg: cfg,
+		wake: make(chan struct{}, 1), room: make(chan struct{}, 1), trouble: make(chan struct{}, 1),
+		abort: make(chan struct{}), done: make(chan struct{}),
+		app: appender{log: log, jobID: cfg.JobID, pubID: cfg.PubID, timeout: cfg.appendTimeout()}}
 	go p.run()
 	return p, nil
 }
+
+// PubID is this publisher's id, written into every event as pub_id.
+func (p *Publisher) PubID() string { return p.cfg.PubID }
 
 // Writer returns a writer that publishes each line written to it as the given stream.
 // A writer is for one goroutine; Close it to publish a last unterminated line.
@@ -119,93 +171,295 @@ func (p *Publisher) Writer(stream event.Stream) *LineWriter {
 	return w
 }
 
-// Close waits until every queued line is stored or counted lost, or ctx ends (the rest
-// is then counted lost). Writers must be closed first.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// submit numbers events and hands them over, preceded by the notice of events dropped
+// since the last notice went out.
+func (p *Publisher) submit(events []event.Event) {
+	p.mu.Lock()
+	for i := range events {
+		p.seq++
+		events[i].PubID, events[i].Seq = p.cfg.PubID, p.seq
+	}
+	if p.pendingDrop > 0 {
+		n := p.dropNotice(p.pendingDrop)
+		p.pendingDrop = 0
+		events = append([]event.Event{n}, events...)
+	}
+	p.handOver(events)
+	p.mu.Unlock()
+	signal(p.wake)
+}
+
+func size(events []event.Event) int {
+	n := 0
+	for i := range events {
+		n += len(events[i].Line) + 200
+	}
+	return n
+}
+
+// handOver puts events into the queue, or into the spool while the log does not keep
+// up. p.mu is held (and let go while a Config.Wait writer waits).
+func (p *Publisher) handOver(events []event.Event) {
+	bytes := size(events)
+	for !p.spooling {
+		if len(p.queue) == 0 || (len(p.queue)+len(events) <= p.cfg.queueLines() && p.queueBytes+bytes <= maxQueueBytes) {
+			p.queue = append(p.queue, events...)
+			p.queueBytes += bytes
+			return
+		}
+		if !p.cfg.Wait || !p.waitForRoom() {
+			p.spooling = true
+		}
+	}
+	p.toSpool(events)
+}
+
+// waitForRoom waits, without the lock, until the storing goroutine takes from the
+// queue (true) or an append fails (false). It returns with the lock held.
+func (p *Publisher) waitForRoom() bool {
+	p.mu.Unlock()
+	defer p.mu.Lock()
+	select {
+	case <-p.room:
+		return true
+	case <-p.trouble:
+		return false
+	}
+}
+
+// toSpool puts events into the spool, or counts them dropped. p.mu is held.
+func (p *Publisher) toSpool(events []event.Event) {
+	err := errors.New("no spool")
+	if p.spool != nil {
+		err = p.spool.Put(ports.SpoolBatch{JobID: p.cfg.JobID, After: p.app.after, Events: events})
+	}
+	if err == nil {
+		p.spooled += int64(len(events))
+		if !p.spoolSaid && p.cfg.OnSpool != nil {
+			p.spoolSaid = true
+			p.cfg.OnSpool(p.app.err)
+		}
+		return
+	}
+	for _, e := range events {
+		if e.Dropped > 0 {
+			p.pendingDrop += e.Dropped // a notice that could not go out: the next one says it
+			continue
+		}
+		p.pendingDrop++
+		p.dropped++
+		p.dropSeq = max(p.dropSeq, e.Seq)
+	}
+	if !p.dropSaid && p.cfg.OnDrop != nil {
+		p.dropSaid = true
+		p.cfg.OnDrop(err)
+	}
+}
+
+// dropNotice is the system line that stands where dropped lines were: it takes the
+// Seq of the last of them, so Seq stays increasing and a replay's dedupe holds.
+func (p *Publisher) dropNotice(count int64) event.Event {
+	n := event.System(p.cfg.JobID, p.cfg.Phase, "",
+		fmt.Sprintf("blastlog: %d lines of this step were not stored: the publisher's spool was full", count), p.cfg.now())
+	n.PubID, n.Seq, n.Dropped = p.cfg.PubID, p.dropSeq, count
+	return n
+}
+
+// Close waits until every line is stored, or ctx ends: then what is left stays in the
+// spool for a later flush. Writers must be closed first.
 func (p *Publisher) Close(ctx context.Context) Stats {
-	close(p.queue)
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	signal(p.wake)
 	select {
 	case <-p.done:
-		return Stats{Published: p.published.Load(), Lost: p.lost.Load(), Err: p.firstErr}
 	case <-ctx.Done():
-		// Lines still queued are neither stored nor counted: say so instead.
-		return Stats{Published: p.published.Load(), Lost: p.lost.Load(),
-			Err: fmt.Errorf("gave up flushing the last lines: %w", ctx.Err())}
+		close(p.abort)
+		<-p.done
 	}
-}
-
-func (p *Publisher) run() {
-	defer close(p.done)
-	for batch := range p.queue {
-		p.store(batch)
-	}
-}
-
-func (p *Publisher) store(batch []event.Event) {
-	probing := p.failing.Load()
-	if probing && p.cfg.now().Before(p.nextProbe) {
-		p.lose(int64(len(batch)), nil)
-		return
-	}
-	tries, notice := 1+p.cfg.retries(), 0
-	if probing {
-		// A probe, not a siege: one try, and it carries the notice of the gap ahead
-		// of the lines that follow it.
-		tries, notice = 1, 1
-		batch = append([]event.Event{p.gapNotice()}, batch...)
-	}
-	wait := p.cfg.backoff()
-	var err error
-	for try := 0; try < tries; try++ {
-		if try > 0 {
-			time.Sleep(wait)
-			wait *= 2
-		}
-		var ids []string
-		ids, err = p.append(batch)
-		stored := len(ids)
-		if notice == 1 && stored > 0 {
-			stored, notice, p.lostRun = stored-1, 0, 0
-		}
-		p.published.Add(int64(stored))
-		batch = batch[len(ids):]
-		if err == nil || errors.Is(err, event.ErrInvalid) {
-			break
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// What storing still held, then the queue: ahead of the spool (their Seqs are lower).
+	if rest := append(p.inflight, p.queue...); len(rest) > 0 {
+		p.inflight, p.queue = nil, nil
+		p.spoolSaid = true // the caller reports what is left in the spool
+		for len(rest) > 0 { // in batches, so that what fits a nearly full spool is kept
+			n := min(len(rest), p.cfg.batchLines())
+			p.toSpool(rest[:n:n])
+			rest = rest[n:]
 		}
 	}
-	if err != nil {
-		p.lose(int64(len(batch)-notice), err)
-		p.nextProbe = p.cfg.now().Add(p.cfg.probe())
-		p.failing.Store(true)
-		return
+	if p.pendingDrop > 0 {
+		p.sendLastDropNotice()
 	}
-	p.failing.Store(false)
+	st := Stats{Stored: p.stored.Load(), Spooled: p.spooled, Dropped: p.dropped}
+	if st.Spooled > 0 || st.Dropped > 0 {
+		st.Err = p.app.err
+	}
+	if p.spool != nil {
+		p.spool.Close()
+	}
+	return st
 }
 
-func (p *Publisher) append(batch []event.Event) ([]string, error) {
+// sendLastDropNotice tries to store the count of the last drops: the log, else the
+// spool. p.mu is held.
+func (p *Publisher) sendLastDropNotice() {
+	n := p.dropNotice(p.pendingDrop)
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.appendTimeout())
 	defer cancel()
-	return p.log.Append(ctx, p.cfg.JobID, batch)
-}
-
-func (p *Publisher) lose(n int64, err error) {
-	p.lost.Add(n)
-	p.lostRun += n
-	if err != nil && p.firstErr == nil {
-		p.firstErr = err
-		p.cfg.onLoss(err)
+	if p.spooled == 0 {
+		if stored, err := p.app.store(ctx, []event.Event{n}); err == nil {
+			p.stored.Add(int64(stored))
+			return
+		}
+	}
+	if p.spool != nil && p.spool.Put(ports.SpoolBatch{JobID: p.cfg.JobID, After: p.app.after, Events: []event.Event{n}}) == nil {
+		p.spooled++
 	}
 }
 
-// gapNotice tells readers of the log that lines are missing before the next ones.
-// Lines a writer dropped while the queue was full are not in lostRun: the count is a
-// lower bound, the total is in Stats.
-func (p *Publisher) gapNotice() event.Event {
-	return event.System(p.cfg.JobID, p.cfg.Phase, "",
-		fmt.Sprintf("blastlog: at least %d lines of this step could not be stored while the log was unreachable", p.lostRun), p.cfg.now())
+// run is the storing goroutine: the queue first, then the spool, until Close.
+func (p *Publisher) run() {
+	defer close(p.done)
+	for {
+		p.mu.Lock()
+		n := min(len(p.queue), p.cfg.batchLines()*4)
+		events := p.queue[:n:n]
+		p.queue = p.queue[n:]
+		p.queueBytes -= size(events)
+		closed := p.closed
+		p.mu.Unlock()
+		if n > 0 {
+			signal(p.room)
+			if !p.storeRetrying(events) {
+				return
+			}
+			continue
+		}
+		replayed, ok := p.replayOne()
+		switch {
+		case !ok:
+			return
+		case replayed:
+			continue
+		case closed:
+			return
+		}
+		select {
+		case <-p.wake:
+		case <-p.abort:
+			return
+		}
+	}
 }
 
-// LineWriter splits what is written to it into lines and queues them as events. Each
-// Write ends by handing its lines to the publisher, so lines are never held back
+// replayOne stores the spool's oldest batch. replayed is false when the spool was
+// empty (spooling ends then, under the lock, so no writer spools meanwhile); ok is
+// false when Close's deadline passed.
+func (p *Publisher) replayOne() (replayed, ok bool) {
+	p.mu.Lock()
+	if !p.spooling {
+		p.mu.Unlock()
+		return false, true
+	}
+	b, has, err := p.spool.Oldest()
+	if err == nil && !has {
+		p.spooling = false
+	}
+	if err != nil {
+		p.app.err = err
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return true, p.sleep(maxBackoff)
+	}
+	if !has {
+		return false, true
+	}
+	if !p.storeRetrying(b.Events) {
+		p.inflight = nil // it is still in the spool
+		return false, false
+	}
+	p.mu.Lock()
+	p.spool.Ack()
+	p.spooled -= int64(len(b.Events))
+	p.mu.Unlock()
+	return true, true
+}
+
+// storeRetrying appends events until they are stored, or Close's deadline passes
+// (false; what was not stored is left in p.inflight).
+func (p *Publisher) storeRetrying(events []event.Event) bool {
+	wait := p.cfg.backoff()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-p.abort:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		p.mu.Lock()
+		app := p.app
+		p.mu.Unlock()
+		prev := app.err
+		n, err := app.storeFrom(ctx, &events)
+		if ctx.Err() != nil && err != nil {
+			// The deadline's cancel says nothing about the log: keep what it said.
+			if app.err = prev; prev == nil {
+				app.err = fmt.Errorf("no answer before the deadline: %w", err)
+			}
+		}
+		p.stored.Add(int64(n))
+		p.mu.Lock()
+		p.app = app
+		p.mu.Unlock()
+		if err == nil {
+			return true
+		}
+		if errors.Is(err, event.ErrInvalid) {
+			// Cannot happen to sanitised lines; if it does, they can never be stored.
+			p.mu.Lock()
+			p.dropped += int64(len(events))
+			p.mu.Unlock()
+			return true
+		}
+		signal(p.trouble)
+		if !p.sleep(wait) {
+			p.mu.Lock()
+			p.inflight = events
+			p.mu.Unlock()
+			return false
+		}
+		wait = min(2*wait, maxBackoff)
+	}
+}
+
+// sleep waits d, or until Close's deadline passes (false).
+func (p *Publisher) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-p.abort:
+		return false
+	}
+}
+
+// LineWriter splits what is written to it into lines and hands them to the publisher
+// in batches. Each Write ends by handing its lines over, so lines are never held back
 // waiting for more output.
 type LineWriter struct {
 	p       *Publisher
@@ -243,21 +497,6 @@ func (w *LineWriter) flush() {
 	if len(w.pending) == 0 {
 		return
 	}
-	if w.p.failing.Load() {
-		select {
-		case w.p.queue <- w.pending:
-		default: // the log is failing and the queue is full: never stall the command
-			w.p.lost.Add(int64(len(w.pending)))
-		}
-	} else {
-		w.p.queue <- w.pending
-	}
+	w.p.submit(w.pending)
 	w.pending, w.bytes = make([]event.Event, 0, 16), 0
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }

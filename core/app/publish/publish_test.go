@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,7 +25,7 @@ func readAll(t *testing.T, l ports.EventLog, job string) []event.Event {
 
 func TestPublishesSanitisedLinesInOrder(t *testing.T) {
 	log := portstest.NewEventLog(0)
-	p, err := New(log, Config{JobID: "run-1", Phase: "submitting"})
+	p, err := New(log, nil, Config{JobID: "run-1", Phase: "submitting"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,13 +36,14 @@ func TestPublishesSanitisedLinesInOrder(t *testing.T) {
 	out.Close()
 	errw.Close()
 	st := p.Close(context.Background())
-	if st.Published != 5 || st.Lost != 0 || st.Err != nil {
+	if st.Stored != 5 || st.Dropped != 0 || st.Err != nil {
 		t.Fatalf("stats %+v", st)
 	}
 	var got []string
 	for _, e := range readAll(t, log, "run-1") {
 		got = append(got, fmt.Sprintf("%s:%s", e.Stream, e.Line))
-		if e.Source != event.SourceTerminal || e.Phase != "submitting" || e.TS.IsZero() || e.JobID != "run-1" {
+		if e.Source != event.SourceTerminal || e.Phase != "submitting" || e.TS.IsZero() || e.JobID != "run-1" ||
+			e.PubID != p.PubID() || e.Seq != int64(len(got)) {
 			t.Fatalf("event %+v", e)
 		}
 	}
@@ -55,22 +55,23 @@ func TestPublishesSanitisedLinesInOrder(t *testing.T) {
 
 func TestRefusesBadConfig(t *testing.T) {
 	for _, cfg := range []Config{{JobID: ""}, {JobID: strings.Repeat("x", 129)}, {JobID: "j", Source: "cron"}} {
-		if _, err := New(portstest.NewEventLog(0), cfg); !errors.Is(err, event.ErrInvalid) {
+		if _, err := New(portstest.NewEventLog(0), nil, cfg); !errors.Is(err, event.ErrInvalid) {
 			t.Errorf("%+v: %v", cfg, err)
 		}
 	}
-	p, _ := New(portstest.NewEventLog(0), Config{JobID: "j", Phase: strings.Repeat("p", 200)})
+	p, _ := New(portstest.NewEventLog(0), nil, Config{JobID: "j", Phase: strings.Repeat("p", 200)})
 	if len(p.cfg.Phase) != event.MaxPhaseChars {
 		t.Fatalf("phase not capped: %d", len(p.cfg.Phase))
 	}
 	p.Close(context.Background())
 }
 
-// flaky is an EventLog that fails while down is set.
+// flaky is an EventLog that fails while down is set; with lostReply it stores a
+// batch and then reports a failure (the reply lost on the way back).
 type flaky struct {
 	ports.EventLog
-	down  atomic.Bool
-	calls atomic.Int64
+	down, lostReply atomic.Bool
+	calls           atomic.Int64
 }
 
 var errDown = fmt.Errorf("redis: %w", ports.ErrUnavailable)
@@ -80,81 +81,208 @@ func (f *flaky) Append(ctx context.Context, job string, evs []event.Event) ([]st
 	if f.down.Load() {
 		return nil, errDown
 	}
+	if f.lostReply.CompareAndSwap(true, false) {
+		f.EventLog.Append(ctx, job, evs)
+		return nil, errDown
+	}
 	return f.EventLog.Append(ctx, job, evs)
 }
 
-func TestFailingLogNeverStallsAndReportsOnce(t *testing.T) {
+func (f *flaky) Read(ctx context.Context, job, after string, n int) ([]event.Event, error) {
+	if f.down.Load() {
+		return nil, errDown
+	}
+	return f.EventLog.Read(ctx, job, after, n)
+}
+
+// checkOnce fails unless the log holds publisher pubID's lines 1..n exactly once, in
+// order, each written as "line <seq>".
+func checkOnce(t *testing.T, evs []event.Event, pubID string, n int64) {
+	t.Helper()
+	var next int64 = 1
+	for _, e := range evs {
+		if e.PubID != pubID {
+			continue
+		}
+		if e.Seq != next || e.Line != fmt.Sprintf("line %d", e.Seq) {
+			t.Fatalf("seq %d (%q) where %d was due", e.Seq, e.Line, next)
+		}
+		next++
+	}
+	if next-1 != n {
+		t.Fatalf("%d lines stored, want %d", next-1, n)
+	}
+}
+
+func writeLines(w *LineWriter, from, to int) {
+	for i := from; i <= to; i++ {
+		w.Write([]byte(fmt.Sprintf("line %d\n", i)))
+	}
+}
+
+func TestDownLogNeverStallsAndLosesNothing(t *testing.T) {
 	log := &flaky{EventLog: portstest.NewEventLog(0)}
 	log.down.Store(true)
-	var reports atomic.Int64
-	now := time.Now()
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	p, _ := New(log, Config{JobID: "j", Backoff: time.Millisecond, Now: clock,
-		OnLoss: func(err error) {
-			if !errors.Is(err, ports.ErrUnavailable) {
-				t.Errorf("loss reported with %v", err)
+	spools := &portstest.Spools{}
+	sp, _ := spools.Create("00000000000000aa")
+	var said atomic.Int64
+	p, _ := New(log, sp, Config{JobID: "j", PubID: "00000000000000aa", Backoff: time.Millisecond, QueueLines: 16,
+		OnSpool: func(err error) {
+			// The queue may fill before the first append has failed: then err is nil.
+			if err != nil && !errors.Is(err, ports.ErrUnavailable) {
+				t.Errorf("spooling said with %v", err)
 			}
-			reports.Add(1)
+			said.Add(1)
 		}})
 	w := p.Writer(event.Stdout)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for i := 0; i < 100000; i++ {
-			w.Write([]byte("line\n"))
-		}
+		writeLines(w, 1, 3000)
 	}()
 	select {
-	case <-done:
+	case <-done: // every write returned while the log was down
 	case <-time.After(20 * time.Second):
 		t.Fatal("writer stalled on a failing log")
 	}
-	if c := log.calls.Load(); c > 10 {
-		t.Fatalf("%d append attempts while down and within one probe interval", c)
-	}
-	// The log comes back: after the probe interval the next batch is stored, behind a notice.
 	log.down.Store(false)
-	mu.Lock()
-	now = now.Add(time.Minute)
-	mu.Unlock()
-	w.Write([]byte("back\n"))
+	writeLines(w, 3001, 3010)
 	w.Close()
 	st := p.Close(context.Background())
-	if reports.Load() != 1 {
-		t.Fatalf("%d loss reports", reports.Load())
+	if st.Stored != 3010 || st.Spooled != 0 || st.Dropped != 0 || st.Err != nil || said.Load() != 1 {
+		t.Fatalf("stats %+v, spooling said %d times", st, said.Load())
 	}
-	// Batches still queued when the log came back may be stored too: every line is
-	// either stored or counted lost, never both, never neither.
-	if st.Lost+st.Published != 100001 || st.Published < 1 || st.Lost < 90000 || !errors.Is(st.Err, ports.ErrUnavailable) {
-		t.Fatalf("stats %+v", st)
-	}
-	evs := readAll(t, log, "j")
-	n := len(evs)
-	// Recovery: the notice of the gap comes first, then what was stored after it ("back"
-	// itself may have been dropped if it found the queue still full).
-	if int64(n) != st.Published+1 || evs[0].Source != event.SourceSystem ||
-		!strings.Contains(evs[0].Line, "could not be stored") {
-		t.Fatalf("%d events: first %+v, last %+v", n, evs[0], evs[n-1])
+	checkOnce(t, readAll(t, log, "j"), "00000000000000aa", 3010)
+	if left, _ := spools.Leftovers(); len(left) != 0 {
+		t.Fatalf("%d spools left behind", len(left))
 	}
 }
 
-func TestRetriesRecoverWithoutLoss(t *testing.T) {
+func TestLostReplyIsNotStoredTwice(t *testing.T) {
 	log := &flaky{EventLog: portstest.NewEventLog(0)}
-	log.down.Store(true)
-	p, _ := New(log, Config{JobID: "j", Backoff: 20 * time.Millisecond})
+	spools := &portstest.Spools{}
+	sp, _ := spools.Create("00000000000000ab")
+	p, _ := New(log, sp, Config{JobID: "j", PubID: "00000000000000ab", Backoff: time.Millisecond})
 	w := p.Writer(event.Stdout)
-	go func() { time.Sleep(5 * time.Millisecond); log.down.Store(false) }()
-	w.Write([]byte("a\nb\n"))
+	writeLines(w, 1, 10)
+	log.lostReply.Store(true)
+	writeLines(w, 11, 20)
+	// Another producer writes in between: the dedupe reads past its lines.
+	log.EventLog.Append(context.Background(), "j", []event.Event{portstest.Event("j", "python")})
+	writeLines(w, 21, 30)
 	w.Close()
-	if st := p.Close(context.Background()); st.Published != 2 || st.Lost != 0 {
+	if st := p.Close(context.Background()); st.Stored != 30 || st.Dropped != 0 {
 		t.Fatalf("stats %+v", st)
 	}
+	checkOnce(t, readAll(t, log, "j"), "00000000000000ab", 30)
+}
+
+func TestCloseDeadlineLeavesTheRestSpooledAndFlushStoresIt(t *testing.T) {
+	log := &flaky{EventLog: portstest.NewEventLog(0)}
+	spools := &portstest.Spools{}
+	const pub = "00000000000000ac"
+	sp, _ := spools.Create(pub)
+	p, _ := New(log, sp, Config{JobID: "j", PubID: pub, Backoff: time.Millisecond, BatchLines: 7, QueueLines: 16})
+	w := p.Writer(event.Stdout)
+	writeLines(w, 1, 100)
+	log.down.Store(true)
+	var many strings.Builder // one write, many lines: batches of 7
+	for i := 101; i <= 1000; i++ {
+		fmt.Fprintf(&many, "line %d\n", i)
+	}
+	w.Write([]byte(many.String()))
+	w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	st := p.Close(ctx)
+	if st.Stored+st.Spooled != 1000 || st.Spooled == 0 || !errors.Is(st.Err, ports.ErrUnavailable) {
+		t.Fatalf("stats %+v", st)
+	}
+	log.down.Store(false)
+	log.lostReply.Store(true) // the flush's first append is stored but reported failed
+	var reported []string
+	fs := Flush(context.Background(), log, spools, FlushConfig{Backoff: time.Millisecond,
+		OnSpool: func(job string, n int64, err error) { reported = append(reported, fmt.Sprint(job, n, err)) }})
+	if fs.Spools != 1 || fs.Emptied != 1 || fs.Err != nil {
+		t.Fatalf("flush %+v", fs)
+	}
+	if len(reported) != 1 || !strings.HasPrefix(reported[0], "j") {
+		t.Fatalf("reported %q", reported)
+	}
+	checkOnce(t, readAll(t, log, "j"), pub, 1000)
+}
+
+func TestFullSpoolDropsCountedAndSaid(t *testing.T) {
+	log := &flaky{EventLog: portstest.NewEventLog(0)}
+	log.down.Store(true)
+	spools := &portstest.Spools{Max: 20 << 10}
+	const pub = "00000000000000ad"
+	sp, _ := spools.Create(pub)
+	var said atomic.Int64
+	p, _ := New(log, sp, Config{JobID: "j", PubID: pub, Backoff: time.Millisecond, QueueLines: 16,
+		OnDrop: func(err error) {
+			if !errors.Is(err, ports.ErrSpoolFull) {
+				t.Errorf("drop said with %v", err)
+			}
+			said.Add(1)
+		}})
+	w := p.Writer(event.Stdout)
+	writeLines(w, 1, 2000)
+	log.down.Store(false)
+	writeLines(w, 2001, 2001)
+	w.Close()
+	st := p.Close(context.Background())
+	if st.Dropped == 0 || said.Load() != 1 || st.Stored+st.Dropped < 2001 {
+		t.Fatalf("stats %+v, said %d", st, said.Load())
+	}
+	evs := readAll(t, log, "j")
+	var lines, reported, last int64
+	for _, e := range evs {
+		if e.Seq <= last {
+			t.Fatalf("seq %d after %d", e.Seq, last)
+		}
+		last = e.Seq
+		if e.Source == event.SourceSystem {
+			var n int64
+			if _, err := fmt.Sscanf(e.Line, "blastlog: %d lines", &n); err != nil {
+				t.Fatalf("notice %q", e.Line)
+			}
+			reported += n
+			continue
+		}
+		lines++
+	}
+	if reported != st.Dropped || lines+reported != 2001 {
+		t.Fatalf("%d lines stored, %d reported dropped, stats %+v", lines, reported, st)
+	}
+}
+
+func TestWaitingWriterDoesNotSpoolAHealthyLog(t *testing.T) {
+	log := &slow{EventLog: portstest.NewEventLog(0)}
+	spools := &portstest.Spools{}
+	sp, _ := spools.Create("00000000000000ae")
+	p, _ := New(log, sp, Config{JobID: "j", PubID: "00000000000000ae", Wait: true, QueueLines: 1,
+		OnSpool: func(error) { t.Error("spooled while the log worked") }})
+	w := p.Writer(event.Stdout)
+	writeLines(w, 1, 200)
+	w.Close()
+	if st := p.Close(context.Background()); st.Stored != 200 {
+		t.Fatalf("stats %+v", st)
+	}
+	checkOnce(t, readAll(t, log, "j"), "00000000000000ae", 200)
+}
+
+// slow is a working EventLog that takes a moment per append.
+type slow struct{ ports.EventLog }
+
+func (s *slow) Append(ctx context.Context, job string, evs []event.Event) ([]string, error) {
+	time.Sleep(time.Millisecond)
+	return s.EventLog.Append(ctx, job, evs)
 }
 
 func TestHugeLineIsBoundedAndTruncated(t *testing.T) {
 	log := portstest.NewEventLog(0)
-	p, _ := New(log, Config{JobID: "j"})
+	p, _ := New(log, nil, Config{JobID: "j"})
 	w := p.Writer(event.Stdout)
 	chunk := []byte(strings.Repeat("\xff\x00garbage", 1<<12))
 	for i := 0; i < 32; i++ { // ~1.2 MB without a newline
@@ -174,7 +302,7 @@ func TestHugeLineIsBoundedAndTruncated(t *testing.T) {
 
 func BenchmarkPublisherToMemory(b *testing.B) {
 	log := portstest.NewEventLog(1000)
-	p, _ := New(log, Config{JobID: "j"})
+	p, _ := New(log, nil, Config{JobID: "j"})
 	w := p.Writer(event.Stdout)
 	line := []byte("2026-06-01T02:03:05.234567Z INFO: Splitting queries into batches for blastn against core_nt shard 07 ok\n")
 	b.SetBytes(int64(len(line)))

@@ -5,6 +5,7 @@ package envconf
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -54,4 +55,24 @@ func (g Getenv) OneOf(name, def string, allowed ...string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s=%q: want one of %v", name, v, allowed)
+}
+
+// Bytes parses a size in bytes with an optional KiB, MiB or GiB suffix (256MiB)
+// within [min, max].
+func (g Getenv) Bytes(name string, def, min, max int64) (int64, error) {
+	v := g(name)
+	if v == "" {
+		return def, nil
+	}
+	num, unit := v, int64(1)
+	for suffix, u := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if n, ok := strings.CutSuffix(v, suffix); ok {
+			num, unit = n, u
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > max/unit || n*unit < min {
+		return 0, fmt.Errorf("%s=%q: want a size from %d to %d bytes (like 256MiB)", name, v, min, max)
+	}
+	return n * unit, nil
 }

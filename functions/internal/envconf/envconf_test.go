@@ -37,3 +37,28 @@ func TestLoadRedis(t *testing.T) {
 		t.Error("the Celery fallback was used where it is not wanted")
 	}
 }
+
+func TestLoadSpool(t *testing.T) {
+	s, err := LoadSpool(env("XDG_CACHE_HOME", "/c"))
+	if err != nil || s.Dir != "/c/blastlog/spool" || s.Max != 256<<20 || s.FlushTimeout != 30*time.Second {
+		t.Fatalf("%+v %v", s, err)
+	}
+	if s, _ := LoadSpool(env("HOME", "/home/u")); s.Dir != "/home/u/.cache/blastlog/spool" {
+		t.Fatalf("without XDG_CACHE_HOME: %q", s.Dir)
+	}
+	if _, err := LoadSpool(env()); err == nil {
+		t.Fatal("no HOME, no XDG_CACHE_HOME, no BLASTLOG_SPOOL_DIR: accepted")
+	}
+	s, err = LoadSpool(env("BLASTLOG_SPOOL_DIR", "/s", "BLASTLOG_SPOOL_MAX", "64KiB", "BLASTLOG_FLUSH_TIMEOUT", "5s"))
+	if err != nil || s.Dir != "/s" || s.Max != 64<<10 || s.FlushTimeout != 5*time.Second {
+		t.Fatalf("%+v %v", s, err)
+	}
+	for _, v := range []string{"-1", "1TB", "MiB", "2000GiB", "1.5MiB"} {
+		if _, err := LoadSpool(env("BLASTLOG_SPOOL_DIR", "/s", "BLASTLOG_SPOOL_MAX", v)); err == nil || !strings.Contains(err.Error(), "BLASTLOG_SPOOL_MAX") {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+	if s, _ := LoadSpool(env("BLASTLOG_SPOOL_MAX", "1048576", "BLASTLOG_SPOOL_DIR", "/s")); s.Max != 1<<20 {
+		t.Fatalf("plain bytes: %d", s.Max)
+	}
+}

@@ -52,7 +52,7 @@ func Submit(ctx context.Context, log ports.EventLog, jobs ports.JobDirectory, jo
 		ClusterName: o.Run.Cluster, Status: job.Running}); err != nil {
 		return err
 	}
-	pub, err := publish.New(log, publish.Config{JobID: jobID, Phase: event.PhaseSubmitting})
+	pub, err := publish.New(log, nil, publish.Config{JobID: jobID, Phase: event.PhaseSubmitting})
 	if err != nil {
 		return err
 	}
