@@ -26,11 +26,11 @@ type Config struct {
 	Phase  string       // kept as given, capped at 80 characters
 	PubID  string       // this invocation's id (16 hex characters): random by default
 
-	BatchLines   int           // lines per pipelined append: 256
-	BatchBytes   int           // bytes per batch: 256 KiB
-	QueueLines   int           // lines held in memory for the log (and at most 8 MiB); beyond, the spool: 8192
-	Timeout      time.Duration // per append: 3s
-	Backoff      time.Duration // first wait after a failed append, doubled up to 5s: 100ms
+	BatchLines int           // lines per pipelined append: 256
+	BatchBytes int           // bytes per batch: 256 KiB
+	QueueLines int           // lines held in memory for the log (and at most 8 MiB); beyond, the spool: 8192
+	Timeout    time.Duration // per append: 3s
+	Backoff    time.Duration // first wait after a failed append, doubled up to 5s: 100ms
 	// Wait makes a writer wait for room in the queue while the log works, instead of
 	// spooling (input without a pace to keep, as `lines` reads; one writer only).
 	Wait bool
@@ -290,7 +290,7 @@ func (p *Publisher) Close(ctx context.Context) Stats {
 	// What storing still held, then the queue: ahead of the spool (their Seqs are lower).
 	if rest := append(p.inflight, p.queue...); len(rest) > 0 {
 		p.inflight, p.queue = nil, nil
-		p.spoolSaid = true // the caller reports what is left in the spool
+		p.spoolSaid = true  // the caller reports what is left in the spool
 		for len(rest) > 0 { // in batches, so that what fits a nearly full spool is kept
 			n := min(len(rest), p.cfg.batchLines())
 			p.toSpool(rest[:n:n])
