@@ -16,6 +16,7 @@ import (
 	"github.com/blastlog/blastlog/adapters/web"
 	"github.com/blastlog/blastlog/core/app"
 	"github.com/blastlog/blastlog/core/app/archive"
+	"github.com/blastlog/blastlog/core/app/collect"
 	"github.com/blastlog/blastlog/core/app/fanout"
 	"github.com/blastlog/blastlog/core/app/history"
 	"github.com/blastlog/blastlog/functions/internal/envconf"
@@ -115,12 +116,12 @@ func loadK8s(g envconf.Getenv, dev bool) (k8sConfig, error) {
 	if dev {
 		k.Mode = "sim"
 	}
-	n, err := g.Int("BLASTLOG_K8S_MAX_FOLLOWS", app.DefaultMaxFollows, 1, 10_000)
+	n, err := g.Int("BLASTLOG_K8S_MAX_FOLLOWS", collect.DefaultMaxFollows, 1, 10_000)
 	if err != nil {
 		return k, err
 	}
 	k.MaxFollows = int(n)
-	if k.TailLines, err = g.Int("BLASTLOG_K8S_TAIL_LINES", app.DefaultTailLines, 1, 10_000); err != nil {
+	if k.TailLines, err = g.Int("BLASTLOG_K8S_TAIL_LINES", collect.DefaultTailLines, 1, 10_000); err != nil {
 		return k, err
 	}
 	return k, nil

@@ -10,7 +10,7 @@ import (
 
 	"github.com/blastlog/blastlog/adapters/azure"
 	"github.com/blastlog/blastlog/adapters/kube"
-	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/app/collect"
 	"github.com/blastlog/blastlog/functions/internal/wiring"
 	"github.com/blastlog/blastlog/ports"
 )
@@ -73,9 +73,9 @@ func newCluster(c config) (ports.Cluster, error) {
 
 // runCollector collects active runs between the app's start and stop.
 func runCollector(lc fx.Lifecycle, c config, d collectorDeps) {
-	col := &app.Collector{Cluster: d.Cluster, Log: d.Log, Jobs: d.Jobs, Statuses: d.Statuses, Leases: d.Leases,
+	col := &collect.Collector{Cluster: d.Cluster, Log: d.Log, Jobs: d.Jobs, Statuses: d.Statuses, Leases: d.Leases,
 		Checkpoints: d.Checkpoints, Active: d.Active,
-		Config: app.CollectorConfig{Holder: wiring.HolderID(), MaxFollows: c.K8s.MaxFollows,
+		Config: collect.Config{Holder: wiring.HolderID(), MaxFollows: c.K8s.MaxFollows,
 			TailLines: c.K8s.TailLines}}
 	if d.AKS != nil {
 		col.ClusterFor = d.AKS.For

@@ -14,7 +14,7 @@ import (
 	"github.com/blastlog/blastlog/adapters/kube"
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
 	"github.com/blastlog/blastlog/adapters/redisstore"
-	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/app/collect"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/target"
@@ -67,21 +67,21 @@ func newK(t *testing.T, d driver, cfg *rest.Config, ns string) *kstack {
 	return k
 }
 
-func (k *kstack) collector(t testing.TB, holder string, maxFollows int) *app.Collector {
+func (k *kstack) collector(t testing.TB, holder string, maxFollows int) *collect.Collector {
 	cl, err := kube.New(k.rest)
 	if err != nil {
 		panic(err)
 	}
 	cfg := redisstore.Config{MaxLen: 1_000_000} // the 200-pod test writes 12,000 lines
 	coord := redisstore.NewCoordination(k.rdb, cfg)
-	return &app.Collector{Cluster: cl, Log: redisstore.NewEventLog(k.rdb, cfg), Jobs: k.tickets.Jobs,
+	return &collect.Collector{Cluster: cl, Log: redisstore.NewEventLog(k.rdb, cfg), Jobs: k.tickets.Jobs,
 		Statuses: redisstore.NewJobDirectory(k.rdb, cfg), Leases: coord, Checkpoints: coord, Active: coord,
-		Config: app.CollectorConfig{Holder: holder, MaxFollows: maxFollows, Poll: 100 * time.Millisecond,
+		Config: collect.Config{Holder: holder, MaxFollows: maxFollows, Poll: 100 * time.Millisecond,
 			LeaseTTL: 1500 * time.Millisecond, Watchdog: time.Second, Settle: time.Second}}
 }
 
 // collect runs c on run-k in the background; the returned func waits for it.
-func collect(t *testing.T, c *app.Collector) (wait func() error, cancel func()) {
+func collectRun(t *testing.T, c *collect.Collector) (wait func() error, cancel func()) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	done := make(chan error, 1)
 	go func() { done <- c.Collect(ctx, "run-k") }()
@@ -115,7 +115,7 @@ func (k *kstack) k8sLines(t *testing.T) map[string][]string {
 
 func TestCollectsAFastSetupPodDeletedRightAfter(t *testing.T) {
 	backends(t, func(t *testing.T, k *kstack) {
-		wait, _ := collect(t, k.collector(t, "a", 64))
+		wait, _ := collectRun(t, k.collector(t, "a", 64))
 		pod := "init-ssd-" + suffix + "-0-x7k2p"
 		k.sim.AddPod(kubesim.PodSpec{Name: pod, Job: "init-ssd-" + suffix + "-0", Init: []string{"get-blastdb"}, Main: []string{"import-query-batches"},
 			Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "setup"}})
@@ -147,7 +147,7 @@ func TestCollectsAFastSetupPodDeletedRightAfter(t *testing.T) {
 
 func TestRestartAndCutsAreExact(t *testing.T) {
 	backends(t, func(t *testing.T, k *kstack) {
-		wait, _ := collect(t, k.collector(t, "a", 64))
+		wait, _ := collectRun(t, k.collector(t, "a", 64))
 		pod := "blastn-batch-nt-job-000-" + suffix + "-h4j5k"
 		k.sim.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "blast"}})
 		k.sim.Start("default", pod, "blast")
@@ -187,7 +187,7 @@ func TestRestartAndCutsAreExact(t *testing.T) {
 
 func TestOnlyThisRunsPodsAndManyUnderTheFollowCap(t *testing.T) {
 	backends(t, func(t *testing.T, k *kstack) {
-		wait, _ := collect(t, k.collector(t, "a", 64))
+		wait, _ := collectRun(t, k.collector(t, "a", 64))
 		const pods, lines = 200, 20
 		// Another run's pods in the same namespace, one with a look-alike name.
 		k.sim.AddPod(kubesim.PodSpec{Name: "blastn-batch-nt-job-000-cafebabe-uvwxy", Main: []string{"blast"},
@@ -240,7 +240,7 @@ func TestTakeoverFromCheckpointsWithoutDuplicates(t *testing.T) {
 	backends(t, func(t *testing.T, k *kstack) {
 		a := k.collector(t, "replica-a", 64)
 		b := k.collector(t, "replica-b", 64)
-		waitA, cancelA := collect(t, a)
+		waitA, cancelA := collectRun(t, a)
 		pod := "submit-jobs-" + suffix + "-q9w8e"
 		k.sim.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"submit-jobs"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "submit"}})
 		k.sim.Start("default", pod, "submit-jobs")
@@ -251,12 +251,12 @@ func TestTakeoverFromCheckpointsWithoutDuplicates(t *testing.T) {
 		k.sim.Log("default", pod, "submit-jobs", want[:25]...)
 		time.Sleep(400 * time.Millisecond)
 		// b races for the run while a holds it.
-		if err := b.Collect(context.Background(), "run-k"); err != app.ErrLeaseHeld {
+		if err := b.Collect(context.Background(), "run-k"); err != collect.ErrLeaseHeld {
 			t.Fatalf("b while a holds the lease: %v", err)
 		}
 		cancelA() // a dies
 		waitA()
-		waitB, _ := collect(t, b)
+		waitB, _ := collectRun(t, b)
 		k.sim.Log("default", pod, "submit-jobs", want[25:]...)
 		time.Sleep(300 * time.Millisecond)
 		k.sim.Terminate("default", pod, "submit-jobs", 0)

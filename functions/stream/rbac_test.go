@@ -97,7 +97,7 @@ func TestShippedRBACIsEnoughAndMissingLogsIsDegraded(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := cp.NewMirror()
 			k := newK(t, m, shippedRBAC(t, cp.Admin, m.Namespace, withoutLogs), m.Namespace)
-			wait, _ := collect(t, k.collector(t, "rbac", 8))
+			wait, _ := collectRun(t, k.collector(t, "rbac", 8))
 			pod := "blastn-batch-nt-job-000-" + suffix + "-r"
 			m.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID}})
 			m.Start("", pod, "blast")

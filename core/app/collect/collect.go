@@ -1,4 +1,6 @@
-package app
+// Package collect is the Kubernetes collector use case: the pods of a run followed,
+// every line appended once to its log, one collector per run across replicas.
+package collect
 
 import (
 	"context"
@@ -16,8 +18,8 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// CollectorConfig tunes collection. Zero values are defaults.
-type CollectorConfig struct {
+// Config tunes collection. Zero values are defaults.
+type Config struct {
 	Holder     string        // this replica's lease holder id (required)
 	MaxFollows int           // concurrent log follows in this process: 64
 	TailLines  int64         // first open of a container: 2000
@@ -41,7 +43,7 @@ type Collector struct {
 	Leases      ports.Leases
 	Checkpoints ports.Checkpoints
 	Active      ports.ActiveRuns
-	Config      CollectorConfig
+	Config      Config
 
 	once  sync.Once
 	slots chan struct{}
@@ -57,32 +59,32 @@ func (c *Collector) init() {
 	c.once.Do(func() { c.slots = make(chan struct{}, c.Config.maxFollows()) })
 }
 
-// Defaults of CollectorConfig (CONTRACT §6): envconf reads the same constants.
+// Defaults of Config (CONTRACT §6): envconf reads the same constants.
 const (
 	DefaultMaxFollows = 64
 	DefaultTailLines  = 2000
 )
 
-func (c CollectorConfig) maxFollows() int {
+func (c Config) maxFollows() int {
 	if c.MaxFollows > 0 {
 		return c.MaxFollows
 	}
 	return DefaultMaxFollows
 }
 
-func (c CollectorConfig) tailLines() int64 {
+func (c Config) tailLines() int64 {
 	if c.TailLines > 0 {
 		return c.TailLines
 	}
 	return DefaultTailLines
 }
 
-func (c CollectorConfig) leaseTTL() time.Duration { return orDefault(c.LeaseTTL, 15*time.Second) }
-func (c CollectorConfig) watchdog() time.Duration { return orDefault(c.Watchdog, 10*time.Second) }
-func (c CollectorConfig) poll() time.Duration     { return orDefault(c.Poll, time.Second) }
-func (c CollectorConfig) settle() time.Duration   { return orDefault(c.Settle, 5*time.Second) }
+func (c Config) leaseTTL() time.Duration { return orDefault(c.LeaseTTL, 15*time.Second) }
+func (c Config) watchdog() time.Duration { return orDefault(c.Watchdog, 10*time.Second) }
+func (c Config) poll() time.Duration     { return orDefault(c.Poll, time.Second) }
+func (c Config) settle() time.Duration   { return orDefault(c.Settle, 5*time.Second) }
 
-func (c CollectorConfig) now() time.Time {
+func (c Config) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
 	}

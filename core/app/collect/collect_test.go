@@ -1,4 +1,4 @@
-package app
+package collect
 
 import (
 	"context"
@@ -19,7 +19,7 @@ func TestUnreachableClusterIsNoticedOnce(t *testing.T) {
 	reason := errors.New("run \"r\": its record names no AKS cluster")
 	c := &Collector{Log: log, Jobs: jobs, Statuses: jobs, Leases: coord, Checkpoints: coord, Active: coord,
 		ClusterFor: func(context.Context, job.Record) (ports.Cluster, error) { return nil, reason },
-		Config:     CollectorConfig{Holder: "h"}}
+		Config:     Config{Holder: "h"}}
 	for i := 0; i < 3; i++ {
 		if err := c.Collect(ctx, "r"); !errors.Is(err, reason) {
 			t.Fatalf("attempt %d: %v", i, err)
