@@ -147,6 +147,10 @@ type ActiveRuns interface {
 	Active(ctx context.Context) ([]string, error)
 	// Done removes a run whose collection is complete.
 	Done(ctx context.Context, jobID string) error
+	// Contains tells which of ids are active, in one round trip.
+	Contains(ctx context.Context, ids []string) (map[string]bool, error)
+	// Prune removes runs not touched since before, and says how many.
+	Prune(ctx context.Context, before time.Time) (int, error)
 }
 
 // ErrWaiting: a container has not started yet; wait for the pod to change.
@@ -171,6 +175,7 @@ type LogRequest struct {
 	SinceTime                 time.Time // resume: from this whole second (zero: not set)
 	TailLines                 int64     // first open: at most this many earlier lines (0: all)
 	Previous                  bool      // the instance before a restart
+	Follow                    bool      // keep the stream open for new lines (false: one read, a poll)
 }
 
 // Cluster is the Kubernetes API as the collector needs it.
@@ -183,11 +188,17 @@ type Cluster interface {
 	// Pod returns one pod now; ErrNotFound once it is gone.
 	Pod(ctx context.Context, namespace, name string) (target.Pod, error)
 	// FollowLog calls f with each line (kubelet timestamp first) until the stream
-	// ends: nil when the container ended (its log is complete), ErrCut when the stream
+	// ends (with req.Follow false, at the end of what the kubelet holds now): nil when the container ended (its log is complete), ErrCut when the stream
 	// closed while the container runs, ErrWaiting, ErrNotFound (pod gone), ErrForbidden,
 	// or another error. Lines are at most MaxLogLine bytes; longer ones are cut. more is
 	// true when further bytes have already arrived (batch them; flush when false).
 	FollowLog(ctx context.Context, req LogRequest, f func(line []byte, more bool) error) error
+}
+
+// ClusterSource finds the cluster a run's pods are in, from its record: one cluster
+// for every run (in-cluster, a kubeconfig) or one per run (AKS, from ARM).
+type ClusterSource interface {
+	For(ctx context.Context, r job.Record) (Cluster, error)
 }
 
 // MaxLogLine bounds one raw log line read from the cluster.

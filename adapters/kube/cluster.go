@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/target"
 	"github.com/blastlog/blastlog/ports"
 )
@@ -174,11 +175,15 @@ func containers(spec []corev1.Container, status []corev1.ContainerStatus) []targ
 			switch {
 			case s.State.Running != nil:
 				tc.State = target.Running
+				tc.StartedAt = s.State.Running.StartedAt.Time
 			case s.State.Terminated != nil:
+				term := s.State.Terminated
 				tc.State = target.Terminated
 				if tc.ID == "" {
-					tc.ID = s.State.Terminated.ContainerID
+					tc.ID = term.ContainerID
 				}
+				tc.StartedAt, tc.FinishedAt = term.StartedAt.Time, term.FinishedAt.Time
+				tc.ExitCode, tc.Reason = int(term.ExitCode), term.Reason
 			}
 		}
 		out = append(out, tc)
@@ -186,9 +191,12 @@ func containers(spec []corev1.Container, status []corev1.ContainerStatus) []targ
 	return out
 }
 
+// For implements ports.ClusterSource: one cluster for every run.
+func (c *Cluster) For(context.Context, job.Record) (ports.Cluster, error) { return c, nil }
+
 // FollowLog implements ports.Cluster.
 func (c *Cluster) FollowLog(ctx context.Context, req ports.LogRequest, f func([]byte, bool) error) error {
-	opts := &corev1.PodLogOptions{Container: req.Container, Follow: !req.Previous, Timestamps: true, Previous: req.Previous}
+	opts := &corev1.PodLogOptions{Container: req.Container, Follow: req.Follow && !req.Previous, Timestamps: true, Previous: req.Previous}
 	if !req.SinceTime.IsZero() {
 		t := metav1.NewTime(req.SinceTime)
 		opts.SinceTime = &t
@@ -228,6 +236,9 @@ func (c *Cluster) FollowLog(ctx context.Context, req ports.LogRequest, f func([]
 				return ctx.Err()
 			}
 			if errors.Is(err, io.EOF) {
+				if !req.Follow {
+					return nil // a poll: the end of what the kubelet holds now
+				}
 				return c.ending(ctx, req)
 			}
 			return fmt.Errorf("reading the log of %s/%s: %w: %w", req.Pod, req.Container, ports.ErrCut, err)

@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -87,4 +89,30 @@ func (c *Coordination) Done(ctx context.Context, jobID string) error {
 		return unavailable("active runs", err)
 	}
 	return nil
+}
+
+// Contains implements ports.ActiveRuns: a pipeline of ZSCOREs (ZMSCORE needs 6.2).
+func (c *Coordination) Contains(ctx context.Context, ids []string) (map[string]bool, error) {
+	pipe := c.rdb.Pipeline()
+	cmds := make([]*redis.FloatCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.ZScore(ctx, c.activeKey(), id)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable("active runs", err)
+	}
+	out := make(map[string]bool, len(ids))
+	for i, id := range ids {
+		out[id] = cmds[i].Err() == nil
+	}
+	return out, nil
+}
+
+// Prune implements ports.ActiveRuns.
+func (c *Coordination) Prune(ctx context.Context, before time.Time) (int, error) {
+	n, err := c.rdb.ZRemRangeByScore(ctx, c.activeKey(), "-inf", "("+strconv.FormatInt(before.UnixMilli(), 10)).Result()
+	if err != nil {
+		return 0, unavailable("active runs", err)
+	}
+	return int(n), nil
 }

@@ -5,6 +5,7 @@ package target
 
 import (
 	"strings"
+	"time"
 
 	"github.com/blastlog/blastlog/core/event"
 )
@@ -34,6 +35,10 @@ type Container struct {
 	State        State
 	RestartCount int
 	Env          map[string]string // literal values from the pod spec
+	// How the current instance ran, from its status (zero until known).
+	StartedAt, FinishedAt time.Time
+	ExitCode              int
+	Reason                string // the kubelet's: Completed, Error, OOMKilled, ...
 }
 
 // Pod is what discovery needs of one pod.
@@ -116,6 +121,9 @@ type Target struct {
 	Phase                  string
 	State                  State
 	Restart                int
+	StartedAt, FinishedAt  time.Time
+	ExitCode               int
+	Reason                 string
 }
 
 // Key identifies a target across restarts of the collector: pod UID, container name
@@ -137,7 +145,8 @@ func Targets(r Run, p Pod) []Target {
 	}{{p.Init, true}, {p.Main, false}} {
 		for _, c := range group.cs {
 			out = append(out, Target{Namespace: p.Namespace, Pod: p.Name, PodUID: p.UID, Container: c.Name,
-				ContainerID: c.ID, Init: group.init, Phase: phase, State: c.State, Restart: c.RestartCount})
+				ContainerID: c.ID, Init: group.init, Phase: phase, State: c.State, Restart: c.RestartCount,
+				StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, ExitCode: c.ExitCode, Reason: c.Reason})
 		}
 	}
 	return out

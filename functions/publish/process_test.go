@@ -120,7 +120,7 @@ func TestFullSpoolIsCountedAndSaid(t *testing.T) {
 	}
 	back := redistest.Start(t)
 	env[0] = "BLASTLOG_REDIS_URL=" + back.URL()
-	if f := runCLIEnv(t, env, nil, "flush"); f.code != 0 {
+	if f := runCLIEnv(t, env, nil, "flush", "--wait", "30s"); f.code != 0 {
 		t.Fatalf("flush: %d %q", f.code, f.stderr)
 	}
 	stored := len(readStream(t, back, "full"))

@@ -23,7 +23,7 @@ func collection(c config) fx.Option {
 	opts := []fx.Option{fx.Invoke(runCollector)}
 	switch c.K8s.Mode {
 	case "aks":
-		opts = append(opts, fx.Provide(newAKS))
+		opts = append(opts, fx.Provide(fx.Annotate(newAKS, fx.As(new(ports.ClusterSource)))))
 	case "incluster", "kubeconfig":
 		opts = append(opts, fx.Provide(newCluster))
 	}
@@ -43,8 +43,7 @@ func newAKS(c config) (*kube.AKS, error) {
 // cluster but a lookup per run.
 type collectorDeps struct {
 	fx.In
-	Cluster     ports.Cluster `optional:"true"`
-	AKS         *kube.AKS     `optional:"true"`
+	Clusters    ports.ClusterSource
 	Log         ports.EventLog
 	Jobs        ports.JobDirectory
 	Statuses    ports.StatusReader
@@ -54,7 +53,7 @@ type collectorDeps struct {
 	Logger      *slog.Logger
 }
 
-func newCluster(c config) (ports.Cluster, error) {
+func newCluster(c config) (ports.ClusterSource, error) {
 	var cfg *rest.Config
 	var err error
 	switch c.K8s.Mode {
@@ -73,13 +72,10 @@ func newCluster(c config) (ports.Cluster, error) {
 
 // runCollector collects active runs between the app's start and stop.
 func runCollector(lc fx.Lifecycle, c config, d collectorDeps) {
-	col := &collect.Collector{Cluster: d.Cluster, Log: d.Log, Jobs: d.Jobs, Statuses: d.Statuses, Leases: d.Leases,
+	col := &collect.Collector{Clusters: d.Clusters, Log: d.Log, Jobs: d.Jobs, Statuses: d.Statuses, Leases: d.Leases,
 		Checkpoints: d.Checkpoints, Active: d.Active,
 		Config: collect.Config{Holder: wiring.HolderID(), MaxFollows: c.K8s.MaxFollows,
 			TailLines: c.K8s.TailLines}}
-	if d.AKS != nil {
-		col.ClusterFor = d.AKS.For
-	}
 	d.Logger.Info("collecting pod logs", "mode", c.K8s.Mode, "max_follows", c.K8s.MaxFollows)
 	wiring.Background(lc, col.Run)
 }

@@ -74,7 +74,7 @@ func (k *kstack) collector(t testing.TB, holder string, maxFollows int) *collect
 	}
 	cfg := redisstore.Config{MaxLen: 1_000_000} // the 200-pod test writes 12,000 lines
 	coord := redisstore.NewCoordination(k.rdb, cfg)
-	return &collect.Collector{Cluster: cl, Log: redisstore.NewEventLog(k.rdb, cfg), Jobs: k.tickets.Jobs,
+	return &collect.Collector{Clusters: cl, Log: redisstore.NewEventLog(k.rdb, cfg), Jobs: k.tickets.Jobs,
 		Statuses: redisstore.NewJobDirectory(k.rdb, cfg), Leases: coord, Checkpoints: coord, Active: coord,
 		Config: collect.Config{Holder: holder, MaxFollows: maxFollows, Poll: 100 * time.Millisecond,
 			LeaseTTL: 1500 * time.Millisecond, Watchdog: time.Second, Settle: time.Second}}

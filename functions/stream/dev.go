@@ -35,7 +35,7 @@ func devRedis() fx.Option {
 			lc.Append(fx.StopHook(mr.Close))
 			return &redis.Options{Addr: mr.Addr()}, nil
 		}),
-		fx.Provide(func(lc fx.Lifecycle) (*kubesim.Sim, ports.Cluster, error) {
+		fx.Provide(func(lc fx.Lifecycle) (*kubesim.Sim, ports.ClusterSource, error) {
 			sim := kubesim.New()
 			lc.Append(fx.StopHook(sim.Close))
 			cl, err := kube.New(&rest.Config{Host: sim.URL()})

@@ -120,6 +120,31 @@ func (c *Coordination) Done(_ context.Context, jobID string) error {
 	return nil
 }
 
+// Contains implements ports.ActiveRuns.
+func (c *Coordination) Contains(_ context.Context, ids []string) (map[string]bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		_, out[id] = c.active[id]
+	}
+	return out, nil
+}
+
+// Prune implements ports.ActiveRuns.
+func (c *Coordination) Prune(_ context.Context, before time.Time) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for id, at := range c.active {
+		if at.Before(before) {
+			delete(c.active, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Coordinator is all three ports at once.
 type Coordinator interface {
 	ports.Leases
@@ -189,9 +214,26 @@ func TestCoordination(t *testing.T, newC func(t *testing.T) Coordinator) {
 		if err != nil || len(ids) != 2 || ids[0] != "r2" || ids[1] != "r1" {
 			t.Fatalf("%v %v", ids, err)
 		}
+		if in, err := c.Contains(ctx, []string{"r1", "r2", "r3"}); err != nil || !in["r1"] || !in["r2"] || in["r3"] {
+			t.Fatalf("contains %v %v", in, err)
+		}
 		c.Done(ctx, "r2")
 		if ids, _ := c.Active(ctx); len(ids) != 1 || ids[0] != "r1" {
 			t.Fatal(ids)
+		}
+		if in, _ := c.Contains(ctx, []string{"r2"}); in["r2"] {
+			t.Fatal("a run done is still active")
+		}
+		c.Touch(ctx, "r3")
+		time.Sleep(5 * time.Millisecond)
+		cut := time.Now()
+		time.Sleep(5 * time.Millisecond)
+		c.Touch(ctx, "r4")
+		if n, err := c.Prune(ctx, cut); err != nil || n != 2 {
+			t.Fatalf("pruned %d %v (want r1 and r3)", n, err)
+		}
+		if ids, _ := c.Active(ctx); len(ids) != 1 || ids[0] != "r4" {
+			t.Fatalf("after prune %v", ids)
 		}
 	})
 }

@@ -29,8 +29,9 @@ type instance struct {
 	id      string
 	lines   []logLine
 	state   string // waiting, running, terminated
-	exit    int32
-	started time.Time
+	exit     int32
+	started  time.Time
+	finished time.Time
 }
 
 type container struct {
@@ -204,7 +205,7 @@ func (s *Sim) Terminate(ns, name, c string, exit int32) {
 	defer s.mu.Unlock()
 	p, cc := s.containerOf(ns, name, c)
 	cur := cc.instances[len(cc.instances)-1]
-	cur.state, cur.exit = "terminated", exit
+	cur.state, cur.exit, cur.finished = "terminated", exit, time.Now()
 	p.notify()
 	s.publishLocked("MODIFIED", p)
 }
@@ -216,7 +217,7 @@ func (s *Sim) Restart(ns, name, c string) {
 	p, cc := s.containerOf(ns, name, c)
 	cur := cc.instances[len(cc.instances)-1]
 	if cur.state != "terminated" {
-		cur.state, cur.exit = "terminated", 1
+		cur.state, cur.exit, cur.finished = "terminated", 1, time.Now()
 	}
 	cc.instances = append(cc.instances, &instance{state: "waiting"})
 	p.notify()
@@ -298,7 +299,12 @@ func (s *Sim) statusLocked(p *pod) corev1.PodStatus {
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(cur.started)}
 			running, allDone = true, false
 		case "terminated":
-			cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: cur.exit, ContainerID: cur.id}
+			reason := "Completed"
+			if cur.exit != 0 {
+				reason = "Error"
+			}
+			cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: cur.exit, ContainerID: cur.id, Reason: reason,
+				StartedAt: metav1.NewTime(cur.started), FinishedAt: metav1.NewTime(cur.finished)}
 			failed = failed || cur.exit != 0
 		}
 		var env []corev1.EnvVar

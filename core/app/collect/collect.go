@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/blastlog/blastlog/core/event"
-	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/merge"
-	"github.com/blastlog/blastlog/core/signal"
+	"github.com/blastlog/blastlog/core/sanitize"
 	"github.com/blastlog/blastlog/core/target"
 	"github.com/blastlog/blastlog/ports"
 )
@@ -21,48 +23,23 @@ import (
 // Config tunes collection. Zero values are defaults.
 type Config struct {
 	Holder     string        // this replica's lease holder id (required)
-	MaxFollows int           // concurrent log follows in this process: 64
-	TailLines  int64         // first open of a container: 2000
-	LeaseTTL   time.Duration // 15s, renewed every third of it
+	MaxFollows int           // concurrent long-lived log follows in this process: 64
+	QPS        float64       // API requests per second (opens, pod reads, polls): 100
+	TailLines  int64         // first read of a container that ran before collection: 2000
+	LeaseTTL   time.Duration // 4s, renewed every third of it
 	Watchdog   time.Duration // a stream silent this long after its container ended is closed: 10s
 	Poll       time.Duration // run status and idle checks: 1s
+	PollEvery  time.Duration // how often a container without a follow is read: 2s
 	Settle     time.Duration // a terminal run stops once no new container appeared for this long: 5s
+	GiveUp     time.Duration // a run whose cluster fails this long leaves collection: 30m
 	Now        func() time.Time
-}
-
-// Collector follows the pods of runs and appends every line, once, to their logs.
-// One collector per run across replicas (a lease); per-target checkpoints make a
-// takeover duplicate-free.
-type Collector struct {
-	Cluster ports.Cluster // the cluster of every run, unless ClusterFor is set
-	// ClusterFor finds a run's cluster from its record (AKS: one cluster per run).
-	ClusterFor  func(ctx context.Context, r job.Record) (ports.Cluster, error)
-	Log         ports.EventLog
-	Jobs        ports.JobDirectory
-	Statuses    ports.StatusReader
-	Leases      ports.Leases
-	Checkpoints ports.Checkpoints
-	Active      ports.ActiveRuns
-	Config      Config
-
-	once  sync.Once
-	slots chan struct{}
-
-	mu       sync.Mutex
-	degraded map[string]string // run -> the last "cannot reach its cluster" reason noticed
-}
-
-// ErrLeaseHeld: another replica collects this run.
-var ErrLeaseHeld = errors.New("another collector holds the run")
-
-func (c *Collector) init() {
-	c.once.Do(func() { c.slots = make(chan struct{}, c.Config.maxFollows()) })
 }
 
 // Defaults of Config (CONTRACT §6): envconf reads the same constants.
 const (
 	DefaultMaxFollows = 64
 	DefaultTailLines  = 2000
+	DefaultQPS        = 100
 )
 
 func (c Config) maxFollows() int {
@@ -79,10 +56,19 @@ func (c Config) tailLines() int64 {
 	return DefaultTailLines
 }
 
-func (c Config) leaseTTL() time.Duration { return orDefault(c.LeaseTTL, 15*time.Second) }
-func (c Config) watchdog() time.Duration { return orDefault(c.Watchdog, 10*time.Second) }
-func (c Config) poll() time.Duration     { return orDefault(c.Poll, time.Second) }
-func (c Config) settle() time.Duration   { return orDefault(c.Settle, 5*time.Second) }
+func (c Config) qps() float64 {
+	if c.QPS > 0 {
+		return c.QPS
+	}
+	return DefaultQPS
+}
+
+func (c Config) leaseTTL() time.Duration  { return orDefault(c.LeaseTTL, 4*time.Second) }
+func (c Config) watchdog() time.Duration  { return orDefault(c.Watchdog, 10*time.Second) }
+func (c Config) poll() time.Duration      { return orDefault(c.Poll, time.Second) }
+func (c Config) pollEvery() time.Duration { return orDefault(c.PollEvery, 2*time.Second) }
+func (c Config) settle() time.Duration    { return orDefault(c.Settle, 5*time.Second) }
+func (c Config) giveUp() time.Duration    { return orDefault(c.GiveUp, 30*time.Minute) }
 
 func (c Config) now() time.Time {
 	if c.Now != nil {
@@ -98,41 +84,50 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
-// follow is the collector's state of one target.
-type follow struct {
-	t        target.Target
-	phase    followPhase
-	ended    bool // the container has terminated (per the watch) or the pod is gone
-	previous bool // a newer instance replaced it: its log is read with previous=true
-	changed  chan struct{}
-	notified string // the last notice emitted for it
+// Collector follows the pods of runs and appends every line, once, to their logs.
+// One collector per run across replicas (a lease); per-target checkpoints make a
+// takeover duplicate-free.
+type Collector struct {
+	Clusters    ports.ClusterSource
+	Log         ports.EventLog
+	Jobs        ports.JobDirectory
+	Statuses    ports.StatusReader
+	Leases      ports.Leases
+	Checkpoints ports.Checkpoints
+	Active      ports.ActiveRuns
+	Config      Config
+
+	once    sync.Once
+	slots   chan struct{}
+	limiter *rate.Limiter
+	// pollNanos is the last round time of a run's polled containers (a metric).
+	pollNanos atomic.Int64
+
+	mu       sync.Mutex
+	degraded map[string]string // run -> the last "cannot reach its cluster" reason noticed
 }
 
-// followPhase is where a target is: waiting for a follow slot, followed, or done.
-type followPhase uint8
+// ErrLeaseHeld: another replica collects this run.
+var ErrLeaseHeld = errors.New("another collector holds the run")
 
-const (
-	queued followPhase = iota
-	following
-	done
-)
+// errLeaseLost: this collector's lease ran out (paused, or taken over): stop at once.
+var errLeaseLost = errors.New("the collector's lease ran out")
 
-// runState is one run being collected.
-type runState struct {
-	c         *Collector
-	cluster   ports.Cluster
-	jobID     string
-	namespace string
-	run       target.Run
-	ckpts     map[string][]byte
-	mu        sync.Mutex
-	follows   map[string]*follow
-	pending   []*follow
-	recent    map[string]*recentLines // per pod UID + container: lines stored, by instance
-	newest    time.Time               // when the last new target appeared
-	wake      chan struct{}
-	wg        sync.WaitGroup
+func (c *Collector) init() {
+	c.once.Do(func() {
+		c.slots = make(chan struct{}, c.Config.maxFollows())
+		c.limiter = rate.NewLimiter(rate.Limit(c.Config.qps()), max(1, int(c.Config.qps())))
+	})
 }
+
+// PollInterval is how long the last round over a run's polled containers took: the
+// ~2 s of Config.PollEvery, stretched when the request budget does not allow it.
+func (c *Collector) PollInterval() time.Duration { return time.Duration(c.pollNanos.Load()) }
+
+// startedKey is the checkpoint entry holding when the run's collection began, so that
+// every holder tells containers that ran before it (tailed) from later ones (read
+// from their first line) the same way.
+const startedKey = "_collection_started"
 
 // Collect follows jobID's pods until the run is terminal and every target is drained,
 // ctx ends, or the lease is lost. ErrLeaseHeld when another replica collects it.
@@ -152,32 +147,54 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer c.Leases.Release(context.WithoutCancel(ctx), jobID, c.Config.Holder)
-	go c.keepLease(ctx, cancel, jobID)
+	lease := &leaseClock{ttl: c.Config.leaseTTL()}
+	lease.renewed(c.Config.now().Add(-time.Millisecond)) // acquired just now
+	go c.keepLease(ctx, cancel, jobID, lease)
 
-	cluster := c.Cluster
-	if c.ClusterFor != nil {
-		if cluster, err = c.ClusterFor(ctx, rec); err != nil {
-			c.degrade(ctx, jobID, err)
-			return err
-		}
-		c.mu.Lock()
-		delete(c.degraded, jobID) // reachable again: a later failure is news
-		c.mu.Unlock()
+	cluster, err := c.Clusters.For(ctx, rec)
+	if err != nil {
+		c.degrade(ctx, jobID, err)
+		return err
 	}
+	c.mu.Lock()
+	delete(c.degraded, jobID) // reachable again: a later failure is news
+	c.mu.Unlock()
 	ckpts, err := c.Checkpoints.Load(ctx, jobID)
 	if err != nil {
 		return err
+	}
+	started := c.Config.now()
+	if raw, ok := ckpts[startedKey]; ok {
+		started.UnmarshalText(raw)
+	} else {
+		b, _ := started.UTC().MarshalText()
+		if err := c.Checkpoints.Save(ctx, jobID, startedKey, b); err != nil {
+			return err
+		}
 	}
 	elb := rec.ELBJobID
 	if elb == "" {
 		elb = jobID
 	}
-	rs := &runState{c: c, cluster: cluster, recent: map[string]*recentLines{}, jobID: jobID, namespace: rec.Namespace, run: target.Run{ID: elb}, ckpts: ckpts, follows: map[string]*follow{},
-		wake: make(chan struct{}, 1)}
+	rs := &runState{c: c, cluster: cluster, lease: lease, jobID: jobID, namespace: rec.Namespace, run: target.Run{ID: elb},
+		started: started, ckpts: map[string]merge.Checkpoint{}, targets: map[string]*tstate{},
+		recent: map[string]*recentLines{}, wake: make(chan struct{}, 1)}
+	for k, raw := range ckpts {
+		if k == startedKey {
+			continue
+		}
+		var cp merge.Checkpoint
+		if json.Unmarshal(raw, &cp) == nil {
+			rs.ckpts[k] = cp
+		}
+	}
+	rs.catchUp(ctx)
 	rs.notice(ctx, "collector_started", fmt.Sprintf("collecting the pods of run %s in namespace %s", elb, rec.Namespace))
 
 	watchErr := make(chan error, 1)
 	go func() { watchErr <- cluster.WatchPods(ctx, rec.Namespace, rs.observe) }()
+	rs.wg.Add(1)
+	go func() { defer rs.wg.Done(); rs.pollLoop(ctx) }()
 	defer rs.wg.Wait()
 	tick := time.NewTicker(c.Config.poll())
 	defer tick.Stop()
@@ -185,8 +202,16 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 		rs.dispatch(ctx)
 		select {
 		case <-ctx.Done():
+			if lease.lost.Load() {
+				return errLeaseLost
+			}
 			return ctx.Err()
 		case err := <-watchErr:
+			if err != nil && ctx.Err() == nil {
+				// A watch that cannot list (RBAC, a deleted namespace) is news, not a
+				// silent retry.
+				rs.notice(ctx, "degraded", "cannot watch the run's pods: "+err.Error())
+			}
 			return err
 		case <-rs.wake:
 		case <-tick.C:
@@ -199,6 +224,21 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 	}
 }
 
+// leaseClock is the local view of the lease: an append is made only while the lease
+// is surely still held (its last renewal's start plus the TTL, with a margin), so a
+// collector paused past its lease never appends after a new holder took over.
+type leaseClock struct {
+	ttl   time.Duration
+	until atomic.Int64 // unix nanos
+	lost  atomic.Bool
+}
+
+func (l *leaseClock) renewed(at time.Time) { l.until.Store(at.Add(l.ttl - l.ttl/10).UnixNano()) }
+
+func (l *leaseClock) valid(now time.Time) bool {
+	return !l.lost.Load() && now.UnixNano() < l.until.Load()
+}
+
 // degrade notes once per distinct reason that a run's cluster cannot be reached.
 func (c *Collector) degrade(ctx context.Context, jobID string, err error) {
 	c.mu.Lock()
@@ -209,12 +249,18 @@ func (c *Collector) degrade(ctx context.Context, jobID string, err error) {
 	c.degraded[jobID] = err.Error()
 	c.mu.Unlock()
 	if !same {
-		e := event.System(jobID, "", "degraded", "cannot reach the run's cluster: "+err.Error(), c.Config.now())
-		c.Log.Append(ctx, jobID, []event.Event{e})
+		c.appendNotice(ctx, jobID, "degraded", "cannot reach the run's cluster: "+err.Error())
 	}
 }
 
-func (c *Collector) keepLease(ctx context.Context, cancel context.CancelFunc, jobID string) {
+// appendNotice stores a notice; its text goes through the sanitiser like every line
+// (an SDK error may span lines or carry a token).
+func (c *Collector) appendNotice(ctx context.Context, jobID, kind, text string) {
+	e := event.System(jobID, "", kind, sanitize.Line(text), c.Config.now())
+	c.Log.Append(ctx, jobID, []event.Event{e})
+}
+
+func (c *Collector) keepLease(ctx context.Context, cancel context.CancelFunc, jobID string, lease *leaseClock) {
 	t := time.NewTicker(c.Config.leaseTTL() / 3)
 	defer t.Stop()
 	for {
@@ -222,376 +268,82 @@ func (c *Collector) keepLease(ctx context.Context, cancel context.CancelFunc, jo
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if ok, err := c.Leases.Renew(ctx, jobID, c.Config.Holder, c.Config.leaseTTL()); err == nil && !ok {
+			at := c.Config.now()
+			ok, err := c.Leases.Renew(ctx, jobID, c.Config.Holder, c.Config.leaseTTL())
+			switch {
+			case err == nil && ok:
+				lease.renewed(at)
+			case err == nil && !ok:
+				lease.lost.Store(true)
 				cancel() // another replica took over: stop at once
 				return
-			}
-		}
-	}
-}
-
-// observe takes a pod change from the watch (or from a list).
-func (rs *runState) observe(ch ports.PodChange) {
-	ts := target.Targets(rs.run, ch.Pod)
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	rs.observeLocked(ch, ts)
-}
-
-func (rs *runState) observeLocked(ch ports.PodChange, ts []target.Target) {
-	for _, t := range ts {
-		if t.ContainerID == "" {
-			continue // not started: it gets a target once it has an instance
-		}
-		f, ok := rs.follows[t.Key()]
-		if !ok {
-			f = &follow{t: t, changed: make(chan struct{}, 1)}
-			rs.follows[t.Key()] = f
-			rs.pending = append(rs.pending, f) // phase queued
-			rs.newest = rs.c.Config.now()
-			// A new instance of a container (a restart in place) supersedes the old one:
-			// the pod's status no longer shows the old one ending, so end it here.
-			for _, old := range rs.follows {
-				if old != f && old.t.PodUID == t.PodUID && old.t.Container == t.Container && !old.previous {
-					old.previous, old.ended = true, true
-					signal.Notify(old.changed)
-				}
-			}
-		}
-		f.t.State = t.State
-		if t.State == target.Terminated || ch.Deleted {
-			f.ended = true
-		}
-		signal.Notify(f.changed)
-	}
-	signal.Notify(rs.wake)
-}
-
-// dispatch starts queued follows while slots are free, running containers first.
-func (rs *runState) dispatch(ctx context.Context) {
-	for {
-		rs.mu.Lock()
-		if len(rs.pending) == 0 {
-			rs.mu.Unlock()
-			return
-		}
-		pick := 0
-		for i, f := range rs.pending {
-			if f.t.State == target.Running {
-				pick = i
-				break
-			}
-		}
-		f := rs.pending[pick]
-		rs.mu.Unlock()
-		select {
-		case rs.c.slots <- struct{}{}:
-		default:
-			return // all slots busy: the rest wait their turn
-		}
-		rs.mu.Lock()
-		rs.pending = append(rs.pending[:pick], rs.pending[pick+1:]...)
-		f.phase = following
-		rs.mu.Unlock()
-		rs.wg.Add(1)
-		go func() {
-			defer rs.wg.Done()
-			defer func() { <-rs.c.slots; signal.Notify(rs.wake) }()
-			rs.follow(ctx, f)
-		}()
-	}
-}
-
-// finished: the run is terminal and nothing is left to follow.
-func (rs *runState) finished(ctx context.Context) bool {
-	st, err := rs.c.Statuses.Statuses(ctx, []string{rs.jobID})
-	if err != nil || !job.Status(st[rs.jobID]).Terminal() {
-		return false
-	}
-	rs.mu.Lock()
-	if rs.c.Config.now().Sub(rs.newest) < rs.c.Config.settle() {
-		rs.mu.Unlock()
-		return false // the watch may still be delivering pods
-	}
-	for _, f := range rs.follows {
-		if f.phase != done || len(rs.pending) > 0 {
-			rs.mu.Unlock()
-			return false
-		}
-	}
-	rs.mu.Unlock()
-	// A watch can lag: only a fresh list says that no container is left unseen.
-	pods, err := rs.cluster.ListPods(ctx, rs.namespace)
-	if err != nil {
-		return false
-	}
-	before := len(rs.follows)
-	for _, p := range pods {
-		rs.observe(ports.PodChange{Pod: p})
-	}
-	rs.mu.Lock()
-	grew := len(rs.follows) != before
-	rs.mu.Unlock()
-	return !grew
-}
-
-// follow collects one target until its container has ended and its log is drained,
-// the pod is gone, or ctx ends. A dropped stream is resumed from the checkpoint.
-func (rs *runState) follow(ctx context.Context, f *follow) {
-	rs.mu.Lock()
-	t := f.t // identity fields never change; the watch updates State under the lock
-	rs.mu.Unlock()
-	key := t.Key()
-	var committed merge.Cursor
-	if raw, ok := rs.ckpts[key]; ok {
-		json.Unmarshal(raw, &committed)
-	}
-	backoff := 200 * time.Millisecond
-	for ctx.Err() == nil {
-		working := clone(committed)
-		// The log API names a container, not an instance: make sure the instance this
-		// target is about is still the current one before reading "the" log.
-		if !rs.current(ctx, f, t) {
-			rs.finish(f)
-			return
-		}
-		rs.mu.Lock()
-		previous := f.previous
-		rs.mu.Unlock()
-		req := ports.LogRequest{Namespace: t.Namespace, Pod: t.Pod, Container: t.Container, Previous: previous}
-		if !working.SinceTime().IsZero() {
-			working.Resume()
-			req.SinceTime = working.SinceTime()
-		} else if working.Lines == 0 {
-			req.TailLines = rs.c.Config.tailLines()
-		}
-		rs.noticeFor(ctx, f, "following", fmt.Sprintf("following %s/%s", t.Pod, t.Container))
-		var batch []event.Event
-		flush := func() error {
-			if len(batch) == 0 {
-				return nil
-			}
-			if _, err := rs.c.Log.Append(ctx, rs.jobID, batch); err != nil {
-				return err
-			}
-			batch = batch[:0]
-			state, _ := json.Marshal(&working)
-			if err := rs.c.Checkpoints.Save(ctx, rs.jobID, key, state); err != nil {
-				return err
-			}
-			committed = clone(working)
-			return nil
-		}
-		sctx, stop := context.WithCancel(ctx)
-		last := make(chan struct{}, 1)
-		go rs.watchdog(sctx, f, last, stop)
-		err := rs.cluster.FollowLog(sctx, req, func(line []byte, more bool) error {
-			signal.Notify(last)
-			ts, content, perr := merge.ParseLine(line)
-			if perr != nil {
-				ts, content = rs.c.Config.now().UTC(), line
-			}
-			if working.Accept(ts, content) && rs.firstInstance(t, merge.LineHash(ts, content)) {
-				batch = append(batch, merge.Event(rs.jobID, t, ts, content))
-			}
-			if !more || len(batch) >= 256 {
-				return flush()
-			}
-			return nil
-		})
-		stopped := sctx.Err() != nil && ctx.Err() == nil // the watchdog closed it
-		stop()
-		if ferr := flush(); ferr != nil && err == nil {
-			err = ferr
-		}
-		rs.mu.Lock()
-		ended := f.ended
-		rs.mu.Unlock()
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err == nil && (ended || stopped || previous):
-			rs.finish(f)
-			return
-		case errors.Is(err, ports.ErrNotFound):
-			rs.finish(f) // the pod is gone; what was read is kept
-			return
-		case errors.Is(err, ports.ErrCut):
-			// The container runs on: resume at once from the last line stored.
-		case errors.Is(err, ports.ErrForbidden):
-			rs.noticeFor(ctx, f, "degraded", fmt.Sprintf("cannot read the log of %s/%s: the collector lacks permission (pods/log get): %v",
-				t.Pod, t.Container, err))
-			rs.finish(f)
-			return
-		case errors.Is(err, ports.ErrWaiting):
-			rs.noticeFor(ctx, f, "waiting", fmt.Sprintf("waiting for %s/%s to start", t.Pod, t.Container))
-			select {
-			case <-ctx.Done():
-				return
-			case <-f.changed:
-			case <-time.After(2 * time.Second):
-			}
-			continue
-		case err != nil:
-			// Lines not stored are read again: the next round starts from committed.
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(backoff*2, 10*time.Second)
-			continue
-		}
-		backoff = 200 * time.Millisecond // a cut stream, or one ended before the watch said so: resume
-	}
-}
-
-// current checks the pod now: a newer instance of the container makes f a previous
-// one; false when the pod is gone.
-func (rs *runState) current(ctx context.Context, f *follow, self target.Target) bool {
-	p, err := rs.cluster.Pod(ctx, self.Namespace, self.Pod)
-	if errors.Is(err, ports.ErrNotFound) {
-		return false
-	}
-	if err != nil {
-		return true // unknown: try the log, which answers for itself
-	}
-	for _, t := range target.Targets(rs.run, p) {
-		if t.Container != self.Container || t.ContainerID == "" {
-			continue
-		}
-		rs.mu.Lock()
-		switch {
-		case t.ContainerID != self.ContainerID:
-			f.previous, f.ended = true, true
-		case t.State == target.Terminated:
-			f.ended = true // the watch may not have said so yet
-		}
-		rs.mu.Unlock()
-	}
-	return true
-}
-
-// watchdog closes a stream that stays silent after its container has ended.
-func (rs *runState) watchdog(ctx context.Context, f *follow, activity <-chan struct{}, stop context.CancelFunc) {
-	quiet := time.NewTimer(rs.c.Config.watchdog())
-	defer quiet.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-activity:
-			quiet.Reset(rs.c.Config.watchdog())
-		case <-quiet.C:
-			rs.mu.Lock()
-			ended := f.ended
-			rs.mu.Unlock()
-			if ended {
-				stop()
+			case !lease.valid(c.Config.now()):
+				lease.lost.Store(true)
+				cancel() // could not renew in time: another may hold it now
 				return
 			}
-			quiet.Reset(rs.c.Config.watchdog())
 		}
 	}
 }
 
-func (rs *runState) finish(f *follow) {
-	rs.mu.Lock()
-	f.phase = done
-	rs.mu.Unlock()
-}
-
-// recentLines remembers which instance stored the latest lines of one container.
-type recentLines struct {
-	by    map[uint64]string
-	order []uint64
-}
-
-// The race concerns the first lines after a restart; 512 per container (~25 KB) covers it
-// without growing with a long log or with thousands of containers.
-const maxRecent = 512
-
-// firstInstance reports whether a line may be stored by instance t: false when another
-// instance of the same container already stored it. The log API names containers, not
-// instances: right after a restart the kubelet may serve the new instance while the
-// pod's status still names the old one, and the old instance's resumed follow reads
-// the new instance's lines. Kubelet timestamps are nanosecond-precise, so the same
-// (timestamp, content) under two instances is the same line.
-func (rs *runState) firstInstance(t target.Target, h uint64) bool {
-	key := t.PodUID + "/" + t.Container
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	r := rs.recent[key]
-	if r == nil {
-		r = &recentLines{by: map[uint64]string{}}
-		rs.recent[key] = r
-	}
-	if inst, ok := r.by[h]; ok {
-		return inst == t.ContainerID
-	}
-	r.by[h] = t.ContainerID
-	r.order = append(r.order, h)
-	if len(r.order) > maxRecent {
-		delete(r.by, r.order[0])
-		r.order = r.order[1:]
-	}
-	return true
-}
-
-func clone(c merge.Cursor) merge.Cursor {
-	out := c
-	out.Seen = make(map[uint64]int, len(c.Seen))
-	for k, v := range c.Seen {
-		out.Seen[k] = v
-	}
-	return out
-}
-
-// notice appends a collector notice to the run's log.
-func (rs *runState) notice(ctx context.Context, kind, text string) {
-	e := event.System(rs.jobID, "", kind, text, rs.c.Config.now())
-	rs.c.Log.Append(ctx, rs.jobID, []event.Event{e})
-}
-
-// noticeFor emits a notice about a target once per change of kind.
-func (rs *runState) noticeFor(ctx context.Context, f *follow, kind, text string) {
-	rs.mu.Lock()
-	same := f.notified == kind
-	f.notified = kind
-	rs.mu.Unlock()
-	if !same {
-		rs.notice(ctx, kind, text)
-	}
+// runFailures is the per-run backoff of Run.
+type runFailures struct {
+	since, next time.Time
+	wait        time.Duration
 }
 
 // Run collects every active run this replica can lease, until ctx ends: a run whose
 // lease another replica holds is tried again each round, so a replica that dies is
-// replaced once its lease expires.
+// replaced once its lease expires. A run whose collection fails is retried with a
+// backoff of its own (1 s doubling to 5 min); after Config.GiveUp of failures it gets
+// a degraded notice and leaves the active set.
 func (c *Collector) Run(ctx context.Context) {
 	c.init()
 	var mu sync.Mutex
 	running := map[string]bool{}
+	failing := map[string]*runFailures{}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	tick := time.NewTicker(c.Config.poll())
 	defer tick.Stop()
 	for {
 		if ids, err := c.Active.Active(ctx); err == nil {
+			now := c.Config.now()
 			for _, id := range ids {
 				mu.Lock()
 				busy := running[id]
-				running[id] = true
-				mu.Unlock()
-				if busy {
+				f := failing[id]
+				if busy || (f != nil && now.Before(f.next)) {
+					mu.Unlock()
 					continue
 				}
+				running[id] = true
+				mu.Unlock()
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					c.Collect(ctx, id)
+					err := c.Collect(ctx, id)
 					mu.Lock()
+					defer mu.Unlock()
 					delete(running, id)
-					mu.Unlock()
+					if err == nil || errors.Is(err, ErrLeaseHeld) || errors.Is(err, errLeaseLost) || ctx.Err() != nil {
+						delete(failing, id)
+						return
+					}
+					f := failing[id]
+					if f == nil {
+						f = &runFailures{since: c.Config.now(), wait: time.Second}
+						failing[id] = f
+					} else {
+						f.wait = min(2*f.wait, 5*time.Minute)
+					}
+					f.next = c.Config.now().Add(f.wait)
+					if c.Config.now().Sub(f.since) >= c.Config.giveUp() {
+						c.appendNotice(ctx, id, "degraded", fmt.Sprintf("collection of the run's pods failed for %v and has stopped: %v",
+							c.Config.giveUp(), err))
+						c.Active.Done(ctx, id)
+						delete(failing, id)
+					}
 				}()
 			}
 		}

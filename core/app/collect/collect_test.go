@@ -18,8 +18,8 @@ func TestUnreachableClusterIsNoticedOnce(t *testing.T) {
 	jobs.Register(ctx, job.Record{JobID: "r", OwnerOID: "o"})
 	reason := errors.New("run \"r\": its record names no AKS cluster")
 	c := &Collector{Log: log, Jobs: jobs, Statuses: jobs, Leases: coord, Checkpoints: coord, Active: coord,
-		ClusterFor: func(context.Context, job.Record) (ports.Cluster, error) { return nil, reason },
-		Config:     Config{Holder: "h"}}
+		Clusters: clusterFunc(func(context.Context, job.Record) (ports.Cluster, error) { return nil, reason }),
+		Config:   Config{Holder: "h"}}
 	for i := 0; i < 3; i++ {
 		if err := c.Collect(ctx, "r"); !errors.Is(err, reason) {
 			t.Fatalf("attempt %d: %v", i, err)
@@ -34,3 +34,7 @@ func TestUnreachableClusterIsNoticedOnce(t *testing.T) {
 		t.Fatal("lease still held")
 	}
 }
+
+type clusterFunc func(context.Context, job.Record) (ports.Cluster, error)
+
+func (f clusterFunc) For(ctx context.Context, r job.Record) (ports.Cluster, error) { return f(ctx, r) }

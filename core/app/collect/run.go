@@ -1,0 +1,660 @@
+package collect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/core/merge"
+	"github.com/blastlog/blastlog/core/signal"
+	"github.com/blastlog/blastlog/core/target"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// phase is where a target (one container instance) is.
+type phase uint8
+
+const (
+	queued    phase = iota // seen, not yet read
+	following              // holds a follow slot: one long-lived stream
+	polling                // no slot: read about every Config.PollEvery
+	draining               // its container ended: a last read to the end of its log
+	done                   // its lines are stored and its container_ended notice too
+)
+
+// tstate is the collector's state of one target. Fields are guarded by runState.mu.
+type tstate struct {
+	t        target.Target
+	phase    phase
+	ended    bool // the container has terminated (per the watch) or the pod is gone
+	previous bool // a newer instance replaced it: its log is read with previous=true
+	read     bool // a read of its log has succeeded at least once
+	busy     bool // a poll of it is in flight: no follow may start meanwhile
+	changed  chan struct{}
+	notified string           // the last notice emitted for it
+	cp       merge.Checkpoint // what is stored (saved to Checkpoints after each batch)
+	nextPoll time.Time
+}
+
+// runState is one run being collected.
+type runState struct {
+	c         *Collector
+	cluster   ports.Cluster
+	lease     *leaseClock
+	jobID     string
+	namespace string
+	run       target.Run
+	started   time.Time // when the run's collection began (shared by every holder)
+
+	mu      sync.Mutex
+	ckpts   map[string]merge.Checkpoint // loaded at the start, by target key
+	targets map[string]*tstate
+	recent  map[string]*recentLines // per pod UID + container: lines stored, by instance
+	newest  time.Time               // when the last new target appeared
+	wake    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// observe takes a pod change from the watch (or from a list).
+func (rs *runState) observe(ch ports.PodChange) {
+	ts := target.Targets(rs.run, ch.Pod)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for _, t := range ts {
+		if t.ContainerID == "" {
+			continue // not started: it gets a target once it has an instance
+		}
+		f, ok := rs.targets[t.Key()]
+		if !ok {
+			f = &tstate{t: t, changed: make(chan struct{}, 1), cp: rs.ckpts[t.Key()]}
+			if f.cp.Ended {
+				f.phase = done // finished under an earlier holder
+			}
+			rs.targets[t.Key()] = f
+			rs.newest = rs.c.Config.now()
+			// A new instance of a container (a restart in place) supersedes the old one:
+			// the pod's status no longer shows the old one ending, so end it here.
+			for _, old := range rs.targets {
+				if old != f && old.t.PodUID == t.PodUID && old.t.Container == t.Container && !old.previous {
+					old.previous, old.ended = true, true
+					signal.Notify(old.changed)
+				}
+			}
+		}
+		if !f.previous {
+			f.t.State, f.t.ExitCode, f.t.Reason = t.State, t.ExitCode, t.Reason
+			if !t.StartedAt.IsZero() {
+				f.t.StartedAt = t.StartedAt
+			}
+			if !t.FinishedAt.IsZero() {
+				f.t.FinishedAt = t.FinishedAt
+			}
+		}
+		if t.State == target.Terminated || ch.Deleted {
+			f.ended = true
+		}
+		signal.Notify(f.changed)
+	}
+	signal.Notify(rs.wake)
+}
+
+// dispatch gives free follow slots to running containers first, then to any not yet
+// read; every target without a slot is polled.
+func (rs *runState) dispatch(ctx context.Context) {
+	for {
+		rs.mu.Lock()
+		var pick *tstate
+		for _, f := range rs.targets {
+			if (f.phase != queued && f.phase != polling) || f.busy {
+				continue
+			}
+			if f.t.State == target.Running && !f.ended {
+				pick = f
+				break
+			}
+			if pick == nil && f.phase == queued {
+				pick = f
+			}
+		}
+		if pick == nil {
+			rs.mu.Unlock()
+			return
+		}
+		select {
+		case rs.c.slots <- struct{}{}:
+		default:
+			// All slots busy: the rest are polled.
+			for _, f := range rs.targets {
+				if f.phase == queued {
+					f.phase = polling
+				}
+			}
+			rs.mu.Unlock()
+			return
+		}
+		pick.phase = following
+		rs.mu.Unlock()
+		rs.wg.Add(1)
+		go func() {
+			defer rs.wg.Done()
+			defer func() { <-rs.c.slots; signal.Notify(rs.wake) }()
+			rs.follow(ctx, pick)
+		}()
+	}
+}
+
+// finished: the run is terminal and nothing is left to read.
+func (rs *runState) finished(ctx context.Context) bool {
+	st, err := rs.c.Statuses.Statuses(ctx, []string{rs.jobID})
+	if err != nil || !job.Status(st[rs.jobID]).Terminal() {
+		return false
+	}
+	rs.mu.Lock()
+	if rs.c.Config.now().Sub(rs.newest) < rs.c.Config.settle() {
+		rs.mu.Unlock()
+		return false // the watch may still be delivering pods
+	}
+	for _, f := range rs.targets {
+		if f.phase != done {
+			rs.mu.Unlock()
+			return false
+		}
+	}
+	rs.mu.Unlock()
+	// A watch can lag: only a fresh list says that no container is left unseen.
+	pods, err := rs.cluster.ListPods(ctx, rs.namespace)
+	if err != nil {
+		return false
+	}
+	rs.mu.Lock()
+	before := len(rs.targets)
+	rs.mu.Unlock()
+	for _, p := range pods {
+		rs.observe(ports.PodChange{Pod: p})
+	}
+	rs.mu.Lock()
+	grew := len(rs.targets) != before
+	rs.mu.Unlock()
+	return !grew
+}
+
+// follow reads one target through a long-lived stream until its container has ended
+// and its log is drained, the pod is gone, or ctx ends. A dropped stream is resumed
+// from the checkpoint.
+func (rs *runState) follow(ctx context.Context, f *tstate) {
+	backoff := 200 * time.Millisecond
+	for ctx.Err() == nil {
+		// The log API names a container, not an instance: make sure the instance this
+		// target is about is still the current one before reading "the" log.
+		if !rs.current(ctx, f) {
+			rs.finish(ctx, f, nil, true)
+			return
+		}
+		rs.mu.Lock()
+		endedBefore := f.ended
+		if endedBefore {
+			f.phase = draining
+		}
+		rs.mu.Unlock()
+		stopped, err := rs.readOnce(ctx, f, true)
+		rs.mu.Lock()
+		ended, previous := f.ended, f.previous
+		rs.mu.Unlock()
+		switch {
+		case ctx.Err() != nil || errors.Is(err, errLeaseLost):
+			return
+		case err == nil && (ended || stopped || previous):
+			rs.finish(ctx, f, nil, false)
+			return
+		case errors.Is(err, ports.ErrNotFound):
+			rs.finish(ctx, f, err, true) // the pod is gone; what was read is kept
+			return
+		case errors.Is(err, ports.ErrCut):
+			// The container runs on: resume at once from the last line stored.
+		case errors.Is(err, ports.ErrForbidden):
+			rs.noticeFor(ctx, f, "degraded", fmt.Sprintf("cannot read the log of %s/%s: the collector lacks permission (pods/log get): %v",
+				f.t.Pod, f.t.Container, err))
+			rs.finish(ctx, f, err, false)
+			return
+		case errors.Is(err, ports.ErrWaiting):
+			rs.noticeFor(ctx, f, "waiting", fmt.Sprintf("waiting for %s/%s to start", f.t.Pod, f.t.Container))
+			select {
+			case <-ctx.Done():
+				return
+			case <-f.changed:
+			case <-time.After(2 * time.Second):
+			}
+			continue
+		case err != nil:
+			// Lines not stored are read again: the next round starts from the checkpoint.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 10*time.Second)
+			continue
+		}
+		backoff = 200 * time.Millisecond // a cut stream, or one ended before the watch said so: resume
+	}
+}
+
+// pollers bounds the polls of one run in flight at once.
+const pollers = 8
+
+// pollLoop reads every polled target about every Config.PollEvery, as the request
+// budget allows; each round's length is the collector's poll-interval metric.
+func (rs *runState) pollLoop(ctx context.Context) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	sem := make(chan struct{}, pollers)
+	var round time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := rs.c.Config.now()
+		rs.mu.Lock()
+		var due []*tstate
+		polled := 0
+		for _, f := range rs.targets {
+			if f.phase != polling {
+				continue
+			}
+			polled++
+			if !f.busy && !f.nextPoll.After(now) {
+				f.busy = true
+				due = append(due, f)
+			}
+		}
+		rs.mu.Unlock()
+		if polled == 0 {
+			round = time.Time{}
+			continue
+		}
+		if round.IsZero() {
+			round = now
+		}
+		var wg sync.WaitGroup
+		for _, f := range due {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				rs.pollOne(ctx, f)
+			}()
+		}
+		wg.Wait()
+		if len(due) > 0 && len(due) >= polled {
+			rs.c.pollNanos.Store(int64(rs.c.Config.now().Sub(round)))
+			round = rs.c.Config.now()
+		}
+	}
+}
+
+// pollOne reads a polled target once, to the end of what the kubelet holds.
+func (rs *runState) pollOne(ctx context.Context, f *tstate) {
+	defer func() {
+		rs.mu.Lock()
+		f.busy = false
+		rs.mu.Unlock()
+	}()
+	rs.mu.Lock()
+	endedBefore := f.ended
+	if endedBefore {
+		f.phase = draining
+	}
+	rs.mu.Unlock()
+	_, err := rs.readOnce(ctx, f, false)
+	switch {
+	case ctx.Err() != nil || errors.Is(err, errLeaseLost):
+		return
+	case err == nil && endedBefore:
+		rs.finish(ctx, f, nil, false) // read after it ended: that was all of it
+		return
+	case errors.Is(err, ports.ErrNotFound):
+		rs.finish(ctx, f, err, true)
+		return
+	case errors.Is(err, ports.ErrForbidden):
+		rs.noticeFor(ctx, f, "degraded", fmt.Sprintf("cannot read the log of %s/%s: the collector lacks permission (pods/log get): %v",
+			f.t.Pod, f.t.Container, err))
+		rs.finish(ctx, f, err, false)
+		return
+	}
+	rs.mu.Lock()
+	if f.phase == draining {
+		f.phase = polling // the read failed: drain again next round
+	}
+	f.nextPoll = rs.c.Config.now().Add(rs.c.Config.pollEvery())
+	rs.mu.Unlock()
+	signal.Notify(rs.wake) // a slot may take it now
+}
+
+// readOnce reads f's log once from its checkpoint: to the end of the stream (follow)
+// or of what the kubelet holds now (a poll), appending what is new in batches and
+// saving the checkpoint after each. stopped: the watchdog closed a silent stream of
+// an ended container.
+func (rs *runState) readOnce(ctx context.Context, f *tstate, follow bool) (stopped bool, err error) {
+	rs.mu.Lock()
+	t, previous, working := f.t, f.previous, f.cp.Clone()
+	rs.mu.Unlock()
+	key := t.Key()
+	req := ports.LogRequest{Namespace: t.Namespace, Pod: t.Pod, Container: t.Container, Previous: previous, Follow: follow}
+	first := working.SinceTime().IsZero() && working.Lines == 0
+	if !first {
+		working.Resume()
+		req.SinceTime = working.SinceTime()
+	} else if !t.StartedAt.IsZero() && t.StartedAt.Before(rs.started) {
+		// It ran before collection began: only its tail. A container that started
+		// later is read from its first line.
+		req.TailLines = rs.c.Config.tailLines()
+	}
+	if follow {
+		rs.noticeFor(ctx, f, "following", fmt.Sprintf("following %s/%s", t.Pod, t.Container))
+	}
+	if err := rs.c.limiter.Wait(ctx); err != nil {
+		return false, err
+	}
+	var batch []event.Event
+	var read int64
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if !rs.lease.valid(rs.c.Config.now()) {
+			return errLeaseLost
+		}
+		if _, err := rs.c.Log.Append(ctx, rs.jobID, batch); err != nil {
+			return err
+		}
+		batch = batch[:0]
+		// Stored: the checkpoint in memory moves on even if saving it fails (the next
+		// batch saves it again), so the batch is never appended twice by this holder.
+		if first && req.TailLines > 0 && read >= req.TailLines {
+			working.Tailed = true
+		}
+		rs.mu.Lock()
+		f.cp = working.Clone()
+		rs.mu.Unlock()
+		state, _ := json.Marshal(&working)
+		rs.c.Checkpoints.Save(ctx, rs.jobID, key, state)
+		return nil
+	}
+	sctx, stop := context.WithCancel(ctx)
+	last := make(chan struct{}, 1)
+	if follow {
+		go rs.watchdog(sctx, f, last, stop)
+	}
+	err = rs.cluster.FollowLog(sctx, req, func(line []byte, more bool) error {
+		signal.Notify(last)
+		read++
+		ts, content, perr := merge.ParseLine(line)
+		if perr != nil {
+			ts, content = rs.c.Config.now().UTC(), line
+		}
+		if working.Accept(ts, content) && rs.firstInstance(t, merge.LineHash(ts, content)) {
+			batch = append(batch, merge.Event(rs.jobID, t, ts, content))
+		}
+		if !more || len(batch) >= 256 {
+			return flush()
+		}
+		return nil
+	})
+	stopped = sctx.Err() != nil && ctx.Err() == nil // the watchdog closed it
+	stop()
+	if ferr := flush(); ferr != nil && (err == nil || errors.Is(ferr, errLeaseLost)) {
+		err = ferr
+	}
+	if err == nil {
+		rs.mu.Lock()
+		f.read = true
+		rs.mu.Unlock()
+	}
+	return stopped, err
+}
+
+// current checks the pod now: a newer instance of the container makes f a previous
+// one; false when the pod is gone.
+func (rs *runState) current(ctx context.Context, f *tstate) bool {
+	rs.mu.Lock()
+	self := f.t
+	rs.mu.Unlock()
+	if err := rs.c.limiter.Wait(ctx); err != nil {
+		return true
+	}
+	p, err := rs.cluster.Pod(ctx, self.Namespace, self.Pod)
+	if errors.Is(err, ports.ErrNotFound) {
+		return false
+	}
+	if err != nil {
+		return true // unknown: try the log, which answers for itself
+	}
+	for _, t := range target.Targets(rs.run, p) {
+		if t.Container != self.Container || t.ContainerID == "" {
+			continue
+		}
+		rs.mu.Lock()
+		switch {
+		case t.ContainerID != self.ContainerID:
+			f.previous, f.ended = true, true
+		case t.State == target.Terminated:
+			f.ended = true // the watch may not have said so yet
+			f.t.ExitCode, f.t.Reason, f.t.FinishedAt = t.ExitCode, t.Reason, t.FinishedAt
+		}
+		rs.mu.Unlock()
+	}
+	return true
+}
+
+// watchdog closes a stream that stays silent after its container has ended.
+func (rs *runState) watchdog(ctx context.Context, f *tstate, activity <-chan struct{}, stop context.CancelFunc) {
+	quiet := time.NewTimer(rs.c.Config.watchdog())
+	defer quiet.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-activity:
+			quiet.Reset(rs.c.Config.watchdog())
+		case <-quiet.C:
+			rs.mu.Lock()
+			ended := f.ended
+			rs.mu.Unlock()
+			if ended {
+				stop()
+				return
+			}
+			quiet.Reset(rs.c.Config.watchdog())
+		}
+	}
+}
+
+// finish marks f done and stores its container_ended notice, once per instance:
+// complete, partial (tail, or the pod deleted before its log was read to the end)
+// or missed (deleted before any line was read). gone: the pod was not found.
+func (rs *runState) finish(ctx context.Context, f *tstate, cause error, gone bool) {
+	rs.mu.Lock()
+	f.phase = done
+	if f.cp.Ended {
+		rs.mu.Unlock()
+		return
+	}
+	t, cp, read := f.t, f.cp, f.read
+	rs.mu.Unlock()
+	d := &event.Ended{ExitCode: t.ExitCode, Reason: t.Reason, StartedAt: t.StartedAt, FinishedAt: t.FinishedAt,
+		Completeness: event.Complete}
+	switch {
+	case gone && !read && cp.Lines == 0:
+		d.Completeness = event.Missed
+	case gone:
+		d.Completeness, d.Missing = event.Partial, event.MissingDeleted
+	case cause != nil:
+		d.Completeness, d.Missing = event.Partial, event.MissingDeleted
+	case cp.Tailed:
+		d.Completeness, d.Missing = event.Partial, event.MissingTail
+	}
+	e := event.System(rs.jobID, t.Phase, event.NoticeContainerEnded, endedSentence(t, d, cp.Lines), rs.c.Config.now())
+	e.Ended = d
+	if !rs.lease.valid(rs.c.Config.now()) {
+		return
+	}
+	if _, err := rs.c.Log.Append(ctx, rs.jobID, []event.Event{e}); err != nil {
+		return // a later holder finds it not ended and says it then
+	}
+	cp.Ended = true
+	rs.mu.Lock()
+	f.cp = cp
+	rs.mu.Unlock()
+	state, _ := json.Marshal(&cp)
+	rs.c.Checkpoints.Save(ctx, rs.jobID, t.Key(), state)
+}
+
+func endedSentence(t target.Target, d *event.Ended, lines int64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s/%s ended", t.Pod, t.Container)
+	if d.Reason != "" || d.ExitCode != 0 {
+		fmt.Fprintf(&b, " (%s, exit code %d)", strings.TrimSpace(d.Reason), d.ExitCode)
+	}
+	switch d.Completeness {
+	case event.Complete:
+		fmt.Fprintf(&b, ": all %d lines stored", lines)
+	case event.Missed:
+		b.WriteString(": its pod was deleted before any line could be read; its output is missing")
+	default:
+		why := map[string]string{event.MissingTail: "it ran before collection began, so only its last lines were read",
+			event.MissingDeleted: "its pod was deleted before its log was read to the end",
+			event.MissingRotated: "the kubelet rotated its log before it was read"}[d.Missing]
+		fmt.Fprintf(&b, ": %d lines stored, some are missing (%s)", lines, why)
+	}
+	return b.String()
+}
+
+// catchUp brings the checkpoints up to what the stream holds: a holder that crashed
+// after an append and before saving its checkpoint left lines the checkpoint does not
+// know, and a new holder must not append them again.
+func (rs *runState) catchUp(ctx context.Context) {
+	if len(rs.ckpts) == 0 {
+		return
+	}
+	_, last, err := rs.c.Log.Bounds(ctx, rs.jobID)
+	if err != nil || last == "" {
+		return
+	}
+	id, err := event.ParseID(last)
+	if err != nil {
+		return
+	}
+	next, _ := id.Next()
+	evs, err := rs.c.Log.ReadBefore(ctx, rs.jobID, next.String(), catchUpEntries)
+	if err != nil {
+		return
+	}
+	byInstance := map[string]string{}
+	for k := range rs.ckpts {
+		if i := strings.LastIndexByte(k, '/'); i >= 0 {
+			byInstance[k[i+1:]] = k
+		}
+	}
+	// Per target: how often each line of the checkpoint's second is in the stream, and
+	// the lines after that second, in order.
+	type seen struct {
+		counts map[uint64]int
+		later  []event.Event
+	}
+	found := map[string]*seen{}
+	for _, e := range evs {
+		k, ok := byInstance[e.ContainerID]
+		if e.Source != event.SourceK8s || !ok {
+			continue
+		}
+		cp := rs.ckpts[k]
+		s := found[k]
+		if s == nil {
+			s = &seen{counts: map[uint64]int{}}
+			found[k] = s
+		}
+		switch sec := e.TS.UTC().Truncate(time.Second); {
+		case sec.Equal(cp.Second):
+			s.counts[merge.LineHash(e.TS, []byte(e.Line))]++
+		case sec.After(cp.Second):
+			s.later = append(s.later, e)
+		}
+	}
+	for k, s := range found {
+		cp := rs.ckpts[k].Clone()
+		for h, n := range s.counts {
+			if n > cp.Seen[h] {
+				cp.Lines += int64(n - cp.Seen[h])
+				cp.Seen[h] = n
+			}
+		}
+		for _, e := range s.later {
+			cp.Accept(e.TS, []byte(e.Line))
+		}
+		rs.ckpts[k] = cp
+	}
+}
+
+// catchUpEntries is how many of a stream's last entries a new holder reads.
+const catchUpEntries = 5000
+
+// recentLines remembers which instance stored the latest lines of one container.
+type recentLines struct {
+	by    map[uint64]string
+	order []uint64
+}
+
+// The race concerns the first lines after a restart; 512 per container (~25 KB) covers it
+// without growing with a long log or with thousands of containers.
+const maxRecent = 512
+
+// firstInstance reports whether a line may be stored by instance t: false when another
+// instance of the same container already stored it. The log API names containers, not
+// instances: right after a restart the kubelet may serve the new instance while the
+// pod's status still names the old one, and the old instance's resumed follow reads
+// the new instance's lines. Kubelet timestamps are nanosecond-precise, so the same
+// (timestamp, content) under two instances is the same line.
+func (rs *runState) firstInstance(t target.Target, h uint64) bool {
+	key := t.PodUID + "/" + t.Container
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	r := rs.recent[key]
+	if r == nil {
+		r = &recentLines{by: map[uint64]string{}}
+		rs.recent[key] = r
+	}
+	if inst, ok := r.by[h]; ok {
+		return inst == t.ContainerID
+	}
+	r.by[h] = t.ContainerID
+	r.order = append(r.order, h)
+	if len(r.order) > maxRecent {
+		delete(r.by, r.order[0])
+		r.order = r.order[1:]
+	}
+	return true
+}
+
+// notice appends a collector notice to the run's log.
+func (rs *runState) notice(ctx context.Context, kind, text string) {
+	rs.c.appendNotice(ctx, rs.jobID, kind, text)
+}
+
+// noticeFor emits a notice about a target once per change of kind.
+func (rs *runState) noticeFor(ctx context.Context, f *tstate, kind, text string) {
+	rs.mu.Lock()
+	same := f.notified == kind
+	f.notified = kind
+	rs.mu.Unlock()
+	if !same {
+		rs.notice(ctx, kind, text)
+	}
+}
