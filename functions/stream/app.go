@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
@@ -38,6 +39,8 @@ type config struct {
 	// Tickets mounts the ticket route here too (BLASTLOG_STREAM_TICKETS=on; always in
 	// -dev): for one-container deployments, where no ingress sends it to the function.
 	Tickets bool
+	// ActiveTTL is BLASTLOG_ACTIVE_TTL: runs idle this long leave blastlog:active.
+	ActiveTTL time.Duration
 }
 
 // k8sConfig says whether and how pods are collected.
@@ -47,6 +50,7 @@ type k8sConfig struct {
 	Credential string // aks: the azidentity credential (BLASTLOG_AZURE_CREDENTIAL)
 	MaxFollows int
 	TailLines  int64
+	QPS        int64
 }
 
 func load(getenv func(string) string, dev bool) (config, error) {
@@ -96,6 +100,9 @@ func load(getenv func(string) string, dev bool) (config, error) {
 		return c, err
 	}
 	c.Tickets = dev || t == "on"
+	if c.ActiveTTL, err = g.Duration("BLASTLOG_ACTIVE_TTL", 24*time.Hour, time.Minute, 90*24*time.Hour); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -122,6 +129,9 @@ func loadK8s(g envconf.Getenv, dev bool) (k8sConfig, error) {
 	}
 	k.MaxFollows = int(n)
 	if k.TailLines, err = g.Int("BLASTLOG_K8S_TAIL_LINES", collect.DefaultTailLines, 1, 10_000); err != nil {
+		return k, err
+	}
+	if k.QPS, err = g.Int("BLASTLOG_K8S_QPS", collect.DefaultQPS, 1, 100_000); err != nil {
 		return k, err
 	}
 	return k, nil
@@ -156,19 +166,45 @@ func options(c config) fx.Option {
 	)
 }
 
+// terminal reports whether jobID's status is terminal (false when unknown).
+func terminal(ctx context.Context, st ports.StatusReader, jobID string) bool {
+	s, err := st.Statuses(ctx, []string{jobID})
+	return err == nil && s[jobID].Terminal()
+}
+
 // newHistory is the one read path: the archive (when configured), then the stream.
 func newHistory(log ports.EventLog, st wiring.ArchiveStore) *history.Reader {
 	return &history.Reader{Log: log, Archive: st.Archive, Index: st.Index}
 }
 
 // newHub runs the shared reader between the app's start and stop.
-func newHub(lc fx.Lifecycle, log ports.EventLog, tail ports.LogTail, st ports.StatusReader, hr *history.Reader,
-	as wiring.ArchiveStore, m *httpapi.Metrics) *fanout.Hub {
+// With collection, a terminal run completes once its collector drained it.
+func newHub(lc fx.Lifecycle, c config, log ports.EventLog, tail ports.LogTail, st ports.StatusReader, hr *history.Reader,
+	as wiring.ArchiveStore, active ports.ActiveRuns, m *httpapi.Metrics) *fanout.Hub {
 	h := &fanout.Hub{Log: log, Tail: tail, Statuses: st, History: hr, Index: as.Index, Metrics: fanout.HubMetrics{
 		Readers: func(n int) { m.HubReaders.Set(float64(n)) },
 	}}
+	if c.K8s.Mode != "off" {
+		h.Collecting = active
+	}
 	wiring.Background(lc, h.Run)
+	wiring.Background(lc, func(ctx context.Context) { pruneActive(ctx, active, c.ActiveTTL) })
 	return h
+}
+
+// pruneActive removes runs idle for ttl from the active set every few minutes, so
+// that runs nobody finished (a crashed task worker) do not stay in it for ever.
+func pruneActive(ctx context.Context, active ports.ActiveRuns, ttl time.Duration) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		active.Prune(ctx, time.Now().Add(-ttl))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 type serverDeps struct {
@@ -178,6 +214,7 @@ type serverDeps struct {
 	History  *history.Reader
 	Store    wiring.ArchiveStore
 	Active   ports.ActiveRuns
+	Statuses ports.StatusReader
 	Archiver *archive.Archiver `optional:"true"`
 	Ready    wiring.ReadyFunc
 	Logger   *slog.Logger
@@ -191,7 +228,8 @@ func newServer(c config, d serverDeps) *httpapi.Server {
 		Ready: d.Ready, Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics, Extra: web.Routes(pageConfig(c))}
 	collecting := c.K8s.Mode != "off"
 	s.Watching = func(ctx context.Context, jobID string) {
-		if collecting {
+		if collecting && !terminal(ctx, d.Statuses, jobID) {
+			// (An old terminal run is not collected again by being opened.)
 			// A viewer's run is collected even if no publisher marked it active.
 			d.Active.Touch(ctx, jobID)
 		}

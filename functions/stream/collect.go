@@ -13,6 +13,7 @@ import (
 	"github.com/blastlog/blastlog/core/app/collect"
 	"github.com/blastlog/blastlog/functions/internal/wiring"
 	"github.com/blastlog/blastlog/ports"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // collection runs the Kubernetes collector when BLASTLOG_K8S is not off.
@@ -51,6 +52,7 @@ type collectorDeps struct {
 	Checkpoints ports.Checkpoints
 	Active      ports.ActiveRuns
 	Logger      *slog.Logger
+	Registry    *prometheus.Registry
 }
 
 func newCluster(c config) (ports.ClusterSource, error) {
@@ -75,7 +77,10 @@ func runCollector(lc fx.Lifecycle, c config, d collectorDeps) {
 	col := &collect.Collector{Clusters: d.Clusters, Log: d.Log, Jobs: d.Jobs, Statuses: d.Statuses, Leases: d.Leases,
 		Checkpoints: d.Checkpoints, Active: d.Active,
 		Config: collect.Config{Holder: wiring.HolderID(), MaxFollows: c.K8s.MaxFollows,
-			TailLines: c.K8s.TailLines}}
-	d.Logger.Info("collecting pod logs", "mode", c.K8s.Mode, "max_follows", c.K8s.MaxFollows)
+			TailLines: c.K8s.TailLines, QPS: float64(c.K8s.QPS)}}
+	d.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blastlog_collector_poll_interval_seconds",
+		Help: "How long the last round over a run's polled containers (beyond the follow cap) took."},
+		func() float64 { return col.PollInterval().Seconds() }))
+	d.Logger.Info("collecting pod logs", "mode", c.K8s.Mode, "max_follows", c.K8s.MaxFollows, "qps", c.K8s.QPS)
 	wiring.Background(lc, col.Run)
 }

@@ -20,6 +20,14 @@ type HubConfig struct {
 	Count       int           // events per run per round: 500
 	StatusEvery time.Duration // how often watched runs' statuses are read: 1s
 	Buffer      int           // per-viewer queue of live events: 64
+	DrainWait   time.Duration // longest wait for the collector's drain after terminal: 60s
+}
+
+func (c HubConfig) drainWait() time.Duration {
+	if c.DrainWait > 0 {
+		return c.DrainWait
+	}
+	return time.Minute
 }
 
 // HubMetrics observes the hub; nil fields are skipped.
@@ -51,12 +59,17 @@ type Hub struct {
 	History *history.Reader
 	// Index, if set, gives the status of a run Redis no longer knows (its archived
 	// record).
-	Index   ports.ArchiveIndex
-	Config  HubConfig
-	Metrics HubMetrics
+	Index ports.ArchiveIndex
+	// Collecting, if set, is the set of runs a collector still drains: a terminal run
+	// in it completes only once it left, or DrainWait after the hub first saw it
+	// terminal (CONTRACT §3). Nil where no collector runs: terminal is drained.
+	Collecting ports.ActiveRuns
+	Config     HubConfig
+	Metrics    HubMetrics
 
-	mu     sync.Mutex
-	topics map[string]*topic
+	mu       sync.Mutex
+	topics   map[string]*topic
+	draining map[string]time.Time // terminal runs still collected: when first seen terminal
 	wake   chan struct{}
 	once   sync.Once
 	plain  *history.Reader // History's default
@@ -184,7 +197,7 @@ func (h *Hub) Subscribe(ctx context.Context, jobID string) (*Subscription, error
 			return nil, err
 		}
 		nt := &topic{jobID: jobID, cursor: last, subs: map[*Subscription]struct{}{}, done: make(chan struct{})}
-		if s := st; s.Terminal() {
+		if s := st; s.Terminal() && h.drained(ctx, jobID) {
 			nt.terminal.Store(&Terminal{Status: s, LastID: lastOrEmpty(last)})
 			close(nt.done)
 		}
@@ -313,6 +326,34 @@ func (h *Hub) broadcast(jobID string, evs []event.Event) {
 	}
 }
 
+// drained tells whether a terminal run's pods are all collected: it left the
+// collector's set, or DrainWait passed since the hub first saw it terminal.
+func (h *Hub) drained(ctx context.Context, jobID string) bool {
+	if h.Collecting == nil {
+		return true
+	}
+	in, err := h.Collecting.Contains(ctx, []string{jobID})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err == nil && !in[jobID] {
+		delete(h.draining, jobID)
+		return true
+	}
+	if h.draining == nil {
+		h.draining = map[string]time.Time{}
+	}
+	first, ok := h.draining[jobID]
+	if !ok {
+		h.draining[jobID] = time.Now()
+		return false
+	}
+	if time.Since(first) >= h.Config.drainWait() {
+		delete(h.draining, jobID)
+		return true
+	}
+	return false
+}
+
 // pollStatuses reads the watched runs' statuses in one round trip and marks the
 // finished ones with their log's last id at that moment.
 func (h *Hub) pollStatuses(ctx context.Context, cursors map[string]string) {
@@ -331,7 +372,7 @@ func (h *Hub) pollStatuses(ctx context.Context, cursors map[string]string) {
 		h.mu.Lock()
 		t := h.topics[id]
 		h.mu.Unlock()
-		if t == nil || t.terminal.Load() != nil {
+		if t == nil || t.terminal.Load() != nil || !h.drained(ctx, id) {
 			continue
 		}
 		_, last, err := h.Log.Bounds(ctx, id)
