@@ -35,6 +35,7 @@ type driver interface {
 	Terminate(ns, name, c string, code int32)
 	Restart(ns, name, c string)
 	Delete(ns, name string)
+	LoseLogs(ns, name string)
 	CutStreams()
 }
 
@@ -268,6 +269,151 @@ func TestTakeoverFromCheckpointsWithoutDuplicates(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			sort.Strings(got)
 			t.Fatalf("%d lines after takeover (want %d)", len(got), len(want))
+		}
+	})
+}
+
+// ended returns the run's container_ended notices by pod/container.
+func (k *kstack) ended(t *testing.T) map[string][]event.Event {
+	t.Helper()
+	evs, err := redisstore.NewEventLog(k.rdb, redisstore.Config{}).Read(context.Background(), "run-k", "", 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]event.Event{}
+	for _, e := range evs {
+		if e.Notice == event.NoticeContainerEnded {
+			var pod, c string
+			fmt.Sscanf(strings.Replace(e.Line, "/", " ", 1), "%s %s", &pod, &c)
+			out[pod+"/"+c] = append(out[pod+"/"+c], e)
+		}
+	}
+	return out
+}
+
+// 200 pods write 3,000 lines each, all at once, with 64 follows: the other 136 are
+// polled, none is skipped, and every pod is deleted 10 s after it ends.
+func TestEveryLineOfAWideRunBeyondTheFollowCap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 1.2 million lines (two backends); not in -short")
+	}
+	backends(t, func(t *testing.T, k *kstack) {
+		wait, _ := collectRun(t, k.collector(t, "a", 64))
+		const pods, lines, chunks = 200, 3000, 30
+		var wg sync.WaitGroup
+		for i := 0; i < pods; i++ {
+			name := fmt.Sprintf("blastn-batch-nt-job-%03d-%s-w%d", i, suffix, i)
+			k.sim.AddPod(kubesim.PodSpec{Name: name, Main: []string{"blast"},
+				Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "blast"}})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				k.sim.Start("default", name, "blast")
+				for c := 0; c < chunks; c++ {
+					batch := make([]string, lines/chunks)
+					for l := range batch {
+						batch[l] = fmt.Sprintf("query %d hit %d", c*len(batch)+l, i)
+					}
+					k.sim.Log("default", name, "blast", batch...)
+					time.Sleep(100 * time.Millisecond)
+				}
+				k.sim.Terminate("default", name, "blast", 0)
+				time.Sleep(10 * time.Second)
+				k.sim.Delete("default", name)
+			}()
+		}
+		wg.Wait()
+		k.finish(t)
+		if err := wait(); err != nil {
+			t.Fatal(err)
+		}
+		got, ended := k.k8sLines(t), k.ended(t)
+		total := 0
+		for key, ls := range got {
+			total += len(ls)
+			if len(ls) != lines {
+				t.Errorf("%s: %d lines", key, len(ls))
+			}
+		}
+		complete := 0
+		for key, ns := range ended {
+			if len(ns) != 1 {
+				t.Errorf("%s: %d container_ended notices", key, len(ns))
+			}
+			if d := ns[0].Ended; d != nil && d.Completeness == event.Complete && d.Reason == "Completed" && !d.FinishedAt.IsZero() {
+				complete++
+			} else {
+				t.Errorf("%s: %+v", key, d)
+			}
+		}
+		if total != pods*lines || complete != pods {
+			t.Fatalf("%d of %d lines, %d of %d containers complete", total, pods*lines, complete, pods)
+		}
+	})
+}
+
+// A pod whose logs are gone before the collector could read any line is missed, and
+// says so; a followed one that ended is complete.
+func TestMissedContainerIsSaid(t *testing.T) {
+	backends(t, func(t *testing.T, k *kstack) {
+		// One follow slot, held by a long-running pod: the others are polled every 2 s.
+		wait, _ := collectRun(t, k.collector(t, "a", 1))
+		hog := "submit-jobs-" + suffix + "-hog"
+		k.sim.AddPod(kubesim.PodSpec{Name: hog, Main: []string{"submit-jobs"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "submit"}})
+		k.sim.Start("default", hog, "submit-jobs")
+		k.sim.Log("default", hog, "submit-jobs", "submitting")
+		time.Sleep(500 * time.Millisecond)
+		gone := "blastn-batch-nt-job-001-" + suffix + "-gone"
+		k.sim.AddPod(kubesim.PodSpec{Name: gone, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "blast"}})
+		k.sim.Start("default", gone, "blast")
+		k.sim.Log("default", gone, "blast", "never read")
+		k.sim.LoseLogs("default", gone) // before its first poll
+		k.sim.Terminate("default", gone, "blast", 137)
+		time.Sleep(3 * time.Second)
+		k.sim.Delete("default", gone)
+		k.sim.Terminate("default", hog, "submit-jobs", 0)
+		k.finish(t)
+		if err := wait(); err != nil {
+			t.Fatal(err)
+		}
+		ended := k.ended(t)
+		if n := ended[gone+"/blast"]; len(n) != 1 || n[0].Ended.Completeness != event.Missed || !strings.Contains(n[0].Line, "missing") {
+			t.Fatalf("the gone pod: %+v", n)
+		}
+		if n := ended[hog+"/submit-jobs"]; len(n) != 1 || n[0].Ended.Completeness != event.Complete {
+			t.Fatalf("the followed pod: %+v", n)
+		}
+	})
+}
+
+// A container that was running before collection began is read from its tail, and
+// its container_ended notice says lines may be missing.
+func TestContainerThatRanBeforeCollectionIsTailed(t *testing.T) {
+	backends(t, func(t *testing.T, k *kstack) {
+		pod := "submit-jobs-" + suffix + "-early"
+		k.sim.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"submit-jobs"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "submit"}})
+		k.sim.Start("default", pod, "submit-jobs")
+		early := make([]string, 2500)
+		for i := range early {
+			early[i] = fmt.Sprintf("early %d", i)
+		}
+		k.sim.Log("default", pod, "submit-jobs", early...)
+		time.Sleep(1100 * time.Millisecond) // its start is a whole second before collection's
+		wait, _ := collectRun(t, k.collector(t, "a", 64))
+		time.Sleep(500 * time.Millisecond)
+		k.sim.Log("default", pod, "submit-jobs", "late")
+		k.sim.Terminate("default", pod, "submit-jobs", 0)
+		k.finish(t)
+		if err := wait(); err != nil {
+			t.Fatal(err)
+		}
+		got := k.k8sLines(t)[pod+"/submit-jobs"]
+		if len(got) != collect.DefaultTailLines+1 || got[0] != "early 500" || got[len(got)-1] != "late" {
+			t.Fatalf("%d lines, first %q", len(got), got[0])
+		}
+		n := k.ended(t)[pod+"/submit-jobs"]
+		if len(n) != 1 || n[0].Ended.Completeness != event.Partial || n[0].Ended.Missing != event.MissingTail {
+			t.Fatalf("notice %+v", n)
 		}
 	})
 }

@@ -45,6 +45,7 @@ type pod struct {
 	obj        corev1.Pod
 	containers []*container
 	deleted    bool
+	logsLost   bool          // LoseLogs: the kubelet no longer has its logs
 	changed    chan struct{} // closed and replaced on every change (log streams wait on it)
 }
 
@@ -237,6 +238,18 @@ func (s *Sim) Delete(ns, name string) {
 	delete(s.pods, ns+"/"+name)
 	p.notify()
 	s.publishLocked("DELETED", p)
+}
+
+// LoseLogs makes the pod's logs unreadable (404) while the pod object stays, as when
+// the kubelet has already removed the pod: a collector that had not read it yet has
+// missed it.
+func (s *Sim) LoseLogs(ns, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.get(ns, name); p != nil {
+		p.logsLost = true
+		p.notify()
+	}
 }
 
 // CutStreams ends every open log stream mid-way, as a dropped connection would.

@@ -29,7 +29,7 @@ func (s *Sim) logs(w http.ResponseWriter, r *http.Request, ns, name string) {
 
 	s.mu.Lock()
 	p, c := s.containerOf(ns, name, q.Get("container"))
-	if p == nil {
+	if p == nil || p.logsLost {
 		s.mu.Unlock()
 		writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, fmt.Sprintf("pods %q not found", name))
 		return

@@ -352,9 +352,10 @@ func (rs *runState) readOnce(ctx context.Context, f *tstate, follow bool) (stopp
 	if !first {
 		working.Resume()
 		req.SinceTime = working.SinceTime()
-	} else if !t.StartedAt.IsZero() && t.StartedAt.Before(rs.started) {
+	} else if !t.StartedAt.IsZero() && t.StartedAt.Before(rs.started.Truncate(time.Second)) {
 		// It ran before collection began: only its tail. A container that started
-		// later is read from its first line.
+		// later is read from its first line. (The API gives start times in whole
+		// seconds: one that started in the second collection began is read whole.)
 		req.TailLines = rs.c.Config.tailLines()
 	}
 	if follow {
