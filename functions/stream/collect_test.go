@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/target"
+	"github.com/blastlog/blastlog/ports"
 )
 
 const (
@@ -414,6 +417,93 @@ func TestContainerThatRanBeforeCollectionIsTailed(t *testing.T) {
 		n := k.ended(t)[pod+"/submit-jobs"]
 		if len(n) != 1 || n[0].Ended.Completeness != event.Partial || n[0].Ended.Missing != event.MissingTail {
 			t.Fatalf("notice %+v", n)
+		}
+	})
+}
+
+// crashed is a lease store of a replica that dies: once crashed, it neither renews nor
+// releases, and its lease in Redis runs out on its own.
+type crashed struct {
+	ports.Leases
+	dead atomic.Bool
+}
+
+func (c *crashed) Renew(ctx context.Context, key, holder string, ttl time.Duration) (bool, error) {
+	if c.dead.Load() {
+		return false, errors.New("crashed")
+	}
+	return c.Leases.Renew(ctx, key, holder, ttl)
+}
+
+func (c *crashed) Release(ctx context.Context, key, holder string) error {
+	if c.dead.Load() {
+		return nil
+	}
+	return c.Leases.Release(ctx, key, holder)
+}
+
+// A replica that dies mid-run is replaced, with the default lease and poll, within
+// 5 s, and the new holder neither skips nor repeats a line.
+func TestCrashedHolderIsReplacedWithin5s(t *testing.T) {
+	backends(t, func(t *testing.T, k *kstack) {
+		a, b := k.collector(t, "replica-a", 64), k.collector(t, "replica-b", 64)
+		for _, c := range []*collect.Collector{a, b} {
+			c.Config.LeaseTTL, c.Config.Poll = 0, 0 // the defaults
+		}
+		lease := &crashed{Leases: a.Leases}
+		a.Leases = lease
+		k.tickets.Jobs.SetStatus(context.Background(), "run-k", job.Running)
+		b.Active.Touch(context.Background(), "run-k")
+		waitA, crashA := collectRun(t, a)
+		pod := "submit-jobs-" + suffix + "-crash"
+		k.sim.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"submit-jobs"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "submit"}})
+		k.sim.Start("default", pod, "submit-jobs")
+		var want []string
+		for i := 0; i < 60; i++ {
+			want = append(want, fmt.Sprintf("job.batch/blastn-batch-core-nt-job-%03d-%s created", i, suffix))
+		}
+		k.sim.Log("default", pod, "submit-jobs", want[:20]...)
+		time.Sleep(500 * time.Millisecond)
+		ctx, stopB := context.WithCancel(context.Background())
+		defer stopB()
+		go b.Run(ctx) // the other replica, waiting for the lease
+		time.Sleep(500 * time.Millisecond)
+		lease.dead.Store(true)
+		crashA()
+		waitA()
+		crashed := time.Now()
+		k.sim.Log("default", pod, "submit-jobs", want[20:40]...)
+		var took time.Duration
+		for took == 0 && time.Since(crashed) < 20*time.Second {
+			evs, _ := redisstore.NewEventLog(k.rdb, redisstore.Config{}).Read(context.Background(), "run-k", "", 100000)
+			starts := 0
+			for _, e := range evs {
+				if e.Notice == "collector_started" {
+					starts++
+				}
+			}
+			if starts == 2 {
+				took = time.Since(crashed)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("replaced after %v", took)
+		if took == 0 || took > 5*time.Second {
+			t.Fatalf("the crashed holder was replaced after %v (want within 5s)", took)
+		}
+		k.sim.Log("default", pod, "submit-jobs", want[40:]...)
+		time.Sleep(300 * time.Millisecond)
+		k.sim.Terminate("default", pod, "submit-jobs", 0)
+		k.finish(t)
+		for i := 0; i < 200; i++ {
+			if in, _ := b.Active.Contains(context.Background(), []string{"run-k"}); !in["run-k"] {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		got := k.k8sLines(t)[pod+"/submit-jobs"]
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%d lines after the takeover, want %d once each, in order", len(got), len(want))
 		}
 	})
 }

@@ -26,7 +26,7 @@ type Config struct {
 	MaxFollows int           // concurrent long-lived log follows in this process: 64
 	QPS        float64       // API requests per second (opens, pod reads, polls): 100
 	TailLines  int64         // first read of a container that ran before collection: 2000
-	LeaseTTL   time.Duration // 4s, renewed every third of it
+	LeaseTTL   time.Duration // 3s, renewed every second (a crashed holder is replaced within ~4s)
 	Watchdog   time.Duration // a stream silent this long after its container ended is closed: 10s
 	Poll       time.Duration // run status and idle checks: 1s
 	PollEvery  time.Duration // how often a container without a follow is read: 2s
@@ -63,7 +63,7 @@ func (c Config) qps() float64 {
 	return DefaultQPS
 }
 
-func (c Config) leaseTTL() time.Duration  { return orDefault(c.LeaseTTL, 4*time.Second) }
+func (c Config) leaseTTL() time.Duration  { return orDefault(c.LeaseTTL, 3*time.Second) }
 func (c Config) watchdog() time.Duration  { return orDefault(c.Watchdog, 10*time.Second) }
 func (c Config) poll() time.Duration      { return orDefault(c.Poll, time.Second) }
 func (c Config) pollEvery() time.Duration { return orDefault(c.PollEvery, 2*time.Second) }
