@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports/portstest"
 )
 
@@ -116,5 +118,57 @@ func TestNothingIsQueuedPastAHole(t *testing.T) {
 	h.broadcast("run", ev("5"))
 	if d := <-sub.C; d.Event.Line != "5" {
 		t.Fatalf("after catching up: %q", d.Event.Line)
+	}
+}
+
+// With collection, a terminal run completes only once its collector drained it (the
+// run left the active set): the pod lines stored after the terminal status come
+// before completed, which is the last frame. Without the drain, DrainWait bounds the
+// wait.
+func TestCompletedComesAfterTheCollectorsDrain(t *testing.T) {
+	for _, drains := range []bool{true, false} {
+		t.Run(fmt.Sprint("drains=", drains), func(t *testing.T) {
+			log, jobs, coord := portstest.NewEventLog(0), portstest.NewJobDirectory(), portstest.NewCoordination()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			jobs.Register(ctx, job.Record{JobID: "run", OwnerOID: "o", Status: job.Running})
+			coord.Touch(ctx, "run")
+			h := &Hub{Log: log, Tail: log, Statuses: jobs, Collecting: coord,
+				Config: HubConfig{Block: 10 * time.Millisecond, StatusEvery: 10 * time.Millisecond, DrainWait: 300 * time.Millisecond}}
+			go h.Run(ctx)
+			st, err := h.Open(ctx, "run", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			log.Append(ctx, "run", []event.Event{portstest.Event("run", "submit done")})
+			jobs.SetStatus(ctx, "run", job.Completed)
+			time.Sleep(100 * time.Millisecond) // terminal, but the collector still drains
+			pod := portstest.Event("run", "last pod line")
+			pod.Source, pod.Pod, pod.Container = event.SourceK8s, "p", "c"
+			log.Append(ctx, "run", []event.Event{pod})
+			if drains {
+				coord.Done(ctx, "run")
+			}
+			var kinds []string
+			for {
+				fctx, fcancel := context.WithTimeout(ctx, 5*time.Second)
+				frames, err := st.Next(fctx, 10)
+				fcancel()
+				for _, f := range frames {
+					e, _ := event.Decode(f.Data)
+					kinds = append(kinds, string(f.Kind)+":"+e.Line)
+				}
+				if errors.Is(err, ErrCompleted) {
+					break
+				}
+				if err != nil {
+					t.Fatalf("%v after %v", err, kinds)
+				}
+			}
+			if fmt.Sprint(kinds) != "[log:submit done log:last pod line completed:]" {
+				t.Fatalf("frames %v", kinds)
+			}
+		})
 	}
 }
