@@ -38,12 +38,14 @@ func (a *AKS) For(ctx context.Context, r job.Record) (ports.Cluster, error) {
 	if r.SubscriptionID == "" || r.ResourceGroup == "" || r.ClusterName == "" {
 		return nil, fmt.Errorf("run %q: its record names no AKS cluster (subscription, resource group and cluster are needed)", r.JobID)
 	}
-	key := r.SubscriptionID + "/" + r.ResourceGroup + "/" + r.ClusterName
+	key := aksKey(r)
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if c, ok := a.clusters[key]; ok {
+	c, ok := a.clusters[key]
+	a.mu.Unlock()
+	if ok {
 		return c, nil
 	}
+	// Not under the lock: one slow or failing ARM call must not hold up other runs.
 	client, err := armcontainerservice.NewManagedClustersClient(r.SubscriptionID, a.Cred, a.ARM)
 	if err != nil {
 		return nil, err
@@ -63,15 +65,30 @@ func (a *AKS) For(ctx context.Context, r job.Record) (ports.Cluster, error) {
 	cfg = &rest.Config{Host: cfg.Host, TLSClientConfig: rest.TLSClientConfig{CAData: cfg.CAData, ServerName: cfg.ServerName}}
 	cred := a.Cred
 	cfg.WrapTransport = func(next http.RoundTripper) http.RoundTripper { return &bearer{next: next, cred: cred} }
-	c, err := New(cfg)
+	c, err = New(cfg)
 	if err != nil {
 		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if old, ok := a.clusters[key]; ok {
+		return old, nil // another run's lookup won the race
 	}
 	if a.clusters == nil {
 		a.clusters = map[string]*Cluster{}
 	}
 	a.clusters[key] = c
 	return c, nil
+}
+
+func aksKey(r job.Record) string { return r.SubscriptionID + "/" + r.ResourceGroup + "/" + r.ClusterName }
+
+// Forget drops the cached cluster of r's record: the next For looks it up in ARM
+// again (a cluster recreated, credentials rotated, a server that no longer answers).
+func (a *AKS) Forget(r job.Record) {
+	a.mu.Lock()
+	delete(a.clusters, aksKey(r))
+	a.mu.Unlock()
 }
 
 // bearer adds an Entra ID token for AKSScope to each request.

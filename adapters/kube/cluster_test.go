@@ -122,12 +122,17 @@ func follow(t *testing.T, c *kube.Cluster, req ports.LogRequest) ([]string, erro
 func TestFollowLog(t *testing.T) {
 	sim, c := setup(t)
 	sim.AddPod(kubesim.PodSpec{Name: "p", Main: []string{"m"}})
-	req := ports.LogRequest{Namespace: "default", Pod: "p", Container: "m"}
+	req := ports.LogRequest{Namespace: "default", Pod: "p", Container: "m", Follow: true}
 	if _, err := follow(t, c, req); !errors.Is(err, ports.ErrWaiting) {
 		t.Fatalf("waiting: %v", err)
 	}
 	sim.Start("default", "p", "m")
 	sim.Log("default", "p", "m", "one", "two")
+	poll := req
+	poll.Follow = false // a poll: what the kubelet holds now, and no wait for more
+	if lines, err := follow(t, c, poll); err != nil || strings.Join(lines, ",") != "one,two" {
+		t.Fatalf("poll: %v %v", lines, err)
+	}
 	go func() {
 		time.Sleep(100 * time.Millisecond)
 		sim.Log("default", "p", "m", "three")
@@ -167,7 +172,7 @@ func TestFollowLogSinceTimeAndLongLines(t *testing.T) {
 	sim.LogAt("default", "p", "m", base.Add(100*time.Millisecond), "old")
 	sim.LogAt("default", "p", "m", base.Add(1500*time.Millisecond), "new", strings.Repeat("x", 200<<10))
 	sim.Terminate("default", "p", "m", 0)
-	lines, err := follow(t, c, ports.LogRequest{Namespace: "default", Pod: "p", Container: "m", SinceTime: base.Add(time.Second)})
+	lines, err := follow(t, c, ports.LogRequest{Namespace: "default", Pod: "p", Container: "m", SinceTime: base.Add(time.Second), Follow: true})
 	if err != nil || len(lines) != 2 || lines[0] != "new" {
 		t.Fatalf("%d lines %v", len(lines), err)
 	}
@@ -183,7 +188,7 @@ func TestFollowLogEndingsAreDistinct(t *testing.T) {
 	sim.AddPod(kubesim.PodSpec{Name: "p", Main: []string{"m"}})
 	sim.Start("default", "p", "m")
 	sim.Log("default", "p", "m", "one")
-	req := ports.LogRequest{Namespace: "default", Pod: "p", Container: "m"}
+	req := ports.LogRequest{Namespace: "default", Pod: "p", Container: "m", Follow: true}
 	go func() {
 		time.Sleep(150 * time.Millisecond)
 		sim.CutStreams()

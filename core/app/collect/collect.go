@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/merge"
 	"github.com/blastlog/blastlog/core/sanitize"
 	"github.com/blastlog/blastlog/core/target"
@@ -209,8 +210,11 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 		case err := <-watchErr:
 			if err != nil && ctx.Err() == nil {
 				// A watch that cannot list (RBAC, a deleted namespace) is news, not a
-				// silent retry.
+				// silent retry; and a cached per-run cluster is looked up afresh.
 				rs.notice(ctx, "degraded", "cannot watch the run's pods: "+err.Error())
+				if f, ok := c.Clusters.(forgetter); ok {
+					f.Forget(rec)
+				}
 			}
 			return err
 		case <-rs.wake:
@@ -223,6 +227,9 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 		}
 	}
 }
+
+// forgetter is a ClusterSource that caches clusters (AKS) and can drop one.
+type forgetter interface{ Forget(job.Record) }
 
 // leaseClock is the local view of the lease: an append is made only while the lease
 // is surely still held (its last renewal's start plus the TTL, with a margin), so a
