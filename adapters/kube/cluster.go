@@ -29,15 +29,16 @@ type Cluster struct {
 
 var _ ports.Cluster = (*Cluster)(nil)
 
-// New builds the clients from cfg. Log streams (and the pod GETs that precede them)
-// get QPS 100 / burst 200: client-go's default of 5/10 would delay hundreds of follows.
+// New builds the clients from cfg. Log streams, polls and the pod GETs that precede
+// them get no client-side limit of client-go's (its default of 5/10 would delay
+// hundreds of follows): the collector paces them itself (BLASTLOG_K8S_QPS).
 func New(cfg *rest.Config) (*Cluster, error) {
 	api, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
 	lc := rest.CopyConfig(cfg)
-	lc.QPS, lc.Burst = 100, 200
+	lc.QPS, lc.RateLimiter = -1, nil // negative: no token bucket
 	logs, err := kubernetes.NewForConfig(lc)
 	if err != nil {
 		return nil, err

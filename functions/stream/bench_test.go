@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"k8s.io/client-go/rest"
 
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
 	"github.com/blastlog/blastlog/adapters/redisstore"
@@ -342,4 +343,91 @@ func finishedPods(d driver, pods, lines int) {
 		d.Log("default", name, "blast", text...)
 		d.Terminate("default", name, "blast", 0)
 	}
+}
+
+// BenchmarkCollectRunning: 1,000 and 5,000 containers running at once, each writing
+// 200 lines over about 3 s and ending, collected from kubesim with the default follow
+// cap (64) and request budget (100/s): everything beyond the cap is polled. Reports
+// API requests/s, lines/s, stored lines, the poll interval reached, peak goroutines
+// and the process's peak RSS.
+func BenchmarkCollectRunning(b *testing.B) {
+	for _, pods := range []int{1000, 5000} {
+		b.Run(fmt.Sprint(pods), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				s := newStack(b)
+				sim := kubesim.New()
+				const lines, chunks = 200, 10
+				s.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID, Status: job.Running})
+				k := &kstack{stack: s, sim: sim, rest: &rest.Config{Host: sim.URL(), QPS: 1000, Burst: 2000}}
+				c := k.collector(nil, "bench", 64)
+				c.Config.LeaseTTL, c.Config.Poll, c.Config.Settle = 0, 0, 0
+				var peakG int
+				stop := make(chan struct{})
+				go func() {
+					for {
+						select {
+						case <-stop:
+							return
+						case <-time.After(50 * time.Millisecond):
+						}
+						peakG = max(peakG, runtime.NumGoroutine())
+					}
+				}()
+				done := make(chan error, 1)
+				b.StartTimer()
+				start := time.Now()
+				go func() { done <- c.Collect(context.Background(), "run-k") }()
+				var wg sync.WaitGroup
+				for p := 0; p < pods; p++ {
+					name := fmt.Sprintf("blastn-batch-nt-job-%04d-%s-r%d", p, suffix, p)
+					sim.AddPod(kubesim.PodSpec{Name: name, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID}})
+					sim.Start("default", name, "blast")
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for ch := 0; ch < chunks; ch++ {
+							text := make([]string, lines/chunks)
+							for i := range text {
+								text[i] = fmt.Sprintf("INFO %s query %d of %d", name, ch*len(text)+i, lines)
+							}
+							sim.Log("default", name, "blast", text...)
+							time.Sleep(300 * time.Millisecond)
+						}
+						sim.Terminate("default", name, "blast", 0)
+					}()
+				}
+				wg.Wait()
+				s.tickets.Jobs.SetStatus(context.Background(), "run-k", job.Completed)
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+				el := time.Since(start)
+				b.StopTimer()
+				close(stop)
+				b.ReportMetric(float64(sim.Requests())/el.Seconds(), "api-req/s")
+				b.ReportMetric(float64(pods*lines)/el.Seconds(), "lines/s")
+				b.ReportMetric(float64(s.rdb.XLen(context.Background(), "joblogs:run-k").Val()), "stored")
+				b.ReportMetric(c.PollInterval().Seconds(), "poll-interval-s")
+				b.ReportMetric(el.Seconds(), "run-s")
+				b.ReportMetric(float64(peakG), "peak-goroutines")
+				b.ReportMetric(float64(peakRSSKiB())/1024, "peak-RSS-MiB(incl-sim,redis-client)")
+				sim.Close()
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// peakRSSKiB is this process's VmHWM.
+func peakRSSKiB() int64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kib int64
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kib)
+			return kib
+		}
+	}
+	return 0
 }

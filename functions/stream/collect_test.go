@@ -76,7 +76,7 @@ func (k *kstack) collector(t testing.TB, holder string, maxFollows int) *collect
 	if err != nil {
 		panic(err)
 	}
-	cfg := redisstore.Config{MaxLen: 1_000_000} // the 200-pod test writes 12,000 lines
+	cfg := redisstore.Config{MaxLen: 10_000_000} // never trims: the wide tests and benchmarks write up to 1,000,000 lines
 	coord := redisstore.NewCoordination(k.rdb, cfg)
 	return &collect.Collector{Clusters: cl, Log: redisstore.NewEventLog(k.rdb, cfg), Jobs: k.tickets.Jobs,
 		Statuses: redisstore.NewJobDirectory(k.rdb, cfg), Leases: coord, Checkpoints: coord, Active: coord,

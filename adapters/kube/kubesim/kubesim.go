@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,9 +27,9 @@ type logLine struct {
 }
 
 type instance struct {
-	id      string
-	lines   []logLine
-	state   string // waiting, running, terminated
+	id       string
+	lines    []logLine
+	state    string // waiting, running, terminated
 	exit     int32
 	started  time.Time
 	finished time.Time
@@ -68,7 +69,11 @@ type Sim struct {
 	server   *httptest.Server
 	uidSeq   int
 	bearer   string // required Authorization bearer token, if set
+	requests atomic.Int64
 }
+
+// Requests is how many API requests the simulator has served.
+func (s *Sim) Requests() int64 { return s.requests.Load() }
 
 // RequireBearer makes every request carry "Authorization: Bearer token" (401 otherwise).
 func (s *Sim) RequireBearer(token string) {
@@ -352,6 +357,7 @@ func writeStatus(w http.ResponseWriter, code int, reason metav1.StatusReason, ms
 }
 
 func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
 	s.mu.Lock()
 	want := s.bearer
 	s.mu.Unlock()
