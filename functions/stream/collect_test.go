@@ -507,3 +507,40 @@ func TestCrashedHolderIsReplacedWithin5s(t *testing.T) {
 		}
 	})
 }
+
+// failingSaves is a checkpoint store whose saves fail (Redis refusing writes).
+type failingSaves struct{ ports.Checkpoints }
+
+func (failingSaves) Save(context.Context, string, string, []byte) error {
+	return errors.New("checkpoint store refused the write")
+}
+
+// A checkpoint that cannot be saved after its lines were appended does not make the
+// collector append them again when the stream is resumed.
+func TestFailedCheckpointSaveDoesNotRepeatLines(t *testing.T) {
+	backends(t, func(t *testing.T, k *kstack) {
+		c := k.collector(t, "a", 64)
+		c.Checkpoints = failingSaves{c.Checkpoints}
+		wait, _ := collectRun(t, c)
+		pod := "submit-jobs-" + suffix + "-ckpt"
+		k.sim.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"submit-jobs"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "submit"}})
+		k.sim.Start("default", pod, "submit-jobs")
+		var want []string
+		for round := 0; round < 3; round++ {
+			for i := 0; i < 10; i++ {
+				want = append(want, fmt.Sprintf("round %d line %d", round, i))
+			}
+			k.sim.Log("default", pod, "submit-jobs", want[len(want)-10:]...)
+			time.Sleep(400 * time.Millisecond)
+			k.sim.CutStreams() // resumed from the checkpoint in memory
+		}
+		k.sim.Terminate("default", pod, "submit-jobs", 0)
+		k.finish(t)
+		if err := wait(); err != nil {
+			t.Fatal(err)
+		}
+		if got := k.k8sLines(t)[pod+"/submit-jobs"]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%d lines, want %d once each", len(got), len(want))
+		}
+	})
+}

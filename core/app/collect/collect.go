@@ -168,10 +168,10 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 	if raw, ok := ckpts[startedKey]; ok {
 		started.UnmarshalText(raw)
 	} else {
+		// Not saved (a store refusing writes): this holder still uses it; a later one
+		// may take a later start and tail a little more.
 		b, _ := started.UTC().MarshalText()
-		if err := c.Checkpoints.Save(ctx, jobID, startedKey, b); err != nil {
-			return err
-		}
+		c.Checkpoints.Save(ctx, jobID, startedKey, b)
 	}
 	elb := rec.ELBJobID
 	if elb == "" {
