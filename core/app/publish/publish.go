@@ -119,7 +119,8 @@ type Publisher struct {
 	done    chan struct{}
 
 	mu          sync.Mutex
-	queue       []event.Event // for the log, oldest first
+	queue       [][]event.Event // batches for the log, oldest first
+	queueLines  int
 	queueBytes  int
 	closed      bool  // Close was called: no more events come
 	seq         int64 // last Seq handed out
@@ -209,8 +210,9 @@ func size(events []event.Event) int {
 func (p *Publisher) handOver(events []event.Event) {
 	bytes := size(events)
 	for !p.spooling {
-		if len(p.queue) == 0 || (len(p.queue)+len(events) <= p.cfg.queueLines() && p.queueBytes+bytes <= maxQueueBytes) {
-			p.queue = append(p.queue, events...)
+		if len(p.queue) == 0 || (p.queueLines+len(events) <= p.cfg.queueLines() && p.queueBytes+bytes <= maxQueueBytes) {
+			p.queue = append(p.queue, events)
+			p.queueLines += len(events)
 			p.queueBytes += bytes
 			return
 		}
@@ -288,7 +290,11 @@ func (p *Publisher) Close(ctx context.Context) Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	// What storing still held, then the queue: ahead of the spool (their Seqs are lower).
-	if rest := append(p.inflight, p.queue...); len(rest) > 0 {
+	rest := p.inflight
+	for _, b := range p.queue {
+		rest = append(rest, b...)
+	}
+	if len(rest) > 0 {
 		p.inflight, p.queue = nil, nil
 		p.spoolSaid = true  // the caller reports what is left in the spool
 		for len(rest) > 0 { // in batches, so that what fits a nearly full spool is kept
@@ -332,13 +338,10 @@ func (p *Publisher) run() {
 	defer close(p.done)
 	for {
 		p.mu.Lock()
-		n := min(len(p.queue), p.cfg.batchLines()*4)
-		events := p.queue[:n:n]
-		p.queue = p.queue[n:]
-		p.queueBytes -= size(events)
+		events := p.take()
 		closed := p.closed
 		p.mu.Unlock()
-		if n > 0 {
+		if len(events) > 0 {
 			signal(p.room)
 			if !p.storeRetrying(events) {
 				return
@@ -360,6 +363,29 @@ func (p *Publisher) run() {
 			return
 		}
 	}
+}
+
+// take removes from the queue the next events to append: one batch, or several small
+// ones together up to a batch's size (one pipelined append either way). p.mu is held.
+func (p *Publisher) take() []event.Event {
+	if len(p.queue) == 0 {
+		return nil
+	}
+	events := p.queue[0]
+	n := 1
+	if len(events) < p.cfg.batchLines() && len(p.queue) > 1 {
+		events = append([]event.Event(nil), events...)
+		for ; n < len(p.queue) && len(events)+len(p.queue[n]) <= p.cfg.batchLines(); n++ {
+			events = append(events, p.queue[n]...)
+		}
+	}
+	for i := 0; i < n; i++ {
+		p.queue[i] = nil
+	}
+	p.queue = p.queue[n:]
+	p.queueLines -= len(events)
+	p.queueBytes -= size(events)
+	return events
 }
 
 // replayOne stores the spool's oldest batch. replayed is false when the spool was
