@@ -81,7 +81,9 @@ func (a *AKS) For(ctx context.Context, r job.Record) (ports.Cluster, error) {
 	return c, nil
 }
 
-func aksKey(r job.Record) string { return r.SubscriptionID + "/" + r.ResourceGroup + "/" + r.ClusterName }
+func aksKey(r job.Record) string {
+	return r.SubscriptionID + "/" + r.ResourceGroup + "/" + r.ClusterName
+}
 
 // Forget drops the cached cluster of r's record: the next For looks it up in ARM
 // again (a cluster recreated, credentials rotated, a server that no longer answers).

@@ -70,9 +70,9 @@ type Hub struct {
 	mu       sync.Mutex
 	topics   map[string]*topic
 	draining map[string]time.Time // terminal runs still collected: when first seen terminal
-	wake   chan struct{}
-	once   sync.Once
-	plain  *history.Reader // History's default
+	wake     chan struct{}
+	once     sync.Once
+	plain    *history.Reader // History's default
 }
 
 func (h *Hub) history() *history.Reader {
