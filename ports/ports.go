@@ -201,6 +201,12 @@ type ClusterSource interface {
 	For(ctx context.Context, r job.Record) (Cluster, error)
 }
 
+// Pacer spaces requests out to a budget (golang.org/x/time/rate's Limiter is one):
+// Wait returns when the next request may go, or ctx's error.
+type Pacer interface {
+	Wait(ctx context.Context) error
+}
+
 // MaxLogLine bounds one raw log line read from the cluster.
 const MaxLogLine = 64 << 10
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"go.uber.org/fx"
+	"golang.org/x/time/rate"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -77,7 +78,8 @@ func runCollector(lc fx.Lifecycle, c config, d collectorDeps) {
 	col := &collect.Collector{Clusters: d.Clusters, Log: d.Log, Jobs: d.Jobs, Statuses: d.Statuses, Leases: d.Leases,
 		Checkpoints: d.Checkpoints, Active: d.Active,
 		Config: collect.Config{Holder: wiring.HolderID(), MaxFollows: c.K8s.MaxFollows,
-			TailLines: c.K8s.TailLines, QPS: float64(c.K8s.QPS)}}
+			TailLines: c.K8s.TailLines},
+		Pacer: rate.NewLimiter(rate.Limit(c.K8s.QPS), int(c.K8s.QPS))}
 	d.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blastlog_collector_poll_interval_seconds",
 		Help: "How long the last round over a run's polled containers (beyond the follow cap) took."},
 		func() float64 { return col.PollInterval().Seconds() }))

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
 	"k8s.io/client-go/rest"
 
 	"github.com/blastlog/blastlog/adapters/kube"
@@ -80,6 +81,7 @@ func (k *kstack) collector(t testing.TB, holder string, maxFollows int) *collect
 	coord := redisstore.NewCoordination(k.rdb, cfg)
 	return &collect.Collector{Clusters: cl, Log: redisstore.NewEventLog(k.rdb, cfg), Jobs: k.tickets.Jobs,
 		Statuses: redisstore.NewJobDirectory(k.rdb, cfg), Leases: coord, Checkpoints: coord, Active: coord,
+		Pacer: rate.NewLimiter(collect.DefaultQPS, collect.DefaultQPS),
 		Config: collect.Config{Holder: holder, MaxFollows: maxFollows, Poll: 100 * time.Millisecond,
 			LeaseTTL: 1500 * time.Millisecond, Watchdog: time.Second, Settle: time.Second}}
 }

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/merge"
@@ -25,7 +23,6 @@ import (
 type Config struct {
 	Holder     string        // this replica's lease holder id (required)
 	MaxFollows int           // concurrent long-lived log follows in this process: 64
-	QPS        float64       // API requests per second (opens, pod reads, polls): 100
 	TailLines  int64         // first read of a container that ran before collection: 2000
 	LeaseTTL   time.Duration // 3s, renewed every second (a crashed holder is replaced within ~4s)
 	Watchdog   time.Duration // a stream silent this long after its container ended is closed: 10s
@@ -40,7 +37,7 @@ type Config struct {
 const (
 	DefaultMaxFollows = 64
 	DefaultTailLines  = 2000
-	DefaultQPS        = 100
+	DefaultQPS        = 100 // BLASTLOG_K8S_QPS: the Pacer's budget
 )
 
 func (c Config) maxFollows() int {
@@ -55,13 +52,6 @@ func (c Config) tailLines() int64 {
 		return c.TailLines
 	}
 	return DefaultTailLines
-}
-
-func (c Config) qps() float64 {
-	if c.QPS > 0 {
-		return c.QPS
-	}
-	return DefaultQPS
 }
 
 func (c Config) leaseTTL() time.Duration  { return orDefault(c.LeaseTTL, 3*time.Second) }
@@ -96,11 +86,13 @@ type Collector struct {
 	Leases      ports.Leases
 	Checkpoints ports.Checkpoints
 	Active      ports.ActiveRuns
-	Config      Config
+	// Pacer is the API request budget every follow's open, pod read and poll waits
+	// for (BLASTLOG_K8S_QPS); nil: none.
+	Pacer  ports.Pacer
+	Config Config
 
-	once    sync.Once
-	slots   chan struct{}
-	limiter *rate.Limiter
+	once  sync.Once
+	slots chan struct{}
 	// pollNanos is the last round time of a run's polled containers (a metric).
 	pollNanos atomic.Int64
 
@@ -115,10 +107,15 @@ var ErrLeaseHeld = errors.New("another collector holds the run")
 var errLeaseLost = errors.New("the collector's lease ran out")
 
 func (c *Collector) init() {
-	c.once.Do(func() {
-		c.slots = make(chan struct{}, c.Config.maxFollows())
-		c.limiter = rate.NewLimiter(rate.Limit(c.Config.qps()), max(1, int(c.Config.qps())))
-	})
+	c.once.Do(func() { c.slots = make(chan struct{}, c.Config.maxFollows()) })
+}
+
+// pace waits for the request budget.
+func (c *Collector) pace(ctx context.Context) error {
+	if c.Pacer == nil {
+		return ctx.Err()
+	}
+	return c.Pacer.Wait(ctx)
 }
 
 // PollInterval is how long the last round over a run's polled containers took: the

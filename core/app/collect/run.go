@@ -196,12 +196,7 @@ func (rs *runState) follow(ctx context.Context, f *tstate) {
 			rs.finish(ctx, f, nil, true)
 			return
 		}
-		rs.mu.Lock()
-		endedBefore := f.ended
-		if endedBefore {
-			f.phase = draining
-		}
-		rs.mu.Unlock()
+		rs.startRead(f)
 		stopped, err := rs.readOnce(ctx, f, true)
 		rs.mu.Lock()
 		ended, previous := f.ended, f.previous
@@ -218,9 +213,7 @@ func (rs *runState) follow(ctx context.Context, f *tstate) {
 		case errors.Is(err, ports.ErrCut):
 			// The container runs on: resume at once from the last line stored.
 		case errors.Is(err, ports.ErrForbidden):
-			rs.noticeFor(ctx, f, "degraded", fmt.Sprintf("cannot read the log of %s/%s: the collector lacks permission (pods/log get): %v",
-				f.t.Pod, f.t.Container, err))
-			rs.finish(ctx, f, err, false)
+			rs.forbidden(ctx, f, err)
 			return
 		case errors.Is(err, ports.ErrWaiting):
 			rs.noticeFor(ctx, f, "waiting", fmt.Sprintf("waiting for %s/%s to start", f.t.Pod, f.t.Container))
@@ -243,6 +236,25 @@ func (rs *runState) follow(ctx context.Context, f *tstate) {
 		}
 		backoff = 200 * time.Millisecond // a cut stream, or one ended before the watch said so: resume
 	}
+}
+
+// startRead notes that a read begins; a read that begins after the container ended
+// drains it (true).
+func (rs *runState) startRead(f *tstate) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if f.ended {
+		f.phase = draining
+	}
+	return f.ended
+}
+
+// forbidden ends a target whose log the collector may not read, saying which
+// permission is missing.
+func (rs *runState) forbidden(ctx context.Context, f *tstate, err error) {
+	rs.noticeFor(ctx, f, "degraded", fmt.Sprintf("cannot read the log of %s/%s: the collector lacks permission (pods/log get): %v",
+		f.t.Pod, f.t.Container, err))
+	rs.finish(ctx, f, err, false)
 }
 
 // pollers bounds the polls of one run in flight at once.
@@ -307,12 +319,7 @@ func (rs *runState) pollOne(ctx context.Context, f *tstate) {
 		f.busy = false
 		rs.mu.Unlock()
 	}()
-	rs.mu.Lock()
-	endedBefore := f.ended
-	if endedBefore {
-		f.phase = draining
-	}
-	rs.mu.Unlock()
+	endedBefore := rs.startRead(f)
 	_, err := rs.readOnce(ctx, f, false)
 	switch {
 	case ctx.Err() != nil || errors.Is(err, errLeaseLost):
@@ -324,9 +331,7 @@ func (rs *runState) pollOne(ctx context.Context, f *tstate) {
 		rs.finish(ctx, f, err, true)
 		return
 	case errors.Is(err, ports.ErrForbidden):
-		rs.noticeFor(ctx, f, "degraded", fmt.Sprintf("cannot read the log of %s/%s: the collector lacks permission (pods/log get): %v",
-			f.t.Pod, f.t.Container, err))
-		rs.finish(ctx, f, err, false)
+		rs.forbidden(ctx, f, err)
 		return
 	}
 	rs.mu.Lock()
@@ -361,7 +366,7 @@ func (rs *runState) readOnce(ctx context.Context, f *tstate, follow bool) (stopp
 	if follow {
 		rs.noticeFor(ctx, f, "following", fmt.Sprintf("following %s/%s", t.Pod, t.Container))
 	}
-	if err := rs.c.limiter.Wait(ctx); err != nil {
+	if err := rs.c.pace(ctx); err != nil {
 		return false, err
 	}
 	var batch []event.Event
@@ -428,7 +433,7 @@ func (rs *runState) current(ctx context.Context, f *tstate) bool {
 	rs.mu.Lock()
 	self := f.t
 	rs.mu.Unlock()
-	if err := rs.c.limiter.Wait(ctx); err != nil {
+	if err := rs.c.pace(ctx); err != nil {
 		return true
 	}
 	p, err := rs.cluster.Pod(ctx, self.Namespace, self.Pod)
