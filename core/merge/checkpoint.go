@@ -2,12 +2,14 @@ package merge
 
 // Checkpoint is what the collector keeps of one target across replicas: the dedupe
 // Cursor (its fields at the top level, so checkpoints written as a bare Cursor still
-// read), whether the first read was a tail (lines before it were never read), and
+// read), whether the first read was a tail (lines before it were never read), whether
+// a resume found its second gone (the kubelet rotated the log: lines were lost), and
 // whether the target's container_ended notice is stored.
 type Checkpoint struct {
 	Cursor
-	Tailed bool `json:"tailed,omitempty"`
-	Ended  bool `json:"ended,omitempty"`
+	Tailed  bool `json:"tailed,omitempty"`
+	Rotated bool `json:"rotated,omitempty"`
+	Ended   bool `json:"ended,omitempty"`
 }
 
 // Clone is a copy that shares nothing with c.

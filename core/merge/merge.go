@@ -83,6 +83,15 @@ func (c *Cursor) Resume() {
 	}
 }
 
+// Replayed is how many lines of the resumed second came again since Resume.
+func (c *Cursor) Replayed() int {
+	n := c.overflowReplay
+	for _, k := range c.replay {
+		n += k
+	}
+	return n
+}
+
 // LineHash identifies a log line by its kubelet timestamp (nanoseconds) and content.
 func LineHash(ts time.Time, content []byte) uint64 {
 	h := fnv.New64a()

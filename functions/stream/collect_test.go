@@ -40,6 +40,7 @@ type driver interface {
 	Restart(ns, name, c string)
 	Delete(ns, name string)
 	LoseLogs(ns, name string)
+	Rotate(ns, name, c string)
 	CutStreams()
 }
 
@@ -543,6 +544,45 @@ func TestFailedCheckpointSaveDoesNotRepeatLines(t *testing.T) {
 		}
 		if got := k.k8sLines(t)[pod+"/submit-jobs"]; fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("%d lines, want %d once each", len(got), len(want))
+		}
+	})
+}
+
+// A polled container whose log the kubelet rotated between two polls lost the lines
+// in between: its container_ended notice says partial, rotated.
+func TestRotatedLogIsPartial(t *testing.T) {
+	backends(t, func(t *testing.T, k *kstack) {
+		wait, _ := collectRun(t, k.collector(t, "a", 1))
+		hog := "submit-jobs-" + suffix + "-hog"
+		k.sim.AddPod(kubesim.PodSpec{Name: hog, Main: []string{"submit-jobs"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "submit"}})
+		k.sim.Start("default", hog, "submit-jobs")
+		k.sim.Log("default", hog, "submit-jobs", "submitting")
+		time.Sleep(500 * time.Millisecond)
+		pod := "blastn-batch-nt-job-002-" + suffix + "-rot"
+		k.sim.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "blast"}})
+		k.sim.Start("default", pod, "blast")
+		k.sim.Log("default", pod, "blast", "before 1", "before 2")
+		time.Sleep(2500 * time.Millisecond) // polled once at least
+		k.sim.Log("default", pod, "blast", "lost 1", "lost 2")
+		k.sim.Rotate("default", pod, "blast")
+		time.Sleep(1100 * time.Millisecond) // a later second
+		k.sim.Log("default", pod, "blast", "after")
+		k.sim.Terminate("default", pod, "blast", 0)
+		time.Sleep(2500 * time.Millisecond)
+		k.sim.Terminate("default", hog, "submit-jobs", 0)
+		k.finish(t)
+		if err := wait(); err != nil {
+			t.Fatal(err)
+		}
+		if got := k.k8sLines(t)[pod+"/blast"]; fmt.Sprint(got) != "[before 1 before 2 after]" {
+			t.Fatalf("lines %v", got)
+		}
+		n := k.ended(t)[pod+"/blast"]
+		if len(n) != 1 || n[0].Ended.Completeness != event.Partial || n[0].Ended.Missing != event.MissingRotated {
+			t.Fatalf("notice %+v", n)
+		}
+		if h := k.ended(t)[hog+"/submit-jobs"]; len(h) != 1 || h[0].Ended.Completeness != event.Complete {
+			t.Fatalf("a follow without rotation: %+v", h)
 		}
 	})
 }

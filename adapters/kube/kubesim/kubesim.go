@@ -257,6 +257,17 @@ func (s *Sim) LoseLogs(ns, name string) {
 	}
 }
 
+// Rotate moves the lines of the container's current instance out of the file the
+// kubelet serves, as its log rotation does: later reads see only lines written after.
+func (s *Sim) Rotate(ns, name, c string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, cc := s.containerOf(ns, name, c); cc != nil {
+		cur := cc.instances[len(cc.instances)-1]
+		cur.lines = nil
+	}
+}
+
 // CutStreams ends every open log stream mid-way, as a dropped connection would.
 func (s *Sim) CutStreams() {
 	s.mu.Lock()

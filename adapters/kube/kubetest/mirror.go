@@ -111,6 +111,9 @@ func (m *Mirror) Restart(_, name, c string) { m.cp.Sim.Restart(m.Namespace, name
 func (m *Mirror) CutStreams() { m.cp.Sim.CutStreams() }
 
 // Delete removes the pod at once (no kubelet finishes a graceful deletion here).
+// Rotate rotates a container's log (kubesim.Sim.Rotate).
+func (m *Mirror) Rotate(_, name, c string) { m.cp.Sim.Rotate(m.Namespace, name, c) }
+
 // LoseLogs makes the pod's logs unreadable while the pod stays (kubesim.Sim.LoseLogs).
 func (m *Mirror) LoseLogs(_, name string) { m.cp.Sim.LoseLogs(m.Namespace, name) }
 

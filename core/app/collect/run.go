@@ -354,6 +354,10 @@ func (rs *runState) readOnce(ctx context.Context, f *tstate, follow bool) (stopp
 	key := t.Key()
 	req := ports.LogRequest{Namespace: t.Namespace, Pod: t.Pod, Container: t.Container, Previous: previous, Follow: follow}
 	first := working.SinceTime().IsZero() && working.Lines == 0
+	// A resume reads its whole second again: the lines of it already stored must come
+	// back before any new one. If none does, the kubelet's current file no longer
+	// holds that second — the log was rotated and what was written in between is lost.
+	checkRotation := !first && len(working.Seen) > 0
 	if !first {
 		working.Resume()
 		req.SinceTime = working.SinceTime()
@@ -406,7 +410,14 @@ func (rs *runState) readOnce(ctx context.Context, f *tstate, follow bool) (stopp
 		if perr != nil {
 			ts, content = rs.c.Config.now().UTC(), line
 		}
-		if working.Accept(ts, content) && rs.firstInstance(t, merge.LineHash(ts, content)) {
+		fresh := working.Accept(ts, content)
+		if fresh && checkRotation {
+			checkRotation = false
+			if working.Replayed() == 0 && ts.UTC().Truncate(time.Second).After(req.SinceTime) {
+				working.Rotated = true
+			}
+		}
+		if fresh && rs.firstInstance(t, merge.LineHash(ts, content)) {
 			batch = append(batch, merge.Event(rs.jobID, t, ts, content))
 		}
 		if !more || len(batch) >= 256 {
@@ -504,6 +515,8 @@ func (rs *runState) finish(ctx context.Context, f *tstate, cause error, gone boo
 		d.Completeness, d.Missing = event.Partial, event.MissingDeleted
 	case cause != nil:
 		d.Completeness, d.Missing = event.Partial, event.MissingDeleted
+	case cp.Rotated:
+		d.Completeness, d.Missing = event.Partial, event.MissingRotated
 	case cp.Tailed:
 		d.Completeness, d.Missing = event.Partial, event.MissingTail
 	}
