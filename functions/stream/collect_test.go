@@ -358,17 +358,23 @@ func TestEveryLineOfAWideRunBeyondTheFollowCap(t *testing.T) {
 	})
 }
 
+// withHog starts a collector with one follow slot and a long-running pod that takes
+// it, so that every later container is polled (every 2 s).
+func withHog(t *testing.T, k *kstack) (wait func() error, hog string) {
+	wait, _ = collectRun(t, k.collector(t, "a", 1))
+	hog = "submit-jobs-" + suffix + "-hog"
+	k.sim.AddPod(kubesim.PodSpec{Name: hog, Main: []string{"submit-jobs"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "submit"}})
+	k.sim.Start("default", hog, "submit-jobs")
+	k.sim.Log("default", hog, "submit-jobs", "submitting")
+	time.Sleep(500 * time.Millisecond)
+	return wait, hog
+}
+
 // A pod whose logs are gone before the collector could read any line is missed, and
 // says so; a followed one that ended is complete.
 func TestMissedContainerIsSaid(t *testing.T) {
 	backends(t, func(t *testing.T, k *kstack) {
-		// One follow slot, held by a long-running pod: the others are polled every 2 s.
-		wait, _ := collectRun(t, k.collector(t, "a", 1))
-		hog := "submit-jobs-" + suffix + "-hog"
-		k.sim.AddPod(kubesim.PodSpec{Name: hog, Main: []string{"submit-jobs"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "submit"}})
-		k.sim.Start("default", hog, "submit-jobs")
-		k.sim.Log("default", hog, "submit-jobs", "submitting")
-		time.Sleep(500 * time.Millisecond)
+		wait, hog := withHog(t, k)
 		gone := "blastn-batch-nt-job-001-" + suffix + "-gone"
 		k.sim.AddPod(kubesim.PodSpec{Name: gone, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "blast"}})
 		k.sim.Start("default", gone, "blast")
@@ -552,12 +558,7 @@ func TestFailedCheckpointSaveDoesNotRepeatLines(t *testing.T) {
 // in between: its container_ended notice says partial, rotated.
 func TestRotatedLogIsPartial(t *testing.T) {
 	backends(t, func(t *testing.T, k *kstack) {
-		wait, _ := collectRun(t, k.collector(t, "a", 1))
-		hog := "submit-jobs-" + suffix + "-hog"
-		k.sim.AddPod(kubesim.PodSpec{Name: hog, Main: []string{"submit-jobs"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "submit"}})
-		k.sim.Start("default", hog, "submit-jobs")
-		k.sim.Log("default", hog, "submit-jobs", "submitting")
-		time.Sleep(500 * time.Millisecond)
+		wait, hog := withHog(t, k)
 		pod := "blastn-batch-nt-job-002-" + suffix + "-rot"
 		k.sim.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "blast"}})
 		k.sim.Start("default", pod, "blast")
