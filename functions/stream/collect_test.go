@@ -89,7 +89,13 @@ func (k *kstack) collector(t testing.TB, holder string, maxFollows int) *collect
 
 // collect runs c on run-k in the background; the returned func waits for it.
 func collectRun(t *testing.T, c *collect.Collector) (wait func() error, cancel func()) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	return collectWithin(t, c, 60*time.Second)
+}
+
+// collectWithin is collectRun with another budget (the 600,000-line run under -race
+// takes about a minute on 2 cores).
+func collectWithin(t *testing.T, c *collect.Collector, d time.Duration) (wait func() error, cancel func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	done := make(chan error, 1)
 	go func() { done <- c.Collect(ctx, "run-k") }()
 	return func() error { defer cancel(); return <-done }, cancel
@@ -304,7 +310,7 @@ func TestEveryLineOfAWideRunBeyondTheFollowCap(t *testing.T) {
 		t.Skip("writes 1.2 million lines (two backends); not in -short")
 	}
 	backends(t, func(t *testing.T, k *kstack) {
-		wait, _ := collectRun(t, k.collector(t, "a", 64))
+		wait, _ := collectWithin(t, k.collector(t, "a", 64), 5*time.Minute)
 		const pods, lines, chunks = 200, 3000, 30
 		var wg sync.WaitGroup
 		for i := 0; i < pods; i++ {
