@@ -117,6 +117,9 @@ type Publisher struct {
 	trouble chan struct{} // an append failed (wakes a waiting writer)
 	abort   chan struct{} // Close's deadline passed: stop storing
 	done    chan struct{}
+	// ctx is canceled with abort: it ends an append in flight at once.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu          sync.Mutex
 	queue       [][]event.Event // batches for the log, oldest first
@@ -157,6 +160,7 @@ func New(log ports.EventLog, spool ports.Spool, cfg Config) (*Publisher, error) 
 		wake: make(chan struct{}, 1), room: make(chan struct{}, 1), trouble: make(chan struct{}, 1),
 		abort: make(chan struct{}), done: make(chan struct{}),
 		app: appender{log: log, jobID: cfg.JobID, pubID: cfg.PubID, timeout: cfg.appendTimeout()}}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	go p.run()
 	return p, nil
 }
@@ -285,8 +289,10 @@ func (p *Publisher) Close(ctx context.Context) Stats {
 	case <-p.done:
 	case <-ctx.Done():
 		close(p.abort)
+		p.cancel()
 		<-p.done
 	}
+	p.cancel()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	// What storing still held, then the queue: ahead of the spool (their Seqs are lower).
@@ -426,15 +432,7 @@ func (p *Publisher) replayOne() (replayed, ok bool) {
 // (false; what was not stored is left in p.inflight).
 func (p *Publisher) storeRetrying(events []event.Event) bool {
 	wait := p.cfg.backoff()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-p.abort:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := p.ctx
 	for {
 		p.mu.Lock()
 		app := p.app
