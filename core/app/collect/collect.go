@@ -93,7 +93,7 @@ type Collector struct {
 
 	once  sync.Once
 	slots chan struct{}
-	// pollNanos is the last round time of a run's polled containers (a metric).
+	// pollNanos is the time between the last two polls of one running container (a metric).
 	pollNanos atomic.Int64
 
 	mu       sync.Mutex
@@ -118,7 +118,7 @@ func (c *Collector) pace(ctx context.Context) error {
 	return c.Pacer.Wait(ctx)
 }
 
-// PollInterval is how long the last round over a run's polled containers took: the
+// PollInterval is the time between the last two polls of one running container: the
 // ~2 s of Config.PollEvery, stretched when the request budget does not allow it.
 func (c *Collector) PollInterval() time.Duration { return time.Duration(c.pollNanos.Load()) }
 
@@ -176,7 +176,7 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 	}
 	rs := &runState{c: c, cluster: cluster, lease: lease, jobID: jobID, namespace: rec.Namespace, run: target.Run{ID: elb},
 		started: started, ckpts: map[string]merge.Checkpoint{}, targets: map[string]*tstate{},
-		recent: map[string]*recentLines{}, wake: make(chan struct{}, 1)}
+		recent: map[string]*recentLines{}, wake: make(chan struct{}, 1), pollWake: make(chan struct{}, 1)}
 	for k, raw := range ckpts {
 		if k == startedKey {
 			continue

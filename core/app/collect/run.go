@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ type tstate struct {
 	notified string           // the last notice emitted for it
 	cp       merge.Checkpoint // what is stored (saved to Checkpoints after each batch)
 	nextPoll time.Time
+	polledAt time.Time // when its last poll began
 }
 
 // runState is one run being collected.
@@ -52,13 +54,14 @@ type runState struct {
 	run       target.Run
 	started   time.Time // when the run's collection began (shared by every holder)
 
-	mu      sync.Mutex
-	ckpts   map[string]merge.Checkpoint // loaded at the start, by target key
-	targets map[string]*tstate
-	recent  map[string]*recentLines // per pod UID + container: lines stored, by instance
-	newest  time.Time               // when the last new target appeared
-	wake    chan struct{}
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	ckpts    map[string]merge.Checkpoint // loaded at the start, by target key
+	targets  map[string]*tstate
+	recent   map[string]*recentLines // per pod UID + container: lines stored, by instance
+	newest   time.Time               // when the last new target appeared
+	wake     chan struct{}           // the dispatcher's: a slot or a target changed
+	pollWake chan struct{}           // the poll loop's: a polled target ended
+	wg       sync.WaitGroup
 }
 
 // observe takes a pod change from the watch (or from a list).
@@ -96,8 +99,11 @@ func (rs *runState) observe(ch ports.PodChange) {
 				f.t.FinishedAt = t.FinishedAt
 			}
 		}
-		if t.State == target.Terminated || ch.Deleted {
+		if (t.State == target.Terminated || ch.Deleted) && !f.ended {
 			f.ended = true
+			if f.phase == polling {
+				signal.Notify(rs.pollWake)
+			}
 		}
 		signal.Notify(f.changed)
 	}
@@ -261,77 +267,90 @@ func (rs *runState) forbidden(ctx context.Context, f *tstate, err error) {
 const pollers = 8
 
 // pollLoop reads every polled target about every Config.PollEvery, as the request
-// budget allows; each round's length is the collector's poll-interval metric.
+// budget allows. A container that has ended goes first: its pod may be deleted
+// seconds later, while a running one can wait. A slot is refilled as soon as its
+// poll returns, so one slow read does not hold back the others.
 func (rs *runState) pollLoop(ctx context.Context) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	sem := make(chan struct{}, pollers)
-	var round time.Time
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	free := pollers
+	done := make(chan struct{}, pollers)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-done:
+			free++
+		case <-rs.pollWake:
 		case <-tick.C:
 		}
-		now := rs.c.Config.now()
-		rs.mu.Lock()
-		var due []*tstate
-		polled := 0
-		for _, f := range rs.targets {
-			if f.phase != polling {
-				continue
-			}
-			polled++
-			if !f.busy && !f.nextPoll.After(now) {
-				f.busy = true
-				due = append(due, f)
-			}
-		}
-		rs.mu.Unlock()
-		if polled == 0 {
-			round = time.Time{}
-			continue
-		}
-		if round.IsZero() {
-			round = now
-		}
-		var wg sync.WaitGroup
-		for _, f := range due {
-			sem <- struct{}{}
-			wg.Add(1)
+		for _, f := range rs.duePolls(free) {
+			free--
+			inflight.Add(1)
 			go func() {
-				defer func() { <-sem; wg.Done() }()
+				defer func() { inflight.Done(); done <- struct{}{} }()
 				rs.pollOne(ctx, f)
 			}()
-		}
-		wg.Wait()
-		if len(due) > 0 && len(due) >= polled {
-			rs.c.pollNanos.Store(int64(rs.c.Config.now().Sub(round)))
-			round = rs.c.Config.now()
 		}
 	}
 }
 
+// duePolls marks busy and returns up to n polled targets due now: ended ones first,
+// then those waiting longest.
+func (rs *runState) duePolls(n int) []*tstate {
+	if n <= 0 {
+		return nil
+	}
+	now := rs.c.Config.now()
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	var due []*tstate
+	for _, f := range rs.targets {
+		if f.phase == polling && !f.busy && (f.ended || !f.nextPoll.After(now)) {
+			due = append(due, f)
+		}
+	}
+	slices.SortFunc(due, func(a, b *tstate) int {
+		if a.ended != b.ended {
+			if a.ended {
+				return -1
+			}
+			return 1
+		}
+		return a.nextPoll.Compare(b.nextPoll)
+	})
+	due = due[:min(n, len(due))]
+	for _, f := range due {
+		f.busy = true
+		if !f.ended && !f.polledAt.IsZero() {
+			rs.c.pollNanos.Store(int64(now.Sub(f.polledAt)))
+		}
+		f.polledAt = now
+	}
+	return due
+}
+
 // pollOne reads a polled target once, to the end of what the kubelet holds.
 func (rs *runState) pollOne(ctx context.Context, f *tstate) {
-	defer func() {
-		rs.mu.Lock()
-		f.busy = false
-		rs.mu.Unlock()
-	}()
 	endedBefore := rs.startRead(f)
 	_, err := rs.readOnce(ctx, f, false)
 	switch {
 	case ctx.Err() != nil || errors.Is(err, errLeaseLost):
+		rs.unbusy(f)
 		return
 	case err == nil && endedBefore:
 		rs.finish(ctx, f, nil, false) // read after it ended: that was all of it
+		rs.unbusy(f)
 		return
 	case errors.Is(err, ports.ErrNotFound):
 		rs.finish(ctx, f, err, true)
+		rs.unbusy(f)
 		return
 	case errors.Is(err, ports.ErrForbidden):
 		rs.forbidden(ctx, f, err)
+		rs.unbusy(f)
 		return
 	}
 	rs.mu.Lock()
@@ -339,8 +358,15 @@ func (rs *runState) pollOne(ctx context.Context, f *tstate) {
 		f.phase = polling // the read failed: drain again next round
 	}
 	f.nextPoll = rs.c.Config.now().Add(rs.c.Config.pollEvery())
+	f.busy = false
 	rs.mu.Unlock()
 	signal.Notify(rs.wake) // a slot may take it now
+}
+
+func (rs *runState) unbusy(f *tstate) {
+	rs.mu.Lock()
+	f.busy = false
+	rs.mu.Unlock()
 }
 
 // readOnce reads f's log once from its checkpoint: to the end of the stream (follow)
