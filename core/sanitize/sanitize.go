@@ -16,7 +16,11 @@ const Ellipsis = "…"
 // LF become spaces), with invalid UTF-8 replaced by U+FFFD, secrets masked, and at
 // most MaxChars characters long.
 func Line(s string) string {
-	s = mask(clean(s))
+	return finish(mask(clean(s)))
+}
+
+// finish cuts a masked line to MaxChars.
+func finish(s string) string {
 	// A cut can leave a mask or a secret's neighbourhood changed ("password=*…" from
 	// "password=***", an AWS key id that now ends at a boundary): mask again, and cut
 	// again if a mask made the line longer. mask is idempotent, so the result is too;

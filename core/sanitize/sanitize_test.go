@@ -183,7 +183,8 @@ func FuzzLine(f *testing.F) {
 // pattern that once made a rule quadratic. Each must finish well within the test
 // timeout; the benchmark BenchmarkLine measures speed.
 func TestLinearOnAdversarialInput(t *testing.T) {
-	for _, unit := range []string{"eyJ", "eyJa.", "a=", " password=", "?sig=", "://a@", "bearer ", "AKIA", "\x1b[", "\x1b]", "A1b2/"} {
+	for _, unit := range []string{"eyJ", "eyJa.", "a=", " password=", "?sig=", "://a@", "bearer ", "AKIA", "\x1b[", "\x1b]", "A1b2/",
+		"-----BEGIN ", "-----BEGIN PRIVATE KEY-----", "://a:1", "://a:b/", "--password '", "pat " + strings.Repeat("a2", 26) + " "} {
 		Line(strings.Repeat(unit, (1<<20)/len(unit)))
 	}
 }

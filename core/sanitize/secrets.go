@@ -8,6 +8,7 @@ const Mask = "***"
 // mask applies each rule in turn. Each rule looks for a cheap trigger first (a byte or
 // a short substring), so a plain line costs a few linear scans and no allocation.
 func mask(s string) string {
+	s, _ = maskPEM(s)
 	s = maskSASQuery(s)
 	s = maskKeyValues(s)
 	s = maskBearer(s)
@@ -16,6 +17,7 @@ func mask(s string) string {
 	s = maskJWT(s)
 	s = maskAWSKeys(s)
 	s = maskURLPasswords(s)
+	s = maskPATs(s)
 	return maskBase64(s)
 }
 
@@ -119,6 +121,17 @@ func secretKey(ident string) (isKey, wholeConnString bool) {
 	return false, false
 }
 
+// connStringPart: the key is one of the ;-separated parts of an Azure connection
+// string, whose value (base64) ends at the next ';'.
+func connStringPart(ident string) bool {
+	for _, k := range []string{"accountkey", "sharedaccesskey", "sharedaccesssignature", "accountname", "endpointsuffix"} {
+		if strings.EqualFold(ident, k) {
+			return true
+		}
+	}
+	return false
+}
+
 func isIdent(c byte) bool { return isAlnum(c) || c == '_' || c == '-' || c == '.' }
 
 // maskKeyValues masks values of secret keys: password=..., AccountKey=...;
@@ -178,8 +191,18 @@ func maskKeyValues(s string) string {
 		} else if whole {
 			end = tokenEnd(s, v)
 		} else {
+			// A value runs to whitespace: ';' and ',' are common in passwords. Two
+			// kinds of key are parts of a larger string and end at its separator: a
+			// connection string's keys at ';' and a query parameter at '&'.
+			stops := "\"'<>`"
+			if connStringPart(s[k:j]) {
+				stops += ";"
+			}
+			if k > 0 && (s[k-1] == '?' || s[k-1] == '&') {
+				stops += "&"
+			}
 			end = v
-			for end < len(s) && !isSpace(s[end]) && !strings.ContainsRune("\"'&;,<>`", rune(s[end])) {
+			for end < len(s) && !isSpace(s[end]) && strings.IndexByte(stops, s[end]) < 0 {
 				end++
 			}
 		}
@@ -265,7 +288,17 @@ func maskFlags(s string) string {
 		for v < len(s) && isSpace(s[v]) {
 			v++
 		}
-		end := tokenEnd(s, v)
+		var end int
+		if v < len(s) && (s[v] == '"' || s[v] == '\'') {
+			q := s[v]
+			v++
+			end = v
+			for end < len(s) && s[end] != q {
+				end++
+			}
+		} else {
+			end = tokenEnd(s, v)
+		}
 		if end > v && s[v] != '-' && s[v:end] != Mask {
 			e.replace(v, end)
 		}
@@ -367,7 +400,9 @@ func maskAWSKeys(s string) string {
 	return e.result()
 }
 
-// maskURLPasswords masks the password of scheme://user:password@host.
+// maskURLPasswords masks the password of scheme://user:password@host. The password
+// runs to the first '@' (a '/' in it is common, though it should be escaped); a
+// "host:port/path@..." is not a password.
 func maskURLPasswords(s string) string {
 	if !strings.Contains(s, "://") {
 		return s
@@ -378,26 +413,101 @@ func maskURLPasswords(s string) string {
 			continue
 		}
 		start := i + 3
-		end := start
-		for end < len(s) && !isSpace(s[end]) && strings.IndexByte("/?#\"'<>`", s[end]) < 0 {
-			end++
+		colon := start
+		for colon < len(s) && !isSpace(s[colon]) && strings.IndexByte(":@/?#\"'<>`", s[colon]) < 0 {
+			colon++
 		}
-		at := strings.LastIndexByte(s[start:end], '@')
-		if at < 0 {
-			i = end - 1
+		if colon == len(s) || s[colon] != ':' {
+			i = colon - 1
 			continue
 		}
-		userinfo := s[start : start+at]
-		if colon := strings.IndexByte(userinfo, ':'); colon >= 0 {
-			p0, p1 := start+colon+1, start+at
-			if p1 > p0 && s[p0:p1] != Mask {
-				e.replace(p0, p1)
+		p0 := colon + 1
+		at, port := p0, true
+		for at < len(s) && !isSpace(s[at]) && strings.IndexByte("@\"'<>`", s[at]) < 0 {
+			if port && (s[at] < '0' || s[at] > '9') {
+				if at > p0 && strings.IndexByte("/?#", s[at]) >= 0 {
+					break // host:port, then a path or query
+				}
+				port = false
 			}
+			at++
 		}
-		i = end - 1
+		if at == len(s) || s[at] != '@' {
+			i = at - 1 // no '@' up to here: no later "://" in this stretch has one either
+			continue
+		}
+		if at > p0 && s[p0:at] != Mask {
+			e.replace(p0, at)
+		}
+		i = at
 	}
 	return e.result()
 }
+
+// Azure DevOps personal access tokens (and other 52-character lower-case base32
+// tokens) look like words on their own; one is masked when a credential word stands
+// within patWindow bytes before it.
+const (
+	patLen    = 52
+	patWindow = 40
+)
+
+var patWords = []string{"pat", "token", "password", "passwd", "pwd", "secret", "credential", "credentials"}
+
+func maskPATs(s string) string {
+	if len(s) < patLen {
+		return s
+	}
+	e := editor{s: s}
+	for i := 0; i < len(s); {
+		if !isAlnum(s[i]) {
+			i++
+			continue
+		}
+		start := i
+		base32, digit := true, false
+		for i < len(s) && isAlnum(s[i]) {
+			c := s[i]
+			switch {
+			case c >= '2' && c <= '7':
+				digit = true
+			case c >= 'a' && c <= 'z':
+			default:
+				base32 = false
+			}
+			i++
+		}
+		if i-start == patLen && base32 && digit && credentialWordBefore(s, start) {
+			e.replace(start, i)
+		}
+	}
+	return e.result()
+}
+
+// credentialWordBefore: a word of patWords, standing alone (no letter on either side),
+// ends within patWindow bytes before i.
+func credentialWordBefore(s string, i int) bool {
+	lo := max(0, i-patWindow)
+	for j := i; j > lo; j-- {
+		if !isLetter(s[j-1]) || (j < len(s) && isLetter(s[j])) {
+			continue
+		}
+		// s[:j] ends a word: find its start.
+		w := j
+		for w > lo && isLetter(s[w-1]) {
+			w--
+		}
+		for _, k := range patWords {
+			if strings.EqualFold(s[w:j], k) {
+				return true
+			}
+		}
+		j = w + 1
+	}
+	return false
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // Base64 blobs: a run of [A-Za-z0-9+/] (and trailing '=') at least minBlob long, with
 // upper- and lower-case letters and a digit, '+' or '/'. Paths are spared by asking
