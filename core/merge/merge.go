@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/blastlog/blastlog/core/event"
-	"github.com/blastlog/blastlog/core/sanitize"
 	"github.com/blastlog/blastlog/core/target"
 )
 
@@ -135,10 +134,9 @@ func (c *Cursor) Accept(ts time.Time, content []byte) bool {
 	return true
 }
 
-// Event builds the event of one accepted line of a target. Content is sanitised; a
-// line cut at the cap is flagged.
-func Event(jobID string, t target.Target, ts time.Time, content []byte) event.Event {
-	line := sanitize.Line(string(content))
+// Event builds the event of one accepted line of a target, its content sanitised
+// by the target's sanitiser (line, from content); a line cut at the cap is flagged.
+func Event(jobID string, t target.Target, ts time.Time, content []byte, line string) event.Event {
 	return event.Event{SchemaVersion: event.SchemaVersion, JobID: jobID, Source: event.SourceK8s, Phase: t.Phase,
 		Stream: event.Stdout, Pod: t.Pod, Container: t.Container, Line: line, TS: ts,
 		ContainerID: t.ContainerID, Restart: t.Restart,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/sanitize"
 	"github.com/blastlog/blastlog/core/target"
 )
 
@@ -121,7 +122,8 @@ func TestOverflowBeyondMaxHashesStillExact(t *testing.T) {
 func TestEvent(t *testing.T) {
 	tg := target.Target{Namespace: "default", Pod: "p", PodUID: "u", Container: "blast", ContainerID: "containerd://x", Phase: "running", Restart: 2}
 	ts := time.Date(2026, 6, 1, 2, 3, 4, 123456789, time.UTC)
-	e := Event("run", tg, ts, []byte("\x1b[31mhi password=x\x1b[0m"))
+	raw := []byte("\x1b[31mhi password=x\x1b[0m")
+	e := Event("run", tg, ts, raw, sanitize.Line(string(raw)))
 	if e.Source != event.SourceK8s || e.Pod != "p" || e.Container != "blast" || e.Line != "hi password=***" || !e.TS.Equal(ts) ||
 		e.ContainerID != "containerd://x" || e.Restart != 2 || e.Truncated {
 		t.Fatalf("%+v", e)
@@ -129,7 +131,8 @@ func TestEvent(t *testing.T) {
 	if err := e.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	long := Event("run", tg, ts, []byte(strings.Repeat("x", 5000)))
+	x := strings.Repeat("x", 5000)
+	long := Event("run", tg, ts, []byte(x), sanitize.Line(x))
 	if !long.Truncated || !strings.Contains(string(long.AppendJSON(nil)), `"truncated":true`) {
 		t.Fatal("not flagged")
 	}

@@ -285,6 +285,34 @@ func TestTakeoverFromCheckpointsWithoutDuplicates(t *testing.T) {
 	})
 }
 
+// A private key printed over several lines is masked whole, across a takeover
+// between its lines: the sanitiser's state travels with the checkpoint.
+func TestPrivateKeyBlockIsMaskedAcrossATakeover(t *testing.T) {
+	backends(t, func(t *testing.T, k *kstack) {
+		a, b := k.collector(t, "replica-a", 64), k.collector(t, "replica-b", 64)
+		waitA, cancelA := collectRun(t, a)
+		pod := "submit-jobs-" + suffix + "-pem"
+		k.sim.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"submit-jobs"}, Labels: map[string]string{target.LabelJobID: elbID, target.LabelApp: "submit"}})
+		k.sim.Start("default", pod, "submit-jobs")
+		k.sim.Log("default", pod, "submit-jobs", "-----BEGIN RSA PRIVATE KEY-----", "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun")
+		time.Sleep(time.Second)
+		cancelA()
+		waitA()
+		waitB, _ := collectRun(t, b)
+		k.sim.Log("default", pod, "submit-jobs", "q2w3", "-----END RSA PRIVATE KEY-----", "key written")
+		time.Sleep(300 * time.Millisecond)
+		k.sim.Terminate("default", pod, "submit-jobs", 0)
+		k.finish(t)
+		if err := waitB(); err != nil {
+			t.Fatal(err)
+		}
+		got := fmt.Sprint(k.k8sLines(t)[pod+"/submit-jobs"])
+		if want := "[-----BEGIN RSA PRIVATE KEY----- *** *** -----END RSA PRIVATE KEY----- key written]"; got != want {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
+	})
+}
+
 // ended returns the run's container_ended notices by pod/container.
 func (k *kstack) ended(t *testing.T) map[string][]event.Event {
 	t.Helper()

@@ -443,8 +443,12 @@ func (rs *runState) readOnce(ctx context.Context, f *tstate, follow bool) (stopp
 				working.Rotated = true
 			}
 		}
-		if fresh && rs.firstInstance(t, merge.LineHash(ts, content)) {
-			batch = append(batch, merge.Event(rs.jobID, t, ts, content))
+		if fresh {
+			// Every new line moves the sanitiser's state, stored or not.
+			line := working.Sanitizer.Line(string(content))
+			if rs.firstInstance(t, merge.LineHash(ts, content)) {
+				batch = append(batch, merge.Event(rs.jobID, t, ts, content, line))
+			}
 		}
 		if !more || len(batch) >= 256 {
 			return flush()

@@ -488,6 +488,7 @@ func (p *Publisher) sleep(d time.Duration) bool {
 type LineWriter struct {
 	p       *Publisher
 	stream  event.Stream
+	clean   sanitize.Stream // a private key printed over several lines is masked whole
 	split   lines.Splitter
 	pending []event.Event
 	bytes   int
@@ -508,7 +509,7 @@ func (w *LineWriter) Close() error {
 }
 
 func (w *LineWriter) line(raw []byte, _ bool) {
-	text := sanitize.Line(string(raw))
+	text := w.clean.Line(string(raw))
 	w.pending = append(w.pending, event.Event{SchemaVersion: event.SchemaVersion, JobID: w.p.cfg.JobID,
 		Source: w.p.cfg.source(), Phase: w.p.cfg.Phase, Stream: w.stream, Line: text, TS: w.p.cfg.now()})
 	w.bytes += len(text)

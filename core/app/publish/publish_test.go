@@ -53,6 +53,33 @@ func TestPublishesSanitisedLinesInOrder(t *testing.T) {
 	}
 }
 
+// A private key printed over several lines is masked whole; the other stream's lines
+// in between are not.
+func TestPrivateKeyBlockIsMaskedPerStream(t *testing.T) {
+	log := portstest.NewEventLog(0)
+	p, err := New(log, nil, Config{JobID: "run-1", Phase: "submitting"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errw := p.Writer(event.Stdout), p.Writer(event.Stderr)
+	out.Write([]byte("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"))
+	errw.Write([]byte("q2w3\n"))
+	out.Write([]byte("q2w3\n-----END PRIVATE KEY-----\nq2w3\n"))
+	out.Close()
+	errw.Close()
+	if st := p.Close(context.Background()); st.Stored != 6 {
+		t.Fatalf("stats %+v", st)
+	}
+	var got []string
+	for _, e := range readAll(t, log, "run-1") {
+		got = append(got, fmt.Sprintf("%s:%s", e.Stream, e.Line))
+	}
+	want := "[stdout:-----BEGIN PRIVATE KEY----- stdout:*** stderr:q2w3 stdout:*** stdout:-----END PRIVATE KEY----- stdout:q2w3]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("got  %v\nwant %s", got, want)
+	}
+}
+
 func TestRefusesBadConfig(t *testing.T) {
 	for _, cfg := range []Config{{JobID: ""}, {JobID: strings.Repeat("x", 129)}, {JobID: "j", Source: "cron"}} {
 		if _, err := New(portstest.NewEventLog(0), nil, cfg); !errors.Is(err, event.ErrInvalid) {
