@@ -102,6 +102,7 @@ func (rs *runState) observe(ch ports.PodChange) {
 		if (t.State == target.Terminated || ch.Deleted) && !f.ended {
 			f.ended = true
 			if f.phase == polling {
+				f.nextPoll = time.Time{} // due now: its pod may be deleted soon
 				signal.Notify(rs.pollWake)
 			}
 		}
@@ -308,7 +309,7 @@ func (rs *runState) duePolls(n int) []*tstate {
 	defer rs.mu.Unlock()
 	var due []*tstate
 	for _, f := range rs.targets {
-		if f.phase == polling && !f.busy && (f.ended || !f.nextPoll.After(now)) {
+		if f.phase == polling && !f.busy && !f.nextPoll.After(now) {
 			due = append(due, f)
 		}
 	}
