@@ -249,21 +249,35 @@ func TestWholeRunOutlivesTheStreamCapAndRedis(t *testing.T) {
 	if st != 200 || !strings.Contains(string(b), `"job_id":"run-big"`) || !strings.Contains(string(b), `"status":"completed"`) {
 		t.Errorf("run list after FLUSHALL: %d %s", st, b)
 	}
-	var found struct {
-		Matches []struct {
-			ID     string `json:"id"`
-			Line   string `json:"line"`
-			LineNo int    `json:"line_no"`
-		} `json:"matches"`
-		Truncated bool `json:"truncated"`
+	type match struct {
+		ID     string `json:"id"`
+		Line   string `json:"line"`
+		LineNo int    `json:"line_no"`
 	}
-	st, b, _ = get(t, srv.base+"/api/blast/logs/run-big/search?q=LINE+00250&phase=staging_db", owner)
-	if json.Unmarshal(b, &found); st != 200 || len(found.Matches) != 1 || found.Matches[0].LineNo != 251 ||
-		found.Matches[0].Line != "line 00250" || found.Truncated {
-		t.Errorf("search of an archived step after FLUSHALL: %d %s", st, b)
+	// A scan stops after SearchMaxTime and says where to go on (a loaded machine may
+	// need more than one page): follow next_after to the end of the run.
+	var found []match
+	for page, after := 0, ""; ; page++ {
+		var p struct {
+			Matches   []match `json:"matches"`
+			NextAfter string  `json:"next_after"`
+			Truncated bool    `json:"truncated"`
+		}
+		st, b, _ = get(t, srv.base+"/api/blast/logs/run-big/search?q=LINE+00250&phase=staging_db&after="+after, owner)
+		if err := json.Unmarshal(b, &p); err != nil || st != 200 || page == 100 {
+			t.Fatalf("search page %d: %d %s", page, st, b)
+		}
+		found = append(found, p.Matches...)
+		if !p.Truncated {
+			break
+		}
+		after = p.NextAfter
+	}
+	if len(found) != 1 || found[0].LineNo != 251 || found[0].Line != "line 00250" {
+		t.Fatalf("search of an archived step after FLUSHALL: %+v", found)
 	}
 	var around app.Snapshot
-	st, b, _ = get(t, srv.base+"/api/blast/logs/run-big/snapshot?limit=10&around="+found.Matches[0].ID, owner)
+	st, b, _ = get(t, srv.base+"/api/blast/logs/run-big/snapshot?limit=10&around="+found[0].ID, owner)
 	if json.Unmarshal(b, &around); st != 200 || len(around.Events) != 10 || around.Events[5].Line != "line 00250" ||
 		around.Events[0].Line != "line 00245" {
 		t.Errorf("around a permalinked line: %d %s", st, b)
