@@ -73,6 +73,9 @@ type TicketStore interface {
 	// Take returns the record and deletes it, atomically: of concurrent takers exactly
 	// one gets it. ErrNotFound when there is none (never stored, taken, or expired).
 	Take(ctx context.Context, hash string) (ticket.Record, error)
+	// Peek returns the record without taking it (whose ticket is it, before a limit
+	// refuses it and leaves it usable). ErrNotFound as for Take.
+	Peek(ctx context.Context, hash string) (ticket.Record, error)
 }
 
 // RateLimiter counts uses of a key in fixed windows.

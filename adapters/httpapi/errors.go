@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/blastlog/blastlog/core/app"
 	"github.com/blastlog/blastlog/core/event"
@@ -25,6 +26,7 @@ var errBadJobID = errors.New("bad job id")
 // outcome maps an error to its status and code: the one place that does.
 func outcome(err error) (status int, code, message string) {
 	var rl *app.RateLimitedError
+	var lim *app.LimitedError
 	switch {
 	case errors.Is(err, ports.ErrUnauthenticated):
 		return http.StatusUnauthorized, "unauthorized", "a valid Entra ID access token is required"
@@ -35,6 +37,8 @@ func outcome(err error) (status int, code, message string) {
 		return http.StatusNotFound, "job_not_found", "no such job"
 	case errors.As(err, &rl):
 		return http.StatusTooManyRequests, "rate_limited", "too many tickets requested; retry later"
+	case errors.As(err, &lim):
+		return http.StatusTooManyRequests, "too_many_" + lim.What, "this account has too many " + lim.What + " open on this server; close one or retry later"
 	case errors.Is(err, ports.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "unavailable", "a service blastlog depends on is unavailable; retry later"
 	}
@@ -51,8 +55,14 @@ func writeError(w http.ResponseWriter, err error) (status int, code string) {
 		h.Set("WWW-Authenticate", `Bearer realm="blastlog"`)
 	case http.StatusTooManyRequests:
 		var rl *app.RateLimitedError
-		errors.As(err, &rl)
-		h.Set("Retry-After", strconv.Itoa(int(math.Max(1, math.Ceil(rl.RetryAfter.Seconds())))))
+		var lim *app.LimitedError
+		retry := time.Second
+		if errors.As(err, &rl) {
+			retry = rl.RetryAfter
+		} else if errors.As(err, &lim) {
+			retry = lim.RetryAfter
+		}
+		h.Set("Retry-After", strconv.Itoa(int(math.Max(1, math.Ceil(retry.Seconds())))))
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "5")
 	}

@@ -85,7 +85,13 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	snap, err := s.Reads.Snapshot(r.Context(), credentials(r), r.PathValue("job_id"),
+	rec, release, err := s.Reads.Admit(r.Context(), credentials(r), r.PathValue("job_id"))
+	if err != nil {
+		s.readFailed(w, r, "snapshot", err)
+		return
+	}
+	defer release()
+	snap, err := s.Reads.Snapshot(r.Context(), rec,
 		app.SnapshotQuery{After: q.Get("after"), Before: q.Get("before"), Around: q.Get("around"), Limit: limit})
 	if errors.Is(err, event.ErrBadID) {
 		badRequest(w, "bad_after", "after, before or around is not a stream id")
@@ -103,11 +109,12 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 	if !getOnly(w, r) {
 		return
 	}
-	rec, err := s.Reads.Authorize(r.Context(), credentials(r), r.PathValue("job_id"))
+	rec, release, err := s.Reads.Admit(r.Context(), credentials(r), r.PathValue("job_id"))
 	if err != nil {
 		s.readFailed(w, r, "summary", err)
 		return
 	}
+	defer release()
 	sum, err := s.Reads.Summary(r.Context(), rec)
 	if err != nil {
 		s.readFailed(w, r, "summary", err)
@@ -154,11 +161,12 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		s.readFailed(w, r, "search", err)
 		return
 	}
-	rec, err := s.Reads.Authorize(r.Context(), credentials(r), r.PathValue("job_id"))
+	rec, release, err := s.Reads.Admit(r.Context(), credentials(r), r.PathValue("job_id"))
 	if err != nil {
 		s.readFailed(w, r, "search", err)
 		return
 	}
+	defer release()
 	res, err := s.Reads.Search(r.Context(), rec.JobID, sq)
 	if err != nil {
 		s.readFailed(w, r, "search", err)
@@ -180,11 +188,12 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		s.readFailed(w, r, "download", err)
 		return
 	}
-	rec, err := s.Reads.Authorize(r.Context(), credentials(r), r.PathValue("job_id"))
+	rec, release, err := s.Reads.Admit(r.Context(), credentials(r), r.PathValue("job_id"))
 	if err != nil {
 		s.readFailed(w, r, "download", err)
 		return
 	}
+	defer release()
 	ext, ctype := ".txt", "text/plain; charset=utf-8"
 	if dq.Format == app.FormatNDJSON {
 		ext, ctype = ".ndjson", "application/x-ndjson"

@@ -25,6 +25,9 @@ type Server struct {
 	Tickets      *app.Tickets // redeems tickets; issues them if IssueTickets
 	IssueTickets bool         // mount POST .../ticket (the ticket function; the stream's -dev)
 	Hub          *fanout.Hub  // mounts GET .../events
+	// Streams bounds each owner's open streams (checked before the ticket is
+	// consumed); nil: no limit. Reads.Limit bounds their reads.
+	Streams *app.OwnerLimit
 	// Reads mounts GET .../snapshot, .../download, .../search, .../summary and
 	// GET /api/blast/runs.
 	Reads *app.Reads

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/blastlog/blastlog/core/app"
 	"github.com/blastlog/blastlog/core/app/fanout"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/ticket"
@@ -32,7 +33,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	jobID := r.PathValue("job_id")
 	q := r.URL.Query()
-	if _, err := s.Tickets.Redeem(r.Context(), q.Get("ticket"), jobID); err != nil {
+	_, release, err := s.Tickets.RedeemWithin(r.Context(), s.Streams, q.Get("ticket"), jobID)
+	if err != nil {
+		var lim *app.LimitedError
+		if errors.As(err, &lim) {
+			s.m.Tickets.WithLabelValues("redeem", "limited").Inc()
+			writeError(w, err)
+			return
+		}
 		if errors.Is(err, ticket.ErrRejected) {
 			// The HTML spec's "stop reconnecting": the client fetches a new ticket.
 			s.m.Tickets.WithLabelValues("redeem", "rejected").Inc()
@@ -45,6 +53,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	defer release()
 	s.m.Tickets.WithLabelValues("redeem", "accepted").Inc()
 	if s.Watching != nil {
 		s.Watching(r.Context(), jobID)

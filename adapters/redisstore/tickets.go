@@ -59,9 +59,25 @@ func (s *TicketStore) Take(ctx context.Context, hash string) (ticket.Record, err
 	if err != nil {
 		return ticket.Record{}, unavailable("take ticket", err)
 	}
+	return decodeRecord("take ticket", v)
+}
+
+// Peek implements ports.TicketStore.
+func (s *TicketStore) Peek(ctx context.Context, hash string) (ticket.Record, error) {
+	v, err := s.rdb.Get(ctx, s.key(hash)).Result()
+	if errors.Is(err, redis.Nil) {
+		return ticket.Record{}, ports.ErrNotFound
+	}
+	if err != nil {
+		return ticket.Record{}, unavailable("peek ticket", err)
+	}
+	return decodeRecord("peek ticket", v)
+}
+
+func decodeRecord(what, v string) (ticket.Record, error) {
 	var r ticket.Record
 	if err := json.Unmarshal([]byte(v), &r); err != nil {
-		return ticket.Record{}, fmt.Errorf("take ticket: stored record is not JSON: %w", ports.ErrNotFound)
+		return ticket.Record{}, fmt.Errorf("%s: stored record is not JSON: %w", what, ports.ErrNotFound)
 	}
 	return r, nil
 }

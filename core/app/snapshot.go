@@ -47,6 +47,8 @@ type Reads struct {
 	// Index is the archive's index (summaries, the run list of runs Redis forgot);
 	// nil without an archive.
 	Index ports.ArchiveIndex
+	// Limit bounds each owner's reads in progress (Admit); nil: no limit.
+	Limit *OwnerLimit
 }
 
 // Authorize authenticates and returns the caller's run record: ports.ErrNotFound for
@@ -59,13 +61,11 @@ func (r *Reads) Authorize(ctx context.Context, c ports.Credentials, jobID string
 	return r.Tickets.Owned(ctx, caller, jobID)
 }
 
-// Snapshot authenticates, checks ownership and reads one page. Completed is true once
-// the run is terminal and the page reached the end of the run.
-func (r *Reads) Snapshot(ctx context.Context, c ports.Credentials, jobID string, q SnapshotQuery) (Snapshot, error) {
-	rec, err := r.Authorize(ctx, c, jobID)
-	if err != nil {
-		return Snapshot{}, err
-	}
+// Snapshot reads one page of an authorised run (Admit). Completed is true once the
+// run is terminal and the page reached the end of the run.
+func (r *Reads) Snapshot(ctx context.Context, rec job.Record, q SnapshotQuery) (Snapshot, error) {
+	jobID := rec.JobID
+	var err error
 	limit := q.Limit
 	if limit <= 0 {
 		limit = SnapshotDefaultLimit

@@ -126,10 +126,20 @@ func (t *Tickets) Issue(ctx context.Context, c ports.Credentials, jobID string) 
 // (malformed, unknown, used, expired, for another job) is ticket.ErrRejected, and a
 // stored one is consumed whatever the outcome. ports.ErrUnavailable passes through.
 func (t *Tickets) Redeem(ctx context.Context, tk, jobID string) (ticket.Record, error) {
+	return t.find(ctx, tk, jobID, t.Store.Take)
+}
+
+// Peek says whose ticket tk is, without consuming it; it fails as Redeem would but
+// leaves the ticket usable (a limit can refuse the stream before it is redeemed).
+func (t *Tickets) Peek(ctx context.Context, tk, jobID string) (ticket.Record, error) {
+	return t.find(ctx, tk, jobID, t.Store.Peek)
+}
+
+func (t *Tickets) find(ctx context.Context, tk, jobID string, get func(context.Context, string) (ticket.Record, error)) (ticket.Record, error) {
 	if !ticket.WellFormed(tk) {
 		return ticket.Record{}, ticket.ErrRejected
 	}
-	rec, err := t.Store.Take(ctx, ticket.Hash(tk))
+	rec, err := get(ctx, ticket.Hash(tk))
 	if errors.Is(err, ports.ErrNotFound) {
 		return ticket.Record{}, ticket.ErrRejected
 	}

@@ -41,6 +41,9 @@ type config struct {
 	Tickets bool
 	// ActiveTTL is BLASTLOG_ACTIVE_TTL: runs idle this long leave blastlog:active.
 	ActiveTTL time.Duration
+	// MaxStreams and MaxRequests are BLASTLOG_OWNER_MAX_STREAMS and
+	// BLASTLOG_OWNER_MAX_REQUESTS: what one owner may hold open on this replica.
+	MaxStreams, MaxRequests int
 }
 
 // k8sConfig says whether and how pods are collected.
@@ -103,6 +106,15 @@ func load(getenv func(string) string, dev bool) (config, error) {
 	if c.ActiveTTL, err = g.Duration("BLASTLOG_ACTIVE_TTL", 24*time.Hour, time.Minute, 90*24*time.Hour); err != nil {
 		return c, err
 	}
+	streams, err := g.Int("BLASTLOG_OWNER_MAX_STREAMS", 20, 1, 100_000)
+	if err != nil {
+		return c, err
+	}
+	requests, err := g.Int("BLASTLOG_OWNER_MAX_REQUESTS", 8, 1, 100_000)
+	if err != nil {
+		return c, err
+	}
+	c.MaxStreams, c.MaxRequests = int(streams), int(requests)
 	return c, nil
 }
 
@@ -154,7 +166,7 @@ func options(c config) fx.Option {
 	}
 	return fx.Options(
 		fx.NopLogger,
-		fx.Supply(c.Auth, wiring.Addr(c.Addr), c),
+		fx.Supply(c.Auth, wiring.Addr(c.Addr), wiring.DefaultTimeouts, c),
 		redisOpts,
 		redisstore.Module,
 		fx.Supply(c.Archive),
@@ -224,7 +236,10 @@ type serverDeps struct {
 
 func newServer(c config, d serverDeps) *httpapi.Server {
 	s := &httpapi.Server{Tickets: d.Tickets, IssueTickets: c.Tickets, Hub: d.Hub,
-		Reads: &app.Reads{Tickets: d.Tickets, History: d.History, Index: d.Store.Index},
+		// A stream frees its place when its viewer leaves; a read within seconds.
+		Streams: &app.OwnerLimit{Max: c.MaxStreams, What: "streams", RetryAfter: 10 * time.Second},
+		Reads: &app.Reads{Tickets: d.Tickets, History: d.History, Index: d.Store.Index,
+			Limit: &app.OwnerLimit{Max: c.MaxRequests, What: "requests", RetryAfter: time.Second}},
 		Ready: d.Ready, Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics, Extra: web.Routes(pageConfig(c))}
 	collecting := c.K8s.Mode != "off"
 	s.Watching = func(ctx context.Context, jobID string) {

@@ -108,7 +108,7 @@ type streamServer struct {
 	api  *httpapi.Server
 }
 
-func (s *stack) server(t testing.TB, env map[string]string) *streamServer {
+func (s *stack) server(t testing.TB, env map[string]string, opts ...fx.Option) *streamServer {
 	t.Helper()
 	vars := map[string]string{"BLASTLOG_REDIS_URL": s.srv.URL(), "BLASTLOG_AUTH_MODE": "dev-bypass", "BLASTLOG_ADDR": "127.0.0.1:0"}
 	for k, v := range env {
@@ -121,7 +121,7 @@ func (s *stack) server(t testing.TB, env map[string]string) *streamServer {
 	ss := &streamServer{}
 	var hs *http.Server
 	ss.app = fx.New(options(cfg), fx.Populate(&hs, &ss.api),
-		fx.Decorate(func() *slog.Logger { return slog.New(slog.DiscardHandler) }))
+		fx.Decorate(func() *slog.Logger { return slog.New(slog.DiscardHandler) }), fx.Options(opts...))
 	if err := ss.app.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,17 @@ func (s *TicketStore) Take(_ context.Context, hash string) (ticket.Record, error
 	return e.r, nil
 }
 
+// Peek implements ports.TicketStore.
+func (s *TicketStore) Peek(_ context.Context, hash string) (ticket.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[hash]
+	if !ok || !s.now().Before(e.exp) {
+		return ticket.Record{}, ports.ErrNotFound
+	}
+	return e.r, nil
+}
+
 // TestTicketStore is the conformance suite of ports.TicketStore.
 func TestTicketStore(t *testing.T, newStore func(t *testing.T) ports.TicketStore) {
 	ctx := context.Background()
@@ -88,6 +99,28 @@ func TestTicketStore(t *testing.T, newStore func(t *testing.T) ports.TicketStore
 	t.Run("unknown is ErrNotFound", func(t *testing.T) {
 		if _, err := newStore(t).Take(ctx, ticket.Hash("never issued")); !errors.Is(err, ports.ErrNotFound) {
 			t.Fatalf("%v", err)
+		}
+		if _, err := newStore(t).Peek(ctx, ticket.Hash("never issued")); !errors.Is(err, ports.ErrNotFound) {
+			t.Fatalf("peek: %v", err)
+		}
+	})
+
+	t.Run("peek leaves it to take", func(t *testing.T) {
+		s := newStore(t)
+		h, r := rec()
+		if err := s.Put(ctx, h, r, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ {
+			if got, err := s.Peek(ctx, h); err != nil || got.OwnerOID != r.OwnerOID || got.JobID != r.JobID {
+				t.Fatalf("peek %d: %+v, %v", i, got, err)
+			}
+		}
+		if _, err := s.Take(ctx, h); err != nil {
+			t.Fatalf("take after peek: %v", err)
+		}
+		if _, err := s.Peek(ctx, h); !errors.Is(err, ports.ErrNotFound) {
+			t.Fatalf("peek after take: %v", err)
 		}
 	})
 

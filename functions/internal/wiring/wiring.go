@@ -70,10 +70,20 @@ func Ready(rdb redis.UniversalClient) ReadyFunc {
 // Addr is the listen address of an HTTP function.
 type Addr string
 
+// Timeouts are the HTTP server's deadlines: reading a request (headers and body),
+// and writing a response that sets no deadline of its own (tickets, health,
+// metrics). net/http lifts the read deadline once a request is read, so a stream is
+// not cut by it; streams and reads set a write deadline per write.
+type Timeouts struct{ Read, Write time.Duration }
+
+// DefaultTimeouts are the deadlines of both HTTP functions.
+var DefaultTimeouts = Timeouts{Read: 30 * time.Second, Write: 60 * time.Second}
+
 // Serve runs h on addr between the app's start and stop. The listener is opened in
 // the start hook so that a busy port fails the start; serving happens in a goroutine.
-func Serve(lc fx.Lifecycle, addr Addr, h http.Handler, log *slog.Logger, shutdown fx.Shutdowner) *http.Server {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+func Serve(lc fx.Lifecycle, addr Addr, to Timeouts, h http.Handler, log *slog.Logger, shutdown fx.Shutdowner) *http.Server {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: min(10*time.Second, to.Read), ReadTimeout: to.Read,
+		WriteTimeout: to.Write, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
