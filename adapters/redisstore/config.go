@@ -71,22 +71,42 @@ var kombuParams = []string{"ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl
 // password, and no text from a URL that did not parse at all.
 var ErrBadURL = errors.New("not a usable Redis URL")
 
+// Cluster says whether the client is a Redis Cluster client, and which seed nodes
+// it starts from. The zero Cluster is a single node.
+type Cluster struct {
+	On    bool
+	Seeds []string // host:port of each seed; the URL's host first
+}
+
 // ParseURL turns a redis://, rediss:// or unix:// URL into client options, with the
 // timeouts blastlog wants. Celery broker URLs are accepted as they are written.
-func ParseURL(raw string) (*redis.Options, error) {
+// redis+cluster:// and rediss+cluster:// name a Redis Cluster, its seed nodes being
+// the URL's host and every addr= parameter (redis+cluster://:pw@h1:6379?addr=h2:6379).
+func ParseURL(raw string) (*redis.Options, Cluster, error) {
+	var cl Cluster
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: it does not parse as a URL", ErrBadURL)
+		return nil, cl, fmt.Errorf("%w: it does not parse as a URL", ErrBadURL)
+	}
+	if base, ok := strings.CutSuffix(u.Scheme, "+cluster"); ok && (base == "redis" || base == "rediss") {
+		u.Scheme, cl.On = base, true
+	}
+	q := u.Query()
+	if cl.On {
+		cl.Seeds = append([]string{u.Host}, q["addr"]...)
+		q.Del("addr")
+		if u.Path != "" && u.Path != "/" && u.Path != "/0" {
+			return nil, cl, fmt.Errorf("%w: %q: a cluster has only database 0", ErrBadURL, u.Redacted())
+		}
 	}
 	shown := u.Redacted()
 	switch u.Scheme {
 	case "redis", "rediss", "unix":
 	case "":
-		return nil, fmt.Errorf("%w: %q has no scheme (want redis://, rediss:// or unix://)", ErrBadURL, shown)
+		return nil, cl, fmt.Errorf("%w: %q has no scheme (want redis://, rediss://, unix:// or redis+cluster://)", ErrBadURL, shown)
 	default:
-		return nil, fmt.Errorf("%w: %q: scheme %q is not Redis (want redis://, rediss:// or unix://)", ErrBadURL, shown, u.Scheme)
+		return nil, cl, fmt.Errorf("%w: %q: scheme %q is not Redis (want redis://, rediss://, unix:// or redis+cluster://)", ErrBadURL, shown, u.Scheme)
 	}
-	q := u.Query()
 	for _, p := range kombuParams {
 		q.Del(p)
 	}
@@ -97,7 +117,7 @@ func ParseURL(raw string) (*redis.Options, error) {
 		if pw, ok := u.User.Password(); ok && pw != "" {
 			msg = strings.ReplaceAll(msg, pw, "xxxxx")
 		}
-		return nil, fmt.Errorf("%w: %q: %s", ErrBadURL, shown, msg)
+		return nil, cl, fmt.Errorf("%w: %q: %s", ErrBadURL, shown, msg)
 	}
 	opts.DialTimeout = 2 * time.Second
 	opts.ReadTimeout = 3 * time.Second
@@ -105,5 +125,5 @@ func ParseURL(raw string) (*redis.Options, error) {
 	// Our own callers retry where a retry is safe; a blind retry of a pipelined XADD
 	// could store lines twice.
 	opts.MaxRetries = -1
-	return opts, nil
+	return opts, cl, nil
 }

@@ -10,10 +10,11 @@ import (
 )
 
 // Module provides the Redis client (closed on stop) and the ports implemented over it.
-// It needs *redis.Options and Config from the function that uses it.
+// It needs *redis.Options and Config from the function that uses it, and a Cluster
+// for a Redis Cluster.
 var Module = fx.Module("redisstore",
 	fx.Provide(
-		fx.Annotate(newClient, fx.As(new(redis.UniversalClient))),
+		newClient,
 		fx.Annotate(NewEventLog, fx.As(new(ports.EventLog)), fx.As(new(ports.LogTail))),
 		fx.Annotate(NewJobDirectory, fx.As(new(ports.JobDirectory)), fx.As(new(ports.StatusReader))),
 		fx.Annotate(NewTicketStore, fx.As(new(ports.TicketStore))),
@@ -22,8 +23,35 @@ var Module = fx.Module("redisstore",
 	),
 )
 
-func newClient(lc fx.Lifecycle, opts *redis.Options) *redis.Client {
-	c := redis.NewClient(opts)
+type clientParams struct {
+	fx.In
+	Opts    *redis.Options
+	Cluster Cluster `optional:"true"`
+}
+
+func newClient(lc fx.Lifecycle, p clientParams) redis.UniversalClient {
+	c := NewClient(p.Opts, p.Cluster)
 	lc.Append(fx.StopHook(func(context.Context) error { return c.Close() }))
 	return c
+}
+
+// NewClient is a single-node client of o, or with cl.On a cluster client that starts
+// from cl.Seeds with o's credentials, TLS, timeouts and pool (o.Addr and o.DB unused).
+// A cluster client follows MOVED/ASK redirects itself; o.MaxRetries still governs
+// retries of a failed command.
+func NewClient(o *redis.Options, cl Cluster) redis.UniversalClient {
+	if !cl.On {
+		return redis.NewClient(o)
+	}
+	return redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs: cl.Seeds, ClientName: o.ClientName, Protocol: o.Protocol,
+		Username: o.Username, Password: o.Password, CredentialsProvider: o.CredentialsProvider,
+		CredentialsProviderContext: o.CredentialsProviderContext, StreamingCredentialsProvider: o.StreamingCredentialsProvider,
+		TLSConfig: o.TLSConfig, Dialer: o.Dialer, OnConnect: o.OnConnect,
+		MaxRetries: o.MaxRetries, MinRetryBackoff: o.MinRetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
+		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+		PoolFIFO: o.PoolFIFO, PoolSize: o.PoolSize, PoolTimeout: o.PoolTimeout,
+		MinIdleConns: o.MinIdleConns, MaxIdleConns: o.MaxIdleConns, MaxActiveConns: o.MaxActiveConns,
+		ConnMaxIdleTime: o.ConnMaxIdleTime, ConnMaxLifetime: o.ConnMaxLifetime,
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,20 @@ import (
 	"github.com/blastlog/blastlog/ports/portstest"
 )
 
+// eachRedis runs f against a private single redis-server and a private 3-master
+// Redis Cluster; fresh returns a client of an emptied data set.
+func eachRedis(t *testing.T, f func(t *testing.T, fresh func(*testing.T) redis.UniversalClient)) {
+	t.Run("node", func(t *testing.T) {
+		srv := redistest.Start(t)
+		f(t, func(t *testing.T) redis.UniversalClient { return fresh(t, srv) })
+	})
+	t.Run("cluster", func(t *testing.T) {
+		c := redistest.StartCluster(t)
+		cc := c.Client(t)
+		f(t, func(t *testing.T) redis.UniversalClient { c.FlushAll(t); return cc })
+	})
+}
+
 func fresh(t *testing.T, srv *redistest.Server) *redis.Client {
 	c := srv.Client(t)
 	if err := c.FlushAll(context.Background()).Err(); err != nil {
@@ -28,16 +43,18 @@ func fresh(t *testing.T, srv *redistest.Server) *redis.Client {
 }
 
 func TestEventLogConformance(t *testing.T) {
-	srv := redistest.Start(t)
-	portstest.TestEventLog(t, func(t *testing.T, maxLen int) ports.EventLog {
-		return redisstore.NewEventLog(fresh(t, srv), redisstore.Config{MaxLen: int64(maxLen)})
+	eachRedis(t, func(t *testing.T, fresh func(*testing.T) redis.UniversalClient) {
+		portstest.TestEventLog(t, func(t *testing.T, maxLen int) ports.EventLog {
+			return redisstore.NewEventLog(fresh(t), redisstore.Config{MaxLen: int64(maxLen)})
+		})
 	})
 }
 
 func TestJobDirectoryConformance(t *testing.T) {
-	srv := redistest.Start(t)
-	portstest.TestJobDirectory(t, func(t *testing.T) ports.JobDirectory {
-		return redisstore.NewJobDirectory(fresh(t, srv), redisstore.Config{})
+	eachRedis(t, func(t *testing.T, fresh func(*testing.T) redis.UniversalClient) {
+		portstest.TestJobDirectory(t, func(t *testing.T) ports.JobDirectory {
+			return redisstore.NewJobDirectory(fresh(t), redisstore.Config{})
+		})
 	})
 }
 
@@ -140,7 +157,7 @@ func TestRetentionWhenTerminal(t *testing.T) {
 
 func TestUnreachableIsUnavailable(t *testing.T) {
 	srv := redistest.Start(t)
-	opts, err := redisstore.ParseURL(srv.URL())
+	opts, _, err := redisstore.ParseURL(srv.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,12 +175,19 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 }
 
 func TestParseURL(t *testing.T) {
-	opts, err := redisstore.ParseURL("rediss://:s3cret@cache.redis.cache.windows.net:6380/2?ssl_cert_reqs=required")
+	opts, cl, err := redisstore.ParseURL("rediss://:s3cret@cache.redis.cache.windows.net:6380/2?ssl_cert_reqs=required")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts.Addr != "cache.redis.cache.windows.net:6380" || opts.DB != 2 || opts.TLSConfig == nil || opts.Password != "s3cret" {
-		t.Fatalf("%+v", opts)
+	if opts.Addr != "cache.redis.cache.windows.net:6380" || opts.DB != 2 || opts.TLSConfig == nil || opts.Password != "s3cret" || cl.On {
+		t.Fatalf("%+v %+v", opts, cl)
+	}
+	opts, cl, err = redisstore.ParseURL("rediss+cluster://:s3cret@amr.eastus.redis.azure.net:10000?addr=n2:10000&addr=n3:10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cl.On || fmt.Sprint(cl.Seeds) != "[amr.eastus.redis.azure.net:10000 n2:10000 n3:10000]" || opts.TLSConfig == nil || opts.Password != "s3cret" {
+		t.Fatalf("cluster URL: %+v %+v", opts, cl)
 	}
 	for raw, wantIn := range map[string]string{
 		"amqp://guest:hunter2@rabbit:5672//": `scheme "amqp"`,
@@ -171,8 +195,10 @@ func TestParseURL(t *testing.T) {
 		"redis://u:hunter2@h:1/0?bogus=1":    "bogus",
 		"redis://u:hunter2@h:1/x":            "",
 		"redis://u:hunter2@[::1:6379":        "does not parse",
+		"redis+cluster://u:hunter2@h:1/3":    "database 0",
+		"mongo+cluster://u:hunter2@h:1":      `scheme "mongo+cluster"`,
 	} {
-		_, err := redisstore.ParseURL(raw)
+		_, _, err := redisstore.ParseURL(raw)
 		if !errors.Is(err, redisstore.ErrBadURL) {
 			t.Errorf("%q: %v", raw, err)
 			continue
@@ -184,16 +210,18 @@ func TestParseURL(t *testing.T) {
 }
 
 func TestTicketStoreConformance(t *testing.T) {
-	srv := redistest.Start(t)
-	portstest.TestTicketStore(t, func(t *testing.T) ports.TicketStore {
-		return redisstore.NewTicketStore(fresh(t, srv), redisstore.Config{})
+	eachRedis(t, func(t *testing.T, fresh func(*testing.T) redis.UniversalClient) {
+		portstest.TestTicketStore(t, func(t *testing.T) ports.TicketStore {
+			return redisstore.NewTicketStore(fresh(t), redisstore.Config{})
+		})
 	})
 }
 
 func TestRateLimiterConformance(t *testing.T) {
-	srv := redistest.Start(t)
-	portstest.TestRateLimiter(t, func(t *testing.T) ports.RateLimiter {
-		return redisstore.NewRateLimiter(fresh(t, srv), redisstore.Config{})
+	eachRedis(t, func(t *testing.T, fresh func(*testing.T) redis.UniversalClient) {
+		portstest.TestRateLimiter(t, func(t *testing.T) ports.RateLimiter {
+			return redisstore.NewRateLimiter(fresh(t), redisstore.Config{})
+		})
 	})
 }
 
@@ -225,34 +253,38 @@ func TestTicketKeyLayout(t *testing.T) {
 }
 
 func TestLogTailConformance(t *testing.T) {
-	srv := redistest.Start(t)
-	portstest.TestLogTail(t, func(t *testing.T) (ports.EventLog, ports.LogTail) {
-		l := redisstore.NewEventLog(fresh(t, srv), redisstore.Config{})
-		return l, l
+	eachRedis(t, func(t *testing.T, fresh func(*testing.T) redis.UniversalClient) {
+		portstest.TestLogTail(t, func(t *testing.T) (ports.EventLog, ports.LogTail) {
+			l := redisstore.NewEventLog(fresh(t), redisstore.Config{})
+			return l, l
+		})
 	})
 }
 
 func TestStatusReaderConformance(t *testing.T) {
-	srv := redistest.Start(t)
-	portstest.TestStatusReader(t, func(t *testing.T) (ports.JobDirectory, ports.StatusReader) {
-		d := redisstore.NewJobDirectory(fresh(t, srv), redisstore.Config{})
-		return d, d
+	eachRedis(t, func(t *testing.T, fresh func(*testing.T) redis.UniversalClient) {
+		portstest.TestStatusReader(t, func(t *testing.T) (ports.JobDirectory, ports.StatusReader) {
+			d := redisstore.NewJobDirectory(fresh(t), redisstore.Config{})
+			return d, d
+		})
 	})
 }
 
 func TestCoordinationConformance(t *testing.T) {
-	srv := redistest.Start(t)
-	portstest.TestCoordination(t, func(t *testing.T) portstest.Coordinator {
-		return redisstore.NewCoordination(fresh(t, srv), redisstore.Config{})
+	eachRedis(t, func(t *testing.T, fresh func(*testing.T) redis.UniversalClient) {
+		portstest.TestCoordination(t, func(t *testing.T) portstest.Coordinator {
+			return redisstore.NewCoordination(fresh(t), redisstore.Config{})
+		})
 	})
 }
 
 func TestLogKeepingConformance(t *testing.T) {
-	srv := redistest.Start(t)
-	portstest.TestLogKeeping(t, func(t *testing.T) (ports.EventLog, ports.LogKeeper, ports.ArchiveCursors) {
-		rdb := fresh(t, srv)
-		st := redisstore.NewArchiveState(rdb, redisstore.Config{})
-		return redisstore.NewEventLog(rdb, redisstore.Config{}), st, st
+	eachRedis(t, func(t *testing.T, fresh func(*testing.T) redis.UniversalClient) {
+		portstest.TestLogKeeping(t, func(t *testing.T) (ports.EventLog, ports.LogKeeper, ports.ArchiveCursors) {
+			rdb := fresh(t)
+			st := redisstore.NewArchiveState(rdb, redisstore.Config{})
+			return redisstore.NewEventLog(rdb, redisstore.Config{}), st, st
+		})
 	})
 }
 

@@ -181,7 +181,7 @@ func (c cli) storesWithActive() (ports.EventLog, ports.JobDirectory, ports.Activ
 func options(cfg envconf.Redis) fx.Option {
 	return fx.Options(
 		fx.NopLogger,
-		fx.Supply(cfg, cfg.Layout),
+		fx.Supply(cfg, cfg.Layout, cfg.Cluster),
 		fx.Provide(wiring.Logger, wiring.RedisOptions),
 		// No retries inside the client: a pipeline it re-sent to a hung server would be
 		// stored twice when the server wakes up. The publisher retries itself, after

@@ -160,7 +160,7 @@ func overlay(getenv func(string) string, over map[string]string) func(string) st
 
 // options is the fx graph of the streaming container.
 func options(c config) fx.Option {
-	redisOpts := fx.Options(fx.Supply(c.Redis, c.Redis.Layout), fx.Provide(wiring.RedisOptions))
+	redisOpts := fx.Options(fx.Supply(c.Redis, c.Redis.Layout, c.Redis.Cluster), fx.Provide(wiring.RedisOptions))
 	if c.Dev {
 		redisOpts = devRedis()
 	}

@@ -45,7 +45,7 @@ func load(getenv func(string) string) (config, error) {
 func options(c config, serve bool) fx.Option {
 	opts := []fx.Option{
 		fx.NopLogger,
-		fx.Supply(c.Redis, c.Redis.Layout, c.Auth, c.Archive, wiring.Addr(c.Addr), wiring.DefaultTimeouts),
+		fx.Supply(c.Redis, c.Redis.Layout, c.Redis.Cluster, c.Auth, c.Archive, wiring.Addr(c.Addr), wiring.DefaultTimeouts),
 		fx.Provide(wiring.Logger, wiring.RedisOptions, wiring.Authenticator, wiring.OpenArchive, wiring.Tickets, wiring.Ready, wiring.Metrics, handler),
 		redisstore.Module,
 	}

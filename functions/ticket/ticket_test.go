@@ -175,7 +175,7 @@ func TestTicketFlow(t *testing.T) {
 	}
 
 	// Another process (the streaming container) redeems it exactly once.
-	opts, _ := redisstore.ParseURL(s.srv.URL())
+	opts, _, _ := redisstore.ParseURL(s.srv.URL())
 	_ = opts
 	redeemer := &app.Tickets{Store: redisstore.NewTicketStore(s.srv.Client(t), redisstore.Config{})}
 	if rec, err := redeemer.Redeem(context.Background(), got.Ticket, "run-42"); err != nil || rec.OwnerOID != s.owner || rec.Tenant != entratest.Tenant {

@@ -26,10 +26,11 @@ type Server struct {
 	Addr string
 	Real bool // a redis-server process, not miniredis
 
-	cmd  *exec.Cmd
-	mini *miniredis.Miniredis
-	bin  string
-	dir  string
+	cmd   *exec.Cmd
+	mini  *miniredis.Miniredis
+	bin   string
+	dir   string
+	extra []string // more redis-server arguments (a cluster node's)
 }
 
 // URL is the redis:// URL of the server.
@@ -150,8 +151,9 @@ func startReal(t testing.TB, bin string) (*Server, error) {
 // launch starts redis-server on port and waits until it answers.
 func (s *Server) launch(port string) error {
 	dir := s.dir
-	cmd := exec.Command(s.bin, "--port", port, "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+	args := append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log")}, s.extra...)
+	cmd := exec.Command(s.bin, args...)
 	if err := cmd.Start(); err != nil {
 		return err
 	}

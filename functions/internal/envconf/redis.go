@@ -12,6 +12,8 @@ import (
 // Redis is the Redis part of every function's configuration.
 type Redis struct {
 	Options *redis.Options
+	// Cluster: BLASTLOG_REDIS_CLUSTER=on or a redis+cluster:// URL.
+	Cluster redisstore.Cluster
 	Layout  redisstore.Config
 	Auth    string // "password" or "entra"
 	// Credential picks the azidentity credential for Entra auth: default, workload,
@@ -33,11 +35,21 @@ func LoadRedis(g Getenv, celeryFallback bool) (Redis, error) {
 		}
 		return r, fmt.Errorf("BLASTLOG_REDIS_URL is not set: want a redis:// or rediss:// URL")
 	}
-	opts, err := redisstore.ParseURL(raw)
+	opts, cl, err := redisstore.ParseURL(raw)
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", name, err)
 	}
-	r.Options = opts
+	mode, err := g.OneOf("BLASTLOG_REDIS_CLUSTER", "off", "off", "on")
+	if err != nil {
+		return r, err
+	}
+	if mode == "on" && !cl.On {
+		if opts.Network == "unix" {
+			return r, fmt.Errorf("BLASTLOG_REDIS_CLUSTER=on needs a TCP address in %s, not a unix socket", name)
+		}
+		cl = redisstore.Cluster{On: true, Seeds: []string{opts.Addr}}
+	}
+	r.Options, r.Cluster = opts, cl
 	if r.Auth, err = g.OneOf("BLASTLOG_REDIS_AUTH", "password", "password", "entra"); err != nil {
 		return r, err
 	}
