@@ -70,7 +70,7 @@ func viewers(b *testing.B, s *stack, base, jobID string, n int, onLog func(v int
 var sentAt = regexp.MustCompile(`"line":"t=(\d+)`)
 
 // publishAt appends one event every 1/rate s for d, each carrying its send time.
-func publishAt(ctx context.Context, rdb *redis.Client, jobID string, rate int, d time.Duration) int {
+func publishAt(ctx context.Context, rdb redis.UniversalClient, jobID string, rate int, d time.Duration) int {
 	log := redisstore.NewEventLog(rdb, redisstore.Config{MaxLen: 1_000_000})
 	// Paced by schedule, not by a ticker (which drops ticks when an append is slow).
 	start, total := time.Now(), int(d.Seconds()*float64(rate))
@@ -122,7 +122,7 @@ func BenchmarkLatency100Viewers(b *testing.B) {
 	b.ReportMetric(float64(len(lat))/float64(sent*100), "delivered-fraction")
 }
 
-func redisCalls(rdb *redis.Client) (total int64) {
+func redisCalls(rdb redis.UniversalClient) (total int64) {
 	info := rdb.Info(context.Background(), "commandstats").Val()
 	for _, m := range regexp.MustCompile(`cmdstat_(\w+):calls=(\d+)`).FindAllStringSubmatch(info, -1) {
 		if m[1] == "xadd" || m[1] == "info" {

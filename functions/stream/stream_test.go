@@ -87,19 +87,35 @@ func realPlane(t testing.TB) *kubetest.ControlPlane {
 }
 
 type stack struct {
-	srv     *redistest.Server
-	rdb     *redis.Client
+	srv     *redistest.Server // nil on a cluster
+	url     string            // BLASTLOG_REDIS_URL of the servers and publishers
+	rdb     redis.UniversalClient
 	tickets *app.Tickets
 }
 
 func newStack(t testing.TB) *stack {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
+	return &stack{srv: srv, url: srv.URL(), rdb: rdb, tickets: newTickets(rdb)}
+}
+
+// eachStack runs f on a stack over a single redis-server and on one over a real
+// 3-master Redis Cluster (the servers and publishers get its redis+cluster:// URL).
+func eachStack(t *testing.T, f func(t *testing.T, s *stack)) {
+	t.Run("node", func(t *testing.T) { f(t, newStack(t)) })
+	t.Run("cluster", func(t *testing.T) {
+		c := redistest.StartCluster(t)
+		rdb := c.Client(t)
+		f(t, &stack{url: c.URL(), rdb: rdb, tickets: newTickets(rdb)})
+	})
+}
+
+// newTickets issues dev-bypass tickets through rdb.
+func newTickets(rdb redis.UniversalClient) *app.Tickets {
 	cfg := redisstore.Config{}
-	s := &stack{srv: srv, rdb: rdb, tickets: &app.Tickets{Auth: entra.DevBypass{User: owner},
+	return &app.Tickets{Auth: entra.DevBypass{User: owner},
 		Jobs: redisstore.NewJobDirectory(rdb, cfg), Store: redisstore.NewTicketStore(rdb, cfg),
-		Limiter: redisstore.NewRateLimiter(rdb, cfg), PerMinute: 10000}}
-	return s
+		Limiter: redisstore.NewRateLimiter(rdb, cfg), PerMinute: 10000}
 }
 
 type streamServer struct {
@@ -110,7 +126,7 @@ type streamServer struct {
 
 func (s *stack) server(t testing.TB, env map[string]string, opts ...fx.Option) *streamServer {
 	t.Helper()
-	vars := map[string]string{"BLASTLOG_REDIS_URL": s.srv.URL(), "BLASTLOG_AUTH_MODE": "dev-bypass", "BLASTLOG_ADDR": "127.0.0.1:0"}
+	vars := map[string]string{"BLASTLOG_REDIS_URL": s.url, "BLASTLOG_AUTH_MODE": "dev-bypass", "BLASTLOG_ADDR": "127.0.0.1:0"}
 	for k, v := range env {
 		vars[k] = v
 	}
@@ -171,7 +187,7 @@ func (s *stack) publish(t *testing.T, stdin string, args ...string) {
 
 func (s *stack) run(stdin string, args ...string) error {
 	cmd := exec.Command(publishBin, args...)
-	cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+s.srv.URL())
+	cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+s.url)
 	cmd.Stdin = strings.NewReader(stdin)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("blastlog-publish %v: %v %s", args, err, out)
@@ -324,49 +340,50 @@ func checkSequence(t *testing.T, evs []event.Event, from, n int) {
 }
 
 func TestPublishedLinesArriveInOrderAndResumeExactly(t *testing.T) {
-	s := newStack(t)
-	srv := s.server(t, nil)
-	s.register(t, "run-1", owner)
-	s.publish(t, numbered(300, 0), "lines", "--job", "run-1", "--phase", "submitting")
+	eachStack(t, func(t *testing.T, s *stack) {
+		srv := s.server(t, nil)
+		s.register(t, "run-1", owner)
+		s.publish(t, numbered(300, 0), "lines", "--job", "run-1", "--phase", "submitting")
 
-	c, status := dial(t, srv.base, "run-1", s.ticket(t, "run-1"), "", false, nil)
-	if status != 200 {
-		t.Fatalf("status %d", status)
-	}
-	first, err := c.next()
-	if err != nil || first.retry != "2000" {
-		t.Fatalf("first frame %+v %v", first, err)
-	}
-	if ct := c.res.Header.Get("Content-Type"); ct != "text/event-stream" || c.res.Header.Get("Cache-Control") != "no-store, no-transform" ||
-		c.res.Header.Get("X-Accel-Buffering") != "no" || c.res.Header.Get("Referrer-Policy") != "no-referrer" {
-		t.Fatalf("headers %v", c.res.Header)
-	}
-	// Backlog, then live lines published while the client is connected.
-	jobs[t.Name()] = "run-1"
-	s.background(t, numbered(200, 300))
-	evs, _ := c.logs(t, 500, 20*time.Second)
-	checkSequence(t, evs, 0, 500)
-	c.res.Body.Close()
+		c, status := dial(t, srv.base, "run-1", s.ticket(t, "run-1"), "", false, nil)
+		if status != 200 {
+			t.Fatalf("status %d", status)
+		}
+		first, err := c.next()
+		if err != nil || first.retry != "2000" {
+			t.Fatalf("first frame %+v %v", first, err)
+		}
+		if ct := c.res.Header.Get("Content-Type"); ct != "text/event-stream" || c.res.Header.Get("Cache-Control") != "no-store, no-transform" ||
+			c.res.Header.Get("X-Accel-Buffering") != "no" || c.res.Header.Get("Referrer-Policy") != "no-referrer" {
+			t.Fatalf("headers %v", c.res.Header)
+		}
+		// Backlog, then live lines published while the client is connected.
+		jobs[t.Name()] = "run-1"
+		s.background(t, numbered(200, 300))
+		evs, _ := c.logs(t, 500, 20*time.Second)
+		checkSequence(t, evs, 0, 500)
+		c.res.Body.Close()
 
-	// Reconnect after event 123 (header, then query): exactly the events after it.
-	for _, viaHeader := range []bool{true, false} {
-		c2, _ := dial(t, srv.base, "run-1", s.ticket(t, "run-1"), evs[123].ID, viaHeader, nil)
-		got, _ := c2.logs(t, 376, 20*time.Second)
-		checkSequence(t, got, 124, 376)
-		c2.res.Body.Close()
-	}
-	// The header wins over the query.
-	u := srv.base + "/api/blast/logs/run-1/events?ticket=" + s.ticket(t, "run-1") + "&last_event_id=" + evs[10].ID
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	req.Header.Set("Last-Event-ID", evs[498].ID)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c3 := &client{res: res, r: bufio.NewReader(res.Body)}
-	got, _ := c3.logs(t, 1, 10*time.Second)
-	checkSequence(t, got, 499, 1)
-	res.Body.Close()
+		// Reconnect after event 123 (header, then query): exactly the events after it.
+		for _, viaHeader := range []bool{true, false} {
+			c2, _ := dial(t, srv.base, "run-1", s.ticket(t, "run-1"), evs[123].ID, viaHeader, nil)
+			got, _ := c2.logs(t, 376, 20*time.Second)
+			checkSequence(t, got, 124, 376)
+			c2.res.Body.Close()
+		}
+		// The header wins over the query.
+		u := srv.base + "/api/blast/logs/run-1/events?ticket=" + s.ticket(t, "run-1") + "&last_event_id=" + evs[10].ID
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("Last-Event-ID", evs[498].ID)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c3 := &client{res: res, r: bufio.NewReader(res.Body)}
+		got, _ := c3.logs(t, 1, 10*time.Second)
+		checkSequence(t, got, 499, 1)
+		res.Body.Close()
+	})
 }
 
 func TestRejectedTicketsGet204(t *testing.T) {
@@ -428,21 +445,22 @@ func TestNoFrameCanBeForged(t *testing.T) {
 }
 
 func TestTwoServersGiveTheSameSequence(t *testing.T) {
-	s := newStack(t)
-	a, b := s.server(t, nil), s.server(t, nil)
-	s.register(t, "run-2", owner)
-	ca, _ := dial(t, a.base, "run-2", s.ticket(t, "run-2"), "", false, nil)
-	cb, _ := dial(t, b.base, "run-2", s.ticket(t, "run-2"), "", false, nil)
-	jobs[t.Name()] = "run-2"
-	s.background(t, numbered(100, 0), numbered(100, 100), numbered(100, 200), numbered(100, 300), numbered(100, 400))
-	ea, _ := ca.logs(t, 500, 30*time.Second)
-	eb, _ := cb.logs(t, 500, 30*time.Second)
-	checkSequence(t, ea, 0, 500)
-	for i := range ea {
-		if ea[i].ID != eb[i].ID || ea[i].Line != eb[i].Line {
-			t.Fatalf("sequences differ at %d: %s %s", i, ea[i].ID, eb[i].ID)
+	eachStack(t, func(t *testing.T, s *stack) {
+		a, b := s.server(t, nil), s.server(t, nil)
+		s.register(t, "run-2", owner)
+		ca, _ := dial(t, a.base, "run-2", s.ticket(t, "run-2"), "", false, nil)
+		cb, _ := dial(t, b.base, "run-2", s.ticket(t, "run-2"), "", false, nil)
+		jobs[t.Name()] = "run-2"
+		s.background(t, numbered(100, 0), numbered(100, 100), numbered(100, 200), numbered(100, 300), numbered(100, 400))
+		ea, _ := ca.logs(t, 500, 30*time.Second)
+		eb, _ := cb.logs(t, 500, 30*time.Second)
+		checkSequence(t, ea, 0, 500)
+		for i := range ea {
+			if ea[i].ID != eb[i].ID || ea[i].Line != eb[i].Line {
+				t.Fatalf("sequences differ at %d: %s %s", i, ea[i].ID, eb[i].ID)
+			}
 		}
-	}
+	})
 }
 
 // smallBuffers is a client whose socket receive buffer is tiny, so that a viewer who
@@ -543,31 +561,32 @@ func TestSlowViewerDoesNotSlowOthersAndGetsAGapWhenTrimmed(t *testing.T) {
 }
 
 func TestCompletedClosesTheStream(t *testing.T) {
-	s := newStack(t)
-	srv := s.server(t, nil)
-	s.publish(t, "", "job", "register", "--job", "run-c", "--owner", owner)
-	s.publish(t, numbered(10, 0), "lines", "--job", "run-c", "--phase", "running")
-	c, _ := dial(t, srv.base, "run-c", s.ticket(t, "run-c"), "", false, nil)
-	evs, _ := c.logs(t, 10, 10*time.Second)
-	checkSequence(t, evs, 0, 10)
-	s.publish(t, numbered(5, 10), "lines", "--job", "run-c", "--phase", "running")
-	s.publish(t, "", "job", "status", "--job", "run-c", "--status", "completed")
-	evs, _ = c.logs(t, 5, 10*time.Second)
-	checkSequence(t, evs, 10, 5)
-	f, err := c.next()
-	if err != nil || f.event != "completed" || f.data != `{"job_id":"run-c","status":"completed"}` {
-		t.Fatalf("frame %+v %v", f, err)
-	}
-	if _, err := c.next(); !errors.Is(err, io.EOF) {
-		t.Fatalf("stream not closed: %v", err)
-	}
-	// A finished run: the whole log, then completed at once.
-	c2, _ := dial(t, srv.base, "run-c", s.ticket(t, "run-c"), evs[2].ID, false, nil)
-	evs, _ = c2.logs(t, 2, 10*time.Second)
-	checkSequence(t, evs, 13, 2)
-	if f, _ := c2.next(); f.event != "completed" {
-		t.Fatalf("frame %+v", f)
-	}
+	eachStack(t, func(t *testing.T, s *stack) {
+		srv := s.server(t, nil)
+		s.publish(t, "", "job", "register", "--job", "run-c", "--owner", owner)
+		s.publish(t, numbered(10, 0), "lines", "--job", "run-c", "--phase", "running")
+		c, _ := dial(t, srv.base, "run-c", s.ticket(t, "run-c"), "", false, nil)
+		evs, _ := c.logs(t, 10, 10*time.Second)
+		checkSequence(t, evs, 0, 10)
+		s.publish(t, numbered(5, 10), "lines", "--job", "run-c", "--phase", "running")
+		s.publish(t, "", "job", "status", "--job", "run-c", "--status", "completed")
+		evs, _ = c.logs(t, 5, 10*time.Second)
+		checkSequence(t, evs, 10, 5)
+		f, err := c.next()
+		if err != nil || f.event != "completed" || f.data != `{"job_id":"run-c","status":"completed"}` {
+			t.Fatalf("frame %+v %v", f, err)
+		}
+		if _, err := c.next(); !errors.Is(err, io.EOF) {
+			t.Fatalf("stream not closed: %v", err)
+		}
+		// A finished run: the whole log, then completed at once.
+		c2, _ := dial(t, srv.base, "run-c", s.ticket(t, "run-c"), evs[2].ID, false, nil)
+		evs, _ = c2.logs(t, 2, 10*time.Second)
+		checkSequence(t, evs, 13, 2)
+		if f, _ := c2.next(); f.event != "completed" {
+			t.Fatalf("frame %+v", f)
+		}
+	})
 }
 
 func TestHeartbeat(t *testing.T) {
@@ -605,42 +624,43 @@ func TestShutdownEndsStreamsQuickly(t *testing.T) {
 }
 
 func TestSnapshot(t *testing.T) {
-	s := newStack(t)
-	srv := s.server(t, nil)
-	s.register(t, "run-p", owner)
-	s.register(t, "run-q", "someone-else")
-	s.publish(t, numbered(30, 0), "lines", "--job", "run-p", "--phase", "running")
-	get := func(path, user string) (int, app.Snapshot, string) {
-		st, b, _ := get(t, srv.base+path, user)
-		var snap app.Snapshot
-		json.Unmarshal(b, &snap)
-		return st, snap, string(b)
-	}
-	st, snap, _ := get("/api/blast/logs/run-p/snapshot?limit=20", owner)
-	if st != 200 || len(snap.Events) != 20 || snap.Completed || snap.Status != "queued" {
-		t.Fatalf("%d %+v", st, snap)
-	}
-	st, snap2, _ := get("/api/blast/logs/run-p/snapshot?after="+snap.NextAfter, owner)
-	if st != 200 || len(snap2.Events) != 10 || snap2.Events[0].Line != "line 00020" {
-		t.Fatalf("page 2 %d %+v", st, snap2)
-	}
-	s.tickets.Jobs.SetStatus(context.Background(), "run-p", job.Completed)
-	if _, snap3, _ := get("/api/blast/logs/run-p/snapshot?after="+snap2.NextAfter, owner); !snap3.Completed || len(snap3.Events) != 0 || snap3.NextAfter != snap2.NextAfter {
-		t.Fatalf("page 3 %+v", snap3)
-	}
-	_, _, other := get("/api/blast/logs/run-q/snapshot", owner)
-	_, _, unknown := get("/api/blast/logs/run-zz/snapshot", owner)
-	if other != unknown || !strings.Contains(other, "job_not_found") {
-		t.Fatalf("other %q unknown %q", other, unknown)
-	}
-	for _, q := range []string{"?limit=0", "?limit=x", "?after=nope"} {
-		if st, _, _ := get("/api/blast/logs/run-p/snapshot"+q, owner); st != 400 {
-			t.Errorf("%s: %d", q, st)
+	eachStack(t, func(t *testing.T, s *stack) {
+		srv := s.server(t, nil)
+		s.register(t, "run-p", owner)
+		s.register(t, "run-q", "someone-else")
+		s.publish(t, numbered(30, 0), "lines", "--job", "run-p", "--phase", "running")
+		get := func(path, user string) (int, app.Snapshot, string) {
+			st, b, _ := get(t, srv.base+path, user)
+			var snap app.Snapshot
+			json.Unmarshal(b, &snap)
+			return st, snap, string(b)
 		}
-	}
-	if st, snap, _ := get("/api/blast/logs/run-p/snapshot?limit=99999", owner); st != 200 || len(snap.Events) != 30 {
-		t.Fatalf("limit over the max: %d %d", st, len(snap.Events))
-	}
+		st, snap, _ := get("/api/blast/logs/run-p/snapshot?limit=20", owner)
+		if st != 200 || len(snap.Events) != 20 || snap.Completed || snap.Status != "queued" {
+			t.Fatalf("%d %+v", st, snap)
+		}
+		st, snap2, _ := get("/api/blast/logs/run-p/snapshot?after="+snap.NextAfter, owner)
+		if st != 200 || len(snap2.Events) != 10 || snap2.Events[0].Line != "line 00020" {
+			t.Fatalf("page 2 %d %+v", st, snap2)
+		}
+		s.tickets.Jobs.SetStatus(context.Background(), "run-p", job.Completed)
+		if _, snap3, _ := get("/api/blast/logs/run-p/snapshot?after="+snap2.NextAfter, owner); !snap3.Completed || len(snap3.Events) != 0 || snap3.NextAfter != snap2.NextAfter {
+			t.Fatalf("page 3 %+v", snap3)
+		}
+		_, _, other := get("/api/blast/logs/run-q/snapshot", owner)
+		_, _, unknown := get("/api/blast/logs/run-zz/snapshot", owner)
+		if other != unknown || !strings.Contains(other, "job_not_found") {
+			t.Fatalf("other %q unknown %q", other, unknown)
+		}
+		for _, q := range []string{"?limit=0", "?limit=x", "?after=nope"} {
+			if st, _, _ := get("/api/blast/logs/run-p/snapshot"+q, owner); st != 400 {
+				t.Errorf("%s: %d", q, st)
+			}
+		}
+		if st, snap, _ := get("/api/blast/logs/run-p/snapshot?limit=99999", owner); st != 200 || len(snap.Events) != 30 {
+			t.Fatalf("limit over the max: %d %d", st, len(snap.Events))
+		}
+	})
 }
 
 func TestBadResumePoint(t *testing.T) {
