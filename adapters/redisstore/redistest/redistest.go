@@ -114,6 +114,24 @@ func (s *Server) RequireReal(t testing.TB) {
 // Start starts a server for t.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWith(t)
+}
+
+// StartWith starts a real redis-server with more arguments (persistence, for one:
+// "--appendonly", "yes"); Restart keeps them. It needs redis-server: the embedded
+// fallback could not honour them.
+func StartWith(t testing.TB, args ...string) *Server {
+	t.Helper()
+	if len(args) > 0 {
+		bin, err := exec.LookPath("redis-server")
+		if err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("redis-server is not on PATH; CI must install it: %v", err)
+			}
+			t.Skip("needs a real redis-server (the redis-server package)")
+		}
+		return startRetrying(t, bin, args)
+	}
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -123,9 +141,13 @@ func Start(t testing.TB) *Server {
 		t.Logf("no redis-server on PATH: using embedded miniredis")
 		return &Server{Addr: m.Addr(), mini: m}
 	}
+	return startRetrying(t, bin, nil)
+}
+
+func startRetrying(t testing.TB, bin string, args []string) *Server {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		s, err := startReal(t, bin)
+		s, err := startReal(t, bin, args)
 		if err == nil {
 			t.Cleanup(s.Stop)
 			return s
@@ -136,12 +158,12 @@ func Start(t testing.TB) *Server {
 	return nil
 }
 
-func startReal(t testing.TB, bin string) (*Server, error) {
+func startReal(t testing.TB, bin string, args []string) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Real: true, bin: bin, dir: t.TempDir()}
+	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Real: true, bin: bin, dir: t.TempDir(), extra: args}
 	if err := s.launch(fmt.Sprint(port)); err != nil {
 		return nil, err
 	}
