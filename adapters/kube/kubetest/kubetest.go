@@ -165,6 +165,25 @@ func Start() (*ControlPlane, error) {
 	return cp, nil
 }
 
+// RestartAPIServer SIGKILLs kube-apiserver and, after down, starts it again with the
+// same flags, port, certificates and etcd — a crashed or upgraded control plane: every
+// client's watches and log streams break, and the data is all there afterwards.
+func (cp *ControlPlane) RestartAPIServer(down time.Duration) error {
+	args := cp.api.Args
+	cp.api.Process.Kill()
+	cp.api.Wait()
+	time.Sleep(down)
+	cp.api = exec.Command(args[0], args[1:]...)
+	log := filepath.Join(cp.dir, "apiserver-restarted.log")
+	if err := startLogged(cp.api, log); err != nil {
+		return err
+	}
+	if err := waitHTTP(cp.Admin.Host+"/readyz", map[string]string{"Authorization": "Bearer " + AdminToken}, 60*time.Second); err != nil {
+		return fmt.Errorf("kube-apiserver after a restart: %w (log %s)", err, log)
+	}
+	return nil
+}
+
 // Stop ends the API server before etcd, and removes everything. Safe on a partial start.
 func (cp *ControlPlane) Stop() {
 	for _, c := range []*exec.Cmd{cp.api, cp.etcd} {
