@@ -29,16 +29,27 @@ func benchInput() []byte {
 }
 
 // BenchmarkLinesCLI feeds 1,000,000 lines to `blastlog-publish lines` against a local
-// redis-server and reports lines/s and peak RSS. Run with -benchtime=1x.
+// redis-server (node) or a local 3-master Redis Cluster (cluster) and reports lines/s
+// and peak RSS. Run with -benchtime=1x.
 func BenchmarkLinesCLI(b *testing.B) {
-	srv := redistest.Start(b)
-	srv.RequireReal(b)
+	b.Run("node", func(b *testing.B) {
+		srv := redistest.Start(b)
+		srv.RequireReal(b)
+		rdb := srv.Client(b)
+		linesCLI(b, srv.URL(), rdb, func() { rdb.FlushAll(context.Background()) })
+	})
+	b.Run("cluster", func(b *testing.B) {
+		c := redistest.StartCluster(b)
+		linesCLI(b, c.URL(), c.Client(b), func() { c.FlushAll(b) })
+	})
+}
+
+func linesCLI(b *testing.B, url string, rdb redis.UniversalClient, flush func()) {
 	input := benchInput()
-	rdb := srv.Client(b)
 	for b.Loop() {
-		rdb.FlushAll(context.Background())
+		flush()
 		cmd := exec.Command(binary, "lines", "--job", "bench", "--phase", "running")
-		cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+srv.URL(), "BLASTLOG_STREAM_MAXLEN=2000000", "BLASTLOG_SPOOL_DIR="+b.TempDir())
+		cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+url, "BLASTLOG_STREAM_MAXLEN=2000000", "BLASTLOG_SPOOL_DIR="+b.TempDir())
 		cmd.Stdin = bytes.NewReader(input)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out

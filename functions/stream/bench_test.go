@@ -87,11 +87,19 @@ func publishAt(ctx context.Context, rdb redis.UniversalClient, jobID string, rat
 	return n
 }
 
+// loadTest raises the per-owner stream cap: a benchmark's viewers are one owner.
+var loadTest = map[string]string{"BLASTLOG_OWNER_MAX_STREAMS": "100000"}
+
 // BenchmarkLatency100Viewers: publish-to-receive latency at 1,000 events/s with 100
-// viewers of one run, through a real HTTP server and a local redis-server.
+// viewers of one run, through a real HTTP server and a local redis-server (node) or a
+// local 3-master Redis Cluster (cluster).
 func BenchmarkLatency100Viewers(b *testing.B) {
-	s := newStack(b)
-	srv := s.server(b, nil)
+	b.Run("node", func(b *testing.B) { latency100(b, newStack(b)) })
+	b.Run("cluster", func(b *testing.B) { latency100(b, newClusterStack(b)) })
+}
+
+func latency100(b *testing.B, s *stack) {
+	srv := s.server(b, loadTest)
 	s.register(nil, "lat", owner)
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -141,7 +149,7 @@ func BenchmarkRedisCommandsPerViewerCount(b *testing.B) {
 	for _, n := range []int{1, 1000} {
 		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) {
 			s := newStack(b)
-			srv := s.server(b, nil)
+			srv := s.server(b, loadTest)
 			s.register(nil, "cmds", owner)
 			var got atomic.Int64
 			closeAll := viewers(b, s, srv.base, "cmds", n, func(int, frame) { got.Add(1) })
@@ -170,8 +178,8 @@ func BenchmarkIdleConnectionMemory(b *testing.B) {
 	}
 	port := freePort(b)
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+s.srv.URL(), "BLASTLOG_AUTH_MODE=dev-bypass",
-		"BLASTLOG_ADDR=127.0.0.1:"+port)
+	cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+s.url, "BLASTLOG_AUTH_MODE=dev-bypass",
+		"BLASTLOG_ADDR=127.0.0.1:"+port, "BLASTLOG_OWNER_MAX_STREAMS="+loadTest["BLASTLOG_OWNER_MAX_STREAMS"])
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -226,7 +234,7 @@ func BenchmarkIdleConnectionMemory(b *testing.B) {
 // of one run all receive completely.
 func BenchmarkMaxLosslessRate(b *testing.B) {
 	s := newStack(b)
-	srv := s.server(b, nil)
+	srv := s.server(b, loadTest)
 	for b.Loop() {
 		best := 0
 		for _, rate := range []int{500, 1000, 2000, 4000, 8000} {

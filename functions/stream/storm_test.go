@@ -27,7 +27,7 @@ func TestReconnectStormAllGet200(t *testing.T) {
 	}
 	const viewers = 5000
 	s := newStack(t)
-	srv := s.server(t, map[string]string{"BLASTLOG_OWNER_MAX_STREAMS": "100000"})
+	srv := s.server(t, loadTest)
 	s.register(t, "run-storm", owner)
 	tickets := make([]string, viewers)
 	for i := range tickets {

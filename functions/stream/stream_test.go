@@ -103,11 +103,14 @@ func newStack(t testing.TB) *stack {
 // 3-master Redis Cluster (the servers and publishers get its redis+cluster:// URL).
 func eachStack(t *testing.T, f func(t *testing.T, s *stack)) {
 	t.Run("node", func(t *testing.T) { f(t, newStack(t)) })
-	t.Run("cluster", func(t *testing.T) {
-		c := redistest.StartCluster(t)
-		rdb := c.Client(t)
-		f(t, &stack{url: c.URL(), rdb: rdb, tickets: newTickets(rdb)})
-	})
+	t.Run("cluster", func(t *testing.T) { f(t, newClusterStack(t)) })
+}
+
+// newClusterStack is a stack over a private 3-master Redis Cluster.
+func newClusterStack(t testing.TB) *stack {
+	c := redistest.StartCluster(t)
+	rdb := c.Client(t)
+	return &stack{url: c.URL(), rdb: rdb, tickets: newTickets(rdb)}
 }
 
 // newTickets issues dev-bypass tickets through rdb.
