@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 	"go.uber.org/goleak"
 
@@ -61,9 +62,18 @@ func env(kv map[string]string) func(string) string { return func(k string) strin
 
 func start(t *testing.T, extra map[string]string) *stack {
 	t.Helper()
-	s := &stack{srv: redistest.Start(t), key: entratest.NewKey(t, "k1"), logs: &syncBuffer{}}
+	srv := redistest.Start(t)
+	s := startOn(t, srv.URL(), srv.Client(t), extra)
+	s.srv = srv
+	return s
+}
+
+// startOn starts the ticket function on the Redis at url (rdb: a client of it).
+func startOn(t *testing.T, url string, rdb redis.UniversalClient, extra map[string]string) *stack {
+	t.Helper()
+	s := &stack{key: entratest.NewKey(t, "k1"), logs: &syncBuffer{}}
 	s.jwks = entratest.NewJWKS(t, s.key)
-	vars := map[string]string{"BLASTLOG_REDIS_URL": s.srv.URL(), "BLASTLOG_ADDR": "127.0.0.1:0",
+	vars := map[string]string{"BLASTLOG_REDIS_URL": url, "BLASTLOG_ADDR": "127.0.0.1:0",
 		"BLASTLOG_ENTRA_TENANT_ID": entratest.Tenant, "BLASTLOG_ENTRA_CLIENT_ID": entratest.Client,
 		"BLASTLOG_ENTRA_SCOPE": entratest.Scope, "BLASTLOG_ENTRA_JWKS_URL": s.jwks.URL}
 	for k, v := range extra {
@@ -86,7 +96,7 @@ func start(t *testing.T, extra map[string]string) *stack {
 	}
 	t.Cleanup(func() { a.Stop(context.Background()) })
 	s.url = "http://" + srv.Addr
-	dir := redisstore.NewJobDirectory(s.srv.Client(t), redisstore.Config{})
+	dir := redisstore.NewJobDirectory(rdb, redisstore.Config{})
 	s.owner = entratest.OID
 	for id, owner := range map[string]string{"run-42": s.owner, "run-other": "someone-else", "job/with space": s.owner} {
 		if err := dir.Register(context.Background(), job.Record{JobID: id, OwnerOID: owner}); err != nil {
@@ -175,8 +185,6 @@ func TestTicketFlow(t *testing.T) {
 	}
 
 	// Another process (the streaming container) redeems it exactly once.
-	opts, _, _ := redisstore.ParseURL(s.srv.URL())
-	_ = opts
 	redeemer := &app.Tickets{Store: redisstore.NewTicketStore(s.srv.Client(t), redisstore.Config{})}
 	if rec, err := redeemer.Redeem(context.Background(), got.Ticket, "run-42"); err != nil || rec.OwnerOID != s.owner || rec.Tenant != entratest.Tenant {
 		t.Fatalf("redeem: %+v %v", rec, err)
@@ -200,6 +208,29 @@ func TestTicketFlow(t *testing.T) {
 	}
 	if !strings.Contains(logs, "ticket refused") {
 		t.Fatalf("refusals were not logged at all:\n%s", logs)
+	}
+}
+
+// On a Redis Cluster (a redis+cluster:// URL) a token's ticket is issued and another
+// process redeems it once.
+func TestTicketFlowOnARedisCluster(t *testing.T) {
+	c := redistest.StartCluster(t)
+	rdb := c.Client(t)
+	s := startOn(t, c.URL(), rdb, nil)
+	ok := s.post(t, "/api/blast/logs/run-42/ticket", s.token(t))
+	var got struct{ Ticket string }
+	if json.Unmarshal([]byte(ok.body), &got); ok.status != 200 || got.Ticket == "" {
+		t.Fatalf("owner on a cluster: %+v", ok)
+	}
+	if other := s.post(t, "/api/blast/logs/run-other/ticket", s.token(t)); other.status != 404 {
+		t.Fatalf("another's run: %d", other.status)
+	}
+	redeemer := &app.Tickets{Store: redisstore.NewTicketStore(rdb, redisstore.Config{})}
+	if rec, err := redeemer.Redeem(context.Background(), got.Ticket, "run-42"); err != nil || rec.OwnerOID != s.owner {
+		t.Fatalf("redeem: %+v %v", rec, err)
+	}
+	if _, err := redeemer.Redeem(context.Background(), got.Ticket, "run-42"); err != ticket.ErrRejected {
+		t.Fatalf("second redeem: %v", err)
 	}
 }
 
