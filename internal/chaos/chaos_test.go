@@ -20,7 +20,7 @@ import (
 	"time"
 )
 
-var bins = map[string]string{} // stream, publish -> path
+var bins = map[string]string{} // stream, publish, ticket -> path
 
 func TestMain(m *testing.M) {
 	if spec := os.Getenv("CHAOS_GENERATOR"); spec != "" {
@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	for _, name := range []string{"stream", "publish"} {
+	for _, name := range []string{"stream", "publish", "ticket"} {
 		bins[name] = filepath.Join(dir, "blastlog-"+name)
 		if out, err := exec.Command("go", "build", "-o", bins[name], "../../functions/"+name).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "building blastlog-%s: %v\n%s", name, err, out)
@@ -72,9 +72,15 @@ var listening = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
 
 func startReplica(t *testing.T, env ...string) *replica {
 	t.Helper()
-	cmd := exec.Command(bins["stream"])
-	cmd.Env = append(os.Environ(), append([]string{"BLASTLOG_AUTH_MODE=dev-bypass", "BLASTLOG_ADDR=127.0.0.1:0",
-		"BLASTLOG_STREAM_TICKETS=on"}, env...)...)
+	return startHTTP(t, "stream", append([]string{"BLASTLOG_STREAM_TICKETS=on"}, env...)...)
+}
+
+// startHTTP starts one of the HTTP binaries (stream, ticket) with dev-bypass auth on a
+// free port.
+func startHTTP(t *testing.T, name string, env ...string) *replica {
+	t.Helper()
+	cmd := exec.Command(bins[name])
+	cmd.Env = append(os.Environ(), append([]string{"BLASTLOG_AUTH_MODE=dev-bypass", "BLASTLOG_ADDR=127.0.0.1:0"}, env...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, _ := cmd.StderrPipe()
 	cmd.Stdout = cmd.Stderr
@@ -99,7 +105,7 @@ func startReplica(t *testing.T, env ...string) *replica {
 	case a := <-addr:
 		r.base = "http://" + a
 	case <-time.After(20 * time.Second):
-		t.Fatalf("blastlog-stream did not listen: %s", r.log)
+		t.Fatalf("blastlog-%s did not listen: %s", name, r.log)
 	}
 	return r
 }
@@ -124,6 +130,7 @@ func publish(t *testing.T, redisURL string, env []string, args ...string) {
 // resume from the last id.
 type viewer struct {
 	mu         sync.Mutex
+	tickets    string // the ticket function's base URL; "" asks the replica
 	replicas   []*replica
 	ids        []string
 	lines      []string // pod/line of each log event, in order
@@ -152,7 +159,13 @@ func (v *viewer) run(ctx context.Context, job string) {
 		v.mu.Lock()
 		r := v.replicas[i%len(v.replicas)]
 		v.mu.Unlock()
-		completed, newLast := v.once(ctx, r.base, job, last)
+		v.mu.Lock()
+		issuer := v.tickets
+		v.mu.Unlock()
+		if issuer == "" {
+			issuer = r.base
+		}
+		completed, newLast := v.once(ctx, issuer, r.base, job, last)
 		last = newLast
 		if completed {
 			return
@@ -164,8 +177,8 @@ func (v *viewer) run(ctx context.Context, job string) {
 	}
 }
 
-func (v *viewer) once(ctx context.Context, base, job, last string) (completed bool, _ string) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/blast/logs/"+job+"/ticket", nil)
+func (v *viewer) once(ctx context.Context, issuer, base, job, last string) (completed bool, _ string) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, issuer+"/api/blast/logs/"+job+"/ticket", nil)
 	req.Header.Set("X-Dev-User", owner)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -13,14 +13,19 @@ import (
 
 // While a wrapped command writes 3,000 lines at 300/s: Redis is SIGKILLed and
 // restarted from its AOF (appendfsync always), then hung (SIGSTOP) for 2 s, then the
-// viewer's streaming replica is SIGKILLed and it resumes on the other. The viewer gets
-// the 3,000 lines once each, in order.
+// viewer's streaming replica is SIGKILLed and it resumes on the other, with tickets
+// from the ticket function's process. The viewer gets the 3,000 lines once each, in
+// order.
 func TestChaosRedisRestartHangAndAReplicaKilled(t *testing.T) {
 	srv := redistest.StartWith(t, "--appendonly", "yes", "--appendfsync", "always")
 	url := srv.URL()
 	a, b := startReplica(t, "BLASTLOG_REDIS_URL="+url), startReplica(t, "BLASTLOG_REDIS_URL="+url)
+	issuer := startHTTP(t, "ticket", "BLASTLOG_REDIS_URL="+url)
 	publish(t, url, nil, "job", "register", "--job", "run-chaos", "--owner", owner)
 	v := watch(t, "run-chaos", a, b)
+	v.mu.Lock()
+	v.tickets = issuer.base
+	v.mu.Unlock()
 
 	run := exec.Command(bins["publish"], "run", "--job", "run-chaos", "--", os.Args[0])
 	run.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+url, "BLASTLOG_SPOOL_DIR="+t.TempDir(), "CHAOS_GENERATOR=3000:300")
