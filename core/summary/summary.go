@@ -104,8 +104,16 @@ type Container struct {
 	LastLine    string    `json:"last_line"`
 	LastTS      time.Time `json:"last_ts"`
 	LastID      string    `json:"last_id"`
-	// Ended is the container_ended notice's sentence once the collector stored it.
-	Ended string `json:"ended,omitempty"`
+	// Ended is the container_ended notice's sentence once the collector stored it; the
+	// fields after it are the notice's own (CONTRACT §1), set with it.
+	Ended        string     `json:"ended,omitempty"`
+	ExitCode     *int       `json:"exit_code,omitempty"`
+	Reason       string     `json:"reason,omitempty"`
+	StartedAt    *time.Time `json:"started_at,omitempty"`
+	FinishedAt   *time.Time `json:"finished_at,omitempty"`
+	Completeness string     `json:"completeness,omitempty"`
+	Missing      string     `json:"missing,omitempty"`
+	MissingLines int64      `json:"missing_lines,omitempty"`
 }
 
 // MaxContainers bounds the per-container table of one run; later instances are only
@@ -210,6 +218,11 @@ func (r *Run) Add(e *event.Event) {
 	}
 	if e.Notice == "container_ended" {
 		c.Ended = e.Line
+		if d := e.Ended; d != nil {
+			code := d.ExitCode
+			c.ExitCode, c.Reason, c.Completeness, c.Missing, c.MissingLines = &code, d.Reason, string(d.Completeness), d.Missing, d.MissingLines
+			c.StartedAt, c.FinishedAt = timePtr(d.StartedAt), timePtr(d.FinishedAt)
+		}
 		if lvl == Error {
 			c.Errors++
 		}
@@ -220,6 +233,13 @@ func (r *Run) Add(e *event.Event) {
 		c.Errors++
 	}
 	c.LastLine, c.LastTS, c.LastID = e.Line, e.TS, e.ID
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // Clone is a deep copy (a summary served while the archive keeps counting).

@@ -46,6 +46,10 @@ func TestAddCountsPerStepAndContainer(t *testing.T) {
 		if pod != "" {
 			e.Source = event.SourceK8s
 		}
+		if notice == "container_ended" {
+			e.Ended = &event.Ended{ExitCode: 137, Reason: "OOMKilled", StartedAt: t0, FinishedAt: e.TS,
+				Completeness: event.Partial, Missing: event.MissingDeleted, MissingLines: 12}
+		}
 		r.Add(&e)
 	}
 	add("submitting", "", "start", event.Stdout, "", 1)
@@ -63,6 +67,10 @@ func TestAddCountsPerStepAndContainer(t *testing.T) {
 	c := r.Containers["b-1/blast/"]
 	if c == nil || c.Count != 2 || c.LastLine != "last words" || c.Ended != "b-1 ended: exit code 1" || c.Errors != 2 {
 		t.Fatalf("container %+v", c)
+	}
+	if c.ExitCode == nil || *c.ExitCode != 137 || c.Reason != "OOMKilled" || !c.StartedAt.Equal(t0) ||
+		!c.FinishedAt.Equal(t0.Add(4*time.Second)) || c.Completeness != "partial" || c.Missing != "deleted" || c.MissingLines != 12 {
+		t.Fatalf("container_ended fields %+v", c)
 	}
 	cl := r.Clone()
 	cl.Steps["running"].Count = 99
