@@ -15,8 +15,7 @@ var static embed.FS
 
 // Config is what the page needs from the server.
 type Config struct {
-	Job       string `json:"job,omitempty"` // opened when the URL names none
-	DevBypass bool   `json:"devBypass"`     // send X-Dev-User instead of a bearer token
+	DevBypass bool   `json:"devBypass"` // send X-Dev-User instead of a bearer token
 	DevUser   string `json:"devUser,omitempty"`
 }
 

@@ -259,13 +259,8 @@ func handler(s *httpapi.Server, log *slog.Logger) http.Handler {
 	return &httpapi.Inspector{Next: s.Handler(), Logger: log}
 }
 
-// DemoJob is the run the dev stack plays.
-const DemoJob = "demo-run"
-
-// pageConfig is what the Run details page is told: in -dev, the demo run as the dev user.
+// pageConfig is what the Run details page is told. Without ?run= the page opens the
+// caller's newest run (in -dev: the newest demo run, as the dev user).
 func pageConfig(c config) web.Config {
-	if !c.Dev {
-		return web.Config{DevBypass: c.Auth.DevBypass(), DevUser: c.Auth.DevUser}
-	}
-	return web.Config{Job: DemoJob, DevBypass: true, DevUser: c.Auth.DevUser}
+	return web.Config{DevBypass: c.Auth.DevBypass(), DevUser: c.Auth.DevUser}
 }

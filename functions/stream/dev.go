@@ -45,8 +45,8 @@ func devRedis() fx.Option {
 	)
 }
 
-// playDemo replays `elastic-blast submit` of the demo run, owned by the dev user,
-// once the app has started.
+// playDemo plays demo runs owned by the dev user, once the app has started: a new one
+// every demoPeriod, each lasting longer, so that a live run is always there.
 func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, active ports.ActiveRuns, auth envconf.Auth,
 	opts *redis.Options, sim *kubesim.Sim, c config, logger *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -58,17 +58,21 @@ func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, acti
 			}
 			fmt.Fprintf(os.Stdout, "blastlog dev: embedded Redis at redis://%s/0 (try BLASTLOG_REDIS_URL=... blastlog-publish)\n", opts.Addr)
 			fmt.Fprintf(os.Stdout, "blastlog dev: archive (BLASTLOG_ARCHIVE=dir) in %s\n", c.Archive.Dir)
-			fmt.Fprintf(os.Stdout, "blastlog dev: run %q streams at %s/ ; ticket: curl -X POST %s/api/blast/logs/%s/ticket\n",
-				DemoJob, base, base, DemoJob)
-			go func() {
-				pods := func(ctx context.Context) error { return demo.Pods(ctx, sim, 300*time.Millisecond, 3) }
-				active.Touch(ctx, DemoJob) // as blastlog-publish job register does
-				if err := demo.Submit(ctx, log, jobs, DemoJob, auth.DevUser, 300*time.Millisecond, pods); err != nil && ctx.Err() == nil {
-					logger.Error("demo run failed", "error", err)
-				}
-			}()
+			fmt.Fprintf(os.Stdout, "blastlog dev: the Run details page is at %s/ ; a new demo run (%s, %s, ...) starts every %s\n",
+				base, demoJob(1), demoJob(2), demoPeriod)
+			p := demo.Player{Log: log, Jobs: jobs, Active: active, Sim: sim, Owner: auth.DevUser, Pace: demoPace}
+			go p.Loop(ctx, demoPeriod, demoJob, func(id string, err error) { logger.Error("demo run failed", "job", id, "error", err) })
 			return nil
 		},
 		OnStop: func(context.Context) error { cancel(); return nil },
 	})
 }
+
+// The demo's timing: a run of 24 batch jobs takes about 75 s at this pace.
+const (
+	demoPeriod = time.Minute
+	demoPace   = 700 * time.Millisecond
+)
+
+// demoJob names the dev stack's n-th demo run.
+func demoJob(n int) string { return fmt.Sprintf("demo-run-%d", n) }

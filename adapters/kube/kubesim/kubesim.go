@@ -31,6 +31,7 @@ type instance struct {
 	lines    []logLine
 	state    string // waiting, running, terminated
 	exit     int32
+	reason   string // the kubelet's reason when terminated; "" is Completed or Error
 	started  time.Time
 	finished time.Time
 }
@@ -206,12 +207,16 @@ func (s *Sim) LogAt(ns, name, c string, ts time.Time, lines ...string) {
 }
 
 // Terminate ends a container's current instance with an exit code.
-func (s *Sim) Terminate(ns, name, c string, exit int32) {
+func (s *Sim) Terminate(ns, name, c string, exit int32) { s.TerminateWith(ns, name, c, exit, "") }
+
+// TerminateWith ends a container's current instance with an exit code and the
+// kubelet's reason (OOMKilled, ...); "" says Completed or Error by the code.
+func (s *Sim) TerminateWith(ns, name, c string, exit int32, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, cc := s.containerOf(ns, name, c)
 	cur := cc.instances[len(cc.instances)-1]
-	cur.state, cur.exit, cur.finished = "terminated", exit, time.Now()
+	cur.state, cur.exit, cur.reason, cur.finished = "terminated", exit, reason, time.Now()
 	p.notify()
 	s.publishLocked("MODIFIED", p)
 }
@@ -328,9 +333,13 @@ func (s *Sim) statusLocked(p *pod) corev1.PodStatus {
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(cur.started)}
 			running, allDone = true, false
 		case "terminated":
-			reason := "Completed"
-			if cur.exit != 0 {
+			reason := cur.reason
+			switch {
+			case reason != "":
+			case cur.exit != 0:
 				reason = "Error"
+			default:
+				reason = "Completed"
 			}
 			cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: cur.exit, ContainerID: cur.id, Reason: reason,
 				StartedAt: metav1.NewTime(cur.started), FinishedAt: metav1.NewTime(cur.finished)}

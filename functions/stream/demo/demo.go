@@ -1,15 +1,21 @@
-// Package demo replays the submit output of a representative ElasticBLAST run (the
-// fixture beside this file) through the real publisher code path, for the dev stack.
+// Package demo plays representative ElasticBLAST runs for the dev stack: the submit
+// output of the fixture beside this file through the real publisher code path, then
+// the run's pods — setup, submit, the batch jobs, the finalizer — on the Kubernetes
+// simulator, where the real collector follows them.
 package demo
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/blastlog/blastlog/adapters/kube/kubesim"
 	"github.com/blastlog/blastlog/core/app/publish"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
@@ -19,68 +25,167 @@ import (
 //go:embed elastic-blast-output.json
 var fixture []byte
 
-// Run is what the fixture says of the demo run.
-type Run struct {
-	ELBJobID string `json:"elb_job_id"`
-	Suffix   string `json:"suffix"`
-	Cluster  string `json:"cluster"`
+// The fixture's run names itself by this ElasticBLAST job id and its last 8 hex digits.
+const (
+	fixtureELBHex = "429825360482416da20736cf3ed51a95"
+	fixtureSuffix = "3ed51a95"
+)
+
+// secretLines are what a misconfigured task prints now and then: a storage connection
+// string and a SAS URL. The publisher masks them before they are stored.
+var secretLines = []string{
+	"INFO: storage connection DefaultEndpointsProtocol=https;AccountName=stgelb;AccountKey=" +
+		"q5n0cUzH3b6JY2n8m0r9w1x4ZkLbT7sVgE2fHj8KdPa6QeR3tYuI9oPlMnBvCxZaSdFgHjKlQwErTyUiOp==;EndpointSuffix=core.windows.net",
+	"INFO: azcopy copy https://stgelb.blob.core.windows.net/queries/batch_000.fa?sv=2023-11-03&se=2026-12-31T00%3A00%3A00Z&sp=rw&sig=" +
+		"Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3A%3D /shared/requests/",
+}
+
+type fixturePod struct {
+	Job        string                       `json:"job"`
+	Labels     map[string]string            `json:"labels"`
+	Init       map[string][]string          `json:"init_containers"`
+	Containers map[string][]string          `json:"containers"`
+	Env        map[string]map[string]string `json:"env"`
 }
 
 type output struct {
-	Run    Run      `json:"run"`
-	Stdout []string `json:"submit_stdout"`
-	Stderr []string `json:"submit_stderr"`
+	Run struct {
+		ELBJobID string `json:"elb_job_id"`
+		Cluster  string `json:"cluster"`
+	} `json:"run"`
+	Stdout []string              `json:"submit_stdout"`
+	Stderr []string              `json:"submit_stderr"`
+	Pods   map[string]fixturePod `json:"pods"`
 }
 
-func load() (output, error) {
+// load reads the fixture as the run jobID: its ElasticBLAST job id (and so its pod
+// names and labels) derived from jobID, so that runs played at once stay apart.
+func load(jobID string) (output, error) {
+	sum := sha256.Sum256([]byte(jobID))
+	hexID := hex.EncodeToString(sum[:16])
+	data := bytes.ReplaceAll(fixture, []byte(fixtureELBHex), []byte(hexID))
+	data = bytes.ReplaceAll(data, []byte(fixtureSuffix), []byte(hexID[len(hexID)-8:]))
 	var o output
-	err := json.Unmarshal(fixture, &o)
+	err := json.Unmarshal(data, &o)
 	return o, err
 }
 
-// Submit registers jobID for owner and plays `elastic-blast submit`: its ANSI-coloured
-// stdout and its stderr are written, a line every pace, to a publisher, as a task
-// worker's `blastlog-publish run` would. then, if then is not nil, runs it (the pods);
-// finally the run is marked completed.
-func Submit(ctx context.Context, log ports.EventLog, jobs ports.JobDirectory, jobID, owner string, pace time.Duration,
-	then func(context.Context) error) error {
-	o, err := load()
+// Player plays demo runs. Pace is the time between two lines of one container (the
+// submit output goes at half of it); zero plays at full speed.
+type Player struct {
+	Log    ports.EventLog
+	Jobs   ports.JobDirectory
+	Active ports.ActiveRuns // nil: the run is not marked for collection
+	Sim    *kubesim.Sim     // nil: submit output only
+	Owner  string
+	Pace   time.Duration
+	// Batches is the number of batch jobs (DefaultBatches when 0); Parallel of them run
+	// at once (DefaultParallel when 0).
+	Batches, Parallel int
+}
+
+// Defaults of a Player.
+const (
+	DefaultBatches  = 24
+	DefaultParallel = 6
+	// OOMBatch is the batch job whose blast container is OOMKilled; RestartBatch the one
+	// whose blast container fails once and is restarted by Kubernetes.
+	OOMBatch     = 13
+	RestartBatch = 5
+)
+
+// Play plays one run: registers jobID for the owner, publishes `elastic-blast submit`,
+// plays the pods and marks the run failed (its OOMKilled batch) or completed.
+func (p Player) Play(ctx context.Context, jobID string) error {
+	o, err := load(jobID)
 	if err != nil {
 		return err
 	}
-	if err := jobs.Register(ctx, job.Record{JobID: jobID, OwnerOID: owner, ELBJobID: o.Run.ELBJobID,
+	if err := p.Jobs.Register(ctx, job.Record{JobID: jobID, OwnerOID: p.Owner, ELBJobID: o.Run.ELBJobID,
 		ClusterName: o.Run.Cluster, Status: job.Running}); err != nil {
 		return err
 	}
-	pub, err := publish.New(log, nil, publish.Config{JobID: jobID, Phase: event.PhaseSubmitting})
+	if p.Active != nil {
+		if err := p.Active.Touch(ctx, jobID); err != nil { // as blastlog-publish job register does
+			return err
+		}
+	}
+	if err := p.submit(ctx, jobID, o); err != nil {
+		return err
+	}
+	status := job.Completed
+	if p.Sim != nil {
+		failed, err := p.pods(ctx, o)
+		if err != nil {
+			return err
+		}
+		if failed {
+			status = job.Failed
+		}
+	}
+	return p.Jobs.SetStatus(context.WithoutCancel(ctx), jobID, status)
+}
+
+// submit writes the submit output's stdout and stderr, interleaved, to a publisher as
+// a task worker's `blastlog-publish run` would.
+func (p Player) submit(ctx context.Context, jobID string, o output) error {
+	pub, err := publish.New(p.Log, nil, publish.Config{JobID: jobID, Phase: event.PhaseSubmitting})
 	if err != nil {
 		return err
 	}
+	stdout := append(append(append([]string{}, o.Stdout[:min(4, len(o.Stdout))]...), secretLines...), o.Stdout[min(4, len(o.Stdout)):]...)
 	out, errw := pub.Writer(event.Stdout), pub.Writer(event.Stderr)
-	for i := 0; i < len(o.Stdout) || i < len(o.Stderr); i++ {
-		for _, p := range []struct {
+	for i := 0; i < len(stdout) || i < len(o.Stderr); i++ {
+		for _, s := range []struct {
 			w     io.Writer
 			lines []string
-		}{{out, o.Stdout}, {errw, o.Stderr}} {
-			if i < len(p.lines) {
-				fmt.Fprintln(p.w, p.lines[i])
+		}{{out, stdout}, {errw, o.Stderr}} {
+			if i < len(s.lines) {
+				fmt.Fprintln(s.w, s.lines[i])
 			}
 		}
-		select {
-		case <-ctx.Done():
-			i = len(o.Stdout) + len(o.Stderr)
-		case <-time.After(pace):
+		if !sleep(ctx, p.Pace/2) {
+			break
 		}
 	}
 	out.Close()
 	errw.Close()
-	if st := pub.Close(ctx); st.Err != nil {
+	if st := pub.Close(context.WithoutCancel(ctx)); st.Err != nil {
 		return st.Err
 	}
-	if then != nil {
-		if err := then(ctx); err != nil {
-			return err
+	return ctx.Err()
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Loop starts a run now and then one every period, named by name(1), name(2), ...,
+// until ctx ends; a run lasting longer than the period overlaps the next, so one is
+// always live. failed is told of a run that could not be played.
+func (p Player) Loop(ctx context.Context, period time.Duration, name func(n int) string, failed func(jobID string, err error)) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for n := 1; ; n++ {
+		go func(id string) {
+			if err := p.Play(ctx, id); err != nil && ctx.Err() == nil {
+				failed(id, err)
+			}
+		}(name(n))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
-	return jobs.SetStatus(context.WithoutCancel(ctx), jobID, job.Completed)
 }
