@@ -138,8 +138,8 @@ func (e *Event) Validate() error {
 		return fmt.Errorf("%w: line is not valid UTF-8", ErrInvalid)
 	case hasLineBreak(e.Line):
 		return fmt.Errorf("%w: line contains CR or LF", ErrInvalid)
-	case e.Source != SourceK8s && (e.Pod != "" || e.Container != ""):
-		return fmt.Errorf("%w: pod and container are only for source k8s", ErrInvalid)
+	case e.Source != SourceK8s && (e.Pod != "" || e.Container != "") && e.Notice != NoticeContainerEnded:
+		return fmt.Errorf("%w: pod and container are only for source k8s and container_ended notices", ErrInvalid)
 	case e.PubID != "" && (!ValidPubID(e.PubID) || e.Seq < 1):
 		return fmt.Errorf("%w: pub_id must be 16 hex characters and seq at least 1", ErrInvalid)
 	case e.PubID == "" && e.Seq != 0:

@@ -105,6 +105,7 @@ func TestValidate(t *testing.T) {
 		"invalid utf8":     func(e *Event) { e.Line = "\xff" },
 		"pod on terminal":  func(e *Event) { e.Pod = "p" },
 		"container on sys": func(e *Event) { e.Source, e.Container = SourceSystem, "c" },
+		"pod on following": func(e *Event) { e.Source, e.Notice, e.Pod = SourceSystem, "following", "p" },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -121,6 +122,11 @@ func TestValidate(t *testing.T) {
 	ok.JobID = strings.Repeat("j", 128)
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("valid event refused: %v", err)
+	}
+	ended := System("run-1", PhaseRunning, NoticeContainerEnded, "b-1/blast ended", time.Now())
+	ended.Pod, ended.Container, ended.ContainerID, ended.Ended = "b-1", "blast", "containerd://1", &Ended{ExitCode: 137}
+	if err := ended.Validate(); err != nil {
+		t.Fatalf("a container_ended notice naming its container refused: %v", err)
 	}
 }
 

@@ -330,7 +330,8 @@ func (k *kstack) events(t *testing.T) []event.Event {
 	}
 }
 
-// ended returns the run's container_ended notices by pod/container.
+// ended returns the run's container_ended notices by pod/container: the notice names
+// its container instance, as its sentence does.
 func (k *kstack) ended(t *testing.T) map[string][]event.Event {
 	t.Helper()
 	evs := k.events(t)
@@ -339,6 +340,9 @@ func (k *kstack) ended(t *testing.T) map[string][]event.Event {
 		if e.Notice == event.NoticeContainerEnded {
 			var pod, c string
 			fmt.Sscanf(strings.Replace(e.Line, "/", " ", 1), "%s %s", &pod, &c)
+			if e.Pod != pod || e.Container != c || e.ContainerID == "" && e.Ended.Completeness != event.Missed {
+				t.Errorf("container_ended notice names %s/%s/%s; its sentence: %q", e.Pod, e.Container, e.ContainerID, e.Line)
+			}
 			out[pod+"/"+c] = append(out[pod+"/"+c], e)
 		}
 	}

@@ -14,6 +14,10 @@
 // jitter, gets a new ticket and resumes with last_event_id. On "completed" it closes and
 // reads the rest through the snapshot endpoint. After repeated failures it polls the
 // snapshot endpoint every 5 s. Modes: connecting, live, polling, completed, stopped.
+//
+// RunAPI reads the rest of the contract (CONTRACT §3) with the same credentials: the
+// caller's runs, a run's summary, snapshot pages (after / before / around), search and
+// downloads. A 429 is retried after its Retry-After, twice at most.
 
 const FAILURES_BEFORE_POLLING = 5;
 const POLL_MS = 5000;
@@ -30,12 +34,99 @@ export function compareIds(a, b) {
   return as === bs ? 0 : as < bs ? -1 : 1;
 }
 
-export class LogStream {
-  constructor(opts) {
-    this.jobId = opts.jobId;
+/** An HTTP error of the API: status, the contract's error code and its message. */
+export class APIError extends Error {
+  constructor(status, code, message) {
+    super(message || code || "HTTP " + status);
+    this.status = status;
+    this.code = code || "";
+  }
+}
+
+const READ_RETRIES = 2;
+const RETRY_AFTER_MAX_S = 10;
+
+export class RunAPI {
+  constructor(opts = {}) {
     this.base = opts.base || "";
     this.getToken = opts.getToken || null;
     this.devUser = opts.devUser || null;
+  }
+
+  async headers() {
+    const h = { Accept: "application/json" };
+    if (this.getToken) h.Authorization = "Bearer " + (await this.getToken());
+    if (this.devUser) h["X-Dev-User"] = this.devUser;
+    return h;
+  }
+
+  logsURL(jobId, action, params) {
+    return this.url("/api/blast/logs/" + encodeURIComponent(jobId) + "/" + action, params);
+  }
+
+  url(path, params) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+    const qs = q.toString();
+    return this.base + path + (qs ? "?" + qs : "");
+  }
+
+  // fetch GETs u, retrying a 429 after its Retry-After; other failures throw APIError.
+  async fetch(u, opts = {}) {
+    for (let attempt = 0; ; attempt++) {
+      const res = await fetch(u, { ...opts, headers: { ...(await this.headers()), ...(opts.headers || {}) } });
+      if (res.ok) return res;
+      if (res.status === 429 && attempt < READ_RETRIES) {
+        const s = Math.min(RETRY_AFTER_MAX_S, Number(res.headers.get("Retry-After")) || 1);
+        await new Promise((r) => setTimeout(r, s * 1000));
+        continue;
+      }
+      let body = {};
+      try {
+        body = await res.json();
+      } catch (err) {
+        // not the contract's JSON error
+      }
+      throw new APIError(res.status, body.error, body.message);
+    }
+  }
+
+  async json(u) {
+    return (await this.fetch(u)).json();
+  }
+
+  runs(limit) {
+    return this.json(this.url("/api/blast/runs", { limit }));
+  }
+
+  summary(jobId) {
+    return this.json(this.logsURL(jobId, "summary"));
+  }
+
+  /** q: {after} | {before} | {around}, and limit. */
+  snapshot(jobId, q) {
+    return this.json(this.logsURL(jobId, "snapshot", q));
+  }
+
+  /** q: {q, phase, pod, stream, issues, after, limit}. */
+  search(jobId, q) {
+    return this.json(this.logsURL(jobId, "search", q));
+  }
+
+  /** The whole run (or q.phase) as a Blob, and the server's file name. */
+  async download(jobId, q) {
+    const res = await this.fetch(this.logsURL(jobId, "download", q), { headers: { Accept: "*/*" } });
+    const cd = res.headers.get("Content-Disposition") || "";
+    const m = /filename="([^"]+)"/.exec(cd);
+    return { blob: await res.blob(), filename: m ? m[1] : jobId + "-logs.txt" };
+  }
+}
+
+export class LogStream {
+  constructor(opts) {
+    this.jobId = opts.jobId;
+    this.api = new RunAPI(opts);
+    this.base = this.api.base;
     this.onEvent = opts.onEvent || (() => {});
     this.onStatus = opts.onStatus || (() => {});
     this.onGap = opts.onGap || (() => {});
@@ -69,15 +160,12 @@ export class LogStream {
     }
   }
 
-  async headers() {
-    const h = { Accept: "application/json" };
-    if (this.getToken) h.Authorization = "Bearer " + (await this.getToken());
-    if (this.devUser) h["X-Dev-User"] = this.devUser;
-    return h;
+  headers() {
+    return this.api.headers();
   }
 
   url(action) {
-    return this.base + "/api/blast/logs/" + encodeURIComponent(this.jobId) + "/" + action;
+    return this.api.logsURL(this.jobId, action);
   }
 
   // deliver hands an event on once, in id order.

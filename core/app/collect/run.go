@@ -553,6 +553,8 @@ func (rs *runState) finish(ctx context.Context, f *tstate, cause error, gone boo
 	}
 	e := event.System(rs.jobID, t.Phase, event.NoticeContainerEnded, endedSentence(t, d, cp.Lines), rs.c.Config.now())
 	e.Ended = d
+	// The notice names its container instance, as the summary and batch table need.
+	e.Pod, e.Container, e.ContainerID, e.Restart = t.Pod, t.Container, t.ContainerID, t.Restart
 	if !rs.lease.valid(rs.c.Config.now()) {
 		return
 	}
