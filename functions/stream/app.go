@@ -27,12 +27,14 @@ import (
 
 // config is the whole configuration of the streaming container.
 type config struct {
-	Addr    string
-	Dev     bool
-	Redis   envconf.Redis // unset in -dev: the embedded Redis is used
-	Auth    envconf.Auth
-	K8s     k8sConfig
-	Archive envconf.Archive
+	Addr string
+	Dev  bool
+	// DemoPeriod: -dev starts a demo run this often.
+	DemoPeriod time.Duration
+	Redis      envconf.Redis // unset in -dev: the embedded Redis is used
+	Auth       envconf.Auth
+	K8s        k8sConfig
+	Archive    envconf.Archive
 	// MaxLen is BLASTLOG_STREAM_MAXLEN: with an archive, what the archiver keeps in a
 	// stream behind its cursor (writers then cap at Archive.HardMax).
 	MaxLen int64
@@ -70,6 +72,9 @@ func load(getenv func(string) string, dev bool) (config, error) {
 		}
 		getenv = overlay(getenv, map[string]string{"BLASTLOG_AUTH_MODE": "dev-bypass"})
 		g = envconf.Getenv(getenv)
+		if c.DemoPeriod, err = g.Duration("BLASTLOG_DEMO_PERIOD", time.Minute, time.Second, time.Hour); err != nil {
+			return c, err
+		}
 	} else if c.Redis, err = envconf.LoadRedis(g, false); err != nil {
 		return c, err
 	}

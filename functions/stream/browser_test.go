@@ -51,12 +51,14 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if ok, err := eval[bool](ctx, expr); err == nil && ok {
+		ok, err := eval[bool](ctx, expr)
+		if err == nil && ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			state, _ := eval[string](ctx, `document.getElementById("badge").textContent + " | " + document.getElementById("count").textContent`)
-			t.Fatalf("timed out waiting for %s (page: %s)", what, state)
+			state, _ := eval[string](ctx, `document.getElementById("badge").textContent + " | " + document.getElementById("count").textContent +
+				" | " + (document.getElementById("notice") || {}).textContent`)
+			t.Fatalf("timed out waiting for %s (page: %s; last: %v, %v)", what, state, ok, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -110,17 +112,17 @@ func TestRunDetailsPageInChromium(t *testing.T) {
 		t.Fatalf("first line %q", firstText)
 	}
 
-	// 2,000 lines: no step shows more than 80, the newest is shown, the open step is the live one.
+	// 2,500 lines: a step holds (and shows) the newest 2,000, the open step is the live one.
 	var batch []string
-	for i := 0; i < 2000; i++ {
+	for i := 0; i < 2500; i++ {
 		batch = append(batch, fmt.Sprintf("blast line %04d", i))
 	}
 	k8s("running", "blastn-batch-nt-job-000-3ed51a95-h4j5k", "blast", event.Stdout, batch...)
-	waitJS(t, ctx, "2,004 lines", `document.getElementById("count").textContent === "2004 lines"`)
-	if n := jsInt(t, ctx, `Math.max(...[...document.querySelectorAll("details.step")].map(d => d.querySelectorAll(".line").length))`); n > 80 {
+	waitJS(t, ctx, "2,504 lines", `document.getElementById("count").textContent === "2,504 lines"`)
+	if n := jsInt(t, ctx, `Math.max(...[...document.querySelectorAll("details.step")].map(d => d.querySelectorAll(".line").length))`); n != 2000 {
 		t.Fatalf("a step shows %d lines", n)
 	}
-	waitJS(t, ctx, "newest line shown", `[...document.querySelectorAll('[data-phase="running"] .text')].pop().textContent === "blast line 1999"`)
+	waitJS(t, ctx, "newest line shown", `[...document.querySelectorAll('[data-phase="running"] .text')].pop().textContent === "blast line 2499"`)
 	waitJS(t, ctx, "running step open", `document.querySelector('[data-phase="running"]').open && !document.querySelector('[data-phase="submitting"]').open`)
 
 	// The stream server stops mid-run and comes back: no duplicate, no missing line.
@@ -131,7 +133,7 @@ func TestRunDetailsPageInChromium(t *testing.T) {
 	waitJS(t, ctx, "the page noticing", `document.getElementById("badge").textContent !== "live"`)
 	srv = s.server(t, env)
 	k8s("exporting_results", "elb-finalizer-3ed51a95-m3n4b", "finalizer", event.Stdout, "Merging results from 10 shards...")
-	waitJS(t, ctx, "reconnected with every line", `document.getElementById("count").textContent === "2007 lines"`)
+	waitJS(t, ctx, "reconnected with every line", `document.getElementById("count").textContent === "2,507 lines"`)
 	if n := jsInt(t, ctx, `(() => { const ids = [...document.querySelectorAll(".line")].map(l => l.dataset.id); return ids.length - new Set(ids).size })()`); n != 0 {
 		t.Fatalf("%d duplicate lines on the page", n)
 	}

@@ -46,7 +46,8 @@ func devRedis() fx.Option {
 }
 
 // playDemo plays demo runs owned by the dev user, once the app has started: a new one
-// every demoPeriod, each lasting longer, so that a live run is always there.
+// every BLASTLOG_DEMO_PERIOD (a minute), each lasting longer, so that a live run is
+// always there.
 func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, active ports.ActiveRuns, auth envconf.Auth,
 	opts *redis.Options, sim *kubesim.Sim, c config, logger *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -59,20 +60,17 @@ func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, acti
 			fmt.Fprintf(os.Stdout, "blastlog dev: embedded Redis at redis://%s/0 (try BLASTLOG_REDIS_URL=... blastlog-publish)\n", opts.Addr)
 			fmt.Fprintf(os.Stdout, "blastlog dev: archive (BLASTLOG_ARCHIVE=dir) in %s\n", c.Archive.Dir)
 			fmt.Fprintf(os.Stdout, "blastlog dev: the Run details page is at %s/ ; a new demo run (%s, %s, ...) starts every %s\n",
-				base, demoJob(1), demoJob(2), demoPeriod)
+				base, demoJob(1), demoJob(2), c.DemoPeriod)
 			p := demo.Player{Log: log, Jobs: jobs, Active: active, Sim: sim, Owner: auth.DevUser, Pace: demoPace}
-			go p.Loop(ctx, demoPeriod, demoJob, func(id string, err error) { logger.Error("demo run failed", "job", id, "error", err) })
+			go p.Loop(ctx, c.DemoPeriod, demoJob, func(id string, err error) { logger.Error("demo run failed", "job", id, "error", err) })
 			return nil
 		},
 		OnStop: func(context.Context) error { cancel(); return nil },
 	})
 }
 
-// The demo's timing: a run of 24 batch jobs takes about 75 s at this pace.
-const (
-	demoPeriod = time.Minute
-	demoPace   = 700 * time.Millisecond
-)
+// demoPace plays a demo run of 24 batch jobs in about 75 s.
+const demoPace = 700 * time.Millisecond
 
 // demoJob names the dev stack's n-th demo run.
 func demoJob(n int) string { return fmt.Sprintf("demo-run-%d", n) }

@@ -805,6 +805,7 @@ async function loadTail(lastId) {
 
 async function start() {
   document.addEventListener("keydown", onKey);
+  document.addEventListener("keyup", onKeyUp);
   $("search").addEventListener("submit", (ev) => { ev.preventDefault(); runSearch(false); });
   $("results-more").addEventListener("click", () => runSearch(true));
   $("results-close").addEventListener("click", closeResults);
@@ -867,6 +868,15 @@ async function start() {
   window.blastlogStream = stream; // for debugging and tests
 }
 
+let slashFor = null;
+
+function onKeyUp(ev) {
+  if (ev.key === "/" && slashFor) {
+    slashFor.findBox.focus();
+    slashFor = null;
+  }
+}
+
 // Keyboard: "/" finds in the open step, n / N next and previous match, Esc clears.
 function onKey(ev) {
   const typing = ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement;
@@ -880,7 +890,8 @@ function onKey(ev) {
   if (ev.key === "/") {
     ev.preventDefault();
     activeStep = s;
-    s.findBox.focus();
+    slashFor = s; // focused when the key is released: the "/" is never typed into the box
+
   } else if (ev.key === "n" || ev.key === "N") {
     s.nextHit(ev.key === "n" ? 1 : -1);
   }

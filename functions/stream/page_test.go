@@ -1,0 +1,405 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+	"go.uber.org/fx"
+
+	"github.com/blastlog/blastlog/adapters/archive/fsdir"
+	"github.com/blastlog/blastlog/adapters/entra"
+	"github.com/blastlog/blastlog/adapters/kube/kubesim"
+	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/functions/stream/demo"
+)
+
+// The Run details page's features, each in headless Chromium against the real
+// streaming container (and, for the demo, the real dev stack).
+
+var screenshotDir string
+
+// shot saves a screenshot of the page's state for a person to look at: into
+// BLASTLOG_SCREENSHOTS when set, else a temporary directory the test names.
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	if screenshotDir == "" {
+		screenshotDir = os.Getenv("BLASTLOG_SCREENSHOTS")
+		if screenshotDir == "" {
+			var err error
+			if screenshotDir, err = os.MkdirTemp("", "blastlog-page-"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 encodes PNG
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(screenshotDir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s (%d bytes)", path, len(png))
+}
+
+// kubeconfig writes a kubeconfig for a cluster at server.
+func kubeconfig(t *testing.T, server string) string {
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	err := os.WriteFile(path, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: k, cluster: {server: %q}}]
+users: [{name: u, user: {}}]
+contexts: [{name: c, context: {cluster: k, user: u}}]
+current-context: c
+`, server)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// archiveIndex opens the dir archive's index.
+func archiveIndex(t *testing.T, dir string) *fsdir.Dir {
+	d, err := fsdir.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func jsString(t *testing.T, ctx context.Context, expr string) string {
+	t.Helper()
+	s, err := eval[string](ctx, expr)
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return s
+}
+
+func do(t *testing.T, ctx context.Context, js string) {
+	t.Helper()
+	if _, err := eval[any](ctx, js); err != nil {
+		t.Fatalf("%s: %v", js, err)
+	}
+}
+
+func open(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// step is the JS selector of a step's element.
+func step(phase string) string { return `document.querySelector('details.step[data-phase="` + phase + `"]')` }
+
+func TestPageCountsIssuesFindAndFollow(t *testing.T) {
+	ctx := browser(t)
+	s := newStack(t)
+	srv := s.server(t, map[string]string{"BLASTLOG_STREAM_TICKETS": "on"})
+	s.publish(t, "", "job", "register", "--job", "run-c", "--owner", entra.DefaultDevUser)
+	var in strings.Builder
+	for i := 1; i <= 30; i++ {
+		switch i {
+		case 4:
+			in.WriteString("ERROR: AKS cluster elb-cluster-02 not found\n")
+		case 9:
+			in.WriteString("2026-06-01 WARNING: quota close to the limit\n")
+		case 12:
+			in.WriteString("Traceback (most recent call last):\n")
+		case 20:
+			in.WriteString("gsutil: warning: retrying batch 7\n")
+		case 25:
+			in.WriteString("WARN low disk on the node\n")
+		default:
+			fmt.Fprintf(&in, "uploading batch %d of 30\n", i)
+		}
+	}
+	s.publish(t, in.String(), "lines", "--job", "run-c", "--phase", "submitting")
+	open(t, ctx, srv.base+"/?run=run-c")
+	waitJS(t, ctx, "live", `document.getElementById("badge").textContent === "live"`)
+	waitJS(t, ctx, "the counts in words", step("submitting")+`.querySelector(".counts").textContent === "30 lines · 2 errors · 3 warnings"`)
+	if n := jsInt(t, ctx, step("submitting")+`.querySelectorAll(".line.error").length`); n != 2 {
+		t.Fatalf("%d lines coloured as errors", n)
+	}
+	shot(t, ctx, "counts")
+
+	// Issues only: the five flagged lines, with their line numbers in the step.
+	do(t, ctx, step("submitting")+`.querySelector(".toolbar input[type=checkbox]").click()`)
+	waitJS(t, ctx, "issues only", step("submitting")+`.querySelectorAll(".lines .line").length === 5`)
+	if got := jsString(t, ctx, `[...`+step("submitting")+`.querySelectorAll(".lines .line .n")].map(n => n.textContent).join(",")`); got != "4,9,12,20,25" {
+		t.Fatalf("issue line numbers %s", got)
+	}
+	shot(t, ctx, "issues-only")
+	// A live error arrives in the filtered view; a plain line does not.
+	s.publish(t, "plain line 31\nFATAL: out of memory\n", "lines", "--job", "run-c", "--phase", "submitting")
+	waitJS(t, ctx, "the live error", step("submitting")+`.querySelectorAll(".lines .line").length === 6`)
+	if got := jsString(t, ctx, `[...`+step("submitting")+`.querySelectorAll(".lines .line .n")].pop().textContent`); got != "32" {
+		t.Fatalf("the live error's number %s", got)
+	}
+	do(t, ctx, step("submitting")+`.querySelector(".toolbar input[type=checkbox]").click()`)
+	waitJS(t, ctx, "back to every line", step("submitting")+`.querySelectorAll(".lines .line").length === 32`)
+
+	// "/" focuses the step's find box; n and N move between matches; Esc clears.
+	if _, err := chromedp.Run(ctx, chromedp.KeyEvent("/")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the find box focused", `document.activeElement === `+step("submitting")+`.querySelector(".find")`)
+	if _, err := chromedp.Run(ctx, chromedp.KeyEvent("batch 2")); err != nil {
+		t.Fatal(err)
+	}
+	// "batch 2", "batch 21".."batch 24", "batch 26".."batch 29" and "retrying batch 7"? no: 9 matches.
+	defer func() {
+		if t.Failed() {
+			t.Log(jsString(t, ctx, step("submitting")+`.querySelector(".find").value + "|" + `+step("submitting")+`.querySelector(".findcount").textContent`))
+		}
+	}()
+	waitJS(t, ctx, "9 matches", step("submitting")+`.querySelector(".findcount").textContent === "9"`)
+	do(t, ctx, `document.activeElement.blur()`)
+	for _, k := range []string{"n", "n", "N"} {
+		if _, err := chromedp.Run(ctx, chromedp.KeyEvent(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitJS(t, ctx, "the first match current", step("submitting")+`.querySelector(".line.current .n").textContent === "2" &&
+		`+step("submitting")+`.querySelector(".findcount").textContent === "1 / 9"`)
+	if n := jsInt(t, ctx, step("submitting")+`.querySelectorAll(".line mark").length`); n != 9 {
+		t.Fatalf("%d marked matches", n)
+	}
+	shot(t, ctx, "find")
+	if _, err := chromedp.Run(ctx, chromedp.KeyEvent("\u001b")); err != nil { // Escape
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "find cleared", step("submitting")+`.querySelectorAll(".line mark").length === 0`)
+
+	// Going through the matches paused following; the pill resumes it.
+	waitJS(t, ctx, "paused by the matches", step("submitting")+`.querySelector(".pill").hidden === false`)
+	do(t, ctx, step("submitting")+`.querySelector(".pill").click()`)
+
+	// Auto-follow: scrolled up, new lines do not move the view and the pill counts
+	// them; the pill brings the view to the newest line and following resumes.
+	s.publish(t, numbered(300, 0), "lines", "--job", "run-c", "--phase", "submitting")
+	waitJS(t, ctx, "332 lines", step("submitting")+`.querySelectorAll(".lines .line").length === 332`)
+	box := step("submitting") + `.querySelector(".lines")`
+	waitJS(t, ctx, "following", box+`.scrollTop + `+box+`.clientHeight >= `+box+`.scrollHeight - 4`)
+	do(t, ctx, box+`.scrollTop = 0`)
+	waitJS(t, ctx, "paused", step("submitting")+`.querySelector(".pill").hidden === false`)
+	s.publish(t, numbered(50, 300), "lines", "--job", "run-c", "--phase", "submitting")
+	waitJS(t, ctx, "the pill counting", step("submitting")+`.querySelector(".pill").textContent === "↓ Jump to latest · 50 new lines"`)
+	if top := jsInt(t, ctx, box+`.scrollTop`); top != 0 {
+		t.Fatalf("the view moved to %d while paused", top)
+	}
+	shot(t, ctx, "paused")
+	do(t, ctx, step("submitting")+`.querySelector(".pill").click()`)
+	waitJS(t, ctx, "at the newest line", box+`.scrollTop + `+box+`.clientHeight >= `+box+`.scrollHeight - 4 && `+step("submitting")+`.querySelector(".pill").hidden`)
+	s.publish(t, numbered(50, 350), "lines", "--job", "run-c", "--phase", "submitting")
+	waitJS(t, ctx, "following again", step("submitting")+`.querySelectorAll(".lines .line").length === 432 && `+
+		box+`.scrollTop + `+box+`.clientHeight >= `+box+`.scrollHeight - 4`)
+}
+
+func TestPageSearchAndPermalinkReachAnArchivedStepOfACompletedRun(t *testing.T) {
+	ctx := browser(t)
+	s := newStack(t)
+	dir := t.TempDir()
+	srv := s.archived(t, dir, map[string]string{"BLASTLOG_STREAM_MAXLEN": "1000", "BLASTLOG_ARCHIVE_CHUNK": "500"})
+	s.publish(t, "", "job", "register", "--job", "run-d", "--owner", entra.DefaultDevUser)
+	var staging strings.Builder
+	for i := 1; i <= 500; i++ {
+		if i == 123 {
+			staging.WriteString("DB shard 07: checksum mismatch (needle-7), retrying\n")
+			continue
+		}
+		fmt.Fprintf(&staging, "downloading shard %d\n", i)
+	}
+	s.publish(t, staging.String(), "lines", "--job", "run-d", "--phase", "staging_db")
+	s.publish(t, numbered(5000, 0), "lines", "--job", "run-d", "--phase", "running")
+	s.publish(t, "", "job", "status", "--job", "run-d", "--status", "completed")
+	waitComplete(t, archiveIndex(t, dir), "run-d", 30*time.Second)
+	// The staging step is in the archive only: the stream kept its last ~1,000 events.
+	first, err := s.rdb.XRangeN(context.Background(), "joblogs:run-d", "-", "+", 1).Result()
+	if err != nil || len(first) != 1 || strings.Contains(fmt.Sprint(first[0].Values), "shard") {
+		t.Fatalf("the stream still holds the staging step: %v %v", first, err)
+	}
+
+	open(t, ctx, srv.base+"/?run=run-d")
+	waitJS(t, ctx, "completed", `document.getElementById("badge").textContent === "completed"`)
+	waitJS(t, ctx, "the step's whole-run count", step("staging_db")+`.querySelector(".counts").textContent === "500 lines · 0 errors · 0 warnings"`)
+	do(t, ctx, `document.getElementById("q").value = "NEEDLE-7"; document.getElementById("search").requestSubmit()`)
+	waitJS(t, ctx, "one result", `document.querySelectorAll("#results .result").length === 1`)
+	if got := jsString(t, ctx, `document.querySelector('#results .group[data-phase="staging_db"] .result .n').textContent`); got != "123" {
+		t.Fatalf("the result's line number %q", got)
+	}
+	shot(t, ctx, "search")
+	do(t, ctx, `document.querySelector("#results .result a").click()`)
+	waitJS(t, ctx, "the line opened in its step", step("staging_db")+`.open && `+step("staging_db")+`.querySelector(".line.target .text").textContent.includes("needle-7")`)
+	if got := jsString(t, ctx, step("staging_db")+`.querySelector(".line.target .n").textContent`); got != "123" {
+		t.Fatalf("the opened line's number %q", got)
+	}
+	// Its neighbours are numbered from it.
+	if got := jsString(t, ctx, step("staging_db")+`.querySelector(".line.target").previousElementSibling.querySelector(".n").textContent`); got != "122" {
+		t.Fatalf("the line before is numbered %q", got)
+	}
+	url := jsString(t, ctx, `location.href`)
+	if !strings.Contains(url, "/?run=run-d#l-") {
+		t.Fatalf("the URL is %s", url)
+	}
+	shot(t, ctx, "opened")
+
+	// The permalink, opened afresh: the line is loaded, highlighted, in view, and gets
+	// its line number.
+	open(t, ctx, "about:blank")
+	open(t, ctx, url)
+	waitJS(t, ctx, "the permalinked line", step("staging_db")+`.querySelector(".line.target .text") !== null`)
+	waitJS(t, ctx, "in view", `(() => { const r = `+step("staging_db")+`.querySelector(".line.target").getBoundingClientRect();
+		const b = `+step("staging_db")+`.querySelector(".lines").getBoundingClientRect(); return r.top >= b.top && r.bottom <= b.bottom && r.bottom <= innerHeight })()`)
+	waitJS(t, ctx, "its number", step("staging_db")+`.querySelector(".line.target .n").textContent === "123"`)
+	shot(t, ctx, "permalink")
+	// Back to live: the step's tail again.
+	do(t, ctx, step("staging_db")+`.querySelector(".viewbar button:last-child").click()`)
+	waitJS(t, ctx, "the tail", step("staging_db")+`.querySelector(".line.target") === null`)
+}
+
+func TestPageDownloadsEveryLineOfTheRun(t *testing.T) {
+	ctx := browser(t)
+	s := newStack(t)
+	dir := t.TempDir()
+	srv := s.archived(t, dir, nil)
+	s.publish(t, "", "job", "register", "--job", "run-e", "--owner", entra.DefaultDevUser)
+	s.publish(t, numbered(20000, 0), "lines", "--job", "run-e", "--phase", "running")
+	s.publish(t, "", "job", "status", "--job", "run-e", "--status", "completed")
+	waitComplete(t, archiveIndex(t, dir), "run-e", 30*time.Second)
+	downloads := t.TempDir()
+	if _, err := chromedp.Run(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	open(t, ctx, srv.base+"/?run=run-e")
+	waitJS(t, ctx, "completed", `document.getElementById("badge").textContent === "completed"`)
+	do(t, ctx, `document.getElementById("download-run").click()`)
+	path := filepath.Join(downloads, "run-e-logs.txt")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			entries, _ := os.ReadDir(downloads)
+			t.Fatalf("no %s (the directory holds %v)", path, entries)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	shot(t, ctx, "downloaded")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	n := 0
+	var last string
+	for sc.Scan() {
+		last = sc.Text()
+		if strings.HasPrefix(last, "# ") {
+			break
+		}
+		if want := " running submit stdout: " + fmt.Sprintf("line %05d", n); !strings.HasSuffix(last, want) {
+			t.Fatalf("line %d is %q, want ...%q", n+1, last, want)
+		}
+		n++
+	}
+	if n != 20000 || last != "# 20000 lines, complete" {
+		t.Fatalf("%d lines, trailer %q", n, last)
+	}
+}
+
+func TestPageBatchTableOfTheDemoRun(t *testing.T) {
+	ctx := browser(t)
+	s := newStack(t)
+	sim := kubesim.New()
+	t.Cleanup(sim.Close)
+	srv := s.server(t, map[string]string{"BLASTLOG_STREAM_TICKETS": "on", "BLASTLOG_K8S": "kubeconfig", "KUBECONFIG": kubeconfig(t, sim.URL())})
+	cfg := redisstore.Config{MaxLen: 100_000}
+	p := demo.Player{Log: redisstore.NewEventLog(s.rdb, cfg), Jobs: s.tickets.Jobs, Active: redisstore.NewCoordination(s.rdb, cfg),
+		Sim: sim, Owner: entra.DefaultDevUser, Pace: 30 * time.Millisecond}
+	if err := p.Play(context.Background(), "run-f"); err != nil {
+		t.Fatal(err)
+	}
+	open(t, ctx, srv.base+"/?run=run-f")
+	waitJS(t, ctx, "the run failed", `document.getElementById("badge").textContent === "failed"`)
+	waitJS(t, ctx, "the batch table's header", step("running")+`.querySelector(".batchhead").textContent === "24 batches · 1 failed · 1 restarted"`)
+	row := step("running") + `.querySelector(".batchtable tbody tr")`
+	cells := jsString(t, ctx, `[...`+row+`.children].map(c => c.textContent).join("|")`)
+	if !strings.HasPrefix(cells, fmt.Sprintf("%03d|s01|blastn-batch-s01-job-013-", demo.OOMBatch)) || !strings.Contains(cells, "|failed|") ||
+		!strings.Contains(cells, "|137|OOMKilled|") {
+		t.Fatalf("the first row: %s", cells)
+	}
+	if got := jsString(t, ctx, step("running")+`.querySelector(".state").textContent`); got != "failed" {
+		t.Fatalf("the step's state %q", got)
+	}
+	restarted := jsString(t, ctx, `[...`+step("running")+`.querySelectorAll(".batchtable tbody tr")].find(r => r.children[0].textContent === "005").children[7].textContent`)
+	if restarted != "1" {
+		t.Fatalf("batch 005 restarts %q", restarted)
+	}
+	do(t, ctx, step("running")+`.open = true`)
+	shot(t, ctx, "batches")
+	// A row filters the step to that batch's lines.
+	pod := jsString(t, ctx, row+`.dataset.pod`)
+	do(t, ctx, row+`.click()`)
+	waitJS(t, ctx, "the batch's lines", step("running")+`.querySelector(".viewbar span").textContent.endsWith("of `+pod+`")`)
+	srcs := jsString(t, ctx, `[...new Set([...`+step("running")+`.querySelectorAll(".lines .line .src")].map(s => s.textContent.split("/")[0]))].join(",")`)
+	if srcs != pod+",blastlog" && srcs != pod {
+		t.Fatalf("the filtered lines come from %s", srcs)
+	}
+	if !strings.Contains(jsString(t, ctx, step("running")+`.querySelector(".lines").textContent`), "OOMKilled") {
+		t.Fatal("the batch's container_ended notice is not among its lines")
+	}
+	shot(t, ctx, "batch-filter")
+	// The secrets the demo prints are masked.
+	if text := jsString(t, ctx, `document.body.textContent`); strings.Contains(text, "q5n0cUzH") || strings.Contains(text, "c2VjcmV0") {
+		t.Fatal("a secret reached the page")
+	}
+}
+
+func TestPageTheDemoAlwaysHasALiveRun(t *testing.T) {
+	ctx := browser(t)
+	port := freePort(t)
+	vars := map[string]string{"BLASTLOG_ADDR": "127.0.0.1:" + port, "BLASTLOG_DEMO_PERIOD": "3s", "BLASTLOG_ARCHIVE_DIR": t.TempDir()}
+	cfg, err := load(func(k string) string { return vars[k] }, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fx.New(options(cfg), fx.Decorate(func() *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	if err := app.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Stop(context.Background()) })
+	base := "http://127.0.0.1:" + port
+	open(t, ctx, base+"/")
+	waitJS(t, ctx, "the first demo run, live", `location.search === "?run=demo-run-1" && document.getElementById("badge").textContent === "live"`)
+	waitJS(t, ctx, "its lines", `Number(document.getElementById("count").textContent.split(" ")[0]) > 0`)
+	shot(t, ctx, "demo-run-1")
+	time.Sleep(3 * time.Second)
+	open(t, ctx, base+"/")
+	waitJS(t, ctx, "a newer demo run, live", `/^\?run=demo-run-[2-9]$/.test(location.search) && document.getElementById("badge").textContent === "live"`)
+	waitJS(t, ctx, "the switcher lists both", `[...document.querySelectorAll("#runs option")].map(o => o.value).includes("demo-run-1")`)
+	if st := jsString(t, ctx, `document.querySelector("#runs option").textContent`); !strings.Contains(st, "running") {
+		t.Fatalf("the newest run in the switcher: %q", st)
+	}
+	// The first run, still running: each run lasts longer than the period.
+	if st := jsString(t, ctx, `[...document.querySelectorAll("#runs option")].find(o => o.value === "demo-run-1").textContent`); !strings.Contains(st, "running") {
+		t.Fatalf("demo-run-1 in the switcher: %q", st)
+	}
+	shot(t, ctx, "demo-run-2")
+}
