@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,16 @@ func TestSearchFiltersAndLineNumbers(t *testing.T) {
 	next, _ := r.Search(ctx, "run-a", SearchQuery{Q: "e", After: res.NextAfter})
 	if len(next.Matches) != 1 || next.Matches[0].Line != "done" || next.Truncated {
 		t.Fatalf("next page: %+v", next)
+	}
+	// The next page starts where the first stopped, with its line counts; without the
+	// mark (another replica) it reads from the first event: the same page.
+	other := &Reads{Tickets: r.Tickets, History: r.History, Index: r.Index}
+	cold, _ := other.Search(ctx, "run-a", SearchQuery{Q: "e", After: res.NextAfter})
+	if fmt.Sprint(cold) != fmt.Sprint(next) || next.Matches[0].LineNo != 3 {
+		t.Fatalf("the next page with its mark %+v, without %+v", next, cold)
+	}
+	if _, ok := other.marks.get("run-a", cold.NextAfter); !ok {
+		t.Fatal("no mark left where the search stopped")
 	}
 	b, _ := res.Matches[0].MarshalJSON()
 	if !strings.HasSuffix(string(b), `,"line_no":1}`) {

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -99,10 +101,50 @@ type SearchResult struct {
 
 var errStopScan = errors.New("stop scan")
 
+// maxSearchMarks bounds the continuation marks a Reads keeps.
+const maxSearchMarks = 1024
+
+// searchMarks remembers, for the cursors searches returned (next_after), each step's
+// line count up to there, so that the next page starts at its cursor instead of
+// reading the run again from its first event. A miss (another replica, an evicted
+// mark) reads from the first event, with the same result.
+type searchMarks struct {
+	mu    sync.Mutex
+	m     map[string]map[string]int64
+	order []string // oldest first
+}
+
+func markKey(jobID, id string) string { return jobID + "\x00" + id }
+
+func (s *searchMarks) get(jobID, id string) (map[string]int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.m[markKey(jobID, id)]
+	return maps.Clone(c), ok
+}
+
+func (s *searchMarks) put(jobID, id string, counts map[string]int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]map[string]int64{}
+	}
+	k := markKey(jobID, id)
+	if _, ok := s.m[k]; !ok {
+		s.order = append(s.order, k)
+	}
+	s.m[k] = maps.Clone(counts)
+	if len(s.order) > maxSearchMarks {
+		delete(s.m, s.order[0])
+		s.order = s.order[1:]
+	}
+}
+
 // Search scans the run from its first event (line numbers count every event of a
-// step) and returns the matches after q.After, at most q.Limit. A scan stops at the
-// limit, after SearchMaxScanned events or SearchMaxTime, and then says Truncated;
-// NextAfter is the last id scanned, where the next page starts.
+// step) — or from q.After when an earlier page left its counts there — and returns
+// the matches after q.After, at most q.Limit. A scan stops at the limit, after
+// SearchMaxScanned events or SearchMaxTime, and then says Truncated; NextAfter is the
+// last id scanned, where the next page starts.
 func (r *Reads) Search(ctx context.Context, jobID string, q SearchQuery) (SearchResult, error) {
 	if err := q.Validate(); err != nil {
 		return SearchResult{}, err
@@ -115,7 +157,11 @@ func (r *Reads) Search(ctx context.Context, jobID string, q SearchQuery) (Search
 	deadline := time.Now().Add(SearchMaxTime)
 	res := SearchResult{Matches: []Match{}, NextAfter: q.After}
 	lineNo := map[string]int64{}
-	err := r.History.Scan(ctx, jobID, event.ID{}, downloadPage, func(p history.Page) error {
+	from := event.ID{}
+	if counts, ok := r.marks.get(jobID, q.After); ok && q.After != "" {
+		lineNo, from = counts, after
+	}
+	err := r.History.Scan(ctx, jobID, from, downloadPage, func(p history.Page) error {
 		for i := range p.Events {
 			e := &p.Events[i]
 			step := summary.StepOf(e)
@@ -141,6 +187,9 @@ func (r *Reads) Search(ctx context.Context, jobID string, q SearchQuery) (Search
 	if errors.Is(err, errStopScan) {
 		res.Truncated = true
 		err = nil
+	}
+	if err == nil && res.NextAfter != "" {
+		r.marks.put(jobID, res.NextAfter, lineNo)
 	}
 	return res, err
 }

@@ -49,6 +49,8 @@ type Reads struct {
 	Index ports.ArchiveIndex
 	// Limit bounds each owner's reads in progress (Admit); nil: no limit.
 	Limit *OwnerLimit
+
+	marks searchMarks // where the last searches stopped, and their line counts
 }
 
 // Authorize authenticates and returns the caller's run record: ports.ErrNotFound for

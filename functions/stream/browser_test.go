@@ -19,7 +19,7 @@ import (
 )
 
 // browser starts headless Chromium (Debian's package) for the test.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -47,7 +47,7 @@ func eval[T any](ctx context.Context, expr string) (T, error) {
 }
 
 // waitJS polls a JS expression until it is true.
-func waitJS(t *testing.T, ctx context.Context, what, expr string) {
+func waitJS(t testing.TB, ctx context.Context, what, expr string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -64,7 +64,7 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	}
 }
 
-func jsInt(t *testing.T, ctx context.Context, expr string) int {
+func jsInt(t testing.TB, ctx context.Context, expr string) int {
 	t.Helper()
 	n, err := eval[int](ctx, expr)
 	if err != nil {

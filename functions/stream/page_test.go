@@ -76,7 +76,7 @@ func archiveIndex(t *testing.T, dir string) *fsdir.Dir {
 	return d
 }
 
-func jsString(t *testing.T, ctx context.Context, expr string) string {
+func jsString(t testing.TB, ctx context.Context, expr string) string {
 	t.Helper()
 	s, err := eval[string](ctx, expr)
 	if err != nil {
@@ -85,14 +85,14 @@ func jsString(t *testing.T, ctx context.Context, expr string) string {
 	return s
 }
 
-func do(t *testing.T, ctx context.Context, js string) {
+func do(t testing.TB, ctx context.Context, js string) {
 	t.Helper()
 	if _, err := eval[any](ctx, js); err != nil {
 		t.Fatalf("%s: %v", js, err)
 	}
 }
 
-func open(t *testing.T, ctx context.Context, url string) {
+func open(t testing.TB, ctx context.Context, url string) {
 	t.Helper()
 	if _, err := chromedp.Run(ctx, chromedp.Navigate(url)); err != nil {
 		t.Fatal(err)

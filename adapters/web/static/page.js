@@ -16,6 +16,7 @@ const TAIL_LOAD = 1000;  // events read at start to fill the steps' tails
 const WINDOW = 400;      // events read per page of history (around / earlier / later)
 const MAX_RESULTS = 1000;
 const RESULTS_PAGE = 200;
+const SEARCH_ROUNDS = 12; // pages read on while nothing matched (5 s each at most)
 const STEPS = [
   ["warming_up", "Warming up databases"],
   ["submitting", "Submitting"],
@@ -645,14 +646,22 @@ async function runSearch(more) {
   if (!searchQ.q && !searchQ.issues) return closeResults();
   $("results").hidden = false;
   $("results-summary").textContent = "Searching…";
-  let page;
-  try {
-    page = await api.search(jobId, { ...searchQ, after: searchAfter, limit: RESULTS_PAGE });
-  } catch (err) {
-    $("results-summary").textContent = "Search failed: " + err.message;
-    return;
+  const asked = searchQ;
+  let page, scanned = 0;
+  // A page stops after 5 s of scanning; until something matches, read on by itself.
+  for (let round = 0; ; round++) {
+    try {
+      page = await api.search(jobId, { ...searchQ, after: searchAfter, limit: RESULTS_PAGE });
+    } catch (err) {
+      $("results-summary").textContent = "Search failed: " + err.message;
+      return;
+    }
+    if (asked !== searchQ) return; // a newer search started
+    searchAfter = page.next_after;
+    scanned += page.scanned;
+    if (page.matches.length || !page.truncated || !searchAfter || round >= SEARCH_ROUNDS) break;
+    $("results-summary").textContent = "Searching… " + nf.format(scanned) + " lines scanned";
   }
-  searchAfter = page.next_after;
   const groups = new Map();
   for (const g of $("results-list").children) groups.set(g.dataset.phase, g.querySelector("ol"));
   for (const m of page.matches) {
@@ -679,7 +688,7 @@ async function runSearch(more) {
   }
   for (const g of $("results-list").children) g.querySelector("h3").dataset.count = g.querySelectorAll("li").length;
   const more_ = page.truncated && resultsShown < MAX_RESULTS;
-  $("results-summary").textContent = plural(resultsShown, "match", "matches") + (more_ ? " so far" : "") + " · " + nf.format(page.scanned) + " lines scanned";
+  $("results-summary").textContent = plural(resultsShown, "match", "matches") + (more_ ? " so far" : "") + " · " + nf.format(scanned) + " lines scanned";
   $("results-more").hidden = !more_;
 }
 
