@@ -37,8 +37,9 @@ export function batchRows(list, now) {
       batch: m ? Number(m[3]) : NaN,
       db: m ? m[2] : "",
       state,
-      exit: main && main.exit_code !== undefined ? String(main.exit_code) : "",
-      reason: main && main.reason ? main.reason : "",
+      // How it ended, once it has: a container that ended while the pod runs on says nothing yet.
+      exit: state !== "running" && main && main.exit_code !== undefined ? String(main.exit_code) : "",
+      reason: state !== "running" && main && main.reason ? main.reason : "",
       restarts: Math.max(0, ...cs.map((c) => c.restart || 0)),
       duration: duration(end - start),
       last: last ? last.last_line : "",

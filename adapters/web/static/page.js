@@ -186,12 +186,13 @@ class Step {
       const ok = await copyText(this.rows.filter((r) => !r.notice || r.notice === "container_ended").map(textLine).join("\n"));
       flash(this.copyBtn, ok ? "Copied" : "Copy failed");
     });
-    this.dlBtn = button("Download step", "Every line of this step, as text", () => download({ format: "text", phase: this.name === "system" ? "" : this.name }, this.dlBtn));
+    this.dlBtn = button("Download step", "Every line of this step, as text", () => download({ format: "text", phase: this.name }, this.dlBtn));
     const wrap = button("Wrap", "Wrap long lines", () => { prefs.wrap = !prefs.wrap; savePrefs(); applyPrefs(); });
     const times = button("Time", "Show timestamps", () => { prefs.times = !prefs.times; savePrefs(); applyPrefs(); });
     const smaller = button("A−", "Smaller text", () => { prefs.font = Math.max(9, prefs.font - 1); savePrefs(); applyPrefs(); });
     const bigger = button("A+", "Larger text", () => { prefs.font = Math.min(20, prefs.font + 1); savePrefs(); applyPrefs(); });
     tb.append(issues, this.findBox, this.findCount, this.copyBtn, this.dlBtn, wrap, times, smaller, bigger);
+    this.dlBtn.hidden = name === "system"; // notices have no phase to download by
 
     this.batches = el("div", "batches");
     this.batches.hidden = true;
@@ -406,6 +407,7 @@ class Step {
       return;
     }
     this.rendering = true;
+    const redrawn = this.full, grew = this.appended.length > 0;
     if (this.full) {
       this.box.replaceChildren(...this.rows.map((e) => this.line(e)));
       this.hits = [];
@@ -433,13 +435,14 @@ class Step {
     } else {
       this.liveBtn.hidden = this.mode === "tail";
     }
-    if (this.highlight) {
+    if (this.highlight && redrawn) {
+      // Once, when the rows are drawn: the user may scroll away from it afterwards.
       const row = document.getElementById("l-" + this.highlight);
       if (row && this.box.contains(row)) {
         row.classList.add("target");
         row.scrollIntoView({ block: "center" });
       }
-    } else if (this.follow) {
+    } else if (this.follow && (redrawn || grew)) {
       this.box.scrollTop = this.box.scrollHeight;
     }
     this.rendering = false;
