@@ -185,6 +185,45 @@ func TestPageCountsIssuesFindAndFollow(t *testing.T) {
 	waitJS(t, ctx, "paused by the matches", step("submitting")+`.querySelector(".pill").hidden === false`)
 	do(t, ctx, step("submitting")+`.querySelector(".pill").click()`)
 
+	// Copy puts the step's lines on the clipboard; a line's "copy link" its permalink.
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		if _, err := chromedp.Run(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+				Permission: &cdpbrowser.PermissionDescriptor{Name: name}, Setting: cdpbrowser.PermissionSettingGranted, Origin: srv.base})
+			return err
+		})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clipboard := func() string {
+		do(t, ctx, `window.__clip = undefined; navigator.clipboard.readText().then(t => { window.__clip = t })`)
+		waitJS(t, ctx, "the clipboard", `window.__clip !== undefined`)
+		return jsString(t, ctx, `window.__clip`)
+	}
+	do(t, ctx, step("submitting")+`.querySelector(".toolbar button").click()`)
+	waitJS(t, ctx, "copied", step("submitting")+`.querySelector(".toolbar button").textContent === "Copied"`)
+	if lines := strings.Split(clipboard(), "\n"); len(lines) != 32 || !strings.HasSuffix(lines[3], " submitting submit stdout: ERROR: AKS cluster elb-cluster-02 not found") {
+		t.Fatalf("copied %d lines: %q", len(lines), lines[:min(4, len(lines))])
+	}
+	id := jsString(t, ctx, step("submitting")+`.querySelector(".line").dataset.id`)
+	do(t, ctx, step("submitting")+`.querySelector(".line .copylink").click()`)
+	waitJS(t, ctx, "link copied", step("submitting")+`.querySelector(".line .copylink").textContent === "copied"`)
+	if got := clipboard(); got != srv.base+"/?run=run-c#l-"+id {
+		t.Fatalf("copied link %q", got)
+	}
+
+	// Wrap, timestamps and font size apply to every step and outlive a reload.
+	do(t, ctx, `[...`+step("submitting")+`.querySelectorAll(".toolbar button")].filter(b => ["Wrap", "Time", "A+"].includes(b.textContent)).forEach(b => b.click())`)
+	prefs := `(() => { const b = ` + step("submitting") + `.querySelector(".lines"); return b.classList.contains("nowrap") + "," + b.classList.contains("notimes") + "," + b.style.getPropertyValue("--font") })()`
+	if got := jsString(t, ctx, prefs); got != "true,true,13px" {
+		t.Fatalf("toggles: %s", got)
+	}
+	open(t, ctx, srv.base+"/?run=run-c")
+	waitJS(t, ctx, "the toggles after a reload", prefs+` === "true,true,13px"`)
+	do(t, ctx, `[...`+step("submitting")+`.querySelectorAll(".toolbar button")].filter(b => ["Wrap", "Time", "A−"].includes(b.textContent)).forEach(b => b.click())`)
+	waitJS(t, ctx, "the toggles back", prefs+` === "false,false,12px"`)
+	waitJS(t, ctx, "the lines again", step("submitting")+`.querySelectorAll(".lines .line").length === 32`)
+
 	// Auto-follow: scrolled up, new lines do not move the view and the pill counts
 	// them; the pill brings the view to the newest line and following resumes.
 	s.publish(t, numbered(300, 0), "lines", "--job", "run-c", "--phase", "submitting")
