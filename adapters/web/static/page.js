@@ -402,10 +402,6 @@ class Step {
 
   render() {
     this.renderHead();
-    if (!this.el.open && !this.full) {
-      this.appended = [];
-      return;
-    }
     this.rendering = true;
     const redrawn = this.full, grew = this.appended.length > 0;
     if (this.full) {
