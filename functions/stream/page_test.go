@@ -100,7 +100,9 @@ func open(t testing.TB, ctx context.Context, url string) {
 }
 
 // step is the JS selector of a step's element.
-func step(phase string) string { return `document.querySelector('details.step[data-phase="` + phase + `"]')` }
+func step(phase string) string {
+	return `document.querySelector('details.step[data-phase="` + phase + `"]')`
+}
 
 func TestPageCountsIssuesFindAndFollow(t *testing.T) {
 	ctx := browser(t)
