@@ -69,8 +69,9 @@ func viewers(b *testing.B, s *stack, base, jobID string, n int, onLog func(v int
 
 var sentAt = regexp.MustCompile(`"line":"t=(\d+)`)
 
-// publishAt appends one event every 1/rate s for d, each carrying its send time.
-func publishAt(ctx context.Context, rdb redis.UniversalClient, jobID string, rate int, d time.Duration) int {
+// publishAt appends one event every 1/rate s for d, to the runs jobIDs in turn, each
+// carrying its send time and its number (t=<unix ns> s=<n>).
+func publishAt(ctx context.Context, rdb redis.UniversalClient, rate int, d time.Duration, jobIDs ...string) int {
 	log := redisstore.NewEventLog(rdb, redisstore.Config{MaxLen: 1_000_000})
 	// Paced by schedule, not by a ticker (which drops ticks when an append is slow).
 	start, total := time.Now(), int(d.Seconds()*float64(rate))
@@ -79,7 +80,8 @@ func publishAt(ctx context.Context, rdb redis.UniversalClient, jobID string, rat
 		if wait := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); wait > 0 {
 			time.Sleep(wait)
 		}
-		e := portstest.Event(jobID, fmt.Sprintf("t=%d", time.Now().UnixNano()))
+		jobID := jobIDs[i%len(jobIDs)]
+		e := portstest.Event(jobID, fmt.Sprintf("t=%d s=%d", time.Now().UnixNano(), i))
 		if _, err := log.Append(ctx, jobID, []event.Event{e}); err == nil {
 			n++
 		}
@@ -116,7 +118,7 @@ func latency100(b *testing.B, s *stack) {
 	time.Sleep(300 * time.Millisecond)
 	sent := 0
 	for b.Loop() {
-		sent += publishAt(context.Background(), s.rdb, "lat", 1000, 3*time.Second)
+		sent += publishAt(context.Background(), s.rdb, 1000, 3*time.Second, "lat")
 	}
 	time.Sleep(200 * time.Millisecond)
 	mu.Lock()
@@ -158,7 +160,7 @@ func BenchmarkRedisCommandsPerViewerCount(b *testing.B) {
 			for b.Loop() {
 				before := redisCalls(s.rdb)
 				start := time.Now()
-				sent := publishAt(context.Background(), s.rdb, "cmds", 1000, 3*time.Second)
+				sent := publishAt(context.Background(), s.rdb, 1000, 3*time.Second, "cmds")
 				el := time.Since(start)
 				time.Sleep(200 * time.Millisecond)
 				b.ReportMetric(float64(redisCalls(s.rdb)-before)/el.Seconds(), "redis-cmds/s")
@@ -168,10 +170,10 @@ func BenchmarkRedisCommandsPerViewerCount(b *testing.B) {
 	}
 }
 
-// BenchmarkIdleConnectionMemory: resident memory per idle SSE connection, with the
-// streaming container in its own process and 5,000 connections open.
-func BenchmarkIdleConnectionMemory(b *testing.B) {
-	s := newStack(b)
+// serverProcess builds and starts the streaming container in its own process on s's
+// Redis (dev-bypass, the load test's stream cap, env added) and waits until it answers.
+func serverProcess(b *testing.B, s *stack, env map[string]string) (*exec.Cmd, string) {
+	b.Helper()
 	bin := filepath.Join(b.TempDir(), "blastlog-stream")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("%v %s", err, out)
@@ -180,29 +182,48 @@ func BenchmarkIdleConnectionMemory(b *testing.B) {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "BLASTLOG_REDIS_URL="+s.url, "BLASTLOG_AUTH_MODE=dev-bypass",
 		"BLASTLOG_ADDR=127.0.0.1:"+port, "BLASTLOG_OWNER_MAX_STREAMS="+loadTest["BLASTLOG_OWNER_MAX_STREAMS"])
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	base := "http://127.0.0.1:" + port
 	for i := 0; ; i++ {
 		if res, err := http.Get(base + "/healthz"); err == nil {
 			res.Body.Close()
-			break
+			return cmd, base
 		}
 		if i > 100 {
 			b.Fatal("server did not start")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.register(nil, "idle", owner)
-	const n = 5000
-	rss := func() int64 {
-		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-		m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(st)
-		v, _ := strconv.ParseInt(string(m[1]), 10, 64)
-		return v
+}
+
+// rssKiB is a process's resident memory.
+func rssKiB(pid int) int64 {
+	st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(st)
+	if m == nil {
+		return 0
 	}
+	v, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return v
+}
+
+// BenchmarkIdleConnectionMemory: resident memory per idle SSE connection, with the
+// streaming container in its own process and 5,000 connections open.
+func BenchmarkIdleConnectionMemory(b *testing.B) { idleMemory(b, 5000) }
+
+// idleMemory: n idle viewers of one run; the server's resident memory (and heap,
+// stacks, goroutines) per connection over a warmed-up baseline.
+func idleMemory(b *testing.B, n int) {
+	s := newStack(b)
+	cmd, base := serverProcess(b, s, nil)
+	s.register(nil, "idle", owner)
+	rss := func() int64 { return rssKiB(cmd.Process.Pid) }
 	// Warm up with a few connections so that the baseline includes the hub and pools.
 	warm := viewers(b, s, base, "idle", 10, nil)
 	time.Sleep(500 * time.Millisecond)
@@ -211,14 +232,14 @@ func BenchmarkIdleConnectionMemory(b *testing.B) {
 		closeAll := viewers(b, s, base, "idle", n, nil)
 		time.Sleep(2 * time.Second)
 		after := rss()
-		b.ReportMetric(float64(after-before)*1024/n/1024, "KiB/conn")
+		b.ReportMetric(float64(after-before)/float64(n), "KiB/conn")
 		if res, err := http.Get(base + "/metrics"); err == nil {
 			sc := bufio.NewScanner(res.Body)
 			for sc.Scan() {
 				for _, m := range []string{"go_memstats_stack_inuse_bytes ", "go_memstats_heap_inuse_bytes ", "go_goroutines "} {
 					if v, ok := strings.CutPrefix(sc.Text(), m); ok {
 						f, _ := strconv.ParseFloat(v, 64)
-						b.ReportMetric(f/n, strings.TrimSpace(m)+"/conn")
+						b.ReportMetric(f/float64(n), strings.TrimSpace(m)+"/conn")
 					}
 				}
 			}
@@ -244,7 +265,7 @@ func BenchmarkMaxLosslessRate(b *testing.B) {
 			var got atomic.Int64
 			closeAll := viewers(b, s, srv.base, jobID, n, func(int, frame) { got.Add(1) })
 			time.Sleep(300 * time.Millisecond)
-			sent := publishAt(context.Background(), s.rdb, jobID, rate, 2*time.Second)
+			sent := publishAt(context.Background(), s.rdb, rate, 2*time.Second, jobID)
 			deadline := time.Now().Add(10 * time.Second)
 			for got.Load() < int64(sent*n) && time.Now().Before(deadline) {
 				time.Sleep(50 * time.Millisecond)

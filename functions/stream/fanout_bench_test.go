@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// BenchmarkFanout reproduces the side-by-side scenarios of ../shared/tools (issue 14)
+// against the streaming container in its own process, on this test's redis-server,
+// with real HTTP clients over loopback (go tool task bench:fanout; COUNT=3 and
+// benchstat for medians):
+//
+//	s1: 1 run, 100 viewers, 1,000 events/s for 10 s
+//	s2: 1 run, 2,000 viewers, 20 events/s for 20 s
+//	s3: 200 runs × 10 viewers, 1,000 events/s in all for 10 s
+//	s4: 10,000 idle viewers: resident memory per connection
+//
+// Reported: publish-to-receive latency percentiles, and lost and duplicated
+// deliveries (each viewer checks every event of its run arrives once, in order).
+func BenchmarkFanout(b *testing.B) {
+	for _, sc := range []struct {
+		name                string
+		runs, viewers, rate int
+		d                   time.Duration
+	}{
+		{"s1", 1, 100, 1000, 10 * time.Second},
+		{"s2", 1, 2000, 20, 20 * time.Second},
+		{"s3", 200, 10, 1000, 10 * time.Second},
+	} {
+		b.Run(sc.name, func(b *testing.B) { fanoutScenario(b, sc.runs, sc.viewers, sc.rate, sc.d) })
+	}
+	b.Run("s4", func(b *testing.B) { idleMemory(b, 10_000) })
+}
+
+var sentSeq = regexp.MustCompile(`"line":"t=(\d+) s=(\d+)`)
+
+func fanoutScenario(b *testing.B, runs, perRun, rate int, d time.Duration) {
+	s := newStack(b)
+	_, base := serverProcess(b, s, nil)
+	jobIDs := make([]string, runs)
+	for r := range jobIDs {
+		jobIDs[r] = fmt.Sprintf("fan-%d", r)
+		s.register(nil, jobIDs[r], owner)
+	}
+	for b.Loop() {
+		var mu sync.Mutex
+		var lat []time.Duration
+		var dups int
+		got := make([]int, runs*perRun)
+		last := make([]int, runs*perRun)
+		var closers []func()
+		for r, jobID := range jobIDs {
+			closers = append(closers, viewers(b, s, base, jobID, perRun, func(v int, f frame) {
+				m := sentSeq.FindStringSubmatch(f.data)
+				if m == nil {
+					return
+				}
+				ns, _ := strconv.ParseInt(m[1], 10, 64)
+				seq, _ := strconv.Atoi(m[2])
+				l := time.Since(time.Unix(0, ns))
+				i := r*perRun + v
+				mu.Lock()
+				lat = append(lat, l)
+				if got[i] > 0 && seq <= last[i] {
+					dups++
+				}
+				got[i]++
+				last[i] = seq
+				mu.Unlock()
+			}))
+		}
+		time.Sleep(500 * time.Millisecond)
+		sent := publishAt(context.Background(), s.rdb, rate, d, jobIDs...)
+		want := sent / runs // every run gets the same share (sent is a multiple of runs here)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			done := len(lat) >= sent*perRun
+			mu.Unlock()
+			if done || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for _, c := range closers {
+			c()
+		}
+		mu.Lock()
+		lost := 0
+		for _, n := range got {
+			lost += max(0, want-n)
+		}
+		slices.Sort(lat)
+		if len(lat) == 0 {
+			b.Fatal("nothing received")
+		}
+		pct := func(p float64) float64 {
+			return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Microseconds()) / 1000
+		}
+		b.ReportMetric(pct(0.5), "p50-ms")
+		b.ReportMetric(pct(0.9), "p90-ms")
+		b.ReportMetric(pct(0.99), "p99-ms")
+		b.ReportMetric(pct(0.999), "p999-ms")
+		b.ReportMetric(float64(lost), "lost")
+		b.ReportMetric(float64(dups), "duplicated")
+		mu.Unlock()
+	}
+}
