@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// BenchmarkFanout reproduces the side-by-side scenarios of ../shared/tools (issue 14)
+// BenchmarkFanout reproduces the side-by-side scenarios of issue 14 (the load tool and script it names)
 // against the streaming container in its own process, on this test's redis-server,
 // with real HTTP clients over loopback (go tool task bench:fanout; COUNT=3 and
 // benchstat for medians):
