@@ -15,6 +15,7 @@ const STEP_ROWS = 2000;  // lines a step holds (and shows)
 const TAIL_LOAD = 1000;  // events read at start to fill the steps' tails
 const WINDOW = 400;      // events read per page of history (around / earlier / later)
 const MAX_RESULTS = 1000;
+const MAX_CONTAINERS = 20000; // container instances kept, as the server's summary caps them
 const RESULTS_PAGE = 200;
 const SEARCH_ROUNDS = 12; // pages read on while nothing matched (5 s each at most)
 const STEPS = [
@@ -540,6 +541,7 @@ function containerEvent(e) {
   const key = containerKey(e);
   let c = containers.get(key);
   if (!c) {
+    if (containers.size >= MAX_CONTAINERS) return; // later instances are only counted in their step
     c = { pod: e.pod, container: e.container, container_id: e.container_id || "", restart: e.restart || 0, phase: e.phase, count: 0, errors: 0 };
     containers.set(key, c);
   }
