@@ -51,6 +51,7 @@ func devRedis() fx.Option {
 func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, active ports.ActiveRuns, auth envconf.Auth,
 	opts *redis.Options, sim *kubesim.Sim, c config, logger *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			base := "http://" + c.Addr
@@ -62,10 +63,22 @@ func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, acti
 			fmt.Fprintf(os.Stdout, "blastlog dev: the Run details page is at %s/ ; a new demo run (%s, %s, ...) starts every %s\n",
 				base, demoJob(1), demoJob(2), c.DemoPeriod)
 			p := demo.Player{Log: log, Jobs: jobs, Active: active, Sim: sim, Owner: auth.DevUser, Pace: demoPace}
-			go p.Loop(ctx, c.DemoPeriod, demoJob, func(id string, err error) { logger.Error("demo run failed", "job", id, "error", err) })
+			go func() {
+				defer close(stopped)
+				p.Loop(ctx, c.DemoPeriod, demoJob, func(id string, err error) { logger.Error("demo run failed", "job", id, "error", err) })
+			}()
 			return nil
 		},
-		OnStop: func(context.Context) error { cancel(); return nil },
+		// The demo's runs stop before the embedded Redis they write to.
+		OnStop: func(stop context.Context) error {
+			cancel()
+			select {
+			case <-stopped:
+				return nil
+			case <-stop.Done():
+				return stop.Err()
+			}
+		},
 	})
 }
 

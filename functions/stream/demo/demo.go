@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
@@ -150,7 +151,8 @@ func (p Player) submit(ctx context.Context, jobID string, o output) error {
 	}
 	out.Close()
 	errw.Close()
-	if st := pub.Close(context.WithoutCancel(ctx)); st.Err != nil {
+	if st := pub.Close(ctx); st.Err != nil { // a stopped demo drops what it had not stored
+
 		return st.Err
 	}
 	return ctx.Err()
@@ -171,13 +173,18 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // Loop starts a run now and then one every period, named by name(1), name(2), ...,
-// until ctx ends; a run lasting longer than the period overlaps the next, so one is
-// always live. failed is told of a run that could not be played.
+// until ctx ends, and returns once every run it started has stopped; a run lasting
+// longer than the period overlaps the next, so one is always live. failed is told of
+// a run that could not be played.
 func (p Player) Loop(ctx context.Context, period time.Duration, name func(n int) string, failed func(jobID string, err error)) {
 	t := time.NewTicker(period)
 	defer t.Stop()
+	var plays sync.WaitGroup
+	defer plays.Wait()
 	for n := 1; ; n++ {
+		plays.Add(1)
 		go func(id string) {
+			defer plays.Done()
 			if err := p.Play(ctx, id); err != nil && ctx.Err() == nil {
 				failed(id, err)
 			}
