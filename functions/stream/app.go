@@ -46,6 +46,8 @@ type config struct {
 	// MaxStreams and MaxRequests are BLASTLOG_OWNER_MAX_STREAMS and
 	// BLASTLOG_OWNER_MAX_REQUESTS: what one owner may hold open on this replica.
 	MaxStreams, MaxRequests int
+	// PprofAddr is BLASTLOG_PPROF_ADDR: net/http/pprof on this loopback address ("" off).
+	PprofAddr string
 }
 
 // k8sConfig says whether and how pods are collected.
@@ -120,6 +122,11 @@ func load(getenv func(string) string, dev bool) (config, error) {
 		return c, err
 	}
 	c.MaxStreams, c.MaxRequests = int(streams), int(requests)
+	if c.PprofAddr = g("BLASTLOG_PPROF_ADDR"); c.PprofAddr != "" {
+		if err := checkPprofAddr(c.PprofAddr); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
 }
 
@@ -180,7 +187,15 @@ func options(c config) fx.Option {
 		fx.Invoke(func(hs *http.Server, s *httpapi.Server) { hs.RegisterOnShutdown(s.EndStreams) }),
 		collection(c),
 		archiving(c),
+		profiling(c),
 	)
+}
+
+func profiling(c config) fx.Option {
+	if c.PprofAddr == "" {
+		return fx.Options()
+	}
+	return fx.Invoke(func(lc fx.Lifecycle, log *slog.Logger) { servePprof(lc, c.PprofAddr, log) })
 }
 
 // terminal reports whether jobID's status is terminal (false when unknown).
