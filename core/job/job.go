@@ -84,11 +84,27 @@ func clip(s string) string { return event.Cut(s, 41, "…") }
 
 var unsafeRun = regexp.MustCompile(`[^A-Za-z0-9_.:-]+`)
 
+// safe reports whether id is all [A-Za-z0-9_.:-] (SafeID's common case, on the hot
+// path of every read: no regexp, no allocation).
+func safe(id string) bool {
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '.', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // SafeID maps a run id to the form its storage names use, as the Python producers do:
 // runs of characters outside [A-Za-z0-9_.:-] become "_", at most 160 bytes, "unknown"
 // if empty.
 func SafeID(id string) string {
-	s := unsafeRun.ReplaceAllString(id, "_")
+	s := id
+	if !safe(id) {
+		s = unsafeRun.ReplaceAllString(id, "_")
+	}
 	if len(s) > 160 {
 		s = s[:160]
 	}
