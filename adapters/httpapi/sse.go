@@ -16,6 +16,7 @@ import (
 const (
 	DefaultHeartbeat = 15 * time.Second // a comment after this much silence
 	writeTimeout     = 30 * time.Second // a client that takes longer to accept a batch is dropped
+	deadlineSlack    = 5 * time.Second  // a write's deadline is moved once it is this much older
 	maxBatch         = 256              // log frames per write and flush
 )
 
@@ -76,6 +77,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	defer st.Close()
 	st.OnCatchUp = s.m.CatchUps.Inc
 	st.OnGap = s.m.Gaps.Inc
+	st.Idle = s.heartbeat()
 	s.m.OpenStreams.Inc()
 	defer s.m.OpenStreams.Dec()
 
@@ -85,6 +87,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
+	// HTTP/1.1 without chunking: the body runs until the connection closes (what the
+	// SSE spec recommends; net/http's way to ask is this header, which it removes).
+	// A flush is then the batch alone, with no chunk framing built for it. HTTP/2
+	// frames the stream itself and ignores it.
+	h.Set("Transfer-Encoding", "identity")
 	w.WriteHeader(http.StatusOK)
 
 	ctx, cancel := context.WithCancel(r.Context())
@@ -92,15 +99,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	stop := context.AfterFunc(s.ending, cancel) // server shutdown ends the stream
 	defer stop()
 
-	rc := http.NewResponseController(w)
-	if !s.flush(rc, w, []byte("retry: 2000\n\n")) {
+	out := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	if !out.write([]byte("retry: 2000\n\n")) {
 		return
 	}
 	var buf []byte // sized by the first batch; dropped again after a large one
 	for {
-		next, cancelNext := context.WithTimeout(ctx, s.heartbeat())
-		frames, err := st.Next(next, maxBatch)
-		cancelNext()
+		frames, err := st.Next(ctx, maxBatch)
 		if cap(buf) > 64<<10 {
 			buf = nil // an idle viewer should not keep a burst's buffer
 		}
@@ -110,7 +115,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case ctx.Err() != nil:
 			return // the client left, or the server is shutting down: it reconnects elsewhere
-		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, fanout.ErrIdle):
 			buf = append(buf, ": heartbeat\n\n"...)
 		case err != nil:
 			s.log.Warn("stream ended by a read error; the client will reconnect", "job_id", loggedJobID(jobID), "error", err)
@@ -123,7 +128,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				logs++
 			}
 		}
-		if !s.flush(rc, w, buf) {
+		if !out.write(buf) {
 			return
 		}
 		s.m.Delivered.Add(float64(logs))
@@ -145,11 +150,22 @@ func appendFrame(b []byte, f fanout.Frame) []byte {
 	return append(b, "\n\n"...)
 }
 
-// flush writes b and flushes it within the write deadline.
-func (s *Server) flush(rc *http.ResponseController, w http.ResponseWriter, b []byte) bool {
-	rc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := w.Write(b); err != nil {
+// sseWriter writes and flushes each batch within a deadline of writeTimeout, less at
+// most deadlineSlack: the connection's deadline is moved only once it is that old,
+// which spares a timer update on nearly every write of a busy stream.
+type sseWriter struct {
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	deadline time.Time
+}
+
+func (o *sseWriter) write(b []byte) bool {
+	if now := time.Now(); o.deadline.Sub(now) < writeTimeout-deadlineSlack {
+		o.deadline = now.Add(writeTimeout)
+		o.rc.SetWriteDeadline(o.deadline)
+	}
+	if _, err := o.w.Write(b); err != nil {
 		return false
 	}
-	return rc.Flush() == nil
+	return o.rc.Flush() == nil
 }

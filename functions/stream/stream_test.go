@@ -360,6 +360,11 @@ func TestPublishedLinesArriveInOrderAndResumeExactly(t *testing.T) {
 			c.res.Header.Get("X-Accel-Buffering") != "no" || c.res.Header.Get("Referrer-Policy") != "no-referrer" {
 			t.Fatalf("headers %v", c.res.Header)
 		}
+		// Not chunked: the body runs to the connection's close, as the SSE spec
+		// recommends (no chunk framing per flush).
+		if len(c.res.TransferEncoding) != 0 || !c.res.Close || c.res.ContentLength != -1 {
+			t.Fatalf("framing: transfer-encoding %v, close %v, length %d", c.res.TransferEncoding, c.res.Close, c.res.ContentLength)
+		}
 		// Backlog, then live lines published while the client is connected.
 		jobs[t.Name()] = "run-1"
 		s.background(t, numbered(200, 300))

@@ -172,3 +172,41 @@ func TestCompletedComesAfterTheCollectorsDrain(t *testing.T) {
 		})
 	}
 }
+
+// A silent live stream answers ErrIdle once per Idle and is unchanged by it: the next
+// event still arrives, exactly once.
+func TestStreamIdle(t *testing.T) {
+	log, jobs := portstest.NewEventLog(0), portstest.NewJobDirectory()
+	h := &Hub{Log: log, Tail: log, Statuses: jobs, Config: HubConfig{Block: 20 * time.Millisecond}}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go h.Run(ctx)
+	st, err := h.Open(ctx, "run", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.Idle = 30 * time.Millisecond
+	for i := 0; i < 3; i++ {
+		if frames, err := st.Next(ctx, 10); !errors.Is(err, ErrIdle) || len(frames) != 0 {
+			t.Fatalf("silence %d: %v %v", i, frames, err)
+		}
+	}
+	if _, err := log.Append(ctx, "run", []event.Event{portstest.Event("run", "after")}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) == 0 {
+		frames, err := st.Next(ctx, 10)
+		if err != nil && !errors.Is(err, ErrIdle) {
+			t.Fatal(err)
+		}
+		for _, f := range frames {
+			e, _ := event.Decode(f.Data)
+			got = append(got, e.Line)
+		}
+	}
+	if len(got) != 1 || got[0] != "after" {
+		t.Fatalf("got %v", got)
+	}
+}

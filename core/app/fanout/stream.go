@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/blastlog/blastlog/core/event"
 )
@@ -27,6 +28,10 @@ type Frame struct {
 // ErrCompleted ends a stream after its completed frame. It is its own sentinel: a
 // read error (io.EOF from a connection, say) must never look like a finished run.
 var ErrCompleted = errors.New("stream completed")
+
+// ErrIdle is Next's answer when no frame came within the stream's Idle: the caller's
+// cue for a heartbeat. The stream is unchanged; call Next again.
+var ErrIdle = errors.New("stream idle")
 
 // phase is where a stream is in its life; each has one step in Next.
 type phase uint8
@@ -54,7 +59,11 @@ type Stream struct {
 	jobID string
 	phase phase
 	after event.ID // the last event delivered; the zero id before the first
+	frames []Frame // Next's answer, reused: one viewer's delivery allocates nothing
+	idle   *time.Timer
 
+	// Idle, if set, is how long Next waits for a live frame before it returns ErrIdle.
+	Idle time.Duration
 	// OnCatchUp and OnGap observe (metrics); may be nil.
 	OnCatchUp func()
 	OnGap     func()
@@ -79,12 +88,42 @@ func (h *Hub) Open(ctx context.Context, jobID, resume string) (*Stream, error) {
 }
 
 // Close releases the stream's subscription.
-func (s *Stream) Close() { s.sub.Close() }
+func (s *Stream) Close() {
+	s.sub.Close()
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+}
 
-// Next returns the next frames, at most max log frames, waiting until there is one or
-// ctx ends (ctx.Err() is returned then, with no frames). After the completed frame it
-// returns ErrCompleted.
+// Next returns the next frames, at most max log frames, waiting until there is one,
+// Idle passed (ErrIdle) or ctx ends (ctx.Err() is returned then, with no frames).
+// After the completed frame it returns ErrCompleted. The frames are valid until the
+// next call.
 func (s *Stream) Next(ctx context.Context, max int) ([]Frame, error) {
+	frames, err := s.next(ctx, max)
+	switch {
+	case frames == nil:
+	case cap(frames) <= keptFrames:
+		s.frames = frames[:0]
+	default:
+		s.frames = nil // an idle viewer should not keep a catch-up's page
+	}
+	return frames, err
+}
+
+// keptFrames is the largest answer whose array Next keeps for the next one.
+const keptFrames = 32
+
+func (s *Stream) next(ctx context.Context, max int) ([]Frame, error) {
+	var idle <-chan time.Time
+	if s.Idle > 0 {
+		if s.idle == nil {
+			s.idle = time.NewTimer(s.Idle)
+		} else {
+			s.idle.Reset(s.Idle)
+		}
+		idle = s.idle.C
+	}
 	for {
 		if s.phase == done {
 			return nil, ErrCompleted
@@ -111,7 +150,7 @@ func (s *Stream) Next(ctx context.Context, max int) ([]Frame, error) {
 				return frames, nil
 			}
 		case ending:
-			return []Frame{s.complete(s.sub.Terminal())}, nil
+			return append(s.frames, s.complete(s.sub.Terminal())), nil
 		case live:
 			if t := s.sub.Terminal(); t != nil {
 				if last, err := event.ParseID(t.LastID); err == nil && s.after.Compare(last) < 0 {
@@ -120,7 +159,7 @@ func (s *Stream) Next(ctx context.Context, max int) ([]Frame, error) {
 					s.phase = draining
 					continue
 				}
-				return []Frame{s.complete(t)}, nil
+				return append(s.frames, s.complete(t)), nil
 			}
 			select {
 			case <-ctx.Done():
@@ -131,6 +170,8 @@ func (s *Stream) Next(ctx context.Context, max int) ([]Frame, error) {
 				}
 			case <-s.sub.Done():
 				s.phase = draining
+			case <-idle:
+				return nil, ErrIdle
 			}
 		}
 	}
@@ -144,8 +185,7 @@ func (s *Stream) complete(t *Terminal) Frame {
 
 // takeLive takes d and whatever else is queued, up to max.
 func (s *Stream) takeLive(d *Delivery, max int) []Frame {
-	frames := make([]Frame, 0, 8)
-	frames = s.take(frames, d)
+	frames := s.take(s.frames, d)
 	for len(frames) < max {
 		select {
 		case d := <-s.sub.C:
@@ -173,6 +213,7 @@ func (s *Stream) read(ctx context.Context, max int) (frames []Frame, end bool, e
 	if err != nil {
 		return nil, false, err
 	}
+	frames = s.frames
 	if p.Gap != nil {
 		frames = append(frames, Frame{Kind: FrameGap, Data: p.Gap.AppendJSON(nil)})
 		if s.OnGap != nil {
