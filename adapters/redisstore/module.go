@@ -15,7 +15,8 @@ import (
 var Module = fx.Module("redisstore",
 	fx.Provide(
 		newClient,
-		fx.Annotate(NewEventLog, fx.As(new(ports.EventLog)), fx.As(new(ports.LogTail))),
+		fx.Annotate(NewEventLog, fx.As(new(ports.EventLog))),
+		newTail,
 		fx.Annotate(NewJobDirectory, fx.As(new(ports.JobDirectory)), fx.As(new(ports.StatusReader))),
 		fx.Annotate(NewTicketStore, fx.As(new(ports.TicketStore))),
 		fx.Annotate(NewRateLimiter, fx.As(new(ports.RateLimiter))),
@@ -33,6 +34,20 @@ func newClient(lc fx.Lifecycle, p clientParams) redis.UniversalClient {
 	c := NewClient(p.Opts, p.Cluster)
 	lc.Append(fx.StopHook(func(context.Context) error { return c.Close() }))
 	return c
+}
+
+// TailPoolSize is the pool of the blocking reads' own client (per node on a
+// cluster): the hub's readers and the archiver wait in XREAD BLOCK there, so a burst
+// of requests never waits for a connection behind them, nor they behind it.
+const TailPoolSize = 16
+
+// newTail is ports.LogTail over a client of its own, of TailPoolSize connections.
+func newTail(lc fx.Lifecycle, p clientParams, cfg Config) ports.LogTail {
+	o := *p.Opts
+	o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns = TailPoolSize, 0, TailPoolSize, 0
+	c := NewClient(&o, p.Cluster)
+	lc.Append(fx.StopHook(func(context.Context) error { return c.Close() }))
+	return NewEventLog(c, cfg)
 }
 
 // NewClient is a single-node client of o, or with cl.On a cluster client that starts

@@ -21,6 +21,20 @@ type HubConfig struct {
 	StatusEvery time.Duration // how often watched runs' statuses are read: 1s
 	Buffer      int           // per-viewer queue of live events: 64
 	DrainWait   time.Duration // longest wait for the collector's drain after terminal: 60s
+	Readers     int           // tail readers, each following its share of the runs: DefaultReaders
+}
+
+// DefaultReaders is how many tail readers a hub runs by default. Each waits in its
+// own blocking read (one Redis connection each) over the runs hashed to it, so a
+// round costs in proportion to its share of the runs, and one busy run delays only
+// the runs that share its reader.
+const DefaultReaders = 8
+
+func (c HubConfig) readers() int {
+	if c.Readers > 0 {
+		return c.Readers
+	}
+	return DefaultReaders
 }
 
 func (c HubConfig) drainWait() time.Duration {
@@ -48,9 +62,11 @@ type Terminal struct {
 	LastID string // the last event id when the run was seen terminal ("" if none)
 }
 
-// Hub is the one reader of a streaming container: it follows every watched run's log
-// with one multiplexed blocking read and hands each new event to that run's viewers
-// without ever waiting for one. Redis work grows with runs watched, not with viewers.
+// Hub is the shared reader of a streaming container: it follows every watched run's
+// log with a few multiplexed blocking reads (Readers, each over the runs hashed to
+// it) and hands each new event to that run's viewers without ever waiting for one.
+// The watched runs' statuses are polled apart, in one round trip for all of them.
+// Redis work grows with runs watched, not with viewers.
 type Hub struct {
 	Log      ports.EventLog
 	Tail     ports.LogTail
@@ -67,12 +83,21 @@ type Hub struct {
 	Config     HubConfig
 	Metrics    HubMetrics
 
-	mu       sync.Mutex
-	topics   map[string]*topic
+	once    sync.Once
+	shards  []*shard
+	watched atomic.Int64    // runs watched, over all shards
+	plain   *history.Reader // History's default
+
+	dmu      sync.Mutex
 	draining map[string]time.Time // terminal runs still collected: when first seen terminal
-	wake     chan struct{}
-	once     sync.Once
-	plain    *history.Reader // History's default
+}
+
+// shard is one tail reader's share of the watched runs. Its lock guards its topics
+// and their viewers; a broadcast holds only its own shard's.
+type shard struct {
+	mu     sync.Mutex
+	topics map[string]*topic
+	wake   chan struct{} // a run was added while the reader had none
 }
 
 func (h *Hub) history() *history.Reader {
@@ -84,7 +109,8 @@ func (h *Hub) history() *history.Reader {
 
 type topic struct {
 	jobID    string
-	cursor   string // owned by the reader goroutine after creation
+	shard    *shard
+	cursor   string // written by the shard's reader, under the shard's lock
 	subs     map[*Subscription]struct{}
 	terminal atomic.Pointer[Terminal]
 	done     chan struct{} // closed once terminal is set
@@ -92,10 +118,29 @@ type topic struct {
 
 func (h *Hub) init() {
 	h.once.Do(func() {
-		h.topics = map[string]*topic{}
-		h.wake = make(chan struct{}, 1)
+		h.shards = make([]*shard, h.Config.readers())
+		for i := range h.shards {
+			h.shards[i] = &shard{topics: map[string]*topic{}, wake: make(chan struct{}, 1)}
+		}
 		h.plain = &history.Reader{Log: h.Log}
 	})
+}
+
+// shardOf is the shard that reads jobID (FNV-1a of the id).
+func (h *Hub) shardOf(jobID string) *shard {
+	x := uint32(2166136261)
+	for i := 0; i < len(jobID); i++ {
+		x = (x ^ uint32(jobID[i])) * 16777619
+	}
+	return h.shards[x%uint32(len(h.shards))]
+}
+
+// setWatched moves the count of runs watched by d and reports it.
+func (h *Hub) setWatched(d int64) {
+	n := h.watched.Add(d)
+	if h.Metrics.Readers != nil {
+		h.Metrics.Readers(int(n))
+	}
 }
 
 func (c HubConfig) block() time.Duration {
@@ -162,16 +207,16 @@ func (s *Subscription) Close() {
 	if s.closed.Swap(true) {
 		return
 	}
-	h := s.hub
-	h.mu.Lock()
-	delete(s.topic.subs, s)
-	if len(s.topic.subs) == 0 && h.topics[s.topic.jobID] == s.topic {
-		delete(h.topics, s.topic.jobID)
+	t := s.topic
+	t.shard.mu.Lock()
+	delete(t.subs, s)
+	left := len(t.subs) == 0 && t.shard.topics[t.jobID] == t
+	if left {
+		delete(t.shard.topics, t.jobID)
 	}
-	n := len(h.topics)
-	h.mu.Unlock()
-	if h.Metrics.Readers != nil {
-		h.Metrics.Readers(n)
+	t.shard.mu.Unlock()
+	if left {
+		s.hub.setWatched(-1)
 	}
 }
 
@@ -179,10 +224,12 @@ func (s *Subscription) Close() {
 // channel unless it lags; earlier ones are in the log.
 func (h *Hub) Subscribe(ctx context.Context, jobID string) (*Subscription, error) {
 	h.init()
-	h.mu.Lock()
-	t := h.topics[jobID]
-	h.mu.Unlock()
-	if t == nil {
+	sh := h.shardOf(jobID)
+	sh.mu.Lock()
+	known := sh.topics[jobID] != nil
+	sh.mu.Unlock()
+	var nt *topic
+	if !known {
 		// The new run's cursor is its log's current end, and its status is read now
 		// so that a finished run completes at once.
 		_, last, err := h.Log.Bounds(ctx, jobID)
@@ -196,31 +243,30 @@ func (h *Hub) Subscribe(ctx context.Context, jobID string) (*Subscription, error
 		if err != nil {
 			return nil, err
 		}
-		nt := &topic{jobID: jobID, cursor: last, subs: map[*Subscription]struct{}{}, done: make(chan struct{})}
-		if s := st; s.Terminal() && h.drained(ctx, jobID) {
-			nt.terminal.Store(&Terminal{Status: s, LastID: lastOrEmpty(last)})
+		nt = &topic{jobID: jobID, shard: sh, cursor: last, subs: map[*Subscription]struct{}{}, done: make(chan struct{})}
+		if st.Terminal() && h.drained(ctx, jobID) {
+			nt.terminal.Store(&Terminal{Status: st, LastID: lastOrEmpty(last)})
 			close(nt.done)
 		}
-		h.mu.Lock()
-		if t = h.topics[jobID]; t == nil { // another viewer may have won the race
-			t = nt
-			h.topics[jobID] = t
-		}
-		h.mu.Unlock()
 	}
-	s := &Subscription{hub: h, topic: t, C: make(chan *Delivery, h.Config.buffer())}
-	h.mu.Lock()
-	if h.topics[jobID] != t { // closed by its last viewer in between: start over
-		h.mu.Unlock()
-		return h.Subscribe(ctx, jobID)
+	s := &Subscription{hub: h, C: make(chan *Delivery, h.Config.buffer())}
+	sh.mu.Lock()
+	t := sh.topics[jobID] // another viewer may have added it, or its last one left
+	if t == nil && nt == nil {
+		sh.mu.Unlock()
+		return h.Subscribe(ctx, jobID) // left in between: read its state afresh
 	}
+	if t == nil {
+		t = nt
+		sh.topics[jobID] = t
+	}
+	s.topic = t
 	t.subs[s] = struct{}{}
-	n := len(h.topics)
-	h.mu.Unlock()
-	if h.Metrics.Readers != nil {
-		h.Metrics.Readers(n)
+	sh.mu.Unlock()
+	if t == nt {
+		h.setWatched(1)
+		signal.Notify(sh.wake)
 	}
-	signal.Notify(h.wake)
 	return s, nil
 }
 
@@ -251,23 +297,43 @@ func lastOrEmpty(id string) string {
 	return id
 }
 
-// Run reads until ctx ends. Failures are retried with a bounded backoff.
+// Run reads until ctx ends: one goroutine per shard, and the status poll in this one.
+// Failures are retried with a bounded backoff.
 func (h *Hub) Run(ctx context.Context) {
 	h.init()
+	var wg sync.WaitGroup
+	for _, sh := range h.shards {
+		wg.Go(func() { h.read(ctx, sh) })
+	}
+	t := time.NewTicker(h.Config.statusEvery())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-t.C:
+			h.pollStatuses(ctx)
+		}
+	}
+}
+
+// read follows the runs of one shard: one blocking read of all of them per round.
+func (h *Hub) read(ctx context.Context, sh *shard) {
 	backoff := 50 * time.Millisecond
-	nextStatus := time.Now()
+	cursors := map[string]string{} // reused: a round allocates no map of its own
 	for ctx.Err() == nil {
-		h.mu.Lock()
-		cursors := make(map[string]string, len(h.topics))
-		for id, t := range h.topics {
+		clear(cursors)
+		sh.mu.Lock()
+		for id, t := range sh.topics {
 			cursors[id] = t.cursor // finished runs too: late lines still arrive
 		}
-		h.mu.Unlock()
+		sh.mu.Unlock()
 		if len(cursors) == 0 {
 			select {
 			case <-ctx.Done():
 				return
-			case <-h.wake:
+			case <-sh.wake:
 			}
 			continue
 		}
@@ -285,10 +351,6 @@ func (h *Hub) Run(ctx context.Context) {
 		for jobID, evs := range res {
 			h.broadcast(jobID, evs)
 		}
-		if now := time.Now(); !now.Before(nextStatus) {
-			h.pollStatuses(ctx, cursors)
-			nextStatus = now.Add(h.Config.statusEvery())
-		}
 	}
 }
 
@@ -301,9 +363,10 @@ func (h *Hub) broadcast(jobID string, evs []event.Event) {
 		}
 		ds = append(ds, &Delivery{ID: id, Event: evs[i], JSON: evs[i].AppendJSON(nil)})
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	t := h.topics[jobID]
+	sh := h.shardOf(jobID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	t := sh.topics[jobID]
 	if t == nil || len(ds) == 0 {
 		return
 	}
@@ -333,8 +396,8 @@ func (h *Hub) drained(ctx context.Context, jobID string) bool {
 		return true
 	}
 	in, err := h.Collecting.Contains(ctx, []string{jobID})
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.dmu.Lock()
+	defer h.dmu.Unlock()
 	if err == nil && !in[jobID] {
 		delete(h.draining, jobID)
 		return true
@@ -354,28 +417,36 @@ func (h *Hub) drained(ctx context.Context, jobID string) bool {
 	return false
 }
 
-// pollStatuses reads the watched runs' statuses in one round trip and marks the
-// finished ones with their log's last id at that moment.
-func (h *Hub) pollStatuses(ctx context.Context, cursors map[string]string) {
-	ids := make([]string, 0, len(cursors))
-	for id := range cursors {
-		ids = append(ids, id)
+// pollStatuses reads the statuses of the watched runs not yet finished in one round
+// trip and marks the finished ones with their log's last id at that moment.
+func (h *Hub) pollStatuses(ctx context.Context) {
+	var open []*topic
+	for _, sh := range h.shards {
+		sh.mu.Lock()
+		for _, t := range sh.topics {
+			if t.terminal.Load() == nil {
+				open = append(open, t)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	if len(open) == 0 {
+		return
+	}
+	ids := make([]string, len(open))
+	for i, t := range open {
+		ids[i] = t.jobID
 	}
 	st, err := h.Statuses.Statuses(ctx, ids)
 	if err != nil {
 		return
 	}
-	for id, s := range st {
-		if !s.Terminal() {
+	for _, t := range open {
+		s := st[t.jobID]
+		if !s.Terminal() || !h.drained(ctx, t.jobID) {
 			continue
 		}
-		h.mu.Lock()
-		t := h.topics[id]
-		h.mu.Unlock()
-		if t == nil || t.terminal.Load() != nil || !h.drained(ctx, id) {
-			continue
-		}
-		_, last, err := h.Log.Bounds(ctx, id)
+		_, last, err := h.Log.Bounds(ctx, t.jobID)
 		if err != nil {
 			continue
 		}

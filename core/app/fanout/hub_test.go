@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,5 +209,83 @@ func TestStreamIdle(t *testing.T) {
 	}
 	if len(got) != 1 || got[0] != "after" {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// Many runs over a few readers: every viewer of every run sees its run's events
+// exactly once and in order, the runs-watched count follows the runs that have
+// viewers, and the status poll (apart from the readers) completes every run.
+func TestHubShardsManyRuns(t *testing.T) {
+	log, jobs := portstest.NewEventLog(0), portstest.NewJobDirectory()
+	var watched atomic.Int64
+	h := &Hub{Log: log, Tail: log, Statuses: jobs, Metrics: HubMetrics{Readers: func(n int) { watched.Store(int64(n)) }},
+		Config: HubConfig{Readers: 3, Block: 10 * time.Millisecond, StatusEvery: 20 * time.Millisecond}}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go h.Run(ctx)
+	const runs, perRun, lines = 30, 2, 40
+	var streams []*Stream
+	for r := 0; r < runs; r++ {
+		id := fmt.Sprint("run-", r)
+		jobs.Register(ctx, job.Record{JobID: id, OwnerOID: "o", Status: job.Running})
+		for v := 0; v < perRun; v++ {
+			st, err := h.Open(ctx, id, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			streams = append(streams, st)
+		}
+	}
+	if watched.Load() != runs {
+		t.Fatalf("watched %d want %d", watched.Load(), runs)
+	}
+	for i := 0; i < lines; i++ {
+		for r := 0; r < runs; r++ {
+			id := fmt.Sprint("run-", r)
+			log.Append(ctx, id, []event.Event{portstest.Event(id, fmt.Sprint(i))})
+		}
+	}
+	for r := 0; r < runs; r++ {
+		jobs.SetStatus(ctx, fmt.Sprint("run-", r), job.Completed)
+	}
+	var wg sync.WaitGroup
+	for i, st := range streams {
+		wg.Go(func() {
+			var got []string
+			for {
+				fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
+				frames, err := st.Next(fctx, 7)
+				fcancel()
+				for _, f := range frames {
+					if f.Kind == FrameLog {
+						e, _ := event.Decode(f.Data)
+						got = append(got, e.Line)
+					}
+				}
+				if errors.Is(err, ErrCompleted) {
+					break
+				}
+				if err != nil {
+					t.Errorf("stream %d: %v after %d", i, err, len(got))
+					return
+				}
+			}
+			for k, l := range got {
+				if l != fmt.Sprint(k) {
+					t.Errorf("stream %d: line %d is %q (%d lines)", i, k, l, len(got))
+					return
+				}
+			}
+			if len(got) != lines {
+				t.Errorf("stream %d: %d lines", i, len(got))
+			}
+		})
+	}
+	wg.Wait()
+	for _, st := range streams {
+		st.Close()
+	}
+	if watched.Load() != 0 {
+		t.Fatalf("watched %d after every viewer left", watched.Load())
 	}
 }

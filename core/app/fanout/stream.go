@@ -54,12 +54,12 @@ const (
 // drained. It reads the read path itself while behind and takes the hub's live
 // events otherwise.
 type Stream struct {
-	hub   *Hub
-	sub   *Subscription
-	jobID string
-	phase phase
-	after event.ID // the last event delivered; the zero id before the first
-	frames []Frame // Next's answer, reused: one viewer's delivery allocates nothing
+	hub    *Hub
+	sub    *Subscription
+	jobID  string
+	phase  phase
+	after  event.ID // the last event delivered; the zero id before the first
+	frames []Frame  // Next's answer, reused: one viewer's delivery allocates nothing
 	idle   *time.Timer
 
 	// Idle, if set, is how long Next waits for a live frame before it returns ErrIdle.
