@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/blastlog/blastlog/core/app"
@@ -32,48 +33,15 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "unavailable", Message: "this server is shutting down; reconnect"})
 		return
 	}
-	jobID := r.PathValue("job_id")
-	q := r.URL.Query()
-	_, release, err := s.Tickets.RedeemWithin(r.Context(), s.Streams, q.Get("ticket"), jobID)
-	if err != nil {
-		var lim *app.LimitedError
-		if errors.As(err, &lim) {
-			s.m.Tickets.WithLabelValues("redeem", "limited").Inc()
-			writeError(w, err)
-			return
-		}
-		if errors.Is(err, ticket.ErrRejected) {
-			// The HTML spec's "stop reconnecting": the client fetches a new ticket.
-			s.m.Tickets.WithLabelValues("redeem", "rejected").Inc()
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		s.m.Tickets.WithLabelValues("redeem", "unavailable").Inc()
-		s.log.Error("redeeming a ticket failed", "job_id", loggedJobID(jobID), "error", err)
-		writeError(w, err)
-		return
+	var (
+		st      *fanout.Stream
+		release func()
+	)
+	aside(func() { st, release = s.openStream(w, r) })
+	if st == nil {
+		return // answered
 	}
 	defer release()
-	s.m.Tickets.WithLabelValues("redeem", "accepted").Inc()
-	if s.Watching != nil {
-		s.Watching(r.Context(), jobID)
-	}
-	resume := r.Header.Get("Last-Event-ID")
-	if resume == "" {
-		resume = q.Get("last_event_id")
-	}
-	st, err := s.Hub.Open(r.Context(), jobID, resume)
-	if errors.Is(err, event.ErrBadID) {
-		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "bad_last_event_id", Message: "the resume point is not a stream id"})
-		return
-	}
-	if err != nil {
-		s.log.Error("opening a stream failed", "job_id", loggedJobID(jobID), "error", err)
-		writeError(w, err)
-		return
-	}
 	defer st.Close()
 	st.OnCatchUp = s.m.CatchUps.Inc
 	st.OnGap = s.m.Gaps.Inc
@@ -100,38 +68,137 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	defer stop()
 
 	out := &sseWriter{w: w, rc: http.NewResponseController(w)}
-	if !out.write([]byte("retry: 2000\n\n")) {
+	var ok bool
+	aside(func() { ok = out.write([]byte("retry: 2000\n\n")) }) // the header's first write
+	if !ok {
 		return
 	}
-	var buf []byte // sized by the first batch; dropped again after a large one
 	for {
-		frames, err := st.Next(ctx, maxBatch)
-		if cap(buf) > 64<<10 {
-			buf = nil // an idle viewer should not keep a burst's buffer
+		var (
+			frames []fanout.Frame
+			err    error
+		)
+		if st.Reading() {
+			aside(func() { frames, err = st.Next(ctx, maxBatch) })
+		} else {
+			frames, err = st.Next(ctx, maxBatch)
 		}
-		buf = buf[:0]
+		var b []byte
 		switch {
 		case errors.Is(err, fanout.ErrCompleted):
 			return
 		case ctx.Err() != nil:
 			return // the client left, or the server is shutting down: it reconnects elsewhere
 		case errors.Is(err, fanout.ErrIdle):
-			buf = append(buf, ": heartbeat\n\n"...)
+			b = heartbeat
 		case err != nil:
-			s.log.Warn("stream ended by a read error; the client will reconnect", "job_id", loggedJobID(jobID), "error", err)
+			s.log.Warn("stream ended by a read error; the client will reconnect", "job_id", loggedJobID(r.PathValue("job_id")), "error", err)
 			return
 		}
-		logs := 0
-		for _, f := range frames {
-			buf = appendFrame(buf, f)
-			if f.Kind == fanout.FrameLog || f.Kind == fanout.FrameStatus {
-				logs++
+		if len(frames) > 0 {
+			ok, logs := writeFrames(out, frames)
+			if !ok {
+				return
 			}
-		}
-		if !out.write(buf) {
+			s.m.Delivered.Add(float64(logs))
+		} else if !out.write(b) {
 			return
 		}
-		s.m.Delivered.Add(float64(logs))
+	}
+}
+
+var heartbeat = []byte(": heartbeat\n\n")
+
+// frameBufs holds the buffers batches are encoded into, between writes: a waiting
+// stream holds none. A burst's large buffer is not kept.
+var frameBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxKeptBuf = 64 << 10
+
+// writeFrames encodes frames into a pooled buffer and writes them in one flush; logs
+// is how many were log or status frames.
+func writeFrames(out *sseWriter, frames []fanout.Frame) (ok bool, logs int) {
+	bp := frameBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	for _, f := range frames {
+		b = appendFrame(b, f)
+		if f.Kind == fanout.FrameLog || f.Kind == fanout.FrameStatus {
+			logs++
+		}
+	}
+	ok = out.write(b)
+	if cap(b) <= maxKeptBuf {
+		*bp = b
+		frameBufs.Put(bp)
+	}
+	return ok, logs
+}
+
+// openStream redeems the request's ticket and opens its stream, or answers the
+// request and returns nil.
+func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (*fanout.Stream, func()) {
+	jobID := r.PathValue("job_id")
+	q := r.URL.Query()
+	_, release, err := s.Tickets.RedeemWithin(r.Context(), s.Streams, q.Get("ticket"), jobID)
+	if err != nil {
+		var lim *app.LimitedError
+		if errors.As(err, &lim) {
+			s.m.Tickets.WithLabelValues("redeem", "limited").Inc()
+			writeError(w, err)
+			return nil, nil
+		}
+		if errors.Is(err, ticket.ErrRejected) {
+			// The HTML spec's "stop reconnecting": the client fetches a new ticket.
+			s.m.Tickets.WithLabelValues("redeem", "rejected").Inc()
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusNoContent)
+			return nil, nil
+		}
+		s.m.Tickets.WithLabelValues("redeem", "unavailable").Inc()
+		s.log.Error("redeeming a ticket failed", "job_id", loggedJobID(jobID), "error", err)
+		writeError(w, err)
+		return nil, nil
+	}
+	s.m.Tickets.WithLabelValues("redeem", "accepted").Inc()
+	if s.Watching != nil {
+		s.Watching(r.Context(), jobID)
+	}
+	resume := r.Header.Get("Last-Event-ID")
+	if resume == "" {
+		resume = q.Get("last_event_id")
+	}
+	st, err := s.Hub.Open(r.Context(), jobID, resume)
+	if errors.Is(err, event.ErrBadID) {
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "bad_last_event_id", Message: "the resume point is not a stream id"})
+		release()
+		return nil, nil
+	}
+	if err != nil {
+		s.log.Error("opening a stream failed", "job_id", loggedJobID(jobID), "error", err)
+		writeError(w, err)
+		release()
+		return nil, nil
+	}
+	return st, release
+}
+
+// aside runs f on a goroutine of its own and waits for it (a panic is raised again
+// here). An open stream's goroutine lives as long as its viewer, and keeps the
+// largest stack it ever needed until GCs halve it again: opening a stream and
+// catching it up (Redis round trips, decoding) need 16 KiB or more, the live loop a
+// few. Run aside, that work's stack is given back as soon as it is done.
+func aside(f func()) {
+	var p any
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { p = recover() }()
+		f()
+	}()
+	<-done
+	if p != nil {
+		panic(p)
 	}
 }
 
