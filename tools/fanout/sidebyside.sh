@@ -6,7 +6,7 @@
 # BIN holds blastlog-stream and blastlog-publish. S4_CLIENTS (10000) sizes s4. Each
 # scenario gets a fresh server process of each kind, so that one scenario's memory is
 # not another's baseline. PROFILE=DIR: blastlog only, with GODEBUG=gctrace=1, and
-# CPU, mutex and block profiles of 7 s of each scenario's publishing into DIR.
+# CPU, allocation, mutex and block profiles of 7 s of each scenario's publishing into DIR.
 set -u
 BIN=$1; CF=$2; shift 2
 SC=${*:-s1 s2 s3 s4}
@@ -41,13 +41,16 @@ JSON
 profile() { # profile SCENARIO: 7 s from 4 s after the clients start connecting
   sleep 4
   curl -s -o "$PROFILE/$1.cpu.pprof" "http://127.0.0.1:$PP/debug/pprof/profile?seconds=7" &
+  curl -s -o "$PROFILE/$1.allocs.pprof" "http://127.0.0.1:$PP/debug/pprof/allocs?seconds=7" &
   curl -s -o "$PROFILE/$1.mutex0.pprof" "http://127.0.0.1:$PP/debug/pprof/mutex"
   curl -s -o "$PROFILE/$1.block0.pprof" "http://127.0.0.1:$PP/debug/pprof/block"
   wait
   curl -s -o "$PROFILE/$1.mutex.pprof" "http://127.0.0.1:$PP/debug/pprof/mutex"
   curl -s -o "$PROFILE/$1.block.pprof" "http://127.0.0.1:$PP/debug/pprof/block"
 }
-bl() { start bl; [ -n "${PROFILE:-}" ] && { mkdir -p "$PROFILE"; profile $s & PROFPID=$!; }; $SB -mode blastlog -pid $BPID -sse "http://127.0.0.1:$BP/api/blast/logs/{ch}/events?ticket={ticket}" \
+# Tickets are limited per owner per minute in Redis: each scenario starts with none used.
+fresh_tickets() { redis-cli -p $RP --scan --pattern '*rate:tickets:*' | xargs -r redis-cli -p $RP del >/dev/null; }
+bl() { fresh_tickets; start bl; [ -n "${PROFILE:-}" ] && { mkdir -p "$PROFILE"; profile $s & PROFPID=$!; }; $SB -mode blastlog -pid $BPID -sse "http://127.0.0.1:$BP/api/blast/logs/{ch}/events?ticket={ticket}" \
         -ticket "http://127.0.0.1:$BP/api/blast/logs/{ch}/ticket" -redis 127.0.0.1:$RP "$@" 2>&1 | sed 's/^/  blastlog   | /'; kill $BPID; wait $BPID 2>/dev/null; }
 cf() { start cf; $SB -mode centrifugo -pid $CPID -pub "http://127.0.0.1:$CP/api/publish" -apikey k \
         -sse 'http://127.0.0.1:'$CP'/connection/uni_sse?cf_connect=%7B%22subs%22%3A%7B%22{ch}%22%3A%7B%7D%7D%7D' "$@" 2>&1 | sed 's/^/  centrifugo | /'; kill $CPID; wait $CPID 2>/dev/null; }

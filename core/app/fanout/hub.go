@@ -113,7 +113,6 @@ type topic struct {
 	cursor   string // written by the shard's reader, under the shard's lock
 	subs     map[*Subscription]struct{}
 	terminal atomic.Pointer[Terminal]
-	done     chan struct{} // closed once terminal is set
 }
 
 func (h *Hub) init() {
@@ -176,6 +175,7 @@ type Subscription struct {
 	hub     *Hub
 	topic   *topic
 	C       chan *Delivery
+	end     chan struct{} // receives once the run is seen terminal
 	lagging atomic.Bool
 	closed  atomic.Bool
 }
@@ -196,8 +196,11 @@ func (s *Subscription) Lagging() bool {
 	}
 }
 
-// Done is closed when the run is seen terminal; Terminal then says how it ended.
-func (s *Subscription) Done() <-chan struct{} { return s.topic.done }
+// Done receives once when the run is seen terminal; Terminal then says how it ended.
+// It is the subscription's own channel (it receives once), never one shared by a
+// run's viewers: thousands of viewers waiting on one channel contend for its lock on
+// every wake-up.
+func (s *Subscription) Done() <-chan struct{} { return s.end }
 
 // Terminal returns the run's end, or nil while it runs.
 func (s *Subscription) Terminal() *Terminal { return s.topic.terminal.Load() }
@@ -243,13 +246,12 @@ func (h *Hub) Subscribe(ctx context.Context, jobID string) (*Subscription, error
 		if err != nil {
 			return nil, err
 		}
-		nt = &topic{jobID: jobID, shard: sh, cursor: last, subs: map[*Subscription]struct{}{}, done: make(chan struct{})}
+		nt = &topic{jobID: jobID, shard: sh, cursor: last, subs: map[*Subscription]struct{}{}}
 		if st.Terminal() && h.drained(ctx, jobID) {
-			nt.terminal.Store(&Terminal{Status: st, LastID: lastOrEmpty(last)})
-			close(nt.done)
+			nt.terminal.Store(&Terminal{Status: st, LastID: lastOrEmpty(last)}) // no viewer to tell yet
 		}
 	}
-	s := &Subscription{hub: h, C: make(chan *Delivery, h.Config.buffer())}
+	s := &Subscription{hub: h, C: make(chan *Delivery, h.Config.buffer()), end: make(chan struct{}, 1)}
 	sh.mu.Lock()
 	t := sh.topics[jobID] // another viewer may have added it, or its last one left
 	if t == nil && nt == nil {
@@ -268,6 +270,17 @@ func (h *Hub) Subscribe(ctx context.Context, jobID string) (*Subscription, error
 		signal.Notify(sh.wake)
 	}
 	return s, nil
+}
+
+// finish records the run's end and tells each of its viewers. (One that subscribes
+// after this sees Terminal set.)
+func (t *topic) finish(term *Terminal) {
+	t.terminal.Store(term)
+	t.shard.mu.Lock()
+	defer t.shard.mu.Unlock()
+	for s := range t.subs {
+		signal.Notify(s.end)
+	}
 }
 
 // status is the run's status from the directory, else from its archived record ("" if
@@ -450,7 +463,6 @@ func (h *Hub) pollStatuses(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		t.terminal.Store(&Terminal{Status: s, LastID: last})
-		close(t.done)
+		t.finish(&Terminal{Status: s, LastID: last})
 	}
 }
