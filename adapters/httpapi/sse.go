@@ -33,11 +33,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "unavailable", Message: "this server is shutting down; reconnect"})
 		return
 	}
-	var (
-		st      *fanout.Stream
-		release func()
-	)
-	aside(func() { st, release = s.openStream(w, r) })
+	st, release := s.openStream(w, r)
 	if st == nil {
 		return // answered
 	}
@@ -68,21 +64,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	defer stop()
 
 	out := &sseWriter{w: w, rc: http.NewResponseController(w)}
-	var ok bool
-	aside(func() { ok = out.write([]byte("retry: 2000\n\n")) }) // the header's first write
-	if !ok {
+	if !out.write([]byte("retry: 2000\n\n")) {
 		return
 	}
 	for {
-		var (
-			frames []fanout.Frame
-			err    error
-		)
-		if st.Reading() {
-			aside(func() { frames, err = st.Next(ctx, maxBatch) })
-		} else {
-			frames, err = st.Next(ctx, maxBatch)
-		}
+		frames, err := st.Next(ctx, maxBatch)
 		var b []byte
 		switch {
 		case errors.Is(err, fanout.ErrCompleted):
@@ -181,25 +167,6 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (*fanout.Str
 		return nil, nil
 	}
 	return st, release
-}
-
-// aside runs f on a goroutine of its own and waits for it (a panic is raised again
-// here). An open stream's goroutine lives as long as its viewer, and keeps the
-// largest stack it ever needed until GCs halve it again: opening a stream and
-// catching it up (Redis round trips, decoding) need 16 KiB or more, the live loop a
-// few. Run aside, that work's stack is given back as soon as it is done.
-func aside(f func()) {
-	var p any
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() { p = recover() }()
-		f()
-	}()
-	<-done
-	if p != nil {
-		panic(p)
-	}
 }
 
 // appendFrame writes one SSE frame. Data is one line of JSON (the encoder escapes CR,

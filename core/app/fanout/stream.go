@@ -87,12 +87,6 @@ func (h *Hub) Open(ctx context.Context, jobID, resume string) (*Stream, error) {
 	return st, nil
 }
 
-// Reading reports whether the next Next reads the read path (the stream is behind,
-// lagged or draining) rather than waiting for the hub's live events.
-func (s *Stream) Reading() bool {
-	return s.phase == catchingUp || s.phase == draining || s.sub.lagging.Load()
-}
-
 // Close releases the stream's subscription.
 func (s *Stream) Close() {
 	s.sub.Close()
