@@ -5,8 +5,9 @@
 #   sidebyside.sh BIN CENTRIFUGO [scenario...]   scenarios: s1 s2 s3 s4 (default all)
 # BIN holds blastlog-stream and blastlog-publish. S4_CLIENTS (10000) sizes s4. Each
 # scenario gets a fresh server process of each kind, so that one scenario's memory is
-# not another's baseline. PROFILE=DIR: blastlog only, with GODEBUG=gctrace=1, and
-# CPU, allocation, mutex and block profiles of 7 s of each scenario's publishing into DIR.
+# not another's baseline. CENTRIFUGO "-": blastlog alone (A/B runs of two builds).
+# PROFILE=DIR: blastlog only, with GODEBUG=gctrace=1, and CPU, allocation, mutex and
+# block profiles of 7 s of each scenario's publishing into DIR.
 set -u
 BIN=$1; CF=$2; shift 2
 SC=${*:-s1 s2 s3 s4}
@@ -64,5 +65,5 @@ for s in $SC; do
   esac
   bl "${a[@]}" -channel $s; sleep 1
   if [ -n "${PROFILE:-}" ]; then wait $PROFPID; grep '^gc ' $W/bl.log >"$PROFILE/$s.gctrace.log"; : >$W/bl.log; continue; fi
-  cf "${a[@]}" -channel $s; sleep 1
+  [ "$CF" = - ] || { cf "${a[@]}" -channel $s; sleep 1; }
 done
