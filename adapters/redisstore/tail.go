@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -21,81 +22,145 @@ var (
 // Tail implements ports.LogTail with XREAD BLOCK over all the runs' streams at once.
 // A multi-key XREAD needs its keys in one hash slot on a cluster, so there the keys
 // are grouped by slot and each group is read concurrently; on a single node it is one
-// command whatever the number of runs.
+// command whatever the number of runs, read on the caller's goroutine.
+//
+// A hub's readers call Tail in a loop, so what a round needs besides Redis's reply
+// (the keys, the arguments, which runs share a key) is kept in pooled scratch and
+// allocates nothing once warm.
 func (l *EventLog) Tail(ctx context.Context, after map[string]string, count int, block time.Duration) (map[string][]event.Event, error) {
-	byKey := map[string][]string{} // several run ids can share a safe key
-	cursor := map[string]string{}
+	sc := tailScratches.Get().(*tailScratch)
+	defer sc.put()
 	for jobID, cur := range after {
-		k := l.cfg.StreamKey(jobID)
-		byKey[k] = append(byKey[k], jobID)
-		if cur == "" {
-			cur = "0-0"
-		}
-		if old, ok := cursor[k]; !ok || lessID(cur, old) {
-			cursor[k] = cur
-		}
-	}
-	groups := [][]string{nil}
-	if _, cluster := l.rdb.(*redis.ClusterClient); cluster {
-		bySlot := map[uint16][]string{}
-		for k := range cursor {
-			bySlot[slot(k)] = append(bySlot[slot(k)], k)
-		}
-		groups = groups[:0]
-		for _, ks := range bySlot {
-			groups = append(groups, ks)
-		}
-	} else {
-		for k := range cursor {
-			groups[0] = append(groups[0], k)
-		}
+		sc.add(l.streamKey(sc, jobID), jobID, cur)
 	}
 	out := map[string][]event.Event{}
+	if _, cluster := l.rdb.(*redis.ClusterClient); !cluster {
+		sc.args = sc.appendArgs(sc.args[:0], sc.keys)
+		if err := l.xread(ctx, sc, sc.args, after, count, block, out); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	bySlot := map[uint16][]string{}
+	for _, k := range sc.keys {
+		bySlot[slot(k)] = append(bySlot[slot(k)], k)
+	}
 	var (
 		mu       sync.Mutex
 		wg       sync.WaitGroup
 		firstErr error
 	)
-	for _, keys := range groups {
-		if len(keys) == 0 {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			args := make([]string, 0, 2*len(keys))
-			args = append(args, keys...)
-			for _, k := range keys {
-				args = append(args, cursor[k])
-			}
-			res, err := l.rdb.XRead(ctx, &redis.XReadArgs{Streams: args, Count: int64(count), Block: block}).Result()
+	for _, keys := range bySlot {
+		wg.Go(func() {
+			part := map[string][]event.Event{}
+			err := l.xread(ctx, sc, sc.appendArgs(nil, keys), after, count, block, part)
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil && !errors.Is(err, redis.Nil) {
-				if firstErr == nil {
-					firstErr = unavailable("tail", err)
-				}
-				return
+			if err != nil && firstErr == nil {
+				firstErr = err
 			}
-			for _, s := range res {
-				for _, jobID := range byKey[s.Stream] {
-					evs := decodeEntries(jobID, s.Messages)
-					// A run whose cursor is ahead of the shared key's skips what it has.
-					for len(evs) > 0 && !lessID(after[jobID], evs[0].ID) {
-						evs = evs[1:]
-					}
-					if len(evs) > 0 {
-						out[jobID] = evs
-					}
-				}
-			}
-		}()
+			maps.Copy(out, part)
+		})
 	}
 	wg.Wait()
 	if firstErr != nil && len(out) == 0 {
 		return nil, firstErr
 	}
 	return out, nil
+}
+
+// xread is one XREAD of args (keys, then their cursors; all in one slot on a cluster),
+// its events added to out per run. sc is only read.
+func (l *EventLog) xread(ctx context.Context, sc *tailScratch, args []string, after map[string]string, count int, block time.Duration, out map[string][]event.Event) error {
+	res, err := l.rdb.XRead(ctx, &redis.XReadArgs{Streams: args, Count: int64(count), Block: block}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return unavailable("tail", err)
+	}
+	for _, s := range res {
+		jobs := sc.jobs[s.Stream]
+		for _, jobID := range jobs {
+			evs := decodeEntries(jobID, s.Messages)
+			if len(jobs) > 1 { // a run whose cursor is ahead of the shared key's skips what it has
+				for len(evs) > 0 && !lessID(after[jobID], evs[0].ID) {
+					evs = evs[1:]
+				}
+			}
+			if len(evs) > 0 {
+				out[jobID] = evs
+			}
+		}
+	}
+	return nil
+}
+
+// streamKey is l's StreamKey of jobID, remembered in sc from earlier rounds.
+func (l *EventLog) streamKey(sc *tailScratch, jobID string) string {
+	if k, ok := sc.keyOf[jobID]; ok {
+		return k
+	}
+	if len(sc.keyOf) >= maxRememberedKeys {
+		clear(sc.keyOf)
+	}
+	k := l.cfg.StreamKey(jobID)
+	sc.keyOf[jobID] = k
+	return k
+}
+
+// maxRememberedKeys bounds a scratch's memory of runs seen by the readers that used it
+// (their keys, and each key's slice of runs).
+const maxRememberedKeys = 4096
+
+// tailScratch is one Tail call's working set: the keys to read, each key's cursor (the
+// lowest of the runs sharing it) and its runs (several run ids can share a safe key).
+type tailScratch struct {
+	keys   []string
+	args   []string // XREAD's STREAMS arguments on a single node
+	cursor map[string]string
+	jobs   map[string][]string
+	keyOf  map[string]string // run id → stream key, kept between calls
+}
+
+var tailScratches = sync.Pool{New: func() any {
+	return &tailScratch{cursor: map[string]string{}, jobs: map[string][]string{}, keyOf: map[string]string{}}
+}}
+
+func (sc *tailScratch) add(key, jobID, cur string) {
+	if cur == "" {
+		cur = "0-0"
+	}
+	old, seen := sc.cursor[key]
+	if !seen {
+		sc.keys = append(sc.keys, key)
+		sc.cursor[key] = cur
+		sc.jobs[key] = append(sc.jobs[key][:0], jobID)
+		return
+	}
+	if lessID(cur, old) {
+		sc.cursor[key] = cur
+	}
+	sc.jobs[key] = append(sc.jobs[key], jobID)
+}
+
+// appendArgs appends XREAD's STREAMS arguments for keys to args: the keys, then their
+// cursors.
+func (sc *tailScratch) appendArgs(args, keys []string) []string {
+	args = append(args, keys...)
+	for _, k := range keys {
+		args = append(args, sc.cursor[k])
+	}
+	return args
+}
+
+// put empties sc for its next call (keeping what it allocated) and pools it.
+func (sc *tailScratch) put() {
+	clear(sc.keys)
+	sc.keys = sc.keys[:0]
+	clear(sc.args)
+	clear(sc.cursor)
+	if len(sc.jobs) > maxRememberedKeys {
+		clear(sc.jobs)
+	}
+	tailScratches.Put(sc)
 }
 
 // lessID reports a < b for stream ids; an unparsable id sorts first.

@@ -1,0 +1,87 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/adapters/redisstore/redistest"
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/ports/portstest"
+)
+
+func appendLines(t testing.TB, l *redisstore.EventLog, jobID string, lines ...string) []string {
+	t.Helper()
+	evs := make([]event.Event, len(lines))
+	for i, s := range lines {
+		evs[i] = portstest.Event(jobID, s)
+	}
+	ids, err := l.Append(context.Background(), jobID, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func tailLines(evs []event.Event) string {
+	s := ""
+	for _, e := range evs {
+		s += e.JobID + ":" + e.Line + " "
+	}
+	return s
+}
+
+// Two run ids with one safe key read one stream, each from its own cursor; and the
+// scratch a call leaves behind never leaks into the next calls, whatever runs they ask.
+func TestTailSharedKeysAndReusedScratch(t *testing.T) {
+	eachRedis(t, func(t *testing.T, fresh func(*testing.T) redis.UniversalClient) {
+		ctx := context.Background()
+		l := redisstore.NewEventLog(fresh(t), redisstore.Config{})
+		shared := appendLines(t, l, "run a", "1", "2", "3") // "run a" and "run_a" share a key
+		other := appendLines(t, l, "other", "x")
+		for round := range 3 {
+			got, err := l.Tail(ctx, map[string]string{"run a": shared[0], "run_a": "", "other": other[0]}, 10, 50*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 2 || len(got["run a"]) != 2 || len(got["run_a"]) != 3 {
+				t.Fatalf("round %d: got %v", round, got)
+			}
+			if got["run a"][0].ID != shared[1] || got["run_a"][0].ID != shared[0] {
+				t.Fatalf("round %d: %s / %s", round, tailLines(got["run a"]), tailLines(got["run_a"]))
+			}
+			got, err = l.Tail(ctx, map[string]string{"other": "0-0"}, 10, 50*time.Millisecond)
+			if err != nil || len(got) != 1 || tailLines(got["other"]) != "other:x " {
+				t.Fatalf("round %d: got %v %v", round, got, err)
+			}
+			got, err = l.Tail(ctx, map[string]string{"run_a": shared[2], "other": other[0]}, 10, 20*time.Millisecond)
+			if err != nil || len(got) != 0 {
+				t.Fatalf("round %d: nothing new, got %v %v", round, got, err)
+			}
+		}
+	})
+}
+
+// BenchmarkTail is one round of a hub reader with 25 runs, one of which has a new
+// event: its allocations are the reader's cost per round beyond Redis's reply.
+func BenchmarkTail(b *testing.B) {
+	ctx := context.Background()
+	l := redisstore.NewEventLog(redistest.Start(b).Client(b), redisstore.Config{})
+	after := map[string]string{}
+	for i := range 25 {
+		id := fmt.Sprintf("bench-run-%02d", i)
+		after[id] = appendLines(b, l, id, "line")[0]
+	}
+	after["bench-run-00"] = "0-0"
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := l.Tail(ctx, after, 500, time.Second)
+		if err != nil || len(got) != 1 {
+			b.Fatal(got, err)
+		}
+	}
+}
