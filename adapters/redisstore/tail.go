@@ -24,9 +24,9 @@ var (
 // are grouped by slot and each group is read concurrently; on a single node it is one
 // command whatever the number of runs, read on the caller's goroutine.
 //
-// A hub's readers call Tail in a loop, so what a round needs besides Redis's reply
-// (the keys, the arguments, which runs share a key) is kept in pooled scratch and
-// allocates nothing once warm.
+// A hub's readers call Tail in a loop, so what a round needs besides its result and
+// Redis's reply (the keys, the arguments, which runs share a key) is kept in pooled
+// scratch, reused from round to round.
 func (l *EventLog) Tail(ctx context.Context, after map[string]string, count int, block time.Duration) (map[string][]event.Event, error) {
 	sc := tailScratches.Get().(*tailScratch)
 	defer sc.put()
