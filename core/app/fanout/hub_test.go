@@ -239,34 +239,43 @@ func TestHubShardsManyRuns(t *testing.T) {
 	if watched.Load() != runs {
 		t.Fatalf("watched %d want %d", watched.Load(), runs)
 	}
+	for i, st := range streams { // caught up (nothing yet): from now on, live
+		st.Idle = 10 * time.Millisecond
+		if frames, err := st.Next(ctx, 7); !errors.Is(err, ErrIdle) || len(frames) != 0 {
+			t.Fatalf("stream %d: %v %v", i, frames, err)
+		}
+		st.Idle = 0
+	}
 	for i := 0; i < lines; i++ {
 		for r := 0; r < runs; r++ {
 			id := fmt.Sprint("run-", r)
 			log.Append(ctx, id, []event.Event{portstest.Event(id, fmt.Sprint(i))})
 		}
 	}
-	for r := 0; r < runs; r++ {
-		jobs.SetStatus(ctx, fmt.Sprint("run-", r), job.Completed)
+	// Every line arrives live, while the runs still run: a line routed to the wrong
+	// reader would reach no live viewer until the run's end made it read the log.
+	next := func(st *Stream) ([]string, error) {
+		fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer fcancel()
+		frames, err := st.Next(fctx, 7)
+		var got []string
+		for _, f := range frames {
+			if f.Kind == FrameLog {
+				e, _ := event.Decode(f.Data)
+				got = append(got, e.Line)
+			}
+		}
+		return got, err
 	}
 	var wg sync.WaitGroup
 	for i, st := range streams {
 		wg.Go(func() {
 			var got []string
-			for {
-				fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
-				frames, err := st.Next(fctx, 7)
-				fcancel()
-				for _, f := range frames {
-					if f.Kind == FrameLog {
-						e, _ := event.Decode(f.Data)
-						got = append(got, e.Line)
-					}
-				}
-				if errors.Is(err, ErrCompleted) {
-					break
-				}
+			for len(got) < lines {
+				more, err := next(st)
+				got = append(got, more...)
 				if err != nil {
-					t.Errorf("stream %d: %v after %d", i, err, len(got))
+					t.Errorf("stream %d: %v after %d lines", i, err, len(got))
 					return
 				}
 			}
@@ -276,8 +285,26 @@ func TestHubShardsManyRuns(t *testing.T) {
 					return
 				}
 			}
-			if len(got) != lines {
-				t.Errorf("stream %d: %d lines", i, len(got))
+		})
+	}
+	wg.Wait()
+	for r := 0; r < runs; r++ {
+		jobs.SetStatus(ctx, fmt.Sprint("run-", r), job.Completed)
+	}
+	for i, st := range streams {
+		wg.Go(func() {
+			for {
+				more, err := next(st)
+				if len(more) > 0 {
+					t.Errorf("stream %d: %v after the last line", i, more)
+				}
+				if errors.Is(err, ErrCompleted) {
+					return
+				}
+				if err != nil {
+					t.Errorf("stream %d: %v, not completed", i, err)
+					return
+				}
 			}
 		})
 	}
