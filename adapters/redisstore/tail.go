@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,8 +27,8 @@ var (
 // command whatever the number of runs, read on the caller's goroutine.
 //
 // A hub's readers call Tail in a loop, so what a round needs besides its result and
-// Redis's reply (the keys, the arguments, which runs share a key) is kept in pooled
-// scratch, reused from round to round.
+// Redis's reply (the keys, which runs share a key, the command's arguments) is kept in
+// pooled scratch, reused from round to round.
 func (l *EventLog) Tail(ctx context.Context, after map[string]string, count int, block time.Duration) (map[string][]event.Event, error) {
 	sc := tailScratches.Get().(*tailScratch)
 	defer sc.put()
@@ -34,26 +36,40 @@ func (l *EventLog) Tail(ctx context.Context, after map[string]string, count int,
 		sc.add(l.streamKey(sc, jobID), jobID, cur)
 	}
 	out := map[string][]event.Event{}
-	if _, cluster := l.rdb.(*redis.ClusterClient); !cluster {
-		sc.args = sc.appendArgs(sc.args[:0], sc.keys)
-		if err := l.xread(ctx, sc, sc.args, after, count, block, out); err != nil {
+	if c, ok := l.rdb.(*redis.Client); ok && block > 0 && block <= readTimeout(c)/2 {
+		// The command is built from arguments boxed in earlier rounds. (go-redis's XRead
+		// boxes every key and cursor anew: ≈40 % of a busy hub's allocations.) Its read
+		// deadline is the client's, which is why the block must be well within it.
+		cmd := redis.NewXStreamSliceCmd(ctx, sc.command(count, block)...)
+		_ = l.rdb.Process(ctx, cmd)
+		if err := sc.collect(cmd, after, out); err != nil {
 			return nil, err
 		}
 		return out, nil
 	}
-	bySlot := map[uint16][]string{}
-	for _, k := range sc.keys {
-		bySlot[slot(k)] = append(bySlot[slot(k)], k)
+	groups := [][]string{sc.keys}
+	if _, cluster := l.rdb.(*redis.ClusterClient); cluster {
+		bySlot := map[uint16][]string{}
+		for _, k := range sc.keys {
+			bySlot[slot(k)] = append(bySlot[slot(k)], k)
+		}
+		groups = slices.Collect(maps.Values(bySlot))
+	}
+	if len(groups) == 1 {
+		if err := sc.collect(l.xread(ctx, sc, groups[0], count, block), after, out); err != nil {
+			return nil, err
+		}
+		return out, nil
 	}
 	var (
 		mu       sync.Mutex
 		wg       sync.WaitGroup
 		firstErr error
 	)
-	for _, keys := range bySlot {
+	for _, keys := range groups {
 		wg.Go(func() {
 			part := map[string][]event.Event{}
-			err := l.xread(ctx, sc, sc.appendArgs(nil, keys), after, count, block, part)
+			err := sc.collect(l.xread(ctx, sc, keys, count, block), after, part)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstErr == nil {
@@ -69,10 +85,32 @@ func (l *EventLog) Tail(ctx context.Context, after map[string]string, count int,
 	return out, nil
 }
 
-// xread is one XREAD of args (keys, then their cursors; all in one slot on a cluster),
-// its events added to out per run. sc is only read.
-func (l *EventLog) xread(ctx context.Context, sc *tailScratch, args []string, after map[string]string, count int, block time.Duration, out map[string][]event.Event) error {
-	res, err := l.rdb.XRead(ctx, &redis.XReadArgs{Streams: args, Count: int64(count), Block: block}).Result()
+// readTimeout is how long c waits for a reply (go-redis: 0 is 3 s, negative is no limit).
+func readTimeout(c *redis.Client) time.Duration {
+	switch rt := c.Options().ReadTimeout; {
+	case rt == 0:
+		return 3 * time.Second
+	case rt < 0:
+		return math.MaxInt64
+	default:
+		return rt
+	}
+}
+
+// xread is go-redis's XREAD of keys (all in one slot on a cluster), whose read
+// deadline follows the block.
+func (l *EventLog) xread(ctx context.Context, sc *tailScratch, keys []string, count int, block time.Duration) *redis.XStreamSliceCmd {
+	args := make([]string, 0, 2*len(keys))
+	args = append(args, keys...)
+	for _, k := range keys {
+		args = append(args, sc.cursor[k])
+	}
+	return l.rdb.XRead(ctx, &redis.XReadArgs{Streams: args, Count: int64(count), Block: block})
+}
+
+// collect adds cmd's events to out per run. sc is only read.
+func (sc *tailScratch) collect(cmd *redis.XStreamSliceCmd, after map[string]string, out map[string][]event.Event) error {
+	res, err := cmd.Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return unavailable("tail", err)
 	}
@@ -114,15 +152,48 @@ const maxRememberedKeys = 4096
 // lowest of the runs sharing it) and its runs (several run ids can share a safe key).
 type tailScratch struct {
 	keys   []string
-	args   []string // XREAD's STREAMS arguments on a single node
 	cursor map[string]string
 	jobs   map[string][]string
 	keyOf  map[string]string // run id → stream key, kept between calls
+
+	// A single node's command: its arguments, and the keys and cursors already boxed
+	// (kept between calls; a cursor's box until it moves).
+	args        []any
+	boxedKey    map[string]any
+	boxedCursor map[string]boxedString
+}
+
+type boxedString struct {
+	s   string
+	box any
 }
 
 var tailScratches = sync.Pool{New: func() any {
-	return &tailScratch{cursor: map[string]string{}, jobs: map[string][]string{}, keyOf: map[string]string{}}
+	return &tailScratch{cursor: map[string]string{}, jobs: map[string][]string{}, keyOf: map[string]string{},
+		boxedKey: map[string]any{}, boxedCursor: map[string]boxedString{}}
 }}
+
+// command is XREAD COUNT count BLOCK block STREAMS keys... cursors... in sc.args.
+func (sc *tailScratch) command(count int, block time.Duration) []any {
+	sc.args = append(sc.args[:0], "xread", "count", int64(count), "block", block.Milliseconds(), "streams")
+	for _, k := range sc.keys {
+		b, ok := sc.boxedKey[k]
+		if !ok {
+			b = k
+			sc.boxedKey[k] = b
+		}
+		sc.args = append(sc.args, b)
+	}
+	for _, k := range sc.keys {
+		c := sc.boxedCursor[k]
+		if c.box == nil || c.s != sc.cursor[k] {
+			c = boxedString{s: sc.cursor[k], box: sc.cursor[k]}
+			sc.boxedCursor[k] = c
+		}
+		sc.args = append(sc.args, c.box)
+	}
+	return sc.args
+}
 
 func (sc *tailScratch) add(key, jobID, cur string) {
 	if cur == "" {
@@ -141,16 +212,6 @@ func (sc *tailScratch) add(key, jobID, cur string) {
 	sc.jobs[key] = append(sc.jobs[key], jobID)
 }
 
-// appendArgs appends XREAD's STREAMS arguments for keys to args: the keys, then their
-// cursors.
-func (sc *tailScratch) appendArgs(args, keys []string) []string {
-	args = append(args, keys...)
-	for _, k := range keys {
-		args = append(args, sc.cursor[k])
-	}
-	return args
-}
-
 // put empties sc for its next call (keeping what it allocated) and pools it.
 func (sc *tailScratch) put() {
 	clear(sc.keys)
@@ -159,6 +220,10 @@ func (sc *tailScratch) put() {
 	clear(sc.cursor)
 	if len(sc.jobs) > maxRememberedKeys {
 		clear(sc.jobs)
+	}
+	if len(sc.boxedKey) > maxRememberedKeys {
+		clear(sc.boxedKey)
+		clear(sc.boxedCursor)
 	}
 	tailScratches.Put(sc)
 }

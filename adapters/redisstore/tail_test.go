@@ -85,3 +85,25 @@ func BenchmarkTail(b *testing.B) {
 		}
 	}
 }
+
+// A block longer than the client's read timeout is still a wait, not an i/o timeout:
+// go-redis's own XREAD moves the read deadline past the block, which the command of
+// pre-boxed arguments would not.
+func TestTailBlocksLongerThanTheReadTimeout(t *testing.T) {
+	srv := redistest.Start(t)
+	o, err := redis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.ReadTimeout = 100 * time.Millisecond
+	c := redis.NewClient(o)
+	t.Cleanup(func() { c.Close() })
+	l := redisstore.NewEventLog(c, redisstore.Config{})
+	ids := appendLines(t, l, "slow", "a")
+	for _, block := range []time.Duration{20 * time.Millisecond, 300 * time.Millisecond} {
+		got, err := l.Tail(context.Background(), map[string]string{"slow": ids[0]}, 10, block)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("block %v: got %v %v", block, got, err)
+		}
+	}
+}
