@@ -36,6 +36,9 @@ func (l *EventLog) Tail(ctx context.Context, after map[string]string, count int,
 		sc.add(l.streamKey(sc, jobID), jobID, cur)
 	}
 	out := map[string][]event.Event{}
+	if len(sc.keys) == 0 {
+		return out, nil
+	}
 	if c, ok := l.rdb.(*redis.Client); ok && block > 0 && block <= readTimeout(c)/2 {
 		// The command is built from arguments boxed in earlier rounds. (go-redis's XRead
 		// boxes every key and cursor anew: ≈40 % of a busy hub's allocations.) Its read

@@ -311,6 +311,13 @@ func TestLogTail(t *testing.T, newTail func(t *testing.T) (ports.EventLog, ports
 			t.Fatal("did not wake on the new event")
 		}
 	})
+	t.Run("no runs, no events", func(t *testing.T) {
+		_, tail := newTail(t)
+		got, err := tail.Tail(ctx, map[string]string{}, 10, 50*time.Millisecond)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("got %v %v", got, err)
+		}
+	})
 	t.Run("times out empty", func(t *testing.T) {
 		l, tail := newTail(t)
 		ids := appendN(t, l, "tail-t", 1)
