@@ -14,19 +14,6 @@ import (
 	"github.com/blastlog/blastlog/ports/portstest"
 )
 
-func appendLines(t testing.TB, l *redisstore.EventLog, jobID string, lines ...string) []string {
-	t.Helper()
-	evs := make([]event.Event, len(lines))
-	for i, s := range lines {
-		evs[i] = portstest.Event(jobID, s)
-	}
-	ids, err := l.Append(context.Background(), jobID, evs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids
-}
-
 func tailLines(evs []event.Event) string {
 	s := ""
 	for _, e := range evs {
@@ -41,8 +28,8 @@ func TestTailSharedKeysAndReusedScratch(t *testing.T) {
 	eachRedis(t, func(t *testing.T, fresh func(*testing.T) redis.UniversalClient) {
 		ctx := context.Background()
 		l := redisstore.NewEventLog(fresh(t), redisstore.Config{})
-		shared := appendLines(t, l, "run a", "1", "2", "3") // "run a" and "run_a" share a key
-		other := appendLines(t, l, "other", "x")
+		shared := portstest.Append(t, l, "run a", "1", "2", "3") // "run a" and "run_a" share a key
+		other := portstest.Append(t, l, "other", "x")
 		for round := range 3 {
 			got, err := l.Tail(ctx, map[string]string{"run a": shared[0], "run_a": "", "other": other[0]}, 10, 50*time.Millisecond)
 			if err != nil {
@@ -74,7 +61,7 @@ func BenchmarkTail(b *testing.B) {
 	after := map[string]string{}
 	for i := range 25 {
 		id := fmt.Sprintf("bench-run-%02d", i)
-		after[id] = appendLines(b, l, id, "line")[0]
+		after[id] = portstest.Append(b, l, id, "line")[0]
 	}
 	after["bench-run-00"] = "0-0"
 	b.ReportAllocs()
@@ -99,7 +86,7 @@ func TestTailBlocksLongerThanTheReadTimeout(t *testing.T) {
 	c := redis.NewClient(o)
 	t.Cleanup(func() { c.Close() })
 	l := redisstore.NewEventLog(c, redisstore.Config{})
-	ids := appendLines(t, l, "slow", "a")
+	ids := portstest.Append(t, l, "slow", "a")
 	for _, block := range []time.Duration{20 * time.Millisecond, 300 * time.Millisecond} {
 		got, err := l.Tail(context.Background(), map[string]string{"slow": ids[0]}, 10, block)
 		if err != nil || len(got) != 0 {

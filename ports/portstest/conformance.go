@@ -29,16 +29,26 @@ func lines(evs []event.Event) []string {
 
 func appendN(t *testing.T, l ports.EventLog, jobID string, n int) []string {
 	t.Helper()
-	evs := make([]event.Event, n)
-	for i := range evs {
-		evs[i] = Event(jobID, fmt.Sprintf("line %d", i))
+	lines := make([]string, n)
+	for i := range lines {
+		lines[i] = fmt.Sprintf("line %d", i)
+	}
+	return Append(t, l, jobID, lines...)
+}
+
+// Append appends one event per line to jobID's log (see Event) and returns their ids.
+func Append(t testing.TB, l ports.EventLog, jobID string, lines ...string) []string {
+	t.Helper()
+	evs := make([]event.Event, len(lines))
+	for i, line := range lines {
+		evs[i] = Event(jobID, line)
 	}
 	ids, err := l.Append(context.Background(), jobID, evs)
 	if err != nil {
 		t.Fatalf("append: %v", err)
 	}
-	if len(ids) != n {
-		t.Fatalf("append returned %d ids for %d events", len(ids), n)
+	if len(ids) != len(evs) {
+		t.Fatalf("append returned %d ids for %d events", len(ids), len(evs))
 	}
 	return ids
 }
