@@ -80,6 +80,35 @@ type Event struct {
 	Dropped int64
 	// Ended is set on a container_ended notice only.
 	Ended *Ended
+	// Detail is what a k8s_event, waiting, batch or command_ended notice adds.
+	Detail *Detail
+}
+
+// Notices that carry a Detail (CONTRACT §8, documented in docs/api.md).
+const (
+	NoticeK8sEvent     = "k8s_event"     // a Warning event of one of the run's objects
+	NoticeWaiting      = "waiting"       // a container or pod of the run waits (Reason says why)
+	NoticeBatch        = "batch"         // a batch Job of the run was seen or changed state
+	NoticeCommandEnded = "command_ended" // the publisher's wrapped command exited
+)
+
+// Detail is the structured part of a diagnosis notice. Zero fields are omitted.
+type Detail struct {
+	Object  string // "Pod/<name>", "Job/<name>"
+	Type    string // the event's type (Warning)
+	Reason  string // as Kubernetes (or the command) gives it
+	Count   int    // how often Kubernetes saw the event
+	FirstTS time.Time
+	LastTS  time.Time
+	// ExitCode is the command's exit (command_ended); nil when not known.
+	ExitCode *int
+	// Batch and State describe a batch Job (batch notices): the batch number ("013")
+	// and pending, running, succeeded or failed.
+	Batch string
+	State string
+	// Limits are the container's resource limits from the pod spec (batch notices).
+	Memory string
+	CPU    string
 }
 
 // NoticeContainerEnded is the notice stored once per container instance after its last
@@ -138,8 +167,8 @@ func (e *Event) Validate() error {
 		return fmt.Errorf("%w: line is not valid UTF-8", ErrInvalid)
 	case hasLineBreak(e.Line):
 		return fmt.Errorf("%w: line contains CR or LF", ErrInvalid)
-	case e.Source != SourceK8s && (e.Pod != "" || e.Container != "") && e.Notice != NoticeContainerEnded:
-		return fmt.Errorf("%w: pod and container are only for source k8s and container_ended notices", ErrInvalid)
+	case e.Source != SourceK8s && (e.Pod != "" || e.Container != "") && !namesContainer(e.Notice):
+		return fmt.Errorf("%w: pod and container are only for source k8s and notices about a container", ErrInvalid)
 	case e.PubID != "" && (!ValidPubID(e.PubID) || e.Seq < 1):
 		return fmt.Errorf("%w: pub_id must be 16 hex characters and seq at least 1", ErrInvalid)
 	case e.PubID == "" && e.Seq != 0:
@@ -148,8 +177,15 @@ func (e *Event) Validate() error {
 		return fmt.Errorf("%w: dropped belongs to a system line", ErrInvalid)
 	case (e.Ended != nil) != (e.Notice == NoticeContainerEnded):
 		return fmt.Errorf("%w: container_ended fields belong to a container_ended notice", ErrInvalid)
+	case e.Detail != nil && (e.Notice == "" || e.Notice == NoticeContainerEnded):
+		return fmt.Errorf("%w: notice details belong to a notice", ErrInvalid)
 	}
 	return nil
+}
+
+// namesContainer: notices that may name the pod and container they are about.
+func namesContainer(notice string) bool {
+	return notice == NoticeContainerEnded || notice == NoticeK8sEvent || notice == NoticeWaiting
 }
 
 // ValidPubID reports whether s is a publisher id: 16 lower-case hex characters.

@@ -248,3 +248,67 @@ func TestPublisherAndContainerEndedFieldsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// The diagnosis notices' details (CONTRACT §8) are written after the common fields and
+// read back as they were; a detail on a plain line or a container_ended is refused.
+func TestDiagnosisNoticeDetailsRoundTrip(t *testing.T) {
+	at := time.Date(2026, 12, 4, 15, 0, 0, 0, time.UTC)
+	code := 7
+	cases := []struct {
+		name   string
+		notice string
+		d      Detail
+		want   string
+	}{
+		{"k8s_event", NoticeK8sEvent, Detail{Object: "Pod/b-013-x", Type: "Warning", Reason: "FailedScheduling", Count: 4,
+			FirstTS: at, LastTS: at.Add(time.Minute)},
+			`,"object":"Pod/b-013-x","type":"Warning","reason":"FailedScheduling","count":4,"first_ts":"2026-12-04T15:00:00.000Z","last_ts":"2026-12-04T15:01:00.000Z"}`},
+		{"waiting", NoticeWaiting, Detail{Object: "Pod/b-013-x", Reason: "Unschedulable"},
+			`,"object":"Pod/b-013-x","reason":"Unschedulable"}`},
+		{"batch", NoticeBatch, Detail{Object: "Job/blastn-batch-nt-job-013-3ed51a95", Batch: "013", State: "failed",
+			Reason: "BackoffLimitExceeded", Memory: "62Gi", CPU: "15"},
+			`,"object":"Job/blastn-batch-nt-job-013-3ed51a95","reason":"BackoffLimitExceeded","batch":"013","state":"failed","limit":{"memory":"62Gi","cpu":"15"}}`},
+		{"command_ended", NoticeCommandEnded, Detail{ExitCode: &code}, `,"exit_code":7}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := System("run-42", PhaseRunning, c.notice, "x", at)
+			d := c.d
+			e.Detail = &d
+			if c.notice != NoticeBatch && c.notice != NoticeCommandEnded {
+				e.Pod = "b-013-x"
+			}
+			if err := e.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			b := e.AppendJSON(nil)
+			if !strings.HasSuffix(string(b), c.want) {
+				t.Fatalf("%s\nwant suffix %s", b, c.want)
+			}
+			got, err := Decode(b)
+			if err != nil || got.Detail == nil {
+				t.Fatalf("decoded %+v (%v)", got, err)
+			}
+			if (got.Detail.ExitCode == nil) != (d.ExitCode == nil) || d.ExitCode != nil && *got.Detail.ExitCode != *d.ExitCode {
+				t.Fatalf("exit code %v", got.Detail.ExitCode)
+			}
+			got.Detail.ExitCode, d.ExitCode = nil, nil
+			if *got.Detail != d {
+				t.Fatalf("decoded %+v, want %+v", *got.Detail, d)
+			}
+		})
+	}
+	for _, bad := range []func(*Event){
+		func(e *Event) { e.Detail = &Detail{Reason: "x"} },
+		func(e *Event) {
+			e.Source, e.Notice, e.Ended, e.Detail = SourceSystem, NoticeContainerEnded, &Ended{}, &Detail{Reason: "x"}
+		},
+		func(e *Event) { e.Source, e.Notice, e.Pod = SourceSystem, NoticeBatch, "p" },
+	} {
+		e := sample()
+		bad(&e)
+		if err := e.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%+v: %v", e, err)
+		}
+	}
+}

@@ -82,7 +82,52 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 			dst = strconv.AppendInt(dst, d.MissingLines, 10)
 		}
 	}
+	if d := e.Detail; d != nil {
+		dst = d.appendJSON(dst)
+	}
 	return append(dst, '}')
+}
+
+func (d *Detail) appendJSON(dst []byte) []byte {
+	str := func(name, v string) {
+		if v != "" {
+			dst = append(dst, ',', '"')
+			dst = append(dst, name...)
+			dst = append(dst, '"', ':')
+			dst = AppendJSONString(dst, v)
+		}
+	}
+	str("object", d.Object)
+	str("type", d.Type)
+	str("reason", d.Reason)
+	if d.Count > 0 {
+		dst = strconv.AppendInt(append(dst, `,"count":`...), int64(d.Count), 10)
+	}
+	if !d.FirstTS.IsZero() {
+		dst = appendTime(append(dst, `,"first_ts":`...), d.FirstTS)
+	}
+	if !d.LastTS.IsZero() {
+		dst = appendTime(append(dst, `,"last_ts":`...), d.LastTS)
+	}
+	if d.ExitCode != nil {
+		dst = strconv.AppendInt(append(dst, `,"exit_code":`...), int64(*d.ExitCode), 10)
+	}
+	str("batch", d.Batch)
+	str("state", d.State)
+	if d.Memory != "" || d.CPU != "" {
+		dst = append(dst, `,"limit":{`...)
+		if d.Memory != "" {
+			dst = AppendJSONString(append(dst, `"memory":`...), d.Memory)
+		}
+		if d.CPU != "" {
+			if d.Memory != "" {
+				dst = append(dst, ',')
+			}
+			dst = AppendJSONString(append(dst, `"cpu":`...), d.CPU)
+		}
+		dst = append(dst, '}')
+	}
+	return dst
 }
 
 // appendTime writes t as a JSON string in TimeLayout, "" when zero.
@@ -125,6 +170,18 @@ type wire struct {
 	Completeness string `json:"completeness"`
 	Missing      string `json:"missing"`
 	MissingLines int64  `json:"missing_lines"`
+
+	Object  string `json:"object"`
+	Type    string `json:"type"`
+	Count   int    `json:"count"`
+	FirstTS string `json:"first_ts"`
+	LastTS  string `json:"last_ts"`
+	Batch   string `json:"batch"`
+	State   string `json:"state"`
+	Limit   struct {
+		Memory string `json:"memory"`
+		CPU    string `json:"cpu"`
+	} `json:"limit"`
 }
 
 // Decode parses an event tolerantly: unknown fields are ignored; a missing
@@ -161,6 +218,11 @@ func Decode(data []byte) (Event, error) {
 			d.ExitCode = *w.ExitCode
 		}
 		e.Ended = d
+	}
+	if w.Notice == NoticeK8sEvent || w.Notice == NoticeWaiting || w.Notice == NoticeBatch || w.Notice == NoticeCommandEnded {
+		e.Detail = &Detail{Object: w.Object, Type: w.Type, Reason: w.Reason, Count: w.Count,
+			FirstTS: parseTime(w.FirstTS), LastTS: parseTime(w.LastTS), ExitCode: w.ExitCode,
+			Batch: w.Batch, State: w.State, Memory: w.Limit.Memory, CPU: w.Limit.CPU}
 	}
 	if w.SchemaVersion != nil {
 		e.SchemaVersion = *w.SchemaVersion
