@@ -1,0 +1,176 @@
+package diagnose
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Cause kinds (CONTRACT §8).
+const (
+	KindContainer = "container" // a container instance ended badly
+	KindEvent     = "event"     // a Warning event of one of the run's objects
+	KindWaiting   = "waiting"   // a pod or container waits to start
+	KindSubmit    = "submit"    // the elastic-blast submit command exited non-zero
+)
+
+// submitExits are elastic-blast's own exit codes (its documentation).
+var submitExits = map[int]string{
+	1:   "a configuration, query or option error",
+	2:   "a BLAST database error",
+	5:   "a timeout",
+	6:   "an output files error",
+	7:   "a missing dependency or a cloud vendor limit",
+	8:   "a cluster communication error",
+	9:   "it was interrupted",
+	255: "an unknown error",
+}
+
+// blastExits are the BLAST+ programs' exit codes (blastn, blastp, ...).
+var blastExits = map[int]string{
+	1:   "an error in the query or the BLAST options",
+	2:   "a BLAST database error",
+	3:   "an error in the BLAST engine",
+	4:   "BLAST ran out of memory",
+	6:   "an error writing the output files",
+	255: "an unknown BLAST error",
+}
+
+// ExitMeaning says what an exit code means for the kind of program that exited, ""
+// when it is not one the table knows.
+func ExitMeaning(kind string, code int) string {
+	if kind == KindSubmit {
+		return submitExits[code]
+	}
+	switch code {
+	case 137:
+		return "killed (SIGKILL: out of memory or a time limit)"
+	case 143:
+		return "terminated (SIGTERM)"
+	}
+	return blastExits[code]
+}
+
+// Hint is advice for a cause in ElasticBLAST's own terms (the README's hint table).
+// Message is Kubernetes' text for the cause (an event's or a waiting pod's), which
+// tells apart causes that share a reason. It is "" when the table has nothing to say.
+func Hint(c Cause, message string) string {
+	msg := strings.ToLower(message)
+	switch c.Reason {
+	case "OOMKilled":
+		lim := ""
+		if c.Limit != nil && c.Limit.Memory != "" {
+			lim = " (it was " + c.Limit.Memory + ")"
+		}
+		return "The batch ran out of memory: raise mem-limit in the ElasticBLAST config" + lim +
+			", or lower batch-len so that each batch needs less."
+	case "FailedScheduling", "Unschedulable":
+		switch {
+		case strings.Contains(msg, "quota"):
+			return "The subscription's vCPU quota for this machine-type is used up: request more quota, or lower num-nodes."
+		case strings.Contains(msg, "insufficient memory"):
+			return "No node has the memory a batch asks for: choose a larger machine-type, or lower mem-request."
+		case strings.Contains(msg, "insufficient cpu"):
+			return "No node has the CPUs a batch asks for: choose a larger machine-type, or lower num-cpus."
+		case strings.Contains(msg, "ephemeral-storage"):
+			return "No node has the local disk a batch asks for: choose a machine-type with a larger local SSD."
+		case strings.Contains(msg, "taint") || strings.Contains(msg, "affinity") || strings.Contains(msg, "selector"):
+			return "No node matches the batch's placement rules: check the cluster's node pool for the machine-type."
+		}
+		return "The batch cannot be placed on a node yet; if this lasts, check num-nodes and machine-type."
+	case "Evicted":
+		if strings.Contains(msg, "ephemeral") || strings.Contains(msg, "disk") {
+			return "The node ran out of local disk: choose a machine-type with a larger local SSD, or use a smaller database."
+		}
+		if strings.Contains(msg, "memory") {
+			return "The node ran short of memory: raise mem-limit with a larger machine-type, or lower batch-len."
+		}
+		return "Kubernetes evicted the pod to protect its node; ElasticBLAST retries the batch."
+	case "ImagePullBackOff", "ErrImagePull", "InvalidImageName":
+		return "The container image cannot be pulled: check the image name and that the cluster may pull from its registry."
+	case "CreateContainerConfigError":
+		return "The pod refers to a secret or config map that does not exist in the namespace."
+	case "CrashLoopBackOff", "BackOff":
+		return "The container keeps failing right after it starts: read its last lines."
+	case "FailedMount", "FailedAttachVolume":
+		return "A volume could not be mounted: check the storage class and the persistent volume claims of the run."
+	case "DeadlineExceeded":
+		return "The batch reached ElasticBLAST's time limit for a job: raise the BLAST timeout in the config, or lower batch-len."
+	case "BackoffLimitExceeded":
+		return "The batch failed on every retry: the attempts' exit codes and last lines say why."
+	case "Preempted":
+		return "A higher-priority pod took the node (spot nodes are reclaimed like this): use regular nodes for the run."
+	case "FailedCreate":
+		return "Kubernetes could not create the batch's pod: quota or admission rules of the namespace refuse it."
+	}
+	if c.ExitCode != nil && *c.ExitCode != 0 {
+		code := *c.ExitCode
+		if c.Kind == KindSubmit {
+			switch code {
+			case 1:
+				return "elastic-blast submit refused its input: check the config file, the query file and the BLAST options."
+			case 2:
+				return "elastic-blast submit could not use the BLAST database: check the db name and that it is reachable."
+			case 5:
+				return "elastic-blast submit timed out: the cluster may be slow to start; try again, or raise the timeout."
+			case 6:
+				return "elastic-blast could not write the results: check the results bucket or container and its permissions."
+			case 7:
+				return "A tool or a cloud limit is missing: check that az and kubectl are installed and the subscription's quota."
+			case 8:
+				return "elastic-blast could not talk to the cluster: check the cluster is running and your credentials for it."
+			case 9:
+				return "elastic-blast submit was interrupted: submit the run again."
+			}
+			return ""
+		}
+		switch code {
+		case 1:
+			return "BLAST refused the query or its options: check the query file and the options in the config."
+		case 2:
+			return "BLAST could not read its database: check the db name and that the database was staged on the node."
+		case 3:
+			return "BLAST's engine failed: read the batch's last lines; retrying the batch may help."
+		case 4:
+			return "BLAST ran out of memory: raise mem-limit in the ElasticBLAST config, or lower batch-len."
+		case 6:
+			return "BLAST could not write its output: check the node's disk and the results location."
+		case 137:
+			return "The container was killed: raise mem-limit if it ran out of memory, or the timeout if it ran out of time."
+		}
+	}
+	return ""
+}
+
+// describe is a cause in a few words for a headline: "was OOMKilled (exit 137, limit
+// 62Gi)", "exited with 2 (a BLAST database error)".
+func describe(c Cause) string {
+	var b strings.Builder
+	switch {
+	case c.Reason == "OOMKilled":
+		b.WriteString("was OOMKilled")
+	case c.Kind == KindContainer && c.ExitCode != nil:
+		fmt.Fprintf(&b, "exited with %d", *c.ExitCode)
+		if m := ExitMeaning(c.Kind, *c.ExitCode); m != "" {
+			fmt.Fprintf(&b, " (%s)", m)
+		}
+		if c.Reason != "" && c.Reason != "Error" {
+			fmt.Fprintf(&b, ", %s", c.Reason)
+		}
+		return b.String()
+	case c.Reason != "":
+		b.WriteString("failed: " + c.Reason)
+	default:
+		b.WriteString("failed")
+	}
+	var extra []string
+	if c.ExitCode != nil {
+		extra = append(extra, fmt.Sprintf("exit %d", *c.ExitCode))
+	}
+	if c.Limit != nil && c.Limit.Memory != "" && c.Reason == "OOMKilled" {
+		extra = append(extra, "limit "+c.Limit.Memory)
+	}
+	if len(extra) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(extra, ", "))
+	}
+	return b.String()
+}
