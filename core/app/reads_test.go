@@ -131,3 +131,40 @@ func TestSummaryAndRuns(t *testing.T) {
 		t.Fatalf("another owner's run: %v", err)
 	}
 }
+
+// Notices are searched by their reason and exit code too, and the summary gives the
+// verdict they imply (CONTRACT §8).
+func TestSearchFindsNoticesAndSummaryDiagnoses(t *testing.T) {
+	r, log := newReads(t)
+	ctx := context.Background()
+	at := time.Date(2026, 6, 1, 2, 10, 0, 0, time.UTC)
+	pod := "blastn-batch-nt-job-001-3ed51a95-x"
+	ended := event.System("run-a", "running", event.NoticeContainerEnded, pod+"/blast ended: all 1 lines stored", at)
+	ended.Pod, ended.Container = pod, "blast"
+	ended.Ended = &event.Ended{ExitCode: 137, Reason: "OOMKilled", StartedAt: at.Add(-time.Minute), FinishedAt: at,
+		Completeness: event.Complete}
+	job1 := event.System("run-a", "running", event.NoticeBatch, "batch 001 failed", at)
+	job1.Detail = &event.Detail{Object: "Job/blastn-batch-nt-job-001-3ed51a95", Batch: "001", State: "failed",
+		Reason: "BackoffLimitExceeded", Memory: "62Gi"}
+	if _, err := log.Append(ctx, "run-a", []event.Event{ended, job1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"oomkilled", "OOMKilled", "137"} {
+		res, err := r.Search(ctx, "run-a", SearchQuery{Q: q})
+		if err != nil || len(res.Matches) != 1 || res.Matches[0].Notice != event.NoticeContainerEnded {
+			t.Fatalf("q=%s: %+v %v", q, res.Matches, err)
+		}
+	}
+	rec, _ := r.Authorize(ctx, ports.Credentials{Bearer: "tok-alice"}, "run-a")
+	rec.Status = job.Failed
+	r.Now = func() time.Time { return at.Add(time.Minute) }
+	s, err := r.Summary(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := s.Diagnosis
+	if d.State != "failed" || !strings.Contains(d.Headline, "batch 001 was OOMKilled (exit 137, limit 62Gi)") ||
+		len(d.Causes) == 0 || d.Causes[0].Hint == "" || d.Progress == nil || d.Progress.Failed != 1 {
+		t.Fatalf("%+v", d)
+	}
+}

@@ -202,5 +202,24 @@ func (q *SearchQuery) matches(e *event.Event, needle string) bool {
 		q.Issues && summary.Classify(e) == summary.None:
 		return false
 	}
-	return needle == "" || strings.Contains(strings.ToLower(e.Line), needle)
+	return needle == "" || strings.Contains(strings.ToLower(e.Line), needle) || noticeMatches(e, needle)
+}
+
+// noticeMatches: a notice is also found by its reason and exit code (CONTRACT §8), so
+// q=oomkilled finds the container_ended notice whatever its sentence says.
+func noticeMatches(e *event.Event, needle string) bool {
+	var reason string
+	var code *int
+	switch {
+	case e.Ended != nil:
+		reason, code = e.Ended.Reason, &e.Ended.ExitCode
+	case e.Detail != nil:
+		reason, code = e.Detail.Reason, e.Detail.ExitCode
+	default:
+		return false
+	}
+	if reason != "" && strings.Contains(strings.ToLower(reason), needle) {
+		return true
+	}
+	return code != nil && needle == strconv.Itoa(*code)
 }

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -49,8 +51,19 @@ type Reads struct {
 	Index ports.ArchiveIndex
 	// Limit bounds each owner's reads in progress (Admit); nil: no limit.
 	Limit *OwnerLimit
+	// StuckAfter is BLASTLOG_STUCK_AFTER (0: diagnose.DefaultStuckAfter).
+	StuckAfter time.Duration
+	// Now is the clock of the diagnosis (nil: time.Now).
+	Now func() time.Time
 
 	marks searchMarks // where the last searches stopped, and their line counts
+}
+
+func (r *Reads) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 // Authorize authenticates and returns the caller's run record: ports.ErrNotFound for

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/blastlog/blastlog/core/app/history"
+	"github.com/blastlog/blastlog/core/diagnose"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/summary"
@@ -33,6 +34,8 @@ type RunSummary struct {
 	Partial bool   `json:"partial"`
 	LastID  string `json:"last_id"`
 	Count   int64  `json:"count"`
+	// Diagnosis: where the run stands and why it failed (CONTRACT §8).
+	Diagnosis diagnose.Diagnosis `json:"diagnosis"`
 }
 
 // SummaryRecord is the run record as a summary shows it.
@@ -82,6 +85,7 @@ func (r *Reads) Summary(ctx context.Context, rec job.Record) (RunSummary, error)
 		return RunSummary{}, err
 	}
 	out.Steps, out.Count = run.Steps, count
+	out.Diagnosis = run.Diagnosis.Diagnose(diagnose.Run{Status: string(rec.Status), Now: r.now(), StuckAfter: r.StuckAfter})
 	out.Containers = make([]*summary.Container, 0, len(run.Containers))
 	for _, c := range run.Containers {
 		out.Containers = append(out.Containers, c)

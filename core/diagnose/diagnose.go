@@ -159,6 +159,21 @@ type Tracker struct {
 	SubmitTail []Cause `json:"submit_tail,omitempty"`
 }
 
+// Clone is a deep copy.
+func (t *Tracker) Clone() Tracker {
+	out := *t
+	out.Failures, out.Waiting, out.SubmitTail = slices.Clone(t.Failures), slices.Clone(t.Waiting), slices.Clone(t.SubmitTail)
+	if t.Batches != nil {
+		out.Batches = make(map[string]*Batch, len(t.Batches))
+		for k, b := range t.Batches {
+			c := *b
+			c.Attempts, c.Live = slices.Clone(b.Attempts), slices.Clone(b.Live)
+			out.Batches[k] = &c
+		}
+	}
+	return out
+}
+
 // BatchOf is the batch number in an ElasticBLAST batch object's name
 // (`<program>-batch-<db>-job-<NNN>[-<suffix>[-<pod>]]` → "NNN"), false for other names.
 func BatchOf(name string) (string, bool) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/blastlog/blastlog/core/diagnose"
 	"github.com/blastlog/blastlog/core/event"
 )
 
@@ -126,6 +127,9 @@ type Run struct {
 	Steps             map[string]*Step      `json:"steps"`
 	Containers        map[string]*Container `json:"containers"`
 	ContainersDropped int64                 `json:"containers_dropped,omitempty"`
+	// Diagnosis is the state the run's verdict is derived from (CONTRACT §8): kept
+	// with the counts, so a run Redis forgot keeps its verdict in the archive index.
+	Diagnosis diagnose.Tracker `json:"diagnosis"`
 }
 
 // New is an empty summary.
@@ -179,6 +183,7 @@ func newerID(a, b string) bool {
 // Add counts one event. Events must come in stream order, each once.
 func (r *Run) Add(e *event.Event) {
 	r.Init()
+	r.Diagnosis.Add(e)
 	lvl := Classify(e)
 	name := StepOf(e)
 	s := r.Steps[name]
@@ -245,7 +250,7 @@ func timePtr(t time.Time) *time.Time {
 // Clone is a deep copy (a summary served while the archive keeps counting).
 func (r *Run) Clone() Run {
 	out := Run{Steps: make(map[string]*Step, len(r.Steps)), Containers: make(map[string]*Container, len(r.Containers)),
-		ContainersDropped: r.ContainersDropped}
+		ContainersDropped: r.ContainersDropped, Diagnosis: r.Diagnosis.Clone()}
 	for k, v := range r.Steps {
 		s := *v
 		out.Steps[k] = &s

@@ -107,7 +107,19 @@ type stored struct {
 	Evt event.Event
 }
 
+// readStream is the run's stream without the command_ended notice: the lines.
 func readStream(t *testing.T, srv *redistest.Server, job string) []event.Event {
+	t.Helper()
+	var lines []event.Event
+	for _, e := range readAll(t, srv, job) {
+		if e.Notice != event.NoticeCommandEnded {
+			lines = append(lines, e)
+		}
+	}
+	return lines
+}
+
+func readAll(t *testing.T, srv *redistest.Server, job string) []event.Event {
 	t.Helper()
 	msgs, err := srv.Client(t).XRange(context.Background(), "joblogs:"+job, "-", "+").Result()
 	if err != nil {
@@ -141,9 +153,19 @@ func TestRunPassesThroughAndPublishes(t *testing.T) {
 	if r.stdout != "a\n50%\r100%\n" || r.stderr != "b\n" {
 		t.Fatalf("pass-through changed the bytes: stdout %q stderr %q", r.stdout, r.stderr)
 	}
-	evs := readStream(t, srv, "j")
+	evs := readAll(t, srv, "j")
+	// The command's exit comes last, as a command_ended notice (the run's diagnosis).
+	if len(evs) != 5 {
+		t.Fatalf("%d events", len(evs))
+	}
+	end := evs[4]
+	if end.Notice != event.NoticeCommandEnded || end.Source != event.SourceSystem || end.Detail == nil ||
+		end.Detail.ExitCode == nil || *end.Detail.ExitCode != 3 || end.Line != "sh exited with code 3" {
+		t.Fatalf("last event %+v", end)
+	}
+	evs = evs[:4]
 	got := byStream(evs)
-	if fmt.Sprint(got[event.Stdout]) != "[a 50% 100%]" || fmt.Sprint(got[event.Stderr]) != "[b]" || len(evs) != 4 {
+	if fmt.Sprint(got[event.Stdout]) != "[a 50% 100%]" || fmt.Sprint(got[event.Stderr]) != "[b]" {
 		t.Fatalf("stream holds %v", got)
 	}
 	for _, e := range evs {
@@ -232,18 +254,22 @@ func TestRunWithRedisDown(t *testing.T) {
 			t.Errorf("unexpected stderr line %q", l)
 		}
 	}
-	if warnings != 1 || passed != 9 || !strings.Contains(r.stderr, "18 lines of run \"down\" are not stored yet") {
+	// 18 lines and the command's exit (its command_ended notice).
+	if warnings != 1 || passed != 9 || !strings.Contains(r.stderr, "19 lines of run \"down\" are not stored yet") {
 		t.Fatalf("%d warnings, %d passed lines: %q", warnings, passed, r.stderr)
 	}
-	// Redis is back: flush stores the 18 lines, once, in per-stream order.
+	// Redis is back: flush stores the 18 lines and the exit, once, in per-stream order.
 	back := redistest.Start(t)
 	env[0] = "BLASTLOG_REDIS_URL=" + back.URL()
-	if f := runCLIEnv(t, env, nil, "flush", "--wait", "10s"); f.code != 0 || !strings.Contains(f.stderr, "1 of 1 spools emptied, 18 lines stored") {
+	if f := runCLIEnv(t, env, nil, "flush", "--wait", "10s"); f.code != 0 || !strings.Contains(f.stderr, "1 of 1 spools emptied, 19 lines stored") {
 		t.Fatalf("flush: %d %q", f.code, f.stderr)
 	}
 	got := byStream(readStream(t, back, "down"))
 	if strings.Join(got[event.Stdout], " ") != "out1 out2 out3 out4 out5 out6 out7 out8 out9" || len(got[event.Stderr]) != 9 {
 		t.Fatalf("stored %v", got)
+	}
+	if all := readAll(t, back, "down"); all[len(all)-1].Notice != event.NoticeCommandEnded || *all[len(all)-1].Detail.ExitCode != 5 {
+		t.Fatalf("the exit was not stored last: %+v", all[len(all)-1])
 	}
 	if f := runCLIEnv(t, env, nil, "flush"); f.code != 0 || !strings.Contains(f.stderr, "0 of 0 spools") {
 		t.Fatalf("second flush: %d %q", f.code, f.stderr)

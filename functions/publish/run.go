@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/blastlog/blastlog/core/app/publish"
 	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/sanitize"
 	"github.com/blastlog/blastlog/functions/internal/envconf"
 )
 
@@ -63,6 +65,7 @@ func (c cli) run(args []string) (int, error) {
 	earlier := c.flushLeftovers(log, dir)
 
 	code, runErr := c.runCommand(argv, pub)
+	pub.Ended(sanitize.Line(filepath.Base(argv[0])), code)
 	// The command has exited: the spool has BLASTLOG_FLUSH_TIMEOUT to drain, then what
 	// is left stays in it and the publisher exits with the command's status.
 	ctx, cancel := context.WithTimeout(context.Background(), sc.FlushTimeout)

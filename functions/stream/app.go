@@ -20,6 +20,7 @@ import (
 	"github.com/blastlog/blastlog/core/app/collect"
 	"github.com/blastlog/blastlog/core/app/fanout"
 	"github.com/blastlog/blastlog/core/app/history"
+	"github.com/blastlog/blastlog/core/diagnose"
 	"github.com/blastlog/blastlog/functions/internal/envconf"
 	"github.com/blastlog/blastlog/functions/internal/wiring"
 	"github.com/blastlog/blastlog/ports"
@@ -48,6 +49,9 @@ type config struct {
 	MaxStreams, MaxRequests int
 	// PprofAddr is BLASTLOG_PPROF_ADDR: net/http/pprof on this loopback address ("" off).
 	PprofAddr string
+	// StuckAfter is BLASTLOG_STUCK_AFTER: a run without progress this long, with a pod
+	// waiting or a Warning event since, is stuck (its diagnosis).
+	StuckAfter time.Duration
 }
 
 // k8sConfig says whether and how pods are collected.
@@ -122,6 +126,9 @@ func load(getenv func(string) string, dev bool) (config, error) {
 		return c, err
 	}
 	c.MaxStreams, c.MaxRequests = int(streams), int(requests)
+	if c.StuckAfter, err = g.Duration("BLASTLOG_STUCK_AFTER", diagnose.DefaultStuckAfter, time.Minute, 7*24*time.Hour); err != nil {
+		return c, err
+	}
 	if c.PprofAddr = g("BLASTLOG_PPROF_ADDR"); c.PprofAddr != "" {
 		if err := checkPprofAddr(c.PprofAddr); err != nil {
 			return c, err
@@ -259,7 +266,7 @@ func newServer(c config, d serverDeps) *httpapi.Server {
 		// A stream frees its place when its viewer leaves; a read within seconds.
 		Streams: &app.OwnerLimit{Max: c.MaxStreams, What: "streams", RetryAfter: 10 * time.Second},
 		Reads: &app.Reads{Tickets: d.Tickets, History: d.History, Index: d.Store.Index,
-			Limit: &app.OwnerLimit{Max: c.MaxRequests, What: "requests", RetryAfter: time.Second}},
+			Limit: &app.OwnerLimit{Max: c.MaxRequests, What: "requests", RetryAfter: time.Second}, StuckAfter: c.StuckAfter},
 		Ready: d.Ready, Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics, Extra: web.Routes(pageConfig(c))}
 	collecting := c.K8s.Mode != "off"
 	s.Watching = func(ctx context.Context, jobID string) {

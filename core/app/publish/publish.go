@@ -269,6 +269,15 @@ func (p *Publisher) toSpool(events []event.Event) {
 	}
 }
 
+// Ended publishes the wrapped command's exit as a command_ended notice (CONTRACT §8),
+// after every line it wrote: what the run's diagnosis reads a submit failure from.
+func (p *Publisher) Ended(what string, code int) {
+	n := event.System(p.cfg.JobID, p.cfg.Phase, event.NoticeCommandEnded,
+		event.Cut(fmt.Sprintf("%s exited with code %d", what, code), event.MaxLineChars, "…"), p.cfg.now())
+	n.Detail = &event.Detail{ExitCode: &code}
+	p.submit([]event.Event{n})
+}
+
 // dropNotice is the system line that stands where dropped lines were: it takes the
 // Seq of the last of them, so Seq stays increasing and a replay's dedupe holds.
 func (p *Publisher) dropNotice(count int64) event.Event {
