@@ -196,6 +196,13 @@ type Cluster interface {
 	// or another error. Lines are at most MaxLogLine bytes; longer ones are cut. more is
 	// true when further bytes have already arrived (batch them; flush when false).
 	FollowLog(ctx context.Context, req LogRequest, f func(line []byte, more bool) error) error
+	// WatchEvents calls f for every core/v1 Event of the namespace, then for every
+	// change (a count that grows comes again), until ctx ends. ErrForbidden when the
+	// collector may not list them.
+	WatchEvents(ctx context.Context, namespace string, f func(target.Event)) error
+	// WatchJobs calls f for every Job of the namespace, then for every change, until
+	// ctx ends. ErrForbidden when the collector may not list them.
+	WatchJobs(ctx context.Context, namespace string, f func(target.Job)) error
 }
 
 // ClusterSource finds the cluster a run's pods are in, from its record: one cluster

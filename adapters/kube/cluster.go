@@ -9,9 +9,12 @@ import (
 	"strings"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -141,7 +144,12 @@ func (c *Cluster) watch(ctx context.Context, ns, rv string, f func(ports.PodChan
 // Convert turns a pod into discovery's plain description.
 func Convert(p *corev1.Pod) target.Pod {
 	out := target.Pod{Namespace: p.Namespace, Name: p.Name, UID: string(p.UID), Labels: p.Labels,
-		Deleted: p.DeletionTimestamp != nil}
+		Deleted: p.DeletionTimestamp != nil, CreatedAt: p.CreationTimestamp.Time}
+	for _, cond := range p.Status.Conditions {
+		if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse {
+			out.Unschedulable, out.UnschedulableMessage = cond.Reason, cond.Message
+		}
+	}
 	for _, o := range p.OwnerReferences {
 		if o.Kind == "Job" {
 			out.Job = o.Name
@@ -166,6 +174,7 @@ func containers(spec []corev1.Container, status []corev1.ContainerStatus) []targ
 	out := make([]target.Container, 0, len(spec))
 	for _, c := range spec {
 		tc := target.Container{Name: c.Name, Env: map[string]string{}}
+		tc.MemoryLimit, tc.CPULimit = limits(c)
 		for _, e := range c.Env {
 			if e.Value != "" {
 				tc.Env[e.Name] = e.Value
@@ -177,6 +186,8 @@ func containers(spec []corev1.Container, status []corev1.ContainerStatus) []targ
 			case s.State.Running != nil:
 				tc.State = target.Running
 				tc.StartedAt = s.State.Running.StartedAt.Time
+			case s.State.Waiting != nil:
+				tc.WaitingReason, tc.WaitingMessage = s.State.Waiting.Reason, s.State.Waiting.Message
 			case s.State.Terminated != nil:
 				term := s.State.Terminated
 				tc.State = target.Terminated
@@ -292,4 +303,186 @@ func classify(err error) error {
 		}
 	}
 	return err
+}
+
+// listWatch is one kind of object listed, then watched from the list's
+// resourceVersion (listed again once the watch expires).
+type listWatch struct {
+	list  func(ctx context.Context) (items []runtime.Object, rv string, err error)
+	watch func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+	f     func(obj runtime.Object, deleted bool)
+}
+
+// run lists and watches until ctx ends. A list refused for lack of permission is
+// returned (ports.ErrForbidden): the caller says so once rather than retrying blind.
+func (lw listWatch) run(ctx context.Context) error {
+	backoff := time.Second
+	sleep := func() bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(backoff):
+			backoff = min(backoff*2, 30*time.Second)
+			return true
+		}
+	}
+	for ctx.Err() == nil {
+		items, rv, err := lw.list(ctx)
+		if err != nil {
+			if err = classify(err); errors.Is(err, ports.ErrForbidden) {
+				return err
+			}
+			if !sleep() {
+				break
+			}
+			continue
+		}
+		backoff = time.Second
+		for _, o := range items {
+			lw.f(o, false)
+		}
+		for ctx.Err() == nil {
+			next, expired := lw.follow(ctx, rv)
+			if expired {
+				break
+			}
+			if next == rv && !sleep() {
+				return ctx.Err()
+			}
+			rv = next
+		}
+	}
+	return ctx.Err()
+}
+
+func (lw listWatch) follow(ctx context.Context, rv string) (string, bool) {
+	timeout := int64(300)
+	w, err := lw.watch(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true, TimeoutSeconds: &timeout})
+	if err != nil {
+		return rv, apierrors.IsResourceExpired(err) || apierrors.IsGone(err)
+	}
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		if ev.Type == watch.Error {
+			err := apierrors.FromObject(ev.Object)
+			return rv, apierrors.IsResourceExpired(err) || apierrors.IsGone(err)
+		}
+		m, err := meta.Accessor(ev.Object)
+		if err != nil {
+			continue
+		}
+		rv = m.GetResourceVersion()
+		if ev.Type == watch.Added || ev.Type == watch.Modified || ev.Type == watch.Deleted {
+			lw.f(ev.Object, ev.Type == watch.Deleted)
+		}
+	}
+	return rv, false
+}
+
+// WatchEvents implements ports.Cluster.
+func (c *Cluster) WatchEvents(ctx context.Context, ns string, f func(target.Event)) error {
+	events := c.api.CoreV1().Events(ns)
+	return listWatch{
+		list: func(ctx context.Context) ([]runtime.Object, string, error) {
+			l, err := events.List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return nil, "", err
+			}
+			out := make([]runtime.Object, len(l.Items))
+			for i := range l.Items {
+				out[i] = &l.Items[i]
+			}
+			return out, l.ResourceVersion, nil
+		},
+		watch: events.Watch,
+		f: func(o runtime.Object, deleted bool) {
+			if e, ok := o.(*corev1.Event); ok && !deleted {
+				f(ConvertEvent(e))
+			}
+		},
+	}.run(ctx)
+}
+
+// WatchJobs implements ports.Cluster.
+func (c *Cluster) WatchJobs(ctx context.Context, ns string, f func(target.Job)) error {
+	jobs := c.api.BatchV1().Jobs(ns)
+	return listWatch{
+		list: func(ctx context.Context) ([]runtime.Object, string, error) {
+			l, err := jobs.List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return nil, "", err
+			}
+			out := make([]runtime.Object, len(l.Items))
+			for i := range l.Items {
+				out[i] = &l.Items[i]
+			}
+			return out, l.ResourceVersion, nil
+		},
+		watch: jobs.Watch,
+		f: func(o runtime.Object, deleted bool) {
+			if j, ok := o.(*batchv1.Job); ok {
+				tj := ConvertJob(j)
+				tj.Deleted = deleted
+				f(tj)
+			}
+		},
+	}.run(ctx)
+}
+
+// ConvertEvent is an Event as the collector sees it. The count of a recent event may
+// be in its series instead (events.k8s.io semantics through core/v1).
+func ConvertEvent(e *corev1.Event) target.Event {
+	out := target.Event{UID: string(e.UID), Kind: e.InvolvedObject.Kind, Name: e.InvolvedObject.Name,
+		FieldPath: e.InvolvedObject.FieldPath, Type: e.Type, Reason: e.Reason, Text: e.Message, Count: int(e.Count),
+		First: e.FirstTimestamp.Time, Last: e.LastTimestamp.Time}
+	if s := e.Series; s != nil && int(s.Count) > out.Count {
+		out.Count, out.Last = int(s.Count), s.LastObservedTime.Time
+	}
+	if out.First.IsZero() {
+		out.First = e.EventTime.Time
+	}
+	if out.Last.IsZero() {
+		out.Last = out.First
+	}
+	if out.Count == 0 {
+		out.Count = 1
+	}
+	return out
+}
+
+// ConvertJob is a Job as the collector sees it.
+func ConvertJob(j *batchv1.Job) target.Job {
+	out := target.Job{Namespace: j.Namespace, Name: j.Name, Labels: j.Labels, Env: map[string]string{}}
+	for _, cond := range j.Status.Conditions {
+		if cond.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch cond.Type {
+		case batchv1.JobComplete:
+			out.Done = "succeeded"
+		case batchv1.JobFailed:
+			out.Done, out.Reason = "failed", cond.Reason
+		}
+	}
+	if cs := j.Spec.Template.Spec.Containers; len(cs) > 0 {
+		out.MemoryLimit, out.CPULimit = limits(cs[0])
+		for _, c := range cs {
+			for _, e := range c.Env {
+				if e.Value != "" {
+					out.Env[e.Name] = e.Value
+				}
+			}
+		}
+	}
+	return out
+}
+
+func limits(c corev1.Container) (memory, cpu string) {
+	if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+		memory = q.String()
+	}
+	if q, ok := c.Resources.Limits[corev1.ResourceCPU]; ok {
+		cpu = q.String()
+	}
+	return memory, cpu
 }

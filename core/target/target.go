@@ -39,6 +39,11 @@ type Container struct {
 	StartedAt, FinishedAt time.Time
 	ExitCode              int
 	Reason                string // the kubelet's: Completed, Error, OOMKilled, ...
+	// Why it waits (ImagePullBackOff, CreateContainerConfigError, ...) and its message,
+	// while State is Waiting.
+	WaitingReason, WaitingMessage string
+	// MemoryLimit and CPULimit are its resource limits from the pod spec ("" if none).
+	MemoryLimit, CPULimit string
 }
 
 // Pod is what discovery needs of one pod.
@@ -49,6 +54,60 @@ type Pod struct {
 	Init                 []Container
 	Main                 []Container
 	Deleted              bool
+	// CreatedAt is when the pod was created; Unschedulable and UnschedulableMessage are
+	// the PodScheduled condition's reason and message while it is False.
+	CreatedAt                           time.Time
+	Unschedulable, UnschedulableMessage string
+}
+
+// Started reports whether any container of the pod has an instance.
+func (p Pod) Started() bool {
+	for _, cs := range [][]Container{p.Init, p.Main} {
+		for _, c := range cs {
+			if c.ID != "" || c.State != Waiting {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Job is what the collector needs of one Kubernetes Job.
+type Job struct {
+	Namespace, Name string
+	Labels          map[string]string
+	Env             map[string]string // the pod template's literal env (BLAST_ELB_JOB_ID)
+	// Done: "succeeded" (a Complete condition), "failed" (Failed) or "" while active;
+	// Reason is the Failed condition's (BackoffLimitExceeded, DeadlineExceeded).
+	Done, Reason string
+	// Limits of the template's first container (ElasticBLAST's blast container).
+	MemoryLimit, CPULimit string
+	Deleted               bool
+}
+
+// OwnsJob reports whether a Job belongs to the run, by the rules of Owns.
+func (r Run) OwnsJob(j Job) bool {
+	return r.Owns(Pod{Name: j.Name, Labels: j.Labels, Main: []Container{{Env: j.Env}}})
+}
+
+// Event is one core/v1 Event.
+type Event struct {
+	UID                string
+	Kind, Name         string // the involved object's
+	FieldPath          string // "spec.containers{blast}" when about one container
+	Type, Reason, Text string
+	Count              int
+	First, Last        time.Time
+}
+
+// Container is the container an event's field path names ("" if none).
+func (e Event) Container() string {
+	_, rest, ok := strings.Cut(e.FieldPath, "{")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, "}")
+	return name
 }
 
 // Run identifies an ElasticBLAST run: its ElasticBLAST job id (usually "job-" + 32 hex;

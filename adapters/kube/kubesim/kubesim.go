@@ -1,5 +1,6 @@
 // Package kubesim is an in-process, wire-level Kubernetes API simulator for the parts
-// blastlog uses: pods list and watch (resourceVersions, 410 Gone for expired ones) and
+// blastlog uses: pods, events and jobs list and watch (resourceVersions, 410 Gone for
+// expired ones), pods that wait (unschedulable, image pulls), and
 // pod logs (follow, timestamps, tailLines, sinceTime, container, previous; 400 while a
 // container waits, 404 once the pod is gone; streams cut on demand). client-go talks to
 // it over HTTP exactly as to a cluster. Tests, the dev stack and benchmarks use it.
@@ -16,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -28,6 +30,8 @@ type logLine struct {
 
 type instance struct {
 	id       string
+	waitWhy  string // while waiting: the kubelet's reason (ImagePullBackOff, ...); "": PodInitializing
+	waitMsg  string
 	lines    []logLine
 	state    string // waiting, running, terminated
 	exit     int32
@@ -47,14 +51,21 @@ type pod struct {
 	obj        corev1.Pod
 	containers []*container
 	deleted    bool
-	logsLost   bool          // LoseLogs: the kubelet no longer has its logs
-	changed    chan struct{} // closed and replaced on every change (log streams wait on it)
+	logsLost   bool // LoseLogs: the kubelet no longer has its logs
+	// unschedulable is the PodScheduled condition's message while the scheduler finds
+	// no node ("" once it does).
+	unschedulable string
+	limits        map[string]corev1.ResourceList // container -> limits
+	changed       chan struct{}                  // closed and replaced on every change (log streams wait on it)
 }
 
+// watchEvent is one change of an object of a kind (pods, events, jobs).
 type watchEvent struct {
-	rv  int64
-	typ string
-	pod corev1.Pod
+	rv   int64
+	typ  string
+	kind string
+	ns   string
+	obj  any // a copy: *corev1.Pod, *corev1.Event, *batchv1.Job
 }
 
 // Sim is the simulated API server.
@@ -62,10 +73,12 @@ type Sim struct {
 	mu       sync.Mutex
 	pods     map[string]*pod // ns/name
 	rv       int64
-	history  []watchEvent // for watches from a resourceVersion
-	oldestRV int64        // watches from before this get 410
-	watchers map[chan watchEvent]string
-	cuts     int64 // bumped by CutStreams: open log streams end
+	history  []watchEvent               // for watches from a resourceVersion
+	oldestRV int64                      // watches from before this get 410
+	watchers map[chan watchEvent]string // -> ns + "/" + kind
+	events   map[string]*corev1.Event   // ns/name
+	jobs     map[string]*batchv1.Job    // ns/name
+	cuts     int64                      // bumped by CutStreams: open log streams end
 	now      func() time.Time
 	server   *httptest.Server
 	uidSeq   int
@@ -85,7 +98,8 @@ func (s *Sim) RequireBearer(token string) {
 
 // New starts a simulator; Close stops it.
 func New() *Sim {
-	s := &Sim{pods: map[string]*pod{}, watchers: map[chan watchEvent]string{}, now: time.Now, oldestRV: 1}
+	s := &Sim{pods: map[string]*pod{}, watchers: map[chan watchEvent]string{}, now: time.Now, oldestRV: 1,
+		events: map[string]*corev1.Event{}, jobs: map[string]*batchv1.Job{}}
 	s.server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -120,6 +134,11 @@ type PodSpec struct {
 	Labels               map[string]string
 	Init, Main           []string
 	Env                  map[string]map[string]string // container -> env
+	// Limits are the containers' resource limits (container -> limits).
+	Limits map[string]corev1.ResourceList
+	// Unschedulable: the pod starts Pending with PodScheduled False and this message
+	// (Schedule clears it).
+	Unschedulable string
 }
 
 // AddPod creates a pod whose containers are all waiting.
@@ -130,8 +149,9 @@ func (s *Sim) AddPod(spec PodSpec) {
 		spec.Namespace = "default"
 	}
 	s.uidSeq++
-	p := &pod{changed: make(chan struct{})}
+	p := &pod{changed: make(chan struct{}), unschedulable: spec.Unschedulable, limits: spec.Limits}
 	p.obj.Namespace, p.obj.Name = spec.Namespace, spec.Name
+	p.obj.CreationTimestamp = metav1.NewTime(s.now())
 	p.obj.UID = types.UID(fmt.Sprintf("uid-%d-%s", s.uidSeq, spec.Name))
 	p.obj.Labels = map[string]string{}
 	for k, v := range spec.Labels {
@@ -300,14 +320,19 @@ func (s *Sim) publishLocked(typ string, p *pod) {
 	s.rv++
 	p.obj.ResourceVersion = strconv.FormatInt(s.rv, 10)
 	p.obj.Status = s.statusLocked(p)
-	ev := watchEvent{rv: s.rv, typ: typ, pod: *p.obj.DeepCopy()}
+	s.emitLocked(watchEvent{rv: s.rv, typ: typ, kind: "pods", ns: p.obj.Namespace, obj: p.obj.DeepCopy()})
+}
+
+// emitLocked keeps ev for watches from an earlier resourceVersion and sends it to the
+// watchers of its namespace and kind.
+func (s *Sim) emitLocked(ev watchEvent) {
 	s.history = append(s.history, ev)
 	if len(s.history) > 10000 {
 		s.history = s.history[len(s.history)-10000:]
 		s.oldestRV = s.history[0].rv
 	}
-	for ch, ns := range s.watchers {
-		if ns == p.obj.Namespace {
+	for ch, key := range s.watchers {
+		if key == ev.ns+"/"+ev.kind {
 			select {
 			case ch <- ev:
 			default: // a watcher that does not keep up is cut; client-go re-lists
@@ -328,6 +353,9 @@ func (s *Sim) statusLocked(p *pod) corev1.PodStatus {
 		switch cur.state {
 		case "waiting":
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "PodInitializing"}
+			if cur.waitWhy != "" {
+				cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: cur.waitWhy, Message: cur.waitMsg}
+			}
 			allDone = false
 		case "running":
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(cur.started)}
@@ -349,7 +377,8 @@ func (s *Sim) statusLocked(p *pod) corev1.PodStatus {
 		for k, v := range c.env {
 			env = append(env, corev1.EnvVar{Name: k, Value: v})
 		}
-		spec := corev1.Container{Name: c.name, Image: "ncbi/elb", Env: env}
+		spec := corev1.Container{Name: c.name, Image: "ncbi/elb", Env: env,
+			Resources: corev1.ResourceRequirements{Limits: p.limits[c.name]}}
 		if c.init {
 			st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 			p.obj.Spec.InitContainers = append(p.obj.Spec.InitContainers, spec)
@@ -357,6 +386,11 @@ func (s *Sim) statusLocked(p *pod) corev1.PodStatus {
 			st.ContainerStatuses = append(st.ContainerStatuses, cs)
 			p.obj.Spec.Containers = append(p.obj.Spec.Containers, spec)
 		}
+	}
+	if p.unschedulable != "" {
+		st.HostIP = ""
+		st.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+			Reason: corev1.PodReasonUnschedulable, Message: p.unschedulable}}
 	}
 	switch {
 	case allDone && failed:
@@ -386,6 +420,21 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	watching := r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1"
+	// api/v1/namespaces/{ns}/events, apis/batch/v1/namespaces/{ns}/jobs
+	if r.Method == http.MethodGet && len(parts) == 5 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces" && parts[4] == "events" ||
+		r.Method == http.MethodGet && len(parts) == 6 && parts[0] == "apis" && parts[1] == "batch" && parts[2] == "v1" && parts[3] == "namespaces" && parts[5] == "jobs" {
+		ns, kind := parts[3], parts[4]
+		if kind != "events" {
+			ns, kind = parts[4], parts[5]
+		}
+		if watching {
+			s.watch(w, r, ns, kind)
+		} else {
+			s.listKind(w, ns, kind)
+		}
+		return
+	}
 	// api/v1/namespaces/{ns}/pods[/{name}[/log]]
 	if len(parts) < 5 || parts[0] != "api" || parts[1] != "v1" || parts[2] != "namespaces" || parts[4] != "pods" || r.Method != http.MethodGet {
 		writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "not simulated: "+r.URL.Path)
@@ -394,8 +443,8 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
 	ns := parts[3]
 	switch len(parts) {
 	case 5:
-		if r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1" {
-			s.watch(w, r, ns)
+		if watching {
+			s.watch(w, r, ns, "pods")
 			return
 		}
 		s.list(w, ns)
@@ -441,7 +490,7 @@ func (s *Sim) list(w http.ResponseWriter, ns string) {
 	json.NewEncoder(w).Encode(list)
 }
 
-func (s *Sim) watch(w http.ResponseWriter, r *http.Request, ns string) {
+func (s *Sim) watch(w http.ResponseWriter, r *http.Request, ns, kind string) {
 	from, _ := strconv.ParseInt(r.URL.Query().Get("resourceVersion"), 10, 64)
 	ch := make(chan watchEvent, 1024)
 	s.mu.Lock()
@@ -452,11 +501,11 @@ func (s *Sim) watch(w http.ResponseWriter, r *http.Request, ns string) {
 	}
 	var backlog []watchEvent
 	for _, ev := range s.history {
-		if ev.rv > from && ev.pod.Namespace == ns {
+		if ev.rv > from && ev.ns == ns && ev.kind == kind {
 			backlog = append(backlog, ev)
 		}
 	}
-	s.watchers[ch] = ns
+	s.watchers[ch] = ns + "/" + kind
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -471,9 +520,7 @@ func (s *Sim) watch(w http.ResponseWriter, r *http.Request, ns string) {
 	fl := w.(http.Flusher)
 	enc := json.NewEncoder(w)
 	send := func(ev watchEvent) error {
-		obj := ev.pod
-		obj.TypeMeta = metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}
-		raw, _ := json.Marshal(obj)
+		raw, _ := json.Marshal(typed(ev.obj))
 		err := enc.Encode(metav1.WatchEvent{Type: ev.typ, Object: runtimeRaw(raw)})
 		fl.Flush()
 		return err
@@ -529,4 +576,150 @@ func (s *Sim) Status(ns, name string) (corev1.Pod, bool) {
 	}
 	p.obj.Status = s.statusLocked(p)
 	return *p.obj.DeepCopy(), true
+}
+
+// typed sets an object's kind and API version, as the wire carries them.
+func typed(obj any) any {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		o.TypeMeta = metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}
+	case *corev1.Event:
+		o.TypeMeta = metav1.TypeMeta{Kind: "Event", APIVersion: "v1"}
+	case *batchv1.Job:
+		o.TypeMeta = metav1.TypeMeta{Kind: "Job", APIVersion: "batch/v1"}
+	}
+	return obj
+}
+
+func (s *Sim) listKind(w http.ResponseWriter, ns, kind string) {
+	s.mu.Lock()
+	rv := strconv.FormatInt(s.rv, 10)
+	var body any
+	switch kind {
+	case "events":
+		l := corev1.EventList{TypeMeta: metav1.TypeMeta{Kind: "EventList", APIVersion: "v1"}}
+		l.ResourceVersion = rv
+		for _, e := range s.events {
+			if e.Namespace == ns {
+				l.Items = append(l.Items, *e.DeepCopy())
+			}
+		}
+		body = l
+	default:
+		l := batchv1.JobList{TypeMeta: metav1.TypeMeta{Kind: "JobList", APIVersion: "batch/v1"}}
+		l.ResourceVersion = rv
+		for _, j := range s.jobs {
+			if j.Namespace == ns {
+				l.Items = append(l.Items, *j.DeepCopy())
+			}
+		}
+		body = l
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(body)
+}
+
+// Event records an event as Kubernetes does: a new one (name unused in the namespace)
+// is created with count 1; the same name again counts up and moves lastTimestamp, as
+// Kubernetes aggregates a repeated reason on one object. Namespace defaults to
+// "default", FirstTimestamp to now.
+func (s *Sim) Event(e corev1.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.Namespace == "" {
+		e.Namespace = "default"
+	}
+	now := metav1.NewTime(s.now())
+	key := e.Namespace + "/" + e.Name
+	typ := "MODIFIED"
+	cur := s.events[key]
+	if cur == nil {
+		typ = "ADDED"
+		s.uidSeq++
+		cur = e.DeepCopy()
+		cur.UID = types.UID(fmt.Sprintf("event-uid-%d", s.uidSeq))
+		if cur.Count == 0 {
+			cur.Count = 1
+		}
+		if cur.FirstTimestamp.IsZero() {
+			cur.FirstTimestamp = now
+		}
+		cur.LastTimestamp = cur.FirstTimestamp
+		s.events[key] = cur
+	} else {
+		cur.Count++
+		cur.LastTimestamp, cur.Message = now, e.Message
+	}
+	s.rv++
+	cur.ResourceVersion = strconv.FormatInt(s.rv, 10)
+	s.emitLocked(watchEvent{rv: s.rv, typ: typ, kind: "events", ns: cur.Namespace, obj: cur.DeepCopy()})
+}
+
+// Job creates or replaces a Job (namespace default "default").
+func (s *Sim) Job(j batchv1.Job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j.Namespace == "" {
+		j.Namespace = "default"
+	}
+	key := j.Namespace + "/" + j.Name
+	typ := "MODIFIED"
+	if s.jobs[key] == nil {
+		typ = "ADDED"
+		s.uidSeq++
+		j.UID = types.UID(fmt.Sprintf("job-uid-%d", s.uidSeq))
+	} else {
+		j.UID = s.jobs[key].UID
+	}
+	s.rv++
+	j.ResourceVersion = strconv.FormatInt(s.rv, 10)
+	s.jobs[key] = j.DeepCopy()
+	s.emitLocked(watchEvent{rv: s.rv, typ: typ, kind: "jobs", ns: j.Namespace, obj: j.DeepCopy()})
+}
+
+// EndJob sets a Job's final condition: Complete, or Failed with reason
+// (BackoffLimitExceeded, DeadlineExceeded).
+func (s *Sim) EndJob(ns, name string, failed bool, reason string) {
+	s.mu.Lock()
+	j := s.jobs[ns+"/"+name]
+	s.mu.Unlock()
+	if j == nil {
+		return
+	}
+	j = j.DeepCopy()
+	cond := batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}
+	if failed {
+		cond = batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: reason,
+			Message: "Job has reached the specified backoff limit"}
+		j.Status.Failed++
+	} else {
+		j.Status.Succeeded = 1
+	}
+	j.Status.Conditions = append(j.Status.Conditions, cond)
+	s.Job(*j)
+}
+
+// Schedule ends an unschedulable pod's wait: the scheduler found it a node.
+func (s *Sim) Schedule(ns, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.get(ns, name); p != nil && p.unschedulable != "" {
+		p.unschedulable = ""
+		s.publishLocked("MODIFIED", p)
+	}
+}
+
+// Wait makes a container's current (not yet started) instance wait with the kubelet's
+// reason and message (ImagePullBackOff, CreateContainerConfigError, ...).
+func (s *Sim) Wait(ns, name, c, reason, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, cc := s.containerOf(ns, name, c)
+	if cc == nil {
+		return
+	}
+	cur := cc.instances[len(cc.instances)-1]
+	cur.waitWhy, cur.waitMsg = reason, message
+	s.publishLocked("MODIFIED", p)
 }
