@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,10 @@ type Config struct {
 	PollEvery  time.Duration // how often a container without a follow is read: 2s
 	Settle     time.Duration // a terminal run stops once no new container appeared for this long: 5s
 	GiveUp     time.Duration // a run whose cluster fails this long leaves collection: 30m
-	Now        func() time.Time
+	// WaitingAfter: a pod of the run that has not started this long gets a waiting
+	// notice per cause: 30s.
+	WaitingAfter time.Duration
+	Now          func() time.Time
 }
 
 // Defaults of Config (CONTRACT §6): envconf reads the same constants.
@@ -60,6 +64,12 @@ func (c Config) poll() time.Duration      { return orDefault(c.Poll, time.Second
 func (c Config) pollEvery() time.Duration { return orDefault(c.PollEvery, 2*time.Second) }
 func (c Config) settle() time.Duration    { return orDefault(c.Settle, 5*time.Second) }
 func (c Config) giveUp() time.Duration    { return orDefault(c.GiveUp, 30*time.Minute) }
+func (c Config) waitingAfter() time.Duration {
+	return orDefault(c.WaitingAfter, DefaultWaitingAfter)
+}
+
+// DefaultWaitingAfter is Config.WaitingAfter's default (CONTRACT §8).
+const DefaultWaitingAfter = 30 * time.Second
 
 func (c Config) now() time.Time {
 	if c.Now != nil {
@@ -177,9 +187,10 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 	rs := &runState{c: c, cluster: cluster, lease: lease, jobID: jobID, namespace: rec.Namespace, run: target.Run{ID: elb},
 		started: started, ckpts: map[string]merge.Checkpoint{}, targets: map[string]*tstate{},
 		recent: map[string]*recentLines{}, wake: make(chan struct{}, 1), pollWake: make(chan struct{}, 1)}
+	rs.objs, rs.ctx = newObjects(rs, ckpts), ctx
 	for k, raw := range ckpts {
-		if k == startedKey {
-			continue
+		if strings.HasPrefix(k, "_") {
+			continue // startedKey, and the notices' entries (objects)
 		}
 		var cp merge.Checkpoint
 		if json.Unmarshal(raw, &cp) == nil {
@@ -191,8 +202,9 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 
 	watchErr := make(chan error, 1)
 	go func() { watchErr <- cluster.WatchPods(ctx, rec.Namespace, rs.observe) }()
-	rs.wg.Add(1)
+	rs.wg.Add(2)
 	go func() { defer rs.wg.Done(); rs.pollLoop(ctx) }()
+	go func() { defer rs.wg.Done(); rs.objs.watch(ctx, rec.Namespace) }()
 	defer rs.wg.Wait()
 	tick := time.NewTicker(c.Config.poll())
 	defer tick.Stop()
@@ -216,6 +228,7 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 			return err
 		case <-rs.wake:
 		case <-tick.C:
+			rs.objs.checkWaiting(ctx)
 			if rs.finished(ctx) {
 				cancel()
 				rs.wg.Wait()

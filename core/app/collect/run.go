@@ -53,6 +53,8 @@ type runState struct {
 	namespace string
 	run       target.Run
 	started   time.Time // when the run's collection began (shared by every holder)
+	objs      *objects  // its events, waiting pods and batch Jobs
+	ctx       context.Context
 
 	mu       sync.Mutex
 	ckpts    map[string]merge.Checkpoint // loaded at the start, by target key
@@ -67,6 +69,11 @@ type runState struct {
 // observe takes a pod change from the watch (or from a list).
 func (rs *runState) observe(ch ports.PodChange) {
 	ts := target.Targets(rs.run, ch.Pod)
+	if len(ts) > 0 {
+		p := ch.Pod
+		p.Deleted = p.Deleted || ch.Deleted
+		rs.objs.pod(rs.ctx, p)
+	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	for _, t := range ts {
