@@ -40,13 +40,13 @@ type objects struct {
 	rs *runState
 
 	mu       sync.Mutex
-	noticed  map[string]string        // checkpoint entries written (and loaded) for these notices
-	seenAt   map[string]time.Time     // event UID -> when last noticed
-	pods     map[string]target.Pod    // the run's pods not started yet, by UID
-	podNames map[string]string        // the run's pod names -> phase
-	jobs     map[string]bool          // the run's Job names
+	noticed  map[string]string         // checkpoint entries written (and loaded) for these notices
+	seenAt   map[string]time.Time      // event UID -> when last noticed
+	pods     map[string]target.Pod     // the run's pods not started yet, by UID
+	podNames map[string]string         // the run's pod names -> phase
+	jobs     map[string]bool           // the run's Job names
 	orphans  map[string][]target.Event // events of objects not (yet) known, by object name
-	waits    map[string]int           // waiting notices per pod UID
+	waits    map[string]int            // waiting notices per pod UID
 }
 
 func newObjects(rs *runState, ckpts map[string][]byte) *objects {
@@ -68,7 +68,9 @@ func (o *objects) watch(ctx context.Context, namespace string) {
 		what string
 		run  func() error
 	}{
-		{"events", func() error { return o.rs.cluster.WatchEvents(ctx, namespace, func(e target.Event) { o.event(ctx, e) }) }},
+		{"events", func() error {
+			return o.rs.cluster.WatchEvents(ctx, namespace, func(e target.Event) { o.event(ctx, e) })
+		}},
 		{"jobs", func() error { return o.rs.cluster.WatchJobs(ctx, namespace, func(j target.Job) { o.job(ctx, j) }) }},
 	} {
 		wg.Add(1)
