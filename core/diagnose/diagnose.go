@@ -344,6 +344,10 @@ func (t *Tracker) addK8sEvent(e *event.Event) {
 		c.Kind = KindWaiting
 		t.wait(c, name)
 		return
+	case "BackoffLimitExceeded":
+		if b := t.Batches[num]; num != "" && b != nil && b.failedAttempt() {
+			return // the failed attempts are the causes; this is their consequence
+		}
 	}
 	t.fail(c)
 }
@@ -389,20 +393,10 @@ func (t *Tracker) addBatch(e *event.Event) {
 		b.Live, b.Waiting = nil, ""
 		t.resolveWaitingBatch(num)
 	}
-	if d.State == BatchFailed {
+	if d.State == BatchFailed && !b.failedAttempt() {
+		// The Job failed with no failed attempt seen (its pods were missed, or it never
+		// made one): the Job's reason is the cause.
 		c := Cause{Kind: KindEvent, Step: e.Phase, Batch: num, Reason: d.Reason, ID: e.ID, Message: e.Line, TS: e.TS}
-		if b.OOM {
-			// The Job gave up after OOMKilled attempts: that is the cause to act on.
-			c.Kind, c.Reason = KindContainer, "OOMKilled"
-			code := 137
-			for _, a := range slices.Backward(b.Attempts) {
-				if a.Reason == "OOMKilled" {
-					code, c.Pod, c.Container, c.ID = a.ExitCode, a.Pod, a.Container, a.ID
-					break
-				}
-			}
-			c.ExitCode = &code
-		}
 		if (b.Limits != Limits{}) {
 			l := b.Limits
 			c.Limit = &l
@@ -410,6 +404,11 @@ func (t *Tracker) addBatch(e *event.Event) {
 		c.Hint = Hint(c, e.Line)
 		t.fail(c)
 	}
+}
+
+// failedAttempt: an attempt of the batch ended non-zero (or OOMKilled).
+func (b *Batch) failedAttempt() bool {
+	return slices.ContainsFunc(b.Attempts, func(a Attempt) bool { return a.ExitCode != 0 || a.Reason == "OOMKilled" })
 }
 
 func (t *Tracker) addCommandEnded(e *event.Event) {
@@ -562,13 +561,13 @@ func (t *Tracker) Diagnose(r Run) Diagnosis {
 	case "cancelled":
 		d.State = StateCancelled
 	case "queued", "running":
+		// Stuck: nothing moved for stuck-after, and a pod still waits or Kubernetes
+		// warned since (a quiet BLAST batch alone is not stuck).
 		d.State = StateRunning
-		if !t.LastTrouble.IsZero() && t.LastTrouble.After(t.LastActivity) &&
-			!t.LastActivity.IsZero() && r.Now.Sub(t.LastActivity) >= stuckAfter {
+		since := t.stuckSince()
+		trouble := len(t.Waiting) > 0 || t.LastTrouble.After(t.LastActivity)
+		if trouble && !since.IsZero() && r.Now.Sub(since) >= stuckAfter {
 			d.State = StateStuck
-		} else if !t.LastTrouble.IsZero() && t.LastActivity.IsZero() && len(t.Waiting) > 0 &&
-			r.Now.Sub(t.oldestWaiting()) >= stuckAfter {
-			d.State = StateStuck // nothing ever ran, and it has waited that long
 		}
 	default:
 		d.State = StateUnknown

@@ -160,7 +160,11 @@ func TestVerdicts(t *testing.T) {
 			"failed", 6 * time.Minute, StateFailed, "1 of 3 batches failed: batch 002 failed: DeadlineExceeded", "DeadlineExceeded", "timeout"},
 		{"BackoffLimitExceeded after exit 2", jobs(2).done(0, time.Minute).line(time.Minute, b(1), "x").
 			ended(2*time.Minute, time.Minute, b(1), 0, 2, "Error").job(2*time.Minute, 1, BatchFailed, "BackoffLimitExceeded"),
-			"failed", 3 * time.Minute, StateFailed, "batch 001 exited with 2 (a BLAST database error)", "BackoffLimitExceeded", "every retry"},
+			"failed", 3 * time.Minute, StateFailed, "batch 001 exited with 2 (a BLAST database error)", "Error", "staged"},
+		{"BackoffLimitExceeded with no attempt seen", jobs(2).done(0, time.Minute).
+			k8s(2*time.Minute, "Job/"+bjob(1), "Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit").
+			job(2*time.Minute, 1, BatchFailed, "BackoffLimitExceeded"),
+			"failed", 3 * time.Minute, StateFailed, "batch 001 failed: BackoffLimitExceeded", "BackoffLimitExceeded", "every retry"},
 		{"CrashLoopBackOff", jobs(1).waiting(time.Minute, b(0), "CrashLoopBackOff", "back-off 40s restarting failed container"),
 			"running", 2 * time.Minute, StateRunning, "waiting (CrashLoopBackOff)", "CrashLoopBackOff", "last lines"},
 		{"FailedMount on the setup pod", (&feed{}).k8s(time.Minute, "Pod/init-ssd-3ed51a95-0-z8x7c", "Warning", "FailedMount",

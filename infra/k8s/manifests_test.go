@@ -190,7 +190,8 @@ func TestRBACGrantsOnlyWhatTheCollectorNeeds(t *testing.T) {
 	if role == nil || binding == nil || sa == nil {
 		t.Fatal("ServiceAccount, Role and RoleBinding are all required")
 	}
-	want := map[string][]string{"/pods": {"get", "list", "watch"}, "/pods/log": {"get"}, "batch/jobs": {"get", "list", "watch"}}
+	want := map[string][]string{"/pods": {"get", "list", "watch"}, "/pods/log": {"get"}, "batch/jobs": {"get", "list", "watch"},
+		"/events": {"get", "list", "watch"}}
 	got := map[string][]string{}
 	for _, r := range role.Rules {
 		for _, g := range r.APIGroups {

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -121,6 +122,94 @@ func (m *Mirror) Delete(_, name string) {
 	m.cp.Sim.Delete(m.Namespace, name)
 	zero := int64(0)
 	if err := m.cs.CoreV1().Pods(m.Namespace).Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		panic(err)
+	}
+}
+
+// TerminateWith ends a container with the kubelet's reason (OOMKilled, ...).
+func (m *Mirror) TerminateWith(_, name, c string, code int32, reason string) {
+	m.cp.Sim.TerminateWith(m.Namespace, name, c, code, reason)
+	m.sync(name)
+}
+
+// Schedule ends an unschedulable pod's wait (kubesim.Sim.Schedule).
+func (m *Mirror) Schedule(_, name string) { m.cp.Sim.Schedule(m.Namespace, name); m.sync(name) }
+
+// Wait makes a container wait with the kubelet's reason (kubesim.Sim.Wait).
+func (m *Mirror) Wait(_, name, c, reason, message string) {
+	m.cp.Sim.Wait(m.Namespace, name, c, reason, message)
+	m.sync(name)
+}
+
+// Event creates the event through the API, or counts it up (count, lastTimestamp)
+// when one of that name exists, as Kubernetes aggregates a repeated reason.
+func (m *Mirror) Event(e corev1.Event) {
+	ctx := context.Background()
+	events := m.cs.CoreV1().Events(m.Namespace)
+	e.Namespace, e.InvolvedObject.Namespace = m.Namespace, m.Namespace
+	now := metav1.NewTime(time.Now())
+	cur, err := events.Get(ctx, e.Name, metav1.GetOptions{})
+	if err != nil {
+		if e.Count == 0 {
+			e.Count = 1
+		}
+		e.FirstTimestamp, e.LastTimestamp = now, now
+		if _, err := events.Create(ctx, &e, metav1.CreateOptions{}); err != nil {
+			panic(err)
+		}
+		return
+	}
+	cur.Count++
+	cur.LastTimestamp, cur.Message = now, e.Message
+	if _, err := events.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		panic(err)
+	}
+}
+
+// Job creates the Job through the API (its pods are played with AddPod).
+func (m *Mirror) Job(j batchv1.Job) {
+	j.Namespace = m.Namespace
+	if len(j.Spec.Template.Spec.Containers) == 0 {
+		j.Spec.Template.Spec.Containers = []corev1.Container{{Name: "blast", Image: "ncbi/elb"}}
+	}
+	if j.Spec.Template.Spec.RestartPolicy == "" {
+		j.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
+	}
+	if _, err := m.cs.BatchV1().Jobs(m.Namespace).Create(context.Background(), &j, metav1.CreateOptions{}); err != nil {
+		panic(err)
+	}
+}
+
+// EndJob sets the Job's final conditions through the status subresource, as the job
+// controller does: SuccessCriteriaMet then Complete, or FailureTarget then Failed
+// with reason.
+func (m *Mirror) EndJob(_, name string, failed bool, reason string) {
+	ctx := context.Background()
+	jobs := m.cs.BatchV1().Jobs(m.Namespace)
+	j, err := jobs.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		panic(err)
+	}
+	now := metav1.NewTime(time.Now())
+	if j.Status.StartTime == nil {
+		start := metav1.NewTime(now.Add(-time.Minute))
+		j.Status.StartTime = &start
+	}
+	zero := int32(0)
+	j.Status.Terminating, j.Status.Ready = &zero, &zero
+	cond := func(t batchv1.JobConditionType, reason string) batchv1.JobCondition {
+		return batchv1.JobCondition{Type: t, Status: corev1.ConditionTrue, Reason: reason, Message: reason,
+			LastProbeTime: now, LastTransitionTime: now}
+	}
+	if failed {
+		j.Status.Failed++
+		j.Status.Conditions = append(j.Status.Conditions, cond(batchv1.JobFailureTarget, reason), cond(batchv1.JobFailed, reason))
+	} else {
+		j.Status.Succeeded, j.Status.CompletionTime = 1, &now
+		j.Status.Conditions = append(j.Status.Conditions, cond(batchv1.JobSuccessCriteriaMet, "CompletionsReached"),
+			cond(batchv1.JobComplete, "CompletionsReached"))
+	}
+	if _, err := jobs.UpdateStatus(ctx, j, metav1.UpdateOptions{}); err != nil {
 		panic(err)
 	}
 }
