@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
+	"github.com/blastlog/blastlog/adapters/archive/fsdir"
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
+	"github.com/blastlog/blastlog/core/app"
 	"github.com/blastlog/blastlog/core/app/collect"
 	"github.com/blastlog/blastlog/core/diagnose"
 	"github.com/blastlog/blastlog/core/event"
@@ -229,4 +234,39 @@ func TestBatchFailsWithBackoffLimitAfterTwoOOMKilled(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// A failed submit's verdict is in the summary, and still there after FLUSHALL: the
+// archive index keeps what it is derived from.
+func TestDiagnosisOutlivesRedis(t *testing.T) {
+	s := newStack(t)
+	dir := filepath.Join(t.TempDir(), "archive")
+	srv := s.archived(t, dir, nil)
+	s.publish(t, "", "job", "register", "--job", "run-sub", "--owner", owner)
+	err := s.run("", "run", "--job", "run-sub", "--", "sh", "-c",
+		`echo "[1/5] Writing configuration"; echo "ERROR: BLAST database core_nt was not found" >&2; exit 2`)
+	if err == nil || !strings.Contains(err.Error(), "exit status 2") {
+		t.Fatalf("the command's exit: %v", err)
+	}
+	s.publish(t, "", "job", "status", "--job", "run-sub", "--status", "failed")
+	arch, _ := fsdir.New(dir)
+	waitComplete(t, arch, "run-sub", 30*time.Second)
+	check := func(stage string) {
+		var sum app.RunSummary
+		st, b, _ := get(t, srv.base+"/api/blast/logs/run-sub/summary", owner)
+		if err := json.Unmarshal(b, &sum); err != nil || st != 200 {
+			t.Fatalf("%s: %d %s", stage, st, b)
+		}
+		d := sum.Diagnosis
+		if d.State != "failed" || d.Headline != "elastic-blast submit failed with exit code 2 (a BLAST database error)." ||
+			len(d.Causes) != 1 || d.Causes[0].Kind != "submit" || d.Causes[0].Message != "ERROR: BLAST database core_nt was not found" ||
+			!strings.Contains(d.Causes[0].Hint, "db name") || d.Causes[0].ID == "" {
+			t.Fatalf("%s: %s", stage, b)
+		}
+	}
+	check("live")
+	if err := s.rdb.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	check("after FLUSHALL")
 }
