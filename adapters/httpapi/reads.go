@@ -167,6 +167,10 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	if err := s.Reads.CheckPhase(r.Context(), rec, sq.Phase); err != nil {
+		s.readFailed(w, r, "search", err)
+		return
+	}
 	res, err := s.Reads.Search(r.Context(), rec.JobID, sq)
 	if err != nil {
 		s.readFailed(w, r, "search", err)
@@ -194,11 +198,19 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	if err := s.Reads.CheckPhase(r.Context(), rec, dq.Phase); err != nil {
+		s.readFailed(w, r, "download", err)
+		return
+	}
 	ext, ctype := ".txt", "text/plain; charset=utf-8"
 	if dq.Format == app.FormatNDJSON {
 		ext, ctype = ".ndjson", "application/x-ndjson"
 	}
-	name := rec.JobID + "-logs" + ext // CONTRACT §3: the same name for one step
+	name := rec.JobID + "-logs" + ext
+	if dq.Phase != "" {
+		// One step: its own name, so that two steps' downloads do not overwrite each other.
+		name = rec.JobID + "-" + fileSafe(dq.Phase) + "-logs" + ext
+	}
 	h := w.Header()
 	h.Set("Content-Type", ctype)
 	h.Set("Content-Disposition", contentDisposition(name))
@@ -250,6 +262,16 @@ func acceptsGzip(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// fileSafe keeps letters, digits, '-' and '_' of s, the rest as '_'.
+func fileSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
 }
 
 // contentDisposition is an attachment with an ASCII filename and RFC 6266's

@@ -26,12 +26,20 @@ func Routes(c Config) map[string]http.Handler {
 	js, _ := json.Marshal(c) // escapes <, > and &: safe inside the script element
 	page := bytes.Replace(raw, []byte("{{CONFIG}}"), js, 1)
 	files := http.StripPrefix("/static/", http.FileServerFS(sub))
+	icon, _ := fs.ReadFile(sub, "favicon.svg")
 	return map[string]http.Handler{
 		"GET /{$}": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			secure(w)
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Header().Set("Cache-Control", "no-store")
 			w.Write(page)
+		}),
+		// Browsers ask for /favicon.ico whatever the page says: the same icon, as SVG.
+		"GET /favicon.ico": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			secure(w)
+			w.Header().Set("Content-Type", "image/svg+xml")
+			w.Header().Set("Cache-Control", "max-age=86400")
+			w.Write(icon)
 		}),
 		"GET /static/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			secure(w)

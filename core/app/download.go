@@ -5,12 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/blastlog/blastlog/core/app/history"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/core/summary"
 )
 
 // Download formats (CONTRACT §3).
@@ -46,6 +49,39 @@ func validPhase(p string) error {
 		}
 	}
 	return nil
+}
+
+// knownPhases are ElasticBLAST's steps: a download or search of one of them is never
+// refused, even before the step wrote its first line.
+var knownPhases = map[string]bool{event.PhaseSubmitting: true, event.PhaseStagingDB: true, event.PhaseRunning: true,
+	event.PhaseExportingResults: true, event.PhaseWarmingUp: true}
+
+// CheckPhase refuses a phase that is neither one of ElasticBLAST's steps nor a step
+// of the run (ErrBadQuery naming the run's steps), so that a typo is not answered
+// with an empty download or no matches.
+func (r *Reads) CheckPhase(ctx context.Context, rec job.Record, phase string) error {
+	if phase == "" || knownPhases[phase] {
+		return nil
+	}
+	sum, err := r.Summary(ctx, rec)
+	if err != nil {
+		return err
+	}
+	if _, ok := sum.Steps[phase]; ok && phase != summary.StepSystem {
+		return nil
+	}
+	var names []string
+	for name := range sum.Steps {
+		if name != summary.StepSystem {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	has := "it has no steps yet"
+	if len(names) > 0 {
+		has = "its steps are " + strings.Join(names, ", ")
+	}
+	return fmt.Errorf("%w: phase %q is not a step of this run; %s", ErrBadQuery, event.Cut(phase, 80, "…"), has)
 }
 
 // Downloaded says what a download wrote.

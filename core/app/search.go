@@ -40,7 +40,9 @@ type SearchQuery struct {
 // limit.
 func (q *SearchQuery) Validate() error {
 	switch {
-	case !utf8.ValidString(q.Q) || utf8.RuneCountInString(q.Q) > SearchMaxQuery:
+	case !utf8.ValidString(q.Q):
+		return fmt.Errorf("%w: q is not valid UTF-8 text", ErrBadQuery)
+	case utf8.RuneCountInString(q.Q) > SearchMaxQuery:
 		return fmt.Errorf("%w: q must be at most %d characters", ErrBadQuery, SearchMaxQuery)
 	case q.Stream != "" && !event.Stream(q.Stream).Valid():
 		return fmt.Errorf("%w: stream must be stdout or stderr", ErrBadQuery)

@@ -482,6 +482,19 @@ type Diagnosis struct {
 	Headline string    `json:"headline"`
 	Progress *Progress `json:"progress"`
 	Causes   []Cause   `json:"causes"`
+	// Batches are the batches one by one, by number: what the batch table shows of a
+	// batch no pod of which has run yet, and every attempt of the others.
+	Batches []BatchState `json:"batches,omitempty"`
+}
+
+// BatchState is one batch in a Diagnosis.
+type BatchState struct {
+	Batch    string    `json:"batch"`
+	Job      string    `json:"job,omitempty"`
+	State    string    `json:"state"`
+	Waiting  string    `json:"waiting,omitempty"` // why it waits, while it does
+	Attempts []Attempt `json:"attempts,omitempty"`
+	Limit    *Limits   `json:"limit,omitempty"`
 }
 
 // Run is what Diagnose needs of the run besides its events.
@@ -545,6 +558,9 @@ func (t *Tracker) Diagnose(r Run) Diagnosis {
 	d := Diagnosis{Progress: t.progress(r.Now, ended), Causes: []Cause{}}
 	failures := slices.Clone(t.Failures)
 	slices.Reverse(failures) // most recent first
+	for i := range failures {
+		failures[i] = t.withLimits(failures[i])
+	}
 	d.Causes = append(d.Causes, failures[:min(len(failures), MaxCauses)]...)
 	waiting := slices.Clone(t.Waiting)
 	slices.Reverse(waiting)
@@ -576,7 +592,45 @@ func (t *Tracker) Diagnose(r Run) Diagnosis {
 		d.Progress.ETA = nil
 	}
 	d.Headline = t.headline(d, r.Now, ended)
+	d.Batches = t.batchStates(ended)
 	return d
+}
+
+func (t *Tracker) batchStates(runEnded bool) []BatchState {
+	out := make([]BatchState, 0, len(t.Batches))
+	for num, b := range t.Batches {
+		bs := BatchState{Batch: num, Job: b.Job, State: b.stateIn(runEnded), Attempts: b.Attempts}
+		if bs.State == BatchPending {
+			bs.Waiting = b.Waiting
+		}
+		if (b.Limits != Limits{}) {
+			l := b.Limits
+			bs.Limit = &l
+		}
+		out = append(out, bs)
+	}
+	slices.SortFunc(out, func(a, b BatchState) int {
+		if len(a.Batch) != len(b.Batch) {
+			return len(a.Batch) - len(b.Batch)
+		}
+		return strings.Compare(a.Batch, b.Batch)
+	})
+	return out
+}
+
+// withLimits gives a batch's cause the limits its Job said after the cause was seen.
+func (t *Tracker) withLimits(c Cause) Cause {
+	if c.Limit != nil || c.Batch == "" {
+		return c
+	}
+	if b := t.Batches[c.Batch]; b != nil && (b.Limits != Limits{}) {
+		l := b.Limits
+		c.Limit = &l
+		if c.Reason == "OOMKilled" {
+			c.Hint = Hint(c, c.Message)
+		}
+	}
+	return c
 }
 
 func (t *Tracker) submitFailed() bool {
@@ -621,7 +675,7 @@ func (t *Tracker) firstBatchFailure(runEnded bool) (string, Cause, bool) {
 	found := false
 	for _, c := range slices.Backward(t.Failures) {
 		if c.Batch == num && (!found || rank(c) > rank(best)) {
-			best, found = c, true
+			best, found = t.withLimits(c), true
 		}
 	}
 	if !found {

@@ -341,6 +341,23 @@ func TestProgressAndETA(t *testing.T) {
 	}
 }
 
+// The batches one by one: by number, a pending one with why it waits, every attempt.
+func TestBatchStatesForTheTable(t *testing.T) {
+	f := jobs(3).waiting(time.Minute, b(2), "Unschedulable", "0/3 nodes are available: 3 Insufficient memory.").
+		line(time.Minute, b(1), "x").ended(2*time.Minute, time.Minute, b(1), 0, 1, "Error").
+		line(3*time.Minute, b(1)+"b", "x").ended(4*time.Minute, time.Minute, b(1)+"b", 1, 0, "Completed")
+	d := f.tracker().Diagnose(Run{Status: "running", Now: t0.Add(5 * time.Minute)})
+	if len(d.Batches) != 3 || d.Batches[0].Batch != "000" || d.Batches[2].Batch != "002" {
+		t.Fatalf("%+v", d.Batches)
+	}
+	if w := d.Batches[2]; w.State != BatchPending || !strings.Contains(w.Waiting, "Insufficient memory") || w.Limit == nil || w.Limit.Memory != "62Gi" {
+		t.Fatalf("pending batch %+v", w)
+	}
+	if r := d.Batches[1]; r.State != BatchSucceeded || len(r.Attempts) != 2 || r.Attempts[0].ExitCode != 1 || r.Attempts[0].Reason != "Error" {
+		t.Fatalf("retried batch %+v", r)
+	}
+}
+
 func TestStuck(t *testing.T) {
 	f := jobs(4).line(0, b(0), "start").
 		k8s(time.Minute, "Pod/"+b(1), "Warning", "FailedScheduling", "0/3 nodes are available: 3 Insufficient memory.")
