@@ -723,3 +723,29 @@ func (s *Sim) Wait(ns, name, c, reason, message string) {
 	cur.waitWhy, cur.waitMsg = reason, message
 	s.publishLocked("MODIFIED", p)
 }
+
+// Jobs returns the namespace's Jobs now.
+func (s *Sim) Jobs(ns string) []batchv1.Job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []batchv1.Job
+	for _, j := range s.jobs {
+		if j.Namespace == ns {
+			out = append(out, *j.DeepCopy())
+		}
+	}
+	return out
+}
+
+// Events returns the namespace's events now.
+func (s *Sim) Events(ns string) []corev1.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []corev1.Event
+	for _, e := range s.events {
+		if e.Namespace == ns {
+			out = append(out, *e.DeepCopy())
+		}
+	}
+	return out
+}

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,6 +84,9 @@ type Player struct {
 	// Batches is the number of batch jobs (DefaultBatches when 0); Parallel of them run
 	// at once (DefaultParallel when 0).
 	Batches, Parallel int
+	// Pending: the first wave of batch pods waits this long on FailedScheduling
+	// (Insufficient memory) before the scheduler places them; 0: they start at once.
+	Pending time.Duration
 }
 
 // Defaults of a Player.
@@ -90,9 +94,16 @@ const (
 	DefaultBatches  = 24
 	DefaultParallel = 6
 	// OOMBatch is the batch job whose blast container is OOMKilled; RestartBatch the one
-	// whose blast container fails once and is restarted by Kubernetes.
+	// whose blast container fails once and is restarted by Kubernetes; EvictBatch the one
+	// whose first pod is evicted for ephemeral storage, its Job making a second.
 	OOMBatch     = 13
 	RestartBatch = 5
+	EvictBatch   = 8
+	// Shards are the database shards the batches are spread over.
+	Shards = 4
+	// PendingEvery: one run in this many spends DemoPending with batches Pending.
+	PendingEvery = 3
+	DemoPending  = 40 * time.Second
 )
 
 // Play plays one run: registers jobID for the owner, publishes `elastic-blast submit`,
@@ -111,6 +122,7 @@ func (p Player) Play(ctx context.Context, jobID string) error {
 			return err
 		}
 	}
+	o.tell(p.batches())
 	if err := p.submit(ctx, jobID, o); err != nil {
 		return err
 	}
@@ -125,6 +137,31 @@ func (p Player) Play(ctx context.Context, jobID string) error {
 		}
 	}
 	return p.Jobs.SetStatus(context.WithoutCancel(ctx), jobID, status)
+}
+
+func (p Player) batches() int {
+	if p.Batches > 0 {
+		return p.Batches
+	}
+	return DefaultBatches
+}
+
+// tell makes the submit output agree with the pods played: n batches over Shards
+// shards (the fixture's run had 10), and no error of another cluster's.
+func (o *output) tell(n int) {
+	r := strings.NewReplacer("10 batches,", fmt.Sprintf("%d batches,", n),
+		"Initializing 10 shards on 10 nodes", fmt.Sprintf("Initializing %d shards on %d nodes", Shards, Shards),
+		"Submitting 10 sharded jobs (10 shards x 1 batches)", fmt.Sprintf("Submitting %d sharded jobs (%d shards x %d batches)", n, Shards, (n+Shards-1)/Shards))
+	keep := func(lines []string) []string {
+		var out []string
+		for _, l := range lines {
+			if !strings.HasPrefix(l, "ERROR: AKS cluster") {
+				out = append(out, r.Replace(l))
+			}
+		}
+		return out
+	}
+	o.Stdout, o.Stderr = keep(o.Stdout), keep(o.Stderr)
 }
 
 // submit writes the submit output's stdout and stderr, interleaved, to a publisher as
@@ -183,9 +220,13 @@ func (p Player) Loop(ctx context.Context, period time.Duration, name func(n int)
 	defer plays.Wait()
 	for n := 1; ; n++ {
 		plays.Add(1)
+		run := p
+		if n%PendingEvery == 2 && run.Pending == 0 {
+			run.Pending = DemoPending // one run in three waits for nodes first
+		}
 		go func(id string) {
 			defer plays.Done()
-			if err := p.Play(ctx, id); err != nil && ctx.Err() == nil {
+			if err := run.Play(ctx, id); err != nil && ctx.Err() == nil {
 				failed(id, err)
 			}
 		}(name(n))

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
+
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
+	"github.com/blastlog/blastlog/core/diagnose"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/sanitize"
 	"github.com/blastlog/blastlog/ports/portstest"
@@ -22,19 +25,30 @@ func TestPlayPublishesSubmitMaskedAndPlaysTheBatchJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	o, _ := load("demo-1")
+	o.tell(DefaultBatches)
 	evs, _ := log.Read(context.Background(), "demo-1", "", 1000)
 	// The azcopy progress line carries a bare CR: it becomes two lines.
 	if want := len(o.Stdout) + len(secretLines) + len(o.Stderr) + 1; len(evs) != want {
 		t.Fatalf("%d events, want %d", len(evs), want)
 	}
 	var masked int
+	var told bool
 	for _, e := range evs {
+		if strings.Contains(e.Line, "Submitting 24 sharded jobs (4 shards x 6 batches)") {
+			told = true
+		}
+		if strings.Contains(e.Line, "10 shards") || strings.Contains(e.Line, "ERROR") {
+			t.Fatalf("the submit output does not agree with its pods: %q", e.Line)
+		}
 		if strings.ContainsAny(e.Line, "\x1b\r") || strings.Contains(e.Line, "q5n0cUzH") || strings.Contains(e.Line, "Zm9vYmFy") {
 			t.Fatalf("unsanitised: %q", e.Line)
 		}
 		if strings.Contains(e.Line, sanitize.Mask) {
 			masked++
 		}
+	}
+	if !told {
+		t.Fatal("the submit output does not say 24 batches over 4 shards")
 	}
 	if masked != len(secretLines) {
 		t.Fatalf("%d masked lines, want %d", masked, len(secretLines))
@@ -88,6 +102,74 @@ func TestPlayPublishesSubmitMaskedAndPlaysTheBatchJobs(t *testing.T) {
 		if blast == nil || *blast != want {
 			t.Fatalf("batch %d blast container %+v, want %+v", b, blast, want)
 		}
+	}
+	// Every batch has its Job, ended; the OOMKilled batch's failed on its backoff limit.
+	for _, j := range sim.Jobs("default") {
+		b, ok := diagnose.BatchOf(j.Name)
+		if !ok {
+			continue
+		}
+		failed := len(j.Status.Conditions) > 0 && j.Status.Conditions[len(j.Status.Conditions)-1].Type == batchv1.JobFailed
+		if len(j.Status.Conditions) == 0 || failed != (b == fmt.Sprintf("%03d", OOMBatch)) ||
+			j.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().String() != "62Gi" {
+			t.Fatalf("Job %s: %+v", j.Name, j.Status)
+		}
+	}
+	if n := len(sim.Jobs("default")); n != DefaultBatches {
+		t.Fatalf("%d Jobs", n)
+	}
+	// The evicted batch's first pod, and the kubelet's event saying why.
+	if pod, ok := sim.Status("default", fmt.Sprintf("blastn-batch-s%02d-job-%03d-%s-e7v1c", EvictBatch%4, EvictBatch, sfx)); !ok ||
+		pod.Status.Phase != "Failed" {
+		t.Fatalf("no evicted pod: %+v", pod.Status)
+	}
+	var evicted bool
+	for _, e := range sim.Events("default") {
+		evicted = evicted || e.Reason == "Evicted" && strings.Contains(e.Message, "ephemeral-storage")
+	}
+	if !evicted {
+		t.Fatal("no Evicted event")
+	}
+}
+
+// A pending run's first wave waits on FailedScheduling (its events counting up), then
+// is scheduled and runs.
+func TestPendingRunWaitsForNodesFirst(t *testing.T) {
+	log, jobs := portstest.NewEventLog(0), portstest.NewJobDirectory()
+	sim := kubesim.New()
+	defer sim.Close()
+	p := Player{Log: log, Jobs: jobs, Sim: sim, Owner: "oid", Batches: 2, Parallel: 2, Pending: 300 * time.Millisecond}
+	done := make(chan error, 1)
+	go func() { done <- p.Play(context.Background(), "demo-p") }()
+	r, _ := load("demo-p")
+	sfx := r.Run.ELBJobID[len(r.Run.ELBJobID)-8:]
+	pod := fmt.Sprintf("blastn-batch-s00-job-000-%s-h4j5k", sfx)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, ok := sim.Status("default", pod)
+		if ok && len(st.Status.Conditions) == 1 && st.Status.Conditions[0].Reason == "Unschedulable" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the batch pod never waited: %+v", st.Status)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st, _ := sim.Status("default", pod)
+	if len(st.Status.Conditions) != 0 || st.Status.Phase != "Succeeded" {
+		t.Fatalf("after its wait: %+v", st.Status)
+	}
+	var scheduling int
+	for _, e := range sim.Events("default") {
+		if e.Reason == "FailedScheduling" && e.InvolvedObject.Name == pod {
+			scheduling++
+		}
+	}
+	if scheduling != 1 {
+		t.Fatalf("%d FailedScheduling events for the pod (one, counted up)", scheduling)
 	}
 }
 

@@ -7,14 +7,22 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
 )
 
 // pods plays the run's pods on the simulator as ElasticBLAST runs them: the setup pod
-// (deleted a second after it succeeds), the submit pod, the batch jobs (Parallel at
-// once; OOMBatch is OOMKilled, RestartBatch's blast container fails once and is
-// restarted), the finalizer. failed: a batch job failed.
+// (deleted a second after it succeeds), the submit pod, the batch Jobs and their pods
+// (Parallel at once, the first wave Pending for p.Pending; OOMBatch is OOMKilled and
+// its Job fails, RestartBatch's blast container fails once and is restarted,
+// EvictBatch's first pod is evicted and its Job makes another), the finalizer.
+// failed: a batch job failed.
 func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 	byApp := map[string]string{}
 	for name, fp := range o.Pods {
@@ -25,17 +33,14 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 			return false, fmt.Errorf("demo fixture: no %s pod", app)
 		}
 	}
-	batches := p.Batches
-	if batches <= 0 {
-		batches = DefaultBatches
-	}
+	batches := p.batches()
 	parallel := p.Parallel
 	if parallel <= 0 {
 		parallel = DefaultParallel
 	}
 
 	setup := byApp["setup"]
-	if !p.pod(ctx, setup, o.Pods[setup], nil) {
+	if !p.pod(ctx, setup, o.Pods[setup], nil, false) {
 		return false, ctx.Err()
 	}
 	if !sleep(ctx, p.Pace) {
@@ -45,14 +50,29 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 	submit := byApp["submit"]
 	sp := o.Pods[submit]
 	sp.Containers = map[string][]string{"submit-jobs": replaceAll(sp.Containers["submit-jobs"], "Submitted 120 jobs", fmt.Sprintf("Submitted %d jobs", batches))}
-	if !p.pod(ctx, submit, sp, nil) {
+	if !p.pod(ctx, submit, sp, nil, false) {
 		return false, ctx.Err()
+	}
+	// The batch Jobs exist before their pods, as submit-jobs creates them: the run's
+	// total is known at once.
+	type batch struct {
+		name string
+		fp   fixturePod
+	}
+	all := make([]batch, batches)
+	for b := range all {
+		name, bp, err := batchPod(byApp["blast"], o.Pods[byApp["blast"]], b)
+		if err != nil {
+			return false, err
+		}
+		all[b] = batch{name, bp}
+		p.Sim.Job(batchJob(bp))
 	}
 
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, parallel)
 	var failedPod string
-	for b := 0; b < batches; b++ {
+	for b, bt := range all {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
@@ -60,18 +80,19 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 		if ctx.Err() != nil {
 			break
 		}
-		name, bp, err := batchPod(byApp["blast"], o.Pods[byApp["blast"]], b)
-		if err != nil {
-			return false, err
-		}
 		if b == OOMBatch {
-			failedPod = name
+			failedPod = bt.name
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			p.pod(ctx, name, bp, batchScript(b))
+			if b == EvictBatch && !p.evicted(ctx, bt.name, bt.fp) {
+				return
+			}
+			if p.pod(ctx, bt.name, bt.fp, batchScript(b), b < parallel && p.Pending > 0) {
+				p.endJob(bt.fp.Job, b == OOMBatch)
+			}
 		}()
 	}
 	wg.Wait()
@@ -82,12 +103,13 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 	fin := byApp["finalizer"]
 	fp := o.Pods[fin]
 	lines := replaceAll(fp.Containers["finalizer"], "Detected 10 BLAST job(s)", fmt.Sprintf("Detected %d BLAST job(s)", batches))
+	lines = replaceAll(lines, "Merging results from 10 shards", fmt.Sprintf("Merging results from %d shards", Shards))
 	if failedPod != "" {
 		lines = replaceAll(lines, "SUCCESS: all BLAST jobs completed",
 			fmt.Sprintf("ERROR: 1 of %d BLAST jobs failed: %s (OOMKilled)", batches, failedPod))
 	}
 	fp.Containers = map[string][]string{"finalizer": lines}
-	if !p.pod(ctx, fin, fp, nil) {
+	if !p.pod(ctx, fin, fp, nil, false) {
 		return false, ctx.Err()
 	}
 	return failedPod != "", nil
@@ -97,12 +119,88 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 // which line (1-based; 0: none) its first instance fails and is restarted.
 type script func(container string, lines []string) (out []string, exit int32, reason string, restartAfter int)
 
+// The scheduler's words for a batch pod no node has room for.
+const insufficientMemory = "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+
+// batchLimits are what ElasticBLAST's config asks of each batch (mem-limit, num-cpus).
+var batchLimits = map[string]corev1.ResourceList{"blast": {corev1.ResourceMemory: resource.MustParse("62Gi"),
+	corev1.ResourceCPU: resource.MustParse("15")}}
+
+// batchJob is the Job of a batch pod, labelled as its pods are.
+func batchJob(fp fixturePod) batchv1.Job {
+	j := batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fp.Job, Labels: fp.Labels}}
+	backoff := int32(3)
+	j.Spec.BackoffLimit = &backoff
+	j.Spec.Template.Spec.Containers = []corev1.Container{{Name: "blast", Image: "ncbi/elb:1.5.0",
+		Resources: corev1.ResourceRequirements{Limits: batchLimits["blast"]}}}
+	return j
+}
+
+// endJob ends a batch's Job: Complete, or Failed on BackoffLimitExceeded with the job
+// controller's Warning event.
+func (p Player) endJob(name string, failed bool) {
+	if failed {
+		p.Sim.Event(corev1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name + ".backofflimit"},
+			InvolvedObject: corev1.ObjectReference{Kind: "Job", Name: name}, Type: corev1.EventTypeWarning,
+			Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit",
+			Source: corev1.EventSource{Component: "job-controller"}})
+	}
+	p.Sim.EndJob("default", name, failed, "BackoffLimitExceeded")
+}
+
+// evicted plays the first pod of a batch that the kubelet evicts for lack of local
+// disk: a few lines, the Warning event, its container killed. The Job then makes
+// another pod, which pod plays. It reports false when ctx ended.
+func (p Player) evicted(ctx context.Context, name string, fp fixturePod) bool {
+	first := strings.TrimSuffix(name, "-h4j5k") + "-e7v1c"
+	p.Sim.AddPod(kubesim.PodSpec{Name: first, Job: fp.Job, Labels: fp.Labels, Env: fp.Env,
+		Init: sortedKeys(fp.Init), Main: sortedKeys(fp.Containers), Limits: batchLimits})
+	for _, c := range sortedKeys(fp.Init) {
+		p.Sim.Start("default", first, c)
+		p.Sim.TerminateWith("default", first, c, 0, "")
+	}
+	p.Sim.Start("default", first, "blast")
+	for _, l := range fp.Containers["blast"][:min(3, len(fp.Containers["blast"]))] {
+		if !sleep(ctx, p.Pace) {
+			return false
+		}
+		p.Sim.Log("default", first, "blast", l)
+	}
+	p.Sim.Event(corev1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: first + ".evicted"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: first}, Type: corev1.EventTypeWarning, Reason: "Evicted",
+		Message: "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi, available: 8876Mi. " +
+			"Container blast was using 96Gi, request is 0, has larger consumption of ephemeral-storage.",
+		Source: corev1.EventSource{Component: "kubelet", Host: "aks-blast-12345678-vmss000002"}})
+	p.Sim.TerminateWith("default", first, "blast", 137, "ContainerStatusUnknown")
+	p.Sim.TerminateWith("default", first, "results-export", 137, "ContainerStatusUnknown")
+	return sleep(ctx, p.Pace)
+}
+
 // pod adds the pod and plays its init containers, then its main containers, each from
-// its first line to its end. It reports false when ctx ended.
-func (p Player) pod(ctx context.Context, name string, fp fixturePod, s script) bool {
+// its first line to its end; pending, it first waits p.Pending on FailedScheduling. It
+// reports false when ctx ended.
+func (p Player) pod(ctx context.Context, name string, fp fixturePod, s script, pending bool) bool {
 	spec := kubesim.PodSpec{Name: name, Job: fp.Job, Labels: fp.Labels, Env: fp.Env}
 	spec.Init, spec.Main = sortedKeys(fp.Init), sortedKeys(fp.Containers)
+	if s != nil {
+		spec.Limits = batchLimits
+	}
+	if pending {
+		spec.Unschedulable = insufficientMemory
+	}
 	p.Sim.AddPod(spec)
+	if pending {
+		// The scheduler retries, and says so again, until nodes are added.
+		for waited := time.Duration(0); waited < p.Pending; waited += 10 * time.Second {
+			p.Sim.Event(corev1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name + ".failedscheduling"},
+				InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: name}, Type: corev1.EventTypeWarning,
+				Reason: "FailedScheduling", Message: insufficientMemory, Source: corev1.EventSource{Component: "default-scheduler"}})
+			if !sleep(ctx, min(10*time.Second, p.Pending-waited)) {
+				return false
+			}
+		}
+		p.Sim.Schedule("default", name)
+	}
 	for _, group := range []map[string][]string{fp.Init, fp.Containers} {
 		for _, c := range sortedKeys(group) {
 			lines, exit, reason, restartAfter := group[c], int32(0), "", 0
