@@ -182,6 +182,10 @@ func containers(spec []corev1.Container, status []corev1.ContainerStatus) []targ
 		}
 		if s, ok := byName[c.Name]; ok {
 			tc.ID, tc.RestartCount = s.ContainerID, int(s.RestartCount)
+			if last := s.LastTerminationState.Terminated; last != nil {
+				tc.Last = target.Ended{ID: last.ContainerID, ExitCode: int(last.ExitCode), Reason: last.Reason,
+					StartedAt: last.StartedAt.Time, FinishedAt: last.FinishedAt.Time}
+			}
 			switch {
 			case s.State.Running != nil:
 				tc.State = target.Running

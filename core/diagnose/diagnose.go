@@ -309,10 +309,15 @@ func (t *Tracker) addEnded(e *event.Event) {
 		c.Limit = &l
 	}
 	msg := e.Line
-	// A Warning event of the same pod and reason (Evicted) says why in more words.
 	for _, f := range slices.Backward(t.Failures) {
-		if f.Kind == KindEvent && f.Pod == e.Pod && f.Reason == d.Reason {
-			msg = f.Message
+		if f.Kind != KindEvent || f.Pod != e.Pod {
+			continue
+		}
+		if f.Reason == "Evicted" || f.Reason == "Preempted" {
+			return // the kubelet killed it for that: the event is the cause, this its consequence
+		}
+		if f.Reason == d.Reason {
+			msg = f.Message // a Warning event of the same pod and reason says why in more words
 			break
 		}
 	}

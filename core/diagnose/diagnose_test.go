@@ -152,6 +152,10 @@ func TestVerdicts(t *testing.T) {
 			ended(2*time.Minute, time.Minute, b(1), 0, 137, "Evicted").line(3*time.Minute, b(1)+"b", "x").
 			ended(4*time.Minute, time.Minute, b(1)+"b", 1, 0, "Completed").job(4*time.Minute, 1, BatchSucceeded, ""),
 			"completed", 5 * time.Minute, StateSucceeded, "1 batch after a retry", "Evicted", "local SSD"},
+		{"Evicted, its container killed as ContainerStatusUnknown: one cause", jobs(1).line(time.Minute, b(0), "x").
+			k8s(2*time.Minute, "Pod/"+b(0), "Warning", "Evicted", "The node was low on resource: ephemeral-storage.").
+			ended(2*time.Minute, time.Minute, b(0), 0, 137, "ContainerStatusUnknown").job(2*time.Minute, 0, BatchFailed, "BackoffLimitExceeded"),
+			"failed", 3 * time.Minute, StateFailed, "batch 000 failed: Evicted", "Evicted", "local SSD"},
 		{"Evicted for memory pressure", jobs(1).k8s(time.Minute, "Pod/"+b(0), "Warning", "Evicted", "The node was low on resource: memory."),
 			"running", 2 * time.Minute, StateRunning, "0 of 1 batch done", "Evicted", "mem-limit"},
 		{"DeadlineExceeded", jobs(3).done(0, time.Minute).done(1, time.Minute).

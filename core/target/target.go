@@ -44,6 +44,18 @@ type Container struct {
 	WaitingReason, WaitingMessage string
 	// MemoryLimit and CPULimit are its resource limits from the pod spec ("" if none).
 	MemoryLimit, CPULimit string
+	// Last is how the instance before the current one ended (status.lastState), zero
+	// when there was none: a restart in place replaces the instance before the pod's
+	// status ever shows it ended.
+	Last Ended
+}
+
+// Ended is how one container instance ended.
+type Ended struct {
+	ID                    string
+	ExitCode              int
+	Reason                string
+	StartedAt, FinishedAt time.Time
 }
 
 // Pod is what discovery needs of one pod.
@@ -183,6 +195,7 @@ type Target struct {
 	StartedAt, FinishedAt  time.Time
 	ExitCode               int
 	Reason                 string
+	Last                   Ended // the instance before this one (Container.Last)
 }
 
 // Key identifies a target across restarts of the collector: pod UID, container name
@@ -205,7 +218,7 @@ func Targets(r Run, p Pod) []Target {
 		for _, c := range group.cs {
 			out = append(out, Target{Namespace: p.Namespace, Pod: p.Name, PodUID: p.UID, Container: c.Name,
 				ContainerID: c.ID, Init: group.init, Phase: phase, State: c.State, Restart: c.RestartCount,
-				StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, ExitCode: c.ExitCode, Reason: c.Reason})
+				StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, ExitCode: c.ExitCode, Reason: c.Reason, Last: c.Last})
 		}
 	}
 	return out

@@ -270,3 +270,42 @@ func TestDiagnosisOutlivesRedis(t *testing.T) {
 	}
 	check("after FLUSHALL")
 }
+
+// A container that restarted in place before the collector looked at its pod: the
+// pod's lastState names the first instance, whose lines are read as the previous log
+// and whose end (exit 1, Error) is stored — the batch's first attempt is not lost.
+func TestInstanceRestartedBeforeTheCollectorLooked(t *testing.T) {
+	diagBackends(t, func(t *testing.T, k *kstack, d diagDriver) {
+		pod := "blastn-batch-s00-job-005-" + suffix + "-r5t6y"
+		d.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"blast"}, Labels: map[string]string{target.LabelApp: "blast"}})
+		d.Start("default", pod, "blast")
+		d.Log("default", pod, "blast", "first 1", "first 2", "Error: Stale file handle")
+		d.Restart("default", pod, "blast")
+		d.Log("default", pod, "blast", "second 1", "second 2")
+		wait, cancel := collectRun(t, k.diagCollector(t, "diag"))
+		defer cancel()
+		evs := k.waitEvents(t, "the first instance's end", hasNotice(event.NoticeContainerEnded, 1, nil))
+		d.Terminate("default", pod, "blast", 0)
+		k.finish(t)
+		if err := wait(); err != nil {
+			t.Fatal(err)
+		}
+		evs = k.events(t)
+		var lines []string
+		var ended []string
+		for _, e := range evs {
+			if e.Source == event.SourceK8s {
+				lines = append(lines, e.Line)
+			}
+			if e.Notice == event.NoticeContainerEnded {
+				ended = append(ended, fmt.Sprintf("%d %s %d", e.Restart, e.Ended.Reason, e.Ended.ExitCode))
+			}
+		}
+		if strings.Join(lines, "|") != "first 1|first 2|Error: Stale file handle|second 1|second 2" {
+			t.Fatalf("lines %q", lines)
+		}
+		if strings.Join(ended, ",") != "0 Error 1,1 Completed 0" {
+			t.Fatalf("container_ended notices %q", ended)
+		}
+	})
+}

@@ -230,7 +230,7 @@ func TestPageCountsIssuesFindAndFollow(t *testing.T) {
 	// them; the pill brings the view to the newest line and following resumes.
 	s.publish(t, numbered(300, 0), "lines", "--job", "run-c", "--phase", "submitting")
 	waitJS(t, ctx, "332 lines", step("submitting")+`.querySelectorAll(".lines .line").length === 332`)
-	box := step("submitting") + `.querySelector(".lines")`
+	box := step("submitting") + `.querySelector(".scroll")`
 	waitJS(t, ctx, "following", box+`.scrollTop + `+box+`.clientHeight >= `+box+`.scrollHeight - 4`)
 	do(t, ctx, box+`.scrollTop = 0`)
 	waitJS(t, ctx, "paused", step("submitting")+`.querySelector(".pill").hidden === false`)
@@ -379,7 +379,25 @@ func TestPageBatchTableOfTheDemoRun(t *testing.T) {
 	}
 	open(t, ctx, srv.base+"/?run=run-f")
 	waitJS(t, ctx, "the run failed", `document.getElementById("badge").textContent === "failed"`)
-	waitJS(t, ctx, "the batch table's header", step("running")+`.querySelector(".batchhead").textContent === "24 batches · 1 failed · 1 restarted"`)
+	waitJS(t, ctx, "the batch table's header", step("running")+`.querySelector(".batchhead").textContent === "23 of 24 batches succeeded · 1 failed · 2 retried"`)
+	// The verdict, its progress and its first cause, at the top of the page.
+	if got := jsString(t, ctx, `document.getElementById("headline").textContent`); got != "1 of 24 batches failed: batch 013 was OOMKilled (exit 137, limit 62Gi)." {
+		t.Fatalf("headline %q", got)
+	}
+	if got := jsString(t, ctx, `document.getElementById("progress-text").textContent`); got != "23 of 24 batches · 1 failed" {
+		t.Fatalf("progress %q", got)
+	}
+	if got := jsString(t, ctx, `document.querySelector("#causes .cause").textContent`); !strings.Contains(got, "batch 013 · OOMKilled · exit 137 · limit 62Gi") ||
+		!strings.Contains(got, "raise mem-limit") {
+		t.Fatalf("first cause %q", got)
+	}
+	// A failed run opens on its failing batch: the step open, the row selected, its lines.
+	waitJS(t, ctx, "the failing batch selected", step("running")+`.open && `+step("running")+`.querySelector(".batchtable tr.selected") !== null`)
+	waitJS(t, ctx, "its lines", step("running")+`.querySelector(".viewbar span").textContent.includes("of blastn-batch-s01-job-013-")`)
+	if open := jsString(t, ctx, `[...document.querySelectorAll("details.step")].filter(d => d.open).map(d => d.dataset.phase).join(",")`); open != "running" {
+		t.Fatalf("open steps %q", open)
+	}
+	shot(t, ctx, "opened-on-the-failure")
 	row := step("running") + `.querySelector(".batchtable tbody tr")`
 	cells := jsString(t, ctx, `[...`+row+`.children].map(c => c.textContent).join("|")`)
 	if !strings.HasPrefix(cells, fmt.Sprintf("%03d|s01|blastn-batch-s01-job-013-", demo.OOMBatch)) || !strings.Contains(cells, "|failed|") ||
@@ -389,13 +407,35 @@ func TestPageBatchTableOfTheDemoRun(t *testing.T) {
 	if got := jsString(t, ctx, step("running")+`.querySelector(".state").textContent`); got != "failed" {
 		t.Fatalf("the step's state %q", got)
 	}
-	restarted := jsString(t, ctx, `[...`+step("running")+`.querySelectorAll(".batchtable tbody tr")].find(r => r.children[0].textContent === "005").children[7].textContent`)
-	if restarted != "1" {
-		t.Fatalf("batch 005 restarts %q", restarted)
+	cellOf := func(batch string, col int) string {
+		return jsString(t, ctx, `[...`+step("running")+`.querySelectorAll(".batchtable tbody tr")].find(r => r.children[0].textContent === "`+batch+`").children[`+fmt.Sprint(col)+`].textContent`)
+	}
+	// Every attempt of a retried batch, the first failed one too.
+	if got := cellOf("005", 7); got != "1" {
+		t.Fatalf("batch 005 restarts %q", got)
+	}
+	if got := cellOf("005", 8); got != "exit 1 → exit 0" {
+		t.Fatalf("batch 005 attempts %q", got)
+	}
+	if got := cellOf("008", 8); got != "exit 137 ContainerStatusUnknown → exit 0" || cellOf("008", 3) != "succeeded" {
+		t.Fatalf("batch 008 (evicted, then run again) attempts %q", got)
+	}
+	// One scroll per step: no box inside it scrolls on its own.
+	nested := `[...` + step("running") + `.querySelectorAll("*")].filter(e => !e.classList.contains("scroll") && ["auto", "scroll"].includes(getComputedStyle(e).overflowY) && e.scrollHeight > e.clientHeight + 1).length`
+	if n := jsInt(t, ctx, nested); n != 0 {
+		t.Fatalf("%d nested scroll boxes", n)
+	}
+	// Kubernetes' words have a style of their own; an INFO line on stderr is not an error.
+	if n := jsInt(t, ctx, `[...document.querySelectorAll(".line.stderr")].filter(l => l.textContent.includes("INFO") && l.classList.contains("error")).length`); n != 0 {
+		t.Fatalf("%d INFO lines on stderr painted as errors", n)
+	}
+	if got := jsString(t, ctx, `document.querySelector(".viewbar button:last-child").textContent`); got != "Back to the last lines" {
+		t.Fatalf("the finished run's back button %q", got)
 	}
 	do(t, ctx, step("running")+`.open = true`)
 	shot(t, ctx, "batches")
 	// A row filters the step to that batch's lines.
+	row = `[...` + step("running") + `.querySelectorAll(".batchtable tbody tr")].find(r => r.children[0].textContent === "013")`
 	pod := jsString(t, ctx, row+`.dataset.pod`)
 	do(t, ctx, row+`.click()`)
 	waitJS(t, ctx, "the batch's lines", step("running")+`.querySelector(".viewbar span").textContent.endsWith("of `+pod+`")`)

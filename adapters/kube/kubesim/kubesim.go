@@ -350,6 +350,11 @@ func (s *Sim) statusLocked(p *pod) corev1.PodStatus {
 	for _, c := range p.containers {
 		cur := c.instances[len(c.instances)-1]
 		cs := corev1.ContainerStatus{Name: c.name, ContainerID: cur.id, RestartCount: int32(len(c.instances) - 1)}
+		if n := len(c.instances); n > 1 {
+			prev := c.instances[n-2]
+			cs.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: prev.exit, ContainerID: prev.id,
+				Reason: terminatedReason(prev), StartedAt: metav1.NewTime(prev.started), FinishedAt: metav1.NewTime(prev.finished)}
+		}
 		switch cur.state {
 		case "waiting":
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "PodInitializing"}
@@ -361,15 +366,7 @@ func (s *Sim) statusLocked(p *pod) corev1.PodStatus {
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(cur.started)}
 			running, allDone = true, false
 		case "terminated":
-			reason := cur.reason
-			switch {
-			case reason != "":
-			case cur.exit != 0:
-				reason = "Error"
-			default:
-				reason = "Completed"
-			}
-			cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: cur.exit, ContainerID: cur.id, Reason: reason,
+			cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: cur.exit, ContainerID: cur.id, Reason: terminatedReason(cur),
 				StartedAt: metav1.NewTime(cur.started), FinishedAt: metav1.NewTime(cur.finished)}
 			failed = failed || cur.exit != 0
 		}
@@ -576,6 +573,18 @@ func (s *Sim) Status(ns, name string) (corev1.Pod, bool) {
 	}
 	p.obj.Status = s.statusLocked(p)
 	return *p.obj.DeepCopy(), true
+}
+
+// terminatedReason is the kubelet's reason for an ended instance: its own, else
+// Error or Completed by its exit code.
+func terminatedReason(in *instance) string {
+	switch {
+	case in.reason != "":
+		return in.reason
+	case in.exit != 0:
+		return "Error"
+	}
+	return "Completed"
 }
 
 // typed sets an object's kind and API version, as the wire carries them.

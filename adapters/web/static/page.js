@@ -42,6 +42,8 @@ let runStatus = "";
 const steps = new Map();      // summary step -> Step
 const containers = new Map(); // pod/container/container_id -> the summary's container entry
 let total = 0, frame = 0, activeStep = null, batchesDirty = false;
+let diagnosis = null;   // the summary's diagnosis, read again as notices say it changed
+let opened = false;     // the page has opened on the answer once
 
 // ---- formatting ----------------------------------------------------------------
 
@@ -204,12 +206,15 @@ class Step {
     this.liveBtn = button("Back to live", "Show the live tail again", () => this.showTail());
     this.bar.append(this.barText, this.earlierBtn, this.laterBtn, this.liveBtn);
     this.box = el("div", "lines");
-    this.box.addEventListener("scroll", () => this.onScroll());
+    // One scroll for the batch table, the bar and the lines: no box scrolls inside another.
+    this.scroller = el("div", "scroll");
+    this.scroller.append(this.batches, this.bar, this.box);
+    this.scroller.addEventListener("scroll", () => this.onScroll());
     this.pill = button("", "Resume following the newest lines", () => this.jumpToLatest());
     this.pill.className = "pill";
     this.pill.hidden = true;
     const body = el("div", "body");
-    body.append(tb, this.batches, this.bar, this.box, this.pill);
+    body.append(tb, this.scroller, this.pill);
     this.el.append(sum, body);
     this.el.addEventListener("toggle", () => { if (this.el.open) { this.full = true; schedule(); } });
 
@@ -353,7 +358,7 @@ class Step {
     this.follow = false;
     this.highlight = "";
     this.setRows(got, "window", "Lines of the run's history");
-    if (dir < 0) requestAnimationFrame(() => { this.box.scrollTop = this.box.scrollHeight; });
+    if (dir < 0) requestAnimationFrame(() => { this.scroller.scrollTop = this.scroller.scrollHeight; });
   }
 
   setFind(text) {
@@ -377,7 +382,8 @@ class Step {
   }
 
   onScroll() {
-    const atBottom = this.box.scrollTop + this.box.clientHeight >= this.box.scrollHeight - 4;
+    const sc = this.scroller;
+    const atBottom = sc.scrollTop + sc.clientHeight >= sc.scrollHeight - 4;
     if (atBottom && this.mode !== "window") {
       this.follow = true;
       this.unseen = 0;
@@ -391,7 +397,7 @@ class Step {
     if (this.mode !== "tail") return this.showTail();
     this.follow = true;
     this.unseen = 0;
-    this.box.scrollTop = this.box.scrollHeight;
+    this.scroller.scrollTop = this.scroller.scrollHeight;
     this.renderPill();
   }
 
@@ -432,6 +438,8 @@ class Step {
     } else {
       this.liveBtn.hidden = this.mode === "tail";
     }
+    // A finished run has no live tail to go back to: its last lines.
+    this.liveBtn.textContent = TERMINAL.has(runStatus) ? "Back to the last lines" : "Back to live";
     if (this.highlight && redrawn) {
       // Once, when the rows are drawn: the user may scroll away from it afterwards.
       const row = document.getElementById("l-" + this.highlight);
@@ -439,8 +447,11 @@ class Step {
         row.classList.add("target");
         row.scrollIntoView({ block: "center" });
       }
+    } else if (this.top && redrawn) {
+      this.scroller.scrollTop = 0; // opened on a batch: its row in the table, then its lines
+      this.top = false;
     } else if (this.follow && (redrawn || grew)) {
-      this.box.scrollTop = this.box.scrollHeight;
+      this.scroller.scrollTop = this.scroller.scrollHeight;
     }
     this.rendering = false;
     this.renderPill();
@@ -448,9 +459,9 @@ class Step {
 
   renderHead() {
     const s = this.stats;
-    const state = this.state();
+    const [state, text] = this.state();
     this.el.dataset.state = state;
-    this.head.state.textContent = state;
+    this.head.state.textContent = text;
     this.head.state.className = "state " + state;
     const end = state === "running" ? new Date().toISOString() : s.last;
     this.head.time.textContent = s.first ? clock(s.first) + " · " + duration(Date.parse(end) - Date.parse(s.first)) : "";
@@ -459,28 +470,32 @@ class Step {
     this.head.last.textContent = s.lastLine;
   }
 
-  // state: failed (a container of this step ended badly, or the run failed here),
-  // running (the newest step of a run still running), else done.
+  // state: [class, text]: running (the newest step of a run still running; "running ·
+  // 1 failed" when a batch of it failed meanwhile), failed (a container of this step
+  // ended badly and the step is over, or the run failed here), else done.
   state() {
-    if (this.name === "system") return "notices";
+    if (this.name === "system") return ["notices", "notices"];
     const bad = failedSteps();
-    if (bad.has(this.name)) return "failed";
     const newest = newestStep();
-    if (!TERMINAL.has(runStatus)) return newest === this ? "running" : "done";
-    if (runStatus !== "completed" && !bad.size && newest === this) return runStatus;
-    return "done";
+    if (!TERMINAL.has(runStatus) && newest === this) {
+      const n = failedCount(this.name);
+      return ["running", n ? "running · " + n + " failed" : "running"];
+    }
+    if (bad.has(this.name)) return ["failed", "failed"];
+    if (TERMINAL.has(runStatus) && runStatus !== "completed" && !bad.size && newest === this) return [runStatus, runStatus];
+    return ["done", "done"];
   }
 
   line(e) {
     const lvl = classify(e);
-    const row = el("div", "line " + (e.stream || "stdout") + (lvl ? " " + lvl : "") + (e.notice ? " note" : ""));
+    const row = el("div", "line " + (e.stream || "stdout") + (lvl ? " " + lvl : "") + (e.notice ? " note " + noticeClass(e) : ""));
     row.id = "l-" + e.id;
     row.dataset.id = e.id;
     const n = el("a", "n", e._n ? String(e._n) : "·");
     n.href = "#l-" + e.id;
     n.title = "Link to this line";
     const t = el("span", "t", clock(e.ts));
-    const src = el("span", "src", e.source === "k8s" ? e.pod + "/" + e.container : e.source === "system" ? "blastlog" : "submit");
+    const src = el("span", "src", sourceOf(e));
     src.title = src.textContent;
     const text = el("span", "text");
     const line = e.line || "";
@@ -497,6 +512,22 @@ class Step {
     row.append(n, t, src, text, link);
     return row;
   }
+}
+
+// The source column: a pod's container, the submit command, Kubernetes (its events and
+// waiting pods), or blastlog's own notices.
+function sourceOf(e) {
+  if (e.source === "k8s") return e.pod + "/" + e.container;
+  if (e.notice === "k8s_event" || e.notice === "waiting" && e.reason) return "kubernetes";
+  if (e.notice === "batch") return "job";
+  return e.source === "system" ? "blastlog" : "submit";
+}
+
+// noticeClass styles what Kubernetes says apart from blastlog's own notices.
+function noticeClass(e) {
+  if (e.notice === "k8s_event") return "kevent";
+  if (e.notice === "waiting" && e.reason) return "waitnote";
+  return "";
 }
 
 function textLine(e) {
@@ -567,6 +598,14 @@ function failedSteps() {
   return out;
 }
 
+// failedCount is how many batches (else pods) of a step failed so far.
+function failedCount(name) {
+  if (name === "running" && diagnosis && diagnosis.progress) return diagnosis.progress.failed;
+  const pods = new Set();
+  for (const c of latestInstances()) if (c.phase === name && c.exit_code !== undefined && c.exit_code !== 0) pods.add(c.pod);
+  return pods.size;
+}
+
 // latestInstances: per pod and container, the instance of the highest restart number.
 function latestInstances() {
   const latest = new Map();
@@ -586,16 +625,120 @@ function renderBatches() {
     if (!byStep.has(c.phase)) byStep.set(c.phase, []);
     byStep.get(c.phase).push(c);
   }
+  // Batches known from their Jobs before any pod of theirs wrote a line.
+  const diagBatches = (diagnosis && diagnosis.batches) || [];
+  if (diagBatches.length && !byStep.has("running")) byStep.set("running", []);
   for (const [name, list] of byStep) {
     const s = step(name);
     s.batches.hidden = false;
-    s.batches.replaceChildren(batchTable(list, Date.now(), (pod) => s.showPod(pod)));
+    const total = diagnosis && diagnosis.progress ? diagnosis.progress.batches : 0;
+    s.batches.replaceChildren(batchTable(list, Date.now(), (pod) => { s.selected = pod; batchesDirty = true; s.showPod(pod); },
+      name === "running" ? diagBatches : [], name === "running" ? total : 0, s.selected));
   }
+}
+
+// ---- the verdict: where the run stands and why -------------------------------------
+
+const DIAG_NOTICES = new Set(["k8s_event", "waiting", "batch", "container_ended", "command_ended"]);
+const DIAG_EVERY = 3000;    // the diagnosis is read at most this often (ms)
+const DIAG_PERIOD = 30000;  // and this often while the run runs (stuck, ETA)
+let diagTimer = 0, diagLast = 0;
+
+// refreshDiagnosis reads the summary's diagnosis again, soon, once however many
+// notices asked for it.
+function refreshDiagnosis() {
+  if (diagTimer) return;
+  diagTimer = setTimeout(async () => {
+    diagTimer = 0;
+    diagLast = Date.now();
+    try {
+      const sum = await api.summary(jobId);
+      applyDiagnosis(sum.diagnosis);
+    } catch (err) {
+      // the banner stays as it was
+    }
+  }, Math.max(0, diagLast + DIAG_EVERY - Date.now()));
+}
+
+function minutesLeft(eta) {
+  const ms = Date.parse(eta) - Date.now();
+  if (!(ms > 0)) return "";
+  return ms < 90_000 ? "~1 min left" : "~" + Math.round(ms / 60_000) + " min left";
+}
+
+function applyDiagnosis(d) {
+  if (!d) return;
+  diagnosis = d;
+  batchesDirty = true;
+  const box = $("verdict");
+  box.hidden = false;
+  box.className = "verdict " + d.state;
+  $("verdict-state").textContent = d.state;
+  $("headline").textContent = d.headline;
+  const p = d.progress;
+  $("progress").hidden = !p;
+  if (p) {
+    const pct = (n) => (p.batches ? (100 * n) / p.batches : 0) + "%";
+    const bar = $("progress").querySelector(".bar");
+    bar.querySelector(".ok").style.width = pct(p.succeeded);
+    bar.querySelector(".bad").style.width = pct(p.failed);
+    bar.querySelector(".run").style.width = pct(p.running);
+    const parts = [p.succeeded + " of " + p.batches + " batches"];
+    if (p.running) parts.push(p.running + " running");
+    if (p.pending) parts.push(p.pending + " pending");
+    if (p.failed) parts.push(p.failed + " failed");
+    if (p.eta && minutesLeft(p.eta)) parts.push(minutesLeft(p.eta));
+    $("progress-text").textContent = parts.join(" · ");
+  }
+  const list = $("causes");
+  list.replaceChildren();
+  for (const c of d.causes.slice(0, 3)) {
+    const li = el("li", "cause " + c.kind);
+    const what = el("a", "what", (c.batch ? "batch " + c.batch + " · " : "") + (c.reason || c.kind) +
+      (c.exit_code !== undefined ? " · exit " + c.exit_code : "") + (c.limit && c.limit.memory ? " · limit " + c.limit.memory : ""));
+    what.href = c.id ? "#l-" + c.id : "#";
+    what.title = c.message || "";
+    what.addEventListener("click", (ev) => { ev.preventDefault(); openCause(c); });
+    li.append(what, el("span", "msg", c.message || ""));
+    if (c.hint) li.append(el("span", "hint", c.hint));
+    list.append(li);
+  }
+  if (d.causes.length > 3) list.append(el("li", "more", "and " + plural(d.causes.length - 3, "more cause")));
+  schedule();
+}
+
+// openCause shows a cause where it happened: its batch (row selected, its lines) or
+// its line in its step.
+function openCause(c) {
+  const s = step(c.step || "system");
+  openOnly(s);
+  s.el.open = true;
+  s.userToggled = true;
+  activeStep = s;
+  if (c.pod && /-batch-.+-job-\d+-/.test(c.pod) && c.kind !== "waiting") {
+    s.selected = c.pod;
+    s.top = true;
+    batchesDirty = true;
+    s.showPod(c.pod);
+  } else if (c.id) {
+    openAt(c.id);
+  }
+  schedule();
+}
+
+// openOnTheAnswer: a failed run opens on its first cause, once it has ended (on
+// load, or when the run being watched ends).
+function openOnTheAnswer() {
+  if (opened || !diagnosis || !TERMINAL.has(runStatus)) return;
+  opened = true;
+  if (diagnosis.state !== "failed" || !diagnosis.causes.length || hashLine()) return;
+  openCause(diagnosis.causes[0]);
 }
 
 // ---- events ------------------------------------------------------------------------
 
 function onEvent(e) {
+  if (DIAG_NOTICES.has(e.notice)) refreshDiagnosis();
   const s = step(stepOf(e));
   e._n = s.count(e);
   containerEvent(e);
@@ -842,6 +985,7 @@ async function start() {
     return failed(err.status === 404 ? "No such run of yours" : "Reading the run", err);
   }
   applySummary(sum);
+  applyDiagnosis(sum.diagnosis);
   if (sum.last_id) {
     try {
       await loadTail(sum.last_id);
@@ -849,6 +993,7 @@ async function start() {
       failed("Reading the latest lines", err);
     }
   }
+  openOnTheAnswer();
   schedule();
   const id = hashLine();
   if (id) openAt(id);
@@ -865,7 +1010,10 @@ async function start() {
       runStatus = done.status || "completed";
       setBadge(runStatus);
       try {
-        applySummary(await api.summary(jobId)); // the final counts, as the server has them
+        const sum = await api.summary(jobId); // the final counts, as the server has them
+        applySummary(sum);
+        applyDiagnosis(sum.diagnosis);
+        openOnTheAnswer();
       } catch (err) {
         // the live counts stand
       }
@@ -875,6 +1023,7 @@ async function start() {
   });
   stream.start();
   setInterval(() => { if (!TERMINAL.has(runStatus)) schedule(); }, 1000); // running durations
+  setInterval(() => { if (!TERMINAL.has(runStatus)) refreshDiagnosis(); }, DIAG_PERIOD); // stuck, ETA
   window.blastlogStream = stream; // for debugging and tests
 }
 

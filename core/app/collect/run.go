@@ -80,6 +80,7 @@ func (rs *runState) observe(ch ports.PodChange) {
 		if t.ContainerID == "" {
 			continue // not started: it gets a target once it has an instance
 		}
+		rs.previousLocked(t)
 		f, ok := rs.targets[t.Key()]
 		if !ok {
 			f = &tstate{t: t, changed: make(chan struct{}, 1), cp: rs.ckpts[t.Key()]}
@@ -93,6 +94,13 @@ func (rs *runState) observe(ch ports.PodChange) {
 			for _, old := range rs.targets {
 				if old != f && old.t.PodUID == t.PodUID && old.t.Container == t.Container && !old.previous {
 					old.previous, old.ended = true, true
+					if t.Last.ID == old.t.ContainerID {
+						// How it ended, from the pod's lastState: its exit is the attempt's.
+						old.t.ExitCode, old.t.Reason = t.Last.ExitCode, t.Last.Reason
+						if !t.Last.FinishedAt.IsZero() {
+							old.t.FinishedAt = t.Last.FinishedAt
+						}
+					}
 					signal.Notify(old.changed)
 				}
 			}
@@ -118,6 +126,43 @@ func (rs *runState) observe(ch ports.PodChange) {
 	signal.Notify(rs.wake)
 }
 
+// waitsForPreviousLocked: an earlier instance of f's container is not read to its end
+// yet; f waits for it, so that a container's instances reach the log in order.
+// rs.mu is held.
+func (rs *runState) waitsForPreviousLocked(f *tstate) bool {
+	if f.t.Restart == 0 {
+		return false
+	}
+	for _, o := range rs.targets {
+		if o.previous && o.phase != done && o.t.Restart < f.t.Restart && o.t.PodUID == f.t.PodUID && o.t.Container == f.t.Container {
+			return true
+		}
+	}
+	return false
+}
+
+// previousLocked makes a target of the instance before t when the collector never saw
+// it (it restarted in place between two looks at the pod): the pod's lastState names
+// it and says how it ended, and its log is still there as the container's previous
+// one. rs.mu is held.
+func (rs *runState) previousLocked(t target.Target) {
+	if t.Last.ID == "" {
+		return
+	}
+	prev := t
+	prev.ContainerID, prev.State, prev.Restart = t.Last.ID, target.Terminated, max(0, t.Restart-1)
+	prev.ExitCode, prev.Reason, prev.StartedAt, prev.FinishedAt = t.Last.ExitCode, t.Last.Reason, t.Last.StartedAt, t.Last.FinishedAt
+	if _, ok := rs.targets[prev.Key()]; ok {
+		return
+	}
+	f := &tstate{t: prev, changed: make(chan struct{}, 1), cp: rs.ckpts[prev.Key()], previous: true, ended: true}
+	if f.cp.Ended {
+		f.phase = done
+	}
+	rs.targets[prev.Key()] = f
+	rs.newest = rs.c.Config.now()
+}
+
 // dispatch gives free follow slots to running containers first, then to any not yet
 // read; every target without a slot is polled.
 func (rs *runState) dispatch(ctx context.Context) {
@@ -125,7 +170,7 @@ func (rs *runState) dispatch(ctx context.Context) {
 		rs.mu.Lock()
 		var pick *tstate
 		for _, f := range rs.targets {
-			if (f.phase != queued && f.phase != polling) || f.busy {
+			if (f.phase != queued && f.phase != polling) || f.busy || rs.waitsForPreviousLocked(f) {
 				continue
 			}
 			if f.t.State == target.Running && !f.ended {
@@ -316,7 +361,7 @@ func (rs *runState) duePolls(n int) []*tstate {
 	defer rs.mu.Unlock()
 	var due []*tstate
 	for _, f := range rs.targets {
-		if f.phase == polling && !f.busy && !f.nextPoll.After(now) {
+		if f.phase == polling && !f.busy && !f.nextPoll.After(now) && !rs.waitsForPreviousLocked(f) {
 			due = append(due, f)
 		}
 	}
@@ -500,6 +545,9 @@ func (rs *runState) current(ctx context.Context, f *tstate) bool {
 		switch {
 		case t.ContainerID != self.ContainerID:
 			f.previous, f.ended = true, true
+			if t.Last.ID == self.ContainerID {
+				f.t.ExitCode, f.t.Reason = t.Last.ExitCode, t.Last.Reason
+			}
 		case t.State == target.Terminated:
 			f.ended = true // the watch may not have said so yet
 			f.t.ExitCode, f.t.Reason, f.t.FinishedAt = t.ExitCode, t.Reason, t.FinishedAt
