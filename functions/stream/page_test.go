@@ -484,3 +484,61 @@ func TestPageTheDemoAlwaysHasALiveRun(t *testing.T) {
 	}
 	shot(t, ctx, "demo-run-2")
 }
+
+// A live run told as it happens: its first wave of batches Pending on
+// FailedScheduling (the reason in their rows, the banner saying they wait), then the
+// progress bar counting up to "24 of 24 batches" and a succeeded verdict.
+func TestPageProgressAndPendingBatchesOfALiveRun(t *testing.T) {
+	ctx := browser(t)
+	s := newStack(t)
+	sim := kubesim.New()
+	t.Cleanup(sim.Close)
+	srv := s.server(t, map[string]string{"BLASTLOG_STREAM_TICKETS": "on", "BLASTLOG_K8S": "kubeconfig", "KUBECONFIG": kubeconfig(t, sim.URL())})
+	cfg := redisstore.Config{MaxLen: 100_000}
+	p := demo.Player{Log: redisstore.NewEventLog(s.rdb, cfg), Jobs: s.tickets.Jobs, Active: redisstore.NewCoordination(s.rdb, cfg),
+		Sim: sim, Owner: entra.DefaultDevUser, Pace: 60 * time.Millisecond, Healthy: true, Pending: 6 * time.Second}
+	played := make(chan error, 1)
+	go func() { played <- p.Play(context.Background(), "run-live") }()
+	open(t, ctx, srv.base+"/?run=run-live")
+	// The batches are known from their Jobs before any pod runs; the first wave waits.
+	pending := `[...` + step("running") + `.querySelectorAll(".batchtable tbody tr.pending")].filter(r => r.querySelector(".reason").textContent.startsWith("waits: Unschedulable: 0/3 nodes are available: 3 Insufficient memory."))`
+	waitJS(t, ctx, "pending batches with their reason", pending+`.length === 6`)
+	waitJS(t, ctx, "the banner saying they wait", `document.getElementById("headline").textContent.includes("6 pods waiting (Unschedulable)")`)
+	if got := jsString(t, ctx, `document.getElementById("progress-text").textContent`); !strings.HasPrefix(got, "0 of 24 batches") {
+		t.Fatalf("progress while pending %q", got)
+	}
+	do(t, ctx, step("running")+`.open = true`)
+	shot(t, ctx, "pending")
+	// Counting up: record what the progress says until the run ends.
+	do(t, ctx, `window.__seen = []; window.__watch = setInterval(() => { const t = document.getElementById("progress-text").textContent; if (window.__seen[window.__seen.length-1] !== t) window.__seen.push(t); }, 20)`)
+	waitJS(t, ctx, "a batch running", `document.getElementById("progress-text").textContent.includes("running")`)
+	shot(t, ctx, "running")
+	if err := <-played; err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the run completed", `document.getElementById("badge").textContent === "completed"`)
+	waitJS(t, ctx, "24 of 24", `document.getElementById("progress-text").textContent === "24 of 24 batches"`)
+	if got := jsString(t, ctx, `document.getElementById("headline").textContent`); got != "All 24 batches succeeded, 2 batches after a retry." {
+		t.Fatalf("headline %q", got)
+	}
+	seen := jsString(t, ctx, `JSON.stringify(window.__seen)`)
+	var counts []int
+	for _, part := range strings.Split(seen, `"`) {
+		var n int
+		if _, err := fmt.Sscanf(part, "%d of 24 batches", &n); err == nil {
+			counts = append(counts, n)
+		}
+	}
+	if len(counts) < 3 || counts[len(counts)-1] != 24 {
+		t.Fatalf("the progress did not count up: %s", seen)
+	}
+	for i := 1; i < len(counts); i++ {
+		if counts[i] < counts[i-1] {
+			t.Fatalf("the progress went back: %s", seen)
+		}
+	}
+	if cls := jsString(t, ctx, `document.getElementById("verdict").className`); cls != "verdict succeeded" {
+		t.Fatalf("verdict %q", cls)
+	}
+	shot(t, ctx, "succeeded")
+}

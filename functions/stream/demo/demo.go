@@ -87,6 +87,8 @@ type Player struct {
 	// Pending: the first wave of batch pods waits this long on FailedScheduling
 	// (Insufficient memory) before the scheduler places them; 0: they start at once.
 	Pending time.Duration
+	// Healthy: no batch is OOMKilled, the run succeeds.
+	Healthy bool
 }
 
 // Defaults of a Player.
@@ -107,7 +109,7 @@ const (
 )
 
 // Play plays one run: registers jobID for the owner, publishes `elastic-blast submit`,
-// plays the pods and marks the run failed (its OOMKilled batch) or completed.
+// plays the pods and marks the run failed (its OOMKilled batch) or completed (Healthy).
 func (p Player) Play(ctx context.Context, jobID string) error {
 	o, err := load(jobID)
 	if err != nil {
@@ -221,8 +223,13 @@ func (p Player) Loop(ctx context.Context, period time.Duration, name func(n int)
 	for n := 1; ; n++ {
 		plays.Add(1)
 		run := p
-		if n%PendingEvery == 2 && run.Pending == 0 {
-			run.Pending = DemoPending // one run in three waits for nodes first
+		switch n % PendingEvery {
+		case 2:
+			if run.Pending == 0 {
+				run.Pending = DemoPending // one run in three waits for nodes first
+			}
+		case 0:
+			run.Healthy = true // and one in three succeeds
 		}
 		go func(id string) {
 			defer plays.Done()

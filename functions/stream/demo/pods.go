@@ -80,7 +80,8 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 		if ctx.Err() != nil {
 			break
 		}
-		if b == OOMBatch {
+		oom := b == OOMBatch && !p.Healthy
+		if oom {
 			failedPod = bt.name
 		}
 		wg.Add(1)
@@ -90,8 +91,8 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 			if b == EvictBatch && !p.evicted(ctx, bt.name, bt.fp) {
 				return
 			}
-			if p.pod(ctx, bt.name, bt.fp, batchScript(b), b < parallel && p.Pending > 0) {
-				p.endJob(bt.fp.Job, b == OOMBatch)
+			if p.pod(ctx, bt.name, bt.fp, batchScript(b, oom), b < parallel && p.Pending > 0) {
+				p.endJob(bt.fp.Job, oom)
 			}
 		}()
 	}
@@ -241,8 +242,8 @@ func batchPod(name string, fp fixturePod, b int) (string, fixturePod, error) {
 }
 
 // batchScript makes batch b's blast container report its progress (one query batch of
-// 40 queries), and plays the OOMKilled batch and the restarted one.
-func batchScript(b int) script {
+// 40 queries), and plays the OOMKilled batch (when oom) and the restarted one.
+func batchScript(b int, oom bool) script {
 	return func(c string, lines []string) ([]string, int32, string, int) {
 		switch c {
 		case "blast":
@@ -253,7 +254,7 @@ func batchScript(b int) script {
 			var progress []string
 			for k := 1; k <= 8; k++ {
 				progress = append(progress, fmt.Sprintf("batch_%03d: %d/40 queries searched, %d hits so far", b, 5*k, 37*k+b))
-				if b == OOMBatch && k == 5 {
+				if oom && k == 5 {
 					progress = append(progress, "blastn: resident memory 61.8 GiB of a 62 GiB limit")
 					return append(head, progress...), 137, "OOMKilled", 0
 				}
@@ -269,7 +270,7 @@ func batchScript(b int) script {
 			}
 			return out, 0, "", 0
 		case "results-export":
-			if b == OOMBatch {
+			if oom {
 				return []string{"INFO: Scanning...", fmt.Sprintf("WARNING: no results for batch_%03d; nothing to export", b)}, 0, "", 0
 			}
 			url := fmt.Sprintf("INFO: uploading batch_%03d.out to https://stgelb.blob.core.windows.net/results/batch_%03d.out?sv=2023-11-03&sp=cw&sig=c2VjcmV0c2lnbmF0dXJlZm9yYmF0Y2gxMjM0NTY3ODkw%%3D", b, b)
