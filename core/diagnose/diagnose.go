@@ -454,9 +454,18 @@ func (t *Tracker) wait(c Cause, name string) {
 	t.Waiting = append(t.Waiting, c)
 	if c.Batch != "" {
 		if b := t.batch(c.Batch); b != nil && len(b.Live) == 0 && b.JobState != BatchSucceeded && b.JobState != BatchFailed {
-			b.Waiting = c.Reason + ": " + strings.TrimPrefix(c.Message, c.Pod+" ")
+			b.Waiting = c.Reason + ": " + said(c.Message, c.Reason)
 		}
 	}
+}
+
+// said is what a notice's line says after "<object> <reason>: ", the message
+// Kubernetes gave.
+func said(line, reason string) string {
+	if i := strings.Index(line, reason+": "); i >= 0 {
+		return line[i+len(reason)+2:]
+	}
+	return line
 }
 
 // resolveWaiting drops the waiting causes of a pod that now runs.

@@ -354,7 +354,8 @@ func TestBatchStatesForTheTable(t *testing.T) {
 	if len(d.Batches) != 3 || d.Batches[0].Batch != "000" || d.Batches[2].Batch != "002" {
 		t.Fatalf("%+v", d.Batches)
 	}
-	if w := d.Batches[2]; w.State != BatchPending || !strings.Contains(w.Waiting, "Insufficient memory") || w.Limit == nil || w.Limit.Memory != "62Gi" {
+	if w := d.Batches[2]; w.State != BatchPending || w.Waiting != "Unschedulable: 0/3 nodes are available: 3 Insufficient memory." ||
+		w.Limit == nil || w.Limit.Memory != "62Gi" {
 		t.Fatalf("pending batch %+v", w)
 	}
 	if r := d.Batches[1]; r.State != BatchSucceeded || len(r.Attempts) != 2 || r.Attempts[0].ExitCode != 1 || r.Attempts[0].Reason != "Error" {
