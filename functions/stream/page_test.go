@@ -52,7 +52,7 @@ func shot(t *testing.T, ctx context.Context, name string) {
 }
 
 // kubeconfig writes a kubeconfig for a cluster at server.
-func kubeconfig(t *testing.T, server string) string {
+func kubeconfig(t testing.TB, server string) string {
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	err := os.WriteFile(path, []byte(fmt.Sprintf(`apiVersion: v1
 kind: Config

@@ -84,10 +84,19 @@ type Sim struct {
 	uidSeq   int
 	bearer   string // required Authorization bearer token, if set
 	requests atomic.Int64
+	byKind   map[string]int64 // requests per resource (pods, events, jobs), under mu
 }
 
 // Requests is how many API requests the simulator has served.
 func (s *Sim) Requests() int64 { return s.requests.Load() }
+
+// RequestsFor is how many requests named a resource: "pods" (with their logs),
+// "events" or "jobs".
+func (s *Sim) RequestsFor(resource string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byKind[resource]
+}
 
 // RequireBearer makes every request carry "Authorization: Bearer token" (401 otherwise).
 func (s *Sim) RequireBearer(token string) {
@@ -417,6 +426,17 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	s.mu.Lock()
+	for _, p := range parts {
+		if p == "pods" || p == "events" || p == "jobs" {
+			if s.byKind == nil {
+				s.byKind = map[string]int64{}
+			}
+			s.byKind[p]++
+			break
+		}
+	}
+	s.mu.Unlock()
 	watching := r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1"
 	// api/v1/namespaces/{ns}/events, apis/batch/v1/namespaces/{ns}/jobs
 	if r.Method == http.MethodGet && len(parts) == 5 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces" && parts[4] == "events" ||
