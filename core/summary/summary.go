@@ -208,8 +208,8 @@ func (r *Run) Add(e *event.Event) {
 		s.LastTS = e.TS
 	}
 	s.LastID = e.ID
-	if e.Pod == "" {
-		return
+	if e.Pod == "" || e.Notice != "" && e.Notice != event.NoticeContainerEnded {
+		return // the container table is lines and ends; a notice about a pod is neither
 	}
 	key := e.Pod + "/" + e.Container + "/" + e.ContainerID
 	c := r.Containers[key]

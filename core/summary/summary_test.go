@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -76,5 +77,43 @@ func TestAddCountsPerStepAndContainer(t *testing.T) {
 	cl.Steps["running"].Count = 99
 	if r.Steps["running"].Count != 3 {
 		t.Fatal("Clone shares steps")
+	}
+}
+
+// The container table: each instance of a restarted container is its own entry, the
+// table stops at MaxContainers (the rest only counted), a k8s_event notice naming a
+// pod is not a container's line, and the diagnosis is carried and cloned apart.
+func TestContainerTableInstancesCapAndDiagnosis(t *testing.T) {
+	r := New()
+	at := time.Date(2026, 6, 1, 2, 3, 4, 0, time.UTC)
+	line := func(pod, id string, restart int, text string) {
+		e := event.Event{ID: "1-1", Source: event.SourceK8s, Phase: "running", Pod: pod, Container: "blast", ContainerID: id,
+			Restart: restart, Line: text, Stream: event.Stdout, TS: at}
+		r.Add(&e)
+	}
+	line("b-5", "c://1", 0, "Error: Stale file handle")
+	line("b-5", "c://2", 1, "run start")
+	if a, b := r.Containers["b-5/blast/c://1"], r.Containers["b-5/blast/c://2"]; a == nil || b == nil || b.Restart != 1 || a.Errors != 1 || b.Errors != 0 {
+		t.Fatalf("instances %+v %+v", a, b)
+	}
+	ev := event.System("r", "running", event.NoticeK8sEvent, "Pod/b-5 BackOff: restarting", at)
+	ev.Pod, ev.Detail = "b-5", &event.Detail{Object: "Pod/b-5", Type: "Warning", Reason: "BackOff"}
+	r.Add(&ev)
+	if n := r.Containers["b-5//"]; n != nil && n.Count != 0 {
+		t.Fatalf("a notice counted as a container's line: %+v", n)
+	}
+	for i := len(r.Containers); i < MaxContainers+10; i++ {
+		line(fmt.Sprintf("p-%d", i), "c://x", 0, "x")
+	}
+	if len(r.Containers) != MaxContainers || r.ContainersDropped != 10 {
+		t.Fatalf("%d containers, %d dropped", len(r.Containers), r.ContainersDropped)
+	}
+	if len(r.Diagnosis.Waiting) != 1 {
+		t.Fatalf("the diagnosis did not see the event: %+v", r.Diagnosis)
+	}
+	cl := r.Clone()
+	cl.Diagnosis.Waiting[0].Reason = "changed"
+	if r.Diagnosis.Waiting[0].Reason != "BackOff" {
+		t.Fatal("Clone shares the diagnosis")
 	}
 }

@@ -568,7 +568,7 @@ const containerKey = (e) => e.pod + "/" + e.container + "/" + (e.container_id ||
 
 // containerEvent keeps the containers' entries as the server's summary does.
 function containerEvent(e) {
-  if (!e.pod) return;
+  if (!e.pod || (e.notice && e.notice !== "container_ended")) return; // a notice about a pod is no container's line
   const key = containerKey(e);
   let c = containers.get(key);
   if (!c) {
