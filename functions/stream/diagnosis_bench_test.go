@@ -60,7 +60,7 @@ func BenchmarkEventToViewer(b *testing.B) {
 			name := fmt.Sprintf("%s.%d.%d", pod, b.N, i)
 			t0 := time.Now()
 			sim.Event(corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: name}, Type: corev1.EventTypeWarning, Reason: "FailedScheduling",
-				Message: fmt.Sprintf("0/3 nodes are available: 3 Insufficient memory. (%s)", name),
+				Message:        fmt.Sprintf("0/3 nodes are available: 3 Insufficient memory. (%s)", name),
 				InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: pod}})
 			for data := range arrived {
 				if strings.Contains(data, name) {
