@@ -266,8 +266,9 @@ type Archive interface {
 	// is taken: ErrExists then, and the stored chunk stays as it was. ErrUnavailable
 	// when the store does not answer.
 	PutChunk(ctx context.Context, c chunk.Chunk) error
-	// Chunk reads one chunk: ErrNotFound, ErrUnavailable.
-	Chunk(ctx context.Context, jobID, step string, seq int) (chunk.Chunk, error)
+	// Chunk reads one chunk's stored bytes (chunk.Decode reads them; a reader that
+	// needs less skims them): ErrNotFound, ErrUnavailable.
+	Chunk(ctx context.Context, jobID, step string, seq int) ([]byte, error)
 	// Chunks lists the run's chunks as (step, sequence) pairs, in no given order
 	// (Ref.Seq set, the ids and count not).
 	Chunks(ctx context.Context, jobID string) (map[string][]chunk.Ref, error)

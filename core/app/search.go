@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -163,7 +164,7 @@ func (r *Reads) Search(ctx context.Context, jobID string, q SearchQuery) (Search
 	if counts, ok := r.marks.get(jobID, q.After); ok && q.After != "" {
 		lineNo, from = counts, after
 	}
-	err := r.History.Scan(ctx, jobID, from, downloadPage, func(p history.Page) error {
+	err := r.History.ScanFiltered(ctx, jobID, from, downloadPage, q.filter(needle), func(p history.Page) error {
 		for i := range p.Events {
 			e := &p.Events[i]
 			step := summary.StepOf(e)
@@ -174,7 +175,7 @@ func (r *Reads) Search(ctx context.Context, jobID string, q SearchQuery) (Search
 			}
 			res.Scanned++
 			res.NextAfter = e.ID
-			if q.matches(e, needle) {
+			if !history.Skipped(e) && q.matches(e, needle) {
 				res.Matches = append(res.Matches, Match{Event: *e, LineNo: lineNo[step]})
 				if len(res.Matches) == q.Limit {
 					return errStopScan
@@ -224,4 +225,96 @@ func noticeMatches(e *event.Event, needle string) bool {
 		return true
 	}
 	return code != nil && needle == strconv.Itoa(*code)
+}
+
+// The two runes that lower-case to ASCII letters ("k", "i"), as UTF-8 and as a
+// JSON escape (lowered, for containsFoldASCII).
+var (
+	kelvin, dottedI               = []byte("\u212a"), []byte("\u0130")
+	kelvinEscaped, dottedIEscaped = []byte(`\u212a`), []byte(`\u0130`)
+)
+
+// issueWords are what the error/warning rules look for (summary.Classify), lowered:
+// a chunk with none of them holds no issue.
+var issueWords = [][]byte{[]byte("error"), []byte("fatal"), []byte("traceback"), []byte("warn"), []byte("exit code"),
+	[]byte("exit status "), []byte("exited with "), []byte("exit_code=")}
+
+// filter tells from a chunk's stored bytes whether it may hold a match, so that a
+// search decodes only those (CONTRACT §3's search, at the speed of the bytes). It
+// looks for the lowered query as the chunk writes it — JSON-escaped, ASCII case
+// folded — and, with issues=1, for the words of the rules. A query with other than
+// ASCII letters is not prefiltered (Unicode case folding changes lengths), nor is one
+// that the Kelvin sign or a dotted capital I could lower into (they lower to ASCII
+// "k" and "i"): such a chunk is decoded.
+func (q *SearchQuery) filter(needle string) history.Filter {
+	var want []byte
+	if needle != "" {
+		for i := 0; i < len(needle); i++ {
+			if needle[i] >= utf8.RuneSelf {
+				return nil
+			}
+		}
+		quoted := event.AppendJSONString(nil, needle)
+		want = quoted[1 : len(quoted)-1]
+	}
+	foldsToASCII := bytes.ContainsAny(want, "ki")
+	return func(raw []byte) bool {
+		if foldsToASCII && (containsFoldASCII(raw, kelvinEscaped) || containsFoldASCII(raw, dottedIEscaped) ||
+			bytes.Contains(raw, kelvin) || bytes.Contains(raw, dottedI)) {
+			return true
+		}
+		if want != nil && !containsFoldASCII(raw, want) {
+			return false
+		}
+		if q.Issues {
+			for _, w := range issueWords {
+				if containsFoldASCII(raw, w) {
+					return true
+				}
+			}
+			return false
+		}
+		return true
+	}
+}
+
+// containsFoldASCII reports whether s holds sub (lower case ASCII) in any ASCII case.
+func containsFoldASCII(s, sub []byte) bool {
+	if len(sub) == 0 {
+		return true
+	}
+	first, upper := sub[0], sub[0]
+	if 'a' <= first && first <= 'z' {
+		upper = first - 'a' + 'A'
+	}
+	for i := 0; i+len(sub) <= len(s); {
+		// Jump to the next place the first byte could start (memchr speed).
+		j := bytes.IndexByte(s[i:len(s)-len(sub)+1], first)
+		if upper != first {
+			if k := bytes.IndexByte(s[i:len(s)-len(sub)+1], upper); k >= 0 && (j < 0 || k < j) {
+				j = k
+			}
+		}
+		if j < 0 {
+			return false
+		}
+		i += j
+		if equalFoldASCII(s[i:i+len(sub)], sub) {
+			return true
+		}
+		i++
+	}
+	return false
+}
+
+func equalFoldASCII(s, lower []byte) bool {
+	for i, c := range s {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }

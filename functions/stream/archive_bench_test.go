@@ -292,7 +292,7 @@ type countingArchive struct {
 	reads atomic.Int64
 }
 
-func (c *countingArchive) Chunk(ctx context.Context, jobID, step string, seq int) (chunk.Chunk, error) {
+func (c *countingArchive) Chunk(ctx context.Context, jobID, step string, seq int) ([]byte, error) {
 	c.reads.Add(1)
 	return c.Dir.Chunk(ctx, jobID, step, seq)
 }

@@ -407,7 +407,11 @@ func TestArchiverKilledMidRunIsTakenOver(t *testing.T) {
 	}
 	var ids []string
 	for _, ref := range idx.Steps["running"].Chunks {
-		c, err := arch.Chunk(context.Background(), "run-k", "running", ref.Seq)
+		raw, err := arch.Chunk(context.Background(), "run-k", "running", ref.Seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := chunk.Decode(raw)
 		if err != nil {
 			t.Fatal(err)
 		}

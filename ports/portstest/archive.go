@@ -1,6 +1,7 @@
 package portstest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -56,18 +57,18 @@ func (a *Archive) PutChunk(_ context.Context, c chunk.Chunk) error {
 }
 
 // Chunk implements ports.Archive.
-func (a *Archive) Chunk(_ context.Context, jobID, step string, seq int) (chunk.Chunk, error) {
+func (a *Archive) Chunk(_ context.Context, jobID, step string, seq int) ([]byte, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.down(); err != nil {
-		return chunk.Chunk{}, err
+		return nil, err
 	}
 	name := chunk.Name(jobID, step, seq)
 	b, ok := a.chunks[name]
 	if !ok {
-		return chunk.Chunk{}, fmt.Errorf("%s: %w", name, ports.ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", name, ports.ErrNotFound)
 	}
-	return chunk.Decode(b)
+	return bytes.Clone(b), nil
 }
 
 // Chunks implements ports.Archive.

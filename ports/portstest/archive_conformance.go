@@ -1,6 +1,7 @@
 package portstest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,7 +50,14 @@ func TestArchive(t *testing.T, newStore func(t *testing.T) ArchiveStore) {
 		if err := s.PutChunk(ctx, again); !errors.Is(err, ports.ErrExists) {
 			t.Fatalf("second put: %v, want ErrExists", err)
 		}
-		got, err := s.Chunk(ctx, "run/1 x", "staging_db", 0)
+		raw, err := s.Chunk(ctx, "run/1 x", "staging_db", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(raw, c.Encode()) {
+			t.Fatalf("the stored bytes are not the chunk's encoding:\n%s\n%s", raw, c.Encode())
+		}
+		got, err := chunk.Decode(raw)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -155,17 +155,9 @@ func (s *Store) read(ctx context.Context, name string) ([]byte, string, error) {
 }
 
 // Chunk implements ports.Archive.
-func (s *Store) Chunk(ctx context.Context, jobID, step string, seq int) (chunk.Chunk, error) {
-	name := chunk.Name(jobID, step, seq)
-	b, _, err := s.read(ctx, name)
-	if err != nil {
-		return chunk.Chunk{}, err
-	}
-	c, err := chunk.Decode(b)
-	if err != nil {
-		return chunk.Chunk{}, fmt.Errorf("chunk %s: %w: %w", name, ports.ErrUnavailable, err)
-	}
-	return c, nil
+func (s *Store) Chunk(ctx context.Context, jobID, step string, seq int) ([]byte, error) {
+	b, _, err := s.read(ctx, chunk.Name(jobID, step, seq))
+	return b, err
 }
 
 // list calls f with every blob name under prefix.

@@ -126,17 +126,13 @@ func syncDir(dir string) error {
 }
 
 // Chunk implements ports.Archive.
-func (d *Dir) Chunk(_ context.Context, jobID, step string, seq int) (chunk.Chunk, error) {
+func (d *Dir) Chunk(_ context.Context, jobID, step string, seq int) ([]byte, error) {
 	name := chunk.Name(jobID, step, seq)
 	b, err := os.ReadFile(d.path(name))
 	if err != nil {
-		return chunk.Chunk{}, failure("chunk "+name, err)
+		return nil, failure("chunk "+name, err)
 	}
-	c, err := chunk.Decode(b)
-	if err != nil {
-		return chunk.Chunk{}, fmt.Errorf("chunk %s: %w: %w", name, ports.ErrUnavailable, err)
-	}
-	return c, nil
+	return b, nil
 }
 
 // Chunks implements ports.Archive.

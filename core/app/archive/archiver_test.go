@@ -9,6 +9,7 @@ import (
 
 	"github.com/blastlog/blastlog/core/app/archive"
 	"github.com/blastlog/blastlog/core/app/history"
+	"github.com/blastlog/blastlog/core/chunk"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports/portstest"
@@ -163,7 +164,11 @@ func TestTakeoverNeitherDuplicatesNorSkips(t *testing.T) {
 	idx, _, _ := s.arch.Index(bg, "run")
 	var got []string
 	for _, ref := range idx.Steps["running"].Chunks {
-		c, err := s.arch.Chunk(bg, "run", "running", ref.Seq)
+		raw, err := s.arch.Chunk(bg, "run", "running", ref.Seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := chunk.Decode(raw)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -146,7 +147,7 @@ func (r *run) probe(ctx context.Context) error {
 			if ref.Seq < si.NextSeq {
 				continue
 			}
-			c, err := r.a.Archive.Chunk(ctx, r.jobID, step, ref.Seq)
+			c, err := r.a.chunk(ctx, r.jobID, step, ref.Seq)
 			if err != nil {
 				return err
 			}
@@ -450,7 +451,7 @@ func (r *run) putChunk(ctx context.Context, step string, b *stepBuf, n int) erro
 			r.failed("chunk", err)
 			return err
 		}
-		old, err := r.a.Archive.Chunk(ctx, r.jobID, step, si.NextSeq)
+		old, err := r.a.chunk(ctx, r.jobID, step, si.NextSeq)
 		if err != nil {
 			r.failed("chunk", err)
 			return err
@@ -616,4 +617,18 @@ func (r *run) check(ctx context.Context) (e end, done, checked bool) {
 func mustID(s string) event.ID {
 	id, _ := event.ParseID(s)
 	return id
+}
+
+// chunk reads and decodes one stored chunk; one that does not decode is a store that
+// does not answer properly (ErrUnavailable), not a missing one.
+func (a *Archiver) chunk(ctx context.Context, jobID, step string, seq int) (chunk.Chunk, error) {
+	raw, err := a.Archive.Chunk(ctx, jobID, step, seq)
+	if err != nil {
+		return chunk.Chunk{}, err
+	}
+	c, err := chunk.Decode(raw)
+	if err != nil {
+		return chunk.Chunk{}, fmt.Errorf("chunk %s: %w: %w", chunk.Name(jobID, step, seq), ports.ErrUnavailable, err)
+	}
+	return c, nil
 }

@@ -72,3 +72,15 @@ func (c *lru) get(name string, fetch func() (*chunk.Chunk, int64, error)) (*chun
 	close(l.done)
 	return ch, err
 }
+
+// peek returns the named chunk if it is kept, without loading it.
+func (c *lru) peek(name string) (*chunk.Chunk, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[name]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*entry).chunk, true
+}

@@ -3,7 +3,9 @@ package history
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +15,10 @@ import (
 )
 
 // Page is one read: Gap (if any) comes before Events.
+//
+// In a filtered scan (ScanFiltered) the events of a chunk whose bytes the filter
+// refused come as skeletons: ID and Phase only, Source empty (Skipped reports them).
+// They are there to be counted, never to be shown.
 type Page struct {
 	// Gap says that events between the read's resume point and Events[0] (or what
 	// follows, when Events is empty) are lost in both tiers.
@@ -35,8 +41,14 @@ type Reader struct {
 	// IndexTTL is how long an index read is reused while the stream's first id stays
 	// the same: DefaultIndexTTL.
 	IndexTTL time.Duration
+	// Window is how many chunks one read fetches ahead, concurrently, so that a
+	// store's per-request latency is paid once per window, not once per chunk:
+	// DefaultWindow. MaxFetches bounds those fetches in flight in the process:
+	// DefaultMaxFetches.
+	Window, MaxFetches int
 
 	once    sync.Once
+	slots   chan struct{} // the process's prefetches in flight
 	chunks  *lru
 	indexMu sync.Mutex
 	indexes map[string]cachedIndex
@@ -46,8 +58,10 @@ type Reader struct {
 const (
 	DefaultCacheBytes = 32 << 20
 	DefaultIndexTTL   = time.Second
+	DefaultWindow     = 8
+	DefaultMaxFetches = 64
 	maxIndexes        = 4096
-	scanCacheBytes    = 4 << 20 // a scan's own chunks: the current one of each step
+	scanCacheBytes    = 16 << 20 // a scan's own chunks: the current one of each step and its window
 )
 
 type cachedIndex struct {
@@ -64,6 +78,11 @@ func (r *Reader) init() {
 		}
 		r.chunks = newLRU(n)
 		r.indexes = map[string]cachedIndex{}
+		m := r.MaxFetches
+		if m <= 0 {
+			m = DefaultMaxFetches
+		}
+		r.slots = make(chan struct{}, m)
 	})
 }
 
@@ -85,13 +104,62 @@ func idString(id event.ID) string {
 // event of the run), in id order.
 func (r *Reader) Read(ctx context.Context, jobID string, after event.ID, max int) (Page, error) {
 	r.init()
-	return r.read(ctx, jobID, after, max, r.chunks)
+	return r.read(ctx, jobID, after, max, r.fetcher(r.chunks, nil))
 }
+
+// fetcher is how one read loads chunks: through which cache, with which filter, and
+// the prefetches it has in flight.
+type fetcher struct {
+	cache  *lru
+	want   Filter
+	window chan struct{}
+}
+
+func (r *Reader) fetcher(cache *lru, want Filter) *fetcher {
+	w := r.Window
+	if w <= 0 {
+		w = DefaultWindow
+	}
+	return &fetcher{cache: cache, want: want, window: make(chan struct{}, w)}
+}
+
+// prefetch starts loading refs into f's cache, as many as the read's window and the
+// process's slots allow (a full window or no free slot: the rest is loaded when it is
+// needed). A failed prefetch is not kept: the read's own load says why.
+func (r *Reader) prefetch(ctx context.Context, jobID, step string, refs []chunk.Ref, f *fetcher) int {
+	started := 0
+	for _, ref := range refs {
+		select {
+		case f.window <- struct{}{}:
+		default:
+			return started
+		}
+		select {
+		case r.slots <- struct{}{}:
+		default:
+			<-f.window
+			return started
+		}
+		started++
+		go func() {
+			defer func() { <-r.slots; <-f.window }()
+			r.chunkFiltered(ctx, jobID, step, ref, f.cache, f.want)
+		}()
+	}
+	return started
+}
+
+// Skipped reports a skeleton event of a filtered scan (see Page).
+func Skipped(e *event.Event) bool { return e.Source == "" }
+
+// Filter tells from a chunk's stored bytes whether it may hold an event a scan wants;
+// a chunk it refuses is skimmed (ids and phases), not decoded.
+type Filter func(raw []byte) bool
 
 // read is Read with chunks kept in cache: the shared one for viewers (they catch up
 // in the same places), a small private one for a scan (a download or search over a
 // whole run would only push the viewers' chunks out).
-func (r *Reader) read(ctx context.Context, jobID string, after event.ID, max int, cache *lru) (Page, error) {
+func (r *Reader) read(ctx context.Context, jobID string, after event.ID, max int, f *fetcher) (Page, error) {
 	if max <= 0 {
 		return Page{}, nil
 	}
@@ -131,7 +199,7 @@ func (r *Reader) read(ctx context.Context, jobID string, after event.ID, max int
 	if ferr == nil {
 		bound = &firstID
 	}
-	p, stopped, err := r.fromArchive(ctx, &idx, after, bound, max, cache)
+	p, stopped, err := r.fromArchive(ctx, &idx, after, bound, max, f)
 	if err != nil || stopped || len(p.Events) == max {
 		return p, err
 	}
@@ -168,13 +236,14 @@ func (r *Reader) index(ctx context.Context, jobID, first string) (chunk.Index, e
 type stepCursor struct {
 	step string
 	refs []chunk.Ref
-	evs  []event.Event // the current chunk's remaining events
-	next int           // index in refs of the chunk to load next
+	evs   []event.Event // the current chunk's remaining events
+	next  int           // index in refs of the chunk to load next
+	ahead int           // index in refs of the first chunk not prefetched yet
 }
 
 // fromArchive merges the steps' chunks by id, from after up to (not including)
 // bound. stopped means the page ends at a recorded gap or at max.
-func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.ID, bound *event.ID, max int, cache *lru) (Page, bool, error) {
+func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.ID, bound *event.ID, max int, f *fetcher) (Page, bool, error) {
 	var curs []*stepCursor
 	for step, si := range idx.Steps {
 		// The first chunk that may hold an event after the resume point.
@@ -193,7 +262,12 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 		var bestID event.ID
 		for _, c := range curs {
 			if len(c.evs) == 0 && c.next < len(c.refs) {
-				ch, err := r.chunk(ctx, idx.JobID, c.step, c.refs[c.next].Seq, cache)
+				if c.ahead <= c.next {
+					c.ahead = c.next + 1
+				}
+				// The chunks after it are fetched meanwhile, a window at a time.
+				c.ahead += r.prefetch(ctx, idx.JobID, c.step, c.refs[c.ahead:min(len(c.refs), c.next+1+cap(f.window))], f)
+				ch, err := r.chunkFiltered(ctx, idx.JobID, c.step, c.refs[c.next], f.cache, f.want)
 				if err != nil {
 					return Page{}, false, err
 				}
@@ -260,10 +334,48 @@ func mustID(s string) event.ID {
 
 // chunk reads one chunk through cache.
 func (r *Reader) chunk(ctx context.Context, jobID, step string, seq int, cache *lru) (*chunk.Chunk, error) {
-	return cache.get(chunk.Name(jobID, step, seq), func() (*chunk.Chunk, int64, error) {
-		c, err := r.Archive.Chunk(ctx, jobID, step, seq)
+	return r.chunkFiltered(ctx, jobID, step, chunk.Ref{Seq: seq}, cache, nil)
+}
+
+// chunkFiltered reads one chunk through cache: decoded, or — when want refuses its
+// bytes and its skim agrees with the index's count — as skeletons.
+func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chunk.Ref, cache *lru, want Filter) (*chunk.Chunk, error) {
+	name := chunk.Name(jobID, step, ref.Seq)
+	var raw []byte
+	if want != nil {
+		// A skeleton is kept under a name of its own: a decoded chunk serves either.
+		if c, ok := cache.peek(name); ok {
+			return c, nil
+		}
+		skel, err := cache.get(name+"#skim", func() (*chunk.Chunk, int64, error) {
+			b, err := r.Archive.Chunk(ctx, jobID, step, ref.Seq)
+			if err != nil {
+				return nil, 0, err
+			}
+			if want(b) {
+				raw = b
+				return nil, 0, errWanted
+			}
+			return skeleton(b, ref.Count)
+		})
+		if err == nil {
+			return skel, nil
+		}
+		if !errors.Is(err, errWanted) && !errors.Is(err, errNotSkimmed) {
+			return nil, err
+		}
+	}
+	return cache.get(name, func() (*chunk.Chunk, int64, error) {
+		b := raw
+		if b == nil {
+			var err error
+			if b, err = r.Archive.Chunk(ctx, jobID, step, ref.Seq); err != nil {
+				return nil, 0, err
+			}
+		}
+		c, err := chunk.Decode(b)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, fmt.Errorf("chunk %s: %w: %w", name, ports.ErrUnavailable, err)
 		}
 		// Decoded, an event costs its strings plus ~450 bytes of struct and fields.
 		size := int64(512)
@@ -349,15 +461,18 @@ func sortByID(evs []event.Event) {
 
 // Scan calls f with every page after after until the run's end or ctx ends. It
 // returns what f returns, or the read's error.
-func (r *Reader) Scan(ctx context.Context, jobID string, after event.ID, pageSize int, f func(Page) error) error {
-	r.init()
-	own := newLRU(scanCacheBytes)
+func (r *Reader) Scan(ctx context.Context, jobID string, after event.ID, pageSize int, each func(Page) error) error {
+	return r.ScanFiltered(ctx, jobID, after, pageSize, nil, each)
+}
+
+// scan pages through the run with f's cache, filter and window.
+func (r *Reader) scan(ctx context.Context, jobID string, after event.ID, pageSize int, f *fetcher, each func(Page) error) error {
 	for {
-		p, err := r.read(ctx, jobID, after, pageSize, own)
+		p, err := r.read(ctx, jobID, after, pageSize, f)
 		if err != nil {
 			return err
 		}
-		if err := f(p); err != nil {
+		if err := each(p); err != nil {
 			return err
 		}
 		if p.End {
@@ -370,4 +485,50 @@ func (r *Reader) Scan(ctx context.Context, jobID string, after event.ID, pageSiz
 			return err
 		}
 	}
+}
+
+var (
+	errWanted     = errors.New("the chunk may hold what the scan wants")
+	errNotSkimmed = errors.New("the chunk is not in the shape a skim reads")
+)
+
+// skeleton is a chunk's events as ids and phases only (see Page): one string holds
+// every id and every distinct phase, so a skimmed chunk costs a few allocations, not
+// one per event.
+func skeleton(raw []byte, count int) (*chunk.Chunk, int64, error) {
+	sk, ok := chunk.Skim(raw, nil)
+	if !ok || count > 0 && len(sk) != count || count == 0 {
+		return nil, 0, errNotSkimmed
+	}
+	n := 0
+	for _, s := range sk {
+		n += len(s.ID)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, s := range sk {
+		b.Write(s.ID)
+	}
+	ids := b.String()
+	phases := map[string]string{}
+	evs := make([]event.Event, len(sk))
+	at := 0
+	for i, s := range sk {
+		evs[i].ID = ids[at : at+len(s.ID)]
+		at += len(s.ID)
+		p, ok := phases[string(s.Phase)]
+		if !ok {
+			p = string(s.Phase)
+			phases[p] = p
+		}
+		evs[i].Phase = p
+	}
+	return &chunk.Chunk{Events: evs}, int64(len(ids)) + int64(len(evs))*300 + 512, nil
+}
+
+// ScanFiltered is Scan where chunks whose bytes want refuses come as skeletons (see
+// Page): a search reads only the chunks that may match, and still counts every line.
+func (r *Reader) ScanFiltered(ctx context.Context, jobID string, after event.ID, pageSize int, want Filter, each func(Page) error) error {
+	r.init()
+	return r.scan(ctx, jobID, after, pageSize, r.fetcher(newLRU(scanCacheBytes), want), each)
 }

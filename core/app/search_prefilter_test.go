@@ -1,0 +1,126 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blastlog/blastlog/core/app/history"
+	"github.com/blastlog/blastlog/core/chunk"
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/summary"
+	"github.com/blastlog/blastlog/ports"
+	"github.com/blastlog/blastlog/ports/portstest"
+)
+
+// reordered is an archive whose chunks are not in the encoder's field order: the skim
+// cannot read them, so every chunk is decoded — the search without its prefilter.
+type reordered struct{ *portstest.Archive }
+
+func (r reordered) Chunk(ctx context.Context, jobID, step string, seq int) ([]byte, error) {
+	b, err := r.Archive.Chunk(ctx, jobID, step, seq)
+	return bytes.ReplaceAll(b, []byte(`{"id":"`), []byte(`{"schema_version":1,"id":"`)), err
+}
+
+var _ ports.Archive = reordered{}
+
+// The prefilter changes nothing a search finds, on lines that JSON escapes, non-ASCII,
+// \u sequences, runes that lower-case into ASCII, and notices found by their reason.
+func TestSearchPrefilterFindsWhatDecodingFinds(t *testing.T) {
+	lines := []string{
+		`plain BLAST line`, `say "Hello" to the "db"`, `C:\tmp\new\file.fa`, `a \" b \\ c`, "tab\tseparated\tcolumns",
+		"ünïcødé ÄÖÜ ß", "ZAP\u2028line separator", `literal \u0041 escape text`, "\u212aELVIN sign", "\u0130STANBUL",
+		`ERROR: db missing`, `Warning: low score`, `exit code 3 from blastn`, `{"id":"9-9"} inside`, `,"phase":"x" inside`,
+	}
+	arch := portstest.NewArchive()
+	ctx := context.Background()
+	idx := chunk.NewIndex("run-p")
+	var all []event.Event
+	steps := []string{event.PhaseRunning, event.PhaseStagingDB}
+	for s, step := range steps {
+		for seq := 0; seq < 5; seq++ {
+			c := chunk.Chunk{SchemaVersion: 1, JobID: "run-p", Step: step, Sequence: seq, CreatedAt: time.Now()}
+			for i := 0; i < 40; i++ {
+				n := (seq*40+i)*2 + s // the two steps interleave by id
+				e := portstest.Event("run-p", fmt.Sprintf("%d %s", n, lines[n%len(lines)]))
+				e.Phase, e.ID = step, event.ID{MS: 1000 + uint64(n)}.String()
+				if n%37 == 0 {
+					e.Source, e.Notice, e.Line = event.SourceSystem, event.NoticeContainerEnded, fmt.Sprintf("b-%d ended", n)
+					e.Ended = &event.Ended{ExitCode: 137, Reason: "OOMKilled", Completeness: event.Complete}
+				}
+				c.Events = append(c.Events, e)
+			}
+			if err := arch.PutChunk(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			si := idx.Steps[step]
+			if si == nil {
+				si = &chunk.StepIndex{}
+				idx.Steps[step] = si
+			}
+			si.Chunks = append(si.Chunks, chunk.Ref{Seq: seq, FirstID: c.Events[0].ID, LastID: c.Events[len(c.Events)-1].ID, Count: len(c.Events)})
+			si.NextSeq = seq + 1
+			all = append(all, c.Events...)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return mustID(all[i].ID).Compare(mustID(all[j].ID)) < 0 })
+	idx.LastID, idx.Count, idx.Complete = all[len(all)-1].ID, int64(len(all)), true
+	if _, err := arch.PutIndex(ctx, idx, ""); err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := newTickets(t)
+	log := portstest.NewEventLog(0)
+	with := &Reads{Tickets: ts, History: &history.Reader{Log: log, Archive: arch, Index: arch}}
+	without := &Reads{Tickets: ts, History: &history.Reader{Log: log, Archive: reordered{arch}, Index: arch}}
+	for _, q := range []SearchQuery{
+		{Q: "hello"}, {Q: `"hello"`}, {Q: `say "hello" to`}, {Q: `c:\tmp`}, {Q: `\"`}, {Q: `\\`}, {Q: "\t"}, {Q: "tab\tsep"},
+		{Q: "ünïcødé"}, {Q: "äöü"}, {Q: "\u2028"}, {Q: "u2028"}, {Q: `\u0041`}, {Q: "u0041"}, {Q: "kelvin"}, {Q: "k"},
+		{Q: "istanbul"}, {Q: "i"}, {Q: "oomkilled"}, {Q: "137"}, {Q: `{"id":"`}, {Q: `"phase":"`}, {Q: "nothing at all"},
+		{Issues: true}, {Q: "db", Issues: true}, {Q: "line", Limit: 7}, {Q: "blast", Phase: event.PhaseStagingDB},
+	} {
+		t.Run(fmt.Sprintf("%q issues=%v", q.Q, q.Issues), func(t *testing.T) {
+			var want []string
+			lineNo := map[string]int64{}
+			qq := q
+			if err := qq.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range all {
+				e := &all[i]
+				lineNo[summary.StepOf(e)]++
+				if qq.matches(e, strings.ToLower(q.Q)) {
+					want = append(want, fmt.Sprintf("%s#%d", e.ID, lineNo[summary.StepOf(e)]))
+				}
+			}
+			truncated := len(want) > qq.Limit
+			if truncated {
+				want = want[:qq.Limit]
+			}
+			for name, r := range map[string]*Reads{"prefiltered": with, "decoded": without} {
+				res, err := r.Search(ctx, "run-p", q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, m := range res.Matches {
+					got = append(got, fmt.Sprintf("%s#%d", m.ID, m.LineNo))
+				}
+				if strings.Join(got, " ") != strings.Join(want, " ") {
+					t.Fatalf("%s: got %v\nwant %v", name, got, want)
+				}
+				if !truncated && res.Scanned != int64(len(all)) {
+					t.Fatalf("%s: scanned %d of %d", name, res.Scanned, len(all))
+				}
+			}
+		})
+	}
+}
+
+func mustID(s string) event.ID {
+	id, _ := event.ParseID(s)
+	return id
+}

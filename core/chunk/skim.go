@@ -1,0 +1,83 @@
+package chunk
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// Skimmed is what a reader needs of an event it will not look at: where it is in the
+// run and which step it counts in.
+type Skimmed struct {
+	ID    []byte // the event's stream id, inside the chunk's bytes
+	Phase []byte // its phase, inside the chunk's bytes (or a copy when it was escaped)
+}
+
+var (
+	eventStart = []byte(`{"id":"`)
+	phaseField = []byte(`,"phase":"`)
+)
+
+// Skim lists the ids and phases of a chunk's events without decoding it: every event
+// Encode writes starts with {"id":"...", and its phase follows its job id and source.
+// Neither sequence can stand inside a JSON string (its quotes would be escaped), so
+// finding them is exact. ok is false when the bytes are not in Encode's shape (a phase
+// with escapes that will not unquote, a cut chunk); another writer's field order finds
+// fewer events than the index counts — the caller compares and decodes instead. out is
+// reused.
+func Skim(data []byte, out []Skimmed) ([]Skimmed, bool) {
+	out = out[:0]
+	events := bytes.Index(data, []byte(`"events":[`))
+	if events < 0 {
+		return out, false
+	}
+	rest := data[events:]
+	for {
+		i := bytes.Index(rest, eventStart)
+		if i < 0 {
+			return out, true
+		}
+		rest = rest[i+len(eventStart):]
+		end := bytes.IndexByte(rest, '"')
+		if end < 0 {
+			return out, false
+		}
+		id := rest[:end]
+		rest = rest[end:]
+		p := bytes.Index(rest, phaseField)
+		if p < 0 {
+			return out, false
+		}
+		rest = rest[p+len(phaseField):]
+		phase, n, ok := jsonString(rest)
+		if !ok {
+			return out, false
+		}
+		rest = rest[n:]
+		out = append(out, Skimmed{ID: id, Phase: phase})
+	}
+}
+
+// jsonString reads a JSON string's content up to its closing quote (the opening one
+// already read): the bytes themselves when it has no escape, else its unquoted copy;
+// n is how many bytes it took.
+func jsonString(b []byte) (s []byte, n int, ok bool) {
+	escaped := false
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			escaped = true
+			i++
+		case '"':
+			if !escaped {
+				return b[:i], i + 1, true
+			}
+			var v string
+			if json.Unmarshal(append([]byte{'"'}, b[:i+1]...), &v) != nil {
+				return nil, 0, false
+			}
+			return []byte(v), i + 1, utf8.ValidString(v)
+		}
+	}
+	return nil, 0, false
+}
