@@ -234,8 +234,8 @@ func (r *Reader) index(ctx context.Context, jobID, first string) (chunk.Index, e
 
 // stepCursor walks one step's chunks in order.
 type stepCursor struct {
-	step string
-	refs []chunk.Ref
+	step  string
+	refs  []chunk.Ref
 	evs   []event.Event // the current chunk's remaining events
 	next  int           // index in refs of the chunk to load next
 	ahead int           // index in refs of the first chunk not prefetched yet
