@@ -279,32 +279,44 @@ func (q *SearchQuery) filter(needle string) history.Filter {
 }
 
 // containsFoldASCII reports whether s holds sub (lower case ASCII) in any ASCII case.
+// It jumps between the places where sub's first byte stands, in either case (each
+// found with IndexByte, memchr speed, and found again only once passed).
 func containsFoldASCII(s, sub []byte) bool {
 	if len(sub) == 0 {
 		return true
+	}
+	if len(sub) > len(s) {
+		return false
 	}
 	first, upper := sub[0], sub[0]
 	if 'a' <= first && first <= 'z' {
 		upper = first - 'a' + 'A'
 	}
-	for i := 0; i+len(sub) <= len(s); {
-		// Jump to the next place the first byte could start (memchr speed).
-		j := bytes.IndexByte(s[i:len(s)-len(sub)+1], first)
-		if upper != first {
-			if k := bytes.IndexByte(s[i:len(s)-len(sub)+1], upper); k >= 0 && (j < 0 || k < j) {
-				j = k
-			}
+	last := len(s) - len(sub) + 1 // where a match can start, at most
+	next := func(c byte, from int) int {
+		if j := bytes.IndexByte(s[from:last], c); j >= 0 {
+			return from + j
 		}
-		if j < 0 {
+		return last
+	}
+	lo, up := next(first, 0), last
+	if upper != first {
+		up = next(upper, 0)
+	}
+	for {
+		i := min(lo, up)
+		if i >= last {
 			return false
 		}
-		i += j
 		if equalFoldASCII(s[i:i+len(sub)], sub) {
 			return true
 		}
-		i++
+		if i == lo {
+			lo = next(first, i+1)
+		} else {
+			up = next(upper, i+1)
+		}
 	}
-	return false
 }
 
 func equalFoldASCII(s, lower []byte) bool {

@@ -124,3 +124,16 @@ func mustID(s string) event.ID {
 	id, _ := event.ParseID(s)
 	return id
 }
+
+func TestContainsFoldASCII(t *testing.T) {
+	for _, c := range []struct {
+		s, sub string
+		want   bool
+	}{{"", "", true}, {"abc", "", true}, {"", "a", false}, {"Hello", "hello", true}, {"xxHELLOxx", "hello", true},
+		{"hellx HeLLo", "hello", true}, {"hell", "hello", false}, {"eEeEeE", "ee", true}, {"EeExit", "exit", true},
+		{"e.e.e.E", "ex", false}, {"ERROR", "error", true}, {"ab", "b", true}, {"a", "b", false}} {
+		if got := containsFoldASCII([]byte(c.s), []byte(c.sub)); got != c.want {
+			t.Errorf("%q in %q: %v", c.sub, c.s, got)
+		}
+	}
+}
