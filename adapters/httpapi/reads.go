@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"net/http"
@@ -9,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/blastlog/blastlog/core/app"
 	"github.com/blastlog/blastlog/core/event"

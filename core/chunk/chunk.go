@@ -114,9 +114,12 @@ func (c *Chunk) Encode() []byte {
 
 // Decode parses a chunk. Events without an id cannot be ordered and are refused.
 func Decode(data []byte) (Chunk, error) {
-	var c Chunk
-	if err := json.Unmarshal(data, &c); err != nil {
-		return Chunk{}, fmt.Errorf("chunk: %w", err)
+	c, ok := decodeOwn(data)
+	if !ok {
+		c = Chunk{}
+		if err := json.Unmarshal(data, &c); err != nil {
+			return Chunk{}, fmt.Errorf("chunk: %w", err)
+		}
 	}
 	for i := range c.Events {
 		if _, err := event.ParseID(c.Events[i].ID); err != nil {

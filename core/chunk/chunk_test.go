@@ -1,6 +1,8 @@
 package chunk
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +57,13 @@ func FuzzDecode(f *testing.F) {
 		if c, err := Decode(b); err == nil {
 			if _, err := Decode(c.Encode()); err != nil {
 				t.Fatalf("a decoded chunk does not decode again: %v", err)
+			}
+			// The decoder's own path reads what encoding/json reads.
+			if own, ok := decodeOwn(b); ok {
+				var viaJSON Chunk
+				if err := json.Unmarshal(b, &viaJSON); err != nil || !reflect.DeepEqual(own, viaJSON) {
+					t.Fatalf("own %+v\njson %+v (%v)", own, viaJSON, err)
+				}
 			}
 		}
 		if x, err := DecodeIndex(b); err == nil {

@@ -3,7 +3,10 @@ package chunk
 import (
 	"bytes"
 	"encoding/json"
+	"time"
 	"unicode/utf8"
+
+	"github.com/blastlog/blastlog/core/event"
 )
 
 // Skimmed is what a reader needs of an event it will not look at: where it is in the
@@ -80,4 +83,62 @@ func jsonString(b []byte) (s []byte, n int, ok bool) {
 		}
 	}
 	return nil, 0, false
+}
+
+var createdAt = []byte(`],"created_at":"`)
+
+// decodeOwn reads a chunk in the exact shape Encode writes, each event with
+// event.DecodeOwn (its fallback, event.Decode, for the few it does not read); ok is
+// false for any other shape, which encoding/json then reads.
+func decodeOwn(data []byte) (Chunk, bool) {
+	var head struct {
+		SchemaVersion int    `json:"schema_version"`
+		JobID         string `json:"job_id"`
+		Step          string `json:"step"`
+		Sequence      int    `json:"sequence"`
+	}
+	events := bytes.Index(data, []byte(`,"events":[`))
+	tail := bytes.LastIndex(data, createdAt)
+	if !bytes.HasPrefix(data, []byte(`{"schema_version":`)) || events < 0 || tail < events+len(`,"events":[`) || tail+len(createdAt) > len(data)-2 || !bytes.HasSuffix(data, []byte(`"}`)) {
+		return Chunk{}, false
+	}
+	if json.Unmarshal(append(data[:events:events], '}'), &head) != nil {
+		return Chunk{}, false
+	}
+	c := Chunk{SchemaVersion: head.SchemaVersion, JobID: head.JobID, Step: head.Step, Sequence: head.Sequence}
+	if t, err := time.Parse(time.RFC3339Nano, string(data[tail+len(createdAt):len(data)-2])); err == nil {
+		c.CreatedAt = t
+	} else {
+		return Chunk{}, false
+	}
+	body := data[events+len(`,"events":[`) : tail]
+	n := bytes.Count(body, eventStart)
+	c.Events = make([]event.Event, 0, n)
+	for len(body) > 0 {
+		if !bytes.HasPrefix(body, eventStart) {
+			return Chunk{}, false
+		}
+		// The next event starts at the next {"id":" (it cannot stand inside a string).
+		end := len(body)
+		if k := bytes.Index(body[1:], eventStart); k >= 0 {
+			end = k + 1
+		}
+		one := body[:end]
+		if end < len(body) {
+			if one[len(one)-1] != ',' {
+				return Chunk{}, false
+			}
+			one = one[:len(one)-1]
+		}
+		e, ok := event.DecodeOwn(one)
+		if !ok {
+			var err error
+			if e, err = event.Decode(one); err != nil {
+				return Chunk{}, false
+			}
+		}
+		c.Events = append(c.Events, e)
+		body = body[end:]
+	}
+	return c, len(c.Events) == n
 }

@@ -2,7 +2,9 @@ package chunk
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -56,4 +58,38 @@ func FuzzSkim(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The chunk decoder's own path reads what encoding/json reads: log lines of every
+// kind and notices with their fields.
+func TestDecodeOwnShapeAgreesWithJSON(t *testing.T) {
+	at := time.Date(2026, 12, 4, 15, 0, 0, 0, time.UTC)
+	c := Chunk{SchemaVersion: 1, JobID: `job "x"`, Step: "running", Sequence: 7, CreatedAt: at}
+	code := 7
+	for i, line := range []string{"plain", `q"uote \ back`, "ünï", "\u2028", "bell\x07", `{"id":"1-1"}`, ""} {
+		e := event.Event{ID: fmt.Sprintf("%d-0", 100+i), SchemaVersion: 1, JobID: c.JobID, Source: event.SourceK8s, Phase: "running",
+			Stream: event.Stdout, Pod: "p", Container: "c", ContainerID: "cid", Restart: i, Line: line, TS: at}
+		c.Events = append(c.Events, e)
+	}
+	n := event.System(c.JobID, "running", event.NoticeContainerEnded, "p/c ended", at)
+	n.ID, n.Pod, n.Container, n.Ended = "200-0", "p", "c", &event.Ended{ExitCode: 137, Reason: "OOMKilled", Completeness: event.Complete}
+	d := event.System(c.JobID, "submitting", event.NoticeCommandEnded, "exited", at)
+	d.ID, d.Detail = "201-0", &event.Detail{ExitCode: &code}
+	c.Events = append(c.Events, n, d)
+	raw := c.Encode()
+	own, ok := decodeOwn(raw)
+	if !ok {
+		t.Fatal("the encoder's own shape was not read")
+	}
+	var viaJSON Chunk
+	if err := json.Unmarshal(raw, &viaJSON); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(own, viaJSON) {
+		t.Fatalf("own  %+v\njson %+v", own, viaJSON)
+	}
+	empty := Chunk{SchemaVersion: 1, JobID: "j", Step: "s", CreatedAt: at, Events: []event.Event{}}
+	if got, ok := decodeOwn(empty.Encode()); !ok || len(got.Events) != 0 {
+		t.Fatalf("empty: %v %+v", ok, got)
+	}
 }
