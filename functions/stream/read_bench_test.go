@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -174,6 +175,34 @@ func peakKiB(pid int) int64 {
 	return 0
 }
 
+// getTo streams a response into w (no client-side buffer of the whole body).
+func getTo(b *testing.B, url string, w io.Writer) {
+	b.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("X-Dev-User", owner)
+	req.Header.Set("Accept-Encoding", "identity")
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		b.Fatalf("%s: %d", url, res.StatusCode)
+	}
+	if _, err := io.CopyBuffer(w, res.Body, make([]byte, 256<<10)); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// lineCounter counts the bytes and lines written to it.
+type lineCounter struct{ bytes, lines int64 }
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.bytes += int64(len(p))
+	c.lines += int64(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
+}
+
 func getAll(b *testing.B, url string, hdr ...string) []byte {
 	b.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
@@ -267,13 +296,18 @@ func BenchmarkRead(b *testing.B) {
 				return el
 			}
 			for b.Loop() {
-				var plain []byte
-				download := measure("download", func() { plain = getAll(b, base+"/api/blast/logs/"+readRun+"/download?format=text") })
-				if n := strings.Count(string(plain), "\n"); n != readLines+1 {
-					b.Fatalf("download: %d lines", n)
+				var plain lineCounter
+				download := measure("download", func() { getTo(b, base+"/api/blast/logs/"+readRun+"/download?format=text", &plain) })
+				if plain.lines != readLines+1 {
+					b.Fatalf("download: %d lines", plain.lines)
 				}
 				if fl.grep == 0 {
-					os.WriteFile(text, plain, 0o644)
+					f, err := os.Create(text)
+					if err != nil {
+						b.Fatal(err)
+					}
+					getTo(b, base+"/api/blast/logs/"+readRun+"/download?format=text", f)
+					f.Close()
 					fl = measureFloors(b, dir, text)
 				}
 				var zipped []byte
@@ -284,8 +318,8 @@ func BenchmarkRead(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if n, _ := io.Copy(io.Discard, bufio.NewReader(zr)); n != int64(len(plain)) {
-					b.Fatalf("gzip download: %d bytes, plain %d", n, len(plain))
+				if n, _ := io.Copy(io.Discard, bufio.NewReader(zr)); n != plain.bytes {
+					b.Fatalf("gzip download: %d bytes, plain %d", n, plain.bytes)
 				}
 				var found []readMatch
 				search := measure("search-deep", func() { found = searchAll(b, base, "q="+url.QueryEscape(strings.ToLower(deepMark))) })

@@ -58,10 +58,10 @@ type Reader struct {
 const (
 	DefaultCacheBytes = 32 << 20
 	DefaultIndexTTL   = time.Second
-	DefaultWindow     = 8
+	DefaultWindow     = 16
 	DefaultMaxFetches = 64
 	maxIndexes        = 4096
-	scanCacheBytes    = 16 << 20 // a scan's own chunks: the current one of each step and its window
+	scanCacheBytes    = 8 << 20 // a scan's own chunks: the current one of each step and its window
 )
 
 type cachedIndex struct {
