@@ -22,7 +22,9 @@ func TestDecodeOwnAgreesWithDecode(t *testing.T) {
 		"u2028":       func(e *Event) { e.Line = "a\u2028b" },
 		"control":     func(e *Event) { e.Line = "bell\x07" },
 		"k8s details": func(e *Event) { e.ContainerID, e.Restart, e.Truncated = "containerd://abc", 2, true },
-		"publisher":   func(e *Event) { e.Source, e.Pod, e.Container, e.PubID, e.Seq = SourceTerminal, "", "", "0123456789abcdef", 42 },
+		"publisher": func(e *Event) {
+			e.Source, e.Pod, e.Container, e.PubID, e.Seq = SourceTerminal, "", "", "0123456789abcdef", 42
+		},
 		"notice": func(e *Event) {
 			e.Source, e.Notice, e.Ended = SourceSystem, NoticeContainerEnded, &Ended{ExitCode: 137, Reason: "OOMKilled", Completeness: Complete}
 		},
