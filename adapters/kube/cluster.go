@@ -392,11 +392,7 @@ func (c *Cluster) WatchEvents(ctx context.Context, ns string, f func(target.Even
 			if err != nil {
 				return nil, "", err
 			}
-			out := make([]runtime.Object, len(l.Items))
-			for i := range l.Items {
-				out[i] = &l.Items[i]
-			}
-			return out, l.ResourceVersion, nil
+			return objects(l.Items), l.ResourceVersion, nil
 		},
 		watch: events.Watch,
 		f: func(o runtime.Object, deleted bool) {
@@ -416,11 +412,7 @@ func (c *Cluster) WatchJobs(ctx context.Context, ns string, f func(target.Job)) 
 			if err != nil {
 				return nil, "", err
 			}
-			out := make([]runtime.Object, len(l.Items))
-			for i := range l.Items {
-				out[i] = &l.Items[i]
-			}
-			return out, l.ResourceVersion, nil
+			return objects(l.Items), l.ResourceVersion, nil
 		},
 		watch: jobs.Watch,
 		f: func(o runtime.Object, deleted bool) {
@@ -431,6 +423,18 @@ func (c *Cluster) WatchJobs(ctx context.Context, ns string, f func(target.Job)) 
 			}
 		},
 	}.run(ctx)
+}
+
+// objects are a list's items as the objects a watch also delivers.
+func objects[T any, P interface {
+	*T
+	runtime.Object
+}](items []T) []runtime.Object {
+	out := make([]runtime.Object, len(items))
+	for i := range items {
+		out[i] = P(&items[i])
+	}
+	return out
 }
 
 // ConvertEvent is an Event as the collector sees it. The count of a recent event may

@@ -101,17 +101,20 @@ func (f *feed) done(i int, at time.Duration) *feed {
 		job(at, i, BatchSucceeded, "")
 }
 
+// verdictCase is a run's events, its status and the moment asked, and the verdict.
+type verdictCase struct {
+	name     string
+	f        *feed
+	status   string
+	at       time.Duration // now, after t0
+	state    string
+	headline string // a substring
+	reason   string // the first cause's reason ("" : no cause)
+	hint     string // a substring of the first cause's hint
+}
+
 func TestVerdicts(t *testing.T) {
-	cases := []struct {
-		name     string
-		f        *feed
-		status   string
-		at       time.Duration // now, after t0
-		state    string
-		headline string // a substring
-		reason   string // the first cause's reason ("" : no cause)
-		hint     string // a substring of the first cause's hint
-	}{
+	cases := []verdictCase{
 		{"OOMKilled without retry", jobs(24).done(1, 2*time.Minute).line(3*time.Minute, b(13), "run start").
 			ended(4*time.Minute, time.Minute, b(13), 0, 137, "OOMKilled").job(4*time.Minute, 13, BatchFailed, "BackoffLimitExceeded"),
 			"failed", 5 * time.Minute, StateFailed, "1 of 24 batches failed: batch 013 was OOMKilled (exit 137, limit 62Gi)", "OOMKilled", "mem-limit"},
@@ -182,51 +185,16 @@ func TestVerdicts(t *testing.T) {
 			"running", 2 * time.Minute, StateRunning, "0 of 1 batch done, 0 running", "", ""},
 	}
 	for code, want := range map[int]string{1: "config file", 2: "db name", 5: "timed out", 6: "results", 8: "cluster is running", 9: "submit the run again"} {
-		cases = append(cases, struct {
-			name     string
-			f        *feed
-			status   string
-			at       time.Duration
-			state    string
-			headline string
-			reason   string
-			hint     string
-		}{fmt.Sprintf("submit exit %d", code), (&feed{}).line(0, "", "ERROR: something").command(time.Second, code),
+		cases = append(cases, verdictCase{fmt.Sprintf("submit exit %d", code), (&feed{}).line(0, "", "ERROR: something").command(time.Second, code),
 			"failed", time.Minute, StateFailed, fmt.Sprintf("exit code %d (", code), "", want})
 	}
 	for code, want := range map[int]string{1: "query file", 2: "staged", 3: "engine", 4: "ran out of memory", 6: "write its output"} {
-		cases = append(cases, struct {
-			name     string
-			f        *feed
-			status   string
-			at       time.Duration
-			state    string
-			headline string
-			reason   string
-			hint     string
-		}{fmt.Sprintf("BLAST+ exit %d", code), jobs(1).line(0, b(0), "x").ended(time.Minute, time.Minute, b(0), 0, code, "Error"),
+		cases = append(cases, verdictCase{fmt.Sprintf("BLAST+ exit %d", code), jobs(1).line(0, b(0), "x").ended(time.Minute, time.Minute, b(0), 0, code, "Error"),
 			"failed", 2 * time.Minute, StateFailed, fmt.Sprintf("batch 000 exited with %d (%s", code, ExitMeaning(KindContainer, code)), "Error", want})
 	}
-	cases = append(cases, struct {
-		name     string
-		f        *feed
-		status   string
-		at       time.Duration
-		state    string
-		headline string
-		reason   string
-		hint     string
-	}{"cancelled", jobs(2).done(0, time.Minute), "cancelled", 2 * time.Minute, StateCancelled, "cancelled", "", ""},
-		struct {
-			name     string
-			f        *feed
-			status   string
-			at       time.Duration
-			state    string
-			headline string
-			reason   string
-			hint     string
-		}{"no status", &feed{}, "", time.Minute, StateUnknown, "Nothing is known", "", ""})
+	cases = append(cases,
+		verdictCase{"cancelled", jobs(2).done(0, time.Minute), "cancelled", 2 * time.Minute, StateCancelled, "cancelled", "", ""},
+		verdictCase{"no status", &feed{}, "", time.Minute, StateUnknown, "Nothing is known", "", ""})
 	if len(cases) < 25 {
 		t.Fatalf("only %d cases", len(cases))
 	}

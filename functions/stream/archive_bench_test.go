@@ -134,48 +134,9 @@ func fillArchive(b *testing.B, dir, jobID string, n int) *fsdir.Dir {
 	if err != nil {
 		b.Fatal(err)
 	}
-	idx := chunk.NewIndex(jobID)
-	idx.Record = chunk.Record{OwnerOID: owner, Status: job.Completed}
-	steps := []string{event.PhaseStagingDB, event.PhaseRunning, event.PhaseExportingResults}
-	bufs := map[string][]event.Event{}
-	flush := func(step string) {
-		si := idx.Steps[step]
-		if si == nil {
-			si = &chunk.StepIndex{}
-			idx.Steps[step] = si
-		}
-		c := chunk.Chunk{SchemaVersion: 1, JobID: jobID, Step: step, Sequence: si.NextSeq, Events: bufs[step], CreatedAt: time.Now()}
-		if err := d.PutChunk(context.Background(), c); err != nil {
-			b.Fatal(err)
-		}
-		si.Chunks = append(si.Chunks, chunk.Ref{Seq: c.Sequence, FirstID: c.Events[0].ID, LastID: c.Events[len(c.Events)-1].ID, Count: len(c.Events)})
-		si.NextSeq++
-		bufs[step] = nil
-	}
-	base := uint64(time.Now().UnixMilli()) - uint64(n)
-	for i := 0; i < n; i++ {
-		step := steps[min(2, i*3/n)]
-		if i%10 == 3 {
-			step = steps[0] // interleaved steps, as a real run has
-		}
-		e := portstest.Event(jobID, fmt.Sprintf("line %07d: blastn -query batch_%03d.fa -db core_nt", i, i%300))
-		e.Phase, e.ID = step, event.ID{MS: base + uint64(i)}.String()
-		bufs[step] = append(bufs[step], e)
-		idx.Summary.Add(&e)
-		idx.LastID, idx.Count = e.ID, idx.Count+1
-		if len(bufs[step]) == 500 {
-			flush(step)
-		}
-	}
-	for _, st := range steps {
-		if len(bufs[st]) > 0 {
-			flush(st)
-		}
-	}
-	idx.Complete = true
-	if _, err := d.PutIndex(context.Background(), idx, ""); err != nil {
-		b.Fatal(err)
-	}
+	writeRun(b, d, jobID, n, func(i int) event.Event {
+		return portstest.Event(jobID, fmt.Sprintf("line %07d: blastn -query batch_%03d.fa -db core_nt", i, i%300))
+	})
 	return d
 }
 

@@ -61,15 +61,28 @@ func realisticLine(i int) string {
 		i, 100000+i%9000, i%50000, 90+float64(i%100)/10, 100+i%400, i%7, 100+i%400, 1+i%5000, 100+i%5000, 40+i%60, 200+i%600)
 }
 
-// fillRun writes the run's chunks and index into st, as the archiver would: three
-// steps, interleaved, 500 events a chunk.
+// fillRun writes the benchmark's run of realistic lines into st.
 func fillRun(b *testing.B, st interface {
 	ports.Archive
 	ports.ArchiveIndex
 }) {
+	writeRun(b, st, readRun, readLines, func(i int) event.Event {
+		e := portstest.Event(readRun, realisticLine(i))
+		e.Source, e.Pod, e.Container = event.SourceK8s, fmt.Sprintf("blastn-batch-s%02d-job-%03d-3ed51a95-h4j5k", i%4, i%300), "blast"
+		return e
+	})
+}
+
+// writeRun writes n events of one run, made by mk, into st's chunks and index as the
+// archiver would: three steps, interleaved, 500 events a chunk, ids one millisecond
+// apart.
+func writeRun(b *testing.B, st interface {
+	ports.Archive
+	ports.ArchiveIndex
+}, jobID string, n int, mk func(i int) event.Event) {
 	b.Helper()
 	ctx := context.Background()
-	idx := chunk.NewIndex(readRun)
+	idx := chunk.NewIndex(jobID)
 	idx.Record = chunk.Record{OwnerOID: owner, Status: job.Completed}
 	steps := []string{event.PhaseStagingDB, event.PhaseRunning, event.PhaseExportingResults}
 	bufs := map[string][]event.Event{}
@@ -82,7 +95,7 @@ func fillRun(b *testing.B, st interface {
 			si = &chunk.StepIndex{}
 			idx.Steps[step] = si
 		}
-		c := chunk.Chunk{SchemaVersion: 1, JobID: readRun, Step: step, Sequence: si.NextSeq, Events: bufs[step], CreatedAt: time.Now()}
+		c := chunk.Chunk{SchemaVersion: 1, JobID: jobID, Step: step, Sequence: si.NextSeq, Events: bufs[step], CreatedAt: time.Now()}
 		si.Chunks = append(si.Chunks, chunk.Ref{Seq: c.Sequence, FirstID: c.Events[0].ID, LastID: c.Events[len(c.Events)-1].ID, Count: len(c.Events)})
 		si.NextSeq++
 		bufs[step] = nil
@@ -98,14 +111,13 @@ func fillRun(b *testing.B, st interface {
 			}
 		}()
 	}
-	base := uint64(time.Now().UnixMilli()) - readLines
-	for i := 0; i < readLines; i++ {
-		step := steps[min(2, i*3/readLines)]
+	base := uint64(time.Now().UnixMilli()) - uint64(n)
+	for i := 0; i < n; i++ {
+		step := steps[min(2, i*3/n)]
 		if i%10 == 3 {
-			step = steps[0]
+			step = steps[0] // interleaved steps, as a real run has
 		}
-		e := portstest.Event(readRun, realisticLine(i))
-		e.Source, e.Pod, e.Container = event.SourceK8s, fmt.Sprintf("blastn-batch-s%02d-job-%03d-3ed51a95-h4j5k", i%4, i%300), "blast"
+		e := mk(i)
 		e.Phase, e.ID = step, event.ID{MS: base + uint64(i)}.String()
 		bufs[step] = append(bufs[step], e)
 		idx.Summary.Add(&e)
