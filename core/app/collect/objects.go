@@ -30,6 +30,9 @@ const (
 	maxOrphans = 1000
 	// maxWaitNotices bounds the waiting notices of one pod.
 	maxWaitNotices = 10
+	// maxEvents bounds the events of one run noticed (and remembered in its
+	// checkpoints); past it a new event is said once as a degraded notice, not stored.
+	maxEvents = 10_000
 )
 
 // routineWaits are waiting reasons every container passes through: no cause.
@@ -47,6 +50,8 @@ type objects struct {
 	jobs     map[string]bool           // the run's Job names
 	orphans  map[string][]target.Event // events of objects not (yet) known, by object name
 	waits    map[string]int            // waiting notices per pod UID
+	events   int                       // distinct events noticed (maxEvents)
+	full     bool                      // maxEvents was reached and said
 }
 
 func newObjects(rs *runState, ckpts map[string][]byte) *objects {
@@ -55,6 +60,9 @@ func newObjects(rs *runState, ckpts map[string][]byte) *objects {
 	for k, v := range ckpts {
 		if strings.HasPrefix(k, ckptEvent) || strings.HasPrefix(k, ckptJob) || strings.HasPrefix(k, ckptWait) {
 			o.noticed[k] = string(v)
+		}
+		if strings.HasPrefix(k, ckptEvent) {
+			o.events++
 		}
 	}
 	return o
@@ -204,13 +212,26 @@ func (o *objects) event(ctx context.Context, e target.Event) {
 	}
 	e.Count = max(e.Count, 1)
 	key := ckptEvent + e.UID
-	last, _ := strconv.Atoi(o.noticed[key])
+	seen, known := o.noticed[key]
+	if !known && o.events >= maxEvents {
+		said := o.full
+		o.full = true
+		o.mu.Unlock()
+		if !said {
+			o.rs.notice(ctx, "degraded", fmt.Sprintf("the run has more than %d Kubernetes warnings: later ones are not stored", maxEvents))
+		}
+		return
+	}
+	last, _ := strconv.Atoi(seen)
 	now := o.rs.c.Config.now()
 	if last >= e.Count || last > 0 && now.Sub(o.seenAt[e.UID]) < eventEvery {
 		o.mu.Unlock()
 		return
 	}
 	o.seenAt[e.UID] = now
+	if !known {
+		o.events++
+	}
 	o.noticed[key] = strconv.Itoa(e.Count)
 	o.mu.Unlock()
 	object := e.Kind + "/" + e.Name

@@ -339,3 +339,29 @@ func TestForbiddenEventsAreSaidOnce(t *testing.T) {
 		t.Fatalf("%s", dump(evs))
 	}
 }
+
+// A run's events are remembered up to maxEvents; past it one degraded notice says so and
+// nothing more is stored.
+func TestEventsOfARunAreBounded(t *testing.T) {
+	r := newRig(t)
+	p := batchPod(1, "h4j5k")
+	r.cluster.AddPod(p)
+	for i := 0; i < maxEvents+5; i++ {
+		r.cluster.Event(target.Event{UID: fmt.Sprintf("e%d", i), Kind: "Pod", Name: p.Name, Type: "Warning", Reason: "BackOff",
+			Text: fmt.Sprintf("back-off %d", i)})
+	}
+	stop := r.collect("a")
+	r.waitFor("the bound said", count("degraded", 1))
+	time.Sleep(50 * time.Millisecond)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	evs := r.events()
+	if n := len(notices(evs, event.NoticeK8sEvent)); n != maxEvents {
+		t.Fatalf("%d events stored, want %d", n, maxEvents)
+	}
+	deg := notices(evs, "degraded")
+	if len(deg) != 1 || !strings.Contains(deg[0].Line, "more than 10000 Kubernetes warnings") {
+		t.Fatalf("%s", dump(deg))
+	}
+}
