@@ -365,15 +365,22 @@ func TestPageDownloadsEveryLineOfTheRun(t *testing.T) {
 	}
 }
 
-func TestPageBatchTableOfTheDemoRun(t *testing.T) {
+// demoPage is a browser, a streaming container collecting from kubesim, and a demo
+// player of the dev user's runs on that simulator.
+func demoPage(t *testing.T) (context.Context, *streamServer, demo.Player) {
 	ctx := browser(t)
 	s := newStack(t)
 	sim := kubesim.New()
 	t.Cleanup(sim.Close)
 	srv := s.server(t, map[string]string{"BLASTLOG_STREAM_TICKETS": "on", "BLASTLOG_K8S": "kubeconfig", "KUBECONFIG": kubeconfig(t, sim.URL())})
 	cfg := redisstore.Config{MaxLen: 100_000}
-	p := demo.Player{Log: redisstore.NewEventLog(s.rdb, cfg), Jobs: s.tickets.Jobs, Active: redisstore.NewCoordination(s.rdb, cfg),
-		Sim: sim, Owner: entra.DefaultDevUser, Pace: 30 * time.Millisecond}
+	return ctx, srv, demo.Player{Log: redisstore.NewEventLog(s.rdb, cfg), Jobs: s.tickets.Jobs,
+		Active: redisstore.NewCoordination(s.rdb, cfg), Sim: sim, Owner: entra.DefaultDevUser}
+}
+
+func TestPageBatchTableOfTheDemoRun(t *testing.T) {
+	ctx, srv, p := demoPage(t)
+	p.Pace = 30 * time.Millisecond
 	if err := p.Play(context.Background(), "run-f"); err != nil {
 		t.Fatal(err)
 	}
@@ -489,14 +496,8 @@ func TestPageTheDemoAlwaysHasALiveRun(t *testing.T) {
 // FailedScheduling (the reason in their rows, the banner saying they wait), then the
 // progress bar counting up to "24 of 24 batches" and a succeeded verdict.
 func TestPageProgressAndPendingBatchesOfALiveRun(t *testing.T) {
-	ctx := browser(t)
-	s := newStack(t)
-	sim := kubesim.New()
-	t.Cleanup(sim.Close)
-	srv := s.server(t, map[string]string{"BLASTLOG_STREAM_TICKETS": "on", "BLASTLOG_K8S": "kubeconfig", "KUBECONFIG": kubeconfig(t, sim.URL())})
-	cfg := redisstore.Config{MaxLen: 100_000}
-	p := demo.Player{Log: redisstore.NewEventLog(s.rdb, cfg), Jobs: s.tickets.Jobs, Active: redisstore.NewCoordination(s.rdb, cfg),
-		Sim: sim, Owner: entra.DefaultDevUser, Pace: 60 * time.Millisecond, Healthy: true, Pending: 6 * time.Second}
+	ctx, srv, p := demoPage(t)
+	p.Pace, p.Healthy, p.Pending = 60*time.Millisecond, true, 6*time.Second
 	played := make(chan error, 1)
 	go func() { played <- p.Play(context.Background(), "run-live") }()
 	open(t, ctx, srv.base+"/?run=run-live")
