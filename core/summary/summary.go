@@ -9,6 +9,7 @@ import (
 
 	"github.com/blastlog/blastlog/core/diagnose"
 	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/fold"
 )
 
 // Level is how a line is flagged by the keyword rules.
@@ -52,7 +53,7 @@ var exitPhrases = []string{"exit code ", "exit status ", "exited with ", "exit c
 func nonZeroExit(l string) bool {
 	for _, p := range exitPhrases {
 		for rest := l; ; {
-			i := indexFold(rest, p)
+			i := fold.Index(rest, p)
 			if i < 0 {
 				break
 			}
@@ -69,18 +70,7 @@ func nonZeroExit(l string) bool {
 	return false
 }
 
-func containsFold(s, sub string) bool { return indexFold(s, sub) >= 0 }
-
-// indexFold is strings.Index ignoring ASCII case, for short ASCII needles.
-func indexFold(s, sub string) int {
-	n := len(sub)
-	for i := 0; i+n <= len(s); i++ {
-		if strings.EqualFold(s[i:i+n], sub) {
-			return i
-		}
-	}
-	return -1
-}
+func containsFold(s, sub string) bool { return fold.Index(s, sub) >= 0 }
 
 // Step is one execution step's part of a run.
 type Step struct {
