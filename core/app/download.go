@@ -153,7 +153,7 @@ func AppendText(b []byte, e *event.Event) []byte {
 	if e.TS.IsZero() {
 		b = append(b, '-')
 	} else {
-		b = e.TS.UTC().AppendFormat(b, event.TimeLayout)
+		b = event.AppendTime(b, e.TS)
 	}
 	b = append(b, ' ')
 	if e.Phase == "" {

@@ -312,3 +312,20 @@ func TestDiagnosisNoticeDetailsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// AppendTime writes what the layout writes, at any instant, in any zone.
+func TestAppendTime(t *testing.T) {
+	zone := time.FixedZone("x", -7*3600-1800)
+	for _, at := range []time.Time{time.Unix(0, 0), time.Unix(1700000000, 999_999_999), time.Date(9999, 12, 31, 23, 59, 59, 5e6, zone),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 3, 4, 5, 6, 7e6, zone)} {
+		if got, want := string(AppendTime(nil, at)), at.UTC().Format(TimeLayout); got != want {
+			t.Errorf("AppendTime(%v) = %s want %s", at, got, want)
+		}
+	}
+	for i := int64(0); i < 100000; i++ {
+		at := time.UnixMilli(i * 7_919_993_317 % 253402300799000)
+		if got, want := string(AppendTime(nil, at)), at.UTC().Format(TimeLayout); got != want {
+			t.Fatalf("AppendTime(%v) = %s want %s", at, got, want)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package event
 
 import (
-	"bytes"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -126,35 +125,37 @@ func (p *ownParser) str() (string, bool) {
 }
 
 func (p *ownParser) escaped(start int) (string, bool) {
-	var b bytes.Buffer
+	b := make([]byte, 0, 64)
+	run := start // the first byte not yet copied
 	for j := start; j < len(p.s); j++ {
 		c := p.s[j]
 		switch {
 		case c == '"':
 			p.i = j + 1
-			return b.String(), true
+			return string(append(b, p.s[run:j]...)), true
 		case c < 0x20:
 			return "", false
 		case c != '\\':
-			b.WriteByte(c)
 			continue
 		}
 		if j+1 >= len(p.s) {
 			return "", false
 		}
+		b = append(b, p.s[run:j]...)
 		j++
 		switch p.s[j] {
 		case '"', '\\', '/':
-			b.WriteByte(p.s[j])
+			b = append(b, p.s[j])
 		case 'n':
-			b.WriteByte('\n')
+			b = append(b, '\n')
 		case 'r':
-			b.WriteByte('\r')
+			b = append(b, '\r')
 		case 't':
-			b.WriteByte('\t')
+			b = append(b, '\t')
 		default:
 			return "", false // \u, \b, \f: Decode
 		}
+		run = j + 1
 	}
 	return "", false
 }
