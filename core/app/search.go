@@ -14,7 +14,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/blastlog/blastlog/core/app/history"
+	"github.com/blastlog/blastlog/core/chunk"
 	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/fold"
 	"github.com/blastlog/blastlog/core/summary"
 )
 
@@ -168,12 +170,13 @@ func (r *Reads) Search(ctx context.Context, jobID string, q SearchQuery) (Search
 		for i := range p.Events {
 			e := &p.Events[i]
 			step := summary.StepOf(e)
-			lineNo[step]++
-			id, _ := event.ParseID(e.ID)
-			if id.Compare(after) <= 0 {
-				continue
+			lineNo[step] += history.Weight(e)
+			if !after.IsZero() {
+				if id, _ := event.ParseID(e.ID); id.Compare(after) <= 0 {
+					continue
+				}
 			}
-			res.Scanned++
+			res.Scanned += history.Weight(e)
 			res.NextAfter = e.ID
 			if !history.Skipped(e) && q.matches(e, needle) {
 				res.Matches = append(res.Matches, Match{Event: *e, LineNo: lineNo[step]})
@@ -239,26 +242,34 @@ var (
 var issueWords = [][]byte{[]byte("error"), []byte("fatal"), []byte("traceback"), []byte("warn"), []byte("exit code"),
 	[]byte("exit status "), []byte("exited with "), []byte("exit_code=")}
 
-// filter tells from a chunk's stored bytes whether it may hold a match, so that a
-// search decodes only those (CONTRACT §3's search, at the speed of the bytes). It
-// looks for the lowered query as the chunk writes it — JSON-escaped, ASCII case
-// folded — and, with issues=1, for the words of the rules. A query with other than
-// ASCII letters is not prefiltered (Unicode case folding changes lengths), nor is one
-// that the Kelvin sign or a dotted capital I could lower into (they lower to ASCII
-// "k" and "i"): such a chunk is decoded.
-func (q *SearchQuery) filter(needle string) history.Filter {
+// filter tells which chunks may hold a match, so that a search decodes only those (the
+// search at the speed of the bytes). With issues=1, a chunk the index counts no issue
+// in holds no match, and is not even read; one it did not count (an older index) is
+// looked at for the words of the rules. A query is looked for in the chunk's bytes as
+// the chunk writes it — JSON-escaped, ASCII case folded. A query with other than ASCII
+// letters is not looked for (Unicode case folding changes lengths), nor is one that
+// the Kelvin sign or a dotted capital I could lower into (they lower to ASCII "k" and
+// "i"): such a chunk is decoded.
+func (q *SearchQuery) filter(needle string) *history.Filter {
+	f := &history.Filter{}
+	if q.Issues {
+		f.Ref = func(ref chunk.Ref) bool { return ref.Issues == nil || *ref.Issues > 0 }
+	}
 	var want []byte
 	if needle != "" {
 		for i := 0; i < len(needle); i++ {
 			if needle[i] >= utf8.RuneSelf {
-				return nil
+				needle = "" // not looked for in the bytes
+				break
 			}
 		}
-		quoted := event.AppendJSONString(nil, needle)
-		want = quoted[1 : len(quoted)-1]
+		if needle != "" {
+			quoted := event.AppendJSONString(nil, needle)
+			want = quoted[1 : len(quoted)-1]
+		}
 	}
 	foldsToASCII := bytes.ContainsAny(want, "ki")
-	return func(raw []byte) bool {
+	f.Bytes = func(ref chunk.Ref, raw []byte) bool {
 		if foldsToASCII && (containsFoldASCII(raw, kelvinEscaped) || containsFoldASCII(raw, dottedIEscaped) ||
 			bytes.Contains(raw, kelvin) || bytes.Contains(raw, dottedI)) {
 			return true
@@ -266,7 +277,7 @@ func (q *SearchQuery) filter(needle string) history.Filter {
 		if want != nil && !containsFoldASCII(raw, want) {
 			return false
 		}
-		if q.Issues {
+		if q.Issues && ref.Issues == nil {
 			for _, w := range issueWords {
 				if containsFoldASCII(raw, w) {
 					return true
@@ -276,57 +287,8 @@ func (q *SearchQuery) filter(needle string) history.Filter {
 		}
 		return true
 	}
+	return f
 }
 
 // containsFoldASCII reports whether s holds sub (lower case ASCII) in any ASCII case.
-// It jumps between the places where sub's first byte stands, in either case (each
-// found with IndexByte, memchr speed, and found again only once passed).
-func containsFoldASCII(s, sub []byte) bool {
-	if len(sub) == 0 {
-		return true
-	}
-	if len(sub) > len(s) {
-		return false
-	}
-	first, upper := sub[0], sub[0]
-	if 'a' <= first && first <= 'z' {
-		upper = first - 'a' + 'A'
-	}
-	last := len(s) - len(sub) + 1 // where a match can start, at most
-	next := func(c byte, from int) int {
-		if j := bytes.IndexByte(s[from:last], c); j >= 0 {
-			return from + j
-		}
-		return last
-	}
-	lo, up := next(first, 0), last
-	if upper != first {
-		up = next(upper, 0)
-	}
-	for {
-		i := min(lo, up)
-		if i >= last {
-			return false
-		}
-		if equalFoldASCII(s[i:i+len(sub)], sub) {
-			return true
-		}
-		if i == lo {
-			lo = next(first, i+1)
-		} else {
-			up = next(upper, i+1)
-		}
-	}
-}
-
-func equalFoldASCII(s, lower []byte) bool {
-	for i, c := range s {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
+func containsFoldASCII(s, sub []byte) bool { return fold.IndexBytes(s, sub) >= 0 }

@@ -135,6 +135,27 @@ type Ref struct {
 	FirstID string `json:"first_id"`
 	LastID  string `json:"last_id"`
 	Count   int    `json:"count"`
+	// Issues is how many of the chunk's events the error/warning rules flag
+	// (summary.Classify); nil when the writer did not count them (the seed system's
+	// finalizer, an index written before blastlog counted them). A search for issues
+	// does not read a chunk with 0.
+	Issues *int `json:"issues,omitempty"`
+}
+
+// RefOf describes c for the index.
+func RefOf(c *Chunk) Ref {
+	ref := Ref{Seq: c.Sequence, Count: len(c.Events)}
+	if n := len(c.Events); n > 0 {
+		ref.FirstID, ref.LastID = c.Events[0].ID, c.Events[n-1].ID
+	}
+	issues := 0
+	for i := range c.Events {
+		if summary.Classify(&c.Events[i]) != summary.None {
+			issues++
+		}
+	}
+	ref.Issues = &issues
+	return ref
 }
 
 // StepIndex is a step's chunks, in sequence order, the next sequence to write, and

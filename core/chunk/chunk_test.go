@@ -74,3 +74,22 @@ func FuzzDecode(f *testing.F) {
 		ParseName(string(b))
 	})
 }
+
+// RefOf counts the events the error/warning rules flag, so that a search for issues
+// can pass over a chunk without one; an index without the count still reads.
+func TestRefOfCountsIssues(t *testing.T) {
+	c := Chunk{Sequence: 4, Events: []event.Event{{ID: "1-0", Line: "ERROR: db missing"}, {ID: "2-0", Line: "fine"},
+		{ID: "3-0", Line: "Warning: low score"}, {ID: "4-0", Line: "a waiting notice", Notice: "waiting"}}}
+	ref := RefOf(&c)
+	if ref.Seq != 4 || ref.Count != 4 || ref.FirstID != "1-0" || ref.LastID != "4-0" || ref.Issues == nil || *ref.Issues != 2 {
+		t.Fatalf("%+v", ref)
+	}
+	var old Ref
+	if err := json.Unmarshal([]byte(`{"seq":1,"first_id":"1-0","last_id":"2-0","count":2}`), &old); err != nil || old.Issues != nil {
+		t.Fatalf("an index without counts: %+v %v", old, err)
+	}
+	quiet := RefOf(&Chunk{Events: []event.Event{{ID: "1-0", Line: "fine"}}})
+	if b, _ := json.Marshal(quiet); !strings.Contains(string(b), `"issues":0`) {
+		t.Fatalf("a count of 0 is written: %s", b)
+	}
+}

@@ -96,7 +96,7 @@ func writeRun(b *testing.B, st interface {
 			idx.Steps[step] = si
 		}
 		c := chunk.Chunk{SchemaVersion: 1, JobID: jobID, Step: step, Sequence: si.NextSeq, Events: bufs[step], CreatedAt: time.Now()}
-		si.Chunks = append(si.Chunks, chunk.Ref{Seq: c.Sequence, FirstID: c.Events[0].ID, LastID: c.Events[len(c.Events)-1].ID, Count: len(c.Events)})
+		si.Chunks = append(si.Chunks, chunk.RefOf(&c))
 		si.NextSeq++
 		bufs[step] = nil
 		wg.Add(1)

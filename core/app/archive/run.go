@@ -151,7 +151,7 @@ func (r *run) probe(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			si.Chunks = append(si.Chunks, refOf(&c))
+			si.Chunks = append(si.Chunks, chunk.RefOf(&c))
 			si.NextSeq = ref.Seq + 1
 			r.dirty = true
 		}
@@ -162,14 +162,6 @@ func (r *run) probe(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func refOf(c *chunk.Chunk) chunk.Ref {
-	ref := chunk.Ref{Seq: c.Sequence, Count: len(c.Events)}
-	if n := len(c.Events); n > 0 {
-		ref.FirstID, ref.LastID = c.Events[0].ID, c.Events[n-1].ID
-	}
-	return ref
 }
 
 // noteTrimmed records a gap when the stream no longer holds the last event read: the
@@ -471,7 +463,7 @@ func (r *run) putChunk(ctx context.Context, step string, b *stepBuf, n int) erro
 
 // took records a chunk now in the archive.
 func (r *run) took(step string, si *chunk.StepIndex, c *chunk.Chunk) {
-	si.Chunks = append(si.Chunks, refOf(c))
+	si.Chunks = append(si.Chunks, chunk.RefOf(c))
 	si.NextSeq = c.Sequence + 1
 	if n := len(c.Events); n > 0 {
 		r.stepLast[step] = mustID(c.Events[n-1].ID)

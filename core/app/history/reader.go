@@ -16,9 +16,10 @@ import (
 
 // Page is one read: Gap (if any) comes before Events.
 //
-// In a filtered scan (ScanFiltered) the events of a chunk whose bytes the filter
-// refused come as skeletons: ID and Phase only, Source empty (Skipped reports them).
-// They are there to be counted, never to be shown.
+// In a filtered scan (ScanFiltered) a chunk the filter refused comes as skeletons,
+// Source empty (Skipped reports them), there to be counted, never to be shown: one
+// event at the chunk's last id standing for all its events (Weight) when its step
+// holds one phase, else one ID-and-Phase event per event.
 type Page struct {
 	// Gap says that events between the read's resume point and Events[0] (or what
 	// follows, when Events is empty) are lost in both tiers.
@@ -107,54 +108,112 @@ func (r *Reader) Read(ctx context.Context, jobID string, after event.ID, max int
 	return r.read(ctx, jobID, after, max, r.fetcher(r.chunks, nil))
 }
 
-// fetcher is how one read loads chunks: through which cache, with which filter, and
-// the prefetches it has in flight.
+// fetcher is how one read (or one scan, page after page) loads chunks: through which
+// cache, with which filter, and what it fetches ahead.
 type fetcher struct {
 	cache  *lru
-	want   Filter
-	window chan struct{}
+	want   *Filter
+	window int
+	// phases: the steps whose events all have one phase (the run's summary knows
+	// only that phase for the step), so that a refused chunk of theirs is one
+	// skeleton.
+	phases map[string]string
+	// plan is every chunk the read may need, by first id: the steps' chunks in the
+	// order the merge reaches them. plan[:reached] start at or before the merge's
+	// position; plan[:ahead] are asked for. At most window chunks past the position
+	// are fetched ahead, so what is fetched is used before the cache lets it go.
+	plan           []planned
+	reached, ahead int
+	// page is a scan's page buffer, reused from one page to the next (each returns
+	// before the next read).
+	page []event.Event
 }
 
-func (r *Reader) fetcher(cache *lru, want Filter) *fetcher {
+type planned struct {
+	step  string
+	ref   chunk.Ref
+	first event.ID
+}
+
+func (r *Reader) fetcher(cache *lru, want *Filter) *fetcher {
 	w := r.Window
 	if w <= 0 {
 		w = DefaultWindow
 	}
-	return &fetcher{cache: cache, want: want, window: make(chan struct{}, w)}
+	return &fetcher{cache: cache, want: want, window: w}
 }
 
-// prefetch starts loading refs into f's cache, as many as the read's window and the
-// process's slots allow (a full window or no free slot: the rest is loaded when it is
-// needed). A failed prefetch is not kept: the read's own load says why.
-func (r *Reader) prefetch(ctx context.Context, jobID, step string, refs []chunk.Ref, f *fetcher) int {
-	started := 0
-	for _, ref := range refs {
-		select {
-		case f.window <- struct{}{}:
-		default:
-			return started
+// planFor lists idx's chunks after after by first id, once per fetcher (a scan's
+// later pages find the index's new chunks when they need them, without a plan).
+func (f *fetcher) planFor(idx *chunk.Index, after event.ID) {
+	if f.plan != nil {
+		return
+	}
+	f.plan = []planned{}
+	f.phases = map[string]string{}
+	many := map[string]bool{}
+	for phase := range idx.Summary.Steps {
+		step := chunk.Step(phase)
+		if _, seen := f.phases[step]; seen {
+			many[step] = true
 		}
+		f.phases[step] = phase
+	}
+	for step := range many {
+		delete(f.phases, step)
+	}
+	for step, si := range idx.Steps {
+		for _, ref := range si.Chunks {
+			if mustID(ref.LastID).Compare(after) > 0 {
+				f.plan = append(f.plan, planned{step: step, ref: ref, first: mustID(ref.FirstID)})
+			}
+		}
+	}
+	sort.Slice(f.plan, func(i, j int) bool { return f.plan[i].first.Compare(f.plan[j].first) < 0 })
+}
+
+// prefetch starts loading the planned chunks past the merge's position pos into f's
+// cache, up to the window and as many as the process's slots allow (no free slot: the
+// rest is loaded when it is needed). A failed prefetch is not kept: the read's own
+// load says why.
+func (r *Reader) prefetch(ctx context.Context, jobID string, pos event.ID, f *fetcher) {
+	for f.reached < len(f.plan) && f.plan[f.reached].first.Compare(pos) <= 0 {
+		f.reached++
+	}
+	f.ahead = max(f.ahead, f.reached)
+	for ; f.ahead < len(f.plan) && f.ahead < f.reached+f.window; f.ahead++ {
 		select {
 		case r.slots <- struct{}{}:
 		default:
-			<-f.window
-			return started
+			return
 		}
-		started++
+		p := f.plan[f.ahead]
 		go func() {
-			defer func() { <-r.slots; <-f.window }()
-			r.chunkFiltered(ctx, jobID, step, ref, f.cache, f.want)
+			defer func() { <-r.slots }()
+			r.chunkFiltered(ctx, jobID, p.step, p.ref, f)
 		}()
 	}
-	return started
 }
 
 // Skipped reports a skeleton event of a filtered scan (see Page).
 func Skipped(e *event.Event) bool { return e.Source == "" }
 
-// Filter tells from a chunk's stored bytes whether it may hold an event a scan wants;
-// a chunk it refuses is skimmed (ids and phases), not decoded.
-type Filter func(raw []byte) bool
+// Weight is how many of the run's events e stands for: a skeleton of a whole chunk
+// carries its count in Seq.
+func Weight(e *event.Event) int64 {
+	if Skipped(e) && e.Seq > 0 {
+		return e.Seq
+	}
+	return 1
+}
+
+// Filter is what a filtered scan wants: a chunk that Ref (from its index entry,
+// before it is read) or Bytes (from its stored bytes) refuses holds nothing wanted,
+// and comes as skeletons. Either may be nil: that one refuses nothing.
+type Filter struct {
+	Ref   func(chunk.Ref) bool
+	Bytes func(ref chunk.Ref, raw []byte) bool
+}
 
 // read is Read with chunks kept in cache: the shared one for viewers (they catch up
 // in the same places), a small private one for a scan (a download or search over a
@@ -234,11 +293,11 @@ func (r *Reader) index(ctx context.Context, jobID, first string) (chunk.Index, e
 
 // stepCursor walks one step's chunks in order.
 type stepCursor struct {
-	step  string
-	refs  []chunk.Ref
-	evs   []event.Event // the current chunk's remaining events
-	next  int           // index in refs of the chunk to load next
-	ahead int           // index in refs of the first chunk not prefetched yet
+	step string
+	refs []chunk.Ref
+	evs  []event.Event // the current chunk's remaining events
+	head event.ID      // evs[0]'s id, parsed once
+	next int           // index in refs of the chunk to load next
 }
 
 // fromArchive merges the steps' chunks by id, from after up to (not including)
@@ -256,18 +315,22 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 		}
 	}
 	gaps := pendingGaps(idx.Gaps, after)
-	var p Page
+	p := Page{Events: f.page[:0]}
+	f.planFor(idx, after)
+	pos := after // the merge's position: the last event it took
 	for {
 		var best *stepCursor
 		var bestID event.ID
 		for _, c := range curs {
 			if len(c.evs) == 0 && c.next < len(c.refs) {
-				if c.ahead <= c.next {
-					c.ahead = c.next + 1
+				// The chunks the merge reaches next are fetched meanwhile.
+				r.prefetch(ctx, idx.JobID, pos, f)
+				ch, err := r.chunkFiltered(ctx, idx.JobID, c.step, c.refs[c.next], f)
+				if err == nil && bound != nil && wholeSkeleton(ch) && mustID(c.refs[c.next].LastID).Compare(*bound) >= 0 {
+					// The stream continues the archive inside this chunk: its events
+					// before the stream's are counted one by one.
+					ch, err = r.chunkFiltered(ctx, idx.JobID, c.step, c.refs[c.next], &fetcher{cache: f.cache, want: f.want})
 				}
-				// The chunks after it are fetched meanwhile, a window at a time.
-				c.ahead += r.prefetch(ctx, idx.JobID, c.step, c.refs[c.ahead:min(len(c.refs), c.next+1+cap(f.window))], f)
-				ch, err := r.chunkFiltered(ctx, idx.JobID, c.step, c.refs[c.next], f.cache, f.want)
 				if err != nil {
 					return Page{}, false, err
 				}
@@ -276,12 +339,15 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 				for len(c.evs) > 0 && mustID(c.evs[0].ID).Compare(after) <= 0 {
 					c.evs = c.evs[1:]
 				}
+				if len(c.evs) > 0 {
+					c.head = mustID(c.evs[0].ID)
+				}
 			}
 			if len(c.evs) == 0 {
 				continue
 			}
-			if id := mustID(c.evs[0].ID); best == nil || id.Compare(bestID) < 0 {
-				best, bestID = c, id
+			if best == nil || c.head.Compare(bestID) < 0 {
+				best, bestID = c, c.head
 			}
 		}
 		done := best == nil || (bound != nil && bestID.Compare(*bound) >= 0)
@@ -306,7 +372,11 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 			return p, false, nil
 		}
 		p.Events = append(p.Events, best.evs[0])
+		pos = best.head
 		best.evs = best.evs[1:]
+		if len(best.evs) > 0 {
+			best.head = mustID(best.evs[0].ID)
+		}
 		if len(p.Events) == max {
 			return p, true, nil
 		}
@@ -334,27 +404,41 @@ func mustID(s string) event.ID {
 
 // chunk reads one chunk through cache.
 func (r *Reader) chunk(ctx context.Context, jobID, step string, seq int, cache *lru) (*chunk.Chunk, error) {
-	return r.chunkFiltered(ctx, jobID, step, chunk.Ref{Seq: seq}, cache, nil)
+	return r.chunkFiltered(ctx, jobID, step, chunk.Ref{Seq: seq}, &fetcher{cache: cache})
 }
 
-// chunkFiltered reads one chunk through cache: decoded, or — when want refuses its
-// bytes and its skim agrees with the index's count — as skeletons.
-func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chunk.Ref, cache *lru, want Filter) (*chunk.Chunk, error) {
+// chunkFiltered reads one chunk through f's cache: decoded, or — when f's filter
+// refuses it — as skeletons: one for the whole chunk when its step has one phase
+// (without reading it, when its index entry is enough), else one per event when the
+// skim agrees with the index's count.
+func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chunk.Ref, f *fetcher) (*chunk.Chunk, error) {
 	name := chunk.Name(jobID, step, ref.Seq)
 	var raw []byte
-	if want != nil {
+	if want := f.want; want != nil {
 		// A skeleton is kept under a name of its own: a decoded chunk serves either.
-		if c, ok := cache.peek(name); ok {
+		if c, ok := f.cache.peek(name); ok {
 			return c, nil
 		}
-		skel, err := cache.get(name+"#skim", func() (*chunk.Chunk, int64, error) {
+		phase, whole := f.phases[step]
+		whole = whole && ref.Count > 0 && ref.LastID != ""
+		if whole && want.Ref != nil && !want.Ref(ref) {
+			return chunkSkeleton(ref, phase), nil
+		}
+		key := name + "#skim"
+		if whole {
+			key = name + "#whole"
+		}
+		skel, err := f.cache.get(key, func() (*chunk.Chunk, int64, error) {
 			b, err := r.Archive.Chunk(ctx, jobID, step, ref.Seq)
 			if err != nil {
 				return nil, 0, err
 			}
-			if want(b) {
+			if (want.Ref == nil || want.Ref(ref)) && (want.Bytes == nil || want.Bytes(ref, b)) {
 				raw = b
 				return nil, 0, errWanted
+			}
+			if whole {
+				return chunkSkeleton(ref, phase), 512, nil
 			}
 			return skeleton(b, ref.Count)
 		})
@@ -365,7 +449,7 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 			return nil, err
 		}
 	}
-	return cache.get(name, func() (*chunk.Chunk, int64, error) {
+	return f.cache.get(name, func() (*chunk.Chunk, int64, error) {
 		b := raw
 		if b == nil {
 			var err error
@@ -385,6 +469,16 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 		}
 		return &c, size, nil
 	})
+}
+
+// chunkSkeleton is a refused chunk of a one-phase step as one skeleton at its last id
+// (see Page).
+func chunkSkeleton(ref chunk.Ref, phase string) *chunk.Chunk {
+	return &chunk.Chunk{Events: []event.Event{{ID: ref.LastID, Phase: phase, Seq: int64(ref.Count)}}}
+}
+
+func wholeSkeleton(c *chunk.Chunk) bool {
+	return len(c.Events) == 1 && Skipped(&c.Events[0]) && c.Events[0].Seq > 0
 }
 
 // Before returns up to n of the newest events strictly before before, oldest first:
@@ -460,7 +554,8 @@ func sortByID(evs []event.Event) {
 }
 
 // Scan calls f with every page after after until the run's end or ctx ends. It
-// returns what f returns, or the read's error.
+// returns what f returns, or the read's error. A page's Events are reused by the next
+// page: f keeps copies, never the slice.
 func (r *Reader) Scan(ctx context.Context, jobID string, after event.ID, pageSize int, each func(Page) error) error {
 	return r.ScanFiltered(ctx, jobID, after, pageSize, nil, each)
 }
@@ -475,6 +570,7 @@ func (r *Reader) scan(ctx context.Context, jobID string, after event.ID, pageSiz
 		if err := each(p); err != nil {
 			return err
 		}
+		f.page = p.Events[:0]
 		if p.End {
 			return nil
 		}
@@ -526,9 +622,10 @@ func skeleton(raw []byte, count int) (*chunk.Chunk, int64, error) {
 	return &chunk.Chunk{Events: evs}, int64(len(ids)) + int64(len(evs))*300 + 512, nil
 }
 
-// ScanFiltered is Scan where chunks whose bytes want refuses come as skeletons (see
-// Page): a search reads only the chunks that may match, and still counts every line.
-func (r *Reader) ScanFiltered(ctx context.Context, jobID string, after event.ID, pageSize int, want Filter, each func(Page) error) error {
+// ScanFiltered is Scan where the chunks want refuses come as skeletons (see Page): a
+// search decodes only the chunks that may match, and still counts every line (by
+// Weight). A nil want is Scan.
+func (r *Reader) ScanFiltered(ctx context.Context, jobID string, after event.ID, pageSize int, want *Filter, each func(Page) error) error {
 	r.init()
 	return r.scan(ctx, jobID, after, pageSize, r.fetcher(newLRU(scanCacheBytes), want), each)
 }
