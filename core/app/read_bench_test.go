@@ -108,3 +108,37 @@ func BenchmarkReadPath(b *testing.B) {
 		})
 	}
 }
+
+// slowArchive answers each chunk d late, as a store across a network does.
+type slowArchive struct {
+	*portstest.Archive
+	d time.Duration
+}
+
+func (s slowArchive) Chunk(ctx context.Context, jobID, step string, seq int) ([]byte, error) {
+	time.Sleep(s.d)
+	return s.Archive.Chunk(ctx, jobID, step, seq)
+}
+
+// BenchmarkReadPathLatency: the same reads with every chunk 20 ms away; the window of
+// chunks fetched ahead should make the latency cost (chunks / Window) × 20 ms.
+func BenchmarkReadPathLatency(b *testing.B) {
+	r, rec := benchRun(b, 200_000)
+	h := r.History
+	r.History = &history.Reader{Log: h.Log, Archive: slowArchive{h.Archive.(*portstest.Archive), 20 * time.Millisecond}, Index: h.Index}
+	ctx := context.Background()
+	b.Run("search-deep", func(b *testing.B) {
+		for b.Loop() {
+			if res, err := r.Search(ctx, rec.JobID, SearchQuery{Q: "deep-needle"}); err != nil || len(res.Matches) != 1 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("download-text", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := r.Download(ctx, rec, io.Discard, DownloadQuery{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

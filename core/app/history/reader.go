@@ -42,9 +42,11 @@ type Reader struct {
 	// IndexTTL is how long an index read is reused while the stream's first id stays
 	// the same: DefaultIndexTTL.
 	IndexTTL time.Duration
-	// Window is how many chunks one read fetches ahead, concurrently, so that a
+	// Window is the most chunks one read fetches ahead, concurrently, so that a
 	// store's per-request latency is paid once per window, not once per chunk:
-	// DefaultWindow. MaxFetches bounds those fetches in flight in the process:
+	// DefaultWindow. A read starts with startWindow and doubles it each time it had
+	// to wait for a chunk (a store far away), never holding more than aheadEvents
+	// events ahead. MaxFetches bounds those fetches in flight in the process:
 	// DefaultMaxFetches.
 	Window, MaxFetches int
 
@@ -59,10 +61,13 @@ type Reader struct {
 const (
 	DefaultCacheBytes = 32 << 20
 	DefaultIndexTTL   = time.Second
-	DefaultWindow     = 16
-	DefaultMaxFetches = 64
+	DefaultWindow     = 64
+	DefaultMaxFetches = 128
 	maxIndexes        = 4096
-	scanCacheBytes    = 8 << 20 // a scan's own chunks: the current one of each step and its window
+	startWindow       = 8
+	aheadEvents       = 32_000               // ~20 MiB decoded at ~600 bytes an event
+	waited            = 2 * time.Millisecond // a load this slow was not fetched ahead in time
+	scanCacheBytes    = 24 << 20             // a scan's own chunks: the current one of each step and its window
 )
 
 type cachedIndex struct {
@@ -113,7 +118,8 @@ func (r *Reader) Read(ctx context.Context, jobID string, after event.ID, max int
 type fetcher struct {
 	cache  *lru
 	want   *Filter
-	window int
+	window int // chunks fetched ahead now; grows up to max
+	max    int
 	// phases: the steps whose events all have one phase (the run's summary knows
 	// only that phase for the step), so that a refused chunk of theirs is one
 	// skeleton.
@@ -140,7 +146,7 @@ func (r *Reader) fetcher(cache *lru, want *Filter) *fetcher {
 	if w <= 0 {
 		w = DefaultWindow
 	}
-	return &fetcher{cache: cache, want: want, window: w}
+	return &fetcher{cache: cache, want: want, window: min(startWindow, w), max: w}
 }
 
 // planFor lists idx's chunks after after by first id, once per fetcher (a scan's
@@ -181,13 +187,18 @@ func (r *Reader) prefetch(ctx context.Context, jobID string, pos event.ID, f *fe
 		f.reached++
 	}
 	f.ahead = max(f.ahead, f.reached)
-	for ; f.ahead < len(f.plan) && f.ahead < f.reached+f.window; f.ahead++ {
+	events := 0
+	for _, p := range f.plan[f.reached:f.ahead] {
+		events += p.ref.Count
+	}
+	for ; f.ahead < len(f.plan) && f.ahead < f.reached+f.window && events < aheadEvents; f.ahead++ {
 		select {
 		case r.slots <- struct{}{}:
 		default:
 			return
 		}
 		p := f.plan[f.ahead]
+		events += p.ref.Count
 		go func() {
 			defer func() { <-r.slots }()
 			r.chunkFiltered(ctx, jobID, p.step, p.ref, f)
@@ -325,7 +336,11 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 			if len(c.evs) == 0 && c.next < len(c.refs) {
 				// The chunks the merge reaches next are fetched meanwhile.
 				r.prefetch(ctx, idx.JobID, pos, f)
+				t0 := time.Now()
 				ch, err := r.chunkFiltered(ctx, idx.JobID, c.step, c.refs[c.next], f)
+				if time.Since(t0) > waited {
+					f.window = min(2*f.window, f.max)
+				}
 				if err == nil && bound != nil && wholeSkeleton(ch) && mustID(c.refs[c.next].LastID).Compare(*bound) >= 0 {
 					// The stream continues the archive inside this chunk: its events
 					// before the stream's are counted one by one.
