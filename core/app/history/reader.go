@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blastlog/blastlog/core/chunk"
@@ -45,8 +46,8 @@ type Reader struct {
 	// Window is the most chunks one read fetches ahead, concurrently, so that a
 	// store's per-request latency is paid once per window, not once per chunk:
 	// DefaultWindow. A read starts with startWindow and doubles it each time it had
-	// to wait for a chunk (a store far away), never holding more than aheadEvents
-	// events ahead. MaxFetches bounds those fetches in flight in the process:
+	// to wait for a chunk that a store far away was slow to send (not one it was
+	// still decoding), never holding more than aheadEvents events ahead. MaxFetches bounds those fetches in flight in the process:
 	// DefaultMaxFetches.
 	Window, MaxFetches int
 
@@ -67,6 +68,7 @@ const (
 	startWindow       = 8
 	aheadEvents       = 32_000               // ~20 MiB decoded at ~600 bytes an event
 	waited            = 2 * time.Millisecond // a load this slow was not fetched ahead in time
+	farFetch          = 5 * time.Millisecond // a store this slow to answer is far away
 	scanCacheBytes    = 24 << 20             // a scan's own chunks: the current one of each step and its window
 )
 
@@ -120,6 +122,9 @@ type fetcher struct {
 	want   *Filter
 	window int // chunks fetched ahead now; grows up to max
 	max    int
+	// far: a fetch of the read took longer than farFetch (the store is across a
+	// network, not on this machine).
+	far atomic.Bool
 	// phases: the steps whose events all have one phase (the run's summary knows
 	// only that phase for the step), so that a refused chunk of theirs is one
 	// skeleton.
@@ -338,7 +343,7 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 				r.prefetch(ctx, idx.JobID, pos, f)
 				t0 := time.Now()
 				ch, err := r.chunkFiltered(ctx, idx.JobID, c.step, c.refs[c.next], f)
-				if time.Since(t0) > waited {
+				if time.Since(t0) > waited && f.far.Swap(false) {
 					f.window = min(2*f.window, f.max)
 				}
 				if err == nil && bound != nil && wholeSkeleton(ch) && mustID(c.refs[c.next].LastID).Compare(*bound) >= 0 {
@@ -444,7 +449,7 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 			key = name + "#whole"
 		}
 		skel, err := f.cache.get(key, func() (*chunk.Chunk, int64, error) {
-			b, err := r.Archive.Chunk(ctx, jobID, step, ref.Seq)
+			b, err := r.fetch(ctx, jobID, step, ref.Seq, f)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -468,7 +473,7 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 		b := raw
 		if b == nil {
 			var err error
-			if b, err = r.Archive.Chunk(ctx, jobID, step, ref.Seq); err != nil {
+			if b, err = r.fetch(ctx, jobID, step, ref.Seq, f); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -484,6 +489,16 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 		}
 		return &c, size, nil
 	})
+}
+
+// fetch reads a chunk's bytes, noting in f a store far away.
+func (r *Reader) fetch(ctx context.Context, jobID, step string, seq int, f *fetcher) ([]byte, error) {
+	t0 := time.Now()
+	b, err := r.Archive.Chunk(ctx, jobID, step, seq)
+	if time.Since(t0) > farFetch {
+		f.far.Store(true)
+	}
+	return b, err
 }
 
 // chunkSkeleton is a refused chunk of a one-phase step as one skeleton at its last id
