@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/blastlog/blastlog/core/chunk"
@@ -43,11 +42,9 @@ type Reader struct {
 	// IndexTTL is how long an index read is reused while the stream's first id stays
 	// the same: DefaultIndexTTL.
 	IndexTTL time.Duration
-	// Window is the most chunks one read fetches ahead, concurrently, so that a
+	// Window is how many chunks one read fetches ahead, concurrently, so that a
 	// store's per-request latency is paid once per window, not once per chunk:
-	// DefaultWindow. A read starts with startWindow and doubles it each time it had
-	// to wait for a chunk that a store far away was slow to send (not one it was
-	// still decoding), never holding more than aheadEvents events ahead. MaxFetches bounds those fetches in flight in the process:
+	// DefaultWindow. MaxFetches bounds those fetches in flight in the process:
 	// DefaultMaxFetches.
 	Window, MaxFetches int
 
@@ -62,14 +59,12 @@ type Reader struct {
 const (
 	DefaultCacheBytes = 32 << 20
 	DefaultIndexTTL   = time.Second
-	DefaultWindow     = 64
-	DefaultMaxFetches = 128
+	DefaultWindow     = 16
+	DefaultMaxFetches = 64
 	maxIndexes        = 4096
-	startWindow       = 8
-	aheadEvents       = 32_000               // ~20 MiB decoded at ~600 bytes an event
-	waited            = 2 * time.Millisecond // a load this slow was not fetched ahead in time
-	farFetch          = 5 * time.Millisecond // a store this slow to answer is far away
-	scanCacheBytes    = 24 << 20             // a scan's own chunks: the current one of each step and its window
+	scanCacheBytes    = 8 << 20 // a scan's own chunks: the current one of each step and its window
+	// aheadEvents bounds the events fetched ahead (chunks of up to 5,000 events).
+	aheadEvents = 8_000
 )
 
 type cachedIndex struct {
@@ -120,11 +115,7 @@ func (r *Reader) Read(ctx context.Context, jobID string, after event.ID, max int
 type fetcher struct {
 	cache  *lru
 	want   *Filter
-	window int // chunks fetched ahead now; grows up to max
-	max    int
-	// far: a fetch of the read took longer than farFetch (the store is across a
-	// network, not on this machine).
-	far atomic.Bool
+	window int
 	// phases: the steps whose events all have one phase (the run's summary knows
 	// only that phase for the step), so that a refused chunk of theirs is one
 	// skeleton.
@@ -151,7 +142,7 @@ func (r *Reader) fetcher(cache *lru, want *Filter) *fetcher {
 	if w <= 0 {
 		w = DefaultWindow
 	}
-	return &fetcher{cache: cache, want: want, window: min(startWindow, w), max: w}
+	return &fetcher{cache: cache, want: want, window: w}
 }
 
 // planFor lists idx's chunks after after by first id, once per fetcher (a scan's
@@ -341,11 +332,7 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 			if len(c.evs) == 0 && c.next < len(c.refs) {
 				// The chunks the merge reaches next are fetched meanwhile.
 				r.prefetch(ctx, idx.JobID, pos, f)
-				t0 := time.Now()
 				ch, err := r.chunkFiltered(ctx, idx.JobID, c.step, c.refs[c.next], f)
-				if time.Since(t0) > waited && f.far.Swap(false) {
-					f.window = min(2*f.window, f.max)
-				}
 				if err == nil && bound != nil && wholeSkeleton(ch) && mustID(c.refs[c.next].LastID).Compare(*bound) >= 0 {
 					// The stream continues the archive inside this chunk: its events
 					// before the stream's are counted one by one.
@@ -449,7 +436,7 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 			key = name + "#whole"
 		}
 		skel, err := f.cache.get(key, func() (*chunk.Chunk, int64, error) {
-			b, err := r.fetch(ctx, jobID, step, ref.Seq, f)
+			b, err := r.Archive.Chunk(ctx, jobID, step, ref.Seq)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -473,7 +460,7 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 		b := raw
 		if b == nil {
 			var err error
-			if b, err = r.fetch(ctx, jobID, step, ref.Seq, f); err != nil {
+			if b, err = r.Archive.Chunk(ctx, jobID, step, ref.Seq); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -489,16 +476,6 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 		}
 		return &c, size, nil
 	})
-}
-
-// fetch reads a chunk's bytes, noting in f a store far away.
-func (r *Reader) fetch(ctx context.Context, jobID, step string, seq int, f *fetcher) ([]byte, error) {
-	t0 := time.Now()
-	b, err := r.Archive.Chunk(ctx, jobID, step, seq)
-	if time.Since(t0) > farFetch {
-		f.far.Store(true)
-	}
-	return b, err
 }
 
 // chunkSkeleton is a refused chunk of a one-phase step as one skeleton at its last id
