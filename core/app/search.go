@@ -200,6 +200,10 @@ func (r *Reads) Search(ctx context.Context, jobID string, q SearchQuery) (Search
 	return res, err
 }
 
+// Match reports whether Search would keep e, for a client that filters events it
+// already holds the way the search does.
+func (q *SearchQuery) Match(e *event.Event) bool { return q.matches(e, strings.ToLower(q.Q)) }
+
 func (q *SearchQuery) matches(e *event.Event, needle string) bool {
 	switch {
 	case q.Phase != "" && e.Phase != q.Phase,
