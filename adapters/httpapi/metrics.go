@@ -15,6 +15,10 @@ type Metrics struct {
 	ArchiveErrors *prometheus.CounterVec // failed archive writes (retried), by op
 	ArchiveChunks prometheus.Counter
 	ArchiveRuns   prometheus.Gauge
+
+	NotifySent     *prometheus.CounterVec // notifications delivered, by kind
+	NotifyFailures *prometheus.CounterVec // failed attempts (retried or not), by kind
+	NotifyDropped  prometheus.Counter     // news a full queue refused (offered again 2 s later)
 }
 
 // NewMetrics registers the metrics on reg.
@@ -40,8 +44,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Chunks written to the archive."}),
 		ArchiveRuns: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "blastlog", Name: "archive_runs_held",
 			Help: "Runs this replica archives (one lease each)."}),
+		NotifySent: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "blastlog", Name: "notify_sent_total",
+			Help: "Run notifications delivered to a webhook, by kind."}, []string{"kind"}),
+		NotifyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "blastlog", Name: "notify_failures_total",
+			Help: "Failed attempts to deliver a run notification (retried with backoff for up to an hour), by kind."}, []string{"kind"}),
+		NotifyDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "blastlog", Name: "notify_dropped_total",
+			Help: "Run notifications a full queue refused (offered again at the run's next check)."}),
+	}
+	for _, kind := range []string{"failed", "stuck", "oomkilled", "succeeded"} {
+		m.NotifySent.WithLabelValues(kind)
+		m.NotifyFailures.WithLabelValues(kind)
 	}
 	reg.MustRegister(m.Tickets, m.OpenStreams, m.Delivered, m.HubReaders, m.CatchUps, m.Gaps,
-		m.ArchiveLag, m.ArchiveErrors, m.ArchiveChunks, m.ArchiveRuns)
+		m.ArchiveLag, m.ArchiveErrors, m.ArchiveChunks, m.ArchiveRuns, m.NotifySent, m.NotifyFailures, m.NotifyDropped)
 	return m
 }

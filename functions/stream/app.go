@@ -52,6 +52,8 @@ type config struct {
 	// StuckAfter is BLASTLOG_STUCK_AFTER: a run without progress this long, with a pod
 	// waiting or a Warning event since, is stuck (its diagnosis).
 	StuckAfter time.Duration
+	// Notify is BLASTLOG_NOTIFY_*: webhooks told when a run fails, is stuck, ...
+	Notify envconf.Notify
 }
 
 // k8sConfig says whether and how pods are collected.
@@ -128,6 +130,12 @@ func load(getenv func(string) string, dev bool) (config, error) {
 	c.MaxStreams, c.MaxRequests = int(streams), int(requests)
 	if c.StuckAfter, err = g.Duration("BLASTLOG_STUCK_AFTER", diagnose.DefaultStuckAfter, time.Minute, 7*24*time.Hour); err != nil {
 		return c, err
+	}
+	if c.Notify, err = envconf.LoadNotify(g); err != nil {
+		return c, err
+	}
+	if c.Notify.Enabled() && !c.Archive.On() {
+		return c, errors.New("BLASTLOG_NOTIFY_URLS needs the archive (BLASTLOG_ARCHIVE): the archiver is what follows every run's diagnosis")
 	}
 	if c.PprofAddr = g("BLASTLOG_PPROF_ADDR"); c.PprofAddr != "" {
 		if err := checkPprofAddr(c.PprofAddr); err != nil {

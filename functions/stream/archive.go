@@ -10,7 +10,9 @@ import (
 
 	"github.com/blastlog/blastlog/adapters/httpapi"
 	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/adapters/webhook"
 	"github.com/blastlog/blastlog/core/app/archive"
+	"github.com/blastlog/blastlog/core/app/notify"
 	"github.com/blastlog/blastlog/functions/internal/wiring"
 	"github.com/blastlog/blastlog/ports"
 )
@@ -55,6 +57,20 @@ func newArchiver(lc fx.Lifecycle, c config, d archiverDeps) *archive.Archiver {
 			Chunks: func(n int) { m.ArchiveChunks.Add(float64(n)) },
 			Runs:   func(n int) { m.ArchiveRuns.Set(float64(n)) },
 		}}
+	if c.Notify.Enabled() {
+		n := &notify.Notifier{On: c.Notify.On, Leases: redisstore.NewLeases(d.RDB, d.Layout, "notify"), Holder: wiring.HolderID(),
+			PublicURL: c.Notify.PublicURL, StuckAfter: c.StuckAfter, Logger: d.Logger,
+			Sender: &webhook.Sender{URLs: c.Notify.URLs, Format: c.Notify.Format, Secret: []byte(c.Notify.Secret)},
+			Metrics: notify.Metrics{
+				Sent:     func(kind string) { m.NotifySent.WithLabelValues(kind).Inc() },
+				Failures: func(kind string) { m.NotifyFailures.WithLabelValues(kind).Inc() },
+				Dropped:  m.NotifyDropped.Inc,
+			}}
+		a.Observe = n.Observe
+		wiring.Background(lc, n.Run)
+		d.Logger.Info("notifying", "receivers", len(c.Notify.URLs), "on", c.Notify.On, "format", c.Notify.Format,
+			"signed", c.Notify.Secret != "")
+	}
 	wiring.Background(lc, a.Run)
 	wiring.Background(lc, func(ctx context.Context) {
 		for {

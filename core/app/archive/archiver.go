@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/blastlog/blastlog/core/chunk"
+	"github.com/blastlog/blastlog/core/diagnose"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/signal"
@@ -88,6 +89,10 @@ type Archiver struct {
 	Metrics Metrics
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Observe, if set, is shown each held run's record and diagnosis every 2 s (the
+	// run's own goroutine; it must not block), and once more with final set when the
+	// run is over and every line of it archived: notifications watch runs here.
+	Observe func(rec job.Record, d *diagnose.Tracker, final bool)
 
 	mu       sync.Mutex
 	wanted   map[string]string // safe id -> run id: runs viewers opened

@@ -562,6 +562,9 @@ func (r *run) check(ctx context.Context) (e end, done, checked bool) {
 		}
 		r.rec = rec
 	}
+	if r.a.Observe != nil {
+		r.a.Observe(r.rec, &r.idx.Summary.Diagnosis, false)
+	}
 	r.mu.Lock()
 	r.pause = true // the reader leaves the run alone until the check is done
 	if r.state != idle {
@@ -600,6 +603,9 @@ func (r *run) check(ctx context.Context) (e end, done, checked bool) {
 		if err := r.write(ctx, true); err != nil {
 			r.idx.Complete = false
 			return 0, false, true
+		}
+		if r.a.Observe != nil {
+			r.a.Observe(r.rec, &r.idx.Summary.Diagnosis, true)
 		}
 		return endFinished, true, true
 	}

@@ -62,3 +62,23 @@ func TestLoadSpool(t *testing.T) {
 		t.Fatalf("plain bytes: %d", s.Max)
 	}
 }
+
+func TestLoadNotify(t *testing.T) {
+	n, err := LoadNotify(env())
+	if err != nil || n.Enabled() || strings.Join(n.On, ",") != "failed,stuck" || n.Format != "json" {
+		t.Fatalf("defaults: %+v %v", n, err)
+	}
+	n, err = LoadNotify(env("BLASTLOG_NOTIFY_URLS", " https://hooks.example.org/a?code=x , http://127.0.0.1:9/b", "BLASTLOG_NOTIFY_ON", "oomkilled,succeeded",
+		"BLASTLOG_NOTIFY_FORMAT", "teams", "BLASTLOG_PUBLIC_URL", "https://blastlog.example.org/", "BLASTLOG_NOTIFY_SECRET", "s"))
+	if err != nil || len(n.URLs) != 2 || strings.Join(n.On, ",") != "oomkilled,succeeded" || n.Format != "teams" ||
+		n.PublicURL != "https://blastlog.example.org" || n.Secret != "s" {
+		t.Fatalf("%+v %v", n, err)
+	}
+	for _, bad := range [][]string{{"BLASTLOG_NOTIFY_URLS", "http://example.org/hook?code=topsecret"}, {"BLASTLOG_NOTIFY_ON", "failed,exploded"},
+		{"BLASTLOG_NOTIFY_FORMAT", "xml"}, {"BLASTLOG_PUBLIC_URL", "ftp://x"}} {
+		_, err := LoadNotify(env(bad...))
+		if err == nil || !strings.Contains(err.Error(), bad[0]) || strings.Contains(err.Error(), "topsecret") {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}
