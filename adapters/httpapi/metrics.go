@@ -51,6 +51,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		NotifyDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "blastlog", Name: "notify_dropped_total",
 			Help: "Run notifications a full queue refused (offered again at the run's next check)."}),
 	}
+	for _, op := range []string{"chunk", "index"} {
+		m.ArchiveErrors.WithLabelValues(op) // 0 from the start: a rule can read it
+	}
 	for _, kind := range []string{"failed", "stuck", "oomkilled", "succeeded"} {
 		m.NotifySent.WithLabelValues(kind)
 		m.NotifyFailures.WithLabelValues(kind)

@@ -82,6 +82,19 @@ func (s *Server) Handler() http.Handler {
 	if s.m == nil {
 		s.m = NewMetrics(s.reg)
 	}
+	if s.Ready != nil {
+		// 1 while the backing services answer (what /readyz says), read at each scrape.
+		s.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "blastlog", Name: "ready",
+			Help: "1 while this process's backing services (Redis) answer, as /readyz says; 0 otherwise."},
+			func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				if s.Ready(ctx) != nil {
+					return 0
+				}
+				return 1
+			}))
+	}
 	s.ending, s.endStream = context.WithCancel(context.Background())
 	s.routes = map[string]http.HandlerFunc{}
 	if s.Tickets != nil && s.IssueTickets {

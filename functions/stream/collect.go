@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.uber.org/fx"
 	"golang.org/x/time/rate"
@@ -79,10 +81,35 @@ func runCollector(lc fx.Lifecycle, c config, d collectorDeps) {
 		Checkpoints: d.Checkpoints, Active: d.Active,
 		Config: collect.Config{Holder: wiring.HolderID(), MaxFollows: c.K8s.MaxFollows,
 			TailLines: c.K8s.TailLines},
-		Pacer: rate.NewLimiter(rate.Limit(c.K8s.QPS), int(c.K8s.QPS))}
+		Pacer: meter(d.Registry, rate.NewLimiter(rate.Limit(c.K8s.QPS), int(c.K8s.QPS)))}
 	d.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blastlog_collector_poll_interval_seconds",
 		Help: "How long the last round over a run's polled containers (beyond the follow cap) took."},
 		func() float64 { return col.PollInterval().Seconds() }))
 	d.Logger.Info("collecting pod logs", "mode", c.K8s.Mode, "max_follows", c.K8s.MaxFollows, "qps", c.K8s.QPS)
 	wiring.Background(lc, col.Run)
+}
+
+// meteredPacer counts the collector's API requests and the time they waited for the
+// budget (BLASTLOG_K8S_QPS): a budget that is spent shows as waiting.
+type meteredPacer struct {
+	p              ports.Pacer
+	requests, wait prometheus.Counter
+}
+
+func meter(reg *prometheus.Registry, p ports.Pacer) ports.Pacer {
+	m := &meteredPacer{p: p,
+		requests: prometheus.NewCounter(prometheus.CounterOpts{Name: "blastlog_collector_api_requests_total",
+			Help: "Kubernetes API requests of the collector (log follows' opens, pod reads, polls)."}),
+		wait: prometheus.NewCounter(prometheus.CounterOpts{Name: "blastlog_collector_api_wait_seconds_total",
+			Help: "Time the collector's API requests waited for the request budget (BLASTLOG_K8S_QPS); near 1 s/s: the budget is spent."})}
+	reg.MustRegister(m.requests, m.wait)
+	return m
+}
+
+func (m *meteredPacer) Wait(ctx context.Context) error {
+	t0 := time.Now()
+	err := m.p.Wait(ctx)
+	m.requests.Inc()
+	m.wait.Add(time.Since(t0).Seconds())
+	return err
 }
