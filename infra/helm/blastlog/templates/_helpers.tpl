@@ -1,0 +1,61 @@
+{{/* The chart's name, and the release's full name (63 characters at most). */}}
+{{- define "blastlog.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "blastlog.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "blastlog.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: blastlog
+{{- if .Chart.AppVersion }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Selector labels of the streaming container. */}}
+{{- define "blastlog.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "blastlog.name" . }}-stream
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Selector labels of the ticket function. */}}
+{{- define "blastlog.ticketSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "blastlog.name" . }}-ticket
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "blastlog.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "blastlog.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* env: plain config, then secrets by reference. */}}
+{{- define "blastlog.env" -}}
+{{- range $k, $v := .config }}
+- name: {{ $k }}
+  value: {{ $v | quote }}
+{{- end }}
+{{- range $k, $ref := .secretEnv }}
+- name: {{ $k }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.name }}
+      key: {{ $ref.key }}
+{{- end }}
+{{- end }}
