@@ -97,8 +97,10 @@ func waitDone(ctx context.Context, c *apiclient.Client, jobID string, sum app.Ru
 			changed(sum)
 			last = l
 		}
-		if err := sleepCtx(ctx, statusPoll); err != nil {
-			return sum, err
+		select {
+		case <-ctx.Done():
+			return sum, ctx.Err()
+		case <-time.After(statusPoll):
 		}
 		var err error
 		if sum, err = c.Summary(ctx, jobID); err != nil {
@@ -190,15 +192,4 @@ func printStatus(w io.Writer, s app.RunSummary, color bool) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -30,10 +30,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
-	"github.com/blastlog/blastlog/adapters/kube/kubesim"
-	"github.com/blastlog/blastlog/adapters/redisstore"
 	"github.com/blastlog/blastlog/core/event"
-	"github.com/blastlog/blastlog/core/target"
 )
 
 const chart = "../../infra/helm/blastlog"
@@ -162,20 +159,7 @@ func TestHelmChart(t *testing.T) {
 
 	// The collector as the chart's ServiceAccount follows a run.
 	m := cp.NewMirror()
-	k := newK(t, m, applyRBAC(t, cp.Admin, m.Namespace, render(t, helm, m.Namespace), false), m.Namespace)
-	wait, _ := collectRun(t, k.collector(t, "chart", 8))
-	pod := "blastn-batch-nt-job-000-" + suffix + "-h"
-	m.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID}})
-	m.Start("", pod, "blast")
-	m.Log("", pod, "blast", "one", "two", "three")
-	k.publish(t, "submitted\n", "lines", "--job", "run-k", "--phase", "submitting")
-	time.Sleep(300 * time.Millisecond)
-	m.Terminate("", pod, "blast", 0)
-	k.finish(t)
-	if err := wait(); err != nil {
-		t.Fatal(err)
-	}
-	evs, _ := redisstore.NewEventLog(k.rdb, redisstore.Config{}).Read(ctx, "run-k", "", 1000)
+	evs := followAs(t, m, applyRBAC(t, cp.Admin, m.Namespace, render(t, helm, m.Namespace), false))
 	var lines []string
 	for _, e := range evs {
 		if e.Source == event.SourceK8s {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
+	"github.com/blastlog/blastlog/adapters/kube/kubetest"
 	"github.com/blastlog/blastlog/adapters/redisstore"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/target"
@@ -104,20 +105,7 @@ func TestShippedRBACIsEnoughAndMissingLogsIsDegraded(t *testing.T) {
 		name := map[bool]string{false: "shipped role", true: "without pods/log"}[withoutLogs]
 		t.Run(name, func(t *testing.T) {
 			m := cp.NewMirror()
-			k := newK(t, m, shippedRBAC(t, cp.Admin, m.Namespace, withoutLogs), m.Namespace)
-			wait, _ := collectRun(t, k.collector(t, "rbac", 8))
-			pod := "blastn-batch-nt-job-000-" + suffix + "-r"
-			m.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID}})
-			m.Start("", pod, "blast")
-			m.Log("", pod, "blast", "one", "two", "three")
-			k.publish(t, "submitted\n", "lines", "--job", "run-k", "--phase", "submitting")
-			time.Sleep(300 * time.Millisecond)
-			m.Terminate("", pod, "blast", 0)
-			k.finish(t)
-			if err := wait(); err != nil {
-				t.Fatal(err)
-			}
-			evs, _ := redisstore.NewEventLog(k.rdb, redisstore.Config{}).Read(context.Background(), "run-k", "", 1000)
+			evs := followAs(t, m, shippedRBAC(t, cp.Admin, m.Namespace, withoutLogs))
 			var k8s, terminal int
 			var degraded string
 			for _, e := range evs {
@@ -141,4 +129,25 @@ func TestShippedRBACIsEnoughAndMissingLogsIsDegraded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// followAs collects run-k, a submit line and one batch pod's three lines, on m's
+// namespace with the collector authenticated by cfg, and returns the run's events.
+func followAs(t *testing.T, m *kubetest.Mirror, cfg *rest.Config) []event.Event {
+	t.Helper()
+	k := newK(t, m, cfg, m.Namespace)
+	wait, _ := collectRun(t, k.collector(t, "rbac", 8))
+	pod := "blastn-batch-nt-job-000-" + suffix + "-r"
+	m.AddPod(kubesim.PodSpec{Name: pod, Main: []string{"blast"}, Labels: map[string]string{target.LabelJobID: elbID}})
+	m.Start("", pod, "blast")
+	m.Log("", pod, "blast", "one", "two", "three")
+	k.publish(t, "submitted\n", "lines", "--job", "run-k", "--phase", "submitting")
+	time.Sleep(300 * time.Millisecond)
+	m.Terminate("", pod, "blast", 0)
+	k.finish(t)
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := redisstore.NewEventLog(k.rdb, redisstore.Config{}).Read(context.Background(), "run-k", "", 1000)
+	return evs
 }
