@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,8 +101,44 @@ func BenchmarkLatency100Viewers(b *testing.B) {
 	b.Run("cluster", func(b *testing.B) { latency100(b, newClusterStack(b)) })
 }
 
-func latency100(b *testing.B, s *stack) {
-	srv := s.server(b, loadTest)
+func latency100(b *testing.B, s *stack) { latencyOf(b, s, s.server(b, loadTest)) }
+
+// BenchmarkLatencyWithHungWebhook: the same publish-to-receive latency (one Redis
+// node) from a streaming container that archives and notifies, beside one whose only
+// webhook never answers while ten failed runs wait to be told.
+func BenchmarkLatencyWithHungWebhook(b *testing.B) {
+	for _, hung := range []bool{false, true} {
+		b.Run(map[bool]string{false: "no-webhook", true: "hung-webhook"}[hung], func(b *testing.B) {
+			s := newStack(b)
+			env := map[string]string{"BLASTLOG_ARCHIVE": "dir", "BLASTLOG_ARCHIVE_DIR": b.TempDir(), "BLASTLOG_ARCHIVE_FLUSH": "200ms"}
+			for k, v := range loadTest {
+				env[k] = v
+			}
+			var held atomic.Int64 // requests the webhook holds
+			if hung {
+				stop := make(chan struct{})
+				rcv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { held.Add(1); <-stop }))
+				b.Cleanup(func() { close(stop); rcv.Close() })
+				env["BLASTLOG_NOTIFY_URLS"] = rcv.URL
+			}
+			for i := range 10 { // before the server: its first scan finds them
+				run := fmt.Sprintf("failed-%d", i)
+				s.register(nil, run, owner)
+				publishAt(context.Background(), s.rdb, 100, 100*time.Millisecond, run)
+				s.tickets.Jobs.SetStatus(context.Background(), run, job.Failed)
+			}
+			srv := s.server(b, env)
+			time.Sleep(5 * time.Second) // the failed runs archived whole: their news sent, and held
+			latencyOf(b, s, srv)
+			if hung && held.Load() == 0 {
+				b.Fatal("the webhook was never called: nothing was held up")
+			}
+			b.ReportMetric(float64(held.Load()), "webhook-requests-held")
+		})
+	}
+}
+
+func latencyOf(b *testing.B, s *stack, srv *streamServer) {
 	s.register(nil, "lat", owner)
 	var mu sync.Mutex
 	var lat []time.Duration
