@@ -52,8 +52,10 @@ const (
 	DefaultBackoffMax = 15 * time.Second
 	// maxRetryAfter caps a server's Retry-After.
 	maxRetryAfter = 30 * time.Second
-	// maxErrorBody bounds what is read of an error answer.
+	// maxErrorBody bounds what is read of an error answer; maxAnswer of a JSON
+	// answer (a snapshot page of 2,000 events at most is a few tens of MiB).
 	maxErrorBody = 64 << 10
+	maxAnswer    = 128 << 20
 )
 
 var defaultHTTP = &http.Client{Transport: &http.Transport{
@@ -249,7 +251,7 @@ func (c *Client) getJSON(ctx context.Context, path string, q url.Values, v any) 
 		return err
 	}
 	defer res.Body.Close()
-	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+	if err := json.NewDecoder(io.LimitReader(res.Body, maxAnswer)).Decode(v); err != nil {
 		return fmt.Errorf("%w: %s: reading the answer: %v", ports.ErrUnavailable, path, err)
 	}
 	return nil
