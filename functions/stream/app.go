@@ -36,6 +36,9 @@ type config struct {
 	Auth       envconf.Auth
 	K8s        k8sConfig
 	Archive    envconf.Archive
+	// TempArchive: -dev made Archive.Dir itself (no BLASTLOG_ARCHIVE_DIR); a clean stop
+	// removes it.
+	TempArchive bool
 	// MaxLen is BLASTLOG_STREAM_MAXLEN: with an archive, what the archiver keeps in a
 	// stream behind its cursor (writers then cap at Archive.HardMax).
 	MaxLen int64
@@ -103,6 +106,7 @@ func load(getenv func(string) string, dev bool) (config, error) {
 		if c.Archive.Dir, err = os.MkdirTemp("", "blastlog-archive-"); err != nil {
 			return c, fmt.Errorf("-dev archive directory: %w", err)
 		}
+		c.TempArchive = true
 	}
 	c.MaxLen = redisstore.DefaultMaxLen
 	if !dev {
