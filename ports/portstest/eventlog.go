@@ -2,7 +2,9 @@ package portstest
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/blastlog/blastlog/core/event"
@@ -133,33 +135,6 @@ func (l *EventLog) Bounds(_ context.Context, jobID string) (string, string, erro
 	return r[0].ID, r[len(r)-1].ID, nil
 }
 
-// Tail implements ports.LogTail by polling the in-memory log.
-func (l *EventLog) Tail(ctx context.Context, after map[string]string, count int, block time.Duration) (map[string][]event.Event, error) {
-	deadline := time.Now().Add(block)
-	for {
-		out := map[string][]event.Event{}
-		for jobID, cur := range after {
-			evs, err := l.Read(ctx, jobID, cur, count)
-			if err != nil {
-				return nil, err
-			}
-			if len(evs) > 0 {
-				out[jobID] = evs
-			}
-		}
-		if len(out) > 0 || !time.Now().Before(deadline) {
-			return out, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
-var _ ports.LogTail = (*EventLog)(nil)
-
 var _ ports.LogKeeper = (*EventLog)(nil)
 
 // LoggedRuns implements ports.LogKeeper.
@@ -193,4 +168,45 @@ func (l *EventLog) TrimArchived(_ context.Context, jobID, upTo string, keep int6
 	}
 	l.runs[jobID] = append([]event.Event(nil), r[n:]...)
 	return int64(n), nil
+}
+
+// Event returns a valid terminal event of run jobID with the given line.
+func Event(jobID, line string) event.Event {
+	return event.Event{SchemaVersion: event.SchemaVersion, JobID: jobID, Source: event.SourceTerminal,
+		Phase: event.PhaseSubmitting, Stream: event.Stdout, Line: line,
+		TS: time.Now().UTC().Truncate(time.Millisecond)}
+}
+
+func lines(evs []event.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Line
+	}
+	return out
+}
+
+func appendN(t *testing.T, l ports.EventLog, jobID string, n int) []string {
+	t.Helper()
+	lines := make([]string, n)
+	for i := range lines {
+		lines[i] = fmt.Sprintf("line %d", i)
+	}
+	return Append(t, l, jobID, lines...)
+}
+
+// Append appends one event per line to jobID's log (see Event) and returns their ids.
+func Append(t testing.TB, l ports.EventLog, jobID string, lines ...string) []string {
+	t.Helper()
+	evs := make([]event.Event, len(lines))
+	for i, line := range lines {
+		evs[i] = Event(jobID, line)
+	}
+	ids, err := l.Append(context.Background(), jobID, evs)
+	if err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	if len(ids) != len(evs) {
+		t.Fatalf("append returned %d ids for %d events", len(ids), len(evs))
+	}
+	return ids
 }

@@ -1,0 +1,80 @@
+package portstest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// TestLogTail is the conformance suite of ports.LogTail; newTail returns a log and its
+// tail over the same storage.
+func TestLogTail(t *testing.T, newTail func(t *testing.T) (ports.EventLog, ports.LogTail)) {
+	ctx := context.Background()
+	t.Run("returns what is new per run", func(t *testing.T) {
+		l, tail := newTail(t)
+		a := appendN(t, l, "tail-a", 3)
+		appendN(t, l, "tail-b", 2)
+		got, err := tail.Tail(ctx, map[string]string{"tail-a": a[0], "tail-b": "0-0", "tail-c": "0-0"}, 10, 100*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(lines(got["tail-a"])) != "[line 1 line 2]" || len(got["tail-b"]) != 2 || len(got["tail-c"]) != 0 {
+			t.Fatalf("got %v", got)
+		}
+		if got["tail-a"][0].ID == "" || got["tail-a"][0].JobID != "tail-a" {
+			t.Fatalf("event %+v", got["tail-a"][0])
+		}
+	})
+	t.Run("waits for the next event", func(t *testing.T) {
+		l, tail := newTail(t)
+		ids := appendN(t, l, "tail-w", 1)
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			l.Append(ctx, "tail-w", []event.Event{Event("tail-w", "late")})
+		}()
+		start := time.Now()
+		got, err := tail.Tail(ctx, map[string]string{"tail-w": ids[0]}, 10, 5*time.Second)
+		if err != nil || len(got["tail-w"]) != 1 || got["tail-w"][0].Line != "late" {
+			t.Fatalf("got %v %v", got, err)
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("did not wake on the new event")
+		}
+	})
+	t.Run("no runs, no events", func(t *testing.T) {
+		_, tail := newTail(t)
+		got, err := tail.Tail(ctx, map[string]string{}, 10, 50*time.Millisecond)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("got %v %v", got, err)
+		}
+	})
+	t.Run("times out empty", func(t *testing.T) {
+		l, tail := newTail(t)
+		ids := appendN(t, l, "tail-t", 1)
+		got, err := tail.Tail(ctx, map[string]string{"tail-t": ids[0]}, 10, 50*time.Millisecond)
+		if err != nil || len(got["tail-t"]) != 0 {
+			t.Fatalf("got %v %v", got, err)
+		}
+	})
+}
+
+// TestStatusReader is the conformance suite of ports.StatusReader.
+func TestStatusReader(t *testing.T, newDir func(t *testing.T) (ports.JobDirectory, ports.StatusReader)) {
+	ctx := context.Background()
+	d, s := newDir(t)
+	d.Register(ctx, job.Record{JobID: "s1", OwnerOID: "o"})
+	d.Register(ctx, job.Record{JobID: "s2", OwnerOID: "o"})
+	d.SetStatus(ctx, "s2", job.Completed)
+	got, err := s.Statuses(ctx, []string{"s1", "s2", "s3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["s1"] != job.Queued || got["s2"] != job.Completed {
+		t.Fatalf("got %v", got)
+	}
+}
