@@ -15,6 +15,7 @@ import (
 
 	"github.com/blastlog/blastlog/adapters/entra/entratest"
 	"github.com/blastlog/blastlog/ports"
+	"github.com/blastlog/blastlog/ports/portstest"
 )
 
 const (
@@ -223,4 +224,34 @@ func TestDevBypass(t *testing.T) {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}
+}
+
+func TestValidatorConformance(t *testing.T) {
+	portstest.TestAuthenticator(t, func(t *testing.T) portstest.AuthCase {
+		k1, stranger := newKey(t, "k1"), newKey(t, "k9")
+		j := newJWKSrv(t, k1)
+		other := with(v2Claims(), "oid", "oid-2", "name", "Bob")
+		return portstest.AuthCase{
+			Auth:  validator(t, j),
+			Valid: []ports.Credentials{{Bearer: sign(t, k1, v2Claims())}, {Bearer: sign(t, k1, other)}},
+			Callers: []ports.Caller{{OID: entratest.OID, TenantID: tenant, Name: "Ada"},
+				{OID: "oid-2", TenantID: tenant, Name: "Bob"}},
+			Invalid: []ports.Credentials{{}, {Bearer: "not-a-token"}, {DevUser: entratest.OID},
+				{Bearer: sign(t, stranger, v2Claims())}, {Bearer: tamper(sign(t, k1, v2Claims()))},
+				{Bearer: sign(t, k1, with(v2Claims(), "aud", "api://someone-else"))}},
+			Down: func() { j.Down.Store(true) },
+		}
+	})
+}
+
+func TestDevBypassConformance(t *testing.T) {
+	portstest.TestAuthenticator(t, func(t *testing.T) portstest.AuthCase {
+		return portstest.AuthCase{
+			Auth:  DevBypass{User: "dev-1"},
+			Valid: []ports.Credentials{{}, {DevUser: "u2"}, {Bearer: "anything", DevUser: "u3"}},
+			Callers: []ports.Caller{{OID: "dev-1", TenantID: "dev", Name: "dev user dev-1"},
+				{OID: "u2", TenantID: "dev", Name: "dev user u2"}, {OID: "u3", TenantID: "dev", Name: "dev user u3"}},
+			Invalid: []ports.Credentials{{DevUser: "a\nb"}, {DevUser: strings.Repeat("u", 129)}, {DevUser: "\xff"}},
+		}
+	})
 }
