@@ -47,11 +47,11 @@ func newAPI(t *testing.T) *api {
 			t.Fatal(err)
 		}
 	}
-	tickets := &app.Tickets{Auth: portstest.Authenticator{"tok-alice": {OID: "alice"}, "tok-bob": {OID: "bob"}}, Jobs: a.jobs,
+	tickets := &app.Tickets{Access: &app.Access{Auth: portstest.Authenticator{"tok-alice": {OID: "alice"}, "tok-bob": {OID: "bob"}}, Jobs: a.jobs},
 		Store: portstest.NewTicketStore(), Limiter: portstest.NewRateLimiter()}
 	hr := &history.Reader{Log: a.log}
 	hub := &fanout.Hub{Log: a.log, Tail: a.log, Statuses: a.jobs, History: hr}
-	s := &httpapi.Server{Tickets: tickets, IssueTickets: true, Hub: hub, Reads: &app.Reads{Tickets: tickets, History: hr},
+	s := &httpapi.Server{Tickets: tickets, IssueTickets: true, Hub: hub, Reads: &app.Reads{Access: tickets.Access, History: hr},
 		Heartbeat: time.Second}
 	h := s.Handler()
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -25,7 +25,6 @@ var errBadJobID = errors.New("bad job id")
 
 // outcome maps an error to its status and code: the one place that does.
 func outcome(err error) (status int, code, message string) {
-	var rl *app.RateLimitedError
 	var lim *app.LimitedError
 	switch {
 	case errors.Is(err, ports.ErrUnauthenticated):
@@ -35,7 +34,7 @@ func outcome(err error) (status int, code, message string) {
 	case errors.Is(err, ports.ErrNotFound):
 		// The same answer for an unknown run and for another owner's run.
 		return http.StatusNotFound, "job_not_found", "no such job"
-	case errors.As(err, &rl):
+	case errors.As(err, &lim) && lim.What == "tickets":
 		return http.StatusTooManyRequests, "rate_limited", "too many tickets requested; retry later"
 	case errors.As(err, &lim):
 		return http.StatusTooManyRequests, "too_many_" + lim.What, "this account has too many " + lim.What + " open on this server; close one or retry later"
@@ -54,12 +53,9 @@ func writeError(w http.ResponseWriter, err error) (status int, code string) {
 	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="blastlog"`)
 	case http.StatusTooManyRequests:
-		var rl *app.RateLimitedError
 		var lim *app.LimitedError
 		retry := time.Second
-		if errors.As(err, &rl) {
-			retry = rl.RetryAfter
-		} else if errors.As(err, &lim) {
+		if errors.As(err, &lim) {
 			retry = lim.RetryAfter
 		}
 		h.Set("Retry-After", strconv.Itoa(int(math.Max(1, math.Ceil(retry.Seconds())))))

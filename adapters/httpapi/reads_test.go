@@ -36,9 +36,9 @@ func readServer(t *testing.T) *httptest.Server {
 	if _, err := log.Append(ctx, "run-a", evs); err != nil {
 		t.Fatal(err)
 	}
-	tickets := &app.Tickets{Auth: portstest.Authenticator{"tok-alice": {OID: "alice"}}, Jobs: jobs,
+	tickets := &app.Tickets{Access: &app.Access{Auth: portstest.Authenticator{"tok-alice": {OID: "alice"}}, Jobs: jobs},
 		Store: portstest.NewTicketStore(), Limiter: portstest.NewRateLimiter()}
-	s := &Server{Tickets: tickets, Reads: &app.Reads{Tickets: tickets, History: &history.Reader{Log: log}}}
+	s := &Server{Tickets: tickets, Reads: &app.Reads{Access: tickets.Access, History: &history.Reader{Log: log}}}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv

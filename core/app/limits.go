@@ -1,15 +1,9 @@
 package app
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/blastlog/blastlog/core/job"
-	"github.com/blastlog/blastlog/core/ticket"
-	"github.com/blastlog/blastlog/ports"
 )
 
 // OwnerLimit bounds what one owner holds at once on this replica — open streams, or
@@ -25,14 +19,15 @@ type OwnerLimit struct {
 	held map[string]int
 }
 
-// LimitedError refuses a caller who holds all of their places.
+// LimitedError refuses a caller over one of their limits: "tickets" a minute
+// (Tickets.Issue), or "streams" or "requests" held at once (OwnerLimit).
 type LimitedError struct {
 	What       string
-	RetryAfter time.Duration
+	RetryAfter time.Duration // how long the caller should wait before asking again
 }
 
 func (e *LimitedError) Error() string {
-	return fmt.Sprintf("too many %s at once for this owner; retry in %v", e.What, e.RetryAfter)
+	return fmt.Sprintf("too many %s for this owner; retry in %v", e.What, e.RetryAfter)
 }
 
 // Acquire takes one of owner's places; release gives it back (calling it again does
@@ -70,42 +65,4 @@ func (l *OwnerLimit) Held(owner string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.held[owner]
-}
-
-// RedeemWithin redeems a ticket for jobID under its owner's stream limit, which is
-// checked first: a ticket refused by the limit is not consumed and stays usable until
-// it expires. release gives the place back when the stream ends.
-func (t *Tickets) RedeemWithin(ctx context.Context, l *OwnerLimit, tk, jobID string) (rec ticket.Record, release func(), err error) {
-	release = func() {}
-	if l != nil {
-		peeked, err := t.Peek(ctx, tk, jobID)
-		switch {
-		case err == nil:
-			if release, err = l.Acquire(peeked.OwnerOID); err != nil {
-				return ticket.Record{}, nil, err
-			}
-		case errors.Is(err, ticket.ErrRejected):
-			// Refused either way; Redeem consumes it, as a refused ticket must be.
-		default:
-			return ticket.Record{}, nil, err
-		}
-	}
-	rec, err = t.Redeem(ctx, tk, jobID)
-	if err != nil {
-		release()
-		return ticket.Record{}, nil, err
-	}
-	return rec, release, nil
-}
-
-// Admit authorises a read of jobID (Authorize) and takes one of the owner's request
-// places (Reads.Limit); release gives it back once the response is written.
-func (r *Reads) Admit(ctx context.Context, c ports.Credentials, jobID string) (rec job.Record, release func(), err error) {
-	if rec, err = r.Authorize(ctx, c, jobID); err != nil {
-		return job.Record{}, nil, err
-	}
-	if release, err = r.Limit.Acquire(rec.OwnerOID); err != nil {
-		return job.Record{}, nil, err
-	}
-	return rec, release, nil
 }

@@ -37,7 +37,7 @@ func newReads(t *testing.T) (*Reads, *portstest.EventLog) {
 	if _, err := log.Append(context.Background(), "run-a", evs); err != nil {
 		t.Fatal(err)
 	}
-	return &Reads{Tickets: ts, History: &history.Reader{Log: log}}, log
+	return &Reads{Access: ts.Access, History: &history.Reader{Log: log}}, log
 }
 
 func TestDownloadFormatsAndTrailer(t *testing.T) {
@@ -92,7 +92,7 @@ func TestSearchFiltersAndLineNumbers(t *testing.T) {
 	}
 	// The next page starts where the first stopped, with its line counts; without the
 	// mark (another replica) it reads from the first event: the same page.
-	other := &Reads{Tickets: r.Tickets, History: r.History, Index: r.Index}
+	other := &Reads{Access: r.Access, History: r.History, Index: r.Index}
 	cold, _ := other.Search(ctx, "run-a", SearchQuery{Q: "e", After: res.NextAfter})
 	if fmt.Sprint(cold) != fmt.Sprint(next) || next.Matches[0].LineNo != 3 {
 		t.Fatalf("the next page with its mark %+v, without %+v", next, cold)

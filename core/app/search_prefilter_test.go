@@ -122,10 +122,10 @@ func TestSearchPrefilterFindsWhatDecodingFinds(t *testing.T) {
 		counted.idx.Summary.Add(&all[i])
 	}
 	// The same, live: the stream still holds the last 100 events, from inside chunks.
-	live := &Reads{Tickets: ts, History: &history.Reader{Log: held{log, all[len(all)-100:]}, Archive: arch, Index: counted}}
-	with := &Reads{Tickets: ts, History: &history.Reader{Log: log, Archive: arch, Index: arch}}
-	withCounts := &Reads{Tickets: ts, History: &history.Reader{Log: log, Archive: arch, Index: counted}}
-	without := &Reads{Tickets: ts, History: &history.Reader{Log: log, Archive: reordered{arch}, Index: arch}}
+	live := &Reads{Access: ts.Access, History: &history.Reader{Log: held{log, all[len(all)-100:]}, Archive: arch, Index: counted}}
+	with := &Reads{Access: ts.Access, History: &history.Reader{Log: log, Archive: arch, Index: arch}}
+	withCounts := &Reads{Access: ts.Access, History: &history.Reader{Log: log, Archive: arch, Index: counted}}
+	without := &Reads{Access: ts.Access, History: &history.Reader{Log: log, Archive: reordered{arch}, Index: arch}}
 	for _, q := range []SearchQuery{
 		{Q: "hello"}, {Q: `"hello"`}, {Q: `say "hello" to`}, {Q: `c:\tmp`}, {Q: `\"`}, {Q: `\\`}, {Q: "\t"}, {Q: "tab\tsep"},
 		{Q: "ünïcødé"}, {Q: "äöü"}, {Q: "\u2028"}, {Q: "u2028"}, {Q: `\u0041`}, {Q: "u0041"}, {Q: "kelvin"}, {Q: "k"},
@@ -175,7 +175,7 @@ func TestSearchPrefilterFindsWhatDecodingFinds(t *testing.T) {
 					for {
 						pr := r
 						if fresh {
-							pr = &Reads{Tickets: r.Tickets, History: r.History}
+							pr = &Reads{Access: r.Access, History: r.History}
 						}
 						res, err := pr.Search(ctx, "run-p", pq)
 						if err != nil {

@@ -1,16 +1,11 @@
 package app
 
 import (
-	"time"
-
 	"context"
-	"errors"
 	"fmt"
 
-	"github.com/blastlog/blastlog/core/app/history"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
-	"github.com/blastlog/blastlog/ports"
 )
 
 // Snapshot limits (CONTRACT §3).
@@ -35,45 +30,6 @@ type Snapshot struct {
 type SnapshotQuery struct {
 	After, Before, Around string
 	Limit                 int
-}
-
-// ErrBadQuery is wrapped by the errors of a read request that cannot be answered as
-// asked (bad format, phase, limit, query text).
-var ErrBadQuery = errors.New("bad request")
-
-// Reads are the use cases that read a run for its owner: snapshots, downloads,
-// search, summaries and the run list, all through the one read path.
-type Reads struct {
-	Tickets *Tickets // identity and ownership
-	History *history.Reader
-	// Index is the archive's index (summaries, the run list of runs Redis forgot);
-	// nil without an archive.
-	Index ports.ArchiveIndex
-	// Limit bounds each owner's reads in progress (Admit); nil: no limit.
-	Limit *OwnerLimit
-	// StuckAfter is BLASTLOG_STUCK_AFTER (0: diagnose.DefaultStuckAfter).
-	StuckAfter time.Duration
-	// Now is the clock of the diagnosis (nil: time.Now).
-	Now func() time.Time
-
-	marks searchMarks // where the last searches stopped, and their line counts
-}
-
-func (r *Reads) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
-	}
-	return time.Now()
-}
-
-// Authorize authenticates and returns the caller's run record: ports.ErrNotFound for
-// an unknown run and another owner's alike.
-func (r *Reads) Authorize(ctx context.Context, c ports.Credentials, jobID string) (job.Record, error) {
-	caller, err := r.Tickets.Identify(ctx, c)
-	if err != nil {
-		return job.Record{}, err
-	}
-	return r.Tickets.Owned(ctx, caller, jobID)
 }
 
 // Snapshot reads one page of an authorised run (Admit). Completed is true once the

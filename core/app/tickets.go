@@ -6,28 +6,15 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/blastlog/blastlog/core/event"
-	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/ticket"
 	"github.com/blastlog/blastlog/ports"
 )
 
-// RateLimitedError says how long the caller must wait before asking again.
-type RateLimitedError struct{ RetryAfter time.Duration }
-
-func (e *RateLimitedError) Error() string {
-	return fmt.Sprintf("too many tickets: retry after %v", e.RetryAfter)
-}
-
 // Tickets issues and redeems stream tickets.
 type Tickets struct {
-	Auth    ports.Authenticator
-	Jobs    ports.JobDirectory
+	Access  *Access // who asks, and whether the run is theirs (Issue)
 	Store   ports.TicketStore
 	Limiter ports.RateLimiter
-	// Archived, if set, holds the records of runs Redis no longer knows (the
-	// archive's index): ownership is checked against them too.
-	Archived ports.ArchiveIndex
 
 	TTL       time.Duration // default ticket.DefaultTTL
 	PerMinute int           // tickets per owner per minute: default 30
@@ -56,45 +43,12 @@ func (t *Tickets) ttl() time.Duration {
 	return ticket.DefaultTTL
 }
 
-// Identify authenticates a request's credentials.
-func (t *Tickets) Identify(ctx context.Context, c ports.Credentials) (ports.Caller, error) {
-	return t.Auth.Authenticate(ctx, c)
-}
-
-// Owned returns the run's record if caller owns it. An unknown run and another
-// owner's run are the same ports.ErrNotFound: nobody learns which runs exist.
-func (t *Tickets) Owned(ctx context.Context, caller ports.Caller, jobID string) (job.Record, error) {
-	if err := event.ValidateJobID(jobID); err != nil {
-		return job.Record{}, err
-	}
-	r, err := t.Jobs.Get(ctx, jobID)
-	if errors.Is(err, ports.ErrNotFound) && t.Archived != nil {
-		idx, _, aerr := t.Archived.Index(ctx, jobID)
-		if aerr != nil && !errors.Is(aerr, ports.ErrNotFound) {
-			return job.Record{}, aerr
-		}
-		if aerr == nil {
-			r, err = idx.Record.Job(jobID), nil
-		}
-	}
-	if err != nil {
-		return job.Record{}, err
-	}
-	if caller.OID == "" || r.OwnerOID != caller.OID {
-		return job.Record{}, fmt.Errorf("job %q: %w", jobID, ports.ErrNotFound)
-	}
-	return r, nil
-}
-
 // Issue runs identity -> job record -> owner check -> per-owner rate limit -> store.
 // Errors: ports.ErrUnauthenticated, event.ErrInvalid (job id), ports.ErrNotFound,
-// *RateLimitedError, ports.ErrUnavailable.
+// *LimitedError (What "tickets"), ports.ErrUnavailable.
 func (t *Tickets) Issue(ctx context.Context, c ports.Credentials, jobID string) (Issued, error) {
-	caller, err := t.Identify(ctx, c)
+	caller, _, err := t.Access.Authorize(ctx, c, jobID)
 	if err != nil {
-		return Issued{}, err
-	}
-	if _, err := t.Owned(ctx, caller, jobID); err != nil {
 		return Issued{}, err
 	}
 	limit := t.PerMinute
@@ -106,7 +60,7 @@ func (t *Tickets) Issue(ctx context.Context, c ports.Credentials, jobID string) 
 		return Issued{}, err
 	}
 	if !ok {
-		return Issued{}, &RateLimitedError{RetryAfter: retry}
+		return Issued{}, &LimitedError{What: "tickets", RetryAfter: retry}
 	}
 	tk, hash, err := ticket.Mint()
 	if err != nil {
@@ -150,4 +104,30 @@ func (t *Tickets) find(ctx context.Context, tk, jobID string, get func(context.C
 		return ticket.Record{}, err
 	}
 	return rec, nil
+}
+
+// RedeemWithin redeems a ticket for jobID under its owner's stream limit, which is
+// checked first: a ticket refused by the limit is not consumed and stays usable until
+// it expires. release gives the place back when the stream ends.
+func (t *Tickets) RedeemWithin(ctx context.Context, l *OwnerLimit, tk, jobID string) (rec ticket.Record, release func(), err error) {
+	release = func() {}
+	if l != nil {
+		peeked, err := t.Peek(ctx, tk, jobID)
+		switch {
+		case err == nil:
+			if release, err = l.Acquire(peeked.OwnerOID); err != nil {
+				return ticket.Record{}, nil, err
+			}
+		case errors.Is(err, ticket.ErrRejected):
+			// Refused either way; Redeem consumes it, as a refused ticket must be.
+		default:
+			return ticket.Record{}, nil, err
+		}
+	}
+	rec, err = t.Redeem(ctx, tk, jobID)
+	if err != nil {
+		release()
+		return ticket.Record{}, nil, err
+	}
+	return rec, release, nil
 }

@@ -23,8 +23,8 @@ func newTickets(t *testing.T) (*Tickets, *time.Time) {
 	}
 	now := time.Now()
 	return &Tickets{
-		Auth:    portstest.Authenticator{"tok-alice": {OID: "alice", TenantID: "t1"}, "tok-bob": {OID: "bob"}},
-		Jobs:    jobs,
+		Access: &Access{Auth: portstest.Authenticator{"tok-alice": {OID: "alice", TenantID: "t1"}, "tok-bob": {OID: "bob"}},
+			Jobs: jobs},
 		Store:   portstest.NewTicketStore(),
 		Limiter: portstest.NewRateLimiter(),
 		Now:     func() time.Time { return now },
@@ -82,8 +82,8 @@ func TestRateLimitPerOwner(t *testing.T) {
 		}
 	}
 	_, err := ts.Issue(ctx, ports.Credentials{Bearer: "tok-alice"}, "run-a")
-	var rl *RateLimitedError
-	if !errors.As(err, &rl) || rl.RetryAfter <= 0 {
+	var rl *LimitedError
+	if !errors.As(err, &rl) || rl.What != "tickets" || rl.RetryAfter <= 0 {
 		t.Fatalf("4th: %v", err)
 	}
 	if _, err := ts.Issue(ctx, ports.Credentials{Bearer: "tok-bob"}, "run-b"); err != nil {

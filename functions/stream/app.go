@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -120,7 +119,7 @@ func load(getenv func(string) string, dev bool) (config, error) {
 		return c, err
 	}
 	c.Tickets = dev || t == "on"
-	if c.ActiveTTL, err = g.Duration("BLASTLOG_ACTIVE_TTL", 24*time.Hour, time.Minute, 90*24*time.Hour); err != nil {
+	if c.ActiveTTL, err = g.Duration("BLASTLOG_ACTIVE_TTL", app.DefaultActiveTTL, time.Minute, 90*24*time.Hour); err != nil {
 		return c, err
 	}
 	streams, err := g.Int("BLASTLOG_OWNER_MAX_STREAMS", 20, 1, 100_000)
@@ -201,8 +200,8 @@ func options(c config) fx.Option {
 		redisOpts,
 		redisstore.Module,
 		fx.Supply(c.Archive),
-		fx.Provide(wiring.Logger, wiring.Authenticator, wiring.OpenArchive, wiring.Tickets, wiring.Ready, wiring.Metrics,
-			newHistory, newHub, newServer, handler, wiring.Serve),
+		fx.Provide(wiring.Logger, wiring.Authenticator, wiring.OpenArchive, wiring.Access, wiring.Tickets, wiring.Ready, wiring.Metrics,
+			newHistory, newHub, newViewing, newServer, handler, wiring.Serve),
 		fx.Invoke(func(hs *http.Server, s *httpapi.Server) { hs.RegisterOnShutdown(s.EndStreams) }),
 		collection(c),
 		archiving(c),
@@ -215,12 +214,6 @@ func profiling(c config) fx.Option {
 		return fx.Options()
 	}
 	return fx.Invoke(func(lc fx.Lifecycle, log *slog.Logger) { servePprof(lc, c.PprofAddr, log) })
-}
-
-// terminal reports whether jobID's status is terminal (false when unknown).
-func terminal(ctx context.Context, st ports.StatusReader, jobID string) bool {
-	s, err := st.Statuses(ctx, []string{jobID})
-	return err == nil && s[jobID].Terminal()
 }
 
 // newHistory is the one read path: the archive (when configured), then the stream.
@@ -239,23 +232,26 @@ func newHub(lc fx.Lifecycle, c config, log ports.EventLog, tail ports.LogTail, s
 		h.Collecting = active
 	}
 	wiring.Background(lc, h.Run)
-	wiring.Background(lc, func(ctx context.Context) { pruneActive(ctx, active, c.ActiveTTL) })
 	return h
 }
 
-// pruneActive removes runs idle for ttl from the active set every few minutes, so
-// that runs nobody finished (a crashed task worker) do not stay in it for ever.
-func pruneActive(ctx context.Context, active ports.ActiveRuns, ttl time.Duration) {
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
-	for {
-		active.Prune(ctx, time.Now().Add(-ttl))
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+type viewingDeps struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Statuses  ports.StatusReader
+	Active    ports.ActiveRuns
+	Archiver  *archive.Archiver `optional:"true"`
+}
+
+// newViewing is what opening a run starts, and the active set's upkeep between the
+// app's start and stop.
+func newViewing(c config, d viewingDeps) *app.Viewing {
+	v := &app.Viewing{Statuses: d.Statuses, Active: d.Active, Collecting: c.K8s.Mode != "off", ActiveTTL: c.ActiveTTL}
+	if d.Archiver != nil {
+		v.Archiver = d.Archiver
 	}
+	wiring.Background(d.Lifecycle, v.PruneIdle)
+	return v
 }
 
 type serverDeps struct {
@@ -264,9 +260,7 @@ type serverDeps struct {
 	Hub      *fanout.Hub
 	History  *history.Reader
 	Store    wiring.ArchiveStore
-	Active   ports.ActiveRuns
-	Statuses ports.StatusReader
-	Archiver *archive.Archiver `optional:"true"`
+	Viewing  *app.Viewing
 	Ready    wiring.ReadyFunc
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
@@ -277,20 +271,10 @@ func newServer(c config, d serverDeps) *httpapi.Server {
 	s := &httpapi.Server{Tickets: d.Tickets, IssueTickets: c.Tickets, Hub: d.Hub,
 		// A stream frees its place when its viewer leaves; a read within seconds.
 		Streams: &app.OwnerLimit{Max: c.MaxStreams, What: "streams", RetryAfter: 10 * time.Second},
-		Reads: &app.Reads{Tickets: d.Tickets, History: d.History, Index: d.Store.Index,
+		Reads: &app.Reads{Access: d.Tickets.Access, History: d.History, Index: d.Store.Index,
 			Limit: &app.OwnerLimit{Max: c.MaxRequests, What: "requests", RetryAfter: time.Second}, StuckAfter: c.StuckAfter},
 		Ready: d.Ready, Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics, Extra: web.Routes(pageConfig(c))}
-	collecting := c.K8s.Mode != "off"
-	s.Watching = func(ctx context.Context, jobID string) {
-		if collecting && !terminal(ctx, d.Statuses, jobID) {
-			// (An old terminal run is not collected again by being opened.)
-			// A viewer's run is collected even if no publisher marked it active.
-			d.Active.Touch(ctx, jobID)
-		}
-		if d.Archiver != nil {
-			d.Archiver.Watch(jobID)
-		}
-	}
+	s.Watching = d.Viewing.Opened
 	return s
 }
 

@@ -125,7 +125,7 @@ func BenchmarkLatencyWithHungWebhook(b *testing.B) {
 				run := fmt.Sprintf("failed-%d", i)
 				s.register(nil, run, owner)
 				publishAt(context.Background(), s.rdb, 100, 100*time.Millisecond, run)
-				s.tickets.Jobs.SetStatus(context.Background(), run, job.Failed)
+				s.tickets.Access.Jobs.SetStatus(context.Background(), run, job.Failed)
 			}
 			srv := s.server(b, env)
 			time.Sleep(5 * time.Second) // the failed runs archived whole: their news sent, and held
@@ -327,9 +327,9 @@ func BenchmarkCollect1000x1000(b *testing.B) {
 		s := newStack(b)
 		sim := kubesim.New()
 		const pods, lines = 1000, 1000
-		s.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID})
+		s.tickets.Access.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID})
 		finishedPods(sim, pods, lines)
-		s.tickets.Jobs.SetStatus(context.Background(), "run-k", job.Completed)
+		s.tickets.Access.Jobs.SetStatus(context.Background(), "run-k", job.Completed)
 		k := &kstack{stack: s, sim: sim}
 		c := k.collector(nil, "bench", 64)
 		c.Config.Settle = 200 * time.Millisecond
@@ -375,10 +375,10 @@ func BenchmarkCollect200ThroughAPIServer(b *testing.B) {
 		b.StopTimer()
 		s := newStack(b)
 		m := cp.NewMirror()
-		s.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID, Namespace: m.Namespace})
+		s.tickets.Access.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID, Namespace: m.Namespace})
 		const pods, lines = 200, 1000
 		finishedPods(m, pods, lines)
-		s.tickets.Jobs.SetStatus(context.Background(), "run-k", job.Completed)
+		s.tickets.Access.Jobs.SetStatus(context.Background(), "run-k", job.Completed)
 		k := &kstack{stack: s, sim: m, rest: cp.Admin}
 		c := k.collector(nil, "bench", 64)
 		c.Config.Settle = 200 * time.Millisecond
@@ -424,7 +424,7 @@ func BenchmarkCollectRunning(b *testing.B) {
 				s := newStack(b)
 				sim := kubesim.New()
 				const lines, chunks = 200, 10
-				s.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID, Status: job.Running})
+				s.tickets.Access.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID, Status: job.Running})
 				k := &kstack{stack: s, sim: sim, rest: &rest.Config{Host: sim.URL(), QPS: 1000, Burst: 2000}}
 				c := k.collector(nil, "bench", 64)
 				c.Config.LeaseTTL, c.Config.Poll, c.Config.Settle = 0, 0, 0
@@ -464,7 +464,7 @@ func BenchmarkCollectRunning(b *testing.B) {
 					}()
 				}
 				wg.Wait()
-				s.tickets.Jobs.SetStatus(context.Background(), "run-k", job.Completed)
+				s.tickets.Access.Jobs.SetStatus(context.Background(), "run-k", job.Completed)
 				if err := <-done; err != nil {
 					b.Fatal(err)
 				}

@@ -140,7 +140,7 @@ func TestRunDetailsPageInChromium(t *testing.T) {
 	waitJS(t, ctx, "lines of the outage", `[...document.querySelectorAll('[data-phase="running"] .text')].map(e => e.textContent).slice(-2).join("|") === "while the server was down 1|while the server was down 2"`)
 
 	// completed switches the badge.
-	if err := s.tickets.Jobs.SetStatus(context.Background(), "run-b", job.Completed); err != nil {
+	if err := s.tickets.Access.Jobs.SetStatus(context.Background(), "run-b", job.Completed); err != nil {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, "completed", `document.getElementById("badge").textContent === "completed"`)

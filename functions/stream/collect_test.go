@@ -66,7 +66,7 @@ func backends(t *testing.T, f func(t *testing.T, k *kstack)) {
 
 func newK(t *testing.T, d driver, cfg *rest.Config, ns string) *kstack {
 	k := &kstack{stack: newStack(t), sim: d, rest: cfg}
-	if err := k.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID,
+	if err := k.tickets.Access.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID,
 		Status: job.Running, Namespace: ns}); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func (k *kstack) collector(t testing.TB, holder string, maxFollows int) *collect
 	}
 	cfg := redisstore.Config{MaxLen: 10_000_000} // never trims: the wide tests and benchmarks write up to 1,000,000 lines
 	coord := redisstore.NewCoordination(k.rdb, cfg)
-	return &collect.Collector{Clusters: cl, Log: redisstore.NewEventLog(k.rdb, cfg), Jobs: k.tickets.Jobs,
+	return &collect.Collector{Clusters: cl, Log: redisstore.NewEventLog(k.rdb, cfg), Jobs: k.tickets.Access.Jobs,
 		Statuses: redisstore.NewJobDirectory(k.rdb, cfg), Leases: coord, Checkpoints: coord, Active: coord,
 		Pacer: rate.NewLimiter(collect.DefaultQPS, collect.DefaultQPS),
 		Config: collect.Config{Holder: holder, MaxFollows: maxFollows, Poll: 100 * time.Millisecond,
@@ -102,7 +102,7 @@ func collectWithin(t *testing.T, c *collect.Collector, d time.Duration) (wait fu
 }
 
 func (k *kstack) finish(t *testing.T) {
-	if err := k.tickets.Jobs.SetStatus(context.Background(), "run-k", job.Completed); err != nil {
+	if err := k.tickets.Access.Jobs.SetStatus(context.Background(), "run-k", job.Completed); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -519,7 +519,7 @@ func TestCrashedHolderIsReplacedWithin5s(t *testing.T) {
 		}
 		lease := &crashed{Leases: a.Leases}
 		a.Leases = lease
-		k.tickets.Jobs.SetStatus(context.Background(), "run-k", job.Running)
+		k.tickets.Access.Jobs.SetStatus(context.Background(), "run-k", job.Running)
 		b.Active.Touch(context.Background(), "run-k")
 		waitA, crashA := collectRun(t, a)
 		pod := "submit-jobs-" + suffix + "-crash"

@@ -28,7 +28,7 @@ func BenchmarkEventToViewer(b *testing.B) {
 	sim := kubesim.New()
 	b.Cleanup(sim.Close)
 	srv := s.server(b, map[string]string{"BLASTLOG_K8S": "kubeconfig", "KUBECONFIG": kubeconfig(b, sim.URL())})
-	if err := s.tickets.Jobs.Register(context.Background(), job.Record{JobID: "ev", OwnerOID: owner, ELBJobID: elbID, Status: job.Running}); err != nil {
+	if err := s.tickets.Access.Jobs.Register(context.Background(), job.Record{JobID: "ev", OwnerOID: owner, ELBJobID: elbID, Status: job.Running}); err != nil {
 		b.Fatal(err)
 	}
 	pod := "blastn-batch-s00-job-017-" + suffix + "-x7k2p"
@@ -84,7 +84,7 @@ func BenchmarkDiagnosisAPIRequests(b *testing.B) {
 		b.StopTimer()
 		s := newStack(b)
 		sim := kubesim.New()
-		s.tickets.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID, Status: job.Running})
+		s.tickets.Access.Jobs.Register(context.Background(), job.Record{JobID: "run-k", OwnerOID: owner, ELBJobID: elbID, Status: job.Running})
 		const pods = 1000
 		for i := 0; i < pods; i++ {
 			name := fmt.Sprintf("blastn-batch-s%02d-job-%03d-%s", i%4, i, suffix)

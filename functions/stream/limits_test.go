@@ -46,9 +46,9 @@ func TestOwnerStreamCapLeavesTheRefusedTicketUsable(t *testing.T) {
 	}
 	// Another owner's stream on the same replica opens.
 	s.register(t, "run-o", "another-owner")
-	s.tickets.Auth = entra.DevBypass{User: "another-owner"}
+	s.tickets.Access.Auth = entra.DevBypass{User: "another-owner"}
 	other := s.ticket(t, "run-o")
-	s.tickets.Auth = entra.DevBypass{User: owner}
+	s.tickets.Access.Auth = entra.DevBypass{User: owner}
 	if _, st := dial(t, srv.base, "run-o", other, "", false, nil); st != 200 {
 		t.Fatalf("another owner: %d", st)
 	}

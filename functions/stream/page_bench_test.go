@@ -72,7 +72,7 @@ func BenchmarkPageHeapAt1000LinesPerSecond(b *testing.B) {
 	ctx := browser(b)
 	s := newStack(b)
 	srv := s.server(b, map[string]string{"BLASTLOG_STREAM_TICKETS": "on", "BLASTLOG_DEV_USER": owner})
-	if err := s.tickets.Jobs.Register(context.Background(), job.Record{JobID: "heap", OwnerOID: owner, Status: job.Running}); err != nil {
+	if err := s.tickets.Access.Jobs.Register(context.Background(), job.Record{JobID: "heap", OwnerOID: owner, Status: job.Running}); err != nil {
 		b.Fatal(err)
 	}
 	log := redisstore.NewEventLog(s.rdb, redisstore.Config{MaxLen: 5000})

@@ -374,7 +374,7 @@ func demoPage(t *testing.T) (context.Context, *streamServer, demo.Player) {
 	t.Cleanup(sim.Close)
 	srv := s.server(t, map[string]string{"BLASTLOG_STREAM_TICKETS": "on", "BLASTLOG_K8S": "kubeconfig", "KUBECONFIG": kubeconfig(t, sim.URL())})
 	cfg := redisstore.Config{MaxLen: 100_000}
-	return ctx, srv, demo.Player{Log: redisstore.NewEventLog(s.rdb, cfg), Jobs: s.tickets.Jobs,
+	return ctx, srv, demo.Player{Log: redisstore.NewEventLog(s.rdb, cfg), Jobs: s.tickets.Access.Jobs,
 		Active: redisstore.NewCoordination(s.rdb, cfg), Sim: sim, Owner: entra.DefaultDevUser}
 }
 

@@ -116,8 +116,8 @@ func newClusterStack(t testing.TB) *stack {
 // newTickets issues dev-bypass tickets through rdb.
 func newTickets(rdb redis.UniversalClient) *app.Tickets {
 	cfg := redisstore.Config{}
-	return &app.Tickets{Auth: entra.DevBypass{User: owner},
-		Jobs: redisstore.NewJobDirectory(rdb, cfg), Store: redisstore.NewTicketStore(rdb, cfg),
+	return &app.Tickets{Access: &app.Access{Auth: entra.DevBypass{User: owner}, Jobs: redisstore.NewJobDirectory(rdb, cfg)},
+		Store: redisstore.NewTicketStore(rdb, cfg),
 		Limiter: redisstore.NewRateLimiter(rdb, cfg), PerMinute: 100_000} // benchmarks open 10,000 viewers as one owner
 }
 
@@ -151,7 +151,7 @@ func (s *stack) server(t testing.TB, env map[string]string, opts ...fx.Option) *
 
 // register and ticket panic when t is nil (benchmark set-up), else fail t.
 func (s *stack) register(t testing.TB, jobID, ownerOID string) {
-	if err := s.tickets.Jobs.Register(context.Background(), job.Record{JobID: jobID, OwnerOID: ownerOID}); err != nil {
+	if err := s.tickets.Access.Jobs.Register(context.Background(), job.Record{JobID: jobID, OwnerOID: ownerOID}); err != nil {
 		fail(t, err)
 	}
 }
@@ -651,7 +651,7 @@ func TestSnapshot(t *testing.T) {
 		if st != 200 || len(snap2.Events) != 10 || snap2.Events[0].Line != "line 00020" {
 			t.Fatalf("page 2 %d %+v", st, snap2)
 		}
-		s.tickets.Jobs.SetStatus(context.Background(), "run-p", job.Completed)
+		s.tickets.Access.Jobs.SetStatus(context.Background(), "run-p", job.Completed)
 		if _, snap3, _ := get("/api/blast/logs/run-p/snapshot?after="+snap2.NextAfter, owner); !snap3.Completed || len(snap3.Events) != 0 || snap3.NextAfter != snap2.NextAfter {
 			t.Fatalf("page 3 %+v", snap3)
 		}

@@ -46,7 +46,7 @@ func options(c config, serve bool) fx.Option {
 	opts := []fx.Option{
 		fx.NopLogger,
 		fx.Supply(c.Redis, c.Redis.Layout, c.Redis.Cluster, c.Auth, c.Archive, wiring.Addr(c.Addr), wiring.DefaultTimeouts),
-		fx.Provide(wiring.Logger, wiring.RedisOptions, wiring.Authenticator, wiring.OpenArchive, wiring.Tickets, wiring.Ready, wiring.Metrics, handler),
+		fx.Provide(wiring.Logger, wiring.RedisOptions, wiring.Authenticator, wiring.OpenArchive, wiring.Access, wiring.Tickets, wiring.Ready, wiring.Metrics, handler),
 		redisstore.Module,
 	}
 	if serve {

@@ -51,12 +51,15 @@ func Authenticator(lc fx.Lifecycle, a envconf.Auth, log *slog.Logger) (ports.Aut
 	return v, nil
 }
 
+// Access is identity and ownership over the ports. With an archive, ownership is
+// also checked against the records of runs Redis forgot.
+func Access(auth ports.Authenticator, jobs ports.JobDirectory, as ArchiveStore) *app.Access {
+	return &app.Access{Auth: auth, Jobs: jobs, Archived: as.Index}
+}
+
 // Tickets is the ticket use case over the ports.
-// With an archive, ownership is also checked against the records of runs Redis forgot.
-func Tickets(a envconf.Auth, auth ports.Authenticator, jobs ports.JobDirectory, store ports.TicketStore, lim ports.RateLimiter,
-	as ArchiveStore) *app.Tickets {
-	return &app.Tickets{Auth: auth, Jobs: jobs, Store: store, Limiter: lim, TTL: a.TicketTTL, PerMinute: a.PerMinute,
-		Archived: as.Index}
+func Tickets(a envconf.Auth, access *app.Access, store ports.TicketStore, lim ports.RateLimiter) *app.Tickets {
+	return &app.Tickets{Access: access, Store: store, Limiter: lim, TTL: a.TicketTTL, PerMinute: a.PerMinute}
 }
 
 // ReadyFunc reports whether the services a function depends on answer.
