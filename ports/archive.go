@@ -38,9 +38,10 @@ type ArchiveIndex interface {
 type LogKeeper interface {
 	// LoggedRuns lists the runs that have a log now, as their safe ids (job.SafeID).
 	LoggedRuns(ctx context.Context) ([]string, error)
-	// TrimArchived drops the oldest entries while more than keep are held, but never
-	// one after upTo (the archived cursor). It returns how many it dropped.
-	TrimArchived(ctx context.Context, jobID, upTo string, keep int64) (int64, error)
+	// TrimArchived drops the oldest entries while more than the log's cap are held
+	// (the cap every writer keeps when no archiver runs), but never one after upTo
+	// (the archived cursor). It returns how many it dropped.
+	TrimArchived(ctx context.Context, jobID, upTo string) (int64, error)
 }
 
 // ArchiveCursors keep the archiver's resume point per run between index writes.

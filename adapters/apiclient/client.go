@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,12 +75,7 @@ func (c *Client) http() *http.Client {
 	return defaultHTTP
 }
 
-func (c *Client) retries() int {
-	if c.Retries > 0 {
-		return c.Retries
-	}
-	return DefaultRetries
-}
+func (c *Client) retries() int { return cmp.Or(c.Retries, DefaultRetries) }
 
 // backoff is the wait before attempt n+1 after n failures (n >= 1): doubling from
 // BackoffMin up to BackoffMax, a random point in its upper half.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -54,12 +55,7 @@ type Server struct {
 	endStream context.CancelFunc
 }
 
-func (s *Server) heartbeat() time.Duration {
-	if s.Heartbeat > 0 {
-		return s.Heartbeat
-	}
-	return DefaultHeartbeat
-}
+func (s *Server) heartbeat() time.Duration { return cmp.Or(s.Heartbeat, DefaultHeartbeat) }
 
 // EndStreams ends every open SSE stream (their clients reconnect, to another replica)
 // and refuses new ones. http.Server.Shutdown waits for handlers to return, which

@@ -29,7 +29,7 @@ var (
 
 // NewArchiveState returns the archiver's Redis state in rdb.
 func NewArchiveState(rdb redis.UniversalClient, cfg Config) *ArchiveState {
-	return &ArchiveState{rdb: rdb, cfg: cfg.withDefaults()}
+	return &ArchiveState{rdb: rdb, cfg: cfg}
 }
 
 // maxScanned bounds one LoggedRuns answer.
@@ -44,14 +44,14 @@ func (a *ArchiveState) LoggedRuns(ctx context.Context) ([]string, error) {
 	scan := func(ctx context.Context, c redis.Cmdable) error {
 		var cur uint64
 		for {
-			keys, next, err := c.ScanType(ctx, cur, a.cfg.StreamPrefix+"*", 1000, "stream").Result()
+			keys, next, err := c.ScanType(ctx, cur, a.cfg.streamPrefix()+"*", 1000, "stream").Result()
 			if err != nil {
 				return err
 			}
 			mu.Lock()
 			for _, k := range keys {
 				if len(out) < maxScanned {
-					out = append(out, strings.TrimPrefix(k, a.cfg.StreamPrefix))
+					out = append(out, strings.TrimPrefix(k, a.cfg.streamPrefix()))
 				}
 			}
 			full := len(out) >= maxScanned
@@ -87,11 +87,11 @@ redis.call('XTRIM', KEYS[1], 'MAXLEN', len - #old)
 return #old`)
 
 // TrimArchived implements ports.LogKeeper.
-func (a *ArchiveState) TrimArchived(ctx context.Context, jobID, upTo string, keep int64) (int64, error) {
+func (a *ArchiveState) TrimArchived(ctx context.Context, jobID, upTo string) (int64, error) {
 	if upTo == "" {
 		return 0, nil
 	}
-	n, err := trimScript.Run(ctx, a.rdb, []string{a.cfg.StreamKey(jobID)}, upTo, keep).Int64()
+	n, err := trimScript.Run(ctx, a.rdb, []string{a.cfg.StreamKey(jobID)}, upTo, a.cfg.maxLen()).Int64()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return 0, unavailable("trim "+a.cfg.StreamKey(jobID), err)
 	}
@@ -138,7 +138,7 @@ func (a *ArchiveState) SaveCursor(ctx context.Context, jobID string, c chunk.Cur
 	}
 	_, err := a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, key, args...)
-		p.Expire(ctx, key, a.cfg.Retention+cursorGrace)
+		p.Expire(ctx, key, a.cfg.retention()+cursorGrace)
 		return nil
 	})
 	if err != nil {
@@ -170,4 +170,4 @@ func ArchivingMaxLen(ctx context.Context, rdb redis.UniversalClient, cfg Config)
 	return n, n > 0, nil
 }
 
-func (c Config) archivingKey() string { return c.withDefaults().KeyPrefix + "archiving" }
+func (c Config) archivingKey() string { return c.keyPrefix() + "archiving" }

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -12,7 +13,7 @@ import (
 	"github.com/blastlog/blastlog/core/job"
 )
 
-// Config is the Redis layout and its limits. Zero values take the contract defaults.
+// Config is the Redis layout and its limits. A zero field takes its Default*.
 type Config struct {
 	StreamPrefix string        // "joblogs:"
 	KeyPrefix    string        // "blastlog:"
@@ -28,40 +29,30 @@ const (
 	DefaultRetention    = 7 * 24 * time.Hour
 )
 
-func (c Config) withDefaults() Config {
-	if c.StreamPrefix == "" {
-		c.StreamPrefix = DefaultStreamPrefix
-	}
-	if c.KeyPrefix == "" {
-		c.KeyPrefix = DefaultKeyPrefix
-	}
-	if c.MaxLen <= 0 {
-		c.MaxLen = DefaultMaxLen
-	}
-	if c.Retention <= 0 {
-		c.Retention = DefaultRetention
-	}
-	return c
-}
+// Each setting's one accessor: the value, or its Default* when unset.
+func (c Config) streamPrefix() string     { return cmp.Or(c.StreamPrefix, DefaultStreamPrefix) }
+func (c Config) keyPrefix() string        { return cmp.Or(c.KeyPrefix, DefaultKeyPrefix) }
+func (c Config) maxLen() int64            { return cmp.Or(max(c.MaxLen, 0), DefaultMaxLen) }
+func (c Config) retention() time.Duration { return cmp.Or(max(c.Retention, 0), DefaultRetention) }
 
 // StreamKey is the key of a run's log stream.
 func (c Config) StreamKey(jobID string) string {
-	return c.withDefaults().StreamPrefix + job.SafeID(jobID)
+	return c.streamPrefix() + job.SafeID(jobID)
 }
 
 // JobKey is the key of a run's record.
 func (c Config) JobKey(jobID string) string {
-	return c.withDefaults().KeyPrefix + "job:" + job.SafeID(jobID)
+	return c.keyPrefix() + "job:" + job.SafeID(jobID)
 }
 
 // OwnerKey is the key of an owner's run list.
 func (c Config) OwnerKey(ownerOID string) string {
-	return c.withDefaults().KeyPrefix + "owner:" + ownerOID
+	return c.keyPrefix() + "owner:" + ownerOID
 }
 
 // ArchiveKey is the key of the archiver's cursor of a run.
 func (c Config) ArchiveKey(jobID string) string {
-	return c.withDefaults().KeyPrefix + "archive:" + job.SafeID(jobID)
+	return c.keyPrefix() + "archive:" + job.SafeID(jobID)
 }
 
 // Query parameters that Celery/kombu accept in a broker URL and go-redis does not.

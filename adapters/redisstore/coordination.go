@@ -30,11 +30,11 @@ var (
 
 // NewCoordination returns the collector's shared state in rdb.
 func NewCoordination(rdb redis.UniversalClient, cfg Config) *Coordination {
-	return &Coordination{Leases: NewLeases(rdb, cfg, "lease"), rdb: rdb, cfg: cfg.withDefaults(), now: time.Now}
+	return &Coordination{Leases: NewLeases(rdb, cfg, "lease"), rdb: rdb, cfg: cfg, now: time.Now}
 }
 
 func (c *Coordination) ckptKey(jobID string) string {
-	return c.cfg.KeyPrefix + "ckpt:" + job.SafeID(jobID)
+	return c.cfg.keyPrefix() + "ckpt:" + job.SafeID(jobID)
 }
 
 // Load implements ports.Checkpoints.
@@ -54,7 +54,7 @@ func (c *Coordination) Load(ctx context.Context, jobID string) (map[string][]byt
 func (c *Coordination) Save(ctx context.Context, jobID, targetKey string, state []byte) error {
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, c.ckptKey(jobID), targetKey, state)
-		p.Expire(ctx, c.ckptKey(jobID), c.cfg.Retention)
+		p.Expire(ctx, c.ckptKey(jobID), c.cfg.retention())
 		return nil
 	})
 	if err != nil {
@@ -63,7 +63,7 @@ func (c *Coordination) Save(ctx context.Context, jobID, targetKey string, state 
 	return nil
 }
 
-func (c *Coordination) activeKey() string { return c.cfg.KeyPrefix + "active" }
+func (c *Coordination) activeKey() string { return c.cfg.keyPrefix() + "active" }
 
 // Touch implements ports.ActiveRuns.
 func (c *Coordination) Touch(ctx context.Context, jobID string) error {

@@ -42,21 +42,21 @@ func (l *EventLog) maxLen(ctx context.Context) int64 {
 		if n, ok, err := ArchivingMaxLen(ctx, l.rdb, l.cfg); err == nil {
 			l.capMaxLen = 0
 			if ok {
-				l.capMaxLen = max(n, l.cfg.MaxLen)
+				l.capMaxLen = max(n, l.cfg.maxLen())
 			}
 		}
 	}
 	if l.capMaxLen > 0 {
 		return l.capMaxLen
 	}
-	return l.cfg.MaxLen
+	return l.cfg.maxLen()
 }
 
 var _ ports.EventLog = (*EventLog)(nil)
 
 // NewEventLog returns the run logs stored through rdb.
 func NewEventLog(rdb redis.UniversalClient, cfg Config) *EventLog {
-	return &EventLog{rdb: rdb, cfg: cfg.withDefaults()}
+	return &EventLog{rdb: rdb, cfg: cfg}
 }
 
 // Append implements ports.EventLog with one pipelined round trip.

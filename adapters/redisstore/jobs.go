@@ -36,7 +36,7 @@ var _ ports.JobDirectory = (*JobDirectory)(nil)
 
 // NewJobDirectory returns the run records stored through rdb.
 func NewJobDirectory(rdb redis.UniversalClient, cfg Config) *JobDirectory {
-	return &JobDirectory{rdb: rdb, cfg: cfg.withDefaults(), now: time.Now}
+	return &JobDirectory{rdb: rdb, cfg: cfg, now: time.Now}
 }
 
 func (d *JobDirectory) stamp() string { return d.now().UTC().Format(time.RFC3339) }
@@ -100,7 +100,7 @@ func (d *JobDirectory) retain(ctx context.Context, jobID string, s job.Status) e
 	_, err := d.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, k := range keys {
 			if s.Terminal() {
-				p.Expire(ctx, k, d.cfg.Retention)
+				p.Expire(ctx, k, d.cfg.retention())
 			} else {
 				p.Persist(ctx, k)
 			}

@@ -22,7 +22,7 @@ var _ ports.Leases = (*Leases)(nil)
 // NewLeases returns leases under cfg.KeyPrefix + name + ":" (the collector's are
 // "lease", the archiver's "archlease").
 func NewLeases(rdb redis.UniversalClient, cfg Config, name string) *Leases {
-	return &Leases{rdb: rdb, prefix: cfg.withDefaults().KeyPrefix + name + ":"}
+	return &Leases{rdb: rdb, prefix: cfg.keyPrefix() + name + ":"}
 }
 
 func (c *Leases) leaseKey(k string) string { return c.prefix + job.SafeID(k) }

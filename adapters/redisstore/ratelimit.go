@@ -19,7 +19,7 @@ var _ ports.RateLimiter = (*RateLimiter)(nil)
 
 // NewRateLimiter returns a limiter counting in rdb under <prefix>rate:<key>.
 func NewRateLimiter(rdb redis.UniversalClient, cfg Config) *RateLimiter {
-	return &RateLimiter{rdb: rdb, cfg: cfg.withDefaults()}
+	return &RateLimiter{rdb: rdb, cfg: cfg}
 }
 
 // The counter and its window start together; a key that lost its TTL gets it back.
@@ -34,7 +34,7 @@ return {n, ttl}`)
 
 // Allow implements ports.RateLimiter.
 func (l *RateLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
-	res, err := allowScript.Run(ctx, l.rdb, []string{l.cfg.KeyPrefix + "rate:" + key}, window.Milliseconds()).Int64Slice()
+	res, err := allowScript.Run(ctx, l.rdb, []string{l.cfg.keyPrefix() + "rate:" + key}, window.Milliseconds()).Int64Slice()
 	if err != nil {
 		return false, 0, unavailable("rate limit", err)
 	}

@@ -280,10 +280,15 @@ func TestCoordinationConformance(t *testing.T) {
 
 func TestLogKeepingConformance(t *testing.T) {
 	eachRedis(t, func(t *testing.T, fresh func(*testing.T) redis.UniversalClient) {
-		portstest.TestLogKeeping(t, func(t *testing.T) (ports.EventLog, ports.LogKeeper, ports.ArchiveCursors) {
+		portstest.TestLogKeeping(t, func(t *testing.T, maxLen int) (ports.EventLog, ports.LogKeeper, ports.ArchiveCursors) {
 			rdb := fresh(t)
-			st := redisstore.NewArchiveState(rdb, redisstore.Config{})
-			return redisstore.NewEventLog(rdb, redisstore.Config{}), st, st
+			cfg := redisstore.Config{MaxLen: int64(maxLen)}
+			st := redisstore.NewArchiveState(rdb, cfg)
+			// As an archiver does before it reads: writers then cap far above maxLen.
+			if err := st.MarkArchiving(context.Background(), 1_000_000, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			return redisstore.NewEventLog(rdb, cfg), st, st
 		})
 	})
 }

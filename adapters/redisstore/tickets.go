@@ -24,10 +24,10 @@ var _ ports.TicketStore = (*TicketStore)(nil)
 
 // NewTicketStore returns the ticket records stored through rdb.
 func NewTicketStore(rdb redis.UniversalClient, cfg Config) *TicketStore {
-	return &TicketStore{rdb: rdb, cfg: cfg.withDefaults()}
+	return &TicketStore{rdb: rdb, cfg: cfg}
 }
 
-func (s *TicketStore) key(hash string) string { return s.cfg.KeyPrefix + "ticket:" + hash }
+func (s *TicketStore) key(hash string) string { return s.cfg.keyPrefix() + "ticket:" + hash }
 
 // Put implements ports.TicketStore.
 func (s *TicketStore) Put(ctx context.Context, hash string, r ticket.Record, ttl time.Duration) error {

@@ -15,6 +15,7 @@ package spool
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -67,19 +68,9 @@ type Dir struct {
 
 var _ ports.Spools = (*Dir)(nil)
 
-func (d *Dir) max() int64 {
-	if d.Max > 0 {
-		return d.Max
-	}
-	return DefaultMax
-}
+func (d *Dir) max() int64 { return cmp.Or(d.Max, DefaultMax) }
 
-func (d *Dir) segmentMax() int64 {
-	if d.SegmentMax > 0 {
-		return d.SegmentMax
-	}
-	return DefaultSegmentMax
-}
+func (d *Dir) segmentMax() int64 { return cmp.Or(d.SegmentMax, DefaultSegmentMax) }
 
 // Used returns the bytes the segments of every publisher on the machine hold now.
 func (d *Dir) Used() (int64, error) {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,12 +37,7 @@ func (t *Tickets) now() time.Time {
 	return time.Now()
 }
 
-func (t *Tickets) ttl() time.Duration {
-	if t.TTL > 0 {
-		return t.TTL
-	}
-	return ticket.DefaultTTL
-}
+func (t *Tickets) ttl() time.Duration { return cmp.Or(t.TTL, ticket.DefaultTTL) }
 
 // Issue runs identity -> job record -> owner check -> per-owner rate limit -> store.
 // Errors: ports.ErrUnauthenticated, event.ErrInvalid (job id), ports.ErrNotFound,

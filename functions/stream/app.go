@@ -31,16 +31,15 @@ type config struct {
 	Dev  bool
 	// DemoPeriod: -dev starts a demo run this often.
 	DemoPeriod time.Duration
-	Redis      envconf.Redis // unset in -dev: the embedded Redis is used
+	// DevIgnored: the variables set in the environment that -dev overrides.
+	DevIgnored []string
+	Redis      envconf.Redis // in -dev only its Layout: the embedded Redis is used
 	Auth       envconf.Auth
 	K8s        k8sConfig
 	Archive    envconf.Archive
 	// TempArchive: -dev made Archive.Dir itself (no BLASTLOG_ARCHIVE_DIR); a clean stop
 	// removes it.
 	TempArchive bool
-	// MaxLen is BLASTLOG_STREAM_MAXLEN: with an archive, what the archiver keeps in a
-	// stream behind its cursor (writers then cap at Archive.HardMax).
-	MaxLen int64
 	// Tickets mounts the ticket route here too (BLASTLOG_STREAM_TICKETS=on; always in
 	// -dev): for one-container deployments, where no ingress sends it to the function.
 	Tickets bool
@@ -80,9 +79,17 @@ func load(getenv func(string) string, dev bool) (config, error) {
 		if g("BLASTLOG_ENV") == "production" {
 			return c, errors.New("-dev (embedded Redis, dev-bypass) is refused when BLASTLOG_ENV=production")
 		}
+		for _, name := range devOverrides {
+			if g(name) != "" {
+				c.DevIgnored = append(c.DevIgnored, name)
+			}
+		}
 		getenv = overlay(getenv, map[string]string{"BLASTLOG_AUTH_MODE": "dev-bypass"})
 		g = envconf.Getenv(getenv)
 		if c.DemoPeriod, err = g.Duration("BLASTLOG_DEMO_PERIOD", time.Minute, time.Second, time.Hour); err != nil {
+			return c, err
+		}
+		if c.Redis.Layout, err = envconf.LoadLayout(g); err != nil {
 			return c, err
 		}
 	} else if c.Redis, err = envconf.LoadRedis(g, false); err != nil {
@@ -101,17 +108,7 @@ func load(getenv func(string) string, dev bool) (config, error) {
 	if c.Archive, err = envconf.LoadArchive(g, def); err != nil {
 		return c, err
 	}
-	if dev && c.Archive.Mode == "dir" && c.Archive.Dir == "" {
-		if c.Archive.Dir, err = os.MkdirTemp("", "blastlog-archive-"); err != nil {
-			return c, fmt.Errorf("-dev archive directory: %w", err)
-		}
-		c.TempArchive = true
-	}
-	c.MaxLen = redisstore.DefaultMaxLen
-	if !dev {
-		c.MaxLen = c.Redis.Layout.MaxLen
-	}
-	if c.Archive.On() && c.Archive.HardMax < c.MaxLen {
+	if c.Archive.On() && c.Archive.HardMax < c.Redis.Layout.MaxLen {
 		return c, errors.New("BLASTLOG_STREAM_HARDMAX must be at least BLASTLOG_STREAM_MAXLEN")
 	}
 	t, err := g.OneOf("BLASTLOG_STREAM_TICKETS", "off", "off", "on")
@@ -145,8 +142,21 @@ func load(getenv func(string) string, dev bool) (config, error) {
 			return c, err
 		}
 	}
+	// Last, once nothing can fail: the directory is removed only by a clean stop.
+	if dev && c.Archive.Mode == "dir" && c.Archive.Dir == "" {
+		if c.Archive.Dir, err = os.MkdirTemp("", "blastlog-archive-"); err != nil {
+			return c, fmt.Errorf("-dev archive directory: %w", err)
+		}
+		c.TempArchive = true
+	}
 	return c, nil
 }
+
+// devOverrides are the variables -dev does not honour: it brings its own Redis,
+// dev-bypass authentication, the Kubernetes simulator and the ticket route. Every
+// other variable is read as without -dev.
+var devOverrides = []string{"BLASTLOG_REDIS_URL", "BLASTLOG_REDIS_CLUSTER", "BLASTLOG_REDIS_AUTH",
+	"BLASTLOG_AUTH_MODE", "BLASTLOG_K8S", "KUBECONFIG", "BLASTLOG_AZURE_CREDENTIAL", "BLASTLOG_STREAM_TICKETS"}
 
 func loadK8s(g envconf.Getenv, dev bool) (k8sConfig, error) {
 	k := k8sConfig{Kubeconfig: g("KUBECONFIG")}
@@ -192,7 +202,7 @@ func overlay(getenv func(string) string, over map[string]string) func(string) st
 func options(c config) fx.Option {
 	redisOpts := fx.Options(fx.Supply(c.Redis, c.Redis.Layout, c.Redis.Cluster), fx.Provide(wiring.RedisOptions))
 	if c.Dev {
-		redisOpts = devRedis()
+		redisOpts = devRedis(c.Redis.Layout)
 	}
 	return fx.Options(
 		fx.NopLogger,

@@ -49,8 +49,7 @@ func newArchiver(lc fx.Lifecycle, c config, d archiverDeps) *archive.Archiver {
 	a := &archive.Archiver{Log: d.Log, Tail: d.Tail, Keeper: state, Cursors: state, Archive: d.Store.Archive,
 		Index: d.Store.Index, Leases: redisstore.NewLeases(d.RDB, d.Layout, "archlease"), Jobs: d.Jobs, Active: d.Active,
 		Logger: d.Logger,
-		Config: archive.Config{Holder: wiring.HolderID(), ChunkEvents: c.Archive.ChunkEvents, Flush: c.Archive.Flush,
-			Keep: c.MaxLen, Collecting: c.K8s.Mode != "off"},
+		Config: archive.Config{Holder: wiring.HolderID(), ChunkEvents: c.Archive.ChunkEvents, Flush: c.Archive.Flush, Collecting: c.K8s.Mode != "off"},
 		Metrics: archive.Metrics{
 			Lag:    func(n int64) { m.ArchiveLag.Set(float64(n)) },
 			Errors: func(op string) { m.ArchiveErrors.WithLabelValues(op).Inc() },

@@ -24,9 +24,9 @@ import (
 )
 
 // devRedis is the embedded Redis of -dev, with the demo run played into it.
-func devRedis() fx.Option {
+func devRedis(layout redisstore.Config) fx.Option {
 	return fx.Options(
-		fx.Supply(redisstore.Config{}),
+		fx.Supply(layout),
 		fx.Provide(func(lc fx.Lifecycle) (*redis.Options, error) {
 			mr := miniredis.NewMiniRedis()
 			if err := mr.Start(); err != nil {
@@ -57,6 +57,10 @@ func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, acti
 			base := "http://" + c.Addr
 			if strings.HasPrefix(c.Addr, ":") {
 				base = "http://localhost" + c.Addr
+			}
+			if len(c.DevIgnored) > 0 {
+				fmt.Fprintf(os.Stdout, "blastlog dev: ignoring %s (-dev brings its own Redis, dev-bypass auth and the Kubernetes simulator)\n",
+					strings.Join(c.DevIgnored, ", "))
 			}
 			fmt.Fprintf(os.Stdout, "blastlog dev: embedded Redis at redis://%s/0 (try BLASTLOG_REDIS_URL=... blastlog-publish)\n", opts.Addr)
 			fmt.Fprintf(os.Stdout, "blastlog dev: archive (BLASTLOG_ARCHIVE=dir) in %s\n", c.Archive.Dir)

@@ -117,7 +117,7 @@ func newClusterStack(t testing.TB) *stack {
 func newTickets(rdb redis.UniversalClient) *app.Tickets {
 	cfg := redisstore.Config{}
 	return &app.Tickets{Access: &app.Access{Auth: entra.DevBypass{User: owner}, Jobs: redisstore.NewJobDirectory(rdb, cfg)},
-		Store: redisstore.NewTicketStore(rdb, cfg),
+		Store:   redisstore.NewTicketStore(rdb, cfg),
 		Limiter: redisstore.NewRateLimiter(rdb, cfg), PerMinute: 100_000} // benchmarks open 10,000 viewers as one owner
 }
 

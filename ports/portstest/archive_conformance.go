@@ -177,11 +177,13 @@ func TestArchive(t *testing.T, newStore func(t *testing.T) ArchiveStore) {
 }
 
 // TestLogKeeping is the conformance suite of the hot tier's archive side: ReadHeld,
-// ReadBefore, LoggedRuns, TrimArchived and the cursors.
-func TestLogKeeping(t *testing.T, newState func(t *testing.T) (ports.EventLog, ports.LogKeeper, ports.ArchiveCursors)) {
+// ReadBefore, LoggedRuns, TrimArchived and the cursors. newState returns a fresh hot
+// tier whose cap is maxLen, as it is while an archiver runs: appends trim nothing
+// the archiver has not copied.
+func TestLogKeeping(t *testing.T, newState func(t *testing.T, maxLen int) (ports.EventLog, ports.LogKeeper, ports.ArchiveCursors)) {
 	ctx := context.Background()
 	t.Run("read held, before, trim behind the cursor", func(t *testing.T) {
-		l, k, _ := newState(t)
+		l, k, _ := newState(t, 8)
 		ids := appendN(t, l, "run-k", 20)
 		evs, first, err := l.ReadHeld(ctx, "run-k", ids[4], 3)
 		if err != nil || first != ids[0] || len(evs) != 3 || evs[0].ID != ids[5] {
@@ -194,16 +196,16 @@ func TestLogKeeping(t *testing.T, newState func(t *testing.T) (ports.EventLog, p
 		if b, _ := l.ReadBefore(ctx, "run-k", ids[0], 4); len(b) != 0 {
 			t.Fatalf("before the first: %v", lines(b))
 		}
-		// Keep 5, but never drop past the cursor ids[9]: 10 go.
-		n, err := k.TrimArchived(ctx, "run-k", ids[9], 5)
+		// Keep 8, but never drop past the cursor ids[9]: 10 go.
+		n, err := k.TrimArchived(ctx, "run-k", ids[9])
 		if err != nil || n != 10 {
 			t.Fatalf("trimmed %d: %v", n, err)
 		}
 		if _, first, _ := l.ReadHeld(ctx, "run-k", "", 1); first != ids[10] {
 			t.Fatalf("first after trim %q want %q", first, ids[10])
 		}
-		// Past the cursor, the keep bound rules: 20-10 held, keep 8 drops 2.
-		if n, _ := k.TrimArchived(ctx, "run-k", ids[19], 8); n != 2 {
+		// Past the cursor, the cap rules: 20-10 held, keep 8 drops 2.
+		if n, _ := k.TrimArchived(ctx, "run-k", ids[19]); n != 2 {
 			t.Fatalf("second trim %d", n)
 		}
 		runs, err := k.LoggedRuns(ctx)
@@ -215,7 +217,7 @@ func TestLogKeeping(t *testing.T, newState func(t *testing.T) (ports.EventLog, p
 		}
 	})
 	t.Run("cursors round trip", func(t *testing.T) {
-		_, _, c := newState(t)
+		_, _, c := newState(t, 8)
 		if got, err := c.LoadCursor(ctx, "run-c"); err != nil || got.LastID != "" {
 			t.Fatalf("empty cursor: %+v %v", got, err)
 		}

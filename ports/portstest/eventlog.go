@@ -15,6 +15,9 @@ import (
 // EventLog is an in-memory ports.EventLog that trims each run to MaxLen events.
 type EventLog struct {
 	MaxLen int // 0: no cap
+	// Archiving: appends trim nothing, only TrimArchived does (to MaxLen), as writers
+	// leave it to the archiver while one runs.
+	Archiving bool
 
 	mu   sync.Mutex
 	runs map[string][]event.Event
@@ -49,7 +52,7 @@ func (l *EventLog) Append(_ context.Context, jobID string, events []event.Event)
 		ids[i] = e.ID
 		l.runs[jobID] = append(l.runs[jobID], e)
 	}
-	if r := l.runs[jobID]; l.MaxLen > 0 && len(r) > l.MaxLen {
+	if r := l.runs[jobID]; l.MaxLen > 0 && !l.Archiving && len(r) > l.MaxLen {
 		l.runs[jobID] = append([]event.Event(nil), r[len(r)-l.MaxLen:]...)
 	}
 	return ids, nil
@@ -151,7 +154,7 @@ func (l *EventLog) LoggedRuns(context.Context) ([]string, error) {
 }
 
 // TrimArchived implements ports.LogKeeper.
-func (l *EventLog) TrimArchived(_ context.Context, jobID, upTo string, keep int64) (int64, error) {
+func (l *EventLog) TrimArchived(_ context.Context, jobID, upTo string) (int64, error) {
 	u, err := event.ParseID(upTo)
 	if err != nil {
 		return 0, nil
@@ -160,7 +163,7 @@ func (l *EventLog) TrimArchived(_ context.Context, jobID, upTo string, keep int6
 	defer l.mu.Unlock()
 	r := l.runs[jobID]
 	n := 0
-	for int64(len(r)-n) > keep && n < len(r) {
+	for l.MaxLen > 0 && len(r)-n > l.MaxLen && n < len(r) {
 		if id, _ := event.ParseID(r[n].ID); id.Compare(u) > 0 {
 			break
 		}

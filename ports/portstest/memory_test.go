@@ -41,8 +41,9 @@ func TestMemoryArchive(t *testing.T) {
 }
 
 func TestMemoryLogKeeping(t *testing.T) {
-	TestLogKeeping(t, func(*testing.T) (ports.EventLog, ports.LogKeeper, ports.ArchiveCursors) {
-		l := NewEventLog(0)
+	TestLogKeeping(t, func(_ *testing.T, maxLen int) (ports.EventLog, ports.LogKeeper, ports.ArchiveCursors) {
+		l := NewEventLog(maxLen)
+		l.Archiving = true
 		return l, l, NewCursors()
 	})
 }

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -15,55 +16,41 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// Config tunes the archiver. Zero values are the defaults (CONTRACT §6).
+// Config tunes the archiver. A zero field takes its Default*.
 type Config struct {
 	Holder      string        // this replica's lease holder id (required)
-	ChunkEvents int           // events per chunk: chunk.DefaultEvents (also cut at chunk.MaxBytes)
-	Flush       time.Duration // a chunk is cut and the index rewritten at least this often: 5s
-	Keep        int64         // stream entries kept behind the cursor (BLASTLOG_STREAM_MAXLEN): 5000
-	Scan        time.Duration // how often every stream is looked for (SCAN): 30s
-	Poll        time.Duration // how often the active set and viewers' runs are: 1s
-	LeaseTTL    time.Duration // 15s, renewed every third of it
-	Block       time.Duration // the multiplexed read's block: 250ms
-	Batch       int           // events per run per read: 2000
+	ChunkEvents int           // events per chunk (also cut at chunk.MaxBytes; at most chunk.MaxEvents)
+	Flush       time.Duration // a chunk is cut and the index rewritten at least this often
+	Scan        time.Duration // how often every stream is looked for (SCAN)
+	Poll        time.Duration // how often the active set and viewers' runs are
+	LeaseTTL    time.Duration // renewed every third of it
+	Block       time.Duration // the multiplexed read's block
+	Batch       int           // events per run per read
 	// Collecting: pods are collected here, so a run is drained once it has left the
-	// active set (CONTRACT §3), not at its terminal status alone.
+	// active set, not at its terminal status alone.
 	Collecting bool
 }
 
+// Defaults of Config (DefaultChunkEvents is chunk.DefaultEvents).
+const (
+	DefaultFlush    = 5 * time.Second // BLASTLOG_ARCHIVE_FLUSH
+	DefaultScan     = 30 * time.Second
+	DefaultPoll     = time.Second
+	DefaultLeaseTTL = 15 * time.Second
+	DefaultBlock    = 250 * time.Millisecond
+	DefaultBatch    = 2000
+)
+
+// Each setting's one accessor: the value, or its Default* when unset.
 func (c Config) chunkEvents() int {
-	if c.ChunkEvents > 0 {
-		return min(c.ChunkEvents, chunk.MaxEvents)
-	}
-	return chunk.DefaultEvents
+	return min(cmp.Or(c.ChunkEvents, chunk.DefaultEvents), chunk.MaxEvents)
 }
-
-func (c Config) flush() time.Duration    { return orDuration(c.Flush, 5*time.Second) }
-func (c Config) scan() time.Duration     { return orDuration(c.Scan, 30*time.Second) }
-func (c Config) poll() time.Duration     { return orDuration(c.Poll, time.Second) }
-func (c Config) leaseTTL() time.Duration { return orDuration(c.LeaseTTL, 15*time.Second) }
-func (c Config) block() time.Duration    { return orDuration(c.Block, 250*time.Millisecond) }
-
-func (c Config) keep() int64 {
-	if c.Keep > 0 {
-		return c.Keep
-	}
-	return 5000
-}
-
-func (c Config) batch() int {
-	if c.Batch > 0 {
-		return c.Batch
-	}
-	return 2000
-}
-
-func orDuration(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
-}
+func (c Config) flush() time.Duration    { return cmp.Or(c.Flush, DefaultFlush) }
+func (c Config) scan() time.Duration     { return cmp.Or(c.Scan, DefaultScan) }
+func (c Config) poll() time.Duration     { return cmp.Or(c.Poll, DefaultPoll) }
+func (c Config) leaseTTL() time.Duration { return cmp.Or(c.LeaseTTL, DefaultLeaseTTL) }
+func (c Config) block() time.Duration    { return cmp.Or(c.Block, DefaultBlock) }
+func (c Config) batch() int              { return cmp.Or(c.Batch, DefaultBatch) }
 
 // Metrics observes the archiver; nil fields are skipped.
 type Metrics struct {

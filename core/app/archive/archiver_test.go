@@ -24,14 +24,14 @@ type stack struct {
 }
 
 func newStack() *stack {
-	return &stack{log: portstest.NewEventLog(0), jobs: portstest.NewJobDirectory(), coord: portstest.NewCoordination(),
+	return &stack{log: archivingLog(100), jobs: portstest.NewJobDirectory(), coord: portstest.NewCoordination(),
 		arch: portstest.NewArchive(), curs: portstest.NewCursors()}
 }
 
 func (s *stack) archiver(holder string) *archive.Archiver {
 	return &archive.Archiver{Log: s.log, Tail: s.log, Keeper: s.log, Cursors: s.curs, Archive: s.arch, Index: s.arch,
 		Leases: s.coord, Jobs: s.jobs, Active: s.coord,
-		Config: archive.Config{Holder: holder, ChunkEvents: 50, Flush: 30 * time.Millisecond, Keep: 100,
+		Config: archive.Config{Holder: holder, ChunkEvents: 50, Flush: 30 * time.Millisecond,
 			Scan: 20 * time.Millisecond, LeaseTTL: 600 * time.Millisecond, Block: 10 * time.Millisecond}}
 }
 
@@ -250,4 +250,12 @@ func TestForeignTrimIsRecordedAsAGap(t *testing.T) {
 	if gaps != 1 || len(lines) != 300 || lines[100] != "line 400" {
 		t.Fatalf("%d gaps, %d lines, lines[100] %q", gaps, len(lines), lines[100])
 	}
+}
+
+// archivingLog is a hot tier capped at maxLen while an archiver runs: appends trim
+// nothing, TrimArchived trims behind the cursor down to maxLen.
+func archivingLog(maxLen int) *portstest.EventLog {
+	l := portstest.NewEventLog(maxLen)
+	l.Archiving = true
+	return l
 }

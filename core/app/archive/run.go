@@ -544,7 +544,7 @@ func (r *run) putIndex(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	if _, err := r.a.Keeper.TrimArchived(ctx, r.jobID, upTo.String(), r.a.Config.keep()); err != nil {
+	if _, err := r.a.Keeper.TrimArchived(ctx, r.jobID, upTo.String()); err != nil {
 		r.a.Logger.Warn("archiver: trimming the stream failed; retried at the next index", "job_id", r.jobID, "error", err)
 	}
 	return nil

@@ -3,6 +3,7 @@
 package collect
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,69 +21,53 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// Config tunes collection. Zero values are defaults.
+// Config tunes collection. A zero field takes its Default*.
 type Config struct {
 	Holder     string        // this replica's lease holder id (required)
-	MaxFollows int           // concurrent long-lived log follows in this process: 64
-	TailLines  int64         // first read of a container that ran before collection: 2000
-	LeaseTTL   time.Duration // 3s, renewed every second (a crashed holder is replaced within ~4s)
-	Watchdog   time.Duration // a stream silent this long after its container ended is closed: 10s
-	Poll       time.Duration // run status and idle checks: 1s
-	PollEvery  time.Duration // how often a container without a follow is read: 2s
-	Settle     time.Duration // a terminal run stops once no new container appeared for this long: 5s
-	GiveUp     time.Duration // a run whose cluster fails this long leaves collection: 30m
+	MaxFollows int           // concurrent long-lived log follows in this process
+	TailLines  int64         // first read of a container that ran before collection
+	LeaseTTL   time.Duration // renewed every third of it (a crashed holder is replaced within ~4s)
+	Watchdog   time.Duration // a stream silent this long after its container ended is closed
+	Poll       time.Duration // run status and idle checks
+	PollEvery  time.Duration // how often a container without a follow is read
+	Settle     time.Duration // a terminal run stops once no new container appeared for this long
+	GiveUp     time.Duration // a run whose cluster fails this long leaves collection
 	// WaitingAfter: a pod of the run that has not started this long gets a waiting
-	// notice per cause: 30s.
+	// notice per cause.
 	WaitingAfter time.Duration
 	Now          func() time.Time
 }
 
-// Defaults of Config (CONTRACT §6): envconf reads the same constants.
+// Defaults of Config; envconf reads the same constants.
 const (
-	DefaultMaxFollows = 64
-	DefaultTailLines  = 2000
-	DefaultQPS        = 100 // BLASTLOG_K8S_QPS: the Pacer's budget
+	DefaultMaxFollows   = 64   // BLASTLOG_K8S_MAX_FOLLOWS
+	DefaultTailLines    = 2000 // BLASTLOG_K8S_TAIL_LINES
+	DefaultQPS          = 100  // BLASTLOG_K8S_QPS: the Pacer's budget
+	DefaultLeaseTTL     = 3 * time.Second
+	DefaultWatchdog     = 10 * time.Second
+	DefaultPoll         = time.Second
+	DefaultPollEvery    = 2 * time.Second
+	DefaultSettle       = 5 * time.Second
+	DefaultGiveUp       = 30 * time.Minute
+	DefaultWaitingAfter = 30 * time.Second
 )
 
-func (c Config) maxFollows() int {
-	if c.MaxFollows > 0 {
-		return c.MaxFollows
-	}
-	return DefaultMaxFollows
-}
-
-func (c Config) tailLines() int64 {
-	if c.TailLines > 0 {
-		return c.TailLines
-	}
-	return DefaultTailLines
-}
-
-func (c Config) leaseTTL() time.Duration  { return orDefault(c.LeaseTTL, 3*time.Second) }
-func (c Config) watchdog() time.Duration  { return orDefault(c.Watchdog, 10*time.Second) }
-func (c Config) poll() time.Duration      { return orDefault(c.Poll, time.Second) }
-func (c Config) pollEvery() time.Duration { return orDefault(c.PollEvery, 2*time.Second) }
-func (c Config) settle() time.Duration    { return orDefault(c.Settle, 5*time.Second) }
-func (c Config) giveUp() time.Duration    { return orDefault(c.GiveUp, 30*time.Minute) }
-func (c Config) waitingAfter() time.Duration {
-	return orDefault(c.WaitingAfter, DefaultWaitingAfter)
-}
-
-// DefaultWaitingAfter is Config.WaitingAfter's default (CONTRACT §8).
-const DefaultWaitingAfter = 30 * time.Second
+// Each setting's one accessor: the value, or its Default* when unset.
+func (c Config) maxFollows() int             { return cmp.Or(c.MaxFollows, DefaultMaxFollows) }
+func (c Config) tailLines() int64            { return cmp.Or(c.TailLines, DefaultTailLines) }
+func (c Config) leaseTTL() time.Duration     { return cmp.Or(c.LeaseTTL, DefaultLeaseTTL) }
+func (c Config) watchdog() time.Duration     { return cmp.Or(c.Watchdog, DefaultWatchdog) }
+func (c Config) poll() time.Duration         { return cmp.Or(c.Poll, DefaultPoll) }
+func (c Config) pollEvery() time.Duration    { return cmp.Or(c.PollEvery, DefaultPollEvery) }
+func (c Config) settle() time.Duration       { return cmp.Or(c.Settle, DefaultSettle) }
+func (c Config) giveUp() time.Duration       { return cmp.Or(c.GiveUp, DefaultGiveUp) }
+func (c Config) waitingAfter() time.Duration { return cmp.Or(c.WaitingAfter, DefaultWaitingAfter) }
 
 func (c Config) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
 	}
 	return time.Now()
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 // Collector follows the pods of runs and appends every line, once, to their logs.

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -14,15 +15,24 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// HubConfig tunes the shared reader. Zero values are defaults.
+// HubConfig tunes the shared reader. A zero field takes its Default*.
 type HubConfig struct {
-	Block       time.Duration // XREAD BLOCK per round: 250ms (also how soon a new run joins)
-	Count       int           // events per run per round: 500
-	StatusEvery time.Duration // how often watched runs' statuses are read: 1s
-	Buffer      int           // per-viewer queue of live events: 64
-	DrainWait   time.Duration // longest wait for the collector's drain after terminal: 60s
-	Readers     int           // tail readers, each following its share of the runs: DefaultReaders
+	Block       time.Duration // XREAD BLOCK per round (also how soon a new run joins)
+	Count       int           // events per run per round
+	StatusEvery time.Duration // how often watched runs' statuses are read
+	Buffer      int           // per-viewer queue of live events
+	DrainWait   time.Duration // longest wait for the collector's drain after terminal
+	Readers     int           // tail readers, each following its share of the runs
 }
+
+// Defaults of HubConfig.
+const (
+	DefaultBlock       = 250 * time.Millisecond
+	DefaultCount       = 500
+	DefaultStatusEvery = time.Second
+	DefaultBuffer      = 64
+	DefaultDrainWait   = time.Minute
+)
 
 // DefaultReaders is how many tail readers a hub runs by default. Each waits in its
 // own blocking read (one Redis connection each) over the runs hashed to it, so a
@@ -30,19 +40,9 @@ type HubConfig struct {
 // the runs that share its reader.
 const DefaultReaders = 8
 
-func (c HubConfig) readers() int {
-	if c.Readers > 0 {
-		return c.Readers
-	}
-	return DefaultReaders
-}
+func (c HubConfig) readers() int { return cmp.Or(c.Readers, DefaultReaders) }
 
-func (c HubConfig) drainWait() time.Duration {
-	if c.DrainWait > 0 {
-		return c.DrainWait
-	}
-	return time.Minute
-}
+func (c HubConfig) drainWait() time.Duration { return cmp.Or(c.DrainWait, DefaultDrainWait) }
 
 // HubMetrics observes the hub; nil fields are skipped.
 type HubMetrics struct {
@@ -142,33 +142,13 @@ func (h *Hub) setWatched(d int64) {
 	}
 }
 
-func (c HubConfig) block() time.Duration {
-	if c.Block > 0 {
-		return c.Block
-	}
-	return 250 * time.Millisecond
-}
+func (c HubConfig) block() time.Duration { return cmp.Or(c.Block, DefaultBlock) }
 
-func (c HubConfig) count() int {
-	if c.Count > 0 {
-		return c.Count
-	}
-	return 500
-}
+func (c HubConfig) count() int { return cmp.Or(c.Count, DefaultCount) }
 
-func (c HubConfig) statusEvery() time.Duration {
-	if c.StatusEvery > 0 {
-		return c.StatusEvery
-	}
-	return time.Second
-}
+func (c HubConfig) statusEvery() time.Duration { return cmp.Or(c.StatusEvery, DefaultStatusEvery) }
 
-func (c HubConfig) buffer() int {
-	if c.Buffer > 0 {
-		return c.Buffer
-	}
-	return 64
-}
+func (c HubConfig) buffer() int { return cmp.Or(c.Buffer, DefaultBuffer) }
 
 // Subscription is one viewer's share of a run's live events.
 type Subscription struct {

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -89,12 +90,7 @@ func (r *Reader) init() {
 	})
 }
 
-func (r *Reader) indexTTL() time.Duration {
-	if r.IndexTTL > 0 {
-		return r.IndexTTL
-	}
-	return DefaultIndexTTL
-}
+func (r *Reader) indexTTL() time.Duration { return cmp.Or(r.IndexTTL, DefaultIndexTTL) }
 
 func idString(id event.ID) string {
 	if id.IsZero() {

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -19,8 +20,8 @@ type FlushStats struct {
 
 // FlushConfig tunes Flush. Zero values are defaults.
 type FlushConfig struct {
-	Timeout time.Duration // per append: 3s
-	Backoff time.Duration // first wait after a failed append, doubled up to 5s: 100ms
+	Timeout time.Duration // per append (0: DefaultTimeout)
+	Backoff time.Duration // first wait after a failed append, doubled up to 5s (0: DefaultBackoff)
 	// OnSpool is told of each spool flushed (or left, with the error).
 	OnSpool func(jobID string, stored int64, err error)
 }
@@ -74,10 +75,10 @@ func flushOne(ctx context.Context, log ports.EventLog, s ports.Spool, cfg FlushC
 		}
 		if a == nil || a.jobID != b.JobID {
 			a = &appender{log: log, jobID: b.JobID, pubID: b.Events[0].PubID,
-				timeout: orDefault(cfg.Timeout, 3*time.Second), after: b.After, uncertain: true}
+				timeout: cmp.Or(cfg.Timeout, DefaultTimeout), after: b.After, uncertain: true}
 		}
 		events := b.Events
-		wait := orDefault(cfg.Backoff, 100*time.Millisecond)
+		wait := cmp.Or(cfg.Backoff, DefaultBackoff)
 		for len(events) > 0 {
 			n, err := a.storeFrom(ctx, &events)
 			stored += int64(n)

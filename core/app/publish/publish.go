@@ -4,6 +4,7 @@
 package publish
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -19,18 +20,18 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// Config says what to publish and how. Zero values are defaults.
+// Config says what to publish and how. A zero field takes its Default*.
 type Config struct {
 	JobID  string
 	Source event.Source // default terminal_exec
 	Phase  string       // kept as given, capped at 80 characters
 	PubID  string       // this invocation's id (16 hex characters): random by default
 
-	BatchLines int           // lines per pipelined append: 256
-	BatchBytes int           // bytes per batch: 256 KiB
-	QueueLines int           // lines held in memory for the log (and at most 8 MiB); beyond, the spool: 8192
-	Timeout    time.Duration // per append: 3s
-	Backoff    time.Duration // first wait after a failed append, doubled up to 5s: 100ms
+	BatchLines int           // lines per pipelined append
+	BatchBytes int           // bytes per batch
+	QueueLines int           // lines held in memory for the log (and at most 8 MiB); beyond, the spool
+	Timeout    time.Duration // per append
+	Backoff    time.Duration // first wait after a failed append, doubled up to 5s
 	// Wait makes a writer wait for room in the queue while the log works, instead of
 	// spooling (input without a pace to keep, as `lines` reads; one writer only).
 	Wait bool
@@ -51,25 +52,21 @@ func (c *Config) source() event.Source {
 	return event.SourceTerminal
 }
 
-func positive(v, def int) int {
-	if v > 0 {
-		return v
-	}
-	return def
-}
+// Defaults of Config.
+const (
+	DefaultBatchLines = 256
+	DefaultBatchBytes = 256 << 10
+	DefaultQueueLines = 8192
+	DefaultTimeout    = 3 * time.Second
+	DefaultBackoff    = 100 * time.Millisecond
+)
 
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
-}
-
-func (c *Config) batchLines() int              { return positive(c.BatchLines, 256) }
-func (c *Config) batchBytes() int              { return positive(c.BatchBytes, 256<<10) }
-func (c *Config) queueLines() int              { return positive(c.QueueLines, 8192) }
-func (c *Config) backoff() time.Duration       { return orDefault(c.Backoff, 100*time.Millisecond) }
-func (c *Config) appendTimeout() time.Duration { return orDefault(c.Timeout, 3*time.Second) }
+// Each setting's one accessor: the value, or its Default* when unset.
+func (c *Config) batchLines() int              { return cmp.Or(c.BatchLines, DefaultBatchLines) }
+func (c *Config) batchBytes() int              { return cmp.Or(c.BatchBytes, DefaultBatchBytes) }
+func (c *Config) queueLines() int              { return cmp.Or(c.QueueLines, DefaultQueueLines) }
+func (c *Config) backoff() time.Duration       { return cmp.Or(c.Backoff, DefaultBackoff) }
+func (c *Config) appendTimeout() time.Duration { return cmp.Or(c.Timeout, DefaultTimeout) }
 
 // maxBackoff caps the wait between tries of a failing log.
 const maxBackoff = 5 * time.Second

@@ -56,19 +56,25 @@ func LoadRedis(g Getenv, celeryFallback bool) (Redis, error) {
 	if r.Credential, err = g.OneOf("BLASTLOG_AZURE_CREDENTIAL", "default", "default", "workload", "managed", "cli"); err != nil {
 		return r, err
 	}
+	r.Layout, err = LoadLayout(g)
+	return r, err
+}
+
+// LoadLayout reads the key layout, the stream cap and the retention: every Redis
+// setting but the connection (the embedded Redis of -dev honours them too).
+func LoadLayout(g Getenv) (redisstore.Config, error) {
 	maxLen, err := g.Int("BLASTLOG_STREAM_MAXLEN", redisstore.DefaultMaxLen, 100, 10_000_000)
 	if err != nil {
-		return r, err
+		return redisstore.Config{}, err
 	}
 	retention, err := g.Duration("BLASTLOG_RETENTION", redisstore.DefaultRetention, time.Minute, 365*24*time.Hour)
 	if err != nil {
-		return r, err
+		return redisstore.Config{}, err
 	}
-	r.Layout = redisstore.Config{
+	return redisstore.Config{
 		StreamPrefix: g.String("BLASTLOG_STREAM_PREFIX", redisstore.DefaultStreamPrefix),
 		KeyPrefix:    g.String("BLASTLOG_KEY_PREFIX", redisstore.DefaultKeyPrefix),
 		MaxLen:       maxLen,
 		Retention:    retention,
-	}
-	return r, nil
+	}, nil
 }
