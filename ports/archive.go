@@ -7,7 +7,7 @@ import (
 	"github.com/blastlog/blastlog/core/job"
 )
 
-// Archive is durable, immutable storage of runs' events in chunks (CONTRACT §7).
+// Archive is durable, immutable storage of runs' events in chunks (docs/api.md §7).
 type Archive interface {
 	// PutChunk stores c under chunk.Name(c.JobID, c.Step, c.Sequence) unless the name
 	// is taken: ErrExists then, and the stored chunk stays as it was. ErrUnavailable

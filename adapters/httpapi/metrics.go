@@ -2,7 +2,7 @@ package httpapi
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Metrics are the counters and gauges of CONTRACT §3's /metrics.
+// Metrics are the counters and gauges of docs/api.md §3's /metrics.
 type Metrics struct {
 	Tickets     *prometheus.CounterVec // issue and redeem outcomes by reason
 	OpenStreams prometheus.Gauge

@@ -13,7 +13,7 @@ import (
 	"github.com/blastlog/blastlog/core/ticket"
 )
 
-// SSE timings (CONTRACT §3).
+// SSE timings (docs/api.md §3).
 const (
 	DefaultHeartbeat = 15 * time.Second // a comment after this much silence
 	writeTimeout     = 30 * time.Second // a client that takes longer to accept a batch is dropped

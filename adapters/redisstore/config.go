@@ -21,7 +21,7 @@ type Config struct {
 	Retention    time.Duration // stream and record TTL once a run is terminal: 168h
 }
 
-// Defaults of CONTRACT §2 and §6.
+// Defaults of docs/api.md §2 and §6.
 const (
 	DefaultStreamPrefix = "joblogs:"
 	DefaultKeyPrefix    = "blastlog:"

@@ -12,7 +12,7 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// Hash fields of a run record (CONTRACT §2).
+// Hash fields of a run record (docs/api.md §2).
 const (
 	fOwner        = "owner_oid"
 	fELBJobID     = "elb_job_id"

@@ -37,7 +37,7 @@ import (
 
 // Defaults of Dir.
 const (
-	DefaultMax        = 256 << 20 // bytes per machine (CONTRACT §4)
+	DefaultMax        = 256 << 20 // bytes per machine (docs/api.md §4)
 	DefaultSegmentMax = 4 << 20   // bytes per segment before a new one starts
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/blastlog/blastlog/core/summary"
 )
 
-// Download formats (CONTRACT §3).
+// Download formats (docs/api.md §3).
 const (
 	FormatText   = "text"
 	FormatNDJSON = "ndjson"

@@ -14,7 +14,7 @@ import (
 // the run list. Each read itself is in its own file: snapshot.go, download.go,
 // search.go, summary.go.
 
-// Runs limits (CONTRACT §3).
+// Runs limits (docs/api.md §3).
 const (
 	RunsDefaultLimit = 50
 	RunsMaxLimit     = 500

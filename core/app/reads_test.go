@@ -133,7 +133,7 @@ func TestSummaryAndRuns(t *testing.T) {
 }
 
 // Notices are searched by their reason and exit code too, and the summary gives the
-// verdict they imply (CONTRACT §8).
+// verdict they imply (docs/api.md §8).
 func TestSearchFindsNoticesAndSummaryDiagnoses(t *testing.T) {
 	r, log := newReads(t)
 	ctx := context.Background()

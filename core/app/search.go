@@ -20,7 +20,7 @@ import (
 	"github.com/blastlog/blastlog/core/summary"
 )
 
-// Search limits (CONTRACT §3).
+// Search limits (docs/api.md §3).
 const (
 	SearchDefaultLimit = 100
 	SearchMaxLimit     = 500
@@ -215,7 +215,7 @@ func (q *SearchQuery) matches(e *event.Event, needle string) bool {
 	return needle == "" || strings.Contains(strings.ToLower(e.Line), needle) || noticeMatches(e, needle)
 }
 
-// noticeMatches: a notice is also found by its reason and exit code (CONTRACT §8), so
+// noticeMatches: a notice is also found by its reason and exit code (docs/api.md §8), so
 // q=oomkilled finds the container_ended notice whatever its sentence says.
 func noticeMatches(e *event.Event, needle string) bool {
 	var reason string

@@ -8,7 +8,7 @@ import (
 	"github.com/blastlog/blastlog/core/job"
 )
 
-// Snapshot limits (CONTRACT §3).
+// Snapshot limits (docs/api.md §3).
 const (
 	SnapshotDefaultLimit = 500
 	SnapshotMaxLimit     = 2000

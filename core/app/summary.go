@@ -18,7 +18,7 @@ import (
 // counted (the archive's lag, or the whole stream without an archive).
 const summaryTail = 200_000
 
-// RunSummary is what the step headers and the batch table need (CONTRACT §3).
+// RunSummary is what the step headers and the batch table need (docs/api.md §3).
 type RunSummary struct {
 	JobID     string    `json:"job_id"`
 	Status    string    `json:"status"`
@@ -34,7 +34,7 @@ type RunSummary struct {
 	Partial bool   `json:"partial"`
 	LastID  string `json:"last_id"`
 	Count   int64  `json:"count"`
-	// Diagnosis: where the run stands and why it failed (CONTRACT §8).
+	// Diagnosis: where the run stands and why it failed (docs/api.md §8).
 	Diagnosis diagnose.Diagnosis `json:"diagnosis"`
 }
 

@@ -1,5 +1,5 @@
 // Package chunk owns the durable archive's layout: blob names, the chunk envelope and
-// the per-run index, exactly as the seed system's finalizer writes them (CONTRACT §7).
+// the per-run index, exactly as the seed system's finalizer writes them (docs/api.md §7).
 // It is pure: adapters store the bytes, package archive decides when to write them.
 package chunk
 
@@ -19,7 +19,7 @@ import (
 // SchemaVersion of chunks and indexes.
 const SchemaVersion = 1
 
-// Limits of a chunk (CONTRACT §6: BLASTLOG_ARCHIVE_CHUNK and the 1 MiB cut).
+// Limits of a chunk (docs/api.md §6: BLASTLOG_ARCHIVE_CHUNK and the 1 MiB cut).
 const (
 	DefaultEvents = 500
 	MaxEvents     = 5000
@@ -159,7 +159,7 @@ func RefOf(c *Chunk) Ref {
 }
 
 // StepIndex is a step's chunks, in sequence order, the next sequence to write, and
-// the step's summary counts (CONTRACT §3; the same as Summary's for the phases that
+// the step's summary counts (docs/api.md §3; the same as Summary's for the phases that
 // map to this step, as of LastID).
 type StepIndex struct {
 	Chunks  []Ref `json:"chunks"`

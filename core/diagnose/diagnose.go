@@ -1,4 +1,4 @@
-// Package diagnose owns the verdict on a run (CONTRACT §8): batch states from their
+// Package diagnose owns the verdict on a run (docs/api.md §8): batch states from their
 // attempts, progress and its ETA, when a run is stuck, the causes of a failure and the
 // hint table that says what to change, in ElasticBLAST's own terms.
 //
@@ -490,7 +490,7 @@ type Progress struct {
 	ETA       *time.Time `json:"eta"`
 }
 
-// Diagnosis is the answer of CONTRACT §8.
+// Diagnosis is the answer of docs/api.md §8.
 type Diagnosis struct {
 	State    string    `json:"state"`
 	Headline string    `json:"headline"`

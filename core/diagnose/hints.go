@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Cause kinds (CONTRACT §8).
+// Cause kinds (docs/api.md §8).
 const (
 	KindContainer = "container" // a container instance ended badly
 	KindEvent     = "event"     // a Warning event of one of the run's objects
@@ -50,7 +50,7 @@ func ExitMeaning(kind string, code int) string {
 	return blastExits[code]
 }
 
-// Hint is advice for a cause in ElasticBLAST's own terms (the README's hint table).
+// Hint is advice for a cause in ElasticBLAST's own terms (the hints table of docs/api.md §8).
 // Message is Kubernetes' text for the cause (an event's or a waiting pod's), which
 // tells apart causes that share a reason. It is "" when the table has nothing to say.
 func Hint(c Cause, message string) string {

@@ -10,7 +10,7 @@ import (
 // SchemaVersion is the version written into every event this code produces.
 const SchemaVersion = 1
 
-// Limits of the contract (CONTRACT §1).
+// Limits of the contract (docs/api.md §1).
 const (
 	MaxLineChars  = 4000 // runes in Line
 	MaxPhaseChars = 80   // runes in Phase
@@ -84,7 +84,7 @@ type Event struct {
 	Detail *Detail
 }
 
-// Notices that carry a Detail (CONTRACT §8, documented in docs/api.md).
+// Notices that carry a Detail (docs/api.md §8).
 const (
 	NoticeK8sEvent     = "k8s_event"     // a Warning event of one of the run's objects
 	NoticeWaiting      = "waiting"       // a container or pod of the run waits (Reason says why)
@@ -112,7 +112,7 @@ type Detail struct {
 }
 
 // NoticeContainerEnded is the notice stored once per container instance after its last
-// line (CONTRACT §1).
+// line (docs/api.md §1).
 const NoticeContainerEnded = "container_ended"
 
 // Completeness says how much of a container's output the collector stored.

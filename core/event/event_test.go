@@ -249,7 +249,7 @@ func TestPublisherAndContainerEndedFieldsRoundTrip(t *testing.T) {
 	}
 }
 
-// The diagnosis notices' details (CONTRACT §8) are written after the common fields and
+// The diagnosis notices' details (docs/api.md §8) are written after the common fields and
 // read back as they were; a detail on a plain line or a container_ended is refused.
 func TestDiagnosisNoticeDetailsRoundTrip(t *testing.T) {
 	at := time.Date(2026, 12, 4, 15, 0, 0, 0, time.UTC)

@@ -1,4 +1,4 @@
-// Package sanitize turns one untrusted log line into one safe line (CONTRACT §5):
+// Package sanitize turns one untrusted log line into one safe line (docs/api.md §5):
 // terminal escape sequences and control characters removed, invalid UTF-8 replaced,
 // secrets masked, length capped. Every line from every source passes through Line —
 // or through a Stream, which is Line plus the state that masks a private key printed

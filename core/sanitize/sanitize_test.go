@@ -189,7 +189,7 @@ func TestLinearOnAdversarialInput(t *testing.T) {
 	}
 }
 
-// The classes of CONTRACT §5 added after 0.1: masked as shown, and look-alikes kept.
+// The classes of docs/api.md §5 added after 0.1: masked as shown, and look-alikes kept.
 func TestMoreSecretClasses(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"git clone https://ghp_0123456789abcdefghijABCDEFGHIJ012345@github.com/o/r", "git clone https://***@github.com/o/r"},

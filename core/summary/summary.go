@@ -21,7 +21,7 @@ const (
 	Error
 )
 
-// Classify applies the keyword rules (README, "Errors and warnings"):
+// Classify applies the keyword rules (docs/api.md §3, "Errors and warnings"):
 //   - error: the line contains ERROR, Error:, FATAL or Traceback, or says a command or
 //     container exited with a non-zero code ("exit code N", "exit status N", "exited with N");
 //   - warning: the line contains WARN (so WARNING too) or warning: (any case).
@@ -96,7 +96,7 @@ type Container struct {
 	LastTS      time.Time `json:"last_ts"`
 	LastID      string    `json:"last_id"`
 	// Ended is the container_ended notice's sentence once the collector stored it; the
-	// fields after it are the notice's own (CONTRACT §1), set with it.
+	// fields after it are the notice's own (docs/api.md §1), set with it.
 	Ended        string     `json:"ended,omitempty"`
 	ExitCode     *int       `json:"exit_code,omitempty"`
 	Reason       string     `json:"reason,omitempty"`
@@ -117,7 +117,7 @@ type Run struct {
 	Steps             map[string]*Step      `json:"steps"`
 	Containers        map[string]*Container `json:"containers"`
 	ContainersDropped int64                 `json:"containers_dropped,omitempty"`
-	// Diagnosis is the state the run's verdict is derived from (CONTRACT §8): kept
+	// Diagnosis is the state the run's verdict is derived from (docs/api.md §8): kept
 	// with the counts, so a run Redis forgot keeps its verdict in the archive index.
 	Diagnosis diagnose.Tracker `json:"diagnosis"`
 }

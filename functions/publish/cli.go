@@ -185,7 +185,7 @@ func options(cfg envconf.Redis) fx.Option {
 		fx.Provide(wiring.Logger, wiring.RedisOptions),
 		// No retries inside the client: a pipeline it re-sent to a hung server would be
 		// stored twice when the server wakes up. The publisher retries itself, after
-		// reading what the log already holds (exactly once, CONTRACT §4).
+		// reading what the log already holds (exactly once, docs/api.md §4).
 		fx.Decorate(func(o *redis.Options) *redis.Options { o.MaxRetries = -1; return o }),
 		redisstore.Module,
 	)

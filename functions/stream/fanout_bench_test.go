@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// BenchmarkFanout reproduces the side-by-side scenarios of issue 14 (the load tool and script it names)
+// BenchmarkFanout reproduces the side-by-side scenarios s1-s4 (those of tools/fanout)
 // against the streaming container in its own process, on this test's redis-server,
 // with real HTTP clients over loopback (go tool task bench:fanout; COUNT=3 and
 // benchstat for medians):

@@ -57,7 +57,7 @@ func TestImportDirection(t *testing.T) {
 			imp, _ := strconv.Unquote(spec.Path.Value)
 			if p, ok := strings.CutPrefix(imp, module); ok {
 				if !allowed(pkg, p) {
-					t.Errorf("%s imports %s: against the import direction of DESIGN.md", pkg, p)
+					t.Errorf("%s imports %s: against the import direction of docs/architecture.md", pkg, p)
 				}
 				continue
 			}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side fan-out (issue 14): blastlog's streaming container and Centrifugo (Redis
+# Side-by-side fan-out: blastlog's streaming container and Centrifugo (Redis
 # engine) on one redis-server, the same load tool (ssebench) and scenarios, one run.
 # Not part of the product and never run in CI: go tool task bench:sidebyside.
 #   sidebyside.sh BIN CENTRIFUGO [scenario...]   scenarios: s1 s2 s3 s4 (default all)

@@ -15,7 +15,7 @@
 // reads the rest through the snapshot endpoint. After repeated failures it polls the
 // snapshot endpoint every 5 s. Modes: connecting, live, polling, completed, stopped.
 //
-// RunAPI reads the rest of the contract (CONTRACT §3) with the same credentials: the
+// RunAPI reads the rest of the contract (docs/api.md §3) with the same credentials: the
 // caller's runs, a run's summary, snapshot pages (after / before / around), search and
 // downloads. A 429 is retried after its Retry-After, twice at most.
 

@@ -1,6 +1,6 @@
 // The Run details page: one run's steps with their whole-run counts, status and
 // duration, the live tail of each step over SSE, and the rest of the run on demand
-// from the read endpoints (CONTRACT §3): search, permalinks, earlier lines, downloads
+// from the read endpoints (docs/api.md §3): search, permalinks, earlier lines, downloads
 // and the batch table.
 //
 // Memory is bounded: a step holds at most STEP_ROWS lines (the live tail or one window

@@ -1,4 +1,4 @@
-// rules.js — the error/warning keyword rules (README, "Errors and warnings"), the same
+// rules.js — the error/warning keyword rules (docs/api.md §3, "Errors and warnings"), the same
 // as the server's (core/summary.Classify), so that the page's live counts continue the
 // summary's exactly.
 

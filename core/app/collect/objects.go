@@ -16,7 +16,7 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// What the collector reads besides logs (CONTRACT §8): a pod that never starts writes
+// What the collector reads besides logs (docs/api.md §8): a pod that never starts writes
 // no line, so the run's Warning events, its waiting pods and its batch Jobs become
 // notices in the same stream, each once across holders (checkpoint entries below).
 const (

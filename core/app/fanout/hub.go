@@ -78,7 +78,7 @@ type Hub struct {
 	Index ports.ArchiveIndex
 	// Collecting, if set, is the set of runs a collector still drains: a terminal run
 	// in it completes only once it left, or DrainWait after the hub first saw it
-	// terminal (CONTRACT §3). Nil where no collector runs: terminal is drained.
+	// terminal (docs/api.md §3). Nil where no collector runs: terminal is drained.
 	Collecting ports.ActiveRuns
 	Config     HubConfig
 	Metrics    HubMetrics

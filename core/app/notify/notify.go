@@ -1,6 +1,6 @@
 // Package notify tells the lab when a run needs a person: once per run and kind of
 // news (failed, stuck, oomkilled, succeeded) across every replica, from the run's
-// diagnosis, without ever holding up collection or streaming (CONTRACT §10).
+// diagnosis, without ever holding up collection or streaming (docs/api.md §10).
 //
 // The archiver, which follows every run one replica at a time, hands each run's
 // diagnosis to Observe; what is news is queued (bounded) and a worker sends it through

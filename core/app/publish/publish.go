@@ -266,7 +266,7 @@ func (p *Publisher) toSpool(events []event.Event) {
 	}
 }
 
-// Ended publishes the wrapped command's exit as a command_ended notice (CONTRACT §8),
+// Ended publishes the wrapped command's exit as a command_ended notice (docs/api.md §8),
 // after every line it wrote: what the run's diagnosis reads a submit failure from.
 func (p *Publisher) Ended(what string, code int) {
 	n := event.System(p.cfg.JobID, p.cfg.Phase, event.NoticeCommandEnded,

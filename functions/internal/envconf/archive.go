@@ -8,7 +8,7 @@ import (
 	"github.com/blastlog/blastlog/core/chunk"
 )
 
-// Archive is the durable archive's configuration (CONTRACT §6 and §7), the same for
+// Archive is the durable archive's configuration (docs/api.md §6 and §7), the same for
 // the streaming container (which writes it) and the ticket function (which reads run
 // records from it).
 type Archive struct {

@@ -8,7 +8,7 @@ import (
 	"github.com/blastlog/blastlog/adapters/spool"
 )
 
-// Spool is the publisher's spool (CONTRACT §4).
+// Spool is the publisher's spool (docs/api.md §4).
 type Spool struct {
 	Dir          string        // BLASTLOG_SPOOL_DIR: $XDG_CACHE_HOME/blastlog/spool
 	Max          int64         // BLASTLOG_SPOOL_MAX: 256MiB per machine

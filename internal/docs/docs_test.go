@@ -1,0 +1,160 @@
+// Package docs holds the tests that keep the README and docs/ true to the code and
+// readable in a clone with nothing beside it.
+package docs
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode"
+)
+
+const root = "../.."
+
+// pages are the project's documents: the README and every page of docs/.
+func pages(t *testing.T) []string {
+	t.Helper()
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("no docs/*.md: %v", err)
+	}
+	return append([]string{filepath.Join(root, "README.md")}, docs...)
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var (
+	link    = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	heading = regexp.MustCompile("(?m)^#{1,6} (.+)$")
+	fence   = regexp.MustCompile("(?ms)^```.*?^```")
+)
+
+// anchors are the fragment names a Markdown renderer gives a page's headings:
+// lower case, punctuation dropped, spaces as hyphens, repeats numbered.
+func anchors(page string) map[string]bool {
+	page = fence.ReplaceAllString(page, "")
+	seen := map[string]int{}
+	out := map[string]bool{}
+	for _, m := range heading.FindAllStringSubmatch(page, -1) {
+		var b strings.Builder
+		for _, r := range strings.ToLower(m[1]) {
+			switch {
+			case r == ' ':
+				b.WriteByte('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		a := b.String()
+		if n := seen[a]; n > 0 {
+			out[a+"-"+strconv.Itoa(n)] = true
+		} else {
+			out[a] = true
+		}
+		seen[a]++
+	}
+	return out
+}
+
+// TestLinksResolve: every relative link of the README and docs/ names a file of the
+// repository, and every fragment a heading of its page.
+func TestLinksResolve(t *testing.T) {
+	for _, page := range pages(t) {
+		text := read(t, page)
+		for _, m := range link.FindAllStringSubmatch(fence.ReplaceAllString(text, ""), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			file, frag, _ := strings.Cut(target, "#")
+			dest, destText := page, text
+			if file != "" {
+				dest = filepath.Join(filepath.Dir(page), file)
+				if _, err := os.Stat(dest); err != nil {
+					t.Errorf("%s links to %s: no such file", rel(page), target)
+					continue
+				}
+				if !strings.HasSuffix(dest, ".md") {
+					continue
+				}
+				destText = read(t, dest)
+			}
+			if frag != "" && !anchors(destText)[frag] {
+				t.Errorf("%s links to %s: %s has no heading #%s", rel(page), target, rel(dest), frag)
+			}
+		}
+	}
+}
+
+// TestNothingOutsideTheRepository: the documents stand alone in a clone — no path
+// outside it, no planning documents or issue numbers a reader cannot see.
+func TestNothingOutsideTheRepository(t *testing.T) {
+	outside := regexp.MustCompile(`\.\./shared|CONTRACT|DESIGN\.md|NOTES\.md|(?i:\bissue \d+)`)
+	for _, page := range pages(t) {
+		for i, line := range strings.Split(read(t, page), "\n") {
+			if m := outside.FindString(line); m != "" {
+				t.Errorf("%s:%d names %q, which a clone does not have", rel(page), i+1, m)
+			}
+		}
+	}
+}
+
+// TestEveryVariableIsDocumented: each environment variable a binary reads is in the
+// README, where users look for it.
+func TestEveryVariableIsDocumented(t *testing.T) {
+	readme := read(t, filepath.Join(root, "README.md"))
+	name := regexp.MustCompile(`^(BLASTLOG|CELERY)_[A-Z0-9_]+$`)
+	var vars []string
+	err := filepath.WalkDir(filepath.Join(root, "functions"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				if s, err := strconv.Unquote(lit.Value); err == nil && name.MatchString(s) && !slices.Contains(vars, s) {
+					vars = append(vars, s)
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vars) < 30 {
+		t.Fatalf("found only %d variables under functions/: the scan is broken", len(vars))
+	}
+	for _, v := range vars {
+		if !strings.Contains(readme, "`"+v+"`") {
+			t.Errorf("%s is read by a binary but not in the README", v)
+		}
+	}
+}
+
+func rel(path string) string {
+	r, err := filepath.Rel(root, path)
+	if err != nil {
+		return path
+	}
+	return r
+}
