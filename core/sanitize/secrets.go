@@ -37,6 +37,13 @@ func (e *editor) replace(from, to int) {
 	e.done = to
 }
 
+// mask replaces s[from:to] unless it is empty or already the mask.
+func (e *editor) mask(from, to int) {
+	if to > from && e.s[from:to] != Mask {
+		e.replace(from, to)
+	}
+}
+
 func (e *editor) result() string {
 	if e.b == nil {
 		return e.s
@@ -49,6 +56,27 @@ func isAlnum(c byte) bool {
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' }
+
+// skipSpaces returns the first index from i that is not a space or a tab.
+func skipSpaces(s string, i int) int {
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	return i
+}
+
+// quotedAt: s[v] opens a quote; the quoted text is s[start:end], end at the closing
+// quote or the end of s.
+func quotedAt(s string, v int) (start, end int, ok bool) {
+	if v >= len(s) || s[v] != '"' && s[v] != '\'' {
+		return 0, 0, false
+	}
+	end = v + 1
+	for end < len(s) && s[end] != s[v] {
+		end++
+	}
+	return v + 1, end, true
+}
 
 // tokenEnd returns the end of a run of non-space, non-quote bytes starting at i.
 func tokenEnd(s string, i int) int {
@@ -143,77 +171,93 @@ func maskKeyValues(s string) string {
 	}
 	e := editor{s: s}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '=' && c != ':' {
+		if s[i] != '=' && s[i] != ':' {
 			continue
 		}
-		// Walk back over spaces and at most one closing quote to the identifier.
-		j := i
-		for j > 0 && isSpace(s[j-1]) {
-			j--
-		}
-		quotedKey := false
-		if j > 0 && (s[j-1] == '"' || s[j-1] == '\'') {
-			quotedKey = true
-			j--
-		}
-		// "ERROR: token expired" is prose, but "password: x" names a secret: an
-		// unquoted key before ':' counts only when it is a secret word itself.
-		unquotedColon := c == ':' && !quotedKey
-		k := j
-		for k > 0 && isIdent(s[k-1]) {
-			k--
-		}
-		if k < e.done {
+		kv, ok := keyValueAt(s, i)
+		if !ok || kv.key < e.done {
 			continue
 		}
-		isKey, whole := secretKey(s[k:j])
-		if !isKey || unquotedColon && (i+1 >= len(s) || !isSpace(s[i+1]) || j != i) {
+		v, end, ok := kv.value(s)
+		if !ok {
 			continue
 		}
-		if strings.EqualFold(s[k:j], "pwd") && i+1 < len(s) && s[i+1] == '/' {
-			continue // PWD=/home/... is a path, not a password
-		}
-		v := i + 1
-		for v < len(s) && isSpace(s[v]) {
-			v++
-		}
-		var end int
-		if v < len(s) && (s[v] == '"' || s[v] == '\'') {
-			q := s[v]
-			v++
-			end = v
-			for end < len(s) && s[end] != q {
-				end++
-			}
-		} else if c == ':' && quotedKey {
-			continue // a quoted key wants a quoted value
-		} else if whole {
-			end = tokenEnd(s, v)
-		} else {
-			// A value runs to whitespace: ';' and ',' are common in passwords. Two
-			// kinds of key are parts of a larger string and end at its separator: a
-			// connection string's keys at ';' and a query parameter at '&'.
-			stops := "\"'<>`"
-			if connStringPart(s[k:j]) {
-				stops += ";"
-			}
-			if k > 0 && (s[k-1] == '?' || s[k-1] == '&') {
-				stops += "&"
-			}
-			end = v
-			for end < len(s) && !isSpace(s[end]) && strings.IndexByte(stops, s[end]) < 0 {
-				end++
-			}
-		}
-		if end > v && s[v:end] != Mask {
-			e.replace(v, end)
-		}
+		e.mask(v, end)
 		if end > i {
 			i = end - 1
 		}
 	}
 	return e.result()
+}
+
+// keyValue is a secret key s[key:keyEnd] before the separator at sep ('=' or ':').
+type keyValue struct {
+	key, keyEnd, sep int
+	quotedKey        bool // "key": or 'key'=
+	wholeConnString  bool // DefaultEndpointsProtocol=...: masked to its end
+}
+
+// keyValueAt finds the key before the separator s[i] and says whether it names a
+// secret: walk back over spaces and at most one closing quote to the identifier.
+// "ERROR: token expired" is prose, but "password: x" names a secret: an unquoted key
+// before ':' counts only when it is a secret word right before ": ". PWD=/home/... is
+// a path, not a password.
+func keyValueAt(s string, i int) (keyValue, bool) {
+	kv := keyValue{sep: i}
+	j := i
+	for j > 0 && isSpace(s[j-1]) {
+		j--
+	}
+	if j > 0 && (s[j-1] == '"' || s[j-1] == '\'') {
+		kv.quotedKey = true
+		j--
+	}
+	k := j
+	for k > 0 && isIdent(s[k-1]) {
+		k--
+	}
+	kv.key, kv.keyEnd = k, j
+	isKey, whole := secretKey(s[k:j])
+	kv.wholeConnString = whole
+	switch {
+	case !isKey:
+		return kv, false
+	case s[i] == ':' && !kv.quotedKey && (i+1 >= len(s) || !isSpace(s[i+1]) || j != i):
+		return kv, false
+	case strings.EqualFold(s[k:j], "pwd") && i+1 < len(s) && s[i+1] == '/':
+		return kv, false
+	}
+	return kv, true
+}
+
+// value is the secret's span s[v:end]: a quoted value, a whole connection string, or
+// a run to whitespace. ';' and ',' are common in passwords, so a value does not end
+// at them, except where the key is part of a larger string and ends at its
+// separator: a connection string's parts at ';', a query parameter at '&'. A quoted
+// key before ':' wants a quoted value.
+func (kv keyValue) value(s string) (v, end int, ok bool) {
+	v = skipSpaces(s, kv.sep+1)
+	if v, end, ok := quotedAt(s, v); ok {
+		return v, end, true
+	}
+	switch {
+	case s[kv.sep] == ':' && kv.quotedKey:
+		return 0, 0, false
+	case kv.wholeConnString:
+		return v, tokenEnd(s, v), true
+	}
+	stops := "\"'<>`"
+	if connStringPart(s[kv.key:kv.keyEnd]) {
+		stops += ";"
+	}
+	if kv.key > 0 && (s[kv.key-1] == '?' || s[kv.key-1] == '&') {
+		stops += "&"
+	}
+	end = v
+	for end < len(s) && !isSpace(s[end]) && strings.IndexByte(stops, s[end]) < 0 {
+		end++
+	}
+	return v, end, true
 }
 
 // maskBearer masks the credential after "Bearer " or "Basic " (any case), as in an
@@ -235,10 +279,7 @@ func maskBearer(s string) string {
 		if n == 0 || (i > 0 && isAlnum(s[i-1])) {
 			continue
 		}
-		v := i + n
-		for v < len(s) && isSpace(s[v]) {
-			v++
-		}
+		v := skipSpaces(s, i+n)
 		if v == i+n {
 			continue
 		}
@@ -284,23 +325,15 @@ func maskFlags(s string) string {
 			i = k
 			continue
 		}
-		v := k
-		for v < len(s) && isSpace(s[v]) {
-			v++
-		}
-		var end int
-		if v < len(s) && (s[v] == '"' || s[v] == '\'') {
-			q := s[v]
-			v++
-			end = v
-			for end < len(s) && s[end] != q {
-				end++
-			}
+		v := skipSpaces(s, k)
+		qv, end, quoted := quotedAt(s, v)
+		if quoted {
+			v = qv
 		} else {
 			end = tokenEnd(s, v)
 		}
-		if end > v && s[v] != '-' && s[v:end] != Mask {
-			e.replace(v, end)
+		if end > v && s[v] != '-' {
+			e.mask(v, end)
 		}
 		i = max(end-1, i)
 	}
@@ -436,9 +469,7 @@ func maskURLPasswords(s string) string {
 			i = at - 1 // no '@' up to here: no later "://" in this stretch has one either
 			continue
 		}
-		if at > p0 && s[p0:at] != Mask {
-			e.replace(p0, at)
-		}
+		e.mask(p0, at)
 		i = at
 	}
 	return e.result()
