@@ -427,90 +427,21 @@ func (rs *runState) unbusy(f *tstate) {
 // saving the checkpoint after each. stopped: the watchdog closed a silent stream of
 // an ended container.
 func (rs *runState) readOnce(ctx context.Context, f *tstate, follow bool) (stopped bool, err error) {
-	rs.mu.Lock()
-	t, previous, working := f.t, f.previous, f.cp.Clone()
-	rs.mu.Unlock()
-	key := t.Key()
-	req := ports.LogRequest{Namespace: t.Namespace, Pod: t.Pod, Container: t.Container, Previous: previous, Follow: follow}
-	first := working.SinceTime().IsZero() && working.Lines == 0
-	// A resume reads its whole second again: the lines of it already stored must come
-	// back before any new one. If none does, the kubelet's current file no longer
-	// holds that second — the log was rotated and what was written in between is lost.
-	checkRotation := !first && len(working.Seen) > 0
-	if !first {
-		working.Resume()
-		req.SinceTime = working.SinceTime()
-	} else if !t.StartedAt.IsZero() && t.StartedAt.Before(rs.started.Truncate(time.Second)) {
-		// It ran before collection began: only its tail. A container that started
-		// later is read from its first line. (The API gives start times in whole
-		// seconds: one that started in the second collection began is read whole.)
-		req.TailLines = rs.c.Config.tailLines()
-	}
+	r := rs.planRead(f, follow)
 	if follow {
-		rs.noticeFor(ctx, f, "following", fmt.Sprintf("following %s/%s", t.Pod, t.Container))
+		rs.noticeFor(ctx, f, "following", fmt.Sprintf("following %s/%s", r.t.Pod, r.t.Container))
 	}
 	if err := rs.c.pace(ctx); err != nil {
 		return false, err
 	}
-	var batch []event.Event
-	var read int64
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if !rs.lease.valid(rs.c.Config.now()) {
-			return errLeaseLost
-		}
-		if _, err := rs.c.Log.Append(ctx, rs.jobID, batch); err != nil {
-			return err
-		}
-		batch = batch[:0]
-		// Stored: the checkpoint in memory moves on even if saving it fails (the next
-		// batch saves it again), so the batch is never appended twice by this holder.
-		if first && req.TailLines > 0 && read >= req.TailLines {
-			working.Tailed = true
-		}
-		rs.mu.Lock()
-		f.cp = working.Clone()
-		rs.mu.Unlock()
-		state, _ := json.Marshal(&working)
-		rs.c.Checkpoints.Save(ctx, rs.jobID, key, state)
-		return nil
-	}
 	sctx, stop := context.WithCancel(ctx)
-	last := make(chan struct{}, 1)
 	if follow {
-		go rs.watchdog(sctx, f, last, stop)
+		go rs.watchdog(sctx, f, r.activity, stop)
 	}
-	err = rs.cluster.FollowLog(sctx, req, func(line []byte, more bool) error {
-		signal.Notify(last)
-		read++
-		ts, content, perr := merge.ParseLine(line)
-		if perr != nil {
-			ts, content = rs.c.Config.now().UTC(), line
-		}
-		fresh := working.Accept(ts, content)
-		if fresh && checkRotation {
-			checkRotation = false
-			if working.Replayed() == 0 && ts.UTC().Truncate(time.Second).After(req.SinceTime) {
-				working.Rotated = true
-			}
-		}
-		if fresh {
-			// Every new line moves the sanitiser's state, stored or not.
-			line := working.Sanitizer.Line(string(content))
-			if rs.firstInstance(t, merge.LineHash(ts, content)) {
-				batch = append(batch, merge.Event(rs.jobID, t, ts, content, line))
-			}
-		}
-		if !more || len(batch) >= 256 {
-			return flush()
-		}
-		return nil
-	})
+	err = rs.cluster.FollowLog(sctx, r.req, func(line []byte, more bool) error { return r.line(ctx, line, more) })
 	stopped = sctx.Err() != nil && ctx.Err() == nil // the watchdog closed it
 	stop()
-	if ferr := flush(); ferr != nil && (err == nil || errors.Is(ferr, errLeaseLost)) {
+	if ferr := r.flush(ctx); ferr != nil && (err == nil || errors.Is(ferr, errLeaseLost)) {
 		err = ferr
 	}
 	if err == nil {
@@ -519,6 +450,104 @@ func (rs *runState) readOnce(ctx context.Context, f *tstate, follow bool) (stopp
 		rs.mu.Unlock()
 	}
 	return stopped, err
+}
+
+// logRead is one read of a target's log: the request, the checkpoint it moves, and
+// the batch of new lines not yet appended.
+type logRead struct {
+	rs      *runState
+	f       *tstate
+	t       target.Target
+	req     ports.LogRequest
+	working merge.Checkpoint // the checkpoint as this read moves it; f.cp once stored
+	// first: nothing of this target was read before.
+	first bool
+	// checkRotation: a resume reads its whole second again, so the lines of it already
+	// stored must come back before any new one. If none does, the kubelet's current
+	// file no longer holds that second: the log was rotated and what was written in
+	// between is lost.
+	checkRotation bool
+	batch         []event.Event
+	read          int64         // lines received, new or not
+	activity      chan struct{} // a signal per line, for the watchdog
+}
+
+// planRead builds the request that reads f from its checkpoint: from the start, from
+// the checkpoint's second, or only the tail of a container that ran before
+// collection began.
+func (rs *runState) planRead(f *tstate, follow bool) *logRead {
+	rs.mu.Lock()
+	t, previous, working := f.t, f.previous, f.cp.Clone()
+	rs.mu.Unlock()
+	r := &logRead{rs: rs, f: f, t: t, working: working, activity: make(chan struct{}, 1),
+		req: ports.LogRequest{Namespace: t.Namespace, Pod: t.Pod, Container: t.Container, Previous: previous, Follow: follow}}
+	r.first = working.SinceTime().IsZero() && working.Lines == 0
+	r.checkRotation = !r.first && len(working.Seen) > 0
+	if !r.first {
+		r.working.Resume()
+		r.req.SinceTime = r.working.SinceTime()
+	} else if !t.StartedAt.IsZero() && t.StartedAt.Before(rs.started.Truncate(time.Second)) {
+		// It ran before collection began: only its tail. A container that started
+		// later is read from its first line. (The API gives start times in whole
+		// seconds: one that started in the second collection began is read whole.)
+		r.req.TailLines = rs.c.Config.tailLines()
+	}
+	return r
+}
+
+// line takes one line of the log: a line seen before is skipped by its (timestamp,
+// content) hash; a new one is sanitised and batched. A full batch, or the last line
+// the kubelet has for now, is appended.
+func (r *logRead) line(ctx context.Context, raw []byte, more bool) error {
+	signal.Notify(r.activity)
+	r.read++
+	ts, content, perr := merge.ParseLine(raw)
+	if perr != nil {
+		ts, content = r.rs.c.Config.now().UTC(), raw
+	}
+	if r.working.Accept(ts, content) {
+		if r.checkRotation {
+			r.checkRotation = false
+			if r.working.Replayed() == 0 && ts.UTC().Truncate(time.Second).After(r.req.SinceTime) {
+				r.working.Rotated = true
+			}
+		}
+		// Every new line moves the sanitiser's state, stored or not.
+		line := r.working.Sanitizer.Line(string(content))
+		if r.rs.firstInstance(r.t, merge.LineHash(ts, content)) {
+			r.batch = append(r.batch, merge.Event(r.rs.jobID, r.t, ts, content, line))
+		}
+	}
+	if !more || len(r.batch) >= 256 {
+		return r.flush(ctx)
+	}
+	return nil
+}
+
+// flush appends the batch while the lease is surely held, then moves the checkpoint.
+// Stored: the checkpoint in memory moves on even if saving it fails (the next batch
+// saves it again), so the batch is never appended twice by this holder.
+func (r *logRead) flush(ctx context.Context) error {
+	if len(r.batch) == 0 {
+		return nil
+	}
+	rs := r.rs
+	if !rs.lease.valid(rs.c.Config.now()) {
+		return errLeaseLost
+	}
+	if _, err := rs.c.Log.Append(ctx, rs.jobID, r.batch); err != nil {
+		return err
+	}
+	r.batch = r.batch[:0]
+	if r.first && r.req.TailLines > 0 && r.read >= r.req.TailLines {
+		r.working.Tailed = true
+	}
+	rs.mu.Lock()
+	r.f.cp = r.working.Clone()
+	rs.mu.Unlock()
+	state, _ := json.Marshal(&r.working)
+	rs.c.Checkpoints.Save(ctx, rs.jobID, r.t.Key(), state)
+	return nil
 }
 
 // current checks the pod now: a newer instance of the container makes f a previous
