@@ -6,6 +6,12 @@ import (
 	"time"
 )
 
+// Defaults of the per-owner limits (BLASTLOG_OWNER_MAX_STREAMS, _REQUESTS).
+const (
+	DefaultOwnerStreams  = 20 // open SSE streams per owner per replica
+	DefaultOwnerRequests = 8  // reads in progress per owner per replica
+)
+
 // OwnerLimit bounds what one owner holds at once on this replica — open streams, or
 // reads in progress — so that one user's tabs or scripts cannot take a replica's
 // memory and connections from everyone else. Its memory is one map entry per owner

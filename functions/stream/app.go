@@ -67,89 +67,125 @@ type k8sConfig struct {
 	QPS        int64
 }
 
+// load reads the streaming container's configuration from the environment, each
+// group of settings in a step of its own; -dev first replaces what it brings itself.
 func load(getenv func(string) string, dev bool) (config, error) {
+	c := config{Dev: dev}
 	g := envconf.Getenv(getenv)
-	addr := ":8080"
 	if dev {
-		addr = "127.0.0.1:8080" // dev-bypass is on: never on every interface unless asked
-	}
-	c := config{Addr: g.String("BLASTLOG_ADDR", addr), Dev: dev}
-	var err error
-	if dev {
-		if g("BLASTLOG_ENV") == "production" {
-			return c, errors.New("-dev (embedded Redis, dev-bypass) is refused when BLASTLOG_ENV=production")
-		}
-		for _, name := range devOverrides {
-			if g(name) != "" {
-				c.DevIgnored = append(c.DevIgnored, name)
-			}
-		}
-		getenv = overlay(getenv, map[string]string{"BLASTLOG_AUTH_MODE": "dev-bypass"})
-		g = envconf.Getenv(getenv)
-		if c.DemoPeriod, err = g.Duration("BLASTLOG_DEMO_PERIOD", time.Minute, time.Second, time.Hour); err != nil {
+		var err error
+		if g, err = c.loadDev(g); err != nil {
 			return c, err
 		}
-		if c.Redis.Layout, err = envconf.LoadLayout(g); err != nil {
-			return c, err
-		}
-	} else if c.Redis, err = envconf.LoadRedis(g, false); err != nil {
-		return c, err
 	}
-	if c.Auth, err = envconf.LoadAuth(g); err != nil {
-		return c, err
-	}
-	if c.K8s, err = loadK8s(g, dev); err != nil {
-		return c, err
-	}
-	def := "off"
-	if dev {
-		def = "dir"
-	}
-	if c.Archive, err = envconf.LoadArchive(g, def); err != nil {
-		return c, err
-	}
-	if c.Archive.On() && c.Archive.HardMax < c.Redis.Layout.MaxLen {
-		return c, errors.New("BLASTLOG_STREAM_HARDMAX must be at least BLASTLOG_STREAM_MAXLEN")
-	}
-	t, err := g.OneOf("BLASTLOG_STREAM_TICKETS", "off", "off", "on")
-	if err != nil {
-		return c, err
-	}
-	c.Tickets = dev || t == "on"
-	if c.ActiveTTL, err = g.Duration("BLASTLOG_ACTIVE_TTL", app.DefaultActiveTTL, time.Minute, 90*24*time.Hour); err != nil {
-		return c, err
-	}
-	streams, err := g.Int("BLASTLOG_OWNER_MAX_STREAMS", 20, 1, 100_000)
-	if err != nil {
-		return c, err
-	}
-	requests, err := g.Int("BLASTLOG_OWNER_MAX_REQUESTS", 8, 1, 100_000)
-	if err != nil {
-		return c, err
-	}
-	c.MaxStreams, c.MaxRequests = int(streams), int(requests)
-	if c.StuckAfter, err = g.Duration("BLASTLOG_STUCK_AFTER", diagnose.DefaultStuckAfter, time.Minute, 7*24*time.Hour); err != nil {
-		return c, err
-	}
-	if c.Notify, err = envconf.LoadNotify(g); err != nil {
-		return c, err
-	}
-	if c.Notify.Enabled() && !c.Archive.On() {
-		return c, errors.New("BLASTLOG_NOTIFY_URLS needs the archive (BLASTLOG_ARCHIVE): the archiver is what follows every run's diagnosis")
-	}
-	if c.PprofAddr = g("BLASTLOG_PPROF_ADDR"); c.PprofAddr != "" {
-		if err := checkPprofAddr(c.PprofAddr); err != nil {
+	for _, step := range []func(envconf.Getenv) error{c.loadStores, c.loadServing, c.loadNotify} {
+		if err := step(g); err != nil {
 			return c, err
 		}
 	}
 	// Last, once nothing can fail: the directory is removed only by a clean stop.
 	if dev && c.Archive.Mode == "dir" && c.Archive.Dir == "" {
+		var err error
 		if c.Archive.Dir, err = os.MkdirTemp("", "blastlog-archive-"); err != nil {
 			return c, fmt.Errorf("-dev archive directory: %w", err)
 		}
 		c.TempArchive = true
 	}
 	return c, nil
+}
+
+// loadDev: -dev is refused in production; it names the variables it overrides that are
+// set, turns dev-bypass on, and reads its demo's period.
+func (c *config) loadDev(g envconf.Getenv) (envconf.Getenv, error) {
+	if g("BLASTLOG_ENV") == "production" {
+		return g, errors.New("-dev (embedded Redis, dev-bypass) is refused when BLASTLOG_ENV=production")
+	}
+	for _, name := range devOverrides {
+		if g(name) != "" {
+			c.DevIgnored = append(c.DevIgnored, name)
+		}
+	}
+	g = envconf.Getenv(overlay(g, map[string]string{"BLASTLOG_AUTH_MODE": "dev-bypass"}))
+	var err error
+	c.DemoPeriod, err = g.Duration("BLASTLOG_DEMO_PERIOD", time.Minute, time.Second, time.Hour)
+	return g, err
+}
+
+// loadStores: Redis (in -dev only its key layout), authentication, Kubernetes and the
+// archive (a directory by default in -dev).
+func (c *config) loadStores(g envconf.Getenv) error {
+	var err error
+	if c.Dev {
+		c.Redis.Layout, err = envconf.LoadLayout(g)
+	} else {
+		c.Redis, err = envconf.LoadRedis(g, false)
+	}
+	if err != nil {
+		return err
+	}
+	if c.Auth, err = envconf.LoadAuth(g); err != nil {
+		return err
+	}
+	if c.K8s, err = loadK8s(g, c.Dev); err != nil {
+		return err
+	}
+	archive := "off"
+	if c.Dev {
+		archive = "dir"
+	}
+	if c.Archive, err = envconf.LoadArchive(g, archive); err != nil {
+		return err
+	}
+	if c.Archive.On() && c.Archive.HardMax < c.Redis.Layout.MaxLen {
+		return errors.New("BLASTLOG_STREAM_HARDMAX must be at least BLASTLOG_STREAM_MAXLEN")
+	}
+	return nil
+}
+
+// loadServing: the listener (loopback in -dev: dev-bypass is on), the ticket route,
+// the active set's pruning, the per-owner limits, when a run is stuck and pprof.
+func (c *config) loadServing(g envconf.Getenv) error {
+	addr := ":8080"
+	if c.Dev {
+		addr = "127.0.0.1:8080"
+	}
+	c.Addr = g.String("BLASTLOG_ADDR", addr)
+	tickets, err := g.OneOf("BLASTLOG_STREAM_TICKETS", "off", "off", "on")
+	if err != nil {
+		return err
+	}
+	c.Tickets = c.Dev || tickets == "on"
+	if c.ActiveTTL, err = g.Duration("BLASTLOG_ACTIVE_TTL", app.DefaultActiveTTL, time.Minute, 90*24*time.Hour); err != nil {
+		return err
+	}
+	streams, err := g.Int("BLASTLOG_OWNER_MAX_STREAMS", app.DefaultOwnerStreams, 1, 100_000)
+	if err != nil {
+		return err
+	}
+	requests, err := g.Int("BLASTLOG_OWNER_MAX_REQUESTS", app.DefaultOwnerRequests, 1, 100_000)
+	if err != nil {
+		return err
+	}
+	c.MaxStreams, c.MaxRequests = int(streams), int(requests)
+	if c.StuckAfter, err = g.Duration("BLASTLOG_STUCK_AFTER", diagnose.DefaultStuckAfter, time.Minute, 7*24*time.Hour); err != nil {
+		return err
+	}
+	if c.PprofAddr = g("BLASTLOG_PPROF_ADDR"); c.PprofAddr != "" {
+		return checkPprofAddr(c.PprofAddr)
+	}
+	return nil
+}
+
+// loadNotify: the webhooks, which follow runs through the archiver.
+func (c *config) loadNotify(g envconf.Getenv) error {
+	var err error
+	if c.Notify, err = envconf.LoadNotify(g); err != nil {
+		return err
+	}
+	if c.Notify.Enabled() && !c.Archive.On() {
+		return errors.New("BLASTLOG_NOTIFY_URLS needs the archive (BLASTLOG_ARCHIVE): the archiver is what follows every run's diagnosis")
+	}
+	return nil
 }
 
 // devOverrides are the variables -dev does not honour: it brings its own Redis,
