@@ -82,11 +82,17 @@ func (st *stack) append(t *testing.T, jobID string, lines ...string) {
 	}
 }
 
-// do sends a request with the given bearer token ("" for none) and returns the
-// answer with its whole body.
+// do sends a request to the stack (see send).
 func (st *stack) do(t *testing.T, method, path, token string, header ...string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, st.srv.URL+path, nil)
+	return send(t, method, st.srv.URL+path, token, header...)
+}
+
+// send sends a request with the given bearer token ("" for none) and header pairs,
+// and returns the answer with its whole body.
+func send(t *testing.T, method, url, token string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
