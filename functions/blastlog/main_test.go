@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -25,6 +24,7 @@ import (
 	"github.com/blastlog/blastlog/adapters/redisstore/redistest"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/internal/testio"
 )
 
 // The binaries under test, built once: the terminal client, the streaming container
@@ -165,7 +165,7 @@ func (d *deployment) publish(run string, lines ...string) []string {
 // cli is one run of the blastlog binary.
 type cli struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *output
 }
 
 // blastlog starts the client against base (the first streaming container when "")
@@ -175,7 +175,7 @@ func (d *deployment) blastlog(base string, env []string, args ...string) *cli {
 	if base == "" {
 		base = d.streams[0].base
 	}
-	c := &cli{cmd: exec.Command(bin["blastlog"], args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	c := &cli{cmd: exec.Command(bin["blastlog"], args...), stdout: &output{}, stderr: &output{}}
 	c.cmd.Env = append(os.Environ(), "BLASTLOG_URL="+base, "BLASTLOG_TICKET_URL="+d.ticket, "NO_COLOR=", "HOME="+d.t.TempDir())
 	if len(d.env) == 0 {
 		c.cmd.Env = append(c.cmd.Env, "BLASTLOG_DEV_USER="+alice)
@@ -219,25 +219,17 @@ func (d *deployment) run(env []string, args ...string) (int, string, string) {
 	return code, c.stdout.String(), c.stderr.String()
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// output is a command's stdout or stderr as the tests read it.
+type output struct{ testio.Buffer }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-func (s *syncBuffer) lines() []string {
+func (s *output) lines() []string {
 	out := strings.TrimSuffix(s.String(), "\n")
 	if out == "" {
 		return nil
 	}
 	return strings.Split(out, "\n")
 }
-func (s *syncBuffer) tail() string {
+func (s *output) tail() string {
 	str := s.String()
 	return str[max(0, len(str)-2000):]
 }

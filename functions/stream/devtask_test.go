@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/blastlog/blastlog/internal/testio"
 )
 
 // TestDevTaskStopsWhenAsked runs `go tool task dev` as a newcomer does and stops it
@@ -38,7 +38,7 @@ func TestDevTaskStopsWhenAsked(t *testing.T) {
 			if c.dir {
 				env = append(env, "BLASTLOG_ARCHIVE=dir", "BLASTLOG_ARCHIVE_DIR="+keep)
 			}
-			var out syncBuffer
+			var out testio.Buffer
 			cmd := exec.Command("go", "tool", "task", "dev")
 			cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = "../..", env, &out, &out
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a group of its own, to check that it is empty
@@ -106,22 +106,4 @@ func answers(url string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-// syncBuffer is an output buffer that a process's two streams may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,31 +27,19 @@ import (
 	"github.com/blastlog/blastlog/core/chunk"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/ticket"
+	"github.com/blastlog/blastlog/internal/testio"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 type stack struct {
 	url   string
 	srv   *redistest.Server
 	jwks  *entratest.JWKS
 	key   entratest.Key
-	logs  *syncBuffer
+	logs  *testio.Buffer
 	h     http.Handler
 	owner string
 }
@@ -71,7 +57,7 @@ func start(t *testing.T, extra map[string]string) *stack {
 // startOn starts the ticket function on the Redis at url (rdb: a client of it).
 func startOn(t *testing.T, url string, rdb redis.UniversalClient, extra map[string]string) *stack {
 	t.Helper()
-	s := &stack{key: entratest.NewKey(t, "k1"), logs: &syncBuffer{}}
+	s := &stack{key: entratest.NewKey(t, "k1"), logs: &testio.Buffer{}}
 	s.jwks = entratest.NewJWKS(t, s.key)
 	vars := map[string]string{"BLASTLOG_REDIS_URL": url, "BLASTLOG_ADDR": "127.0.0.1:0",
 		"BLASTLOG_ENTRA_TENANT_ID": entratest.Tenant, "BLASTLOG_ENTRA_CLIENT_ID": entratest.Client,
