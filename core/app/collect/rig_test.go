@@ -120,4 +120,3 @@ func batchPod(n int, attempt string) target.Pod {
 		Job: fmt.Sprintf("blastn-batch-s00-job-%03d-3ed51a95", n), Labels: map[string]string{target.LabelApp: "blast"},
 		Main: []target.Container{{Name: "blast", MemoryLimit: "62Gi"}}}
 }
-
