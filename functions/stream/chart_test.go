@@ -31,26 +31,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/internal/testio"
 )
 
 const chart = "../../infra/helm/blastlog"
-
-// toolBin is a test tool (tools/<name>, built by go tool task tools); a test without
-// it skips (in CI it fails).
-func toolBin(t *testing.T, name string) string {
-	t.Helper()
-	cmd := exec.Command("bash", "../../tools/"+name+"/build.sh")
-	cmd.Env = append(os.Environ(), "BLASTLOG_TOOLS_PATH_ONLY=1") // where it is, not a build of minutes here
-	out, err := cmd.Output()
-	path := strings.TrimSpace(string(out))
-	if _, serr := os.Stat(path); err != nil || serr != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not built (go tool task tools): %v %v", name, err, serr)
-		}
-		t.Skipf("%s is not built: go tool task tools", name)
-	}
-	return path
-}
 
 // render is helm template of the chart in ns with set, split into its documents.
 func render(t *testing.T, helm, ns string, set ...string) []string {
@@ -88,7 +72,7 @@ func render(t *testing.T, helm, ns string, set ...string) []string {
 // kube-apiserver; its Role grants what the kustomize base grants; and the collector,
 // authenticated as the chart's ServiceAccount under the chart's RBAC, follows a run.
 func TestHelmChart(t *testing.T) {
-	helm := toolBin(t, "helm")
+	helm := testio.Tool(t, "helm")
 	if out, err := exec.Command(helm, "lint", chart, "--strict").CombinedOutput(); err != nil {
 		t.Fatalf("helm lint: %v\n%s", err, out)
 	}

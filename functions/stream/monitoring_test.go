@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/blastlog/blastlog/internal/testio"
 )
 
 const monitoring = "../../infra/monitoring"
@@ -19,7 +21,7 @@ const monitoring = "../../infra/monitoring"
 // The alert rules pass promtool's check and its unit tests (each alert firing and not
 // firing).
 func TestAlertRules(t *testing.T) {
-	promtool := toolBin(t, "promtool")
+	promtool := testio.Tool(t, "promtool")
 	rules, _ := filepath.Glob(filepath.Join(monitoring, "*rules*.yaml"))
 	tests, _ := filepath.Glob(filepath.Join(monitoring, "*test*.yaml"))
 	var ruleFiles []string
