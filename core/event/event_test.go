@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -184,13 +185,20 @@ func FuzzDecode(f *testing.F) {
 }
 
 func FuzzParseID(f *testing.F) {
-	for _, s := range []string{"0-0", "1-1", "99", "1-", "-"} {
+	for _, s := range []string{"0-0", "1-1", "99", "1-", "-", "1764201600000-7", "18446744073709551615-9999999999999999999", "18446744073709551616-1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		id, err := ParseID(s)
 		if err != nil {
 			return
+		}
+		ms, seq, hasSeq := strings.Cut(s, "-")
+		if v, err := strconv.ParseUint(ms, 10, 64); err != nil || v != id.MS {
+			t.Fatalf("%q: ms %d, strconv %d %v", s, id.MS, v, err)
+		}
+		if v, err := strconv.ParseUint(seq, 10, 64); hasSeq && (err != nil || v != id.Seq) {
+			t.Fatalf("%q: seq %d, strconv %d %v", s, id.Seq, v, err)
 		}
 		back, err := ParseID(id.String())
 		if err != nil || back != id {

@@ -37,10 +37,15 @@ func parseUint(s string) (uint64, error) {
 	if s == "" || len(s) > 20 {
 		return 0, ErrBadID
 	}
+	var v uint64
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return 0, ErrBadID
 		}
+		v = v*10 + uint64(s[i]-'0')
+	}
+	if len(s) < 20 {
+		return v, nil // at most 19 digits cannot overflow
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {

@@ -259,6 +259,9 @@ func parseTime(s string) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
+	if t, ok := fastTime(s); ok {
+		return t
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}
