@@ -121,13 +121,51 @@ func Decode(data []byte) (Chunk, error) {
 			return Chunk{}, fmt.Errorf("chunk: %w", err)
 		}
 	}
-	for i := range c.Events {
-		if _, err := event.ParseID(c.Events[i].ID); err != nil {
-			return Chunk{}, fmt.Errorf("chunk %s/%d: event %d has no stream id", c.Step, c.Sequence, i)
-		}
+	if err := checkIDs(&c); err != nil {
+		return Chunk{}, err
 	}
 	return c, nil
 }
+
+// checkIDs refuses a chunk with an event without an id: it cannot be ordered.
+func checkIDs(c *Chunk) error {
+	for i := range c.Events {
+		if _, err := event.ParseID(c.Events[i].ID); err != nil {
+			return fmt.Errorf("chunk %s/%d: event %d has no stream id", c.Step, c.Sequence, i)
+		}
+	}
+	return nil
+}
+
+// DecodeText parses a chunk for a reader that only writes its events' text lines
+// (event.Event.AppendText): each event keeps its ID, Phase and Source, its Line is its
+// whole text line, and nothing else is set. Events in the encoder's own shape go
+// straight from their bytes to their lines, never decoded (event.DecodeTextIn).
+func DecodeText(data []byte) (Chunk, error) {
+	// A text line and its id are no longer than the event's strings and textExtra
+	// bytes; its JSON is as long as the strings (escapes only lengthen them) and
+	// ownSkeleton bytes.
+	c, ok := decodeOwnWith(data, event.DecodeTextIn, textOnly, func(body, n int) int { return body - n*(ownSkeleton-textExtra) })
+	if !ok {
+		var err error
+		if c, err = Decode(data); err != nil {
+			return Chunk{}, err
+		}
+		for i := range c.Events {
+			c.Events[i] = c.Events[i].TextOnly()
+		}
+	} else if err := checkIDs(&c); err != nil {
+		return Chunk{}, err
+	}
+	return c, nil
+}
+
+func textOnly(e event.Event) event.Event { return e.TextOnly() }
+
+// textExtra is what a text line adds to its event's strings: its ts, "submit" or
+// "system", "stdout" when the stream is unset, "-" for an empty phase, and ' ', ' ',
+// ' ', ": ", '\n' between and after its parts.
+const textExtra = len("2006-01-02T15:04:05.000Z") + len("submit") + len("stdout") + len("-") + 6
 
 // Ref describes one chunk in the index.
 type Ref struct {

@@ -2,6 +2,7 @@ package chunk
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -53,8 +54,28 @@ func TestChunkRoundTrip(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"schema_version":1,"job_id":"r","step":"s","sequence":0,"events":[{"id":"1-0","line":"x"}],"created_at":"2026-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"steps":{"a":{"chunks":[{"seq":0}]}}}`))
+	shared := Chunk{SchemaVersion: 1, JobID: "r", Step: "running", CreatedAt: time.Unix(1, 0)}
+	for i := range 4 {
+		e := event.Event{ID: fmt.Sprintf("1-%d", i), SchemaVersion: 1, JobID: "r", Source: event.SourceK8s, Phase: "running",
+			Stream: event.Stderr, Pod: fmt.Sprintf("p-%d", i/2), Container: "blast", Line: fmt.Sprintf("q_%d\thit \"%d\"", i, i),
+			TS: time.Date(2026, 12, 4, 15, 0, i, 0, time.UTC)}
+		shared.Events = append(shared.Events, e)
+	}
+	f.Add(shared.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if c, err := Decode(b); err == nil {
+		// DecodeText reads what Decode reads, each event reduced to its text line.
+		c, err := Decode(b)
+		text, terr := DecodeText(b)
+		if (err == nil) != (terr == nil) || len(c.Events) != len(text.Events) {
+			t.Fatalf("Decode %v (%d events), DecodeText %v (%d events)", err, len(c.Events), terr, len(text.Events))
+		}
+		for i := range text.Events {
+			e, x := &c.Events[i], &text.Events[i]
+			if want := string(e.AppendText(nil)); x.Line != want || x.ID != e.ID || x.Phase != e.Phase || x.Source != e.Source {
+				t.Fatalf("event %d: text %+v, decoded %+v", i, *x, *e)
+			}
+		}
+		if err == nil {
 			if _, err := Decode(c.Encode()); err != nil {
 				t.Fatalf("a decoded chunk does not decode again: %v", err)
 			}

@@ -87,10 +87,29 @@ func jsonString(b []byte) (s []byte, n int, ok bool) {
 
 var createdAt = []byte(`],"created_at":"`)
 
+// ownSkeleton is the length of an event's JSON without its strings' contents and
+// its ts: {"id":"","schema_version":1,…,"ts":"2006-01-02T15:04:05.000Z"} (an id is
+// written only when set: "-", less its one byte).
+var ownSkeleton = len((&event.Event{ID: "-", TS: time.Unix(0, 0)}).AppendJSON(nil)) - 1
+
 // decodeOwn reads a chunk in the exact shape Encode writes, each event with
 // event.DecodeOwn (its fallback, event.Decode, for the few it does not read); ok is
 // false for any other shape, which encoding/json then reads.
 func decodeOwn(data []byte) (Chunk, bool) {
+	// An event's JSON is its strings, its ts (parsed, not kept) and at least
+	// ownSkeleton bytes of keys and quotes.
+	return decodeOwnWith(data, event.DecodeOwnIn, full, func(body, n int) int { return body - n*ownSkeleton })
+}
+
+// full is an event read by event.Decode, as it is.
+func full(e event.Event) event.Event { return e }
+
+// decodeOwnWith is decodeOwn reading each event with own, and those own does not
+// read with event.Decode, then reduce. size is about the bytes of strings n events
+// whose JSON is body bytes long make: too little only costs a copy as the buffer
+// grows.
+func decodeOwnWith(data []byte, own func([]byte, *event.Strings) (event.Event, bool), reduce func(event.Event) event.Event,
+	size func(body, n int) int) (Chunk, bool) {
 	var head struct {
 		SchemaVersion int    `json:"schema_version"`
 		JobID         string `json:"job_id"`
@@ -114,6 +133,8 @@ func decodeOwn(data []byte) (Chunk, bool) {
 	body := data[events+len(`,"events":[`) : tail]
 	n := bytes.Count(body, eventStart)
 	c.Events = make([]event.Event, 0, n)
+	var strs event.Strings // every event's strings in one buffer
+	strs.Grow(max(size(len(body), n), 0))
 	for len(body) > 0 {
 		if !bytes.HasPrefix(body, eventStart) {
 			return Chunk{}, false
@@ -130,15 +151,16 @@ func decodeOwn(data []byte) (Chunk, bool) {
 			}
 			one = one[:len(one)-1]
 		}
-		e, ok := event.DecodeOwn(one)
+		e, ok := own(one, &strs)
 		if !ok {
-			var err error
-			if e, err = event.Decode(one); err != nil {
+			d, err := event.Decode(one)
+			if err != nil {
 				return Chunk{}, false
 			}
+			e = reduce(d)
 		}
 		c.Events = append(c.Events, e)
 		body = body[end:]
 	}
-	return c, len(c.Events) == n
+	return c, true
 }

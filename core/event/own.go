@@ -1,178 +1,446 @@
 package event
 
 import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
 
-// DecodeOwn decodes an event in the exact shape AppendJSON writes — every field in its
-// order, the optional ones of a log line (container_id, restart, truncated, pub_id
-// and seq) too — without reflection and with one allocation for all its strings.
-// ok is false for any other shape (a notice's fields, another producer's order, an
-// escape it does not read): Decode reads those. DecodeOwn(b) equals Decode(b)
-// whenever ok.
-func DecodeOwn(data []byte) (e Event, ok bool) {
-	if !utf8.Valid(data) {
-		return Event{}, false // encoding/json replaces invalid bytes: Decode does as it does
+// Strings holds the strings of the events decoded with it (DecodeOwnIn) in one
+// growing buffer, so that a chunk's events cost a few allocations together instead
+// of one or two each. A field equal to the previous event's (its job id, phase, pod
+// …) is that same string, stored once. Its zero value is ready; it must not be copied
+// after use.
+type Strings struct {
+	b    strings.Builder
+	last [nShared]string
+	tmp  []byte // an escaped string's unescaped bytes, on their way into b
+}
+
+// The fields whose previous value a Strings remembers.
+const (
+	sharedJobID = iota
+	sharedSource
+	sharedPhase
+	sharedStream
+	sharedPod
+	sharedContainer
+	sharedContainerID
+	nShared
+)
+
+// Grow makes room for n more bytes of strings.
+func (s *Strings) Grow(n int) { s.b.Grow(n) }
+
+// Add stores p and returns it as a string. strings.Builder never changes bytes it
+// has written (growing copies them), so what String returned stays valid.
+func (s *Strings) Add(p []byte) string {
+	start := s.b.Len()
+	s.b.Write(p)
+	return s.b.String()[start:]
+}
+
+// field is where a JSON string's content lies in an event's bytes; esc: it holds an
+// escape (one of \" \\ \/ \n \r \t, the only ones the own shape reads).
+type field struct {
+	start, end int
+	esc        bool
+}
+
+// appendTo appends f's content, unescaped, to dst.
+func (f field) appendTo(dst, data []byte) []byte {
+	if !f.esc {
+		return append(dst, data[f.start:f.end]...)
 	}
-	s := string(data) // one allocation: every string field is a substring of it
-	p := ownParser{s: s}
+	run := f.start // the first byte not yet copied
+	for {
+		k := bytes.IndexByte(data[run:f.end], '\\')
+		if k < 0 {
+			return append(dst, data[run:f.end]...)
+		}
+		j := run + k
+		dst = append(dst, data[run:j]...)
+		switch c := data[j+1]; c { // str saw a valid escape
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		default: // " \ /
+			dst = append(dst, c)
+		}
+		run = j + 2
+	}
+}
+
+func (f field) empty() bool { return f.start == f.end }
+
+// own is an event in the own shape, found in its bytes but not yet copied out.
+type own struct {
+	id, jobID, source, phase, stream, pod, container, line, ts, containerID, pubID field
+	hasID                                                                          bool
+	schemaVersion, restart, seq                                                    int64
+	truncated                                                                      bool
+}
+
+// scanOwn finds the fields of an event in the exact shape AppendJSON writes — every
+// field in its order, the optional ones of a log line (container_id, restart,
+// truncated, pub_id and seq) too; ok is false for any other shape (a notice's fields,
+// another producer's order, an escape it does not read, bytes that are not UTF-8).
+func scanOwn(data []byte) (o own, ok bool) {
+	if !utf8.Valid(data) {
+		return own{}, false // encoding/json replaces invalid bytes: Decode does as it does
+	}
+	p := ownParser{d: data}
 	if !p.lit(`{`) {
-		return Event{}, false
+		return own{}, false
 	}
 	if p.lit(`"id":`) {
-		if e.ID, ok = p.str(); !ok || !p.lit(`,`) {
-			return Event{}, false
+		if o.id, ok = p.str(); !ok || !p.lit(`,`) {
+			return own{}, false
 		}
+		o.hasID = true
 	}
-	var sv int64
-	var src, stream, ts string
 	if !p.lit(`"schema_version":`) {
-		return Event{}, false
+		return own{}, false
 	}
-	if sv, ok = p.int(); !ok {
-		return Event{}, false
+	if o.schemaVersion, ok = p.int(); !ok {
+		return own{}, false
 	}
-	fields := []struct {
+	fields := [...]struct {
 		name string
-		dst  *string
-	}{{`,"job_id":`, &e.JobID}, {`,"source":`, &src}, {`,"phase":`, &e.Phase}, {`,"stream":`, &stream},
-		{`,"pod":`, &e.Pod}, {`,"container":`, &e.Container}, {`,"line":`, &e.Line}, {`,"ts":`, &ts}}
+		dst  *field
+	}{{`,"job_id":`, &o.jobID}, {`,"source":`, &o.source}, {`,"phase":`, &o.phase}, {`,"stream":`, &o.stream},
+		{`,"pod":`, &o.pod}, {`,"container":`, &o.container}, {`,"line":`, &o.line}, {`,"ts":`, &o.ts}}
 	for _, f := range fields {
 		if !p.lit(f.name) {
-			return Event{}, false
+			return own{}, false
 		}
 		if *f.dst, ok = p.str(); !ok {
-			return Event{}, false
+			return own{}, false
 		}
 	}
-	e.SchemaVersion = int(sv)
-	e.Source, e.Stream = SourceTerminal, Stdout
-	if src != "" {
-		e.Source = Source(src)
-	}
-	if stream != "" {
-		e.Stream = Stream(stream)
-	}
-	if ts != "" {
-		t, err := time.Parse(time.RFC3339Nano, ts)
-		if err == nil {
-			e.TS = t
-		}
+	if o.ts.esc {
+		return own{}, false // a time with escapes: Decode
 	}
 	if p.lit(`,"container_id":`) {
-		if e.ContainerID, ok = p.str(); !ok {
-			return Event{}, false
+		if o.containerID, ok = p.str(); !ok {
+			return own{}, false
 		}
 	}
 	if p.lit(`,"restart":`) {
-		n, ok := p.int()
-		if !ok {
-			return Event{}, false
+		if o.restart, ok = p.int(); !ok {
+			return own{}, false
 		}
-		e.Restart = int(n)
 	}
 	if p.lit(`,"truncated":true`) {
-		e.Truncated = true
+		o.truncated = true
 	}
 	if p.lit(`,"pub_id":`) {
-		if e.PubID, ok = p.str(); !ok || !p.lit(`,"seq":`) {
-			return Event{}, false
+		if o.pubID, ok = p.str(); !ok || !p.lit(`,"seq":`) {
+			return own{}, false
 		}
-		if e.Seq, ok = p.int(); !ok {
-			return Event{}, false
+		if o.seq, ok = p.int(); !ok {
+			return own{}, false
 		}
 	}
-	if !p.lit(`}`) || p.i != len(s) {
-		return Event{}, false // a notice, or fields this reader does not know: Decode
+	if !p.lit(`}`) || p.i != len(data) {
+		return own{}, false // a notice, or fields this reader does not know: Decode
+	}
+	return o, true
+}
+
+// DecodeOwn decodes an event in the own shape (see scanOwn) without reflection and
+// with one allocation for all its strings. ok is false for any other shape: Decode
+// reads those. DecodeOwn(b) equals Decode(b) whenever ok.
+func DecodeOwn(data []byte) (e Event, ok bool) {
+	var s Strings
+	s.Grow(len(data))
+	return DecodeOwnIn(data, &s)
+}
+
+// DecodeOwnIn is DecodeOwn keeping the event's strings in s, shared with the other
+// events decoded there.
+func DecodeOwnIn(data []byte, s *Strings) (e Event, ok bool) {
+	o, ok := scanOwn(data)
+	if !ok {
+		return Event{}, false
+	}
+	str := func(f field, shared int) string { return s.field(f, shared, data) }
+	if o.hasID {
+		e.ID = str(o.id, -1)
+	}
+	e.SchemaVersion = int(o.schemaVersion)
+	e.JobID = str(o.jobID, sharedJobID)
+	e.Source, e.Stream = SourceTerminal, Stdout
+	if !o.source.empty() {
+		e.Source = Source(str(o.source, sharedSource))
+	}
+	e.Phase = str(o.phase, sharedPhase)
+	if !o.stream.empty() {
+		e.Stream = Stream(str(o.stream, sharedStream))
+	}
+	e.Pod, e.Container, e.Line = str(o.pod, sharedPod), str(o.container, sharedContainer), str(o.line, -1)
+	e.TS = o.time(data)
+	e.ContainerID = str(o.containerID, sharedContainerID)
+	e.Restart, e.Truncated = int(o.restart), o.truncated
+	if !o.pubID.empty() || o.seq != 0 {
+		e.PubID, e.Seq = str(o.pubID, -1), o.seq
 	}
 	return e, true
 }
 
+// field stores f's content; shared (≥ 0) names a field whose previous value is
+// reused when equal.
+func (s *Strings) field(f field, shared int, data []byte) string {
+	if shared >= 0 && !f.esc && string(data[f.start:f.end]) == s.last[shared] {
+		return s.last[shared]
+	}
+	var v string
+	if f.esc {
+		s.tmp = f.appendTo(s.tmp[:0], data)
+		v = s.Add(s.tmp)
+	} else {
+		v = s.Add(data[f.start:f.end])
+	}
+	if shared >= 0 {
+		s.last[shared] = v
+	}
+	return v
+}
+
+// time is the event's ts as Decode reads it.
+func (o *own) time(data []byte) time.Time {
+	ts := data[o.ts.start:o.ts.end]
+	if t, ok := fastTime(ts); ok {
+		return t
+	}
+	if len(ts) == 0 {
+		return time.Time{}
+	}
+	return parseTime(string(ts))
+}
+
+// DecodeTextIn reads the event whose JSON is data for a reader that only writes its
+// text line: ID, Phase and Source as they decode (strings in s), Line its whole text
+// line (AppendText), the rest unset. ok is false when data is not in the own shape.
+func DecodeTextIn(data []byte, s *Strings) (e Event, ok bool) {
+	o, ok := scanOwn(data)
+	if !ok {
+		return Event{}, false
+	}
+	if o.hasID {
+		e.ID = s.field(o.id, -1, data)
+	}
+	e.Phase = s.field(o.phase, sharedPhase, data)
+	e.Source = SourceTerminal
+	if !o.source.empty() {
+		e.Source = Source(s.field(o.source, sharedSource, data))
+	}
+	s.tmp = o.appendText(s.tmp[:0], data)
+	e.Line = s.Add(s.tmp)
+	return e, true
+}
+
+// TextOnly is e as DecodeTextIn reads it: its ID, Phase and Source, and its text
+// line as Line.
+func (e *Event) TextOnly() Event {
+	return Event{ID: e.ID, Phase: e.Phase, Source: e.Source, Line: string(e.AppendText(nil))}
+}
+
+func (o *own) appendText(dst, data []byte) []byte {
+	ts := data[o.ts.start:o.ts.end]
+	if _, fast := fastTime(ts); fast {
+		dst = append(dst, ts...) // AppendTime writes what fastTime reads, unchanged
+	} else {
+		dst = appendTextTime(dst, o.time(data))
+	}
+	dst = append(dst, ' ')
+	if o.phase.empty() {
+		dst = append(dst, '-')
+	} else {
+		dst = o.phase.appendTo(dst, data)
+	}
+	dst = append(dst, ' ')
+	switch {
+	case !o.source.esc && string(data[o.source.start:o.source.end]) == string(SourceSystem):
+		dst = append(dst, SourceSystem...)
+	case !o.pod.empty():
+		dst = o.pod.appendTo(dst, data)
+		dst = append(dst, '/')
+		dst = o.container.appendTo(dst, data)
+	default:
+		dst = append(dst, "submit"...)
+	}
+	dst = append(dst, ' ')
+	if o.stream.empty() {
+		dst = append(dst, Stdout...)
+	} else {
+		dst = o.stream.appendTo(dst, data)
+	}
+	dst = append(dst, ": "...)
+	dst = o.line.appendTo(dst, data)
+	return append(dst, '\n')
+}
+
+// AppendText appends e as a line of the text download:
+// "<ts> <phase> <pod/container, submit or system> <stream>: <line>".
+func (e *Event) AppendText(dst []byte) []byte {
+	dst = appendTextTime(dst, e.TS)
+	dst = append(dst, ' ')
+	if e.Phase == "" {
+		dst = append(dst, '-')
+	} else {
+		dst = append(dst, e.Phase...)
+	}
+	dst = append(dst, ' ')
+	switch {
+	case e.Source == SourceSystem:
+		dst = append(dst, SourceSystem...)
+	case e.Pod != "":
+		dst = append(dst, e.Pod...)
+		dst = append(dst, '/')
+		dst = append(dst, e.Container...)
+	default:
+		dst = append(dst, "submit"...)
+	}
+	dst = append(dst, ' ')
+	dst = append(dst, e.Stream...)
+	dst = append(dst, ": "...)
+	dst = append(dst, e.Line...)
+	return append(dst, '\n')
+}
+
+func appendTextTime(dst []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(dst, '-')
+	}
+	return AppendTime(dst, t)
+}
+
+// fastTime reads ts in the shape AppendTime writes as time.Parse(time.RFC3339Nano)
+// does; ok is false for any other shape (and for days past the 28th, which need the
+// month's length): time.Parse reads those.
+func fastTime[S string | []byte](ts S) (t time.Time, ok bool) {
+	if len(ts) != len("2006-01-02T15:04:05.000Z") || ts[4] != '-' || ts[7] != '-' || ts[10] != 'T' ||
+		ts[13] != ':' || ts[16] != ':' || ts[19] != '.' || ts[23] != 'Z' {
+		return time.Time{}, false
+	}
+	y, ok1 := digits(ts[0:4])
+	mo, ok2 := digits(ts[5:7])
+	d, ok3 := digits(ts[8:10])
+	h, ok4 := digits(ts[11:13])
+	mi, ok5 := digits(ts[14:16])
+	sec, ok6 := digits(ts[17:19])
+	ms, ok7 := digits(ts[20:23])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || mo < 1 || mo > 12 || d < 1 || d > 28 || h > 23 || mi > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, ms*1e6, time.UTC), true
+}
+
+func digits[S string | []byte](s S) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
 type ownParser struct {
-	s string
+	d []byte
 	i int
 }
 
 func (p *ownParser) lit(l string) bool {
-	if len(p.s)-p.i >= len(l) && p.s[p.i:p.i+len(l)] == l {
+	if len(p.d)-p.i >= len(l) && string(p.d[p.i:p.i+len(l)]) == l {
 		p.i += len(l)
 		return true
 	}
 	return false
 }
 
-// str reads a JSON string without escapes other than \" \\ \/ \n \r \t; one with any
-// other escape is not read here (false).
-func (p *ownParser) str() (string, bool) {
-	if p.i >= len(p.s) || p.s[p.i] != '"' {
-		return "", false
+// str finds the JSON string at p.i: false when it is not one, holds a raw control
+// character, or an escape other than \" \\ \/ \n \r \t.
+func (p *ownParser) str() (field, bool) {
+	if p.i >= len(p.d) || p.d[p.i] != '"' {
+		return field{}, false
 	}
-	start := p.i + 1
-	for j := start; j < len(p.s); j++ {
-		switch c := p.s[j]; {
+	f := field{start: p.i + 1}
+	for j := f.start; j < len(p.d); j++ {
+		j = special(p.d, j)
+		if j == len(p.d) {
+			break
+		}
+		switch c := p.d[j]; {
 		case c == '"':
-			p.i = j + 1
-			return p.s[start:j], true
-		case c == '\\':
-			return p.escaped(start)
+			f.end, p.i = j, j+1
+			return f, true
 		case c < 0x20:
-			return "", false
+			return field{}, false
+		case c == '\\':
+			if j+1 >= len(p.d) {
+				return field{}, false
+			}
+			j++
+			switch p.d[j] {
+			case '"', '\\', '/', 'n', 'r', 't':
+				f.esc = true
+			default:
+				return field{}, false // \u, \b, \f: Decode
+			}
 		}
 	}
-	return "", false
+	return field{}, false
 }
 
-func (p *ownParser) escaped(start int) (string, bool) {
-	b := make([]byte, 0, 64)
-	run := start // the first byte not yet copied
-	for j := start; j < len(p.s); j++ {
-		c := p.s[j]
-		switch {
-		case c == '"':
-			p.i = j + 1
-			return string(append(b, p.s[run:j]...)), true
-		case c < 0x20:
-			return "", false
-		case c != '\\':
-			continue
+// special is the index of the first byte from i on that ends or escapes a JSON
+// string's plain run — '"', '\\' or a control character — or len(d): eight bytes at a
+// time, the run of a line being most of an event.
+func special(d []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(d); i += 8 {
+		w := binary.LittleEndian.Uint64(d[i:])
+		// A byte below 0x20 (the lowest flagged byte is exact; a borrow can flag
+		// only bytes above it), equal to '"', equal to '\\'.
+		q, b := w^(ones*'"'), w^(ones*'\\')
+		m := (w - ones*0x20) &^ w & highs
+		m |= (q - ones) &^ q & highs
+		m |= (b - ones) &^ b & highs
+		if m != 0 {
+			return i + bits.TrailingZeros64(m)/8
 		}
-		if j+1 >= len(p.s) {
-			return "", false
-		}
-		b = append(b, p.s[run:j]...)
-		j++
-		switch p.s[j] {
-		case '"', '\\', '/':
-			b = append(b, p.s[j])
-		case 'n':
-			b = append(b, '\n')
-		case 'r':
-			b = append(b, '\r')
-		case 't':
-			b = append(b, '\t')
-		default:
-			return "", false // \u, \b, \f: Decode
-		}
-		run = j + 1
 	}
-	return "", false
+	for ; i < len(d); i++ {
+		if c := d[i]; c == '"' || c == '\\' || c < 0x20 {
+			return i
+		}
+	}
+	return i
 }
 
 func (p *ownParser) int() (int64, bool) {
 	j := p.i
-	if j < len(p.s) && p.s[j] == '-' {
+	if j < len(p.d) && p.d[j] == '-' {
 		j++
 	}
 	digits := j
-	for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
+	for j < len(p.d) && p.d[j] >= '0' && p.d[j] <= '9' {
 		j++
 	}
-	if j-digits > 1 && p.s[digits] == '0' {
+	if j-digits > 1 && p.d[digits] == '0' {
 		return 0, false // JSON has no leading zeros
 	}
-	n, err := strconv.ParseInt(p.s[p.i:j], 10, 64)
+	n, err := strconv.ParseInt(string(p.d[p.i:j]), 10, 64)
 	if err != nil {
 		return 0, false
 	}

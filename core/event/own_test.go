@@ -1,6 +1,7 @@
 package event
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -71,6 +72,113 @@ func FuzzDecodeOwn(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%q\nown    %+v\ndecode %+v", data, got, want)
+		}
+	})
+}
+
+// Events decoded into one Strings each equal Decode's, whatever fields they share with
+// the event before them, and cost no allocation once the Strings has room.
+func TestDecodeOwnInSharesStringsAcrossEvents(t *testing.T) {
+	ts := time.Date(2026, 12, 4, 15, 0, 0, 123e6, time.UTC)
+	var evs []Event
+	for i := range 60 {
+		e := Event{ID: fmt.Sprintf("1764201600000-%d", i), SchemaVersion: 1, JobID: "run-42", Source: SourceK8s,
+			Phase: []string{"running", "staging-db"}[i/7%2], Stream: Stderr, Pod: fmt.Sprintf("b-%d", i/3), Container: "blast",
+			Line: fmt.Sprintf("Query_%d\thit\t\"%d\"", i, i), TS: ts.Add(time.Duration(i) * time.Hour * 13)}
+		if i%5 == 0 {
+			e.ContainerID, e.Restart = fmt.Sprintf("containerd://%d", i/10), i%3
+		}
+		if i%11 == 0 {
+			e.Source, e.Pod, e.Container, e.PubID, e.Seq = SourceTerminal, "", "", "0123456789abcdef", int64(i)
+		}
+		evs = append(evs, e)
+	}
+	var raw [][]byte
+	n := 0
+	for i := range evs {
+		raw = append(raw, evs[i].AppendJSON(nil))
+		n += len(raw[i])
+	}
+	var s Strings
+	s.Grow(n)
+	for i, b := range raw {
+		got, ok := DecodeOwnIn(b, &s)
+		want, err := Decode(b)
+		if !ok || err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("event %d (%v %v): %s\nown    %+v\ndecode %+v", i, ok, err, b, got, want)
+		}
+	}
+	s = Strings{}
+	s.Grow(n)
+	if a := testing.AllocsPerRun(1, func() {
+		for _, b := range raw {
+			DecodeOwnIn(b, &s)
+		}
+	}); a != 0 {
+		t.Fatalf("%v allocations for %d events", a, len(raw))
+	}
+}
+
+// fastTime reads what it reads exactly as time.Parse(time.RFC3339Nano) does.
+func FuzzFastTime(f *testing.F) {
+	for _, s := range []string{"2026-12-04T15:00:00.123Z", "2026-02-28T23:59:59.999Z", "2026-02-29T00:00:00.000Z",
+		"0000-01-01T00:00:00.000Z", "2026-13-04T15:00:00.123Z", "2026-12-04T24:00:00.000Z", "2026-12-04T15:00:60.000Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := fastTime(s)
+		if !ok {
+			return
+		}
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: fast %v, time.Parse %v %v", s, got, want, err)
+		}
+		if b, _ := fastTime([]byte(s)); !b.Equal(got) {
+			t.Fatalf("%q: bytes %v, string %v", s, b, got)
+		}
+	})
+}
+
+// The text line written from an event's bytes is the line of its decoded event.
+func FuzzDecodeTextIn(f *testing.F) {
+	e := Event{ID: "1-1", SchemaVersion: 1, JobID: "j", Source: SourceK8s, Phase: "running", Stream: Stderr, Pod: "p", Container: "c",
+		Line: "a\tb \"q\" \\ / ü", ContainerID: "c", Restart: 1, TS: time.Date(2026, 12, 4, 15, 0, 0, 123e6, time.UTC)}
+	f.Add(e.AppendJSON(nil))
+	sys := System("j", "", "", "5 lines dropped", time.Time{})
+	f.Add(sys.AppendJSON(nil))
+	f.Add([]byte(`{"schema_version":1,"job_id":"j","source":"","phase":"","stream":"","pod":"","container":"","line":"a\/b","ts":"2026-02-30T00:00:00Z"}`))
+	f.Add([]byte(`{"id":"2-0","schema_version":1,"job_id":"j","source":"system","phase":"p\"","stream":"stderr","pod":"x","container":"","line":"","ts":"2026-12-31T23:59:59.5+01:00"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var s Strings
+		got, ok := DecodeTextIn(data, &s)
+		if !ok {
+			return
+		}
+		e, err := Decode(data)
+		if err != nil {
+			t.Fatalf("own read what Decode refuses (%v): %q", err, data)
+		}
+		if want := string(e.AppendText(nil)); got.Line != want || got.ID != e.ID || got.Phase != e.Phase || got.Source != e.Source {
+			t.Fatalf("%q\nown    %q %q %q %q\ndecode %q %q %q %q", data, got.ID, got.Phase, got.Source, got.Line, e.ID, e.Phase, e.Source, want)
+		}
+	})
+}
+
+// special finds what a byte-by-byte look finds, eight bytes at a time.
+func FuzzSpecial(f *testing.F) {
+	f.Add([]byte("plain run of a BLAST line\twith a tab"), 0)
+	f.Add([]byte("ünïcødé \xff\x80 bytes then a \"quote"), 3)
+	f.Fuzz(func(t *testing.T, d []byte, i int) {
+		if i < 0 || i > len(d) {
+			return
+		}
+		want := i
+		for want < len(d) && d[want] != '"' && d[want] != '\\' && d[want] >= 0x20 {
+			want++
+		}
+		if got := special(d, i); got != want {
+			t.Fatalf("%q from %d: %d, want %d", d, i, got, want)
 		}
 	})
 }
