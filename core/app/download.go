@@ -104,20 +104,26 @@ func (r *Reads) Download(ctx context.Context, rec job.Record, w io.Writer, q Dow
 	var d Downloaded
 	gap := false
 	var line []byte
-	err := r.History.Scan(ctx, rec.JobID, event.ID{}, downloadPage, func(p history.Page) error {
+	// A text scan's events are their lines already (history.Reader.ScanText).
+	scan, write := r.History.ScanText, func(e *event.Event) error {
+		_, err := bw.WriteString(e.Line)
+		return err
+	}
+	if q.Format == FormatNDJSON {
+		scan, write = r.History.Scan, func(e *event.Event) error {
+			line = append(e.AppendJSON(line[:0]), '\n')
+			_, err := bw.Write(line)
+			return err
+		}
+	}
+	err := scan(ctx, rec.JobID, event.ID{}, downloadPage, func(p history.Page) error {
 		gap = gap || p.Gap != nil
 		for i := range p.Events {
 			e := &p.Events[i]
 			if q.Phase != "" && e.Phase != q.Phase {
 				continue
 			}
-			line = line[:0]
-			if q.Format == FormatNDJSON {
-				line = append(e.AppendJSON(line), '\n')
-			} else {
-				line = AppendText(line, e)
-			}
-			if _, err := bw.Write(line); err != nil {
+			if err := write(e); err != nil {
 				return err
 			}
 			d.Count++
@@ -145,36 +151,4 @@ func (r *Reads) Download(ctx context.Context, rec job.Record, w io.Writer, q Dow
 		return d, err
 	}
 	return d, bw.Flush()
-}
-
-// AppendText is an event as a line of the text download:
-// "<ts> <phase> <pod/container, submit or system> <stream>: <line>".
-func AppendText(b []byte, e *event.Event) []byte {
-	if e.TS.IsZero() {
-		b = append(b, '-')
-	} else {
-		b = event.AppendTime(b, e.TS)
-	}
-	b = append(b, ' ')
-	if e.Phase == "" {
-		b = append(b, '-')
-	} else {
-		b = append(b, e.Phase...)
-	}
-	b = append(b, ' ')
-	switch {
-	case e.Source == event.SourceSystem:
-		b = append(b, "system"...)
-	case e.Pod != "":
-		b = append(b, e.Pod...)
-		b = append(b, '/')
-		b = append(b, e.Container...)
-	default:
-		b = append(b, "submit"...)
-	}
-	b = append(b, ' ')
-	b = append(b, e.Stream...)
-	b = append(b, ": "...)
-	b = append(b, e.Line...)
-	return append(b, '\n')
 }

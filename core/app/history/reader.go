@@ -60,12 +60,12 @@ type Reader struct {
 const (
 	DefaultCacheBytes = 32 << 20
 	DefaultIndexTTL   = time.Second
-	DefaultWindow     = 16
+	DefaultWindow     = 24
 	DefaultMaxFetches = 64
 	maxIndexes        = 4096
-	scanCacheBytes    = 8 << 20 // a scan's own chunks: the current one of each step and its window
+	scanCacheBytes    = 12 << 20 // a scan's own chunks: the current one of each step and its window
 	// aheadEvents bounds the events fetched ahead (chunks of up to 5,000 events).
-	aheadEvents = 8_000
+	aheadEvents = 12_000
 )
 
 type cachedIndex struct {
@@ -112,6 +112,8 @@ type fetcher struct {
 	cache  *lru
 	want   *Filter
 	window int
+	// text: the read hands out events as chunk.DecodeText does (a text scan).
+	text bool
 	// phases: the steps whose events all have one phase (the run's summary knows
 	// only that phase for the step), so that a refused chunk of theirs is one
 	// skeleton.
@@ -233,6 +235,11 @@ func (r *Reader) read(ctx context.Context, jobID string, after event.ID, max int
 	held := ferr == nil && firstID.Compare(after) <= 0 // the stream holds the resume point
 	if ferr == nil && after.IsZero() && r.Index == nil {
 		held = true // from the start, without an archive: the stream is all there is
+	}
+	if f.text {
+		for i := range evs {
+			evs[i] = evs[i].TextOnly()
+		}
 	}
 	if held || (ferr != nil && r.Index == nil) {
 		return Page{Events: evs, End: len(evs) < max}, nil
@@ -452,6 +459,23 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 			return nil, err
 		}
 	}
+	if f.text {
+		return f.cache.get(name+"#text", func() (*chunk.Chunk, int64, error) {
+			b, err := r.Archive.Chunk(ctx, jobID, step, ref.Seq)
+			if err != nil {
+				return nil, 0, err
+			}
+			c, err := chunk.DecodeText(b)
+			if err != nil {
+				return nil, 0, fmt.Errorf("chunk %s: %w: %w", name, ports.ErrUnavailable, err)
+			}
+			size := int64(512)
+			for i := range c.Events {
+				size += int64(len(c.Events[i].Line)+len(c.Events[i].ID)) + 300
+			}
+			return &c, size, nil
+		})
+	}
 	return f.cache.get(name, func() (*chunk.Chunk, int64, error) {
 		b := raw
 		if b == nil {
@@ -623,6 +647,17 @@ func skeleton(raw []byte, count int) (*chunk.Chunk, int64, error) {
 		evs[i].Phase = p
 	}
 	return &chunk.Chunk{Events: evs}, int64(len(ids)) + int64(len(evs))*300 + 512, nil
+}
+
+// ScanText is Scan for a caller that only writes the events' text lines: each
+// event's Line is its whole line (event.Event.AppendText), and only its ID, Phase and
+// Source are kept besides (chunk.DecodeText). An archived chunk goes from its bytes to
+// its lines without being decoded.
+func (r *Reader) ScanText(ctx context.Context, jobID string, after event.ID, pageSize int, each func(Page) error) error {
+	r.init()
+	f := r.fetcher(newLRU(scanCacheBytes), nil)
+	f.text = true
+	return r.scan(ctx, jobID, after, pageSize, f, each)
 }
 
 // ScanFiltered is Scan where the chunks want refuses come as skeletons (see Page): a

@@ -3,6 +3,8 @@ package history_test
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/blastlog/blastlog/core/app/history"
@@ -198,5 +200,48 @@ func TestBeforeReachesIntoTheArchive(t *testing.T) {
 			got = append(got, n)
 		}
 		wantRange(t, got, c.first, c.before-1)
+	}
+}
+
+// A text scan is the scan with each event as its text line: the same events, in the
+// same pages, with the same gaps, from the archive and from the stream.
+func TestScanTextIsScanAsTextLines(t *testing.T) {
+	type page struct {
+		gap    *event.Gap
+		events []event.Event
+	}
+	collect := func(scan func(context.Context, string, event.ID, int, func(history.Page) error) error, from event.ID, size int, text bool) []page {
+		var out []page
+		err := scan(context.Background(), "run", from, size, func(p history.Page) error {
+			pg := page{gap: p.Gap}
+			for _, e := range p.Events {
+				if !text {
+					e = e.TextOnly()
+				}
+				pg.events = append(pg.events, e)
+			}
+			out = append(out, pg)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, gap := range [][2]int{{}, {20, 30}} {
+		f := newFixture(t, 100, 80, 61, gap)
+		r := f.reader(true)
+		for _, size := range []int{1, 7, 50, 1000} {
+			for _, from := range []int{0, 13, 25, 61, 99} {
+				want := collect(r.Scan, f.id(from), size, false)
+				got := collect(r.ScanText, f.id(from), size, true)
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("gap %v size %d from %d:\ntext %+v\nscan %+v", gap, size, from, got, want)
+				}
+				if n := len(got[0].events); n > 0 && !strings.HasSuffix(got[0].events[0].Line, fmt.Sprintf("line %d\n", from+1)) && gap[1] == 0 {
+					t.Fatalf("first line %q", got[0].events[0].Line)
+				}
+			}
+		}
 	}
 }
