@@ -140,7 +140,14 @@ func (s *Store) read(ctx context.Context, name string) ([]byte, string, error) {
 		return nil, "", failure(name, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBlob+1))
+	// Read into a buffer of the announced size (one allocation, not ReadAll's
+	// doublings); the limit holds whatever the length says.
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n != nil && *n > 0 && *n <= maxBlob {
+		buf.Grow(int(*n) + bytes.MinRead) // ReadFrom wants MinRead free before it sees EOF
+	}
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxBlob+1))
+	b := buf.Bytes()
 	if err != nil {
 		return nil, "", failure(name, err)
 	}
