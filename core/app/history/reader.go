@@ -181,23 +181,41 @@ func (r *Reader) prefetch(ctx context.Context, jobID string, pos event.ID, f *fe
 		f.reached++
 	}
 	f.ahead = max(f.ahead, f.reached)
-	events := 0
+	fetched, events := 0, 0
 	for _, p := range f.plan[f.reached:f.ahead] {
-		events += p.ref.Count
+		if !f.unread(p.step, p.ref) {
+			fetched, events = fetched+1, events+p.ref.Count
+		}
 	}
-	for ; f.ahead < len(f.plan) && f.ahead < f.reached+f.window && events < aheadEvents; f.ahead++ {
+	for ; f.ahead < len(f.plan) && fetched < f.window && events < aheadEvents; f.ahead++ {
+		p := f.plan[f.ahead]
+		if f.unread(p.step, p.ref) {
+			continue // a skeleton from its index entry: nothing to fetch
+		}
 		select {
 		case r.slots <- struct{}{}:
 		default:
 			return
 		}
-		p := f.plan[f.ahead]
-		events += p.ref.Count
+		fetched, events = fetched+1, events+p.ref.Count
 		go func() {
 			defer func() { <-r.slots }()
 			r.chunkFiltered(ctx, jobID, p.step, p.ref, f)
 		}()
 	}
+}
+
+// unread: the filter refuses p from its index entry alone, so it is one skeleton
+// and never read (see chunkFiltered).
+func (f *fetcher) unread(step string, ref chunk.Ref) bool {
+	return f.whole(step, ref) && f.want != nil && f.want.Ref != nil && !f.want.Ref(ref)
+}
+
+// whole: a refused chunk of step is one skeleton (its step has one phase, and ref
+// knows its count and last id).
+func (f *fetcher) whole(step string, ref chunk.Ref) bool {
+	_, one := f.phases[step]
+	return one && ref.Count > 0 && ref.LastID != ""
 }
 
 // Skipped reports a skeleton event of a filtered scan (see Page).
@@ -429,9 +447,8 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 		if c, ok := f.cache.peek(name); ok {
 			return c, nil
 		}
-		phase, whole := f.phases[step]
-		whole = whole && ref.Count > 0 && ref.LastID != ""
-		if whole && want.Ref != nil && !want.Ref(ref) {
+		phase, whole := f.phases[step], f.whole(step, ref)
+		if f.unread(step, ref) {
 			return chunkSkeleton(ref, phase), nil
 		}
 		key := name + "#skim"

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/blastlog/blastlog/core/app/history"
 	"github.com/blastlog/blastlog/core/chunk"
@@ -243,5 +245,77 @@ func TestScanTextIsScanAsTextLines(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// countingArchive answers each chunk a little late and remembers the most chunk
+// reads it had in flight at once.
+type countingArchive struct {
+	*portstest.Archive
+	mu            sync.Mutex
+	now, most, of int
+}
+
+func (a *countingArchive) Chunk(ctx context.Context, jobID, step string, seq int) ([]byte, error) {
+	a.mu.Lock()
+	a.now, a.of = a.now+1, a.of+1
+	a.most = max(a.most, a.now)
+	a.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	a.mu.Lock()
+	a.now--
+	a.mu.Unlock()
+	return a.Archive.Chunk(ctx, jobID, step, seq)
+}
+
+// A filtered scan's window counts only the chunks it has to read: when one chunk in
+// 30 may hold what it wants (issues=1 over a run with few), those are still fetched
+// many at a time, and the others not at all.
+func TestFilteredScanFetchesWantedChunksAhead(t *testing.T) {
+	ctx := context.Background()
+	arch := &countingArchive{Archive: portstest.NewArchive()}
+	idx := chunk.NewIndex("run")
+	si := &chunk.StepIndex{}
+	idx.Steps["running"] = si
+	for seq := range 600 {
+		var evs []event.Event
+		for i := range 5 {
+			e := portstest.Event("run", fmt.Sprintf("line %d", seq*5+i))
+			e.Phase, e.ID = "running", event.ID{MS: uint64(1 + seq*5 + i)}.String()
+			idx.Summary.Add(&e)
+			evs = append(evs, e)
+		}
+		c := chunk.Chunk{SchemaVersion: 1, JobID: "run", Step: "running", Sequence: seq, Events: evs}
+		if err := arch.PutChunk(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		si.Chunks = append(si.Chunks, chunk.RefOf(&c))
+	}
+	idx.Complete = true
+	if _, err := arch.PutIndex(ctx, idx, ""); err != nil {
+		t.Fatal(err)
+	}
+	r := &history.Reader{Log: portstest.NewEventLog(0), Archive: arch, Index: arch}
+	want := &history.Filter{Ref: func(ref chunk.Ref) bool { return ref.Seq%30 == 0 }}
+	var lines, weight int64
+	err := r.ScanFiltered(ctx, "run", event.ID{}, 2000, want, func(p history.Page) error {
+		for i := range p.Events {
+			if !history.Skipped(&p.Events[i]) {
+				lines++
+			}
+			weight += history.Weight(&p.Events[i])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines != 20*5 || weight != 3000 {
+		t.Fatalf("%d lines read, %d counted; want 100 of 3000", lines, weight)
+	}
+	arch.mu.Lock()
+	defer arch.mu.Unlock()
+	if arch.of != 20 || arch.most < 8 {
+		t.Fatalf("%d chunks read, at most %d at once; want the 20 wanted, many at once", arch.of, arch.most)
 	}
 }
