@@ -476,24 +476,11 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 			return nil, err
 		}
 	}
+	key, decode, cost := name, chunk.Decode, decodedCost
 	if f.text {
-		return f.cache.get(name+"#text", func() (*chunk.Chunk, int64, error) {
-			b, err := r.Archive.Chunk(ctx, jobID, step, ref.Seq)
-			if err != nil {
-				return nil, 0, err
-			}
-			c, err := chunk.DecodeText(b)
-			if err != nil {
-				return nil, 0, fmt.Errorf("chunk %s: %w: %w", name, ports.ErrUnavailable, err)
-			}
-			size := int64(512)
-			for i := range c.Events {
-				size += int64(len(c.Events[i].Line)+len(c.Events[i].ID)) + 300
-			}
-			return &c, size, nil
-		})
+		key, decode, cost = name+"#text", chunk.DecodeText, textCost
 	}
-	return f.cache.get(name, func() (*chunk.Chunk, int64, error) {
+	return f.cache.get(key, func() (*chunk.Chunk, int64, error) {
 		b := raw
 		if b == nil {
 			var err error
@@ -501,18 +488,32 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 				return nil, 0, err
 			}
 		}
-		c, err := chunk.Decode(b)
+		c, err := decode(b)
 		if err != nil {
 			return nil, 0, fmt.Errorf("chunk %s: %w: %w", name, ports.ErrUnavailable, err)
 		}
-		// Decoded, an event costs its strings plus ~450 bytes of struct and fields.
-		size := int64(512)
-		for i := range c.Events {
-			e := &c.Events[i]
-			size += int64(len(e.Line)+len(e.JobID)+len(e.Pod)+len(e.Container)+len(e.ContainerID)) + 450
-		}
-		return &c, size, nil
+		return &c, cost(&c), nil
 	})
+}
+
+// decodedCost is about the memory a decoded chunk holds: an event costs its strings
+// plus ~450 bytes of struct and fields.
+func decodedCost(c *chunk.Chunk) int64 {
+	size := int64(512)
+	for i := range c.Events {
+		e := &c.Events[i]
+		size += int64(len(e.Line)+len(e.JobID)+len(e.Pod)+len(e.Container)+len(e.ContainerID)) + 450
+	}
+	return size
+}
+
+// textCost is decodedCost for a text scan's chunk: its ids and lines.
+func textCost(c *chunk.Chunk) int64 {
+	size := int64(512)
+	for i := range c.Events {
+		size += int64(len(c.Events[i].Line)+len(c.Events[i].ID)) + 300
+	}
+	return size
 }
 
 // chunkSkeleton is a refused chunk of a one-phase step as one skeleton at its last id
