@@ -435,10 +435,10 @@ func (r *Reader) chunk(ctx context.Context, jobID, step string, seq int, cache *
 	return r.chunkFiltered(ctx, jobID, step, chunk.Ref{Seq: seq}, &fetcher{cache: cache})
 }
 
-// chunkFiltered reads one chunk through f's cache: decoded, or — when f's filter
-// refuses it — as skeletons: one for the whole chunk when its step has one phase
-// (without reading it, when its index entry is enough), else one per event when the
-// skim agrees with the index's count.
+// chunkFiltered reads one chunk through f's cache: decoded (a text scan's as
+// chunk.DecodeText reads it), or — when f's filter refuses it — as skeletons: one for
+// the whole chunk when its step has one phase (without reading it, when its index
+// entry is enough), else one per event when the skim agrees with the index's count.
 func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chunk.Ref, f *fetcher) (*chunk.Chunk, error) {
 	name := chunk.Name(jobID, step, ref.Seq)
 	var raw []byte
