@@ -104,26 +104,19 @@ func (r *Reads) Download(ctx context.Context, rec job.Record, w io.Writer, q Dow
 	var d Downloaded
 	gap := false
 	var line []byte
-	// A text scan's events are their lines already (history.Reader.ScanText).
-	scan, write := r.History.ScanText, func(e *event.Event) error {
-		_, err := bw.WriteString(e.Line)
-		return err
-	}
+	format := event.TextLine
 	if q.Format == FormatNDJSON {
-		scan, write = r.History.Scan, func(e *event.Event) error {
-			line = append(e.AppendJSON(line[:0]), '\n')
-			_, err := bw.Write(line)
-			return err
-		}
+		format = event.JSONLine
 	}
-	err := scan(ctx, rec.JobID, event.ID{}, downloadPage, func(p history.Page) error {
+	// The scan's events are their lines already (history.Reader.ScanLines).
+	err := r.History.ScanLines(ctx, rec.JobID, event.ID{}, downloadPage, format, func(p history.Page) error {
 		gap = gap || p.Gap != nil
 		for i := range p.Events {
 			e := &p.Events[i]
 			if q.Phase != "" && e.Phase != q.Phase {
 				continue
 			}
-			if err := write(e); err != nil {
+			if _, err := bw.WriteString(e.Line); err != nil {
 				return err
 			}
 			d.Count++

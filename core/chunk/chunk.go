@@ -137,30 +137,34 @@ func checkIDs(c *Chunk) error {
 	return nil
 }
 
-// DecodeText parses a chunk for a reader that only writes its events' text lines
-// (event.Event.AppendText): each event keeps its ID, Phase and Source, its Line is its
-// whole text line, and nothing else is set. Events in the encoder's own shape go
-// straight from their bytes to their lines, never decoded (event.DecodeTextIn).
-func DecodeText(data []byte) (Chunk, error) {
-	// A text line and its id are no longer than the event's strings and textExtra
-	// bytes; its JSON is as long as the strings (escapes only lengthen them) and
-	// ownSkeleton bytes.
-	c, ok := decodeOwnWith(data, event.DecodeTextIn, textOnly, func(body, n int) int { return body - n*(ownSkeleton-textExtra) })
+// DecodeLines parses a chunk for a reader that only writes its events as lines in f
+// (event.Event.AppendLine): each event keeps its ID, Phase and Source, its Line is its
+// whole line, and nothing else is set. Events in the encoder's own shape go straight
+// from their bytes to their lines, never decoded (event.DecodeLineIn).
+func DecodeLines(data []byte, f event.LineFormat) (Chunk, error) {
+	size := func(body, n int) int { return body + n } // a JSON line: the event and '\n'
+	if f == event.TextLine {
+		// A text line and its id are no longer than the event's strings and textExtra
+		// bytes; its JSON is as long as the strings (escapes only lengthen them) and
+		// ownSkeleton bytes.
+		size = func(body, n int) int { return body - n*(ownSkeleton-textExtra) }
+	}
+	own := func(b []byte, s *event.Strings) (event.Event, bool) { return event.DecodeLineIn(b, s, f) }
+	lineOnly := func(e event.Event) event.Event { return e.LineOnly(f) }
+	c, ok := decodeOwnWith(data, own, lineOnly, size)
 	if !ok {
 		var err error
 		if c, err = Decode(data); err != nil {
 			return Chunk{}, err
 		}
 		for i := range c.Events {
-			c.Events[i] = c.Events[i].TextOnly()
+			c.Events[i] = c.Events[i].LineOnly(f)
 		}
 	} else if err := checkIDs(&c); err != nil {
 		return Chunk{}, err
 	}
 	return c, nil
 }
-
-func textOnly(e event.Event) event.Event { return e.TextOnly() }
 
 // textExtra is what a text line adds to its event's strings: its ts, "submit" or
 // "system", "stdout" when the stream is unset, "-" for an empty phase, and ' ', ' ',

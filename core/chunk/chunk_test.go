@@ -63,16 +63,17 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(shared.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		// DecodeText reads what Decode reads, each event reduced to its text line.
+		// DecodeLines reads what Decode reads, each event reduced to its line.
 		c, err := Decode(b)
-		text, terr := DecodeText(b)
-		if (err == nil) != (terr == nil) || len(c.Events) != len(text.Events) {
-			t.Fatalf("Decode %v (%d events), DecodeText %v (%d events)", err, len(c.Events), terr, len(text.Events))
-		}
-		for i := range text.Events {
-			e, x := &c.Events[i], &text.Events[i]
-			if want := string(e.AppendText(nil)); x.Line != want || x.ID != e.ID || x.Phase != e.Phase || x.Source != e.Source {
-				t.Fatalf("event %d: text %+v, decoded %+v", i, *x, *e)
+		for _, format := range []event.LineFormat{event.TextLine, event.JSONLine} {
+			lines, lerr := DecodeLines(b, format)
+			if (err == nil) != (lerr == nil) || len(c.Events) != len(lines.Events) {
+				t.Fatalf("Decode %v (%d events), DecodeLines(%d) %v (%d events)", err, len(c.Events), format, lerr, len(lines.Events))
+			}
+			for i := range lines.Events {
+				if want := c.Events[i].LineOnly(format); lines.Events[i] != want {
+					t.Fatalf("event %d, format %d: %+v, decoded %+v", i, format, lines.Events[i], want)
+				}
 			}
 		}
 		if err == nil {

@@ -83,9 +83,10 @@ func (f field) empty() bool { return f.start == f.end }
 // own is an event in the own shape, found in its bytes but not yet copied out.
 type own struct {
 	id, jobID, source, phase, stream, pod, container, line, ts, containerID, pubID field
-	hasID                                                                          bool
 	schemaVersion, restart, seq                                                    int64
-	truncated                                                                      bool
+	hasID, hasContainerID, hasRestart, hasPubID, truncated                         bool
+	// odd: the bytes hold something AppendJSON writes otherwise (\/, -0).
+	odd bool
 }
 
 // scanOwn finds the fields of an event in the exact shape AppendJSON writes — every
@@ -132,11 +133,13 @@ func scanOwn(data []byte) (o own, ok bool) {
 		if o.containerID, ok = p.str(); !ok {
 			return own{}, false
 		}
+		o.hasContainerID = true
 	}
 	if p.lit(`,"restart":`) {
 		if o.restart, ok = p.int(); !ok {
 			return own{}, false
 		}
+		o.hasRestart = true
 	}
 	if p.lit(`,"truncated":true`) {
 		o.truncated = true
@@ -145,6 +148,7 @@ func scanOwn(data []byte) (o own, ok bool) {
 		if o.pubID, ok = p.str(); !ok || !p.lit(`,"seq":`) {
 			return own{}, false
 		}
+		o.hasPubID = true
 		if o.seq, ok = p.int(); !ok {
 			return own{}, false
 		}
@@ -152,7 +156,27 @@ func scanOwn(data []byte) (o own, ok bool) {
 	if !p.lit(`}`) || p.i != len(data) {
 		return own{}, false // a notice, or fields this reader does not know: Decode
 	}
+	o.odd = p.odd
 	return o, true
+}
+
+var (
+	lineSeparator      = []byte("\u2028")
+	paragraphSeparator = []byte("\u2029")
+)
+
+// canonical: data is byte for byte what AppendJSON writes of the event it decodes to
+// (so it can be handed out as it is).
+func (o *own) canonical(data []byte) bool {
+	if o.odd || o.hasID && o.id.empty() || o.source.empty() || o.stream.empty() ||
+		o.hasContainerID && o.containerID.empty() || o.hasRestart && o.restart == 0 || o.hasPubID && o.pubID.empty() {
+		return false // AppendJSON leaves out, fills in or writes otherwise
+	}
+	if _, ok := fastTime(data[o.ts.start:o.ts.end]); !ok && !o.ts.empty() {
+		return false
+	}
+	// AppendJSON escapes U+2028 and U+2029.
+	return !bytes.Contains(data, lineSeparator) && !bytes.Contains(data, paragraphSeparator)
 }
 
 // DecodeOwn decodes an event in the own shape (see scanOwn) without reflection and
@@ -226,12 +250,38 @@ func (o *own) time(data []byte) time.Time {
 	return parseTime(string(ts))
 }
 
-// DecodeTextIn reads the event whose JSON is data for a reader that only writes its
-// text line: ID, Phase and Source as they decode (strings in s), Line its whole text
-// line (AppendText), the rest unset. ok is false when data is not in the own shape.
-func DecodeTextIn(data []byte, s *Strings) (e Event, ok bool) {
+// A LineFormat is how a download writes an event as one line.
+type LineFormat uint8
+
+const (
+	// TextLine is AppendText's line.
+	TextLine LineFormat = iota + 1
+	// JSONLine is the event's JSON (AppendJSON) and a newline.
+	JSONLine
+)
+
+// AppendLine appends e as one line in f.
+func (e *Event) AppendLine(dst []byte, f LineFormat) []byte {
+	if f == JSONLine {
+		return append(e.AppendJSON(dst), '\n')
+	}
+	return e.AppendText(dst)
+}
+
+// LineOnly is e as DecodeLineIn reads it: its ID, Phase and Source, and its line in f
+// as Line.
+func (e *Event) LineOnly(f LineFormat) Event {
+	return Event{ID: e.ID, Phase: e.Phase, Source: e.Source, Line: string(e.AppendLine(nil, f))}
+}
+
+// DecodeLineIn reads the event whose JSON is data for a reader that only writes it
+// as a line in f: ID, Phase and Source as they decode (strings in s), Line its whole
+// line, the rest unset — without decoding it: a text line is written from the fields
+// found in place, a JSON line is data itself. ok is false when data is not in the own
+// shape, or (JSONLine) not byte for byte what AppendJSON writes of it.
+func DecodeLineIn(data []byte, s *Strings, f LineFormat) (e Event, ok bool) {
 	o, ok := scanOwn(data)
-	if !ok {
+	if !ok || f == JSONLine && !o.canonical(data) {
 		return Event{}, false
 	}
 	if o.hasID {
@@ -242,15 +292,13 @@ func DecodeTextIn(data []byte, s *Strings) (e Event, ok bool) {
 	if !o.source.empty() {
 		e.Source = Source(s.field(o.source, sharedSource, data))
 	}
-	s.tmp = o.appendText(s.tmp[:0], data)
+	if f == JSONLine {
+		s.tmp = append(append(s.tmp[:0], data...), '\n')
+	} else {
+		s.tmp = o.appendText(s.tmp[:0], data)
+	}
 	e.Line = s.Add(s.tmp)
 	return e, true
-}
-
-// TextOnly is e as DecodeTextIn reads it: its ID, Phase and Source, and its text
-// line as Line.
-func (e *Event) TextOnly() Event {
-	return Event{ID: e.ID, Phase: e.Phase, Source: e.Source, Line: string(e.AppendText(nil))}
 }
 
 func (o *own) appendText(dst, data []byte) []byte {
@@ -324,8 +372,7 @@ func appendTextTime(dst []byte, t time.Time) []byte {
 }
 
 // fastTime reads ts in the shape AppendTime writes as time.Parse(time.RFC3339Nano)
-// does; ok is false for any other shape (and for days past the 28th, which need the
-// month's length): time.Parse reads those.
+// does; ok is false for any other shape: time.Parse reads those.
 func fastTime[S string | []byte](ts S) (t time.Time, ok bool) {
 	if len(ts) != len("2006-01-02T15:04:05.000Z") || ts[4] != '-' || ts[7] != '-' || ts[10] != 'T' ||
 		ts[13] != ':' || ts[16] != ':' || ts[19] != '.' || ts[23] != 'Z' {
@@ -338,10 +385,24 @@ func fastTime[S string | []byte](ts S) (t time.Time, ok bool) {
 	mi, ok5 := digits(ts[14:16])
 	sec, ok6 := digits(ts[17:19])
 	ms, ok7 := digits(ts[20:23])
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || mo < 1 || mo > 12 || d < 1 || d > 28 || h > 23 || mi > 59 || sec > 59 {
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) || h > 23 || mi > 59 || sec > 59 {
 		return time.Time{}, false
 	}
 	return time.Date(y, time.Month(mo), d, h, mi, sec, ms*1e6, time.UTC), true
+}
+
+// daysIn is the length of month mo (1-12) of year y.
+func daysIn(mo, y int) int {
+	switch mo {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 func digits[S string | []byte](s S) (int, bool) {
@@ -357,8 +418,9 @@ func digits[S string | []byte](s S) (int, bool) {
 }
 
 type ownParser struct {
-	d []byte
-	i int
+	d   []byte
+	i   int
+	odd bool // a \/ or a -0 was read
 }
 
 func (p *ownParser) lit(l string) bool {
@@ -393,7 +455,9 @@ func (p *ownParser) str() (field, bool) {
 			}
 			j++
 			switch p.d[j] {
-			case '"', '\\', '/', 'n', 'r', 't':
+			case '/':
+				f.esc, p.odd = true, true
+			case '"', '\\', 'n', 'r', 't':
 				f.esc = true
 			default:
 				return field{}, false // \u, \b, \f: Decode
@@ -444,6 +508,7 @@ func (p *ownParser) int() (int64, bool) {
 	if err != nil {
 		return 0, false
 	}
+	p.odd = p.odd || n == 0 && p.d[p.i] == '-'
 	p.i = j
 	return n, true
 }

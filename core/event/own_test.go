@@ -108,6 +108,14 @@ func TestDecodeOwnInSharesStringsAcrossEvents(t *testing.T) {
 			t.Fatalf("event %d (%v %v): %s\nown    %+v\ndecode %+v", i, ok, err, b, got, want)
 		}
 	}
+	// What the encoder writes goes straight to its lines in both formats.
+	for i, b := range raw {
+		for _, f := range []LineFormat{TextLine, JSONLine} {
+			if got, ok := DecodeLineIn(b, &s, f); !ok || got != evs[i].LineOnly(f) {
+				t.Fatalf("event %d, format %d (%v): %+v", i, f, ok, got)
+			}
+		}
+	}
 	s = Strings{}
 	s.Grow(n)
 	if a := testing.AllocsPerRun(1, func() {
@@ -122,7 +130,7 @@ func TestDecodeOwnInSharesStringsAcrossEvents(t *testing.T) {
 // fastTime reads what it reads exactly as time.Parse(time.RFC3339Nano) does.
 func FuzzFastTime(f *testing.F) {
 	for _, s := range []string{"2026-12-04T15:00:00.123Z", "2026-02-28T23:59:59.999Z", "2026-02-29T00:00:00.000Z",
-		"0000-01-01T00:00:00.000Z", "2026-13-04T15:00:00.123Z", "2026-12-04T24:00:00.000Z", "2026-12-04T15:00:60.000Z"} {
+		"0000-01-01T00:00:00.000Z", "1900-02-29T00:00:00.000Z", "2000-02-29T00:00:00.000Z", "2024-02-29T12:00:00.000Z", "2026-04-31T00:00:00.000Z", "2026-12-31T23:59:59.999Z", "2026-13-04T15:00:00.123Z", "2026-12-04T24:00:00.000Z", "2026-12-04T15:00:60.000Z"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -140,27 +148,33 @@ func FuzzFastTime(f *testing.F) {
 	})
 }
 
-// The text line written from an event's bytes is the line of its decoded event.
-func FuzzDecodeTextIn(f *testing.F) {
+// A line written from an event's bytes is the line of its decoded event, in either
+// format.
+func FuzzDecodeLineIn(f *testing.F) {
 	e := Event{ID: "1-1", SchemaVersion: 1, JobID: "j", Source: SourceK8s, Phase: "running", Stream: Stderr, Pod: "p", Container: "c",
 		Line: "a\tb \"q\" \\ / ü", ContainerID: "c", Restart: 1, TS: time.Date(2026, 12, 4, 15, 0, 0, 123e6, time.UTC)}
 	f.Add(e.AppendJSON(nil))
+	pub := Event{ID: "2-0", SchemaVersion: 1, JobID: "j", Source: SourceTerminal, Stream: Stdout, Line: "x", PubID: "0123456789abcdef", Seq: 7,
+		TS: time.Date(2028, 2, 29, 23, 59, 59, 999e6, time.UTC)}
+	f.Add(pub.AppendJSON(nil))
 	sys := System("j", "", "", "5 lines dropped", time.Time{})
 	f.Add(sys.AppendJSON(nil))
 	f.Add([]byte(`{"schema_version":1,"job_id":"j","source":"","phase":"","stream":"","pod":"","container":"","line":"a\/b","ts":"2026-02-30T00:00:00Z"}`))
-	f.Add([]byte(`{"id":"2-0","schema_version":1,"job_id":"j","source":"system","phase":"p\"","stream":"stderr","pod":"x","container":"","line":"","ts":"2026-12-31T23:59:59.5+01:00"}`))
+	f.Add([]byte(`{"id":"2-0","schema_version":-0,"job_id":"j","source":"system","phase":"p\"","stream":"stderr","pod":"x","container":"","line":" ","ts":"2026-12-31T23:59:59.5+01:00","container_id":"","restart":0}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var s Strings
-		got, ok := DecodeTextIn(data, &s)
-		if !ok {
-			return
-		}
-		e, err := Decode(data)
-		if err != nil {
-			t.Fatalf("own read what Decode refuses (%v): %q", err, data)
-		}
-		if want := string(e.AppendText(nil)); got.Line != want || got.ID != e.ID || got.Phase != e.Phase || got.Source != e.Source {
-			t.Fatalf("%q\nown    %q %q %q %q\ndecode %q %q %q %q", data, got.ID, got.Phase, got.Source, got.Line, e.ID, e.Phase, e.Source, want)
+		for _, format := range []LineFormat{TextLine, JSONLine} {
+			var s Strings
+			got, ok := DecodeLineIn(data, &s, format)
+			if !ok {
+				continue
+			}
+			e, err := Decode(data)
+			if err != nil {
+				t.Fatalf("own read what Decode refuses (%v): %q", err, data)
+			}
+			if want := e.LineOnly(format); got != want {
+				t.Fatalf("format %d: %q\nown    %+v\ndecode %+v", format, data, got, want)
+			}
 		}
 	})
 }

@@ -112,8 +112,9 @@ type fetcher struct {
 	cache  *lru
 	want   *Filter
 	window int
-	// text: the read hands out events as chunk.DecodeText does (a text scan).
-	text bool
+	// lines (when set): the read hands out events as chunk.DecodeLines does (a
+	// scan of lines).
+	lines event.LineFormat
 	// phases: the steps whose events all have one phase (the run's summary knows
 	// only that phase for the step), so that a refused chunk of theirs is one
 	// skeleton.
@@ -254,9 +255,9 @@ func (r *Reader) read(ctx context.Context, jobID string, after event.ID, max int
 	if ferr == nil && after.IsZero() && r.Index == nil {
 		held = true // from the start, without an archive: the stream is all there is
 	}
-	if f.text {
+	if f.lines != 0 {
 		for i := range evs {
-			evs[i] = evs[i].TextOnly()
+			evs[i] = evs[i].LineOnly(f.lines)
 		}
 	}
 	if held || (ferr != nil && r.Index == nil) {
@@ -435,8 +436,8 @@ func (r *Reader) chunk(ctx context.Context, jobID, step string, seq int, cache *
 	return r.chunkFiltered(ctx, jobID, step, chunk.Ref{Seq: seq}, &fetcher{cache: cache})
 }
 
-// chunkFiltered reads one chunk through f's cache: decoded (a text scan's as
-// chunk.DecodeText reads it), or — when f's filter refuses it — as skeletons: one for
+// chunkFiltered reads one chunk through f's cache: decoded (a scan of lines' as
+// chunk.DecodeLines reads it), or — when f's filter refuses it — as skeletons: one for
 // the whole chunk when its step has one phase (without reading it, when its index
 // entry is enough), else one per event when the skim agrees with the index's count.
 func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chunk.Ref, f *fetcher) (*chunk.Chunk, error) {
@@ -477,8 +478,9 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 		}
 	}
 	key, decode, cost := name, chunk.Decode, decodedCost
-	if f.text {
-		key, decode, cost = name+"#text", chunk.DecodeText, textCost
+	if f.lines != 0 {
+		key, cost = fmt.Sprintf("%s#lines%d", name, f.lines), linesCost
+		decode = func(b []byte) (chunk.Chunk, error) { return chunk.DecodeLines(b, f.lines) }
 	}
 	return f.cache.get(key, func() (*chunk.Chunk, int64, error) {
 		b := raw
@@ -507,8 +509,8 @@ func decodedCost(c *chunk.Chunk) int64 {
 	return size
 }
 
-// textCost is decodedCost for a text scan's chunk: its ids and lines.
-func textCost(c *chunk.Chunk) int64 {
+// linesCost is decodedCost for a scan of lines' chunk: its ids and lines.
+func linesCost(c *chunk.Chunk) int64 {
 	size := int64(512)
 	for i := range c.Events {
 		size += int64(len(c.Events[i].Line)+len(c.Events[i].ID)) + 300
@@ -667,14 +669,15 @@ func skeleton(raw []byte, count int) (*chunk.Chunk, int64, error) {
 	return &chunk.Chunk{Events: evs}, int64(len(ids)) + int64(len(evs))*300 + 512, nil
 }
 
-// ScanText is Scan for a caller that only writes the events' text lines: each
-// event's Line is its whole line (event.Event.AppendText), and only its ID, Phase and
-// Source are kept besides (chunk.DecodeText). An archived chunk goes from its bytes to
-// its lines without being decoded.
-func (r *Reader) ScanText(ctx context.Context, jobID string, after event.ID, pageSize int, each func(Page) error) error {
+// ScanLines is Scan for a caller that only writes the events as lines in format:
+// each event's Line is its whole line (event.Event.AppendLine), and only its ID, Phase
+// and Source are kept besides (chunk.DecodeLines). An archived chunk goes from its
+// bytes to its lines without its events being decoded.
+func (r *Reader) ScanLines(ctx context.Context, jobID string, after event.ID, pageSize int, format event.LineFormat,
+	each func(Page) error) error {
 	r.init()
 	f := r.fetcher(newLRU(scanCacheBytes), nil)
-	f.text = true
+	f.lines = format
 	return r.scan(ctx, jobID, after, pageSize, f, each)
 }
 

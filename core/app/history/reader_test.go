@@ -205,20 +205,20 @@ func TestBeforeReachesIntoTheArchive(t *testing.T) {
 	}
 }
 
-// A text scan is the scan with each event as its text line: the same events, in the
-// same pages, with the same gaps, from the archive and from the stream.
-func TestScanTextIsScanAsTextLines(t *testing.T) {
+// A scan of lines is the scan with each event as its line, in either format: the same
+// events, in the same pages, with the same gaps, from the archive and from the stream.
+func TestScanLinesIsScanAsLines(t *testing.T) {
 	type page struct {
 		gap    *event.Gap
 		events []event.Event
 	}
-	collect := func(scan func(context.Context, string, event.ID, int, func(history.Page) error) error, from event.ID, size int, text bool) []page {
+	collect := func(scan func(func(history.Page) error) error, format event.LineFormat) []page {
 		var out []page
-		err := scan(context.Background(), "run", from, size, func(p history.Page) error {
+		err := scan(func(p history.Page) error {
 			pg := page{gap: p.Gap}
 			for _, e := range p.Events {
-				if !text {
-					e = e.TextOnly()
+				if format != 0 {
+					e = e.LineOnly(format)
 				}
 				pg.events = append(pg.events, e)
 			}
@@ -233,15 +233,21 @@ func TestScanTextIsScanAsTextLines(t *testing.T) {
 	for _, gap := range [][2]int{{}, {20, 30}} {
 		f := newFixture(t, 100, 80, 61, gap)
 		r := f.reader(true)
-		for _, size := range []int{1, 7, 50, 1000} {
-			for _, from := range []int{0, 13, 25, 61, 99} {
-				want := collect(r.Scan, f.id(from), size, false)
-				got := collect(r.ScanText, f.id(from), size, true)
-				if !reflect.DeepEqual(got, want) {
-					t.Fatalf("gap %v size %d from %d:\ntext %+v\nscan %+v", gap, size, from, got, want)
-				}
-				if n := len(got[0].events); n > 0 && !strings.HasSuffix(got[0].events[0].Line, fmt.Sprintf("line %d\n", from+1)) && gap[1] == 0 {
-					t.Fatalf("first line %q", got[0].events[0].Line)
+		for _, format := range []event.LineFormat{event.TextLine, event.JSONLine} {
+			for _, size := range []int{1, 7, 50, 1000} {
+				for _, from := range []int{0, 13, 25, 61, 99} {
+					want := collect(func(each func(history.Page) error) error {
+						return r.Scan(context.Background(), "run", f.id(from), size, each)
+					}, format)
+					got := collect(func(each func(history.Page) error) error {
+						return r.ScanLines(context.Background(), "run", f.id(from), size, format, each)
+					}, 0)
+					if !reflect.DeepEqual(got, want) {
+						t.Fatalf("gap %v format %d size %d from %d:\nlines %+v\nscan  %+v", gap, format, size, from, got, want)
+					}
+					if first := got[0].events; gap[1] == 0 && len(first) > 0 && !strings.Contains(first[0].Line, fmt.Sprintf("line %d", from+1)) {
+						t.Fatalf("first line %q", first[0].Line)
+					}
 				}
 			}
 		}
