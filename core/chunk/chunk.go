@@ -142,7 +142,7 @@ func checkIDs(c *Chunk) error {
 // whole line, and nothing else is set. Events in the encoder's own shape go straight
 // from their bytes to their lines, never decoded (event.DecodeLineIn).
 func DecodeLines(data []byte, f event.LineFormat) (Chunk, error) {
-	size := func(body, n int) int { return body + n } // a JSON line: the event and '\n'
+	size := func(body, n int) int { return body + n + 64 } // a JSON line: the event (its id inside) and '\n'
 	if f == event.TextLine {
 		// A text line and its id are no longer than the event's strings and textExtra
 		// bytes; its JSON is as long as the strings (escapes only lengthen them) and

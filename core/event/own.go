@@ -160,10 +160,8 @@ func scanOwn(data []byte) (o own, ok bool) {
 	return o, true
 }
 
-var (
-	lineSeparator      = []byte("\u2028")
-	paragraphSeparator = []byte("\u2029")
-)
+// separatorPrefix starts U+2028 and U+2029 in UTF-8.
+var separatorPrefix = []byte{0xE2, 0x80}
 
 // canonical: data is byte for byte what AppendJSON writes of the event it decodes to
 // (so it can be handed out as it is).
@@ -175,8 +173,17 @@ func (o *own) canonical(data []byte) bool {
 	if _, ok := fastTime(data[o.ts.start:o.ts.end]); !ok && !o.ts.empty() {
 		return false
 	}
-	// AppendJSON escapes U+2028 and U+2029.
-	return !bytes.Contains(data, lineSeparator) && !bytes.Contains(data, paragraphSeparator)
+	// AppendJSON escapes U+2028 and U+2029 (E2 80 A8, E2 80 A9).
+	for rest := data; ; {
+		i := bytes.Index(rest, separatorPrefix)
+		if i < 0 {
+			return true
+		}
+		if i+2 < len(rest) && (rest[i+2] == 0xA8 || rest[i+2] == 0xA9) {
+			return false
+		}
+		rest = rest[i+2:]
+	}
 }
 
 // DecodeOwn decodes an event in the own shape (see scanOwn) without reflection and
@@ -284,19 +291,27 @@ func DecodeLineIn(data []byte, s *Strings, f LineFormat) (e Event, ok bool) {
 	if !ok || f == JSONLine && !o.canonical(data) {
 		return Event{}, false
 	}
-	if o.hasID {
-		e.ID = s.field(o.id, -1, data)
-	}
 	e.Phase = s.field(o.phase, sharedPhase, data)
 	e.Source = SourceTerminal
 	if !o.source.empty() {
 		e.Source = Source(s.field(o.source, sharedSource, data))
 	}
 	if f == JSONLine {
-		s.tmp = append(append(s.tmp[:0], data...), '\n')
-	} else {
-		s.tmp = o.appendText(s.tmp[:0], data)
+		start := s.b.Len()
+		s.b.Write(data)
+		s.b.WriteByte('\n')
+		e.Line = s.b.String()[start:]
+		if o.hasID && !o.id.esc {
+			e.ID = e.Line[o.id.start:o.id.end] // the line holds it
+		} else if o.hasID {
+			e.ID = s.field(o.id, -1, data)
+		}
+		return e, true
 	}
+	if o.hasID {
+		e.ID = s.field(o.id, -1, data)
+	}
+	s.tmp = o.appendText(s.tmp[:0], data)
 	e.Line = s.Add(s.tmp)
 	return e, true
 }
