@@ -57,14 +57,13 @@ func (f field) appendTo(dst, data []byte) []byte {
 		return append(dst, data[f.start:f.end]...)
 	}
 	run := f.start // the first byte not yet copied
-	for {
-		k := bytes.IndexByte(data[run:f.end], '\\')
-		if k < 0 {
-			return append(dst, data[run:f.end]...)
+	for j := f.start; j < f.end; j++ {
+		if data[j] != '\\' {
+			continue // a plain loop: BLAST's tabular lines have an escape every few bytes
 		}
-		j := run + k
 		dst = append(dst, data[run:j]...)
-		switch c := data[j+1]; c { // str saw a valid escape
+		j++
+		switch c := data[j]; c { // str saw a valid escape
 		case 'n':
 			dst = append(dst, '\n')
 		case 'r':
@@ -74,8 +73,9 @@ func (f field) appendTo(dst, data []byte) []byte {
 		default: // " \ /
 			dst = append(dst, c)
 		}
-		run = j + 2
+		run = j + 1
 	}
+	return append(dst, data[run:f.end]...)
 }
 
 func (f field) empty() bool { return f.start == f.end }
