@@ -440,62 +440,69 @@ func (r *Reader) chunk(ctx context.Context, jobID, step string, seq int, cache *
 // chunk.DecodeLines reads it), or — when f's filter refuses it — as skeletons: one for
 // the whole chunk when its step has one phase (without reading it, when its index
 // entry is enough), else one per event when the skim agrees with the index's count.
+// Each chunk is fetched once, however many ask for it at the same time (the merge and
+// a prefetch): what the filter decides is made inside that one load.
 func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chunk.Ref, f *fetcher) (*chunk.Chunk, error) {
 	name := chunk.Name(jobID, step, ref.Seq)
-	var raw []byte
-	if want := f.want; want != nil {
-		// A skeleton is kept under a name of its own: a decoded chunk serves either.
-		if c, ok := f.cache.peek(name); ok {
-			return c, nil
+	want := f.want
+	if want == nil {
+		key := name
+		if f.lines != 0 {
+			key = fmt.Sprintf("%s#lines%d", name, f.lines)
 		}
-		phase, whole := f.phases[step], f.whole(step, ref)
-		if f.unread(step, ref) {
-			return chunkSkeleton(ref, phase), nil
-		}
-		key := name + "#skim"
-		if whole {
-			key = name + "#whole"
-		}
-		skel, err := f.cache.get(key, func() (*chunk.Chunk, int64, error) {
+		return f.cache.get(key, func() (*chunk.Chunk, int64, error) {
 			b, err := r.Archive.Chunk(ctx, jobID, step, ref.Seq)
 			if err != nil {
 				return nil, 0, err
 			}
-			if (want.Ref == nil || want.Ref(ref)) && (want.Bytes == nil || want.Bytes(ref, b)) {
-				raw = b
-				return nil, 0, errWanted
-			}
-			if whole {
-				return chunkSkeleton(ref, phase), 512, nil
-			}
-			return skeleton(b, ref.Count)
+			return decode(name, b, f.lines)
 		})
-		if err == nil {
-			return skel, nil
-		}
-		if !errors.Is(err, errWanted) && !errors.Is(err, errNotSkimmed) {
-			return nil, err
-		}
 	}
-	key, decode, cost := name, chunk.Decode, decodedCost
-	if f.lines != 0 {
-		key, cost = fmt.Sprintf("%s#lines%d", name, f.lines), linesCost
-		decode = func(b []byte) (chunk.Chunk, error) { return chunk.DecodeLines(b, f.lines) }
+	phase, whole := f.phases[step], f.whole(step, ref)
+	if f.unread(step, ref) {
+		return chunkSkeleton(ref, phase), nil
+	}
+	// Whole and per-event skeletons are kept apart: a read that must count inside a
+	// chunk asks again without the step's phase (see fromArchive).
+	key := name + "#skim"
+	if whole {
+		key = name + "#whole"
 	}
 	return f.cache.get(key, func() (*chunk.Chunk, int64, error) {
-		b := raw
-		if b == nil {
-			var err error
-			if b, err = r.Archive.Chunk(ctx, jobID, step, ref.Seq); err != nil {
-				return nil, 0, err
-			}
-		}
-		c, err := decode(b)
+		b, err := r.Archive.Chunk(ctx, jobID, step, ref.Seq)
 		if err != nil {
-			return nil, 0, fmt.Errorf("chunk %s: %w: %w", name, ports.ErrUnavailable, err)
+			return nil, 0, err
 		}
-		return &c, cost(&c), nil
+		if (want.Ref == nil || want.Ref(ref)) && (want.Bytes == nil || want.Bytes(ref, b)) {
+			return decode(name, b, 0) // it may hold what the scan wants
+		}
+		if whole {
+			return chunkSkeleton(ref, phase), 512, nil
+		}
+		if sk, size, ok := skeleton(b, ref.Count); ok {
+			return sk, size, nil
+		}
+		return decode(name, b, 0) // not in the shape a skim reads
 	})
+}
+
+// decode is a chunk's bytes decoded — as lines in format when set — with about the
+// memory it holds.
+func decode(name string, b []byte, format event.LineFormat) (*chunk.Chunk, int64, error) {
+	var c chunk.Chunk
+	var err error
+	if format != 0 {
+		c, err = chunk.DecodeLines(b, format)
+	} else {
+		c, err = chunk.Decode(b)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("chunk %s: %w: %w", name, ports.ErrUnavailable, err)
+	}
+	if format != 0 {
+		return &c, linesCost(&c), nil
+	}
+	return &c, decodedCost(&c), nil
 }
 
 // decodedCost is about the memory a decoded chunk holds: an event costs its strings
@@ -630,18 +637,13 @@ func (r *Reader) scan(ctx context.Context, jobID string, after event.ID, pageSiz
 	}
 }
 
-var (
-	errWanted     = errors.New("the chunk may hold what the scan wants")
-	errNotSkimmed = errors.New("the chunk is not in the shape a skim reads")
-)
-
 // skeleton is a chunk's events as ids and phases only (see Page): one string holds
 // every id and every distinct phase, so a skimmed chunk costs a few allocations, not
 // one per event.
-func skeleton(raw []byte, count int) (*chunk.Chunk, int64, error) {
+func skeleton(raw []byte, count int) (*chunk.Chunk, int64, bool) {
 	sk, ok := chunk.Skim(raw, nil)
 	if !ok || count > 0 && len(sk) != count || count == 0 {
-		return nil, 0, errNotSkimmed
+		return nil, 0, false
 	}
 	n := 0
 	for _, s := range sk {
@@ -666,7 +668,7 @@ func skeleton(raw []byte, count int) (*chunk.Chunk, int64, error) {
 		}
 		evs[i].Phase = p
 	}
-	return &chunk.Chunk{Events: evs}, int64(len(ids)) + int64(len(evs))*300 + 512, nil
+	return &chunk.Chunk{Events: evs}, int64(len(ids)) + int64(len(evs))*300 + 512, true
 }
 
 // ScanLines is Scan for a caller that only writes the events as lines in format:
