@@ -36,9 +36,9 @@ const (
 // Grow makes room for n more bytes of strings.
 func (s *Strings) Grow(n int) { s.b.Grow(n) }
 
-// Add stores p and returns it as a string. strings.Builder never changes bytes it
+// add stores p and returns it as a string. strings.Builder never changes bytes it
 // has written (growing copies them), so what String returned stays valid.
-func (s *Strings) Add(p []byte) string {
+func (s *Strings) add(p []byte) string {
 	start := s.b.Len()
 	s.b.Write(p)
 	return s.b.String()[start:]
@@ -235,9 +235,9 @@ func (s *Strings) field(f field, shared int, data []byte) string {
 	var v string
 	if f.esc {
 		s.tmp = f.appendTo(s.tmp[:0], data)
-		v = s.Add(s.tmp)
+		v = s.add(s.tmp)
 	} else {
-		v = s.Add(data[f.start:f.end])
+		v = s.add(data[f.start:f.end])
 	}
 	if shared >= 0 {
 		s.last[shared] = v
@@ -312,7 +312,7 @@ func DecodeLineIn(data []byte, s *Strings, f LineFormat) (e Event, ok bool) {
 		e.ID = s.field(o.id, -1, data)
 	}
 	s.tmp = o.appendText(s.tmp[:0], data)
-	e.Line = s.Add(s.tmp)
+	e.Line = s.add(s.tmp)
 	return e, true
 }
 
