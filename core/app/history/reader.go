@@ -125,6 +125,9 @@ type fetcher struct {
 	// are fetched ahead, so what is fetched is used before the cache lets it go.
 	plan           []planned
 	reached, ahead int
+	// inWindow and inEvents count the chunks of plan[reached:ahead] that are read
+	// (not refused from their index entry), and their events.
+	inWindow, inEvents int
 	// page is a scan's page buffer, reused from one page to the next (each returns
 	// before the next read).
 	page []event.Event
@@ -179,16 +182,13 @@ func (f *fetcher) planFor(idx *chunk.Index, after event.ID) {
 // load says why.
 func (r *Reader) prefetch(ctx context.Context, jobID string, pos event.ID, f *fetcher) {
 	for f.reached < len(f.plan) && f.plan[f.reached].first.Compare(pos) <= 0 {
+		if p := f.plan[f.reached]; f.reached < f.ahead && !f.unread(p.step, p.ref) {
+			f.inWindow, f.inEvents = f.inWindow-1, f.inEvents-p.ref.Count
+		}
 		f.reached++
 	}
 	f.ahead = max(f.ahead, f.reached)
-	fetched, events := 0, 0
-	for _, p := range f.plan[f.reached:f.ahead] {
-		if !f.unread(p.step, p.ref) {
-			fetched, events = fetched+1, events+p.ref.Count
-		}
-	}
-	for ; f.ahead < len(f.plan) && fetched < f.window && events < aheadEvents; f.ahead++ {
+	for ; f.ahead < len(f.plan) && f.inWindow < f.window && f.inEvents < aheadEvents; f.ahead++ {
 		p := f.plan[f.ahead]
 		if f.unread(p.step, p.ref) {
 			continue // a skeleton from its index entry: nothing to fetch
@@ -198,12 +198,23 @@ func (r *Reader) prefetch(ctx context.Context, jobID string, pos event.ID, f *fe
 		default:
 			return
 		}
-		fetched, events = fetched+1, events+p.ref.Count
+		f.inWindow, f.inEvents = f.inWindow+1, f.inEvents+p.ref.Count
 		go func() {
 			defer func() { <-r.slots }()
 			r.chunkFiltered(ctx, jobID, p.step, p.ref, f)
 		}()
 	}
+}
+
+// asLines turns the stream's events that a page hands out into lines, in a scan of
+// lines (only those: a page the archive fills leaves the rest unformatted).
+func (f *fetcher) asLines(evs []event.Event) []event.Event {
+	if f.lines != 0 {
+		for i := range evs {
+			evs[i] = evs[i].LineOnly(f.lines)
+		}
+	}
+	return evs
 }
 
 // unread: the filter refuses p from its index entry alone, so it is one skeleton
@@ -255,17 +266,12 @@ func (r *Reader) read(ctx context.Context, jobID string, after event.ID, max int
 	if ferr == nil && after.IsZero() && r.Index == nil {
 		held = true // from the start, without an archive: the stream is all there is
 	}
-	if f.lines != 0 {
-		for i := range evs {
-			evs[i] = evs[i].LineOnly(f.lines)
-		}
-	}
 	if held || (ferr != nil && r.Index == nil) {
-		return Page{Events: evs, End: len(evs) < max}, nil
+		return Page{Events: f.asLines(evs), End: len(evs) < max}, nil
 	}
 	if r.Index == nil {
 		// The resume point was trimmed and nothing else keeps what followed it.
-		p := Page{Events: evs, End: len(evs) < max}
+		p := Page{Events: f.asLines(evs), End: len(evs) < max}
 		if !after.Adjacent(firstID) {
 			p.Gap = &event.Gap{After: after.String(), FirstAvailable: first, Reason: event.GapReasonTrimmed}
 		}
@@ -274,7 +280,7 @@ func (r *Reader) read(ctx context.Context, jobID string, after event.ID, max int
 	idx, err := r.index(ctx, jobID, first)
 	if errors.Is(err, ports.ErrNotFound) {
 		// Nothing archived for this run (yet): the stream as it is.
-		p := Page{Events: evs, End: len(evs) < max}
+		p := Page{Events: f.asLines(evs), End: len(evs) < max}
 		if ferr == nil && !after.IsZero() && !after.Adjacent(firstID) {
 			p.Gap = &event.Gap{After: after.String(), FirstAvailable: first, Reason: event.GapReasonTrimmed}
 		}
@@ -292,7 +298,7 @@ func (r *Reader) read(ctx context.Context, jobID string, after event.ID, max int
 		return p, err
 	}
 	// The archive is read up to the stream's first id: the stream continues it.
-	p.Events = append(p.Events, evs[:min(len(evs), max-len(p.Events))]...)
+	p.Events = append(p.Events, f.asLines(evs[:min(len(evs), max-len(p.Events))])...)
 	p.End = len(p.Events) < max
 	return p, nil
 }
