@@ -141,6 +141,12 @@ type Ended struct {
 	Completeness Completeness
 	Missing      string
 	MissingLines int64
+	// Init: an init container (a batch pod's import-query-batches is not the batch).
+	Init bool
+	// Memory and CPU are the container's limits from its pod spec ("" if none): the
+	// limits a memory cause names when the Job's template cannot be read.
+	Memory string
+	CPU    string
 }
 
 // ErrInvalid is wrapped by every error Validate returns.

@@ -242,6 +242,15 @@ func TestPublisherAndContainerEndedFieldsRoundTrip(t *testing.T) {
 	if err != nil || got.Ended == nil || *got.Ended != *n.Ended {
 		t.Fatalf("decoded %+v (%v), want %+v", got.Ended, err, n.Ended)
 	}
+	// An init container and the limits of its pod spec.
+	n.Ended.Init, n.Ended.Memory, n.Ended.CPU = true, "62Gi", "15"
+	b = n.AppendJSON(nil)
+	if want := `"missing_lines":12,"init":true,"limit":{"memory":"62Gi","cpu":"15"}}`; !strings.HasSuffix(string(b), want) {
+		t.Fatalf("container_ended init and limit:\n%s\nwant suffix\n%s", b, want)
+	}
+	if got, err := Decode(b); err != nil || got.Ended == nil || *got.Ended != *n.Ended {
+		t.Fatalf("decoded %+v (%v), want %+v", got.Ended, err, n.Ended)
+	}
 	for _, bad := range []func(*Event){
 		func(e *Event) { e.PubID, e.Seq = "XYZ", 1 },
 		func(e *Event) { e.PubID, e.Seq = "0123456789abcdef", 0 },

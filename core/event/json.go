@@ -81,6 +81,10 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 			dst = append(dst, `,"missing_lines":`...)
 			dst = strconv.AppendInt(dst, d.MissingLines, 10)
 		}
+		if d.Init {
+			dst = append(dst, `,"init":true`...)
+		}
+		dst = appendLimit(dst, d.Memory, d.CPU)
 	}
 	if d := e.Detail; d != nil {
 		dst = d.appendJSON(dst)
@@ -114,20 +118,25 @@ func (d *Detail) appendJSON(dst []byte) []byte {
 	}
 	str("batch", d.Batch)
 	str("state", d.State)
-	if d.Memory != "" || d.CPU != "" {
-		dst = append(dst, `,"limit":{`...)
-		if d.Memory != "" {
-			dst = AppendJSONString(append(dst, `"memory":`...), d.Memory)
-		}
-		if d.CPU != "" {
-			if d.Memory != "" {
-				dst = append(dst, ',')
-			}
-			dst = AppendJSONString(append(dst, `"cpu":`...), d.CPU)
-		}
-		dst = append(dst, '}')
+	return appendLimit(dst, d.Memory, d.CPU)
+}
+
+// appendLimit writes `,"limit":{"memory":..,"cpu":..}`, nothing when both are empty.
+func appendLimit(dst []byte, memory, cpu string) []byte {
+	if memory == "" && cpu == "" {
+		return dst
 	}
-	return dst
+	dst = append(dst, `,"limit":{`...)
+	if memory != "" {
+		dst = AppendJSONString(append(dst, `"memory":`...), memory)
+	}
+	if cpu != "" {
+		if memory != "" {
+			dst = append(dst, ',')
+		}
+		dst = AppendJSONString(append(dst, `"cpu":`...), cpu)
+	}
+	return append(dst, '}')
 }
 
 // appendTime writes t as a JSON string in TimeLayout, "" when zero.
@@ -187,6 +196,7 @@ type wire struct {
 	Completeness string `json:"completeness"`
 	Missing      string `json:"missing"`
 	MissingLines int64  `json:"missing_lines"`
+	Init         bool   `json:"init"`
 
 	Object  string `json:"object"`
 	Type    string `json:"type"`
@@ -230,7 +240,8 @@ func Decode(data []byte) (Event, error) {
 	}
 	if w.Notice == NoticeContainerEnded {
 		d := &Ended{Reason: w.Reason, StartedAt: parseTime(w.StartedAt), FinishedAt: parseTime(w.FinishedAt),
-			Completeness: Completeness(w.Completeness), Missing: w.Missing, MissingLines: w.MissingLines}
+			Completeness: Completeness(w.Completeness), Missing: w.Missing, MissingLines: w.MissingLines,
+			Init: w.Init, Memory: w.Limit.Memory, CPU: w.Limit.CPU}
 		if w.ExitCode != nil {
 			d.ExitCode = *w.ExitCode
 		}

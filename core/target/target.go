@@ -196,6 +196,8 @@ type Target struct {
 	ExitCode               int
 	Reason                 string
 	Last                   Ended // the instance before this one (Container.Last)
+	// MemoryLimit and CPULimit are the container's limits from the pod spec.
+	MemoryLimit, CPULimit string
 }
 
 // Key identifies a target across restarts of the collector: pod UID, container name
@@ -218,7 +220,8 @@ func Targets(r Run, p Pod) []Target {
 		for _, c := range group.cs {
 			out = append(out, Target{Namespace: p.Namespace, Pod: p.Name, PodUID: p.UID, Container: c.Name,
 				ContainerID: c.ID, Init: group.init, Phase: phase, State: c.State, Restart: c.RestartCount,
-				StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, ExitCode: c.ExitCode, Reason: c.Reason, Last: c.Last})
+				StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, ExitCode: c.ExitCode, Reason: c.Reason, Last: c.Last,
+				MemoryLimit: c.MemoryLimit, CPULimit: c.CPULimit})
 		}
 	}
 	return out

@@ -622,7 +622,7 @@ func (rs *runState) finish(ctx context.Context, f *tstate, cause error, gone boo
 	t, cp, read := f.t, f.cp, f.read
 	rs.mu.Unlock()
 	d := &event.Ended{ExitCode: t.ExitCode, Reason: t.Reason, StartedAt: t.StartedAt, FinishedAt: t.FinishedAt,
-		Completeness: event.Complete}
+		Completeness: event.Complete, Init: t.Init, Memory: t.MemoryLimit, CPU: t.CPULimit}
 	switch {
 	case gone && !read && cp.Lines == 0:
 		d.Completeness = event.Missed
