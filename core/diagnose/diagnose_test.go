@@ -121,7 +121,7 @@ func TestVerdicts(t *testing.T) {
 		{"OOMKilled then retried and succeeded", jobs(3).done(0, time.Minute).done(2, time.Minute).line(time.Minute, b(1), "x").
 			ended(2*time.Minute, time.Minute, b(1), 0, 137, "OOMKilled").line(3*time.Minute, b(1)+"b", "again").
 			ended(4*time.Minute, time.Minute, b(1)+"b", 1, 0, "Completed").job(4*time.Minute, 1, BatchSucceeded, ""),
-			"completed", 5 * time.Minute, StateSucceeded, "All 3 batches succeeded, 1 batch after a retry", "OOMKilled", "batch-len"},
+			"completed", 5 * time.Minute, StateSucceeded, "All 3 batches succeeded, 1 batch after a retry", "", ""},
 		{"OOMKilled twice then BackoffLimitExceeded", jobs(2).done(0, time.Minute).line(time.Minute, b(1), "x").
 			ended(2*time.Minute, time.Minute, b(1), 0, 137, "OOMKilled").line(3*time.Minute, b(1)+"b", "x").
 			ended(4*time.Minute, time.Minute, b(1)+"b", 1, 137, "OOMKilled").
@@ -145,7 +145,7 @@ func TestVerdicts(t *testing.T) {
 		{"subscription core quota at submit", (&feed{}).line(0, "", "[1/5] Writing configuration").
 			line(time.Second, "", "ERROR: Operation could not be completed because the subscription has reached its quota of 'standardESv3Family' cores").
 			command(2*time.Second, 7),
-			"failed", time.Minute, StateFailed, "elastic-blast submit failed with exit code 7 (a missing dependency or a cloud vendor limit)", "", "quota"},
+			"failed", time.Minute, StateFailed, "elastic-blast submit failed: the subscription's vCPU quota is too small for the cluster (exit code 7).", "QuotaExceeded", "num-nodes"},
 		{"ImagePullBackOff", jobs(1).waiting(time.Minute, b(0), "ImagePullBackOff", `Back-off pulling image "elbacr.azurecr.io/ncbi/elb:1.4.1"`),
 			"running", 2 * time.Minute, StateRunning, "waiting (ImagePullBackOff)", "ImagePullBackOff", "registry"},
 		{"image pull failed event", jobs(1).k8s(time.Minute, "Pod/"+b(0), "Warning", "Failed", `Failed to pull image "elbacr.azurecr.io/ncbi/elb:1.4.1": not found`),
@@ -154,7 +154,11 @@ func TestVerdicts(t *testing.T) {
 			k8s(2*time.Minute, "Pod/"+b(1), "Warning", "Evicted", "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi").
 			ended(2*time.Minute, time.Minute, b(1), 0, 137, "Evicted").line(3*time.Minute, b(1)+"b", "x").
 			ended(4*time.Minute, time.Minute, b(1)+"b", 1, 0, "Completed").job(4*time.Minute, 1, BatchSucceeded, ""),
-			"completed", 5 * time.Minute, StateSucceeded, "1 batch after a retry", "Evicted", "local SSD"},
+			"completed", 5 * time.Minute, StateSucceeded, "1 batch after a retry", "", ""},
+		{"Evicted for ephemeral storage, retry pending", jobs(2).done(0, time.Minute).line(time.Minute, b(1), "x").
+			k8s(2*time.Minute, "Pod/"+b(1), "Warning", "Evicted", "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi").
+			ended(2*time.Minute, time.Minute, b(1), 0, 137, "Evicted"),
+			"running", 3 * time.Minute, StateRunning, "1 of 2 batches done, 0 running, 1 pending", "Evicted", "local SSD"},
 		{"Evicted, its container killed as ContainerStatusUnknown: one cause", jobs(1).line(time.Minute, b(0), "x").
 			k8s(2*time.Minute, "Pod/"+b(0), "Warning", "Evicted", "The node was low on resource: ephemeral-storage.").
 			ended(2*time.Minute, time.Minute, b(0), 0, 137, "ContainerStatusUnknown").job(2*time.Minute, 0, BatchFailed, "BackoffLimitExceeded"),
@@ -237,8 +241,10 @@ func TestBatchState(t *testing.T) {
 		{"waiting", Batch{Waiting: "Unschedulable"}, BatchPending},
 		{"lines arriving", Batch{Job: "j", JobState: BatchActive, Live: []string{"p/blast/1"}}, BatchRunning},
 		{"failed attempt, Job retries", Batch{Job: "j", JobState: BatchActive, Attempts: []Attempt{ended(137, "OOMKilled")}}, BatchPending},
-		{"failed attempt, no Job known", Batch{Attempts: []Attempt{ended(137, "OOMKilled")}}, BatchFailed},
-		{"retry succeeded", Batch{Attempts: []Attempt{ended(1, "Error"), ended(0, "Completed")}}, BatchSucceeded},
+		{"failed attempt, no Job known: a retry may come", Batch{Attempts: []Attempt{ended(137, "OOMKilled")}}, BatchPending},
+		{"failed attempt, the Job's failure said by its event", Batch{JobEnded: "BackoffLimitExceeded", Attempts: []Attempt{ended(137, "OOMKilled")}}, BatchFailed},
+		{"retry succeeded, no Job known", Batch{Attempts: []Attempt{ended(1, "Error"), ended(0, "Completed")}}, BatchSucceeded},
+		{"attempt ended, its Job not yet: still running", Batch{Job: "j", JobState: BatchActive, Attempts: []Attempt{ended(0, "Completed")}}, BatchRunning},
 		{"the Job failed", Batch{JobState: BatchFailed, Live: []string{"p/blast/1"}}, BatchFailed},
 		{"the Job succeeded", Batch{JobState: BatchSucceeded}, BatchSucceeded},
 	}
@@ -285,7 +291,7 @@ func TestProgressAndETA(t *testing.T) {
 	f := jobs(10)
 	// Three batches of 2, 4 and 6 minutes ended: median 4 min.
 	for i, d := range []time.Duration{2, 4, 6} {
-		f.line(0, b(i), "start").ended(d*time.Minute, d*time.Minute, b(i), 0, 0, "Completed")
+		f.line(0, b(i), "start").ended(d*time.Minute, d*time.Minute, b(i), 0, 0, "Completed").job(d*time.Minute, i, BatchSucceeded, "")
 	}
 	for i := 3; i < 5; i++ {
 		f.line(7*time.Minute, b(i), "start")
@@ -317,7 +323,8 @@ func TestProgressAndETA(t *testing.T) {
 func TestBatchStatesForTheTable(t *testing.T) {
 	f := jobs(3).waiting(time.Minute, b(2), "Unschedulable", "0/3 nodes are available: 3 Insufficient memory.").
 		line(time.Minute, b(1), "x").ended(2*time.Minute, time.Minute, b(1), 0, 1, "Error").
-		line(3*time.Minute, b(1)+"b", "x").ended(4*time.Minute, time.Minute, b(1)+"b", 1, 0, "Completed")
+		line(3*time.Minute, b(1)+"b", "x").ended(4*time.Minute, time.Minute, b(1)+"b", 1, 0, "Completed").
+		job(4*time.Minute, 1, BatchSucceeded, "")
 	d := f.tracker().Diagnose(Run{Status: "running", Now: t0.Add(5 * time.Minute)})
 	if len(d.Batches) != 3 || d.Batches[0].Batch != "000" || d.Batches[2].Batch != "002" {
 		t.Fatalf("%+v", d.Batches)
@@ -326,7 +333,7 @@ func TestBatchStatesForTheTable(t *testing.T) {
 		w.Limit == nil || w.Limit.Memory != "62Gi" {
 		t.Fatalf("pending batch %+v", w)
 	}
-	if r := d.Batches[1]; r.State != BatchSucceeded || len(r.Attempts) != 2 || r.Attempts[0].ExitCode != 1 || r.Attempts[0].Reason != "Error" {
+	if r := d.Batches[1]; r.State != BatchSucceeded || r.Retries != 1 || len(r.Attempts) != 2 || r.Attempts[0].ExitCode != 1 || r.Attempts[0].Reason != "Error" {
 		t.Fatalf("retried batch %+v", r)
 	}
 }

@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -50,11 +51,29 @@ func ExitMeaning(kind string, code int) string {
 	return blastExits[code]
 }
 
-// Hint is advice for a cause in ElasticBLAST's own terms (the hints table of docs/api.md §8).
-// Message is Kubernetes' text for the cause (an event's or a waiting pod's), which
-// tells apart causes that share a reason. It is "" when the table has nothing to say.
-func Hint(c Cause, message string) string {
-	msg := strings.ToLower(message)
+// batchContainers are ElasticBLAST's batch containers: the blast container runs the
+// BLAST program, and results-export exits with BLAST's own exit code.
+func batchContainer(name string) bool { return name == "blast" || name == "results-export" }
+
+// blastCode is the BLAST program's exit code behind a cause, when it is known to be
+// one: the job script's "run end" line said it, or a batch container ended with
+// Error and that code (ElasticBLAST passes BLAST's code on). 0 when not known.
+func blastCode(c Cause, blastExit *int) int {
+	if blastExit != nil && *blastExit != 0 {
+		return *blastExit
+	}
+	if c.Kind == KindContainer && c.ExitCode != nil && (c.Reason == "Error" || c.Reason == "") && batchContainer(c.Container) {
+		return *c.ExitCode
+	}
+	return 0
+}
+
+// hintFor is advice for a cause in ElasticBLAST's own terms (the hints table of
+// docs/api.md §8), "" when the table has nothing to say. The cause's reason comes
+// first, then its message (a Kubernetes message or the error line it was matched on),
+// and an exit code only where reason and message leave it BLAST's or elastic-blast's.
+func hintFor(c Cause, blastExit *int) string {
+	msg := strings.ToLower(c.Message)
 	switch c.Reason {
 	case "OOMKilled":
 		lim := ""
@@ -102,43 +121,51 @@ func Hint(c Cause, message string) string {
 	case "FailedCreate":
 		return "Kubernetes could not create the batch's pod: quota or admission rules of the namespace refuse it."
 	}
-	if c.ExitCode != nil && *c.ExitCode != 0 {
-		code := *c.ExitCode
-		if c.Kind == KindSubmit {
-			switch code {
-			case 1:
-				return "elastic-blast submit refused its input: check the config file, the query file and the BLAST options."
-			case 2:
-				return "elastic-blast submit could not use the BLAST database: check the db name and that it is reachable."
-			case 5:
-				return "elastic-blast submit timed out: the cluster may be slow to start; try again, or raise the timeout."
-			case 6:
-				return "elastic-blast could not write the results: check the results bucket or container and its permissions."
-			case 7:
-				return "A tool or a cloud limit is missing: check that az and kubectl are installed and the subscription's quota."
-			case 8:
-				return "elastic-blast could not talk to the cluster: check the cluster is running and your credentials for it."
-			case 9:
-				return "elastic-blast submit was interrupted: submit the run again."
-			}
-			return ""
-		}
+	if r, ok := ruleNamed(c.Reason); ok {
+		return r.Hint
+	}
+	if r, ok := MatchMessage(c.Message); ok {
+		return r.Hint
+	}
+	if c.ExitCode == nil || *c.ExitCode == 0 {
+		return ""
+	}
+	code := *c.ExitCode
+	if c.Kind == KindSubmit {
 		switch code {
 		case 1:
-			return "BLAST refused the query or its options: check the query file and the options in the config."
+			return "elastic-blast submit refused its input: check the config file, the query file and the BLAST options."
 		case 2:
-			return "BLAST could not read its database: check the db name and that the database was staged on the node."
-		case 3:
-			return "BLAST's engine failed: read the batch's last lines; retrying the batch may help."
-		case 4:
-			return "BLAST ran out of memory: raise mem-limit in the ElasticBLAST config, or lower batch-len."
+			return "elastic-blast submit could not use the BLAST database: check the db name and that it is reachable."
+		case 5:
+			return "elastic-blast submit timed out: the cluster may be slow to start; try again, or raise the timeout."
 		case 6:
-			return "BLAST could not write its output: check the node's disk and the results location."
-		case 137:
-			return "The container was killed: raise mem-limit if it ran out of memory, or the timeout if it ran out of time."
+			return "elastic-blast could not write the results: check the results bucket or container and its permissions."
+		case 7:
+			return "A tool or a cloud limit is missing: check that az and kubectl are installed and the subscription's quota."
+		case 8:
+			return "elastic-blast could not talk to the cluster: check the cluster is running and your credentials for it."
+		case 9:
+			return "elastic-blast submit was interrupted: submit the run again."
 		}
+		return ""
 	}
-	return ""
+	switch blastCode(c, blastExit) {
+	case 1:
+		return "BLAST refused the query or its options: check the query file and the options in the config."
+	case 2:
+		return "BLAST could not read its database: check the db name and that the database was staged on the node."
+	case 3:
+		return "BLAST's engine failed: read the batch's last lines; retrying the batch may help."
+	case 4:
+		return "BLAST ran out of memory: raise mem-limit in the ElasticBLAST config, or lower batch-len."
+	case 6:
+		return "BLAST could not write its output: check the node's disk and the results location."
+	}
+	if code == 137 {
+		return "The container was killed (SIGKILL): by the kubelet for memory, or for its time limit; its last lines and the run's events say which."
+	}
+	return "The container exited with " + strconv.Itoa(code) + ": its last lines say why."
 }
 
 // describe is a cause in a few words for a headline: "was OOMKilled (exit 137, limit
@@ -150,7 +177,9 @@ func describe(c Cause) string {
 		b.WriteString("was OOMKilled")
 	case c.Kind == KindContainer && c.ExitCode != nil:
 		fmt.Fprintf(&b, "exited with %d", *c.ExitCode)
-		if m := ExitMeaning(c.Kind, *c.ExitCode); m != "" {
+		if r, ok := MatchMessage(c.Message); ok {
+			fmt.Fprintf(&b, " (%s)", r.Headline)
+		} else if m := ExitMeaning(c.Kind, blastCode(c, nil)); blastCode(c, nil) != 0 && m != "" {
 			fmt.Fprintf(&b, " (%s)", m)
 		}
 		if c.Reason != "" && c.Reason != "Error" {
