@@ -244,7 +244,8 @@ var (
 // issueWords are what the error/warning rules look for (summary.Classify), lowered:
 // a chunk with none of them holds no issue.
 var issueWords = [][]byte{[]byte("error"), []byte("fatal"), []byte("traceback"), []byte("warn"), []byte("exit code"),
-	[]byte("exit status "), []byte("exited with "), []byte("exit_code=")}
+	[]byte("exit status "), []byte("exited with "), []byte("exit_code="), []byte(`"notice":"k8s_event"`),
+	[]byte(`"notice":"waiting"`)}
 
 // filter tells which chunks may hold a match, so that a search decodes only those (the
 // search at the speed of the bytes). With issues=1, a chunk the index counts no issue
@@ -257,7 +258,7 @@ var issueWords = [][]byte{[]byte("error"), []byte("fatal"), []byte("traceback"),
 func (q *SearchQuery) filter(needle string) *history.Filter {
 	f := &history.Filter{}
 	if q.Issues {
-		f.Ref = func(ref chunk.Ref) bool { return ref.Issues == nil || *ref.Issues > 0 }
+		f.Ref = func(ref chunk.Ref) bool { return !ref.IssuesKnown() || *ref.Issues > 0 }
 	}
 	var want []byte
 	if needle != "" {
@@ -281,7 +282,7 @@ func (q *SearchQuery) filter(needle string) *history.Filter {
 		if want != nil && !containsFoldASCII(raw, want) {
 			return false
 		}
-		if q.Issues && ref.Issues == nil {
+		if q.Issues && !ref.IssuesKnown() {
 			for _, w := range issueWords {
 				if containsFoldASCII(raw, w) {
 					return true

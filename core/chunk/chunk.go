@@ -182,7 +182,12 @@ type Ref struct {
 	// finalizer, an index written before blastlog counted them). A search for issues
 	// does not read a chunk with 0.
 	Issues *int `json:"issues,omitempty"`
+	// Rule is the summary.RuleVersion Issues was counted under (0: before versions).
+	Rule int `json:"rule,omitempty"`
 }
+
+// IssuesKnown: Issues was counted under the rules in force, so 0 means none.
+func (r Ref) IssuesKnown() bool { return r.Issues != nil && r.Rule >= summary.RuleVersion }
 
 // RefOf describes c for the index.
 func RefOf(c *Chunk) Ref {
@@ -196,7 +201,7 @@ func RefOf(c *Chunk) Ref {
 			issues++
 		}
 	}
-	ref.Issues = &issues
+	ref.Issues, ref.Rule = &issues, summary.RuleVersion
 	return ref
 }
 

@@ -12,6 +12,11 @@ import (
 	"github.com/blastlog/blastlog/core/fold"
 )
 
+// RuleVersion numbers the rules Classify applies: an archive index's per-chunk issue
+// counts made under an older version are not trusted to skip a chunk (2: Warning
+// events and waiting notices became warnings).
+const RuleVersion = 2
+
 // Level is how a line is flagged by the keyword rules.
 type Level uint8
 
@@ -27,11 +32,24 @@ const (
 //   - warning: the line contains WARN (so WARNING too) or warning: (any case).
 //
 // stderr alone flags nothing (ElasticBLAST logs INFO to stderr); it is counted apart.
-// Collector notices are never flagged, except a container_ended one with a non-zero
-// exit, which is an error.
+// Of the collector's notices, a container_ended one with a non-zero exit is an error,
+// and a Kubernetes Warning event (k8s_event) or a pod waiting for a reason (waiting)
+// is a warning; the others are never flagged.
 func Classify(e *event.Event) Level {
 	l := e.Line
-	if e.Notice != "" && e.Notice != "container_ended" {
+	switch e.Notice {
+	case "", event.NoticeContainerEnded:
+	case event.NoticeK8sEvent:
+		if d := e.Detail; d != nil && (d.Type == "" || d.Type == "Warning") {
+			return Warning
+		}
+		return None
+	case event.NoticeWaiting:
+		if d := e.Detail; d != nil && d.Reason != "" {
+			return Warning
+		}
+		return None
+	default:
 		return None
 	}
 	if strings.Contains(l, "ERROR") || strings.Contains(l, "Error:") || strings.Contains(l, "FATAL") ||

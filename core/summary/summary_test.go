@@ -36,6 +36,25 @@ func TestClassify(t *testing.T) {
 			t.Errorf("%q (%s): %d, want %d", c.line, c.notice, got, c.want)
 		}
 	}
+	// Kubernetes Warning events and pods waiting for a reason are warnings; a Normal
+	// event and the collector's plain "waiting to start" are not.
+	for _, c := range []struct {
+		notice string
+		d      event.Detail
+		want   Level
+	}{
+		{event.NoticeK8sEvent, event.Detail{Type: "Warning", Reason: "FailedScheduling"}, Warning},
+		{event.NoticeK8sEvent, event.Detail{Type: "Warning", Reason: "BackoffLimitExceeded"}, Warning},
+		{event.NoticeK8sEvent, event.Detail{Type: "Normal", Reason: "Scheduled"}, None},
+		{event.NoticeWaiting, event.Detail{Reason: "Unschedulable"}, Warning},
+		{event.NoticeWaiting, event.Detail{}, None},
+		{event.NoticeBatch, event.Detail{State: "failed", Reason: "BackoffLimitExceeded"}, None},
+	} {
+		e := event.Event{Line: "Pod/x " + c.d.Reason + ": ERROR in its text", Notice: c.notice, Detail: &c.d}
+		if got := Classify(&e); got != c.want {
+			t.Errorf("%s %+v: %d, want %d", c.notice, c.d, got, c.want)
+		}
+	}
 }
 
 func TestAddCountsPerStepAndContainer(t *testing.T) {
