@@ -21,14 +21,21 @@ type Archive interface {
 	Chunks(ctx context.Context, jobID string) (map[string][]chunk.Ref, error)
 }
 
-// ArchiveIndex keeps one index per run beside its chunks, written conditionally so
-// that two archivers cannot both win.
-type ArchiveIndex interface {
+// IndexStore keeps one index per run, written conditionally so that two writers
+// cannot both win: the archive's (beside its chunks), and the run's kept summary in
+// the hot tier (the index without its chunk lists: counts, diagnosis, gaps, record),
+// which every run has, with or without an archive.
+type IndexStore interface {
 	// Index reads the run's index and its version: ErrNotFound, ErrUnavailable.
 	Index(ctx context.Context, jobID string) (idx chunk.Index, version string, err error)
 	// PutIndex replaces the index if its version is still version ("": only if there
 	// is none) and returns the new version: ErrConflict otherwise.
 	PutIndex(ctx context.Context, idx chunk.Index, version string) (string, error)
+}
+
+// ArchiveIndex is the archive's IndexStore.
+type ArchiveIndex interface {
+	IndexStore
 	// OwnerRuns lists up to limit runs of the owner that the archive holds records of,
 	// newest first.
 	OwnerRuns(ctx context.Context, ownerOID string, limit int) ([]job.Record, error)

@@ -320,3 +320,11 @@ func TestArchiveMarkRaisesTheWritersCap(t *testing.T) {
 		t.Fatalf("without the mark the cap did not apply: %d", n)
 	}
 }
+
+func TestSummariesConformance(t *testing.T) {
+	eachRedis(t, func(t *testing.T, fresh func(*testing.T) redis.UniversalClient) {
+		portstest.TestIndexStore(t, func(t *testing.T) ports.IndexStore {
+			return redisstore.NewSummaries(fresh(t), redisstore.Config{})
+		})
+	})
+}

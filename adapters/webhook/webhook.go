@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/blastlog/blastlog/core/app/notify"
-	"github.com/blastlog/blastlog/core/diagnose"
 )
 
 // Formats.
@@ -169,7 +168,7 @@ func Body(format string, m notify.Message) ([]byte, error) {
 	switch format {
 	case FormatJSON, "":
 		if m.Causes == nil {
-			m.Causes = []diagnose.Cause{}
+			m.Causes = []notify.Cause{}
 		}
 		v = m
 	case FormatTeams:
@@ -203,7 +202,7 @@ func title(m notify.Message) string {
 }
 
 // causeLine is a cause in one line: "batch 013: OOMKilled (exit 137) — hint".
-func causeLine(c diagnose.Cause) string {
+func causeLine(c notify.Cause) string {
 	where := c.Batch
 	if where == "" {
 		where = c.Pod

@@ -191,11 +191,46 @@ func TestHungReceiverHoldsUpNothingElse(t *testing.T) {
 
 // The Teams and Slack bodies carry the title, the headline, the causes and the link,
 // with Slack's markup escaped.
+// No log text leaves the system beyond the headline: a cause's message (the line it
+// was found in) is in no format's body.
+func TestNoLogTextInAnyBody(t *testing.T) {
+	const secretLine = "Error: /shared/requests/batch_005.fa: Stale file handle token=LINE-TEXT-4711"
+	var tr diagnose.Tracker
+	tr.Add(&event.Event{ID: "1-0", Source: event.SourceK8s, Phase: event.PhaseRunning, Pod: "blastn-batch-s00-job-005-abc12",
+		Container: "blast", Line: secretLine, TS: time.Now()})
+	tr.Add(&event.Event{ID: "2-0", Source: event.SourceSystem, Notice: event.NoticeContainerEnded, Phase: event.PhaseRunning,
+		Pod: "blastn-batch-s00-job-005-abc12", Container: "blast", Line: "ended with " + secretLine,
+		Ended: &event.Ended{ExitCode: 1, Reason: "Error", Completeness: event.Complete}, TS: time.Now()})
+	tr.Add(&event.Event{ID: "3-0", Source: event.SourceTerminal, Phase: event.PhaseSubmitting, Line: "ERROR: " + secretLine, TS: time.Now()})
+	code := 1
+	tr.Add(&event.Event{ID: "4-0", Source: event.SourceSystem, Notice: event.NoticeCommandEnded, Phase: event.PhaseSubmitting,
+		Line: "elastic-blast exited with 1", Detail: &event.Detail{ExitCode: &code}, TS: time.Now()})
+	rec := job.Record{JobID: "run-42", OwnerOID: "alice", Status: job.Failed}
+	d := tr.Diagnose(diagnose.Run{Status: string(rec.Status), Now: time.Now()})
+	if len(d.Causes) < 2 {
+		t.Fatalf("causes %+v", d.Causes)
+	}
+	m := notify.NewMessage(rec, d, notify.KindFailed, "https://blastlog.example.org/?run=run-42")
+	for _, format := range []string{FormatJSON, FormatTeams, FormatSlack} {
+		b, err := Body(format, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "LINE-TEXT-4711") || strings.Contains(string(b), "Stale file handle token") ||
+			strings.Contains(string(b), `"message":`) {
+			t.Errorf("%s body carries log text:\n%s", format, b)
+		}
+		if !strings.Contains(string(b), "shared volume") { // the hint is there
+			t.Errorf("%s body lacks the hint:\n%s", format, b)
+		}
+	}
+}
+
 func TestFormats(t *testing.T) {
 	rec, tr := failedRun()
 	d := tr.Diagnose(diagnose.Run{Status: string(rec.Status), Now: time.Now()})
-	m := notify.Message{JobID: rec.JobID, State: d.State, Kind: notify.KindFailed, Headline: d.Headline + " <x>", Causes: d.Causes,
-		URL: "https://blastlog.example.org/?run=run-42"}
+	m := notify.NewMessage(rec, d, notify.KindFailed, "https://blastlog.example.org/?run=run-42")
+	m.Headline += " <x>"
 	teamsBody, err := Body(FormatTeams, m)
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,9 @@ type Reads struct {
 	// Index is the archive's index (summaries of runs Redis forgot); nil without an
 	// archive.
 	Index ports.ArchiveIndex
+	// Kept are the runs' summaries kept beside them in the hot tier (every run's, with
+	// or without an archive): what a summary request reads first.
+	Kept ports.IndexStore
 	// Limit bounds each owner's reads in progress (Admit); nil: no limit.
 	Limit *OwnerLimit
 	// StuckAfter is BLASTLOG_STUCK_AFTER (0: diagnose.DefaultStuckAfter).

@@ -14,8 +14,8 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// summaryTail bounds the events a summary reads beyond what the archive's index
-// counted (the archive's lag, or the whole stream without an archive).
+// summaryTail bounds the events a summary reads beyond what the kept summary counted
+// (the archiver's lag: what arrived since its last index write, a few seconds' worth).
 const summaryTail = 200_000
 
 // RunSummary is what the step headers and the batch table need (docs/api.md §3).
@@ -47,22 +47,28 @@ type SummaryRecord struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// Summary is the run's summary: the archive index's counts (kept as the archiver
-// copies events), plus the events after what that index covers.
+// Summary is the run's summary: the counts and diagnosis kept beside the run (or, for
+// a run Redis forgot, in the archive's index), as the archiver last wrote them, plus
+// the few events after what they cover.
 func (r *Reads) Summary(ctx context.Context, rec job.Record) (RunSummary, error) {
 	run := summary.New()
 	var from event.ID
 	var count int64
-	if r.Index != nil {
-		idx, _, err := r.Index.Index(ctx, rec.JobID)
-		switch {
-		case err == nil:
-			run = idx.Summary.Clone()
-			from, _ = event.ParseID(idx.LastID)
-			count = idx.Count
-		case !errors.Is(err, ports.ErrNotFound):
+	for _, store := range []ports.IndexStore{r.Kept, r.Index} {
+		if store == nil {
+			continue
+		}
+		idx, _, err := store.Index(ctx, rec.JobID)
+		if errors.Is(err, ports.ErrNotFound) {
+			continue
+		}
+		if err != nil {
 			return RunSummary{}, err
 		}
+		run = idx.Summary.Clone()
+		from, _ = event.ParseID(idx.LastID)
+		count = idx.Count
+		break
 	}
 	out := RunSummary{JobID: rec.JobID, Status: string(rec.Status), OwnerOID: rec.OwnerOID, ELBJobID: rec.ELBJobID,
 		CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, LastID: idString(from),

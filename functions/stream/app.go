@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 
 	"github.com/blastlog/blastlog/adapters/httpapi"
@@ -136,7 +137,7 @@ func (c *config) loadStores(g envconf.Getenv) error {
 	if c.Archive, err = envconf.LoadArchive(g, archive); err != nil {
 		return err
 	}
-	if c.Archive.On() && c.Archive.HardMax < c.Redis.Layout.MaxLen {
+	if c.Archive.HardMax < c.Redis.Layout.MaxLen {
 		return errors.New("BLASTLOG_STREAM_HARDMAX must be at least BLASTLOG_STREAM_MAXLEN")
 	}
 	return nil
@@ -176,16 +177,12 @@ func (c *config) loadServing(g envconf.Getenv) error {
 	return nil
 }
 
-// loadNotify: the webhooks, which follow runs through the archiver.
+// loadNotify: the webhooks, which follow every run's diagnosis through the archiver
+// (it keeps the diagnosis with or without an archive).
 func (c *config) loadNotify(g envconf.Getenv) error {
 	var err error
-	if c.Notify, err = envconf.LoadNotify(g); err != nil {
-		return err
-	}
-	if c.Notify.Enabled() && !c.Archive.On() {
-		return errors.New("BLASTLOG_NOTIFY_URLS needs the archive (BLASTLOG_ARCHIVE): the archiver is what follows every run's diagnosis")
-	}
-	return nil
+	c.Notify, err = envconf.LoadNotify(g)
+	return err
 }
 
 // devOverrides are the variables -dev does not honour: it brings its own Redis,
@@ -306,6 +303,8 @@ type serverDeps struct {
 	Hub      *fanout.Hub
 	History  *history.Reader
 	Store    wiring.ArchiveStore
+	RDB      redis.UniversalClient
+	Layout   redisstore.Config
 	Viewing  *app.Viewing
 	Ready    wiring.ReadyFunc
 	Logger   *slog.Logger
@@ -318,6 +317,7 @@ func newServer(c config, d serverDeps) *httpapi.Server {
 		// A stream frees its place when its viewer leaves; a read within seconds.
 		Streams: &app.OwnerLimit{Max: c.MaxStreams, What: "streams", RetryAfter: 10 * time.Second},
 		Reads: &app.Reads{Access: d.Tickets.Access, History: d.History, Index: d.Store.Index,
+			Kept:  redisstore.NewSummaries(d.RDB, d.Layout),
 			Limit: &app.OwnerLimit{Max: c.MaxRequests, What: "requests", RetryAfter: time.Second}, StuckAfter: c.StuckAfter},
 		Ready: d.Ready, Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics, Extra: web.Routes(pageConfig(c))}
 	s.Watching = d.Viewing.Opened

@@ -17,11 +17,10 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// archiving runs the archiver when an archive is configured.
+// archiving runs the archiver: it copies every run into the archive when one is
+// configured, and keeps every run's summary and diagnosis beside it in Redis either
+// way (what summaries, notifications and the verdict read).
 func archiving(c config) fx.Option {
-	if !c.Archive.On() {
-		return fx.Options()
-	}
 	return fx.Options(fx.Provide(newArchiver), fx.Invoke(func(*archive.Archiver) {}))
 }
 
@@ -46,8 +45,14 @@ const markEvery = time.Minute
 func newArchiver(lc fx.Lifecycle, c config, d archiverDeps) *archive.Archiver {
 	state := redisstore.NewArchiveState(d.RDB, d.Layout)
 	m := d.Metrics
+	kept := redisstore.NewSummaries(d.RDB, d.Layout)
+	var index ports.IndexStore = kept // without an archive, the kept summary is the index
+	var summaries ports.IndexStore
+	if d.Store.Archive != nil {
+		index, summaries = d.Store.Index, kept
+	}
 	a := &archive.Archiver{Log: d.Log, Tail: d.Tail, Keeper: state, Cursors: state, Archive: d.Store.Archive,
-		Index: d.Store.Index, Leases: redisstore.NewLeases(d.RDB, d.Layout, "archlease"), Jobs: d.Jobs, Active: d.Active,
+		Index: index, Summaries: summaries, Leases: redisstore.NewLeases(d.RDB, d.Layout, "archlease"), Jobs: d.Jobs, Active: d.Active,
 		Logger: d.Logger,
 		Config: archive.Config{Holder: wiring.HolderID(), ChunkEvents: c.Archive.ChunkEvents, Flush: c.Archive.Flush, Collecting: c.K8s.Mode != "off"},
 		Metrics: archive.Metrics{
@@ -83,6 +88,10 @@ func newArchiver(lc fx.Lifecycle, c config, d archiverDeps) *archive.Archiver {
 			}
 		}
 	})
-	d.Logger.Info("archiving runs", "mode", c.Archive.Mode, "chunk_events", c.Archive.ChunkEvents, "flush", c.Archive.Flush.String())
+	if c.Archive.On() {
+		d.Logger.Info("archiving runs", "mode", c.Archive.Mode, "chunk_events", c.Archive.ChunkEvents, "flush", c.Archive.Flush.String())
+	} else {
+		d.Logger.Info("keeping every run's summary in Redis; no archive", "flush", c.Archive.Flush.String())
+	}
 	return a
 }

@@ -258,9 +258,10 @@ func TestDiagnosisOutlivesRedis(t *testing.T) {
 			t.Fatalf("%s: %d %s", stage, st, b)
 		}
 		d := sum.Diagnosis
-		if d.State != "failed" || d.Headline != "elastic-blast submit failed with exit code 2 (a BLAST database error)." ||
-			len(d.Causes) != 1 || d.Causes[0].Kind != "submit" || d.Causes[0].Message != "ERROR: BLAST database core_nt was not found" ||
-			!strings.Contains(d.Causes[0].Hint, "db name") || d.Causes[0].ID == "" {
+		if d.State != "failed" || d.Headline != "elastic-blast submit failed: the BLAST database was not found (exit code 2)." ||
+			len(d.Causes) != 1 || d.Causes[0].Kind != "submit" || d.Causes[0].Reason != "DatabaseNotFound" ||
+			d.Causes[0].Message != "ERROR: BLAST database core_nt was not found" ||
+			!strings.Contains(d.Causes[0].Hint, "db setting") || d.Causes[0].ID == "" {
 			t.Fatalf("%s: %s", stage, b)
 		}
 	}

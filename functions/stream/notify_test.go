@@ -100,17 +100,3 @@ func TestFailedRunNotifiesOnce(t *testing.T) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	t.Logf("terminal status to the receiver: median %v, max %v", lat[len(lat)/2], lat[len(lat)-1])
 }
-
-// Notifications follow runs through the archiver: without an archive they are
-// refused at start, with the reason.
-func TestNotifyNeedsTheArchive(t *testing.T) {
-	vars := map[string]string{"BLASTLOG_REDIS_URL": "redis://127.0.0.1:1", "BLASTLOG_AUTH_MODE": "dev-bypass",
-		"BLASTLOG_NOTIFY_URLS": "https://hooks.example.org/x"}
-	if _, err := load(func(k string) string { return vars[k] }, false); err == nil || !strings.Contains(err.Error(), "BLASTLOG_ARCHIVE") {
-		t.Fatalf("%v", err)
-	}
-	vars["BLASTLOG_ARCHIVE"], vars["BLASTLOG_ARCHIVE_DIR"] = "dir", t.TempDir()
-	if c, err := load(func(k string) string { return vars[k] }, false); err != nil || !c.Notify.Enabled() {
-		t.Fatalf("%+v %v", c.Notify, err)
-	}
-}

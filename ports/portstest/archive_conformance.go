@@ -98,9 +98,6 @@ func TestArchive(t *testing.T, newStore func(t *testing.T) ArchiveStore) {
 		if _, err := s.Chunk(ctx, "none", "running", 0); !errors.Is(err, ports.ErrNotFound) {
 			t.Fatalf("chunk: %v", err)
 		}
-		if _, _, err := s.Index(ctx, "none"); !errors.Is(err, ports.ErrNotFound) {
-			t.Fatalf("index: %v", err)
-		}
 	})
 
 	t.Run("chunks are listed per step", func(t *testing.T) {
@@ -124,6 +121,42 @@ func TestArchive(t *testing.T, newStore func(t *testing.T) ArchiveStore) {
 		}
 		if none, err := s.Chunks(ctx, "nothing"); err != nil || len(none) != 0 {
 			t.Fatalf("empty run: %v %v", none, err)
+		}
+	})
+
+	TestIndexStore(t, func(t *testing.T) ports.IndexStore { return newStore(t) })
+
+	t.Run("owner runs come from the records, newest first", func(t *testing.T) {
+		s := newStore(t)
+		for i, id := range []string{"old", "new", "other"} {
+			idx := chunk.NewIndex(id)
+			idx.Record = chunk.Record{OwnerOID: "me", Status: job.Completed, CreatedAt: time.Unix(int64(1700000000+i), 0).UTC()}
+			if id == "other" {
+				idx.Record.OwnerOID = "someone"
+			}
+			idx.Complete = true
+			if _, err := s.PutIndex(ctx, idx, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runs, err := s.OwnerRuns(ctx, "me", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) != 2 || runs[0].JobID != "new" || runs[1].JobID != "old" || runs[0].Status != job.Completed {
+			t.Fatalf("runs %+v", runs)
+		}
+	})
+}
+
+// TestIndexStore is the conformance suite of ports.IndexStore. newStore returns a
+// fresh, empty store.
+func TestIndexStore(t *testing.T, newStore func(t *testing.T) ports.IndexStore) {
+	ctx := context.Background()
+
+	t.Run("a missing index is ErrNotFound", func(t *testing.T) {
+		if _, _, err := newStore(t).Index(ctx, "none"); !errors.Is(err, ports.ErrNotFound) {
+			t.Fatalf("index: %v", err)
 		}
 	})
 
@@ -153,25 +186,27 @@ func TestArchive(t *testing.T, newStore func(t *testing.T) ArchiveStore) {
 		}
 	})
 
-	t.Run("owner runs come from the records, newest first", func(t *testing.T) {
+	t.Run("an index keeps its summary and diagnosis", func(t *testing.T) {
 		s := newStore(t)
-		for i, id := range []string{"old", "new", "other"} {
-			idx := chunk.NewIndex(id)
-			idx.Record = chunk.Record{OwnerOID: "me", Status: job.Completed, CreatedAt: time.Unix(int64(1700000000+i), 0).UTC()}
-			if id == "other" {
-				idx.Record.OwnerOID = "someone"
-			}
-			idx.Complete = true
-			if _, err := s.PutIndex(ctx, idx, ""); err != nil {
-				t.Fatal(err)
-			}
+		idx := chunk.NewIndex("run-s")
+		e := Event("run-s", "ERROR: batch 013 failed")
+		e.ID = "7-0"
+		idx.Summary.Add(&e)
+		idx.LastID, idx.Count = "7-0", 1
+		idx.Gaps = []event.Gap{{After: "1-0", FirstAvailable: "3-0", Reason: event.GapReasonTrimmed}}
+		if _, err := s.PutIndex(ctx, idx, ""); err != nil {
+			t.Fatal(err)
 		}
-		runs, err := s.OwnerRuns(ctx, "me", 10)
+		got, _, err := s.Index(ctx, "run-s")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(runs) != 2 || runs[0].JobID != "new" || runs[1].JobID != "old" || runs[0].Status != job.Completed {
-			t.Fatalf("runs %+v", runs)
+		var steps int64
+		for _, st := range got.Summary.Steps {
+			steps += st.Errors
+		}
+		if steps != 1 || got.Count != 1 || len(got.Gaps) != 1 || got.Gaps[0].FirstAvailable != "3-0" {
+			t.Fatalf("read back %+v", got)
 		}
 	})
 }

@@ -60,15 +60,22 @@ type Metrics struct {
 	Runs   func(n int)        // runs held
 }
 
-// Archiver copies runs into the archive. Construct it with its ports and Config, then
-// call Run; Watch adds a run a viewer opened.
+// Archiver copies runs into the archive, and keeps every run's summary and diagnosis
+// as it goes (with or without an archive). Construct it with its ports and Config,
+// then call Run; Watch adds a run a viewer opened.
 type Archiver struct {
 	Log     ports.EventLog
 	Tail    ports.LogTail
 	Keeper  ports.LogKeeper
 	Cursors ports.ArchiveCursors
+	// Archive holds the chunks and Index the run's index beside them. Without an
+	// archive (Archive nil) the archiver still follows every run and keeps its
+	// summary: Index is then the hot tier's kept summaries, and no chunk is written.
 	Archive ports.Archive
-	Index   ports.ArchiveIndex
+	Index   ports.IndexStore
+	// Summaries, with an archive, receive a copy of each index written (without its
+	// chunk lists): the summary a request reads, beside the run in the hot tier.
+	Summaries ports.IndexStore
 	Leases  ports.Leases
 	Jobs    ports.JobDirectory
 	Active  ports.ActiveRuns

@@ -68,6 +68,10 @@ type run struct {
 	lastEvent time.Time
 	failures  int       // archive writes failed in a row
 	retryAt   time.Time // no write before this while the archive fails
+	// keptVersion is the version of the run's kept summary (Archiver.Summaries), and
+	// keepFailed says a write of it failed (said once until one succeeds).
+	keptVersion string
+	keepFailed  bool
 }
 
 // maxUnsafe bounds the events a writer holds read but not yet safely archived.
@@ -116,8 +120,15 @@ func (a *Archiver) open(ctx context.Context, jobID string) (*run, error) {
 	default:
 		return nil, err
 	}
-	if err := r.probe(ctx); err != nil {
-		return nil, err
+	if a.Archive != nil {
+		if err := r.probe(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if a.Summaries != nil {
+		if _, v, err := a.Summaries.Index(ctx, jobID); err == nil {
+			r.keptVersion = v
+		}
 	}
 	r.lastRead, _ = event.ParseID(r.idx.LastID)
 	r.cursor = r.idx.LastID
@@ -309,6 +320,9 @@ func (r *run) add(evs []event.Event) {
 		}
 		r.lastRead = id
 		r.fifo = append(r.fifo, e)
+		if r.a.Archive == nil {
+			continue // no chunks: the summary alone
+		}
 		step := chunk.Step(e.Phase)
 		if last, ok := r.stepLast[step]; ok && id.Compare(last) <= 0 {
 			continue // archived by an earlier holder
@@ -526,6 +540,7 @@ func (r *run) putIndex(ctx context.Context) error {
 		return err
 	}
 	r.version, r.dirty, r.lastIndex = ver, false, r.a.now()
+	r.keep(ctx)
 	cur := chunk.Cursor{LastID: r.idx.LastID, Steps: map[string]chunk.StepCursor{}}
 	for step, si := range r.idx.Steps {
 		sc := chunk.StepCursor{NextSeq: si.NextSeq}
@@ -548,6 +563,30 @@ func (r *run) putIndex(ctx context.Context) error {
 		r.a.Logger.Warn("archiver: trimming the stream failed; retried at the next index", "job_id", r.jobID, "error", err)
 	}
 	return nil
+}
+
+// keep writes the index's copy into the run's kept summary (with an archive). It is
+// a copy, the archive's index the record: a conflict (a former holder wrote last)
+// takes the current version and writes once more; a failure is said once and the
+// next index write tries again.
+func (r *run) keep(ctx context.Context) {
+	if r.a.Summaries == nil {
+		return
+	}
+	v, err := r.a.Summaries.PutIndex(ctx, r.idx, r.keptVersion)
+	if errors.Is(err, ports.ErrConflict) {
+		if _, cur, rerr := r.a.Summaries.Index(ctx, r.jobID); rerr == nil || errors.Is(rerr, ports.ErrNotFound) {
+			v, err = r.a.Summaries.PutIndex(ctx, r.idx, cur)
+		}
+	}
+	if err != nil {
+		if !r.keepFailed {
+			r.a.Logger.Warn("archiver: keeping the run's summary beside it failed; retried at the next index", "job_id", r.jobID, "error", err)
+		}
+		r.keepFailed = true
+		return
+	}
+	r.keptVersion, r.keepFailed = v, false
 }
 
 // check refreshes the run record, notices trimmed ranges, and finishes the run once it

@@ -63,9 +63,35 @@ type Message struct {
 	State    string           `json:"state"`
 	Kind     string           `json:"kind"`
 	Headline string           `json:"headline"`
-	Causes   []diagnose.Cause `json:"causes"`
+	Causes   []Cause          `json:"causes"`
 	URL      string           `json:"url"`
 	SentAt   time.Time        `json:"sent_at"`
+}
+
+// Cause is a diagnosis cause as a message carries it: what it is and what to do, never
+// the text it was found in (no log line leaves the system beyond the headline).
+type Cause struct {
+	Kind      string           `json:"kind"`
+	Step      string           `json:"step,omitempty"`
+	Batch     string           `json:"batch,omitempty"`
+	Pod       string           `json:"pod,omitempty"`
+	Container string           `json:"container,omitempty"`
+	Reason    string           `json:"reason,omitempty"`
+	ExitCode  *int             `json:"exit_code,omitempty"`
+	Limit     *diagnose.Limits `json:"limit,omitempty"`
+	Hint      string           `json:"hint,omitempty"`
+}
+
+// NewMessage is the message of kind about a run in diagnosis d: the headline and the
+// first MaxCauses causes, without their messages.
+func NewMessage(rec job.Record, d diagnose.Diagnosis, kind, url string) Message {
+	m := Message{JobID: rec.JobID, OwnerOID: rec.OwnerOID, ELBJobID: rec.ELBJobID, State: d.State, Kind: kind,
+		Headline: d.Headline, Causes: []Cause{}, URL: url}
+	for _, c := range d.Causes[:min(MaxCauses, len(d.Causes))] {
+		m.Causes = append(m.Causes, Cause{Kind: c.Kind, Step: c.Step, Batch: c.Batch, Pod: c.Pod, Container: c.Container,
+			Reason: c.Reason, ExitCode: c.ExitCode, Limit: c.Limit, Hint: c.Hint})
+	}
+	return m
 }
 
 // Sender delivers messages to its receivers, each its own: a receiver that fails does
@@ -169,9 +195,7 @@ func (n *Notifier) Observe(rec job.Record, t *diagnose.Tracker, final bool) {
 		if later {
 			continue
 		}
-		m := Message{JobID: rec.JobID, OwnerOID: rec.OwnerOID, ELBJobID: rec.ELBJobID, State: d.State, Kind: kind,
-			Headline: d.Headline, Causes: d.Causes[:min(MaxCauses, len(d.Causes))], URL: n.link(rec.JobID)}
-		n.enqueue(key, m)
+		n.enqueue(key, NewMessage(rec, d, kind, n.link(rec.JobID)))
 	}
 }
 

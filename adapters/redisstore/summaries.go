@@ -1,0 +1,89 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/blastlog/blastlog/core/chunk"
+	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// Summaries keep each run's summary beside the run (docs/api.md §2):
+// <prefix>summary:<safe id>, a hash of v (the version, counting writes) and index
+// (the archive index's JSON without its chunk lists: counts, diagnosis, gaps, last id,
+// record). Every run has one, with or without an archive, so a summary request is a
+// read and its verdict survives the stream's trimming and the replicas' restarts.
+type Summaries struct {
+	rdb redis.UniversalClient
+	cfg Config
+}
+
+var _ ports.IndexStore = (*Summaries)(nil)
+
+// NewSummaries returns the runs' kept summaries in rdb.
+func NewSummaries(rdb redis.UniversalClient, cfg Config) *Summaries {
+	return &Summaries{rdb: rdb, cfg: cfg}
+}
+
+// SummaryKey is the key of a run's kept summary.
+func (c Config) SummaryKey(jobID string) string {
+	return c.keyPrefix() + "summary:" + job.SafeID(jobID)
+}
+
+// putSummary replaces the hash when its version is ARGV[1] ("" : none yet), and
+// expires it after ARGV[3] ms; it returns the new version, or false on a conflict.
+// One key, so it runs on a cluster as on a node.
+var putSummary = redis.NewScript(`
+local v = redis.call('HGET', KEYS[1], 'v')
+if (v or '') ~= ARGV[1] then return false end
+local nv = tostring((tonumber(v) or 0) + 1)
+redis.call('HSET', KEYS[1], 'v', nv, 'index', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return nv`)
+
+// Index implements ports.IndexStore.
+func (s *Summaries) Index(ctx context.Context, jobID string) (chunk.Index, string, error) {
+	key := s.cfg.SummaryKey(jobID)
+	vals, err := s.rdb.HMGet(ctx, key, "v", "index").Result()
+	if err != nil {
+		return chunk.Index{}, "", unavailable("summary "+key, err)
+	}
+	v, _ := vals[0].(string)
+	raw, _ := vals[1].(string)
+	if v == "" || raw == "" {
+		return chunk.Index{}, "", fmt.Errorf("summary %s: %w", key, ports.ErrNotFound)
+	}
+	idx, err := chunk.DecodeIndex([]byte(raw))
+	if err != nil {
+		return chunk.Index{}, "", fmt.Errorf("summary %s: %w: %w", key, ports.ErrUnavailable, err)
+	}
+	return idx, v, nil
+}
+
+// PutIndex implements ports.IndexStore. The chunk lists stay in the archive's own
+// index: what the summary needs is a few kilobytes whatever the run's length.
+func (s *Summaries) PutIndex(ctx context.Context, idx chunk.Index, version string) (string, error) {
+	key := s.cfg.SummaryKey(idx.JobID)
+	kept := idx
+	kept.Steps = make(map[string]*chunk.StepIndex, len(idx.Steps))
+	for name, st := range idx.Steps {
+		c := *st
+		c.Chunks = nil
+		kept.Steps[name] = &c
+	}
+	ttl := s.cfg.retention() + cursorGrace
+	res, err := putSummary.Run(ctx, s.rdb, []string{key}, version, kept.Encode(), strconv.FormatInt(ttl.Milliseconds(), 10)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", fmt.Errorf("summary %s: %w", key, ports.ErrConflict)
+	case err != nil:
+		return "", unavailable("summary "+key, err)
+	}
+	v, _ := res.(string)
+	return v, nil
+}
