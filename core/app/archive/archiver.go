@@ -76,13 +76,13 @@ type Archiver struct {
 	// Summaries, with an archive, receive a copy of each index written (without its
 	// chunk lists): the summary a request reads, beside the run in the hot tier.
 	Summaries ports.IndexStore
-	Leases  ports.Leases
-	Jobs    ports.JobDirectory
-	Active  ports.ActiveRuns
-	Config  Config
-	Metrics Metrics
-	Logger  *slog.Logger
-	Now     func() time.Time
+	Leases    ports.Leases
+	Jobs      ports.JobDirectory
+	Active    ports.ActiveRuns
+	Config    Config
+	Metrics   Metrics
+	Logger    *slog.Logger
+	Now       func() time.Time
 	// Observe, if set, is shown each held run's record and diagnosis every 2 s (the
 	// run's own goroutine; it must not block), and once more with final set when the
 	// run is over and every line of it archived: notifications watch runs here.

@@ -57,15 +57,15 @@ const (
 // Message is what is sent: no log line beyond the headline and the causes' own
 // sentences leaves the system.
 type Message struct {
-	JobID    string           `json:"job_id"`
-	OwnerOID string           `json:"owner_oid"`
-	ELBJobID string           `json:"elb_job_id"`
-	State    string           `json:"state"`
-	Kind     string           `json:"kind"`
-	Headline string           `json:"headline"`
-	Causes   []Cause          `json:"causes"`
-	URL      string           `json:"url"`
-	SentAt   time.Time        `json:"sent_at"`
+	JobID    string    `json:"job_id"`
+	OwnerOID string    `json:"owner_oid"`
+	ELBJobID string    `json:"elb_job_id"`
+	State    string    `json:"state"`
+	Kind     string    `json:"kind"`
+	Headline string    `json:"headline"`
+	Causes   []Cause   `json:"causes"`
+	URL      string    `json:"url"`
+	SentAt   time.Time `json:"sent_at"`
 }
 
 // Cause is a diagnosis cause as a message carries it: what it is and what to do, never
