@@ -50,6 +50,13 @@ type Completed struct {
 // errReconnect: the connection ended without completed; resume on a new one.
 var errReconnect = errors.New("stream interrupted")
 
+// unreachable: no ticket could be had (the request's own retries spent); a follow
+// that never connected gives up with it at once. It is an errReconnect.
+type unreachable struct{ err error }
+
+func (u *unreachable) Error() string        { return u.err.Error() }
+func (u *unreachable) Is(target error) bool { return target == errReconnect }
+
 // Follow streams jobID's events after after ("" from the first) until the run is
 // completed, through any number of connections: each with a new ticket, resuming
 // with Last-Event-ID, so that h sees every event once. It returns the completed
@@ -59,13 +66,20 @@ var errReconnect = errors.New("stream interrupted")
 func (c *Client) Follow(ctx context.Context, jobID, after string, h Handler) (Completed, error) {
 	last := after
 	failures := 0
+	reached := false // a stream was opened once: later failures are breaks, not a server down
 	for {
-		done, progressed, err := c.connect(ctx, jobID, &last, h)
+		done, progressed, err := c.connect(ctx, jobID, &last, h, &reached)
 		if done != nil {
 			return *done, nil
 		}
 		if ctx.Err() != nil {
 			return Completed{}, ctx.Err()
+		}
+		var down *unreachable
+		if errors.As(err, &down) && !reached {
+			// Never connected and the ticket request spent its retries: say so now,
+			// not after MaxFailures more rounds of them.
+			return Completed{}, down.err
 		}
 		if !errors.Is(err, errReconnect) {
 			return Completed{}, err
@@ -85,17 +99,17 @@ func (c *Client) Follow(ctx context.Context, jobID, after string, h Handler) (Co
 
 // connect is one connection: a ticket, the stream from *last. progressed says the
 // connection delivered something (a live connection resets the failure count).
-func (c *Client) connect(ctx context.Context, jobID string, last *string, h Handler) (done *Completed, progressed bool, err error) {
+func (c *Client) connect(ctx context.Context, jobID string, last *string, h Handler, reached *bool) (done *Completed, progressed bool, err error) {
 	t, err := c.Ticket(ctx, jobID)
 	if err != nil {
 		var e *Error
-		if errors.As(err, &e) && !e.retryable() {
-			return nil, false, err // unknown run, not the caller's, unauthorized
+		if errors.As(err, &e) && !e.retryable() || errors.Is(err, ErrNoTicketRoute) {
+			return nil, false, err // unknown run, not the caller's, unauthorized, no ticket route
 		}
 		if ctx.Err() != nil {
 			return nil, false, ctx.Err()
 		}
-		return nil, false, errReconnect
+		return nil, false, &unreachable{err}
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -120,6 +134,7 @@ func (c *Client) connect(ctx context.Context, jobID string, last *string, h Hand
 		// 204: the ticket was refused (used, expired); anything else: try again.
 		return nil, false, errReconnect
 	}
+	*reached = true
 	if h.Connected != nil {
 		h.Connected(*last)
 	}

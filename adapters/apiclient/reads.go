@@ -3,6 +3,7 @@ package apiclient
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,6 +34,13 @@ func (c *Client) Ticket(ctx context.Context, jobID string) (Ticket, error) {
 		base = c.Base
 	}
 	res, err := c.do(ctx, http.MethodPost, base, logsPath(jobID, "ticket"), nil, []byte("{}"))
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusNotFound && e.Code != "job_not_found" {
+		// A 404 that is not about the run: the server has no ticket route.
+		return Ticket{}, fmt.Errorf("%w: %s answers 404 (%s) for tickets: it has no ticket route; set "+
+			"BLASTLOG_TICKET_URL to the ticket function, or run the streaming container with BLASTLOG_STREAM_TICKETS=on",
+			ErrNoTicketRoute, base, e.Error())
+	}
 	if err != nil {
 		return Ticket{}, err
 	}
@@ -43,6 +51,10 @@ func (c *Client) Ticket(ctx context.Context, jobID string) (Ticket, error) {
 	}
 	return t, nil
 }
+
+// ErrNoTicketRoute: the server tickets are asked of has no ticket route (a 404 that
+// is not about the run). It is a ports.ErrUnavailable.
+var ErrNoTicketRoute = fmt.Errorf("%w: no ticket route", ports.ErrUnavailable)
 
 // Runs lists the caller's runs, newest first (limit 0: the server's default).
 func (c *Client) Runs(ctx context.Context, limit int) ([]app.RunInfo, error) {

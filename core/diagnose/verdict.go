@@ -275,7 +275,7 @@ func (t *Tracker) headline(d Diagnosis, now time.Time, ended bool) string {
 		}
 		return "The run failed."
 	case StateStuck:
-		s := fmt.Sprintf("No progress for %s", roundDur(now.Sub(t.stuckSince())))
+		s := fmt.Sprintf("No progress for %s", Duration(now.Sub(t.stuckSince())))
 		if len(t.Waiting) > 0 {
 			w := t.Waiting[len(t.Waiting)-1]
 			s += fmt.Sprintf(": %s waiting, the latest on %s", plural(t.waitingPods(), "pod", "pods"), w.Reason)
@@ -325,7 +325,8 @@ func (t *Tracker) waitingPods() int {
 	return len(seen)
 }
 
-func roundDur(d time.Duration) string {
+// Duration is how blastlog says a duration to people: "45 s", "12 min", "1 h 30 min".
+func Duration(d time.Duration) string {
 	switch {
 	case d >= time.Hour:
 		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)

@@ -50,6 +50,20 @@ const (
 	PhaseWarmingUp        = "warming_up"
 )
 
+// phaseLabels are the steps as the page and the terminal client name them.
+var phaseLabels = map[string]string{PhaseWarmingUp: "Warming up databases", PhaseSubmitting: "Submitting",
+	PhaseStagingDB: "Staging the database", PhaseRunning: "Running BLAST", PhaseExportingResults: "Exporting results",
+	"": "blastlog notices", "system": "blastlog notices"}
+
+// PhaseLabel is a step's name for people ("Running BLAST"); an unknown phase is
+// named as given.
+func PhaseLabel(phase string) string {
+	if l, ok := phaseLabels[phase]; ok {
+		return l
+	}
+	return phase
+}
+
 // Event is one log line of one run. ID is the stream entry id: it is never stored
 // inside the entry, and is filled in by whoever reads the entry back.
 type Event struct {

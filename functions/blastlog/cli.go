@@ -161,7 +161,7 @@ after retries, 130 interrupted.`,
   blastlog runs
   blastlog logs run-42 -f
   blastlog status run-42 --wait && echo succeeded`,
-		Version:       version.Version,
+		Version:       version.String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -183,7 +183,7 @@ func (g *global) client(ctx context.Context, e *env) (*apiclient.Client, error) 
 		return nil, usagef("no server: set BLASTLOG_URL to the blastlog server's base URL, or pass --server")
 	}
 	c := &apiclient.Client{Base: strings.TrimSuffix(server, "/"), TicketBase: firstOf(g.ticketURL, e.getenv("BLASTLOG_TICKET_URL")),
-		UserAgent: "blastlog/" + version.Version}
+		UserAgent: "blastlog/" + version.String()}
 	if dev := firstOf(g.devUser, e.getenv("BLASTLOG_DEV_USER")); dev != "" {
 		c.DevUser = dev
 		return c, nil

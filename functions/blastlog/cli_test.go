@@ -183,7 +183,7 @@ func TestLogsFiltersMatchTheAPI(t *testing.T) {
 	}
 	// Text names the step when it changes and marks nothing else on a non-terminal.
 	_, text, _ := d.run(nil, "logs", "run-f", "--tail", "3")
-	if !strings.HasPrefix(text, "── running ──\n") || strings.Contains(text, "\x1b[") {
+	if !strings.HasPrefix(text, "── Running BLAST ──\n") || strings.Contains(text, "\x1b[") {
 		t.Fatalf("text:\n%s", text)
 	}
 }
@@ -368,5 +368,61 @@ func TestInterruptStopsAtOnce(t *testing.T) {
 	}
 	if el := time.Since(start); el > time.Second {
 		t.Fatalf("stopped after %v", el)
+	}
+}
+
+// A run recorded completed whose batch failed for good failed: status --wait and
+// logs -f exit 1 by its diagnosis, not 0 by its record.
+func TestExitByTheVerdict(t *testing.T) {
+	d := newDeployment(t, 1)
+	const run = "run-verdict"
+	d.register(run, alice)
+	d.publish(run, "blastn-batch-s00-job-013-3ed51a95-x7k2p|blast|running|batch_013: 5/40 queries searched")
+	at := time.Now().UTC()
+	ended := event.System(run, event.PhaseRunning, event.NoticeContainerEnded, "batch 013 ended (OOMKilled, exit code 137)", at)
+	ended.Pod, ended.Container, ended.ContainerID = "blastn-batch-s00-job-013-3ed51a95-x7k2p", "blast", "containerd://013"
+	ended.Ended = &event.Ended{ExitCode: 137, Reason: "OOMKilled", StartedAt: at, FinishedAt: at, Completeness: event.Complete}
+	failed := event.System(run, event.PhaseRunning, event.NoticeBatch, "batch 013 failed", at)
+	failed.Detail = &event.Detail{Object: "Job/blastn-batch-s00-job-013-3ed51a95", Batch: "013", State: "failed", Reason: "BackoffLimitExceeded"}
+	if _, err := d.log.Append(context.Background(), run, []event.Event{ended, failed}); err != nil {
+		t.Fatal(err)
+	}
+	w := d.blastlog("", nil, "status", run, "--wait")
+	f := d.blastlog("", nil, "logs", run, "-f", "-o", "raw")
+	time.Sleep(300 * time.Millisecond)
+	d.setStatus(run, job.Completed)
+	if code := w.wait(t, 30*time.Second); code != 1 || !strings.Contains(w.stdout.String(), "batch 013 was OOMKilled") {
+		t.Fatalf("status --wait: exit %d, want 1: %s %s", code, w.stdout.String(), w.stderr.String())
+	}
+	if code := f.wait(t, 90*time.Second); code != 1 {
+		t.Fatalf("logs -f: exit %d, want 1: %s", code, f.stderr.String())
+	}
+}
+
+// A server with no ticket route answers 404 to a ticket: the client says which
+// setting is missing and exits 5 (unavailable), not 3 (not found).
+func TestNoTicketRouteNamesTheSetting(t *testing.T) {
+	d := newDeployment(t, 1)
+	d.register("run-t", alice)
+	c := d.blastlog("", []string{"BLASTLOG_TICKET_URL="}, "logs", "run-t", "-f")
+	if code := c.wait(t, 60*time.Second); code != 5 || !strings.Contains(c.stderr.String(), "BLASTLOG_TICKET_URL") ||
+		!strings.Contains(c.stderr.String(), "BLASTLOG_STREAM_TICKETS=on") || strings.Contains(c.stderr.String(), "not found") {
+		t.Fatalf("exit %d: %s", code, c.stderr.String())
+	}
+	// An unknown run is still exit 3 through the ticket function.
+	if code, _, errOut := d.run(nil, "logs", "run-none", "-f"); code != 3 {
+		t.Fatalf("unknown run: exit %d: %s", code, errOut)
+	}
+}
+
+// Against a server that is not there, logs -f says so once its requests' retries are
+// spent, not after rounds of reconnections, and never as a broken stream.
+func TestFollowAServerThatIsDown(t *testing.T) {
+	d := newDeployment(t, 1)
+	down := "http://127.0.0.1:" + freePort(t)
+	c := d.blastlog(down, []string{"BLASTLOG_TICKET_URL="}, "logs", "run-x", "-f")
+	code := c.wait(t, 60*time.Second)
+	if code != 5 || strings.Contains(c.stderr.String(), "broke") || !strings.Contains(c.stderr.String(), "127.0.0.1") {
+		t.Fatalf("exit %d: %s", code, c.stderr.String())
 	}
 }

@@ -151,6 +151,11 @@ func (o *logsOpts) run(ctx context.Context, e *env, g *global, jobID string) err
 	if err := errors.Join(err, p.flush()); err != nil {
 		return err
 	}
+	// The run is over and drained: its diagnosis decides the exit (a run recorded
+	// completed whose batch failed for good failed), its record where it cannot be read.
+	if sum, err := c.Summary(ctx, jobID); err == nil {
+		return verdict(sum)
+	}
 	return outcome(done.Status)
 }
 

@@ -81,11 +81,13 @@ func (p *printer) event(e *event.Event) error {
 }
 
 func (p *printer) text(e *event.Event) {
-	if step := summary.StepOf(e); step != p.step {
+	// A notice of no step (the collector's own) is told where it falls, without a
+	// header of its own around it.
+	if step := summary.StepOf(e); step != p.step && (e.Notice == "" || e.Phase != "") {
 		p.step = step
 		p.style(bold)
 		p.b = append(p.b, "── "...)
-		p.b = append(p.b, step...)
+		p.b = append(p.b, event.PhaseLabel(e.Phase)...)
 		p.b = append(p.b, " ──"...)
 		p.style(reset)
 		p.b = append(p.b, '\n')
@@ -99,14 +101,11 @@ func (p *printer) text(e *event.Event) {
 	level := summary.Classify(e)
 	switch {
 	case e.Notice != "":
+		// The notice's line is a sentence that names what it is about already.
 		p.style(cyan)
-		p.b = append(p.b, "» "...)
-		p.b = append(p.b, e.Notice...)
+		p.b = append(p.b, "»"...)
 		p.style(reset)
 		p.b = append(p.b, ' ')
-		if e.Notice == event.NoticeK8sEvent || e.Notice == event.NoticeWaiting {
-			level = summary.Warning
-		}
 	case e.Pod != "":
 		p.style(podColour(e.Pod))
 		p.b = append(p.b, e.Pod...)

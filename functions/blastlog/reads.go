@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -151,7 +152,7 @@ only the lines the error and warning rules flag are kept, and TEXT may be left o
 	return cmd
 }
 
-// printMatch: text "<step>:<line_no> <pod or submit> <line>" with the text found
+// printMatch: text "<step's name>:<line_no> <pod or submit> <line>" with the text found
 // highlighted; json the match (the event and its line_no).
 func printMatch(w io.Writer, m app.Match, output string, color bool, text string) error {
 	if output == formatJSON {
@@ -162,11 +163,11 @@ func printMatch(w io.Writer, m app.Match, output string, color bool, text string
 	who := "submit"
 	switch {
 	case m.Notice != "":
-		who = "» " + m.Notice
+		who = "»"
 	case m.Pod != "":
 		who = m.Pod + " " + m.Container
 	}
-	where := m.Phase + ":" + strconv.FormatInt(m.LineNo, 10)
+	where := event.PhaseLabel(m.Phase) + ":" + strconv.FormatInt(m.LineNo, 10)
 	line := m.Line
 	if color {
 		where, who = dim+where+reset, podColour(m.Pod)+who+reset

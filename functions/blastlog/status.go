@@ -86,6 +86,16 @@ func (o *statusOpts) run(ctx context.Context, e *env, g *global, jobID string) e
 	if err != nil || !o.wait {
 		return err
 	}
+	return verdict(sum)
+}
+
+// verdict is the exit of a run that is over, by its diagnosis as well as its record:
+// a run recorded completed whose batch failed for good failed (docs/api.md §9).
+func verdict(sum app.RunSummary) error {
+	switch sum.Diagnosis.State {
+	case diagnose.StateFailed, diagnose.StateCancelled:
+		return runFailed{sum.Diagnosis.State}
+	}
 	return outcome(sum.Status)
 }
 
@@ -110,36 +120,19 @@ func waitDone(ctx context.Context, c *apiclient.Client, jobID string, sum app.Ru
 	return sum, nil
 }
 
-// progressLine is "running · 13 of 24 batches · 6 running · 4 pending · 1 failed · ~4 min left".
+// progressLine is "run-42  running · 13 of 24 batches done, 6 running, 4 pending, 1
+// failed · ~4 min left": the counts in the words of the headline and the page's bar.
 func progressLine(s app.RunSummary) string {
 	parts := []string{s.Status}
 	if p := s.Diagnosis.Progress; p != nil && p.Batches > 0 {
-		parts = append(parts, fmt.Sprintf("%d of %d batches", p.Succeeded, p.Batches))
-		for _, c := range []struct {
-			n    int
-			name string
-		}{{p.Running, "running"}, {p.Pending, "pending"}, {p.Failed, "failed"}} {
-			if c.n > 0 {
-				parts = append(parts, fmt.Sprintf("%d %s", c.n, c.name))
-			}
-		}
+		parts = append(parts, p.Text)
 		if p.ETA != nil && !job.Status(s.Status).Terminal() {
 			if left := time.Until(*p.ETA); left > 0 {
-				parts = append(parts, "~"+roundDuration(left)+" left")
+				parts = append(parts, "~"+diagnose.Duration(left)+" left")
 			}
 		}
 	}
 	return s.JobID + "  " + strings.Join(parts, " · ")
-}
-
-func roundDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return "1 min"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min", int(d.Minutes()+0.5))
-	}
-	return fmt.Sprintf("%.1f h", d.Hours())
 }
 
 // printStatus writes the diagnosis for people.
@@ -178,7 +171,11 @@ func printStatus(w io.Writer, s app.RunSummary, color bool) error {
 		if c.ExitCode != nil {
 			what += fmt.Sprintf(" (exit %d)", *c.ExitCode)
 		}
-		fmt.Fprintf(&b, "  %s %s: %s", st(red, "✗"), where, what)
+		mark := st(red, "✗") // a failure
+		if c.Kind == diagnose.KindWaiting {
+			mark = st(yellow, "…") // waits: not a failure (yet)
+		}
+		fmt.Fprintf(&b, "  %s %s: %s", mark, where, what)
 		if c.Message != "" {
 			fmt.Fprintf(&b, " — %s", oneLine(c.Message))
 		}

@@ -45,16 +45,24 @@ func TestTextFormat(t *testing.T) {
 		{Phase: "submitting", Line: "elastic-blast submit", TS: ts},
 		{Phase: "running", Pod: "blastn-batch-s00-job-001-a", Container: "blast", Line: "Query_1", TS: ts},
 		{Phase: "running", Pod: "blastn-batch-s00-job-001-a", Container: "blast", Line: "ERROR: boom", TS: ts},
-		{Phase: "running", Source: event.SourceSystem, Notice: event.NoticeK8sEvent, Line: "FailedScheduling", TS: ts},
+		{Phase: "running", Source: event.SourceSystem, Notice: event.NoticeK8sEvent, Line: "Pod/x FailedScheduling: no node",
+			Detail: &event.Detail{Type: "Warning", Reason: "FailedScheduling"}, TS: ts},
+		{Source: event.SourceSystem, Notice: "following", Line: "following blastn-batch-s00-job-001-a/blast", TS: ts},
+		{Phase: "running", Pod: "blastn-batch-s00-job-001-a", Container: "blast", Line: "Query_2", TS: ts},
 	} {
 		p.event(&e)
 	}
 	p.flush()
 	pod := podColour("blastn-batch-s00-job-001-a")
-	want := bold + "── submitting ──" + reset + "\n" + dim + "2026-12-04T10:00:00.000Z" + reset + " " + bold + "submit" + reset + " elastic-blast submit\n" +
-		bold + "── running ──" + reset + "\n" + dim + "2026-12-04T10:00:00.000Z" + reset + " " + pod + "blastn-batch-s00-job-001-a blast" + reset + " Query_1\n" +
-		dim + "2026-12-04T10:00:00.000Z" + reset + " " + pod + "blastn-batch-s00-job-001-a blast" + reset + " " + red + "ERROR: boom" + reset + "\n" +
-		dim + "2026-12-04T10:00:00.000Z" + reset + " " + cyan + "» k8s_event" + reset + " " + yellow + "FailedScheduling" + reset + "\n"
+	// Steps by the names the page uses; a notice is its sentence (no kind before it),
+	// a Warning event a warning, and the collector's own notices no step of their own.
+	when := dim + "2026-12-04T10:00:00.000Z" + reset + " "
+	want := bold + "── Submitting ──" + reset + "\n" + when + bold + "submit" + reset + " elastic-blast submit\n" +
+		bold + "── Running BLAST ──" + reset + "\n" + when + pod + "blastn-batch-s00-job-001-a blast" + reset + " Query_1\n" +
+		when + pod + "blastn-batch-s00-job-001-a blast" + reset + " " + red + "ERROR: boom" + reset + "\n" +
+		when + cyan + "»" + reset + " " + yellow + "Pod/x FailedScheduling: no node" + reset + "\n" +
+		when + cyan + "»" + reset + " following blastn-batch-s00-job-001-a/blast\n" +
+		when + pod + "blastn-batch-s00-job-001-a blast" + reset + " Query_2\n"
 	if b.String() != want {
 		t.Fatalf("got\n%q\nwant\n%q", b.String(), want)
 	}
