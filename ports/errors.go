@@ -14,3 +14,14 @@ var (
 	// ErrUnavailable: the backing service did not answer; the caller may retry later.
 	ErrUnavailable = errors.New("unavailable")
 )
+
+// Refusal is an error whose Msg may be shown to the caller as it is (it holds nothing
+// secret): why a request was refused, in a sentence. It wraps Err (ErrUnauthenticated,
+// ...).
+type Refusal struct {
+	Err error
+	Msg string
+}
+
+func (r *Refusal) Error() string { return r.Err.Error() + ": " + r.Msg }
+func (r *Refusal) Unwrap() error { return r.Err }

@@ -2,8 +2,6 @@ package entra
 
 import (
 	"context"
-	"fmt"
-	"unicode/utf8"
 
 	"github.com/blastlog/blastlog/ports"
 )
@@ -27,13 +25,30 @@ func (d DevBypass) Authenticate(_ context.Context, c ports.Credentials) (ports.C
 	if u == "" {
 		u = DefaultDevUser
 	}
-	if len(u) > 128 || !utf8.ValidString(u) {
-		return ports.Caller{}, fmt.Errorf("%w: X-Dev-User is not a usable user id", ports.ErrUnauthenticated)
-	}
-	for _, r := range u {
-		if r < 0x20 || r == 0x7f {
-			return ports.Caller{}, fmt.Errorf("%w: X-Dev-User is not a usable user id", ports.ErrUnauthenticated)
-		}
+	if !IsObjectID(u) {
+		// An Entra ID object id is a UUID; the stand-in for one is too.
+		return ports.Caller{}, &ports.Refusal{Err: ports.ErrUnauthenticated,
+			Msg: "X-Dev-User (or BLASTLOG_DEV_USER) must be a user's object id: a UUID such as " + DefaultDevUser}
 	}
 	return ports.Caller{OID: u, TenantID: "dev", Name: "dev user " + u}, nil
+}
+
+// IsObjectID: s has an Entra ID object id's shape, 8-4-4-4-12 hexadecimal digits.
+func IsObjectID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -209,18 +209,21 @@ func TestAllowedClients(t *testing.T) {
 }
 
 func TestDevBypass(t *testing.T) {
-	d := DevBypass{User: "dev-1"}
-	if c, _ := d.Authenticate(context.Background(), ports.Credentials{}); c.OID != "dev-1" {
+	d := DevBypass{User: "00000000-0000-4000-8000-000000000d01"}
+	if c, _ := d.Authenticate(context.Background(), ports.Credentials{}); c.OID != "00000000-0000-4000-8000-000000000d01" {
 		t.Fatalf("%+v", c)
 	}
-	if c, _ := d.Authenticate(context.Background(), ports.Credentials{DevUser: "u2"}); c.OID != "u2" {
+	if c, _ := d.Authenticate(context.Background(), ports.Credentials{DevUser: "00000000-0000-4000-8000-000000000d02"}); c.OID != "00000000-0000-4000-8000-000000000d02" {
 		t.Fatalf("%+v", c)
 	}
 	if c, _ := (DevBypass{}).Authenticate(context.Background(), ports.Credentials{}); c.OID != DefaultDevUser {
 		t.Fatalf("%+v", c)
 	}
-	for _, bad := range []string{"a\nb", strings.Repeat("u", 129), "\xff"} {
-		if _, err := d.Authenticate(context.Background(), ports.Credentials{DevUser: bad}); !errors.Is(err, ports.ErrUnauthenticated) {
+	// Not an object id: refused, with a sentence that says what is wanted.
+	for _, bad := range []string{"not-a-uuid", "a\nb", strings.Repeat("u", 129), "\xff", "00000000-0000-4000-8000-000000000d010", "00000000-0000-4000-8000-000000000d01"[1:] + "x"} {
+		_, err := d.Authenticate(context.Background(), ports.Credentials{DevUser: bad})
+		var rf *ports.Refusal
+		if !errors.Is(err, ports.ErrUnauthenticated) || !errors.As(err, &rf) || !strings.Contains(rf.Msg, "UUID") {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}
@@ -247,11 +250,11 @@ func TestValidatorConformance(t *testing.T) {
 func TestDevBypassConformance(t *testing.T) {
 	portstest.TestAuthenticator(t, func(t *testing.T) portstest.AuthCase {
 		return portstest.AuthCase{
-			Auth:  DevBypass{User: "dev-1"},
-			Valid: []ports.Credentials{{}, {DevUser: "u2"}, {Bearer: "anything", DevUser: "u3"}},
-			Callers: []ports.Caller{{OID: "dev-1", TenantID: "dev", Name: "dev user dev-1"},
-				{OID: "u2", TenantID: "dev", Name: "dev user u2"}, {OID: "u3", TenantID: "dev", Name: "dev user u3"}},
-			Invalid: []ports.Credentials{{DevUser: "a\nb"}, {DevUser: strings.Repeat("u", 129)}, {DevUser: "\xff"}},
+			Auth:  DevBypass{User: "00000000-0000-4000-8000-000000000d01"},
+			Valid: []ports.Credentials{{}, {DevUser: "00000000-0000-4000-8000-000000000d02"}, {Bearer: "anything", DevUser: "00000000-0000-4000-8000-000000000d03"}},
+			Callers: []ports.Caller{{OID: "00000000-0000-4000-8000-000000000d01", TenantID: "dev", Name: "dev user 00000000-0000-4000-8000-000000000d01"},
+				{OID: "00000000-0000-4000-8000-000000000d02", TenantID: "dev", Name: "dev user 00000000-0000-4000-8000-000000000d02"}, {OID: "00000000-0000-4000-8000-000000000d03", TenantID: "dev", Name: "dev user 00000000-0000-4000-8000-000000000d03"}},
+			Invalid: []ports.Credentials{{DevUser: "a\nb"}, {DevUser: strings.Repeat("u", 129)}, {DevUser: "\xff"}, {DevUser: "not-a-uuid"}},
 		}
 	})
 }

@@ -28,9 +28,18 @@ func outcome(err error) (status int, code, message string) {
 	var lim *app.LimitedError
 	switch {
 	case errors.Is(err, ports.ErrUnauthenticated):
+		var rf *ports.Refusal
+		if errors.As(err, &rf) {
+			return http.StatusUnauthorized, "unauthorized", rf.Msg
+		}
 		return http.StatusUnauthorized, "unauthorized", "a valid Entra ID access token is required"
 	case errors.Is(err, errBadJobID), errors.Is(err, event.ErrInvalid):
-		return http.StatusBadRequest, "bad_job_id", "the job id must be 1 to 128 characters without control characters"
+		msg := "the job id must be 1 to 128 characters without control characters, and not . or .."
+		var bad *event.JobIDError
+		if errors.As(err, &bad) {
+			msg = "the job id " + bad.Reason
+		}
+		return http.StatusBadRequest, "bad_job_id", msg
 	case errors.Is(err, ports.ErrNotFound):
 		// The same answer for an unknown run and for another owner's run.
 		return http.StatusNotFound, "job_not_found", "no such job"

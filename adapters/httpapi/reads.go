@@ -35,22 +35,19 @@ func badRequest(w http.ResponseWriter, code, msg string) {
 	writeJSON(w, http.StatusBadRequest, errorBody{Error: code, Message: msg})
 }
 
-// limitParam reads an optional limit: a whole number from 1, held to max; ok is false
-// when it answered 400.
+// limitParam reads an optional limit: a whole number from 1 to max; ok is false when
+// it answered 400 (below 1 and above max alike: nothing is capped silently).
 func limitParam(w http.ResponseWriter, q url.Values, max int) (int, bool) {
 	v := q.Get("limit")
 	if v == "" {
 		return 0, true
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil && len(v) <= 20 && strings.Trim(v, "0123456789") == "" {
-		n, err = max, nil // too large for an int: the maximum
-	}
-	if err != nil || n < 1 {
+	if err != nil || n < 1 || n > max {
 		badRequest(w, "bad_limit", "limit must be a whole number from 1 to "+strconv.Itoa(max))
 		return 0, false
 	}
-	return min(n, max), true
+	return n, true
 }
 
 // readFailed answers a read use case's error.

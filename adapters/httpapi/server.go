@@ -114,6 +114,10 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /api/blast/runs", s.runs)
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	// Every other /api/ path (or method) is the API's JSON 404, not the mux's text.
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody{Error: "not_found", Message: "no such endpoint"})
+	})
 	for pattern, h := range s.Extra {
 		mux.Handle(pattern, h)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -322,9 +323,18 @@ func TestEventsRejectsWhatATicketDoesNotAllow(t *testing.T) {
 			t.Errorf("%s ticket: %d %q", name, s.res.StatusCode, b)
 		}
 	}
-	res, body := st.do(t, "GET", st.issue(t, "run-a", "tok-alice").EventsURL+"&last_event_id=yesterday", "")
+	kept := st.issue(t, "run-a", "tok-alice")
+	res, body := st.do(t, "GET", kept.EventsURL+"&last_event_id=yesterday", "")
 	if res.StatusCode != 400 || errorCode(t, body) != "bad_last_event_id" {
 		t.Errorf("bad resume point: %d %s", res.StatusCode, body)
+	}
+	res, body = st.do(t, "GET", kept.EventsURL, "", "Last-Event-ID", "12-x")
+	if res.StatusCode != 400 || errorCode(t, body) != "bad_last_event_id" {
+		t.Errorf("bad Last-Event-ID: %d %s", res.StatusCode, body)
+	}
+	// The refused resume point did not spend the ticket.
+	if s := st.open(t, kept.EventsURL); s.res.StatusCode != 200 {
+		t.Errorf("the ticket after a refused resume point: %d", s.res.StatusCode)
 	}
 }
 
@@ -448,10 +458,36 @@ func TestSnapshotParameters(t *testing.T) {
 			t.Errorf("%s: %d %s", query, res.StatusCode, body)
 		}
 	}
-	// Over the maximum is held to it, as is a number too large for an int.
-	for _, l := range []string{"999999", "99999999999999999999"} {
-		if res, body := st.do(t, "GET", LogsPrefix+"run-a/snapshot?limit="+l, "tok-alice"); res.StatusCode != 200 {
+	// Over the maximum is refused as below it is: nothing is capped silently.
+	for _, l := range []string{"2001", "999999", "99999999999999999999"} {
+		if res, body := st.do(t, "GET", LogsPrefix+"run-a/snapshot?limit="+l, "tok-alice"); res.StatusCode != 400 ||
+			errorCode(t, body) != "bad_limit" || !strings.Contains(body, "1 to 2000") {
 			t.Errorf("limit=%s: %d %s", l, res.StatusCode, body)
+		}
+	}
+	if res, body := st.do(t, "GET", LogsPrefix+"run-a/snapshot?limit=2000", "tok-alice"); res.StatusCode != 200 {
+		t.Errorf("limit=2000: %d %s", res.StatusCode, body)
+	}
+}
+
+// Bad input gets the API's JSON error whatever it is: a path that is no endpoint, a
+// job id that is a path, a method the route does not take.
+func TestBadInputIsAJSONError(t *testing.T) {
+	st := newStack(t)
+	for _, c := range []struct{ method, path, status, code, msg string }{
+		{"GET", "/api/nope", "404", "not_found", "no such endpoint"},
+		{"GET", "/api/blast/nothing", "404", "not_found", "no such endpoint"},
+		{"POST", "/api/blast/runs", "404", "not_found", "no such endpoint"},
+		{"GET", LogsPrefix + "../summary", "400", "bad_job_id", "may not be . or .."},
+		{"GET", LogsPrefix + "%2E%2E/summary", "400", "bad_job_id", "may not be . or .."},
+		{"GET", LogsPrefix + strings.Repeat("x", 129) + "/summary", "400", "bad_job_id", "longer than 128"},
+		{"GET", LogsPrefix + "a%01b/summary", "400", "bad_job_id", "control characters"},
+		{"GET", "/api/blast/runs?limit=501", "400", "bad_limit", "1 to 500"},
+	} {
+		res, body := st.do(t, c.method, c.path, "tok-alice")
+		if fmt.Sprint(res.StatusCode) != c.status || errorCode(t, body) != c.code || !strings.Contains(body, c.msg) ||
+			res.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s: %d %s %s", c.method, c.path, res.StatusCode, res.Header.Get("Content-Type"), body)
 		}
 	}
 }

@@ -125,6 +125,16 @@ func writeFrames(out *sseWriter, frames []fanout.Frame) (ok bool, logs int) {
 func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (*fanout.Stream, func()) {
 	jobID := r.PathValue("job_id")
 	q := r.URL.Query()
+	resume := r.Header.Get("Last-Event-ID")
+	if resume == "" {
+		resume = q.Get("last_event_id")
+	}
+	if _, err := event.ParseID(resume); resume != "" && err != nil {
+		// Refused before the ticket is redeemed: the ticket stays usable.
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "bad_last_event_id", Message: "the resume point is not a stream id (<ms>-<seq>)"})
+		return nil, nil
+	}
 	_, release, err := s.Tickets.RedeemWithin(r.Context(), s.Streams, q.Get("ticket"), jobID)
 	if err != nil {
 		var lim *app.LimitedError
@@ -148,10 +158,6 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (*fanout.Str
 	s.m.Tickets.WithLabelValues("redeem", "accepted").Inc()
 	if s.Watching != nil {
 		s.Watching(r.Context(), jobID)
-	}
-	resume := r.Header.Get("Last-Event-ID")
-	if resume == "" {
-		resume = q.Get("last_event_id")
 	}
 	st, err := s.Hub.Open(r.Context(), jobID, resume)
 	if errors.Is(err, event.ErrBadID) {

@@ -230,19 +230,27 @@ const MaxJobIDChars = 128
 func ValidateJobID(id string) error {
 	switch {
 	case id == "":
-		return fmt.Errorf("%w: job id is empty", ErrInvalid)
+		return &JobIDError{"is empty"}
 	case utf8.RuneCountInString(id) > MaxJobIDChars:
-		return fmt.Errorf("%w: job id is longer than %d characters", ErrInvalid, MaxJobIDChars)
+		return &JobIDError{fmt.Sprintf("is longer than %d characters", MaxJobIDChars)}
 	case !utf8.ValidString(id):
-		return fmt.Errorf("%w: job id is not valid UTF-8", ErrInvalid)
+		return &JobIDError{"is not valid UTF-8"}
+	case id == "." || id == "..":
+		return &JobIDError{"may not be . or .. (a path, not a run)"}
 	}
 	for _, r := range id {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return fmt.Errorf("%w: job id contains control characters", ErrInvalid)
+			return &JobIDError{"contains control characters"}
 		}
 	}
 	return nil
 }
+
+// JobIDError says why a job id is refused; it is an ErrInvalid.
+type JobIDError struct{ Reason string }
+
+func (e *JobIDError) Error() string        { return ErrInvalid.Error() + ": job id " + e.Reason }
+func (e *JobIDError) Is(target error) bool { return target == ErrInvalid }
 
 // CapPhase keeps an unknown phase as given but at most MaxPhaseChars long.
 func CapPhase(p string) string { return Cut(p, MaxPhaseChars, "") }

@@ -35,6 +35,9 @@ func runsCmd(e *env, g *global) *cobra.Command {
 			if output != "table" && output != formatJSON {
 				return usagef("-o must be table or json")
 			}
+			if limit < 0 || limit > app.RunsMaxLimit {
+				return usagef("--limit must be from 1 to %d", app.RunsMaxLimit)
+			}
 			ctx := cmd.Context()
 			c, err := g.client(ctx, e)
 			if err != nil {

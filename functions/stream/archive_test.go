@@ -238,11 +238,11 @@ func TestWholeRunOutlivesTheStreamCapAndRedis(t *testing.T) {
 	}
 	check("after FLUSHALL")
 	for _, path := range []string{"/snapshot", "/download", "/summary", "/search?q=line"} {
-		if st, b, _ := get(t, srv.base+"/api/blast/logs/run-big"+path, "someone-else"); st != 404 || !strings.Contains(string(b), "job_not_found") {
+		if st, b, _ := get(t, srv.base+"/api/blast/logs/run-big"+path, "0000000b-0000-4000-8000-0000000000b0"); st != 404 || !strings.Contains(string(b), "job_not_found") {
 			t.Errorf("%s for another user: %d %s", path, st, b)
 		}
 	}
-	if st, _, _ := post(t, srv.base+"/api/blast/logs/run-big/ticket", "someone-else"); st != 404 {
+	if st, _, _ := post(t, srv.base+"/api/blast/logs/run-big/ticket", "0000000b-0000-4000-8000-0000000000b0"); st != 404 {
 		t.Errorf("ticket for another user: %d", st)
 	}
 	st, b, _ := get(t, srv.base+"/api/blast/runs", owner)

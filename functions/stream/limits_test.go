@@ -45,8 +45,8 @@ func TestOwnerStreamCapLeavesTheRefusedTicketUsable(t *testing.T) {
 		}
 	}
 	// Another owner's stream on the same replica opens.
-	s.register(t, "run-o", "another-owner")
-	s.tickets.Access.Auth = entra.DevBypass{User: "another-owner"}
+	s.register(t, "run-o", "0000000c-0000-4000-8000-0000000000c0")
+	s.tickets.Access.Auth = entra.DevBypass{User: "0000000c-0000-4000-8000-0000000000c0"}
 	other := s.ticket(t, "run-o")
 	s.tickets.Access.Auth = entra.DevBypass{User: owner}
 	if _, st := dial(t, srv.base, "run-o", other, "", false, nil); st != 200 {
@@ -96,7 +96,7 @@ func TestOwnerRequestCapAndASlowDownload(t *testing.T) {
 	if st != 429 || !strings.Contains(string(body), `"too_many_requests"`) || hdr.Get("Retry-After") == "" {
 		t.Fatalf("a second read while the download is held: %d %s", st, body)
 	}
-	if st, _, _ := get(t, srv.base+"/api/blast/logs/run-d/snapshot", "another-owner"); st != 404 {
+	if st, _, _ := get(t, srv.base+"/api/blast/logs/run-d/snapshot", "0000000c-0000-4000-8000-0000000000c0"); st != 404 {
 		t.Fatalf("another owner is limited too: %d", st) // 404: not theirs, but not refused by the cap
 	}
 	res.Body.Close()

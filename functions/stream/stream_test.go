@@ -59,7 +59,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const owner = "oid-owner"
+const owner = "0000000a-0000-4000-8000-00000000a11c" // an object id, as dev-bypass wants
 
 var (
 	planeOnce sync.Once
@@ -635,7 +635,7 @@ func TestSnapshot(t *testing.T) {
 	eachStack(t, func(t *testing.T, s *stack) {
 		srv := s.server(t, nil)
 		s.register(t, "run-p", owner)
-		s.register(t, "run-q", "someone-else")
+		s.register(t, "run-q", "0000000b-0000-4000-8000-0000000000b0")
 		s.publish(t, numbered(30, 0), "lines", "--job", "run-p", "--phase", "running")
 		get := func(path, user string) (int, app.Snapshot, string) {
 			st, b, _ := get(t, srv.base+path, user)

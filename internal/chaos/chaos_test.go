@@ -59,7 +59,7 @@ func generate(spec string) {
 	w.Flush()
 }
 
-const owner = "oid-chaos"
+const owner = "0000000d-0000-4000-8000-0000000000d0"
 
 // replica is one blastlog-stream process.
 type replica struct {

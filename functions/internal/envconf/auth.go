@@ -39,6 +39,9 @@ func LoadAuth(g Getenv) (Auth, error) {
 		return a, errors.New("BLASTLOG_AUTH_MODE=dev-bypass is refused when BLASTLOG_ENV=production")
 	}
 	a.DevUser = g.String("BLASTLOG_DEV_USER", entra.DefaultDevUser)
+	if a.DevBypass() && !entra.IsObjectID(a.DevUser) {
+		return a, errors.New("BLASTLOG_DEV_USER must be a user's object id: a UUID such as " + entra.DefaultDevUser)
+	}
 	if a.TicketTTL, err = g.Duration("BLASTLOG_TICKET_TTL", ticket.DefaultTTL, ticket.MinTTL, ticket.MaxTTL); err != nil {
 		return a, err
 	}
