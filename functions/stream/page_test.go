@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -391,7 +392,7 @@ func TestPageBatchTableOfTheDemoRun(t *testing.T) {
 	if got := jsString(t, ctx, `document.getElementById("headline").textContent`); got != "1 of 24 batches failed: batch 013 was OOMKilled (exit 137, limit 62Gi)." {
 		t.Fatalf("headline %q", got)
 	}
-	if got := jsString(t, ctx, `document.getElementById("progress-text").textContent`); got != "23 of 24 batches · 1 failed" {
+	if got := jsString(t, ctx, `document.getElementById("progress-text").textContent`); got != "23 of 24 batches done, 0 running, 0 pending, 1 failed" {
 		t.Fatalf("progress %q", got)
 	}
 	if got := jsString(t, ctx, `document.querySelector("#causes .cause").textContent`); !strings.Contains(got, "batch 013 · OOMKilled · exit 137 · limit 62Gi") ||
@@ -506,18 +507,21 @@ func TestPageProgressAndPendingBatchesOfALiveRun(t *testing.T) {
 	pending := `[...` + step("running") + `.querySelectorAll(".batchtable tbody tr.pending")].filter(r => /^waits: (FailedScheduling|Unschedulable): 0\/3 nodes are available: 3 Insufficient memory\./.test(r.querySelector(".reason").textContent))`
 	waitJS(t, ctx, "pending batches with their reason", pending+`.length === 6`)
 	waitJS(t, ctx, "the banner saying they wait", `/6 pods waiting \((FailedScheduling|Unschedulable)\)/.test(document.getElementById("headline").textContent)`)
-	waitJS(t, ctx, "every batch known from its Job while the first wave waits", `document.getElementById("progress-text").textContent === "0 of 24 batches · 24 pending"`)
+	waitJS(t, ctx, "every batch known from its Job while the first wave waits", `document.getElementById("progress-text").textContent === "0 of 24 batches done, 0 running, 24 pending"`)
 	do(t, ctx, step("running")+`.open = true`)
 	shot(t, ctx, "pending")
-	// Counting up: record what the progress says until the run ends.
-	do(t, ctx, `window.__seen = []; window.__watch = setInterval(() => { const t = document.getElementById("progress-text").textContent; if (window.__seen[window.__seen.length-1] !== t) window.__seen.push(t); }, 20)`)
+	// Counting up: record what the progress and the headline say until the run ends.
+	do(t, ctx, `window.__seen = []; window.__both = []; window.__watch = setInterval(() => {
+		const t = document.getElementById("progress-text").textContent.split(" · ")[0], h = document.getElementById("headline").textContent;
+		if (window.__seen[window.__seen.length-1] !== t) window.__seen.push(t);
+		window.__both.push([t, h]); }, 20)`)
 	waitJS(t, ctx, "a batch running", `document.getElementById("progress-text").textContent.includes("running")`)
 	shot(t, ctx, "running")
 	if err := <-played; err != nil {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, "the run completed", `document.getElementById("badge").textContent === "completed"`)
-	waitJS(t, ctx, "24 of 24", `document.getElementById("progress-text").textContent === "24 of 24 batches"`)
+	waitJS(t, ctx, "24 of 24", `document.getElementById("progress-text").textContent === "24 of 24 batches done, 0 running, 0 pending"`)
 	if got := jsString(t, ctx, `document.getElementById("headline").textContent`); got != "All 24 batches succeeded, 2 batches after a retry." {
 		t.Fatalf("headline %q", got)
 	}
@@ -537,8 +541,28 @@ func TestPageProgressAndPendingBatchesOfALiveRun(t *testing.T) {
 			t.Fatalf("the progress went back: %s", seen)
 		}
 	}
+	// The headline and the bar say the same counts in the same words at every moment
+	// (the headline adds who waits, or is the verdict once the run ended).
+	var both [][2]string
+	if err := json.Unmarshal([]byte(jsString(t, ctx, `JSON.stringify(window.__both)`)), &both); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range both {
+		bar, head := b[0], b[1]
+		if strings.Contains(head, "batches done") && !strings.HasPrefix(head, bar+".") && !strings.HasPrefix(head, bar+";") {
+			t.Fatalf("the headline %q and the bar %q disagree", head, bar)
+		}
+	}
 	if cls := jsString(t, ctx, `document.getElementById("verdict").className`); cls != "verdict succeeded" {
 		t.Fatalf("verdict %q", cls)
+	}
+	// The retried batches (005 failed once, 008 was evicted) recovered: no cause, and
+	// the step is done, not failed.
+	if n := jsInt(t, ctx, `document.querySelectorAll("#causes .cause").length`); n != 0 {
+		t.Fatalf("%d causes on a succeeded run: %s", n, jsString(t, ctx, `document.getElementById("causes").textContent`))
+	}
+	if got := jsString(t, ctx, step("running")+`.querySelector(".state").textContent`); got != "done" {
+		t.Fatalf("the Running BLAST step of a succeeded run says %q", got)
 	}
 	shot(t, ctx, "succeeded")
 }

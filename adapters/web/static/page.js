@@ -591,10 +591,17 @@ function containerEvent(e) {
   batchesDirty = true;
 }
 
-// failedSteps are the steps with a container whose latest instance ended non-zero.
+// failedSteps are the steps with a container whose latest instance ended non-zero —
+// except batches, which the diagnosis judges: a batch that recovered on a retry is
+// no failure, one that failed for good is.
 function failedSteps() {
   const out = new Set();
-  for (const c of latestInstances()) if (c.exit_code !== undefined && c.exit_code !== 0) out.add(c.phase);
+  for (const c of latestInstances()) {
+    if (c.exit_code === undefined || c.exit_code === 0) continue;
+    if (diagnosis && /-batch-.+-job-\d+-/.test(c.pod)) continue;
+    out.add(c.phase);
+  }
+  if (diagnosis && diagnosis.progress && diagnosis.progress.failed > 0) out.add("running");
   return out;
 }
 
@@ -683,10 +690,9 @@ function applyDiagnosis(d) {
     bar.querySelector(".ok").style.width = pct(p.succeeded);
     bar.querySelector(".bad").style.width = pct(p.failed);
     bar.querySelector(".run").style.width = pct(p.running);
-    const parts = [p.succeeded + " of " + p.batches + " batches"];
-    if (p.running) parts.push(p.running + " running");
-    if (p.pending) parts.push(p.pending + " pending");
-    if (p.failed) parts.push(p.failed + " failed");
+    // The counts in the headline's words (the server says them once for the page,
+    // the headline and the terminal client).
+    const parts = [p.text];
     if (p.eta && minutesLeft(p.eta)) parts.push(minutesLeft(p.eta));
     $("progress-text").textContent = parts.join(" · ");
   }

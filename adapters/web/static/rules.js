@@ -7,7 +7,17 @@ const EXIT_PHRASES = ["exit code ", "exit status ", "exited with ", "exit code: 
 /** "error", "warning" or "" for an event. */
 export function classify(e) {
   const l = e.line || "";
-  if (e.notice && e.notice !== "container_ended") return "";
+  switch (e.notice || "") {
+    case "":
+    case "container_ended":
+      break;
+    case "k8s_event": // a Kubernetes Warning event
+      return !e.type || e.type === "Warning" ? "warning" : "";
+    case "waiting": // a pod waiting for a reason
+      return e.reason ? "warning" : "";
+    default:
+      return "";
+  }
   if (l.includes("ERROR") || l.includes("Error:") || l.includes("FATAL") || l.includes("Traceback") || nonZeroExit(l)) {
     return "error";
   }
