@@ -88,10 +88,22 @@ func newArchiver(lc fx.Lifecycle, c config, d archiverDeps) *archive.Archiver {
 			}
 		}
 	})
-	if c.Archive.On() {
-		d.Logger.Info("archiving runs", "mode", c.Archive.Mode, "chunk_events", c.Archive.ChunkEvents, "flush", c.Archive.Flush.String())
-	} else {
-		d.Logger.Info("keeping every run's summary in Redis; no archive", "flush", c.Archive.Flush.String())
-	}
+	level, msg := archiveNotice(c)
+	d.Logger.Log(context.Background(), level, msg, "mode", c.Archive.Mode, "chunk_events", c.Archive.ChunkEvents,
+		"flush", c.Archive.Flush.String())
 	return a
+}
+
+// archiveNotice is what the start says of the archive: in production, running
+// without one is a warning that names what is lost.
+func archiveNotice(c config) (slog.Level, string) {
+	switch {
+	case c.Archive.On():
+		return slog.LevelInfo, "archiving runs"
+	case c.Auth.Env == "production":
+		return slog.LevelWarn, "no archive (BLASTLOG_ARCHIVE=off): each run's summary and verdict are kept in Redis, " +
+			"but its lines beyond BLASTLOG_STREAM_MAXLEN and whole runs older than BLASTLOG_RETENTION are lost; " +
+			"set BLASTLOG_ARCHIVE=azblob to keep every line"
+	}
+	return slog.LevelInfo, "no archive: keeping every run's summary in Redis"
 }

@@ -36,10 +36,13 @@ import (
 
 const chart = "../../infra/helm/blastlog"
 
+// testArchiveURL is the archive the chart's renders name (it is required).
+const testArchiveURL = "https://blastlogtest.blob.core.windows.net/job-artifacts"
+
 // render is helm template of the chart in ns with set, split into its documents.
 func render(t *testing.T, helm, ns string, set ...string) []string {
 	t.Helper()
-	args := []string{"template", "blastlog", chart, "--namespace", ns}
+	args := []string{"template", "blastlog", chart, "--namespace", ns, "--set", "archive.url=" + testArchiveURL}
 	for _, s := range set {
 		args = append(args, "--set", s)
 	}
@@ -73,16 +76,23 @@ func render(t *testing.T, helm, ns string, set ...string) []string {
 // authenticated as the chart's ServiceAccount under the chart's RBAC, follows a run.
 func TestHelmChart(t *testing.T) {
 	helm := testio.Tool(t, "helm")
-	if out, err := exec.Command(helm, "lint", chart, "--strict").CombinedOutput(); err != nil {
+	if out, err := exec.Command(helm, "lint", chart, "--strict", "--set", "archive.url="+testArchiveURL).CombinedOutput(); err != nil {
 		t.Fatalf("helm lint: %v\n%s", err, out)
 	}
 	for set, want := range map[string]string{"replicaCount=one": "/replicaCount", "replicaCount=1": "/replicaCount",
 		"rbac.clusterWide=maybe": "/rbac/clusterWide", "config.BLASTLOG_REDIS_URL=redis://x": "/config/BLASTLOG_REDIS_URL",
-		"config.BLASTLOG_K8S=everywhere": "/config/BLASTLOG_K8S", "service.port=http": "/service/port", "bogus=1": "bogus"} {
+		"config.BLASTLOG_K8S=everywhere": "/config/BLASTLOG_K8S", "service.port=http": "/service/port", "bogus=1": "bogus",
+		// An archive is asked for by name: the URL, or enabled=false said out loud.
+		"archive.enabled=true": "/archive/url", "archive.url=ftp://x": "/archive/url",
+		"config.BLASTLOG_ARCHIVE=off": "/config/BLASTLOG_ARCHIVE"} {
 		out, err := exec.Command(helm, "template", "x", chart, "--set", set).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), want) {
 			t.Errorf("--set %s: %v %s", set, err, out)
 		}
+	}
+	if out, err := exec.Command(helm, "template", "x", chart, "--set", "archive.enabled=false").CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "name: BLASTLOG_ARCHIVE\n              value: \"off\"") {
+		t.Errorf("archive.enabled=false: %v %s", err, out)
 	}
 	cp := realPlane(t)
 	cs, _ := kubernetes.NewForConfig(cp.Admin)
@@ -94,6 +104,7 @@ func TestHelmChart(t *testing.T) {
 		"cluster-wide":   {"rbac.clusterWide=true"},
 		"servicemonitor": {"serviceMonitor.enabled=true", "networkPolicy.enabled=true"},
 		"ticket":         {"ticket.enabled=true", "secretEnv.BLASTLOG_REDIS_URL.name=blastlog", "secretEnv.BLASTLOG_REDIS_URL.key=redis-url"},
+		"no-archive":     {"archive.enabled=false"},
 	} {
 		ns := "chart-" + name
 		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {

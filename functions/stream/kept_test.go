@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -145,4 +146,22 @@ func TestNotifyWithoutAnArchive(t *testing.T) {
 		t.Fatalf("log text left the system: %s", raw)
 	}
 
+}
+
+// In production, no archive is said once at start as a warning naming what is lost.
+func TestArchiveOffInProductionWarns(t *testing.T) {
+	var c config
+	c.Auth.Env = "production"
+	level, msg := archiveNotice(c)
+	if level != slog.LevelWarn || !strings.Contains(msg, "BLASTLOG_STREAM_MAXLEN") || !strings.Contains(msg, "BLASTLOG_RETENTION") {
+		t.Fatalf("%v %q", level, msg)
+	}
+	c.Auth.Env = "development"
+	if level, _ := archiveNotice(c); level != slog.LevelInfo {
+		t.Fatalf("development: %v", level)
+	}
+	c.Auth.Env, c.Archive.Mode = "production", "azblob"
+	if level, msg := archiveNotice(c); level != slog.LevelInfo || msg != "archiving runs" {
+		t.Fatalf("with an archive: %v %q", level, msg)
+	}
 }

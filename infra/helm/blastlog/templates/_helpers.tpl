@@ -59,3 +59,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       key: {{ $ref.key }}
 {{- end }}
 {{- end }}
+
+{{/* archiveEnv: the archive block as the binaries' variables; the chart refuses to
+render without an archive unless archive.enabled is false. */}}
+{{- define "blastlog.archiveEnv" -}}
+{{- if .Values.archive.enabled }}
+{{- if not .Values.archive.url }}
+{{- fail "archive.url is required (https://<account>.blob.core.windows.net/<container>); set archive.enabled=false to run without an archive and lose lines beyond the stream's cap" }}
+{{- end }}
+- name: BLASTLOG_ARCHIVE
+  value: azblob
+- name: BLASTLOG_ARCHIVE_URL
+  value: {{ .Values.archive.url | quote }}
+{{- else }}
+- name: BLASTLOG_ARCHIVE
+  value: "off"
+{{- end }}
+{{- end }}
