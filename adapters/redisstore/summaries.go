@@ -1,10 +1,14 @@
 package redisstore
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -16,7 +20,7 @@ import (
 // Summaries keep each run's summary beside the run (docs/api.md §2):
 // <prefix>summary:<safe id>, a hash of v (the version, counting writes) and index
 // (the archive index's JSON without its chunk lists: counts, diagnosis, gaps, last id,
-// record). Every run has one, with or without an archive, so a summary request is a
+// record; gzip'd — a 5,000-batch run's is megabytes of JSON, a tenth of it gzip'd). Every run has one, with or without an archive, so a summary request is a
 // read and its verdict survives the stream's trimming and the replicas' restarts.
 type Summaries struct {
 	rdb redis.UniversalClient
@@ -58,7 +62,11 @@ func (s *Summaries) Index(ctx context.Context, jobID string) (chunk.Index, strin
 	if v == "" || raw == "" {
 		return chunk.Index{}, "", fmt.Errorf("summary %s: %w", key, ports.ErrNotFound)
 	}
-	idx, err := chunk.DecodeIndex([]byte(raw))
+	data, err := gunzip(raw)
+	if err != nil {
+		return chunk.Index{}, "", fmt.Errorf("summary %s: %w: %w", key, ports.ErrUnavailable, err)
+	}
+	idx, err := chunk.DecodeIndex(data)
 	if err != nil {
 		return chunk.Index{}, "", fmt.Errorf("summary %s: %w: %w", key, ports.ErrUnavailable, err)
 	}
@@ -77,7 +85,7 @@ func (s *Summaries) PutIndex(ctx context.Context, idx chunk.Index, version strin
 		kept.Steps[name] = &c
 	}
 	ttl := s.cfg.retention() + cursorGrace
-	res, err := putSummary.Run(ctx, s.rdb, []string{key}, version, kept.Encode(), strconv.FormatInt(ttl.Milliseconds(), 10)).Result()
+	res, err := putSummary.Run(ctx, s.rdb, []string{key}, version, gzipped(kept.Encode()), strconv.FormatInt(ttl.Milliseconds(), 10)).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return "", fmt.Errorf("summary %s: %w", key, ports.ErrConflict)
@@ -86,4 +94,28 @@ func (s *Summaries) PutIndex(ctx context.Context, idx chunk.Index, version strin
 	}
 	v, _ := res.(string)
 	return v, nil
+}
+
+// gzipped compresses at the fastest level: the summary is rewritten every few seconds.
+func gzipped(data []byte) []byte {
+	var b bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	w.Write(data)
+	w.Close()
+	return b.Bytes()
+}
+
+// maxSummary bounds what a kept summary may inflate to.
+const maxSummary = 256 << 20
+
+func gunzip(raw string) ([]byte, error) {
+	r, err := gzip.NewReader(strings.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxSummary+1))
+	if err == nil && len(data) > maxSummary {
+		err = errors.New("larger than 256 MiB inflated")
+	}
+	return data, err
 }
