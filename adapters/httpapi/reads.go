@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -273,8 +274,16 @@ func fileSafe(s string) string {
 }
 
 // contentDisposition is an attachment with an ASCII filename and RFC 6266's
-// filename*=UTF-8”... for the exact name.
+// filename*=UTF-8”... for the exact name — less its format characters (bidi
+// overrides and isolates, zero-width characters: Unicode's Cf), which would make a
+// saved file's name read otherwise than it is.
 func contentDisposition(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, name)
 	ascii := make([]byte, 0, len(name))
 	for i := 0; i < len(name); i++ {
 		c := name[i]

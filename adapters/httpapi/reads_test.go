@@ -83,6 +83,20 @@ func TestStepDownloadHasItsOwnName(t *testing.T) {
 	}
 }
 
+// A bidi override or a zero-width character in a job id never reaches the saved file's
+// name: "run-\u202egnp.exe" would display as "run-exe.png".
+func TestDownloadNameHasNoFormatCharacters(t *testing.T) {
+	for in, want := range map[string]string{
+		"run-\u202egnp.exe-logs.txt":       "filename*=UTF-8''run-gnp.exe-logs.txt",
+		"run-\u2066x\u2069\u200b-logs.txt": "filename*=UTF-8''run-x-logs.txt",
+		"run-é-logs.txt":                   "filename*=UTF-8''run-%C3%A9-logs.txt",
+	} {
+		if got := contentDisposition(in); !strings.HasSuffix(got, want) || strings.ContainsAny(got, "\u202e\u2066\u2069\u200b") {
+			t.Errorf("%q: %q", in, got)
+		}
+	}
+}
+
 // A query that is not UTF-8 is told so, not that it is too long.
 func TestSearchQueryNotUTF8(t *testing.T) {
 	srv := readServer(t)
