@@ -42,3 +42,39 @@ func BenchmarkIndex(b *testing.B) {
 		Index(line, "exit code ")
 	}
 }
+
+// Adversarial text: every place holds a near-match of a long query. The work stays
+// linear in the text (compare ns/op across sizes: a quadratic matcher grows 4 × per
+// doubling).
+func BenchmarkIndexAdversarial(b *testing.B) {
+	for _, c := range []struct{ name, line, q string }{
+		{"aaa-c", strings.Repeat("a", 3990) + "b", strings.Repeat("a", 199) + "c"},
+		{"aaa-c-8k", strings.Repeat("a", 7990) + "b", strings.Repeat("a", 199) + "c"},
+		{"repeated-prefix", strings.Repeat("abcabcabd", 450), "abcabcabcabcabcabcabcabcabc"},
+		{"miss", strings.Repeat("a", 3990) + "b", "zzz"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.line)))
+			for b.Loop() {
+				Index(c.line, c.q)
+			}
+		})
+	}
+}
+
+// Past the budget the lowered copy finds the same place, at any offset and case.
+func TestIndexPastTheBudget(t *testing.T) {
+	for _, c := range []struct {
+		s, sub string
+		want   int
+	}{
+		{strings.Repeat("A", 4000) + "AC", strings.Repeat("a", 199) + "c", 4001 - 199},
+		{strings.Repeat("a", 4000), strings.Repeat("a", 199) + "c", -1},
+		{strings.Repeat("aB", 3000) + "abX", "abababababababababx", 6000 - 16},
+	} {
+		want := strings.Index(strings.ToLower(c.s), c.sub)
+		if got := Index(c.s, c.sub); got != want || want != c.want {
+			t.Errorf("Index(%.20q…, %.20q…) = %d, strings.Index %d, want %d", c.s, c.sub, got, want, c.want)
+		}
+	}
+}
