@@ -86,16 +86,25 @@ if #old == 0 then return 0 end
 redis.call('XTRIM', KEYS[1], 'MAXLEN', len - #old)
 return #old`)
 
+// trimStep is what one call of trimScript drops at most, so that no call holds Redis
+// for long; TrimArchived calls it again while it drops that many.
+const trimStep = 10_000
+
 // TrimArchived implements ports.LogKeeper.
 func (a *ArchiveState) TrimArchived(ctx context.Context, jobID, upTo string) (int64, error) {
 	if upTo == "" {
 		return 0, nil
 	}
-	n, err := trimScript.Run(ctx, a.rdb, []string{a.cfg.StreamKey(jobID)}, upTo, a.cfg.maxLen()).Int64()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return 0, unavailable("trim "+a.cfg.StreamKey(jobID), err)
+	var total int64
+	for {
+		n, err := trimScript.Run(ctx, a.rdb, []string{a.cfg.StreamKey(jobID)}, upTo, a.cfg.maxLen()).Int64()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return total, unavailable("trim "+a.cfg.StreamKey(jobID), err)
+		}
+		if total += n; n < trimStep {
+			return total, nil
+		}
 	}
-	return n, nil
 }
 
 const (

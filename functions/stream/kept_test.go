@@ -101,7 +101,8 @@ func waitLen(t *testing.T, s *stack, jobID string, n int64) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s holds %d entries, want at most %d", key, l, n)
+			h := s.rdb.HGetAll(context.Background(), redisstore.Config{}.ArchiveKey(jobID)).Val()
+			t.Fatalf("%s holds %d entries, want at most %d (the keeper's cursor %v)", key, l, n, h)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -522,6 +522,8 @@ func TestSlowViewerDoesNotSlowOthersAndGetsAGapWhenTrimmed(t *testing.T) {
 		}
 	}
 	t.Logf("fast viewer: 20,000 events in %v, none lost", time.Since(start))
+	// The summary's keeper trims the stream behind what it counted, at its next write.
+	waitLen(t, s, "run-s", 6000)
 
 	// The slow viewer resumes: what it had buffered, one gap, then the rest to the end.
 	var got []string
@@ -665,8 +667,8 @@ func TestSnapshot(t *testing.T) {
 				t.Errorf("%s: %d", q, st)
 			}
 		}
-		if st, snap, _ := get("/api/blast/logs/run-p/snapshot?limit=99999", owner); st != 200 || len(snap.Events) != 30 {
-			t.Fatalf("limit over the max: %d %d", st, len(snap.Events))
+		if st, _, _ := get("/api/blast/logs/run-p/snapshot?limit=99999", owner); st != 400 {
+			t.Fatalf("limit over the max: %d", st)
 		}
 	})
 }

@@ -251,6 +251,17 @@ func TestLogKeeping(t *testing.T, newState func(t *testing.T, maxLen int) (ports
 			t.Fatalf("bad before: %v", err)
 		}
 	})
+	t.Run("a burst far past the cap is trimmed in one call", func(t *testing.T) {
+		l, k, _ := newState(t, 10)
+		ids := appendN(t, l, "run-b", 25_000)
+		n, err := k.TrimArchived(ctx, "run-b", ids[len(ids)-1])
+		if err != nil || n != 25_000-10 {
+			t.Fatalf("trimmed %d of %d: %v", n, 25_000-10, err)
+		}
+		if _, first, _ := l.ReadHeld(ctx, "run-b", "", 1); first != ids[25_000-10] {
+			t.Fatalf("first after trim %q want %q", first, ids[25_000-10])
+		}
+	})
 	t.Run("cursors round trip", func(t *testing.T) {
 		_, _, c := newState(t, 8)
 		if got, err := c.LoadCursor(ctx, "run-c"); err != nil || got.LastID != "" {
