@@ -1,6 +1,10 @@
 package sanitize
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/blastlog/blastlog/core/fold"
+)
 
 // Mask replaces every secret value.
 const Mask = "***"
@@ -87,24 +91,72 @@ func tokenEnd(s string, i int) int {
 }
 
 // maskSASQuery masks the whole query string of a URL that carries a SAS signature:
-// https://acct.blob.core.windows.net/c/b?sv=...&sig=... -> https://acct.../c/b?***
+// https://acct.blob.core.windows.net/c/b?sv=...&sig=... -> https://acct.../c/b?***.
+// The query is found as written and as the encoders around it write it: JSON-escaped
+// (`\u0026sig=`, `\u003f`) and percent-encoded inside another URL (`%3F…%26sig%3D`).
 func maskSASQuery(s string) string {
-	if !strings.Contains(s, "sig=") {
+	if fold.Index(s, "sig") < 0 {
 		return s
 	}
 	e := editor{s: s}
 	for i := 0; i < len(s); i++ {
-		if s[i] != '?' {
+		if c := s[i]; c != '?' && c != '\\' && c != '%' {
+			continue // no mark starts here
+		}
+		n := marker(s, i, queryMarks)
+		if n == 0 {
 			continue
 		}
-		end := tokenEnd(s, i+1)
-		q := s[i+1 : end]
-		if strings.HasPrefix(q, "sig=") || strings.Contains(q, "&sig=") {
-			e.replace(i+1, end)
+		end := tokenEnd(s, i+n)
+		if hasSig(s[i+n : end]) {
+			e.replace(i+n, end)
 		}
 		i = end - 1
 	}
 	return e.result()
+}
+
+// The ways a query's '?', a parameter's '&' and a value's '=' are written: as they are,
+// JSON-escaped, percent-encoded (lower case: markers match in any ASCII case).
+var (
+	queryMarks = []string{"?", `\u003f`, "%3f"}
+	sepMarks   = []string{"&", `\u0026`, "%26"}
+	eqMarks    = []string{"=", `\u003d`, "%3d"}
+)
+
+// marker is the length of the mark of marks that s holds at i (any ASCII case), 0 when
+// none does.
+func marker(s string, i int, marks []string) int {
+	for _, m := range marks {
+		if len(s)-i >= len(m) && s[i] == m[0] && fold.Index(s[i:i+len(m)], m) == 0 {
+			return len(m)
+		}
+	}
+	return 0
+}
+
+// hasSig: the query q holds a sig parameter — "sig" at its start or after a separator,
+// followed by an equals sign, each in any of their written forms.
+func hasSig(q string) bool {
+	for from := 0; ; {
+		p := fold.Index(q[from:], "sig")
+		if p < 0 {
+			return false
+		}
+		p += from
+		from = p + 3
+		if marker(q, p+3, eqMarks) == 0 {
+			continue
+		}
+		if p == 0 {
+			return true
+		}
+		for _, m := range sepMarks {
+			if p >= len(m) && marker(q, p-len(m), []string{m}) == len(m) {
+				return true
+			}
+		}
+	}
 }
 
 // Keys whose value is a secret, lower case. A key matches when the identifier before
