@@ -17,6 +17,7 @@ func mask(s string) string {
 	s = maskKeyValues(s)
 	s = maskBearer(s)
 	s = maskFlags(s)
+	s = maskPasswordFlags(s)
 	s = maskPrefixedTokens(s)
 	s = maskJWT(s)
 	s = maskAWSKeys(s)
@@ -198,7 +199,37 @@ func secretKey(ident string) (isKey, wholeConnString bool) {
 			return true, false
 		}
 	}
-	return false, false
+	return secretPart(ident), false
+}
+
+// secretParts are credential words that name a secret as one part of a longer name:
+// DB_PASS, MYSQL_PWD, secret_key, SecretKey, storage_key, x-api-key,
+// Ocp-Apim-Subscription-Key. Parts are split at '_', '-', '.' and a lower-to-upper
+// case change, and compared in any case.
+var secretParts = []string{"pass", "passwd", "passphrase", "password", "pwd", "secret", "key", "token", "credential",
+	"credentials"}
+
+func secretPart(ident string) bool {
+	start := 0
+	for i := 0; i <= len(ident); i++ {
+		boundary := i == len(ident) || ident[i] == '_' || ident[i] == '-' || ident[i] == '.' ||
+			i > start && ident[i] >= 'A' && ident[i] <= 'Z' && ident[i-1] >= 'a' && ident[i-1] <= 'z'
+		if !boundary {
+			continue
+		}
+		if i > start {
+			for _, p := range secretParts {
+				if strings.EqualFold(ident[start:i], p) {
+					return true
+				}
+			}
+		}
+		start = i
+		if i < len(ident) && (ident[i] == '_' || ident[i] == '-' || ident[i] == '.') {
+			start = i + 1
+		}
+	}
+	return false
 }
 
 // connStringPart: the key is one of the ;-separated parts of an Azure connection
@@ -392,6 +423,42 @@ func maskFlags(s string) string {
 	return e.result()
 }
 
+// maskPasswordFlags masks the -p password of the tools that take one that way: mysql
+// and its kin glued to the flag (-pSECRET), sshpass and az login after it (-p SECRET).
+// Elsewhere -p is too common a flag to mean a password.
+func maskPasswordFlags(s string) string {
+	glued := strings.Contains(s, "mysql") || strings.Contains(s, "mariadb")
+	spaced := strings.Contains(s, "sshpass") || strings.Contains(s, "az login")
+	if !glued && !spaced || !strings.Contains(s, "-p") {
+		return s
+	}
+	e := editor{s: s}
+	for i := 0; i+2 < len(s); i++ {
+		if s[i] != '-' || s[i+1] != 'p' || i > 0 && !isSpace(s[i-1]) {
+			continue
+		}
+		v := i + 2
+		switch {
+		case glued && !isSpace(s[v]) && s[v] != '-':
+		case spaced && isSpace(s[v]):
+			v = skipSpaces(s, v)
+		default:
+			continue
+		}
+		qv, end, quoted := quotedAt(s, v)
+		if quoted {
+			v = qv
+		} else {
+			end = tokenEnd(s, v)
+		}
+		if end > v && s[v] != '-' {
+			e.mask(v, end)
+		}
+		i = max(end-1, i)
+	}
+	return e.result()
+}
+
 // Tokens recognisable by their prefix alone: GitHub (ghp_, gho_, ghu_, ghs_, ghr_,
 // github_pat_), Slack (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-) and OpenAI-style sk-/sk-proj-
 // keys, each followed by at least minTail token characters.
@@ -520,6 +587,13 @@ func maskURLPasswords(s string) string {
 		if at == len(s) || s[at] != '@' {
 			i = at - 1 // no '@' up to here: no later "://" in this stretch has one either
 			continue
+		}
+		// A password may hold '@' itself (user:p@ss@host): the host follows the last
+		// '@' before the authority ends.
+		for j := at + 1; j < len(s) && !isSpace(s[j]) && strings.IndexByte("/?#\"'<>`", s[j]) < 0; j++ {
+			if s[j] == '@' {
+				at = j
+			}
 		}
 		e.mask(p0, at)
 		i = at

@@ -38,7 +38,7 @@ func TestRealisticLines(t *testing.T) {
 		{"    user: {token: 0a1b2c3d4e5f60718293a4b5c6d7e8f9}", "    user: {token: ***"},
 		{"client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlFcEFJQkFBS0NBUUVBN", "client-key-data: ***"},
 		{"az aks get-credentials --resource-group rg-elb --name elb-aks-01 --overwrite-existing", "az aks get-credentials --resource-group rg-elb --name elb-aks-01 --overwrite-existing"},
-		{"az login --service-principal -u 0f3c -p Zk9~x --tenant t1", "az login --service-principal -u 0f3c -p Zk9~x --tenant t1"},
+		{"az login --service-principal -u 0f3c -p Zk9~x --tenant t1", "az login --service-principal -u 0f3c -p *** --tenant t1"},
 		{"az login --service-principal --username 0f3c --password 'Zk9~xY;z,1' --tenant t1", "az login --service-principal --username 0f3c --password '***' --tenant t1"},
 		{`{"accessToken": "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwcyJ9.sig-bytes_here", "expiresOn": "2026-12-02 10:00:00"}`,
 			`{"accessToken": "***", "expiresOn": "2026-12-02 10:00:00"}`},
@@ -66,7 +66,7 @@ func TestRealisticLines(t *testing.T) {
 		{"https://elb.example.org/api/runs?page=2&sort=created", "https://elb.example.org/api/runs?page=2&sort=created"},
 		{"-----BEGIN CERTIFICATE----- MIIBszCCAVmgAwIBAgIU", "-----BEGIN CERTIFICATE----- MIIBszCCAVmgAwIBAgIU"}, // public
 		{`"private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"`,
-			`"private_key": "-----BEGIN PRIVATE KEY-----***-----END PRIVATE KEY-----\n"`},
+			`"private_key": "***"`},
 		{"Final Job Status: Completed, 144 of 144 batches in 00:41:12", "Final Job Status: Completed, 144 of 144 batches in 00:41:12"},
 	} {
 		if got := Line(c.in); got != c.want {
