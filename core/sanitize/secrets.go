@@ -96,7 +96,7 @@ func tokenEnd(s string, i int) int {
 // The query is found as written and as the encoders around it write it: JSON-escaped
 // (`\u0026sig=`, `\u003f`) and percent-encoded inside another URL (`%3F…%26sig%3D`).
 func maskSASQuery(s string) string {
-	if fold.Index(s, "sig") < 0 {
+	if !strings.Contains(s, "sig") { // written in lower case in every form
 		return s
 	}
 	e := editor{s: s}
@@ -427,9 +427,12 @@ func maskFlags(s string) string {
 // and its kin glued to the flag (-pSECRET), sshpass and az login after it (-p SECRET).
 // Elsewhere -p is too common a flag to mean a password.
 func maskPasswordFlags(s string) string {
+	if !strings.Contains(s, " -p") {
+		return s
+	}
 	glued := strings.Contains(s, "mysql") || strings.Contains(s, "mariadb")
 	spaced := strings.Contains(s, "sshpass") || strings.Contains(s, "az login")
-	if !glued && !spaced || !strings.Contains(s, "-p") {
+	if !glued && !spaced {
 		return s
 	}
 	e := editor{s: s}
