@@ -30,6 +30,8 @@ import (
 type config struct {
 	Addr string
 	Dev  bool
+	// MemoryLimit is the container's memory limit in bytes (0: the cgroup's).
+	MemoryLimit uint64
 	// DemoPeriod: -dev starts a demo run this often.
 	DemoPeriod time.Duration
 	// DevIgnored: the variables set in the environment that -dev overrides.
@@ -151,6 +153,10 @@ func (c *config) loadServing(g envconf.Getenv) error {
 		addr = "127.0.0.1:8080"
 	}
 	c.Addr = g.String("BLASTLOG_ADDR", addr)
+	var err error
+	if c.MemoryLimit, err = envconf.LoadMemoryLimit(g); err != nil {
+		return err
+	}
 	tickets, err := g.OneOf("BLASTLOG_STREAM_TICKETS", "off", "off", "on")
 	if err != nil {
 		return err

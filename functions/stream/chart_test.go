@@ -90,6 +90,12 @@ func TestHelmChart(t *testing.T) {
 			t.Errorf("--set %s: %v %s", set, err, out)
 		}
 	}
+	// The binaries learn the container's memory limit (their Go runtime takes 90% of it).
+	for _, doc := range render(t, helm, "default", "ticket.enabled=true") {
+		if strings.Contains(doc, "kind: Deployment") && !strings.Contains(doc, "name: BLASTLOG_MEMORY_LIMIT\n              valueFrom:\n                resourceFieldRef:") {
+			t.Errorf("a Deployment without BLASTLOG_MEMORY_LIMIT:\n%s", doc)
+		}
+	}
 	if out, err := exec.Command(helm, "template", "x", chart, "--set", "archive.enabled=false").CombinedOutput(); err != nil ||
 		!strings.Contains(string(out), "name: BLASTLOG_ARCHIVE\n              value: \"off\"") {
 		t.Errorf("archive.enabled=false: %v %s", err, out)

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/blastlog/blastlog/functions/internal/version"
+	"github.com/blastlog/blastlog/functions/internal/wiring"
 )
 
 func main() {
@@ -30,6 +31,9 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "blastlog-stream:", err)
 		os.Exit(2)
+	}
+	if _, err := wiring.SetMemoryLimit(cfg.MemoryLimit, wiring.Logger()); err != nil {
+		fmt.Fprintln(os.Stderr, "blastlog-stream: memory limit:", err)
 	}
 	a := fx.New(options(cfg))
 	startCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

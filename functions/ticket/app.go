@@ -22,6 +22,8 @@ type config struct {
 	// Archive: run records of runs Redis forgot are read from it (same variables as
 	// the streaming container's).
 	Archive envconf.Archive
+	// MemoryLimit is the container's memory limit in bytes (0: the cgroup's).
+	MemoryLimit uint64
 }
 
 func load(getenv func(string) string) (config, error) {
@@ -29,6 +31,9 @@ func load(getenv func(string) string) (config, error) {
 	var c config
 	var err error
 	c.Addr = g.String("BLASTLOG_ADDR", ":8080")
+	if c.MemoryLimit, err = envconf.LoadMemoryLimit(g); err != nil {
+		return c, err
+	}
 	if c.Redis, err = envconf.LoadRedis(g, false); err != nil {
 		return c, err
 	}

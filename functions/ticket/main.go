@@ -18,6 +18,7 @@ import (
 
 	"github.com/blastlog/blastlog/adapters/awslambda"
 	"github.com/blastlog/blastlog/functions/internal/version"
+	"github.com/blastlog/blastlog/functions/internal/wiring"
 )
 
 func main() {
@@ -29,6 +30,9 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "blastlog-ticket:", err)
 		os.Exit(2)
+	}
+	if _, err := wiring.SetMemoryLimit(cfg.MemoryLimit, wiring.Logger()); err != nil {
+		fmt.Fprintln(os.Stderr, "blastlog-ticket: memory limit:", err)
 	}
 	lambdaMode := os.Getenv("AWS_LAMBDA_RUNTIME_API") != ""
 	var h http.Handler

@@ -76,3 +76,10 @@ func (g Getenv) Bytes(name string, def, min, max int64) (int64, error) {
 	}
 	return n * unit, nil
 }
+
+// LoadMemoryLimit reads BLASTLOG_MEMORY_LIMIT: the container's memory limit in bytes
+// (optionally KiB, MiB, GiB), 0 when unset — the cgroup's is read then.
+func LoadMemoryLimit(g Getenv) (uint64, error) {
+	n, err := g.Bytes("BLASTLOG_MEMORY_LIMIT", 0, 0, 1<<50)
+	return uint64(n), err
+}

@@ -76,3 +76,13 @@ render without an archive unless archive.enabled is false. */}}
   value: "off"
 {{- end }}
 {{- end }}
+
+{{/* memoryEnv: the container's memory limit, from which the binary gives the Go
+runtime a soft limit of 90% (GOMEMLIMIT). */}}
+{{- define "blastlog.memoryEnv" -}}
+- name: BLASTLOG_MEMORY_LIMIT
+  valueFrom:
+    resourceFieldRef:
+      containerName: {{ .container }}
+      resource: limits.memory
+{{- end }}
