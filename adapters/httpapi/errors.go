@@ -45,6 +45,8 @@ func outcome(err error) (status int, code, message string) {
 		return http.StatusNotFound, "job_not_found", "no such job"
 	case errors.As(err, &lim) && lim.What == "tickets":
 		return http.StatusTooManyRequests, "rate_limited", "too many tickets requested; retry later"
+	case errors.As(err, &lim) && lim.Server:
+		return http.StatusTooManyRequests, "too_many_" + lim.What, "this server has too many searches and downloads in progress; retry shortly"
 	case errors.As(err, &lim):
 		return http.StatusTooManyRequests, "too_many_" + lim.What, "this account has too many " + lim.What + " open on this server; close one or retry later"
 	case errors.Is(err, ports.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):

@@ -160,7 +160,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		s.readFailed(w, r, "search", err)
 		return
 	}
-	rec, release, err := s.Reads.Admit(r.Context(), credentials(r), r.PathValue("job_id"))
+	rec, release, err := s.Reads.AdmitHeavy(r.Context(), credentials(r), r.PathValue("job_id"))
 	if err != nil {
 		s.readFailed(w, r, "search", err)
 		return
@@ -191,7 +191,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		s.readFailed(w, r, "download", err)
 		return
 	}
-	rec, release, err := s.Reads.Admit(r.Context(), credentials(r), r.PathValue("job_id"))
+	rec, release, err := s.Reads.AdmitHeavy(r.Context(), credentials(r), r.PathValue("job_id"))
 	if err != nil {
 		s.readFailed(w, r, "download", err)
 		return

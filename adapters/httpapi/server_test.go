@@ -512,6 +512,33 @@ func TestReadsOverTheRequestLimit(t *testing.T) {
 	}
 }
 
+// Over the replica's limit of heavy reads: a search or a download gets 429
+// too_many_requests whoever asks, while the light reads (summary, snapshot) go on.
+func TestHeavyReadsOverTheServersLimit(t *testing.T) {
+	st := newStack(t, func(s *Server) { s.Reads.Heavy = &app.ServerLimit{Max: 1} })
+	release, err := st.server.Reads.Heavy.Acquire() // someone's download in progress
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"run-b/search?q=line", "run-b/download"} {
+		res, body := st.do(t, "GET", LogsPrefix+path, "tok-bob")
+		if res.StatusCode != 429 || errorCode(t, body) != "too_many_requests" || res.Header.Get("Retry-After") != "1" ||
+			!strings.Contains(body, "this server") {
+			t.Fatalf("%s: %d %s %q", path, res.StatusCode, body, res.Header.Get("Retry-After"))
+		}
+	}
+	if res, body := st.do(t, "GET", LogsPrefix+"run-b/summary", "tok-bob"); res.StatusCode != 200 {
+		t.Fatalf("a summary: %d %s", res.StatusCode, body)
+	}
+	if st.server.Reads.Limit.Held("bob") != 0 || st.server.Reads.Heavy.Held() != 1 {
+		t.Fatalf("a refused read holds a place: owner %d, server %d", st.server.Reads.Limit.Held("bob"), st.server.Reads.Heavy.Held())
+	}
+	release()
+	if res, body := st.do(t, "GET", LogsPrefix+"run-b/search?q=line", "tok-bob"); res.StatusCode != 200 {
+		t.Fatalf("after the release: %d %s", res.StatusCode, body)
+	}
+}
+
 func TestRunsListsTheCallersRuns(t *testing.T) {
 	st := newStack(t)
 	var got struct {

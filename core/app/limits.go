@@ -1,8 +1,10 @@
 package app
 
 import (
+	"cmp"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,15 +28,54 @@ type OwnerLimit struct {
 }
 
 // LimitedError refuses a caller over one of their limits: "tickets" a minute
-// (Tickets.Issue), or "streams" or "requests" held at once (OwnerLimit).
+// (Tickets.Issue), or "streams" or "requests" held at once (OwnerLimit); with
+// Server, the replica's own limit of heavy reads (ServerLimit), whoever asks.
 type LimitedError struct {
 	What       string
 	RetryAfter time.Duration // how long the caller should wait before asking again
+	Server     bool
 }
 
 func (e *LimitedError) Error() string {
+	if e.Server {
+		return fmt.Sprintf("too many %s on this server; retry in %v", e.What, e.RetryAfter)
+	}
 	return fmt.Sprintf("too many %s for this owner; retry in %v", e.What, e.RetryAfter)
 }
+
+// DefaultHeavyReads is BLASTLOG_MAX_HEAVY_READS's default: searches and downloads in
+// progress on one replica, all owners together (two per core of the 2-core replicas
+// the chart asks for).
+const DefaultHeavyReads = 4
+
+// ServerLimit bounds a replica's heavy reads in progress whoever asks, beside each
+// owner's OwnerLimit: a few owners within their own limits cannot hold every core, and
+// health checks and live streams keep theirs. A nil ServerLimit admits everything.
+type ServerLimit struct {
+	Max        int           // 0: DefaultHeavyReads
+	RetryAfter time.Duration // what a refused caller is told to wait (0: a second)
+
+	held atomic.Int64
+}
+
+func (l *ServerLimit) max() int64 { return int64(cmp.Or(l.Max, DefaultHeavyReads)) }
+
+// Acquire takes a place; release gives it back (calling it again does nothing). A
+// *LimitedError (Server) when all are held.
+func (l *ServerLimit) Acquire() (release func(), err error) {
+	if l == nil {
+		return func() {}, nil
+	}
+	if l.held.Add(1) > l.max() {
+		l.held.Add(-1)
+		return nil, &LimitedError{What: "requests", RetryAfter: cmp.Or(l.RetryAfter, time.Second), Server: true}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { l.held.Add(-1) }) }, nil
+}
+
+// Held is how many places are held.
+func (l *ServerLimit) Held() int { return int(l.held.Load()) }
 
 // Acquire takes one of owner's places; release gives it back (calling it again does
 // nothing). A *LimitedError when all are held.

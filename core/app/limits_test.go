@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,5 +109,37 @@ func TestRedeemWithinLeavesARefusedTicketUsable(t *testing.T) {
 	}
 	if l.Held("alice") != 0 {
 		t.Fatalf("%d places left held", l.Held("alice"))
+	}
+}
+
+// The replica's limit refuses past Max, whoever asks, and a release (once, however
+// often it is called) frees a place.
+func TestServerLimit(t *testing.T) {
+	l := &ServerLimit{Max: 2}
+	r1, err1 := l.Acquire()
+	r2, err2 := l.Acquire()
+	if err1 != nil || err2 != nil || l.Held() != 2 {
+		t.Fatalf("%v %v %d", err1, err2, l.Held())
+	}
+	_, err := l.Acquire()
+	var lim *LimitedError
+	if !errors.As(err, &lim) || !lim.Server || lim.RetryAfter != time.Second || !strings.Contains(err.Error(), "on this server") {
+		t.Fatalf("the third: %v", err)
+	}
+	r1()
+	r1()
+	if l.Held() != 1 {
+		t.Fatalf("held %d after one release twice", l.Held())
+	}
+	if _, err := l.Acquire(); err != nil {
+		t.Fatal(err)
+	}
+	r2()
+	var none *ServerLimit
+	if release, err := none.Acquire(); err != nil || release == nil {
+		t.Fatal("a nil limit refused")
+	}
+	if (&ServerLimit{}).max() != DefaultHeavyReads {
+		t.Fatal("the default")
 	}
 }

@@ -37,6 +37,9 @@ type Reads struct {
 	Kept ports.IndexStore
 	// Limit bounds each owner's reads in progress (Admit); nil: no limit.
 	Limit *OwnerLimit
+	// Heavy bounds the replica's searches and downloads in progress, whoever asks
+	// (AdmitHeavy); nil: no limit.
+	Heavy *ServerLimit
 	// StuckAfter is BLASTLOG_STUCK_AFTER (0: diagnose.DefaultStuckAfter).
 	StuckAfter time.Duration
 	// Now is the clock of the diagnosis (nil: time.Now).
@@ -69,6 +72,21 @@ func (r *Reads) Admit(ctx context.Context, c ports.Credentials, jobID string) (r
 		return job.Record{}, nil, err
 	}
 	return rec, release, nil
+}
+
+// AdmitHeavy is Admit for a read that may scan the whole run (a search, a download):
+// it also takes one of the replica's places for them.
+func (r *Reads) AdmitHeavy(ctx context.Context, c ports.Credentials, jobID string) (rec job.Record, release func(), err error) {
+	rec, owner, err := r.Admit(ctx, c, jobID)
+	if err != nil {
+		return job.Record{}, nil, err
+	}
+	server, err := r.Heavy.Acquire()
+	if err != nil {
+		owner()
+		return job.Record{}, nil, err
+	}
+	return rec, func() { server(); owner() }, nil
 }
 
 // RunInfo is one entry of the run list.

@@ -51,6 +51,9 @@ type config struct {
 	// MaxStreams and MaxRequests are BLASTLOG_OWNER_MAX_STREAMS and
 	// BLASTLOG_OWNER_MAX_REQUESTS: what one owner may hold open on this replica.
 	MaxStreams, MaxRequests int
+	// MaxHeavyReads is BLASTLOG_MAX_HEAVY_READS: searches and downloads in progress on
+	// this replica, all owners together.
+	MaxHeavyReads int
 	// PprofAddr is BLASTLOG_PPROF_ADDR: net/http/pprof on this loopback address ("" off).
 	PprofAddr string
 	// StuckAfter is BLASTLOG_STUCK_AFTER: a run without progress this long, with a pod
@@ -173,7 +176,11 @@ func (c *config) loadServing(g envconf.Getenv) error {
 	if err != nil {
 		return err
 	}
-	c.MaxStreams, c.MaxRequests = int(streams), int(requests)
+	heavy, err := g.Int("BLASTLOG_MAX_HEAVY_READS", app.DefaultHeavyReads, 1, 100_000)
+	if err != nil {
+		return err
+	}
+	c.MaxStreams, c.MaxRequests, c.MaxHeavyReads = int(streams), int(requests), int(heavy)
 	if c.StuckAfter, err = g.Duration("BLASTLOG_STUCK_AFTER", diagnose.DefaultStuckAfter, time.Minute, 7*24*time.Hour); err != nil {
 		return err
 	}
@@ -324,7 +331,8 @@ func newServer(c config, d serverDeps) *httpapi.Server {
 		Streams: &app.OwnerLimit{Max: c.MaxStreams, What: "streams", RetryAfter: 10 * time.Second},
 		Reads: &app.Reads{Access: d.Tickets.Access, History: d.History, Index: d.Store.Index,
 			Kept:  redisstore.NewSummaries(d.RDB, d.Layout),
-			Limit: &app.OwnerLimit{Max: c.MaxRequests, What: "requests", RetryAfter: time.Second}, StuckAfter: c.StuckAfter},
+			Limit: &app.OwnerLimit{Max: c.MaxRequests, What: "requests", RetryAfter: time.Second},
+			Heavy: &app.ServerLimit{Max: c.MaxHeavyReads}, StuckAfter: c.StuckAfter},
 		Ready: d.Ready, Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics, Extra: web.Routes(pageConfig(c))}
 	s.Watching = d.Viewing.Opened
 	return s

@@ -35,7 +35,7 @@ func BenchmarkTerminalClient(b *testing.B) {
 	}
 	fillRun(b, d)
 	_, base := serverProcess(b, s, map[string]string{"BLASTLOG_ARCHIVE": "dir", "BLASTLOG_ARCHIVE_DIR": dir,
-		"BLASTLOG_DEV_USER": owner, "BLASTLOG_OWNER_MAX_REQUESTS": "100"})
+		"BLASTLOG_DEV_USER": owner, "BLASTLOG_OWNER_MAX_REQUESTS": "100", "BLASTLOG_MAX_HEAVY_READS": "100"})
 	ticketBin := filepath.Join(b.TempDir(), "blastlog-ticket")
 	if out, err := exec.Command("go", "build", "-o", ticketBin, "../ticket").CombinedOutput(); err != nil {
 		b.Fatalf("%v %s", err, out)

@@ -360,7 +360,7 @@ func BenchmarkRead(b *testing.B) {
 	var fl floors
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
-			env := map[string]string{"BLASTLOG_DEV_USER": owner, "BLASTLOG_OWNER_MAX_REQUESTS": "100"}
+			env := map[string]string{"BLASTLOG_DEV_USER": owner, "BLASTLOG_OWNER_MAX_REQUESTS": "100", "BLASTLOG_MAX_HEAVY_READS": "100"}
 			var storeFloor time.Duration
 			if be.floor != nil {
 				storeFloor = be.floor(b)
