@@ -409,18 +409,25 @@ func maskFlags(s string) string {
 			continue
 		}
 		v := skipSpaces(s, k)
-		qv, end, quoted := quotedAt(s, v)
-		if quoted {
-			v = qv
-		} else {
-			end = tokenEnd(s, v)
-		}
-		if end > v && s[v] != '-' {
-			e.mask(v, end)
-		}
-		i = max(end-1, i)
+		i = max(e.maskFlagValue(v)-1, i)
 	}
 	return e.result()
+}
+
+// maskFlagValue masks a flag's value starting at v (quoted, or a token; not another
+// flag) and returns where it ends.
+func (e *editor) maskFlagValue(v int) int {
+	s := e.s
+	qv, end, quoted := quotedAt(s, v)
+	if quoted {
+		v = qv
+	} else {
+		end = tokenEnd(s, v)
+	}
+	if end > v && s[v] != '-' {
+		e.mask(v, end)
+	}
+	return end
 }
 
 // maskPasswordFlags masks the -p password of the tools that take one that way: mysql
@@ -448,16 +455,7 @@ func maskPasswordFlags(s string) string {
 		default:
 			continue
 		}
-		qv, end, quoted := quotedAt(s, v)
-		if quoted {
-			v = qv
-		} else {
-			end = tokenEnd(s, v)
-		}
-		if end > v && s[v] != '-' {
-			e.mask(v, end)
-		}
-		i = max(end-1, i)
+		i = max(e.maskFlagValue(v)-1, i)
 	}
 	return e.result()
 }
