@@ -259,3 +259,42 @@ func archivingLog(maxLen int) *portstest.EventLog {
 	l.Archiving = true
 	return l
 }
+
+// Without an archive the archiver keeps each run's summary alone: every event counted
+// once in the kept index, no chunk written, and the stream trimmed behind what it
+// counted; with one, each index written is copied to the kept summaries too.
+func TestSummaryKeptWithoutAndWithAnArchive(t *testing.T) {
+	for _, withArchive := range []bool{false, true} {
+		t.Run(fmt.Sprintf("archive=%v", withArchive), func(t *testing.T) {
+			s := newStack()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			kept := portstest.NewArchive() // an IndexStore, as the hot tier's summaries are
+			s.jobs.Register(ctx, job.Record{JobID: "k", OwnerOID: "o"})
+			a := s.archiver("a")
+			if withArchive {
+				a.Summaries = kept
+			} else {
+				a.Archive, a.Index = nil, kept
+			}
+			go a.Run(ctx)
+			s.write(t, "k", 0, 3000, event.PhaseRunning)
+			s.jobs.SetStatus(ctx, "k", job.Completed)
+			waitFor(t, "the kept summary to be complete", 10*time.Second, func() bool {
+				idx, _, err := kept.Index(ctx, "k")
+				return err == nil && idx.Complete && idx.Count == 3000
+			})
+			idx, _, _ := kept.Index(ctx, "k")
+			if idx.Summary.Steps[event.PhaseRunning].Count != 3000 || idx.Record.Status != job.Completed {
+				t.Fatalf("kept %+v record %+v", idx.Summary.Steps[event.PhaseRunning], idx.Record)
+			}
+			chunks, _ := s.arch.Chunks(ctx, "k")
+			if n := len(chunks[event.PhaseRunning]); withArchive != (n > 0) {
+				t.Fatalf("%d chunks written (archive %v)", n, withArchive)
+			}
+			if held, _ := s.log.Read(ctx, "k", "", 1<<20); len(held) > 200 {
+				t.Fatalf("the stream still holds %d events: not trimmed behind what was counted", len(held))
+			}
+		})
+	}
+}
