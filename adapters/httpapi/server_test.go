@@ -515,8 +515,8 @@ func TestReadsOverTheRequestLimit(t *testing.T) {
 // Over the replica's limit of heavy reads: a search or a download gets 429
 // too_many_requests whoever asks, while the light reads (summary, snapshot) go on.
 func TestHeavyReadsOverTheServersLimit(t *testing.T) {
-	st := newStack(t, func(s *Server) { s.Reads.Heavy = &app.ServerLimit{Max: 1} })
-	release, err := st.server.Reads.Heavy.Acquire() // someone's download in progress
+	st := newStack(t, func(s *Server) { s.Reads.Heavy = &app.ServerLimit{Max: 1, Wait: 10 * time.Millisecond} })
+	release, err := st.server.Reads.Heavy.Acquire(context.Background()) // someone's download in progress
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,9 @@ package app
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -48,34 +48,57 @@ func (e *LimitedError) Error() string {
 // the chart asks for).
 const DefaultHeavyReads = 4
 
+// DefaultHeavyWait is how long a heavy read waits for a place before it is refused: a
+// search's time budget, so that a burst of them is served in turn rather than refused.
+const DefaultHeavyWait = SearchMaxTime
+
 // ServerLimit bounds a replica's heavy reads in progress whoever asks, beside each
 // owner's OwnerLimit: a few owners within their own limits cannot hold every core, and
-// health checks and live streams keep theirs. A nil ServerLimit admits everything.
+// health checks and live streams keep theirs. A read past the limit waits its turn
+// for up to Wait, then is refused. A nil ServerLimit admits everything.
 type ServerLimit struct {
 	Max        int           // 0: DefaultHeavyReads
+	Wait       time.Duration // 0: DefaultHeavyWait
 	RetryAfter time.Duration // what a refused caller is told to wait (0: a second)
 
-	held atomic.Int64
+	once  sync.Once
+	slots chan struct{}
 }
 
-func (l *ServerLimit) max() int64 { return int64(cmp.Or(l.Max, DefaultHeavyReads)) }
+func (l *ServerLimit) init() {
+	l.once.Do(func() { l.slots = make(chan struct{}, cmp.Or(l.Max, DefaultHeavyReads)) })
+}
 
-// Acquire takes a place; release gives it back (calling it again does nothing). A
-// *LimitedError (Server) when all are held.
-func (l *ServerLimit) Acquire() (release func(), err error) {
+// Acquire takes a place, waiting up to Wait for one; release gives it back (calling
+// it again does nothing). A *LimitedError (Server) when none came free in time, or
+// ctx's error when it ended first.
+func (l *ServerLimit) Acquire(ctx context.Context) (release func(), err error) {
 	if l == nil {
 		return func() {}, nil
 	}
-	if l.held.Add(1) > l.max() {
-		l.held.Add(-1)
-		return nil, &LimitedError{What: "requests", RetryAfter: cmp.Or(l.RetryAfter, time.Second), Server: true}
+	l.init()
+	select {
+	case l.slots <- struct{}{}:
+	default:
+		t := time.NewTimer(cmp.Or(l.Wait, DefaultHeavyWait))
+		defer t.Stop()
+		select {
+		case l.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+			return nil, &LimitedError{What: "requests", RetryAfter: cmp.Or(l.RetryAfter, time.Second), Server: true}
+		}
 	}
 	var once sync.Once
-	return func() { once.Do(func() { l.held.Add(-1) }) }, nil
+	return func() { once.Do(func() { <-l.slots }) }, nil
 }
 
 // Held is how many places are held.
-func (l *ServerLimit) Held() int { return int(l.held.Load()) }
+func (l *ServerLimit) Held() int {
+	l.init()
+	return len(l.slots)
+}
 
 // Acquire takes one of owner's places; release gives it back (calling it again does
 // nothing). A *LimitedError when all are held.

@@ -112,16 +112,17 @@ func TestRedeemWithinLeavesARefusedTicketUsable(t *testing.T) {
 	}
 }
 
-// The replica's limit refuses past Max, whoever asks, and a release (once, however
-// often it is called) frees a place.
+// The replica's limit refuses past Max after its wait, whoever asks, and a release
+// (once, however often it is called) frees a place.
 func TestServerLimit(t *testing.T) {
-	l := &ServerLimit{Max: 2}
-	r1, err1 := l.Acquire()
-	r2, err2 := l.Acquire()
+	ctx := context.Background()
+	l := &ServerLimit{Max: 2, Wait: time.Millisecond}
+	r1, err1 := l.Acquire(ctx)
+	r2, err2 := l.Acquire(ctx)
 	if err1 != nil || err2 != nil || l.Held() != 2 {
 		t.Fatalf("%v %v %d", err1, err2, l.Held())
 	}
-	_, err := l.Acquire()
+	_, err := l.Acquire(ctx)
 	var lim *LimitedError
 	if !errors.As(err, &lim) || !lim.Server || lim.RetryAfter != time.Second || !strings.Contains(err.Error(), "on this server") {
 		t.Fatalf("the third: %v", err)
@@ -131,15 +132,51 @@ func TestServerLimit(t *testing.T) {
 	if l.Held() != 1 {
 		t.Fatalf("held %d after one release twice", l.Held())
 	}
-	if _, err := l.Acquire(); err != nil {
+	if _, err := l.Acquire(ctx); err != nil {
 		t.Fatal(err)
 	}
 	r2()
 	var none *ServerLimit
-	if release, err := none.Acquire(); err != nil || release == nil {
+	if release, err := none.Acquire(ctx); err != nil || release == nil {
 		t.Fatal("a nil limit refused")
 	}
-	if (&ServerLimit{}).max() != DefaultHeavyReads {
+}
+
+// A read past the limit waits its turn: it gets the place a release frees within its
+// wait, in the order asked; one whose caller goes away gives up without a place.
+func TestServerLimitWaitsItsTurn(t *testing.T) {
+	ctx := context.Background()
+	l := &ServerLimit{Max: 1, Wait: time.Minute}
+	held, err := l.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		release, err := l.Acquire(ctx)
+		if err == nil {
+			release()
+		}
+		got <- err
+	}()
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := l.Acquire(gone); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a caller gone: %v", err)
+	}
+	select {
+	case err := <-got:
+		t.Fatalf("took a held place: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	held()
+	if err := <-got; err != nil {
+		t.Fatalf("after the release: %v", err)
+	}
+	if l.Held() != 0 {
+		t.Fatalf("%d held at the end", l.Held())
+	}
+	if l := (&ServerLimit{}); cap(func() chan struct{} { l.init(); return l.slots }()) != DefaultHeavyReads {
 		t.Fatal("the default")
 	}
 }

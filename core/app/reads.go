@@ -40,6 +40,8 @@ type Reads struct {
 	// Heavy bounds the replica's searches and downloads in progress, whoever asks
 	// (AdmitHeavy); nil: no limit.
 	Heavy *ServerLimit
+	// SearchTime is a search's time budget (0: SearchMaxTime).
+	SearchTime time.Duration
 	// StuckAfter is BLASTLOG_STUCK_AFTER (0: diagnose.DefaultStuckAfter).
 	StuckAfter time.Duration
 	// Now is the clock of the diagnosis (nil: time.Now).
@@ -75,13 +77,13 @@ func (r *Reads) Admit(ctx context.Context, c ports.Credentials, jobID string) (r
 }
 
 // AdmitHeavy is Admit for a read that may scan the whole run (a search, a download):
-// it also takes one of the replica's places for them.
+// it also takes one of the replica's places for them, waiting its turn for a while.
 func (r *Reads) AdmitHeavy(ctx context.Context, c ports.Credentials, jobID string) (rec job.Record, release func(), err error) {
 	rec, owner, err := r.Admit(ctx, c, jobID)
 	if err != nil {
 		return job.Record{}, nil, err
 	}
-	server, err := r.Heavy.Acquire()
+	server, err := r.Heavy.Acquire(ctx)
 	if err != nil {
 		owner()
 		return job.Record{}, nil, err
