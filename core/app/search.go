@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -159,14 +160,17 @@ func (r *Reads) Search(ctx context.Context, jobID string, q SearchQuery) (Search
 		after, _ = event.ParseID(q.After)
 	}
 	needle := strings.ToLower(q.Q)
-	deadline := time.Now().Add(SearchMaxTime)
+	// The deadline bounds all of the search's work: reading, the look at each chunk's
+	// bytes, decoding and matching (each chunk's work is bounded by its 1 MiB).
+	scanCtx, cancel := context.WithTimeout(ctx, cmp.Or(r.SearchTime, SearchMaxTime))
+	defer cancel()
 	res := SearchResult{Matches: []Match{}, NextAfter: q.After}
 	lineNo := map[string]int64{}
 	from := event.ID{}
 	if counts, ok := r.marks.get(jobID, q.After); ok && q.After != "" {
 		lineNo, from = counts, after
 	}
-	err := r.History.ScanFiltered(ctx, jobID, from, downloadPage, q.filter(needle), func(p history.Page) error {
+	err := r.History.ScanFiltered(scanCtx, jobID, from, downloadPage, q.filter(needle), func(p history.Page) error {
 		for i := range p.Events {
 			e := &p.Events[i]
 			step := summary.StepOf(e)
@@ -184,14 +188,14 @@ func (r *Reads) Search(ctx context.Context, jobID string, q SearchQuery) (Search
 					return errStopScan
 				}
 			}
-			if res.Scanned >= SearchMaxScanned || (res.Scanned%1024 == 0 && time.Now().After(deadline)) {
+			if res.Scanned >= SearchMaxScanned || (i%1024 == 1023 && scanCtx.Err() != nil) {
 				return errStopScan
 			}
 		}
 		return nil
 	})
-	if errors.Is(err, errStopScan) {
-		res.Truncated = true
+	if errors.Is(err, errStopScan) || (err != nil && ctx.Err() == nil && scanCtx.Err() != nil) {
+		res.Truncated = true // at the limit, or out of events or time
 		err = nil
 	}
 	if err == nil && res.NextAfter != "" {

@@ -202,3 +202,63 @@ func mustID(s string) event.ID {
 	id, _ := event.ParseID(s)
 	return id
 }
+
+// delayed answers each chunk d late, or when the reader goes away.
+type delayed struct {
+	*portstest.Archive
+	d time.Duration
+}
+
+func (s delayed) Chunk(ctx context.Context, jobID, step string, seq int) ([]byte, error) {
+	select {
+	case <-time.After(s.d):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.Archive.Chunk(ctx, jobID, step, seq)
+}
+
+// A search out of time stops where it is and says truncated; the next pages, each
+// from the last one's next_after, find every match with its line number, as one
+// search with time enough does.
+func TestSearchOutOfTimeResumes(t *testing.T) {
+	r, rec := benchRunOf(t, 10_000, func(i, _ int) string {
+		return fmt.Sprintf("line %d %s", i, map[bool]string{true: "needle"}[i%997 == 5])
+	})
+	ctx := context.Background()
+	whole, err := r.Search(ctx, rec.JobID, SearchQuery{Q: "needle", Limit: SearchMaxLimit})
+	if err != nil || whole.Truncated || len(whole.Matches) != 11 {
+		t.Fatalf("with time enough: %v %v %d", err, whole.Truncated, len(whole.Matches))
+	}
+	h := r.History
+	slow := &Reads{SearchTime: 60 * time.Millisecond, History: &history.Reader{Log: h.Log, Index: h.Index, Window: 1, MaxFetches: 1,
+		Archive: delayed{h.Archive.(*portstest.Archive), 10 * time.Millisecond}}}
+	var got []Match
+	q := SearchQuery{Q: "needle", Limit: SearchMaxLimit}
+	pages, outOfTime := 0, 0
+	for ; pages < 500; pages++ {
+		res, err := slow.Search(ctx, rec.JobID, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, res.Matches...)
+		if !res.Truncated {
+			break
+		}
+		if res.Scanned < 10_000 && len(res.Matches) < q.Limit {
+			outOfTime++
+		}
+		q.After = res.NextAfter
+	}
+	if outOfTime == 0 {
+		t.Fatalf("no page ran out of time in %d pages", pages)
+	}
+	if len(got) != len(whole.Matches) {
+		t.Fatalf("%d matches over %d pages, want %d", len(got), pages, len(whole.Matches))
+	}
+	for i := range got {
+		if got[i].ID != whole.Matches[i].ID || got[i].LineNo != whole.Matches[i].LineNo {
+			t.Fatalf("match %d: %s#%d, want %s#%d", i, got[i].ID, got[i].LineNo, whole.Matches[i].ID, whole.Matches[i].LineNo)
+		}
+	}
+}

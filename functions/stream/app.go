@@ -54,6 +54,9 @@ type config struct {
 	// MaxHeavyReads is BLASTLOG_MAX_HEAVY_READS: searches and downloads in progress on
 	// this replica, all owners together.
 	MaxHeavyReads int
+	// ReadMemory is BLASTLOG_READ_MEMORY: the bytes this replica's searches and
+	// downloads hold for chunks, all together (history.Budget).
+	ReadMemory int64
 	// PprofAddr is BLASTLOG_PPROF_ADDR: net/http/pprof on this loopback address ("" off).
 	PprofAddr string
 	// StuckAfter is BLASTLOG_STUCK_AFTER: a run without progress this long, with a pod
@@ -181,6 +184,9 @@ func (c *config) loadServing(g envconf.Getenv) error {
 		return err
 	}
 	c.MaxStreams, c.MaxRequests, c.MaxHeavyReads = int(streams), int(requests), int(heavy)
+	if c.ReadMemory, err = g.Bytes("BLASTLOG_READ_MEMORY", history.DefaultBudget, 32<<20, 64<<30); err != nil {
+		return err
+	}
 	if c.StuckAfter, err = g.Duration("BLASTLOG_STUCK_AFTER", diagnose.DefaultStuckAfter, time.Minute, 7*24*time.Hour); err != nil {
 		return err
 	}
@@ -273,8 +279,8 @@ func profiling(c config) fx.Option {
 }
 
 // newHistory is the one read path: the archive (when configured), then the stream.
-func newHistory(log ports.EventLog, st wiring.ArchiveStore) *history.Reader {
-	return &history.Reader{Log: log, Archive: st.Archive, Index: st.Index}
+func newHistory(c config, log ports.EventLog, st wiring.ArchiveStore) *history.Reader {
+	return &history.Reader{Log: log, Archive: st.Archive, Index: st.Index, Budget: history.NewBudget(c.ReadMemory)}
 }
 
 // newHub runs the shared reader between the app's start and stop.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -48,9 +49,14 @@ type Reader struct {
 	// DefaultWindow. MaxFetches bounds those fetches in flight in the process:
 	// DefaultMaxFetches.
 	Window, MaxFetches int
+	// Budget is the replica's bytes for scans' chunks (see Budget): a scan waits for
+	// its share, and a chunk is fetched ahead only while the budget has room. Nil: a
+	// budget of DefaultBudget.
+	Budget *Budget
 
 	once    sync.Once
 	slots   chan struct{} // the process's prefetches in flight
+	cores   chan struct{} // the process's chunks being decoded or filtered
 	chunks  *lru
 	indexMu sync.Mutex
 	indexes map[string]cachedIndex
@@ -87,6 +93,10 @@ func (r *Reader) init() {
 			m = DefaultMaxFetches
 		}
 		r.slots = make(chan struct{}, m)
+		r.cores = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))
+		if r.Budget == nil {
+			r.Budget = NewBudget(DefaultBudget)
+		}
 	})
 }
 
@@ -198,9 +208,13 @@ func (r *Reader) prefetch(ctx context.Context, jobID string, pos event.ID, f *fe
 		default:
 			return
 		}
+		if !r.Budget.tryTake(loadBytes) {
+			<-r.slots
+			return
+		}
 		f.inWindow, f.inEvents = f.inWindow+1, f.inEvents+p.ref.Count
 		go func() {
-			defer func() { <-r.slots }()
+			defer func() { r.Budget.give(loadBytes); <-r.slots }()
 			r.chunkFiltered(ctx, jobID, p.step, p.ref, f)
 		}()
 	}
@@ -366,6 +380,9 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 					// before the stream's are counted one by one.
 					ch, err = r.chunkFiltered(ctx, idx.JobID, c.step, c.refs[c.next], &fetcher{cache: f.cache, want: f.want})
 				}
+				if err != nil && len(p.Events) > 0 && ctx.Err() != nil {
+					return p, true, nil // out of time: what was merged is the page
+				}
 				if err != nil {
 					return Page{}, false, err
 				}
@@ -437,6 +454,16 @@ func mustID(s string) event.ID {
 	return id
 }
 
+// cpu takes one of the places for a chunk's decoding or filtering, one per core, and
+// returns its release: the loads fetched ahead wait for the network many at a time,
+// but only as many burn CPU as there are cores. Go's scheduler serves runnable
+// goroutines in turn, 10 ms each, so fifty of them would keep a health check or a live
+// stream waiting half a second.
+func (r *Reader) cpu() func() {
+	r.cores <- struct{}{}
+	return func() { <-r.cores }
+}
+
 // chunk reads one chunk through cache.
 func (r *Reader) chunk(ctx context.Context, jobID, step string, seq int, cache *lru) (*chunk.Chunk, error) {
 	return r.chunkFiltered(ctx, jobID, step, chunk.Ref{Seq: seq}, &fetcher{cache: cache})
@@ -457,10 +484,14 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 			key = fmt.Sprintf("%s#lines%d", name, f.lines)
 		}
 		return f.cache.get(key, func() (*chunk.Chunk, int64, error) {
+			if err := ctx.Err(); err != nil {
+				return nil, 0, err
+			}
 			b, err := r.Archive.Chunk(ctx, jobID, step, ref.Seq)
 			if err != nil {
 				return nil, 0, err
 			}
+			defer r.cpu()()
 			return decode(name, b, f.lines)
 		})
 	}
@@ -475,10 +506,14 @@ func (r *Reader) chunkFiltered(ctx context.Context, jobID, step string, ref chun
 		key = name + "#whole"
 	}
 	return f.cache.get(key, func() (*chunk.Chunk, int64, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err // a scan past its deadline does no more work
+		}
 		b, err := r.Archive.Chunk(ctx, jobID, step, ref.Seq)
 		if err != nil {
 			return nil, 0, err
 		}
+		defer r.cpu()()
 		if (want.Ref == nil || want.Ref(ref)) && (want.Bytes == nil || want.Bytes(ref, b)) {
 			return decode(name, b, 0) // it may hold what the scan wants
 		}
@@ -620,8 +655,13 @@ func (r *Reader) Scan(ctx context.Context, jobID string, after event.ID, pageSiz
 	return r.ScanFiltered(ctx, jobID, after, pageSize, nil, each)
 }
 
-// scan pages through the run with f's cache, filter and window.
+// scan pages through the run with f's cache, filter and window, holding its share of
+// the budget (taken first: a scan waits while other scans hold it).
 func (r *Reader) scan(ctx context.Context, jobID string, after event.ID, pageSize int, f *fetcher, each func(Page) error) error {
+	if err := r.Budget.take(ctx, scanBytes); err != nil {
+		return err
+	}
+	defer r.Budget.give(scanBytes)
 	for {
 		p, err := r.read(ctx, jobID, after, pageSize, f)
 		if err != nil {
