@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,11 +13,32 @@ import (
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports/portstest"
+	"golang.org/x/sync/errgroup"
 )
 
 // benchRun is an archived run of n BLAST-like lines in memory, for profiling the read
 // path without a store's I/O (functions/stream's BenchmarkRead measures it with one).
-func benchRun(b *testing.B, n int) (*Reads, job.Record) {
+func benchRun(b testing.TB, n int) (*Reads, job.Record) {
+	return benchRunOf(b, n, blastLine)
+}
+
+// blastLine is line i of benchRun's n: tabular hits, a few errors and warnings, and one
+// line "the only deep-needle of the run".
+func blastLine(i, n int) string {
+	line := fmt.Sprintf("Query_%d\tgi|%d|ref|NC_%06d.1|\t%.2f\t%d\t1e-%d", i, 100000+i%9000, i%50000, 90+float64(i%100)/10, 100+i%400, 40+i%60)
+	switch {
+	case i%50_000 == 17:
+		line = fmt.Sprintf("ERROR: batch_%03d: BLAST engine error on Query_%d", i%300, i)
+	case i%20_000 == 11:
+		line = fmt.Sprintf("Warning: [blastn] Query_%d: Could not calculate ungapped Karlin-Altschul parameters", i)
+	case i == n*7/10:
+		line = "the only deep-needle of the run"
+	}
+	return line
+}
+
+// benchRunOf is benchRun with line(i, n) as line i.
+func benchRunOf(b testing.TB, n int, line func(i, n int) string) (*Reads, job.Record) {
 	b.Helper()
 	ctx := context.Background()
 	arch := portstest.NewArchive()
@@ -42,16 +64,7 @@ func benchRun(b *testing.B, n int) (*Reads, job.Record) {
 		if i%10 == 3 {
 			step = steps[0]
 		}
-		line := fmt.Sprintf("Query_%d\tgi|%d|ref|NC_%06d.1|\t%.2f\t%d\t1e-%d", i, 100000+i%9000, i%50000, 90+float64(i%100)/10, 100+i%400, 40+i%60)
-		switch {
-		case i%50_000 == 17:
-			line = fmt.Sprintf("ERROR: batch_%03d: BLAST engine error on Query_%d", i%300, i)
-		case i%20_000 == 11:
-			line = fmt.Sprintf("Warning: [blastn] Query_%d: Could not calculate ungapped Karlin-Altschul parameters", i)
-		case i == n*7/10:
-			line = "the only deep-needle of the run"
-		}
-		e := portstest.Event("run-b", line)
+		e := portstest.Event("run-b", line(i, n))
 		e.Source, e.Pod, e.Container = event.SourceK8s, fmt.Sprintf("blastn-batch-s%02d-job-%03d-3ed51a95-h4j5k", i%4, i%300), "blast"
 		e.Phase, e.ID = step, event.ID{MS: 1_700_000_000_000 + uint64(i)}.String()
 		bufs[step] = append(bufs[step], e)
@@ -137,6 +150,45 @@ func BenchmarkReadPathLatency(b *testing.B) {
 	b.Run("download-text", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := r.Download(ctx, rec, io.Discard, DownloadQuery{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkSearchAdversarial: searches built to defeat a matcher that restarts at every
+// place, over 15,000 lines of 3,990 × "a" then "b" (60 MB): a long near-match, a
+// repeated prefix, and a miss for comparison. Linear: all cost about the same per
+// byte. "parallel" is 16 of them at once, as two owners would start them.
+func BenchmarkSearchAdversarial(b *testing.B) {
+	r, rec := benchRunOf(b, 15_000, func(int, int) string { return strings.Repeat("a", 3990) + "b" })
+	ctx := context.Background()
+	for _, c := range []struct{ name, q string }{
+		{"near-match", strings.Repeat("a", 199) + "c"},
+		{"repeated-prefix", strings.Repeat("ab", 99) + "c"},
+		{"miss", "zzz"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(15_000 * 3991)
+			for b.Loop() {
+				res, err := r.Search(ctx, rec.JobID, SearchQuery{Q: c.q})
+				if err != nil || len(res.Matches) != 0 || res.Scanned != 15_000 {
+					b.Fatal(err, len(res.Matches), res.Scanned)
+				}
+			}
+		})
+	}
+	b.Run("parallel-16", func(b *testing.B) {
+		b.SetBytes(16 * 15_000 * 3991)
+		for b.Loop() {
+			var g errgroup.Group
+			for range 16 {
+				g.Go(func() error {
+					_, err := r.Search(ctx, rec.JobID, SearchQuery{Q: strings.Repeat("a", 199) + "c"})
+					return err
+				})
+			}
+			if err := g.Wait(); err != nil {
 				b.Fatal(err)
 			}
 		}

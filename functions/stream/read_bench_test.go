@@ -82,10 +82,18 @@ func writeRun(b *testing.B, st interface {
 	ports.Archive
 	ports.ArchiveIndex
 }, jobID string, n int, mk func(i int) event.Event) {
+	writeRunOf(b, st, jobID, owner, n, mk)
+}
+
+// writeRunOf is writeRun of a run ownerOID owns.
+func writeRunOf(b *testing.B, st interface {
+	ports.Archive
+	ports.ArchiveIndex
+}, jobID, ownerOID string, n int, mk func(i int) event.Event) {
 	b.Helper()
 	ctx := context.Background()
 	idx := chunk.NewIndex(jobID)
-	idx.Record = chunk.Record{OwnerOID: owner, Status: job.Completed}
+	idx.Record = chunk.Record{OwnerOID: ownerOID, Status: job.Completed}
 	steps := []string{event.PhaseStagingDB, event.PhaseRunning, event.PhaseExportingResults}
 	bufs := map[string][]event.Event{}
 	var wg sync.WaitGroup
