@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -192,9 +193,21 @@ func (l *EventLog) Bounds(ctx context.Context, jobID string) (string, string, er
 // field, bad JSON) still yields a system event with its id, so readers move past it.
 func decodeEntries(jobID string, msgs []redis.XMessage) []event.Event {
 	out := make([]event.Event, len(msgs))
+	size := 0
+	for _, m := range msgs {
+		raw, _ := m.Values[field].(string)
+		size += len(raw)
+	}
+	var strs event.Strings // every entry's strings in one buffer
+	strs.Grow(size)
 	for i, m := range msgs {
 		raw, _ := m.Values[field].(string)
-		e, err := event.Decode([]byte(raw))
+		b := unsafe.Slice(unsafe.StringData(raw), len(raw)) // only read
+		e, ok := event.DecodeOwnIn(b, &strs)
+		var err error
+		if !ok { // another producer's shape
+			e, err = event.Decode(b)
+		}
 		if err != nil || raw == "" {
 			e = event.System(jobID, "", "", "(an entry of this log could not be read)", time.Time{})
 		}
