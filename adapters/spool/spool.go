@@ -6,9 +6,10 @@
 // spool is found by the next that can take the lock) and <pub id>-<first seq>.seg
 // (segments; names sort by their first event's Seq). A record is
 //
-//	"BLS1" | payload length (uint32, big endian) | CRC-32C of the payload | payload
+//	magic | payload length (uint32, big endian) | CRC-32C of the payload | payload
 //
-// where the payload is the batch's JSON. A record cut short or failing its checksum (a
+// where the payload is the batch in the compact format of record.go ("BLS2"), or its
+// JSON in records an older publisher left ("BLS1"). A record cut short or failing its checksum (a
 // crash in the middle of a write) ends its segment: it and anything after it are
 // skipped and reported to OnTorn.
 package spool
@@ -17,7 +18,6 @@ import (
 	"bufio"
 	"cmp"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -45,7 +45,6 @@ const (
 const maxRecord = 64 << 20
 
 const (
-	magic      = "BLS1"
 	headerSize = 12
 	lockSuffix = ".lock"
 	segSuffix  = ".seg"
@@ -276,10 +275,7 @@ func (s *spool) Put(b ports.SpoolBatch) error {
 		return nil
 	}
 	first, last := b.Events[0].Seq, b.Events[len(b.Events)-1].Seq
-	rec, err := encode(b)
-	if err != nil {
-		return err
-	}
+	rec := encode(b)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -394,11 +390,12 @@ func (s *spool) readAt(seg *segment) (ports.SpoolBatch, int64, error) {
 		return ports.SpoolBatch{}, 0, errTorn
 	}
 	n := binary.BigEndian.Uint32(h[4:8])
-	if string(h[:4]) != magic || n > maxRecord {
+	decode := map[string]func([]byte) (ports.SpoolBatch, error){magicCompact: decodeCompact, magicJSON: decodeJSON}[string(h[:4])]
+	if decode == nil || n > maxRecord {
 		return ports.SpoolBatch{}, 0, errTorn
 	}
 	payload := make([]byte, n)
-	if _, err := io.ReadFull(r, payload); err != nil || crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(h[8:12]) {
+	if _, err := io.ReadFull(r, payload); err != nil || crcOf(payload) != binary.BigEndian.Uint32(h[8:12]) {
 		return ports.SpoolBatch{}, 0, errTorn
 	}
 	b, err := decode(payload)
@@ -484,31 +481,4 @@ func (s *spool) Close() error {
 	}
 	s.lock.Close()
 	return firstErr
-}
-
-// record is a batch's payload.
-type record struct {
-	JobID  string        `json:"job_id"`
-	After  string        `json:"after,omitempty"`
-	Events []event.Event `json:"events"`
-}
-
-func encode(b ports.SpoolBatch) ([]byte, error) {
-	payload, err := json.Marshal(record{JobID: b.JobID, After: b.After, Events: b.Events})
-	if err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
-	}
-	rec := make([]byte, headerSize, headerSize+len(payload))
-	copy(rec, magic)
-	binary.BigEndian.PutUint32(rec[4:8], uint32(len(payload)))
-	binary.BigEndian.PutUint32(rec[8:12], crc32.Checksum(payload, castagnoli))
-	return append(rec, payload...), nil
-}
-
-func decode(payload []byte) (ports.SpoolBatch, error) {
-	var r record
-	if err := json.Unmarshal(payload, &r); err != nil {
-		return ports.SpoolBatch{}, err
-	}
-	return ports.SpoolBatch{JobID: r.JobID, After: r.After, Events: r.Events}, nil
 }

@@ -42,7 +42,7 @@ func TestTornTailIsSkippedAndReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, _ := encode(portstest.SpoolBatch("run-1", pub, 21, 10, 5))
+	rec := encode(portstest.SpoolBatch("run-1", pub, 21, 10, 5))
 	for name, torn := range map[string][]byte{
 		"short header":  rec[:7],
 		"short payload": rec[:len(rec)-3],
@@ -159,7 +159,7 @@ func crashChild() {
 // FuzzSegment reads arbitrary bytes as a leftover segment: never a panic, never a
 // batch that was not a whole checksummed record, and always an end.
 func FuzzSegment(f *testing.F) {
-	rec, _ := encode(portstest.SpoolBatch("run-1", pub, 1, 2, 5))
+	rec := encode(portstest.SpoolBatch("run-1", pub, 1, 2, 5))
 	f.Add(rec)
 	f.Add(append(append([]byte{}, rec...), rec[:20]...))
 	f.Add([]byte("BLS1\xff\xff\xff\xff"))
