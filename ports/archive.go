@@ -49,6 +49,11 @@ type LogKeeper interface {
 	// (the cap every writer keeps when no archiver runs), but never one after upTo
 	// (the archived cursor). It returns how many it dropped.
 	TrimArchived(ctx context.Context, jobID, upTo string) (int64, error)
+	// Tally tells, at one moment, the first id the log holds ("" when none), how many
+	// entries it holds and how many were ever added to it: what was dropped unread is
+	// added − held − what the archiver read. known is false when the store does not
+	// count what was added (Redis before 7.0).
+	Tally(ctx context.Context, jobID string) (first string, held, added int64, known bool, err error)
 }
 
 // ArchiveCursors keep the archiver's resume point per run between index writes.

@@ -107,6 +107,19 @@ func (a *ArchiveState) TrimArchived(ctx context.Context, jobID, upTo string) (in
 	}
 }
 
+// Tally implements ports.LogKeeper with XINFO STREAM (entries-added is Redis 7.0's).
+func (a *ArchiveState) Tally(ctx context.Context, jobID string) (string, int64, int64, bool, error) {
+	key := a.cfg.StreamKey(jobID)
+	info, err := a.rdb.XInfoStream(ctx, key).Result()
+	if err != nil {
+		if strings.Contains(err.Error(), "no such key") {
+			return "", 0, 0, false, nil
+		}
+		return "", 0, 0, false, unavailable("tally "+key, err)
+	}
+	return info.FirstEntry.ID, info.Length, info.EntriesAdded, info.EntriesAdded > 0, nil
+}
+
 const (
 	fLastID     = "last_id"
 	stepField   = "step:"

@@ -1,5 +1,7 @@
 package event
 
+import "strconv"
+
 // GapReasonTrimmed: the events were dropped from the log before anyone kept them.
 const GapReasonTrimmed = "trimmed"
 
@@ -10,6 +12,9 @@ type Gap struct {
 	After          string `json:"after"`
 	FirstAvailable string `json:"first_available"`
 	Reason         string `json:"reason"`
+	// Lost is how many events the gap stands for, when the log counted them (0: not
+	// known).
+	Lost int64 `json:"lost,omitempty"`
 }
 
 // AppendJSON appends the gap's compact JSON (the SSE frame's data).
@@ -20,5 +25,9 @@ func (g Gap) AppendJSON(b []byte) []byte {
 	b = AppendJSONString(b, g.FirstAvailable)
 	b = append(b, `,"reason":`...)
 	b = AppendJSONString(b, g.Reason)
+	if g.Lost > 0 {
+		b = append(b, `,"lost":`...)
+		b = strconv.AppendInt(b, g.Lost, 10)
+	}
 	return append(b, '}')
 }

@@ -103,7 +103,11 @@ func (o *logsOpts) run(ctx context.Context, e *env, g *global, jobID string) err
 	}
 	p := newPrinter(e.stdout, o.output, color, o.timestamps)
 	gap := func(gp event.Gap) error {
-		fmt.Fprintf(e.stderr, "blastlog: the lines after %s up to %s are lost (%s)\n", gp.After, gp.FirstAvailable, gp.Reason)
+		what := "the lines"
+		if gp.Lost > 0 {
+			what = fmt.Sprintf("%d lines", gp.Lost)
+		}
+		fmt.Fprintf(e.stderr, "blastlog: %s after %s up to %s are lost (%s)\n", what, gp.After, gp.FirstAvailable, gp.Reason)
 		return nil
 	}
 	after := ""

@@ -243,6 +243,13 @@ func TestLogKeeping(t *testing.T, newState func(t *testing.T, maxLen int) (ports
 		if n, _ := k.TrimArchived(ctx, "run-k", ids[19]); n != 2 {
 			t.Fatalf("second trim %d", n)
 		}
+		// The tally: 20 added, 8 held from ids[12] (Redis before 7.0 does not count).
+		if first, held, added, known, err := k.Tally(ctx, "run-k"); err != nil || first != ids[12] || held != 8 || known && added != 20 {
+			t.Fatalf("tally %q %d %d %v: %v", first, held, added, known, err)
+		}
+		if first, held, _, _, err := k.Tally(ctx, "no-such-run"); err != nil || first != "" || held != 0 {
+			t.Fatalf("tally of nothing %q %d: %v", first, held, err)
+		}
 		runs, err := k.LoggedRuns(ctx)
 		if err != nil || !contains(runs, "run-k") {
 			t.Fatalf("logged runs %v: %v", runs, err)

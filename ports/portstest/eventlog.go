@@ -19,17 +19,18 @@ type EventLog struct {
 	// leave it to the archiver while one runs.
 	Archiving bool
 
-	mu   sync.Mutex
-	runs map[string][]event.Event
-	last event.ID
-	now  func() time.Time
+	mu    sync.Mutex
+	runs  map[string][]event.Event
+	added map[string]int64 // entries ever appended, per run
+	last  event.ID
+	now   func() time.Time
 }
 
 var _ ports.EventLog = (*EventLog)(nil)
 
 // NewEventLog returns an empty log holding at most maxLen events per run.
 func NewEventLog(maxLen int) *EventLog {
-	return &EventLog{MaxLen: maxLen, runs: map[string][]event.Event{}, now: time.Now}
+	return &EventLog{MaxLen: maxLen, runs: map[string][]event.Event{}, added: map[string]int64{}, now: time.Now}
 }
 
 // Append implements ports.EventLog.
@@ -52,6 +53,7 @@ func (l *EventLog) Append(_ context.Context, jobID string, events []event.Event)
 		ids[i] = e.ID
 		l.runs[jobID] = append(l.runs[jobID], e)
 	}
+	l.added[jobID] += int64(len(events))
 	if r := l.runs[jobID]; l.MaxLen > 0 && !l.Archiving && len(r) > l.MaxLen {
 		l.runs[jobID] = append([]event.Event(nil), r[len(r)-l.MaxLen:]...)
 	}
@@ -171,6 +173,17 @@ func (l *EventLog) TrimArchived(_ context.Context, jobID, upTo string) (int64, e
 	}
 	l.runs[jobID] = append([]event.Event(nil), r[n:]...)
 	return int64(n), nil
+}
+
+// Tally implements ports.LogKeeper.
+func (l *EventLog) Tally(_ context.Context, jobID string) (string, int64, int64, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.runs[jobID]
+	if len(r) == 0 {
+		return "", 0, l.added[jobID], true, nil
+	}
+	return r[0].ID, int64(len(r)), l.added[jobID], true, nil
 }
 
 // Event returns a valid terminal event of run jobID with the given line.

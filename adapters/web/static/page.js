@@ -1010,7 +1010,8 @@ async function start() {
     getToken: api.getToken,
     onEvent,
     onStatus: (e) => { onEvent(e); $("collector").textContent = " · " + e.line; },
-    onGap: (g) => notice("Some lines were trimmed before this page got them (after " + g.after + ")."),
+    onGap: (g) => notice((g.lost > 0 ? g.lost.toLocaleString("en-US") + (g.lost === 1 ? " line was" : " lines were") : "Some lines were") +
+      " trimmed before they were kept (after " + g.after + ")."),
     onMode: (m) => { if (m !== "completed") setBadge(m); },
     onCompleted: async (done) => {
       runStatus = done.status || "completed";

@@ -56,13 +56,18 @@ type run struct {
 	lag     atomic.Int64
 
 	// Owned by loop.
-	idx       chunk.Index
-	version   string
-	rec       job.Record
-	bufs      map[string]*stepBuf
-	stepLast  map[string]event.ID // the last id archived per step: events up to it are skipped
-	fifo      []event.Event       // read but not yet safely archived, in id order
-	lastRead  event.ID
+	idx      chunk.Index
+	version  string
+	rec      job.Record
+	bufs     map[string]*stepBuf
+	stepLast map[string]event.ID // the last id archived per step: events up to it are skipped
+	fifo     []event.Event       // read but not yet safely archived, in id order
+	lastRead event.ID
+	// consumed is how many of the log's entries the run's archivers have read or
+	// counted lost, up to lastRead; counted: every gap so far has its count, so
+	// consumed is exact (see noticeLoss).
+	consumed  int64
+	counted   bool
 	dirty     bool
 	lastIndex time.Time
 	lastEvent time.Time
@@ -132,11 +137,17 @@ func (a *Archiver) open(ctx context.Context, jobID string) (*run, error) {
 	}
 	r.lastRead, _ = event.ParseID(r.idx.LastID)
 	r.cursor = r.idx.LastID
+	// What the log had and the archive keeps: every event counted, and every gap's.
+	r.consumed, r.counted = r.idx.Count, true
+	for _, g := range r.idx.Gaps {
+		r.consumed += g.Lost
+		r.counted = r.counted && g.Lost > 0
+	}
 	first, _, err := a.Log.Bounds(ctx, jobID)
 	if err != nil {
 		return nil, err
 	}
-	r.noteTrimmed(first)
+	r.noticeLoss(ctx, mustID(first), nil)
 	return r, nil
 }
 
@@ -175,20 +186,51 @@ func (r *run) probe(ctx context.Context) error {
 	return nil
 }
 
-// noteTrimmed records a gap when the stream no longer holds the last event read: the
-// archiver's own trim always keeps that one, so another writer's cap (a Python
-// producer's MAXLEN, the hard cap) or a lost stream dropped what followed it before
-// anyone archived it.
-func (r *run) noteTrimmed(first string) {
-	f, err := event.ParseID(first)
-	if err != nil || r.lastRead.IsZero() || f.Compare(r.lastRead) <= 0 || r.lastRead.Adjacent(f) {
+// noticeLoss records a gap when entries after the last event read were dropped from
+// the log before anyone read them: next is the first id about to be read (a batch's
+// first, or the log's first when nothing is). The log's tally says how many: it has
+// dropped added − held entries, of which the archiver had read consumed (and, of the
+// batch, those below the log's first id now). Without a tally (Redis before 7.0), or
+// after a gap whose count is not known, the gap is recorded when the log no longer
+// holds the last event read and next does not follow it, without a count.
+func (r *run) noticeLoss(ctx context.Context, next event.ID, batch []event.Event) {
+	if next.IsZero() || next.Compare(r.lastRead) <= 0 || (!r.lastRead.IsZero() && r.lastRead.Adjacent(next)) {
 		return
 	}
-	g := event.Gap{After: r.lastRead.String(), FirstAvailable: first, Reason: event.GapReasonTrimmed}
+	first, held, added, known, err := r.a.Keeper.Tally(ctx, r.jobID)
+	if err != nil {
+		return // the next batch or check asks again
+	}
+	f, ferr := event.ParseID(first)
+	if ferr == nil && !r.lastRead.IsZero() && f.Compare(r.lastRead) <= 0 {
+		return // the log still holds the last event read, and so all that follows it
+	}
+	var lost int64
+	switch {
+	case known && r.counted:
+		below := int64(0) // of the batch, what the log no longer holds
+		for i := range batch {
+			if ferr != nil || mustID(batch[i].ID).Compare(f) < 0 {
+				below++
+			}
+		}
+		if lost = added - held - r.consumed - below; lost <= 0 {
+			return
+		}
+	case r.lastRead.IsZero():
+		return // nothing read yet, nothing counted: nothing is known lost
+	}
+	after := r.lastRead.String()
+	if r.lastRead.IsZero() {
+		after = event.ID{}.String()
+	}
+	g := event.Gap{After: after, FirstAvailable: next.String(), Reason: event.GapReasonTrimmed, Lost: lost}
 	r.idx.Gaps = append(r.idx.Gaps, g)
+	r.consumed += lost
+	r.counted = r.counted && lost > 0
 	r.dirty = true
 	r.a.Logger.Warn("archiver: events were trimmed before they were archived", "job_id", r.jobID,
-		"after", g.After, "first_available", g.FirstAvailable)
+		"after", g.After, "first_available", g.FirstAvailable, "lost", g.Lost)
 }
 
 func (r *run) ready() bool {
@@ -254,6 +296,7 @@ func (r *run) loop(ctx context.Context) end {
 		case <-r.lostCh:
 			return endLost
 		case evs := <-r.inbox:
+			r.noticeLoss(ctx, mustID(evs[0].ID), evs)
 			r.add(evs)
 			if err := r.write(ctx, false); errors.Is(err, errLeaseLost) {
 				return endLost
@@ -293,7 +336,7 @@ func (r *run) nextState() readState {
 	return r.nextStateLocked()
 }
 
-// nextStateLocked: blocked while a step holds more than two chunks' worth, or the
+// nextStateLocked: blocked while a step holds more than two of the largest chunks, or the
 // writer more than maxUnsafe events, that the archive would not take; idle otherwise.
 // (Called by the writer's goroutine, which owns bufs and fifo.)
 func (r *run) nextStateLocked() readState {
@@ -301,7 +344,7 @@ func (r *run) nextStateLocked() readState {
 		return blocked
 	}
 	for _, b := range r.bufs {
-		if len(b.evs) >= 2*r.a.Config.chunkEvents() {
+		if len(b.evs) >= 2*min(10*r.a.Config.chunkEvents(), chunk.MaxEvents) {
 			return blocked
 		}
 	}
@@ -319,6 +362,7 @@ func (r *run) add(evs []event.Event) {
 			continue
 		}
 		r.lastRead = id
+		r.consumed++
 		r.fifo = append(r.fifo, e)
 		if r.a.Archive == nil {
 			continue // no chunks: the summary alone
@@ -410,9 +454,14 @@ func (r *run) writeDue(ctx context.Context, now time.Time, force bool) error {
 }
 
 // cut is the size of the next full chunk of b: ChunkEvents events, or fewer when 1 MiB
-// comes first; 0 when b holds less than a full chunk.
+// comes first; 0 when b holds less than a full chunk. A step with a backlog (more than
+// two chunks' worth: a burst read faster than it is written) is cut in chunks of ten
+// times that, at most chunk.MaxEvents, so that a burst costs a tenth of the writes.
 func (r *run) cut(b *stepBuf) int {
 	limit := r.a.Config.chunkEvents()
+	if len(b.evs) > 2*limit {
+		limit = min(10*limit, chunk.MaxEvents)
+	}
 	size := 0
 	for i := range b.evs {
 		size += eventSize(&b.evs[i])
@@ -622,7 +671,7 @@ func (r *run) check(ctx context.Context) (e end, done, checked bool) {
 	if err != nil {
 		return 0, false, true
 	}
-	r.noteTrimmed(first)
+	r.noticeLoss(ctx, mustID(first), nil)
 	caughtUp := last == "" || !newer(last, r.lastRead.String())
 	if !caughtUp {
 		return 0, false, true
