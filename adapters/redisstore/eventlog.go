@@ -32,8 +32,9 @@ type EventLog struct {
 // markEvery is how often a writer reads the archive mark again.
 const markEvery = 30 * time.Second
 
-// maxLen is the MAXLEN of appends: the archive's hard cap while it is marked.
-func (l *EventLog) maxLen(ctx context.Context) int64 {
+// maxLen is the MAXLEN of appends: the archive's hard cap while it is marked
+// (archiving true), else the writers' own cap.
+func (l *EventLog) maxLen(ctx context.Context) (n int64, archiving bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if time.Since(l.capAt) >= markEvery {
@@ -48,9 +49,9 @@ func (l *EventLog) maxLen(ctx context.Context) int64 {
 		}
 	}
 	if l.capMaxLen > 0 {
-		return l.capMaxLen
+		return l.capMaxLen, true
 	}
-	return l.cfg.maxLen()
+	return l.cfg.maxLen(), false
 }
 
 var _ ports.EventLog = (*EventLog)(nil)
@@ -71,7 +72,10 @@ func (l *EventLog) Append(ctx context.Context, jobID string, events []event.Even
 		}
 	}
 	key := l.cfg.StreamKey(jobID)
-	maxLen := l.maxLen(ctx)
+	maxLen, archiving := l.maxLen(ctx)
+	if archiving {
+		return l.appendCapped(ctx, key, maxLen, events)
+	}
 	buf := make([]byte, 0, 256*len(events))
 	cmds := make([]*redis.StringCmd, len(events))
 	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -94,6 +98,46 @@ func (l *EventLog) Append(ctx context.Context, jobID string, events []event.Even
 	}
 	if err != nil {
 		return ids, unavailable("append to "+key, err)
+	}
+	return ids, nil
+}
+
+// ErrAtCap is wrapped (with ports.ErrUnavailable) by an append refused because the
+// run's stream holds the archive's hard cap: the archive has first claim on it, so the
+// writer waits and tries again (a publisher spools meanwhile) instead of trimming
+// lines nobody has archived yet.
+var ErrAtCap = errors.New("the run's log is at its cap until the archive catches up")
+
+// capScript appends ARGV[3..] as entries of field ARGV[2], all or none: none when they
+// would take the stream past ARGV[1] entries (then a nil reply). Each XADD still caps
+// at ARGV[1] (MAXLEN ~), against writers that do not ask first.
+var capScript = redis.NewScript(`
+local cap = tonumber(ARGV[1])
+if redis.call('XLEN', KEYS[1]) + #ARGV - 2 > cap then return false end
+local ids = {}
+for i = 3, #ARGV do
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*', ARGV[2], ARGV[i])
+end
+return ids`)
+
+// appendCapped is Append while an archiver runs: one script, refused at the cap.
+func (l *EventLog) appendCapped(ctx context.Context, key string, maxLen int64, events []event.Event) ([]string, error) {
+	args := make([]any, 0, 2+len(events))
+	args = append(args, maxLen, field)
+	buf := make([]byte, 0, 256*len(events))
+	for i := range events {
+		e := events[i]
+		e.ID = ""
+		start := len(buf)
+		buf = e.AppendJSON(buf)
+		args = append(args, buf[start:len(buf):len(buf)])
+	}
+	ids, err := capScript.Run(ctx, l.rdb, []string{key}, args...).StringSlice()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, fmt.Errorf("append to %s: %w: %w", key, ports.ErrUnavailable, ErrAtCap)
+	case err != nil:
+		return nil, unavailable("append to "+key, err)
 	}
 	return ids, nil
 }

@@ -328,3 +328,47 @@ func TestSummariesConformance(t *testing.T) {
 		})
 	})
 }
+
+// At the archive's hard cap an append is refused whole (ErrAtCap, unavailable) rather
+// than trimming what the archive has not copied; once the archiver trims behind what
+// it copied, appends go in again. On a node and on a cluster.
+func TestArchiveHasFirstClaimAtTheCap(t *testing.T) {
+	eachRedis(t, func(t *testing.T, fresh func(*testing.T) redis.UniversalClient) {
+		ctx := context.Background()
+		rdb := fresh(t)
+		cfg := redisstore.Config{MaxLen: 100}
+		state := redisstore.NewArchiveState(rdb, cfg)
+		if err := state.MarkArchiving(ctx, 1000, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		l := redisstore.NewEventLog(rdb, cfg)
+		batch := func(n int) []event.Event {
+			evs := make([]event.Event, n)
+			for i := range evs {
+				evs[i] = portstest.Event("capped", fmt.Sprintf("line %d", i))
+			}
+			return evs
+		}
+		var ids []string
+		for range 4 {
+			got, err := l.Append(ctx, "capped", batch(250))
+			if err != nil || len(got) != 250 {
+				t.Fatalf("%d ids: %v", len(got), err)
+			}
+			ids = append(ids, got...)
+		}
+		got, err := l.Append(ctx, "capped", batch(3))
+		if !errors.Is(err, redisstore.ErrAtCap) || !errors.Is(err, ports.ErrUnavailable) || len(got) != 0 {
+			t.Fatalf("past the cap: %d ids, %v", len(got), err)
+		}
+		if first, _, _ := l.Bounds(ctx, "capped"); first != ids[0] || rdb.XLen(ctx, "joblogs:capped").Val() != 1000 {
+			t.Fatalf("the refused append trimmed: first %s, %d held", first, rdb.XLen(ctx, "joblogs:capped").Val())
+		}
+		if _, err := state.TrimArchived(ctx, "capped", ids[499]); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := l.Append(ctx, "capped", batch(3)); err != nil || len(got) != 3 {
+			t.Fatalf("after the archive's trim: %d ids, %v", len(got), err)
+		}
+	})
+}

@@ -38,7 +38,7 @@ const (
 	DefaultPoll     = time.Second
 	DefaultLeaseTTL = 15 * time.Second
 	DefaultBlock    = 250 * time.Millisecond
-	DefaultBatch    = 2000
+	DefaultBatch    = 5000
 )
 
 // Each setting's one accessor: the value, or its Default* when unset.
