@@ -128,7 +128,8 @@ type Publisher struct {
 	pendingDrop int64 // dropped since the last drop notice went out
 	dropSeq     int64 // Seq of the last dropped event
 	dropped     int64
-	spooled     int64 // in the spool, not yet stored
+	spooled     int64         // in the spool, not yet stored
+	spoolBuf    []event.Event // for the spool, not yet put (see toSpool)
 	spoolSaid   bool
 	dropSaid    bool
 	app         appender      // the storing goroutine's; after and err read by writers under mu
@@ -237,8 +238,31 @@ func (p *Publisher) waitForRoom() bool {
 	}
 }
 
-// toSpool puts events into the spool, or counts them dropped. p.mu is held.
+// spoolLines is how many lines a spool record takes while spooling: lines are put in
+// records of that many (the last, shorter, when the spool is replayed or at Close), so
+// that a burst costs few syncs, and its replay few appends.
+const spoolLines = 2048
+
+// toSpool hands events to the spool: they wait in spoolBuf (no older than the queue
+// would keep them) until it holds spoolLines, the replay reaches them, or Close. p.mu
+// is held.
 func (p *Publisher) toSpool(events []event.Event) {
+	p.spoolBuf = append(p.spoolBuf, events...)
+	if len(p.spoolBuf) >= spoolLines {
+		p.flushSpool()
+	}
+}
+
+// flushSpool puts what spoolBuf holds into the spool. p.mu is held.
+func (p *Publisher) flushSpool() {
+	if len(p.spoolBuf) > 0 {
+		p.putSpool(p.spoolBuf)
+		p.spoolBuf = nil
+	}
+}
+
+// putSpool puts events into the spool, or counts them dropped. p.mu is held.
+func (p *Publisher) putSpool(events []event.Event) {
 	err := errors.New("no spool")
 	if p.spool != nil {
 		err = p.spool.Put(ports.SpoolBatch{JobID: p.cfg.JobID, After: p.app.after, Events: events})
@@ -306,12 +330,13 @@ func (p *Publisher) Close(ctx context.Context) Stats {
 	for _, b := range p.queue {
 		rest = append(rest, b...)
 	}
+	p.flushSpool()
 	if len(rest) > 0 {
 		p.inflight, p.queue = nil, nil
 		p.spoolSaid = true  // the caller reports what is left in the spool
 		for len(rest) > 0 { // in batches, so that what fits a nearly full spool is kept
 			n := min(len(rest), p.cfg.batchLines())
-			p.toSpool(rest[:n:n])
+			p.putSpool(rest[:n:n])
 			rest = rest[n:]
 		}
 	}
@@ -409,7 +434,17 @@ func (p *Publisher) replayOne() (replayed, ok bool) {
 		p.mu.Unlock()
 		return false, true
 	}
+	if p.spool == nil { // what overflowed is dropped and counted: nothing to replay
+		p.flushSpool()
+		p.spooling = false
+		p.mu.Unlock()
+		return false, true
+	}
 	b, has, err := p.spool.Oldest()
+	if err == nil && !has && len(p.spoolBuf) > 0 {
+		p.flushSpool() // the replay reached the newest lines
+		b, has, err = p.spool.Oldest()
+	}
 	if err == nil && !has {
 		p.spooling = false
 	}

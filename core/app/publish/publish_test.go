@@ -340,3 +340,27 @@ func BenchmarkPublisherToMemory(b *testing.B) {
 	w.Close()
 	p.Close(context.Background())
 }
+
+// Without a spool, what overflows the queue is dropped and counted (the next line
+// stored says how many), and the publisher goes on: it never waits for a spool it has
+// not got.
+func TestWithoutASpoolOverflowIsCounted(t *testing.T) {
+	log := &slow{portstest.NewEventLog(0)}
+	p, _ := New(log, nil, Config{JobID: "j", QueueLines: 10, BatchLines: 10})
+	w := p.Writer(event.Stdout)
+	for i := range 2000 {
+		fmt.Fprintf(w, "line %d\n", i)
+	}
+	w.Close()
+	st := p.Close(context.Background())
+	if st.Dropped == 0 || st.Stored+st.Dropped < 2000 {
+		t.Fatalf("stats %+v", st)
+	}
+	var said int64
+	for _, e := range readAll(t, log.EventLog, "j") {
+		said += e.Dropped
+	}
+	if said != st.Dropped {
+		t.Fatalf("the log says %d dropped, the stats %d", said, st.Dropped)
+	}
+}
