@@ -30,7 +30,10 @@ const (
 )
 
 // Each setting's one accessor: the value, or its Default* when unset.
-func (c Config) streamPrefix() string     { return cmp.Or(c.StreamPrefix, DefaultStreamPrefix) }
+func (c Config) streamPrefix() string { return cmp.Or(c.StreamPrefix, DefaultStreamPrefix) }
+
+// Streams is the prefix of the runs' stream keys.
+func (c Config) Streams() string          { return c.streamPrefix() }
 func (c Config) keyPrefix() string        { return cmp.Or(c.KeyPrefix, DefaultKeyPrefix) }
 func (c Config) maxLen() int64            { return cmp.Or(max(c.MaxLen, 0), DefaultMaxLen) }
 func (c Config) retention() time.Duration { return cmp.Or(max(c.Retention, 0), DefaultRetention) }

@@ -46,8 +46,9 @@ const maxRecord = 64 << 20
 
 const (
 	headerSize = 12
-	lockSuffix = ".lock"
-	segSuffix  = ".seg"
+	lockSuffix  = ".lock"
+	segSuffix   = ".seg"
+	storeSuffix = ".store"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -59,6 +60,11 @@ type Dir struct {
 	SegmentMax int64 // DefaultSegmentMax
 	// OnTorn is told of a torn record skipped (its segment and the bytes skipped).
 	OnTorn func(segment string, bytes int64)
+	// Store names the store the lines are for (no secret in it): Create records it
+	// beside the spool (<pub id>.store), and Leftovers leaves alone the spools recorded
+	// for another (Elsewhere counts them), so that lines are never stored elsewhere
+	// than where they were for. "" records nothing and takes every spool.
+	Store string
 
 	mu      sync.Mutex
 	used    int64     // bytes of all segments at the last scan, plus this process's since
@@ -95,6 +101,12 @@ func (d *Dir) Create(pubID string) (ports.Spool, error) {
 	if !ok {
 		return nil, fmt.Errorf("spool: publisher id %s is in use", pubID)
 	}
+	if d.Store != "" {
+		if err := writeSynced(filepath.Join(d.Path, pubID+storeSuffix), []byte(d.Store+"\n")); err != nil {
+			lock.Close()
+			return nil, err
+		}
+	}
 	return &spool{dir: d, pubID: pubID, lock: lock}, nil
 }
 
@@ -123,6 +135,10 @@ func (d *Dir) Leftovers() ([]ports.Spool, error) {
 		if !ok {
 			continue // its publisher is still running
 		}
+		if store := d.storeOf(pubID); store != "" && d.Store != "" && store != d.Store {
+			lock.Close()
+			continue // for another store: Elsewhere
+		}
 		s := &spool{dir: d, pubID: pubID, lock: lock}
 		var first time.Time
 		for _, seg := range list {
@@ -146,6 +162,59 @@ func (d *Dir) Leftovers() ([]ports.Spool, error) {
 	}
 	sort.Sort(byTime{out, oldest})
 	return out, nil
+}
+
+// storeOf is the store pubID's spool was recorded for ("" when none was).
+func (d *Dir) storeOf(pubID string) string {
+	b, err := os.ReadFile(filepath.Join(d.Path, pubID+storeSuffix))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
+
+// Elsewhere counts the spools with lines that were recorded for another store than
+// Store, by that store: Leftovers leaves them alone.
+func (d *Dir) Elsewhere() (map[string]int, error) {
+	names, err := os.ReadDir(d.Path)
+	if errors.Is(err, os.ErrNotExist) || d.Store == "" {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	seen := map[string]bool{}
+	out := map[string]int{}
+	for _, n := range names {
+		seg, ok := parseSegment(n.Name())
+		if !ok || seen[seg.pubID] {
+			continue
+		}
+		seen[seg.pubID] = true
+		if store := d.storeOf(seg.pubID); store != "" && store != d.Store {
+			out[store]++
+		}
+	}
+	return out, nil
+}
+
+// writeSynced writes a small file and syncs it and its directory.
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 type byTime struct {
@@ -477,6 +546,7 @@ func (s *spool) Close() error {
 	if empty {
 		// Nothing left: no lock file either. Removed while held, so a flush that opens
 		// it now locks a file nobody will look for again.
+		os.Remove(filepath.Join(s.dir.Path, s.pubID+storeSuffix))
 		os.Remove(s.lock.Name())
 	}
 	s.lock.Close()

@@ -190,3 +190,43 @@ func FuzzSegment(f *testing.F) {
 		left[0].Close()
 	})
 }
+
+// A spool records the store it is for: a flush for another store leaves it alone and
+// counts it in Elsewhere; one for the same store (or one that names none) takes it.
+func TestSpoolKeepsToItsStore(t *testing.T) {
+	path := t.TempDir()
+	s, err := (&Dir{Path: path, Store: "redis a:6379/0 joblogs:"}).Create(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(portstest.SpoolBatch("run-1", pub, 1, 3, 5)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	other := &Dir{Path: path, Store: "redis b:6379/0 joblogs:"}
+	if left, err := other.Leftovers(); err != nil || len(left) != 0 {
+		t.Fatalf("another store took %d spools: %v", len(left), err)
+	}
+	if n, err := other.Elsewhere(); err != nil || len(n) != 1 || n["redis a:6379/0 joblogs:"] != 1 {
+		t.Fatalf("elsewhere %v: %v", n, err)
+	}
+	same := &Dir{Path: path, Store: "redis a:6379/0 joblogs:"}
+	if n, _ := same.Elsewhere(); len(n) != 0 {
+		t.Fatalf("its own store counts it elsewhere: %v", n)
+	}
+	left, err := same.Leftovers()
+	if err != nil || len(left) != 1 {
+		t.Fatalf("its store found %d spools: %v", len(left), err)
+	}
+	for {
+		_, ok, err := left[0].Oldest()
+		if err != nil || !ok {
+			break
+		}
+		left[0].Ack()
+	}
+	left[0].Close()
+	if names, _ := os.ReadDir(path); len(names) != 0 {
+		t.Fatalf("an emptied spool left %d files (%s…)", len(names), names[0].Name())
+	}
+}

@@ -223,7 +223,7 @@ func (c cli) lines(args []string) (int, error) {
 	}
 	defer stop()
 	who := fmt.Sprintf("run %q", clip(*jobID))
-	dir := c.spoolDir(sc)
+	dir := c.spoolDir(sc, c.redisLabel())
 	pubID := publish.NewPubID()
 	// Standard input has no pace to keep: lines wait for a working Redis rather than
 	// going through the disk, and go to the spool only while it fails.

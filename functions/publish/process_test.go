@@ -118,8 +118,8 @@ func TestFullSpoolIsCountedAndSaid(t *testing.T) {
 			fmt.Sscanf(l[i+len("warning: "):], "%d", &dropped)
 		}
 	}
-	back := redistest.Start(t)
-	env[0] = "BLASTLOG_REDIS_URL=" + back.URL()
+	srv.Restart(t) // the same Redis, back
+	back := srv
 	if f := runCLIEnv(t, env, nil, "flush", "--wait", "30s"); f.code != 0 {
 		t.Fatalf("flush: %d %q", f.code, f.stderr)
 	}

@@ -258,9 +258,18 @@ func TestRunWithRedisDown(t *testing.T) {
 	if warnings != 1 || passed != 9 || !strings.Contains(r.stderr, "19 lines of run \"down\" are not stored yet") {
 		t.Fatalf("%d warnings, %d passed lines: %q", warnings, passed, r.stderr)
 	}
-	// Redis is back: flush stores the 18 lines and the exit, once, in per-stream order.
-	back := redistest.Start(t)
-	env[0] = "BLASTLOG_REDIS_URL=" + back.URL()
+	// Another Redis is refused: the spool's lines were for the first one.
+	other := redistest.Start(t)
+	env[0] = "BLASTLOG_REDIS_URL=" + other.URL()
+	if f := runCLIEnv(t, env, nil, "flush", "--wait", "2s"); f.code != 1 || !strings.Contains(f.stderr, "0 of 0 spools") ||
+		!strings.Contains(f.stderr, "1 spools hold lines for another Redis (redis "+srv.Addr+"/0 joblogs:)") ||
+		strings.Contains(f.stderr, "@") || len(readStream(t, other, "down")) != 0 {
+		t.Fatalf("flush into another Redis: %d %q", f.code, f.stderr)
+	}
+	// Its Redis is back: flush stores the 18 lines and the exit, once, in per-stream order.
+	srv.Restart(t)
+	back := srv
+	env[0] = "BLASTLOG_REDIS_URL=" + url
 	if f := runCLIEnv(t, env, nil, "flush", "--wait", "10s"); f.code != 0 || !strings.Contains(f.stderr, "1 of 1 spools emptied, 19 lines stored") {
 		t.Fatalf("flush: %d %q", f.code, f.stderr)
 	}

@@ -55,7 +55,7 @@ func (c cli) run(args []string) (int, error) {
 	if *taskID != "" {
 		who += fmt.Sprintf(" (task %s)", clip(*taskID))
 	}
-	dir := c.spoolDir(sc)
+	dir := c.spoolDir(sc, c.redisLabel())
 	pubID := publish.NewPubID()
 	pub, err := publish.New(log, c.openSpool(dir, pubID, who), c.publishConfig(publish.Config{
 		JobID: *jobID, Phase: *phase, Source: event.Source(*source), PubID: pubID}, dir, who))

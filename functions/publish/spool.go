@@ -12,10 +12,20 @@ import (
 )
 
 // spoolDir is the machine's spool directory as configured.
-func (c cli) spoolDir(cfg envconf.Spool) *spool.Dir {
-	return &spool.Dir{Path: cfg.Dir, Max: cfg.Max, OnTorn: func(segment string, n int64) {
+func (c cli) spoolDir(cfg envconf.Spool, store string) *spool.Dir {
+	return &spool.Dir{Path: cfg.Dir, Max: cfg.Max, Store: store, OnTorn: func(segment string, n int64) {
 		fmt.Fprintf(c.stderr, "blastlog-publish: warning: %d bytes at the end of spool file %s were torn by a crash and are skipped\n", n, segment)
 	}}
+}
+
+// redisLabel names the configured Redis for the spool (stores() has refused a bad
+// configuration before any spool is opened).
+func (c cli) redisLabel() string {
+	cfg, err := envconf.LoadRedis(c.getenv, true)
+	if err != nil {
+		return ""
+	}
+	return cfg.Label()
 }
 
 // openSpool opens this invocation's spool; without one (an unwritable directory),
@@ -119,7 +129,7 @@ func (c cli) flush(args []string) (int, error) {
 		return 0, err
 	}
 	defer stop()
-	dir := c.spoolDir(sc)
+	dir := c.spoolDir(sc, c.redisLabel())
 	ctx, cancel := context.WithTimeout(context.Background(), *wait)
 	defer cancel()
 	st := publish.Flush(ctx, log, dir, publish.FlushConfig{OnSpool: func(job string, n int64, err error) {
@@ -132,8 +142,16 @@ func (c cli) flush(args []string) (int, error) {
 	used, _ := dir.Used()
 	fmt.Fprintf(c.stderr, "blastlog-publish: flush: %d of %d spools emptied, %d lines stored; %d bytes left in %s\n",
 		st.Emptied, st.Spools, st.Stored, used, dir.Path)
+	elsewhere, _ := dir.Elsewhere()
+	for store, n := range elsewhere {
+		fmt.Fprintf(c.stderr, "blastlog-publish: flush: %d spools hold lines for another Redis (%s), not %s: left alone; flush with BLASTLOG_REDIS_URL set to that one\n",
+			n, store, dir.Store)
+	}
 	if st.Err != nil || st.Emptied < st.Spools {
 		return exitStoreFailed, fmt.Errorf("flush: %d spools left: %s", st.Spools-st.Emptied, errText(st.Err))
+	}
+	if len(elsewhere) > 0 {
+		return exitStoreFailed, fmt.Errorf("flush: spools for another Redis left")
 	}
 	return 0, nil
 }

@@ -2,6 +2,7 @@ package envconf
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -77,4 +78,15 @@ func LoadLayout(g Getenv) (redisstore.Config, error) {
 		MaxLen:       maxLen,
 		Retention:    retention,
 	}, nil
+}
+
+// Label names the Redis these settings reach, without a secret: its address (a
+// cluster's seeds), database and stream prefix, as "redis 10.0.0.5:6379/0 joblogs:".
+// A spool records it, so that its lines are only ever stored where they were for.
+func (r Redis) Label() string {
+	addr := r.Options.Addr
+	if r.Cluster.On {
+		addr = "cluster " + strings.Join(r.Cluster.Seeds, ",")
+	}
+	return fmt.Sprintf("redis %s/%d %s", addr, r.Options.DB, r.Layout.Streams())
 }
