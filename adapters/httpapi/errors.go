@@ -34,7 +34,7 @@ func outcome(err error) (status int, code, message string) {
 		}
 		return http.StatusUnauthorized, "unauthorized", "a valid Entra ID access token is required"
 	case errors.Is(err, errBadJobID), errors.Is(err, event.ErrInvalid):
-		msg := "the job id must be 1 to 128 characters without control characters, and not . or .."
+		msg := "the job id must be 1 to 128 characters of letters, digits, '_', '.', ':' and '-', and not . or .."
 		var bad *event.JobIDError
 		if errors.As(err, &bad) {
 			msg = "the job id " + bad.Reason

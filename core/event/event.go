@@ -224,8 +224,9 @@ func ValidPubID(s string) bool {
 // MaxJobIDChars is the longest job id accepted anywhere.
 const MaxJobIDChars = 128
 
-// ValidateJobID rejects ids that are empty, longer than MaxJobIDChars, not UTF-8 or
-// that carry control characters. The error text names the problem, never echoes a
+// ValidateJobID rejects ids that are empty, longer than MaxJobIDChars, not UTF-8, that
+// carry control characters, or characters outside [A-Za-z0-9_.:-] (storage names
+// would alias them: job.SafeID). The error text names the problem, never echoes a
 // control character.
 func ValidateJobID(id string) error {
 	switch {
@@ -243,8 +244,20 @@ func ValidateJobID(id string) error {
 			return &JobIDError{"contains control characters"}
 		}
 	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '.', c == ':', c == '-':
+		default:
+			// Storage names turn every other run of characters into "_" (as the
+			// Python producers do): "b run" and "b;run" would be the run "b_run".
+			return &JobIDError{JobIDChars}
+		}
+	}
 	return nil
 }
+
+// JobIDChars says which characters a job id may hold.
+const JobIDChars = "may only hold letters, digits, '_', '.', ':' and '-' (any other character would make it another run's id in storage)"
 
 // JobIDError says why a job id is refused; it is an ErrInvalid.
 type JobIDError struct{ Reason string }

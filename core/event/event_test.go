@@ -346,3 +346,21 @@ func TestAppendTime(t *testing.T) {
 		}
 	}
 }
+
+// A job id is refused when storage names would take it for another run's (job.SafeID
+// turns every run of other characters into "_"), and the refusal names what is
+// allowed; every id it accepts is its own storage name.
+func TestJobIDsDoNotAlias(t *testing.T) {
+	for _, id := range []string{"b run", "b;run", "b/run", "résumé", "run?x=1", "a b"} {
+		err := ValidateJobID(id)
+		var bad *JobIDError
+		if !errors.As(err, &bad) || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "letters, digits, '_', '.', ':' and '-'") {
+			t.Errorf("%q: %v", id, err)
+		}
+	}
+	for _, id := range []string{"b_run", "elb-2026.12.07:run_7", "0f0e0d0c-aaaa-bbbb-cccc-000000000001", strings.Repeat("j", MaxJobIDChars)} {
+		if err := ValidateJobID(id); err != nil {
+			t.Errorf("%q: %v", id, err)
+		}
+	}
+}

@@ -84,7 +84,7 @@ func startOn(t *testing.T, url string, rdb redis.UniversalClient, extra map[stri
 	s.url = "http://" + srv.Addr
 	dir := redisstore.NewJobDirectory(rdb, redisstore.Config{})
 	s.owner = entratest.OID
-	for id, owner := range map[string]string{"run-42": s.owner, "run-other": "someone-else", "job/with space": s.owner} {
+	for id, owner := range map[string]string{"run-42": s.owner, "run-other": "someone-else", "elb:job.v2_1": s.owner} {
 		if err := dir.Register(context.Background(), job.Record{JobID: id, OwnerOID: owner}); err != nil {
 			t.Fatal(err)
 		}
@@ -179,10 +179,10 @@ func TestTicketFlow(t *testing.T) {
 		t.Fatalf("second redeem: %v", err)
 	}
 
-	// A job id with characters that need escaping round-trips.
-	esc := s.post(t, "/api/blast/logs/job%2Fwith%20space/ticket", tok)
-	if esc.status != 200 || !strings.Contains(esc.body, `/api/blast/logs/job%2Fwith%20space/events?ticket=`) {
-		t.Fatalf("escaped id: %+v", esc)
+	// A job id of every character allowed round-trips.
+	esc := s.post(t, "/api/blast/logs/elb:job.v2_1/ticket", tok)
+	if esc.status != 200 || !strings.Contains(esc.body, `/api/blast/logs/elb:job.v2_1/events?ticket=`) {
+		t.Fatalf("id of every allowed character: %+v", esc)
 	}
 
 	// Nothing logged carries the token, a ticket or the Authorization header.
@@ -227,6 +227,14 @@ func TestBadJobIDs(t *testing.T) {
 		r := s.post(t, p, tok)
 		if r.status != 400 || errCode(t, r) != "bad_job_id" {
 			t.Errorf("%s: %d %s", p, r.status, r.body)
+		}
+	}
+	// Ids that storage would take for another ("b run", "b;run" and "b/run" are all
+	// "b_run" there) are refused, naming the characters allowed.
+	for _, id := range []string{"b%20run", "b;run", "b%2Frun", "r%C3%A9sum%C3%A9", "job%2Fwith%20space"} {
+		r := s.post(t, "/api/blast/logs/"+id+"/ticket", tok)
+		if r.status != 400 || errCode(t, r) != "bad_job_id" || !strings.Contains(r.body, "letters, digits") {
+			t.Errorf("%s: %d %s", id, r.status, r.body)
 		}
 	}
 	req, _ := http.NewRequest(http.MethodGet, s.url+"/api/blast/logs/run-42/ticket", nil)
