@@ -45,7 +45,7 @@ const (
 const maxRecord = 64 << 20
 
 const (
-	headerSize = 12
+	headerSize  = 12
 	lockSuffix  = ".lock"
 	segSuffix   = ".seg"
 	storeSuffix = ".store"
