@@ -87,25 +87,67 @@ func keyBodyLine(s string) bool {
 type Stream struct {
 	InKey    bool `json:"in_key,omitempty"`
 	KeyLines int  `json:"key_lines,omitempty"`
+	// Prefix is where the key began on its BEGIN line (0: at the start): a logger that
+	// writes a prefix (a time, a level) before every line puts the key's lines there.
+	Prefix int `json:"prefix,omitempty"`
 }
 
 // Line sanitises the next line of the stream.
 func (st *Stream) Line(s string) string {
 	s = clean(s)
 	if st.InKey {
+		pre, body := st.split(s)
 		if end := strings.Index(s, pemEnd); end >= 0 {
-			st.InKey, st.KeyLines = false, 0
-			if end > 0 {
+			// What stands before the END marker is key material, or the prefix.
+			if st.Prefix == 0 && strings.TrimSpace(s[:end]) != "" {
 				s = Mask + s[end:]
 			}
-		} else if st.KeyLines < maxKeyLines && keyBodyLine(s) {
+			st.InKey, st.KeyLines, st.Prefix = false, 0, 0
+		} else if st.KeyLines < maxKeyLines && (pre == "" && keyBodyLine(body) || pre != "" && prefixedKeyLine(body)) {
 			st.KeyLines++
-			return Mask
+			return finish(mask(pre)) + Mask
 		} else {
-			st.InKey, st.KeyLines = false, 0
+			st.InKey, st.KeyLines, st.Prefix = false, 0, 0
 		}
 	}
-	s, open := maskPEM(s)
-	st.InKey = open
-	return finish(mask(s))
+	out, open := maskPEM(s)
+	st.InKey, st.Prefix = open, 0
+	if open {
+		st.Prefix = strings.LastIndex(s, pemBegin)
+	}
+	return finish(mask(out))
+}
+
+// split is a line of a key begun after a prefix: the prefix and the rest. The rest
+// starts where the BEGIN marker did, after the same number of bytes (a fixed-width
+// prefix), else after the line's last space (a prefix whose width varies). No prefix:
+// the whole line is the rest.
+func (st *Stream) split(s string) (pre, body string) {
+	if st.Prefix <= 0 {
+		return "", s
+	}
+	if p := st.Prefix; p < len(s) && (isSpace(s[p-1]) || s[p-1] == ':' || s[p-1] == '|') && prefixedKeyLine(s[p:]) {
+		return s[:p], s[p:]
+	}
+	if p := strings.LastIndexAny(s, " \t") + 1; p > 0 && p < len(s) {
+		return s[:p], s[p:]
+	}
+	return "", s
+}
+
+// prefixedKeyLine: after a log prefix, a line of key material — base64 of at least 4
+// characters that a word is not (a digit, '+', '/', '=', or a capital past the first
+// byte), or the END marker's line. Stricter than keyBodyLine: a prefixed line of prose
+// ("INFO uploading") ends the block.
+func prefixedKeyLine(s string) bool {
+	s = strings.TrimSpace(s)
+	if len(s) < 4 || !keyBodyLine(s) || strings.IndexByte(s, ':') >= 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' || i > 0 && c >= 'A' && c <= 'Z' {
+			return true
+		}
+	}
+	return false
 }

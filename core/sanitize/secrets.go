@@ -1,6 +1,7 @@
 package sanitize
 
 import (
+	"net/url"
 	"strings"
 
 	"github.com/blastlog/blastlog/core/fold"
@@ -12,6 +13,12 @@ const Mask = "***"
 // mask applies each rule in turn. Each rule looks for a cheap trigger first (a byte or
 // a short substring), so a plain line costs a few linear scans and no allocation.
 func mask(s string) string {
+	s = maskPercentEncoded(s)
+	return maskDecoded(s)
+}
+
+// maskDecoded is mask without looking into percent-encoded text.
+func maskDecoded(s string) string {
 	s, _ = maskPEM(s)
 	s = maskSASQuery(s)
 	s = maskKeyValues(s)
@@ -26,6 +33,57 @@ func mask(s string) string {
 	return maskBase64(s)
 }
 
+// maskPercentEncoded masks secrets inside percent-encoded text — a URL or a form
+// nested in a URL's query: each query value (or token) that holds an escape or a '+' is
+// decoded, masked by the other rules, and, when that masked something, written back
+// encoded with the mask readable. Values the rules leave alone stay as written.
+func maskPercentEncoded(s string) string {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s
+	}
+	e := editor{s: s}
+	for i := 0; i < len(s); {
+		if isSpace(s[i]) || strings.IndexByte("\"'<>`", s[i]) >= 0 {
+			i++
+			continue
+		}
+		// A value: after '=', up to '&', a space or a quote.
+		start := i
+		for i < len(s) && !isSpace(s[i]) && strings.IndexByte("\"'<>`&?=", s[i]) < 0 {
+			i++
+		}
+		// A value the rules mask as written (a base64 blob with a '+') is theirs.
+		if v := s[start:i]; (hasEscape(v) || strings.IndexByte(v, '+') >= 0) && maskDecoded(v) == v {
+			if dec, err := url.QueryUnescape(v); err == nil {
+				if m := maskDecoded(dec); m != dec {
+					e.write(start, i, strings.ReplaceAll(url.QueryEscape(m), "%2A%2A%2A", Mask))
+				}
+			}
+		}
+		if i < len(s) && strings.IndexByte("&?=", s[i]) >= 0 {
+			i++
+		}
+	}
+	return e.result()
+}
+
+// hasEscape: v holds a percent escape (%XX).
+func hasEscape(v string) bool {
+	for i := strings.IndexByte(v, '%'); i >= 0 && i+2 < len(v); {
+		if isHex(v[i+1]) && isHex(v[i+2]) {
+			return true
+		}
+		j := strings.IndexByte(v[i+1:], '%')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
 // editor rebuilds a string from kept spans and masks; it allocates on the first edit.
 type editor struct {
 	s    string
@@ -33,12 +91,15 @@ type editor struct {
 	done int // s[:done] has been copied or replaced
 }
 
-func (e *editor) replace(from, to int) {
+func (e *editor) replace(from, to int) { e.write(from, to, Mask) }
+
+// write replaces s[from:to] with text.
+func (e *editor) write(from, to int, text string) {
 	if e.b == nil {
 		e.b = make([]byte, 0, len(e.s))
 	}
 	e.b = append(e.b, e.s[e.done:from]...)
-	e.b = append(e.b, Mask...)
+	e.b = append(e.b, text...)
 	e.done = to
 }
 
@@ -73,6 +134,13 @@ func skipSpaces(s string, i int) int {
 // quotedAt: s[v] opens a quote; the quoted text is s[start:end], end at the closing
 // quote or the end of s.
 func quotedAt(s string, v int) (start, end int, ok bool) {
+	if v+1 < len(s) && s[v] == '\\' && s[v+1] == '"' {
+		// A JSON-escaped quote (a JSON document inside a JSON string): to the next one.
+		if e := strings.Index(s[v+2:], `\"`); e >= 0 {
+			return v + 2, v + 2 + e, true
+		}
+		return v + 2, len(s), true
+	}
 	if v >= len(s) || s[v] != '"' && s[v] != '\'' {
 		return 0, 0, false
 	}
@@ -294,6 +362,9 @@ func keyValueAt(s string, i int) (keyValue, bool) {
 	if j > 0 && (s[j-1] == '"' || s[j-1] == '\'') {
 		kv.quotedKey = true
 		j--
+		if j > 0 && s[j] == '"' && s[j-1] == '\\' {
+			j-- // \"key\": a JSON-escaped quote
+		}
 	}
 	k := j
 	for k > 0 && isIdent(s[k-1]) {
@@ -460,26 +531,30 @@ func maskPasswordFlags(s string) string {
 	return e.result()
 }
 
-// Tokens recognisable by their prefix alone: GitHub (ghp_, gho_, ghu_, ghs_, ghr_,
-// github_pat_), Slack (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-) and OpenAI-style sk-/sk-proj-
-// keys, each followed by at least minTail token characters.
-var tokenPrefixes = []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xoxa-", "xoxb-", "xoxp-",
-	"xoxr-", "xoxs-", "sk-proj-", "sk-"}
+// Tokens recognisable by their prefix alone, as secret scanners (gitleaks) know them:
+// GitHub (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_), GitLab (glpat-), Slack (xoxa-,
+// xoxb-, xoxp-, xoxr-, xoxs-, xapp-), OpenAI-style sk-/sk-proj-, Stripe (sk_live_,
+// rk_live_), Google API keys (AIza), npm (npm_), DigitalOcean (dop_v1_), Hugging Face
+// (hf_) and SendGrid (SG.<id>.<key>), each followed by at least minTail token
+// characters. The first two bytes of each are the cheap trigger.
+var tokenPrefixes = []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxa-", "xoxb-", "xoxp-",
+	"xoxr-", "xoxs-", "xapp-", "sk-proj-", "sk-", "sk_live_", "rk_live_", "AIza", "npm_", "dop_v1_", "hf_", "SG."}
 
 const minTail = 20
 
-func maskPrefixedTokens(s string) string {
-	if !strings.Contains(s, "gh") && !strings.Contains(s, "xox") && !strings.Contains(s, "sk-") {
-		return s
+// tokenFirst marks the prefixes' first bytes.
+var tokenFirst = func() (t [256]bool) {
+	for _, p := range tokenPrefixes {
+		t[p[0]] = true
 	}
+	return t
+}()
+
+// maskPrefixedTokens looks at the start of each word whose first byte begins a prefix.
+func maskPrefixedTokens(s string) string {
 	e := editor{s: s}
-	for i := 0; i+1 < len(s); i++ {
-		switch s[i : i+2] { // the prefixes' first two bytes: a cheap filter
-		case "gh", "gi", "xo", "sk":
-		default:
-			continue
-		}
-		if i > 0 && isB64URL(s[i-1]) {
+	for i := 0; i+minTail < len(s); i++ {
+		if !tokenFirst[s[i]] || i > 0 && isB64URL(s[i-1]) {
 			continue
 		}
 		for _, p := range tokenPrefixes {
@@ -487,7 +562,7 @@ func maskPrefixedTokens(s string) string {
 				continue
 			}
 			end := i + len(p)
-			for end < len(s) && isB64URL(s[end]) {
+			for end < len(s) && (isB64URL(s[end]) || p == "SG." && s[end] == '.') {
 				end++
 			}
 			if end-i-len(p) >= minTail {
@@ -557,15 +632,22 @@ func maskAWSKeys(s string) string {
 // runs to the first '@' (a '/' in it is common, though it should be escaped); a
 // "host:port/path@..." is not a password.
 func maskURLPasswords(s string) string {
-	if !strings.Contains(s, "://") {
+	if !strings.Contains(s, "://") && !strings.Contains(s, `:\/\/`) {
 		return s
 	}
 	e := editor{s: s}
 	for i := 0; i+3 <= len(s); i++ {
-		if s[i] != ':' || !strings.HasPrefix(s[i:], "://") || i == 0 || !isAlnum(s[i-1]) {
+		if s[i] != ':' || i == 0 || !isAlnum(s[i-1]) {
 			continue
 		}
 		start := i + 3
+		switch {
+		case strings.HasPrefix(s[i:], "://"):
+		case strings.HasPrefix(s[i:], `:\/\/`): // JSON-escaped
+			start = i + 5
+		default:
+			continue
+		}
 		colon := start
 		for colon < len(s) && !isSpace(s[colon]) && strings.IndexByte(":@/?#\"'<>`", s[colon]) < 0 {
 			colon++
@@ -690,7 +772,7 @@ func maskBase64(s string) string {
 		}
 		start := i
 		var upper, lower, digitish bool
-		stretch, longest := 0, 0
+		stretch, longest, plus := 0, 0, 0
 		for i < len(s) && isB64(s[i]) {
 			c := s[i]
 			switch {
@@ -698,6 +780,9 @@ func maskBase64(s string) string {
 				upper = true
 			case c >= 'a' && c <= 'z':
 				lower = true
+			case c == '+':
+				plus++
+				digitish = true
 			default:
 				digitish = true
 			}
@@ -712,7 +797,10 @@ func maskBase64(s string) string {
 		for end < len(s) && s[end] == '=' && end-i < 2 {
 			end++
 		}
-		if i-start >= minBlob && upper && lower && digitish && longest >= minStretch {
+		// Form-encoded words ("PREDICTED%3A+Drosophila+busckii+…") join with a '+'
+		// every few bytes; base64 has one in 64.
+		words := plus*12 > i-start
+		if i-start >= minBlob && upper && lower && digitish && longest >= minStretch && !words {
 			e.replace(start, end)
 		}
 		i = end

@@ -1,6 +1,7 @@
 package sanitize
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -159,4 +160,41 @@ func FuzzStream(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A key printed through a logger, a prefix on every line: its body is masked whole,
+// short lines and the short last one included, the prefixes kept; fixed-width
+// prefixes and prefixes whose width varies alike. Prefixed prose ends the block.
+func TestStreamMasksAPrefixedKey(t *testing.T) {
+	body := []string{"MIIEowIBAAKCAQEAu1SU1LfV", "LPHCozMxH2Mo4lgO", "EePzNm0tRgeLezV6", "q2w3"}
+	for _, prefix := range []func(i int) string{
+		func(i int) string { return fmt.Sprintf("2026-12-07 04:50:%02d,123 INFO ", i) },
+		func(i int) string { return []string{"I1207 ", "W1207 ", "DEBUG: ", "INFO: "}[i%4] },
+		func(i int) string { return fmt.Sprintf("[pod/init-ssd-%d] ", i*7) },
+	} {
+		var st Stream
+		if got := st.Line(prefix(0) + "-----BEGIN RSA PRIVATE KEY-----"); got != prefix(0)+"-----BEGIN RSA PRIVATE KEY-----" {
+			t.Fatalf("BEGIN: %q", got)
+		}
+		for i, b := range body {
+			got := st.Line(prefix(i+1) + b)
+			if strings.Contains(got, b) || !strings.HasSuffix(got, Mask) {
+				t.Errorf("body line %q came out as %q", prefix(i+1)+b, got)
+			}
+		}
+		end := prefix(9) + "-----END RSA PRIVATE KEY-----"
+		if got := st.Line(end); got != end || st.InKey {
+			t.Errorf("END: %q (in a key: %v)", got, st.InKey)
+		}
+		if after := prefix(10) + "uploading results"; st.Line(after) != after {
+			t.Errorf("after the key: %q", st.Line(after))
+		}
+	}
+	// Never closed: prefixed prose ends the block.
+	var st Stream
+	st.Line("INFO -----BEGIN EC PRIVATE KEY-----")
+	st.Line("INFO MHcCAQEEIBkgWv9q2w3")
+	if got := st.Line("INFO uploading results to storage"); got != "INFO uploading results to storage" || st.InKey {
+		t.Errorf("prose after an unclosed key: %q (in a key: %v)", got, st.InKey)
+	}
 }
