@@ -13,8 +13,10 @@ const Mask = "***"
 // mask applies each rule in turn. Each rule looks for a cheap trigger first (a byte or
 // a short substring), so a plain line costs a few linear scans and no allocation.
 func mask(s string) string {
-	s = maskPercentEncoded(s)
-	return maskDecoded(s)
+	// The rules first, on the line as written: what they mask (a SAS query, a key's
+	// value) is gone before encoded text is looked into, which cannot then take a
+	// key's name for a value.
+	return maskPercentEncoded(maskDecoded(s))
 }
 
 // maskDecoded is mask without looking into percent-encoded text.
@@ -52,8 +54,7 @@ func maskPercentEncoded(s string) string {
 		for i < len(s) && !isSpace(s[i]) && strings.IndexByte("\"'<>`&?=", s[i]) < 0 {
 			i++
 		}
-		// A value the rules mask as written (a base64 blob with a '+') is theirs.
-		if v := s[start:i]; (hasEscape(v) || strings.IndexByte(v, '+') >= 0) && maskDecoded(v) == v {
+		if v := s[start:i]; hasEscape(v) || strings.IndexByte(v, '+') >= 0 {
 			if dec, err := url.QueryUnescape(v); err == nil {
 				if m := maskDecoded(dec); m != dec {
 					e.write(start, i, strings.ReplaceAll(url.QueryEscape(m), "%2A%2A%2A", Mask))
