@@ -144,7 +144,9 @@ func parallel(b *testing.B, pid int, base string, n int, path func(run string) s
 //     at once by two owners;
 //   - download: a 1,000,000-line run per owner, 1, 8 and 16 at once as text, and 16 as
 //     gzip NDJSON, by two owners; and 16 at once on a replica that lets them all run
-//     (BLASTLOG_MAX_HEAVY_READS=16), where the read budget alone bounds memory.
+//     (BLASTLOG_MAX_HEAVY_READS=16), where the read budget alone bounds memory;
+//     searches of the same runs for their one deep match, 1 and 16 at once, and 16 on
+//     that replica.
 //
 // Each reports the slowest answer, the 429s, the replica's CPU seconds and peak RSS,
 // and the slowest /healthz answer meanwhile (probed every 10 ms).
@@ -191,7 +193,8 @@ func BenchmarkAbuse(b *testing.B) {
 			n            int
 			gzip, wide   bool
 		}{{"text-1", "text", 1, false, false}, {"text-8", "text", 8, false, false}, {"text-16", "text", 16, false, false},
-			{"ndjson-gzip-16", "ndjson", 16, true, false}, {"text-16-all-at-once", "text", 16, false, true}} {
+			{"ndjson-gzip-16", "ndjson", 16, true, false}, {"text-16-all-at-once", "text", 16, false, true},
+			{"search-1", "", 1, false, false}, {"search-16", "", 16, false, false}, {"search-16-all-at-once", "", 16, false, true}} {
 			b.Run(c.name, func(b *testing.B) {
 				var hdr []string
 				if c.gzip {
@@ -202,7 +205,11 @@ func BenchmarkAbuse(b *testing.B) {
 					pid, base = wide.Process.Pid, wideBase
 				}
 				for b.Loop() {
-					parallel(b, pid, base, c.n, func(run string) string { return "/api/blast/logs/" + run + "-m/download?format=" + c.format }, hdr...)
+					path := func(run string) string { return "/api/blast/logs/" + run + "-m/download?format=" + c.format }
+					if c.format == "" { // a whole-run search, its one match 70 % in
+						path = func(run string) string { return "/api/blast/logs/" + run + "-m/search?q=" + strings.ToLower(deepMark) }
+					}
+					parallel(b, pid, base, c.n, path, hdr...)
 				}
 			})
 		}
