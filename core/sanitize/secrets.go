@@ -551,26 +551,44 @@ var tokenFirst = func() (t [256]bool) {
 	return t
 }()
 
-// maskPrefixedTokens looks at the start of each word whose first byte begins a prefix.
+// b64URL marks the bytes of base64url (isB64URL), for the scans of every line.
+var b64URL = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = isB64URL(byte(c))
+	}
+	return t
+}()
+
+// maskPrefixedTokens looks at the start of each word whose first byte begins a prefix,
+// and skips every other word whole.
 func maskPrefixedTokens(s string) string {
 	e := editor{s: s}
-	for i := 0; i+minTail < len(s); i++ {
-		if !tokenFirst[s[i]] || i > 0 && isB64URL(s[i-1]) {
+	for i := 0; i+minTail < len(s); {
+		if !b64URL[s[i]] {
+			i++
 			continue
 		}
-		for _, p := range tokenPrefixes {
-			if !strings.HasPrefix(s[i:], p) {
-				continue
+		start := i
+		if tokenFirst[s[i]] {
+			for _, p := range tokenPrefixes {
+				if !strings.HasPrefix(s[i:], p) {
+					continue
+				}
+				end := i + len(p)
+				for end < len(s) && (b64URL[s[end]] || p == "SG." && s[end] == '.') {
+					end++
+				}
+				if end-i-len(p) >= minTail {
+					e.replace(i, end)
+					i = end
+				}
+				break
 			}
-			end := i + len(p)
-			for end < len(s) && (isB64URL(s[end]) || p == "SG." && s[end] == '.') {
-				end++
+		}
+		if i == start {
+			for i < len(s) && b64URL[s[i]] {
+				i++ // the rest of the word
 			}
-			if end-i-len(p) >= minTail {
-				e.replace(i, end)
-				i = end - 1
-			}
-			break
 		}
 	}
 	return e.result()
