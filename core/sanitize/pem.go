@@ -103,7 +103,10 @@ func (st *Stream) Line(s string) string {
 				s = Mask + s[end:]
 			}
 			st.InKey, st.KeyLines, st.Prefix = false, 0, 0
-		} else if st.KeyLines < maxKeyLines && (pre == "" && keyBodyLine(body) || pre != "" && prefixedKeyLine(body)) {
+		} else if st.KeyLines < maxKeyLines && keyBodyLine(s) {
+			st.KeyLines++
+			return Mask
+		} else if st.KeyLines < maxKeyLines && pre != "" && prefixedKeyLine(body) {
 			st.KeyLines++
 			return finish(mask(pre)) + Mask
 		} else {
