@@ -441,7 +441,8 @@ func TestChunksReadByPython(t *testing.T) {
 	}
 	s := newStack(t)
 	dir := filepath.Join(t.TempDir(), "archive")
-	s.archived(t, dir, map[string]string{"BLASTLOG_ARCHIVE_CHUNK": "100"})
+	// 250 lines at once are a backlog: chunks of ten times 10.
+	s.archived(t, dir, map[string]string{"BLASTLOG_ARCHIVE_CHUNK": "10"})
 	s.publish(t, "", "job", "register", "--job", "run-py", "--owner", owner)
 	s.publish(t, numbered(250, 0), "lines", "--job", "run-py", "--phase", "running")
 	s.publish(t, numbered(30, 250), "lines", "--job", "run-py", "--phase", "exporting_results", "--stream", "stderr")
