@@ -23,6 +23,7 @@ import (
 	"github.com/blastlog/blastlog/core/chunk"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/ports"
 	"github.com/blastlog/blastlog/ports/portstest"
 )
 
@@ -41,21 +42,41 @@ func BenchmarkArchiveThroughput(b *testing.B) {
 	}
 }
 
-func archiveThroughput(b *testing.B, backend string) {
+// archiveBench is the run "bench" registered in a real redis-server, an empty archive
+// of the backend, and the archiver's Redis state.
+type archiveBench struct {
+	s     *stack
+	st    portstest.ArchiveStore
+	cfg   redisstore.Config
+	log   *redisstore.EventLog
+	jobs  *redisstore.JobDirectory
+	state *redisstore.ArchiveState
+}
+
+func newArchiveBench(b *testing.B, backend string, maxLen int64) *archiveBench {
 	s := newStack(b)
 	s.srv.RequireReal(b)
-	st := benchArchive(b, backend)
-	cfg := redisstore.Config{MaxLen: 1_000_000}
-	log := redisstore.NewEventLog(s.rdb, cfg)
-	jobs := redisstore.NewJobDirectory(s.rdb, cfg)
-	state := redisstore.NewArchiveState(s.rdb, cfg)
+	cfg := redisstore.Config{MaxLen: maxLen}
+	ab := &archiveBench{s: s, st: benchArchive(b, backend), cfg: cfg, log: redisstore.NewEventLog(s.rdb, cfg),
+		jobs: redisstore.NewJobDirectory(s.rdb, cfg), state: redisstore.NewArchiveState(s.rdb, cfg)}
+	ab.jobs.Register(context.Background(), job.Record{JobID: "bench", OwnerOID: owner})
+	return ab
+}
+
+// archiver copies into to (the archive, or a wrapper of it).
+func (ab *archiveBench) archiver(to ports.Archive) *archive.Archiver {
+	return &archive.Archiver{Log: ab.log, Tail: ab.log, Keeper: ab.state, Cursors: ab.state, Archive: to, Index: ab.st,
+		Leases: redisstore.NewLeases(ab.s.rdb, ab.cfg, "archlease"), Jobs: ab.jobs, Active: redisstore.NewCoordination(ab.s.rdb, ab.cfg),
+		Config: archive.Config{Holder: "bench", Poll: 100 * time.Millisecond}}
+}
+
+func archiveThroughput(b *testing.B, backend string) {
+	ab := newArchiveBench(b, backend, 1_000_000)
+	st, log, jobs := ab.st, ab.log, ab.jobs
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	jobs.Register(ctx, job.Record{JobID: "bench", OwnerOID: owner})
 	putter := &countingPuts{ArchiveStore: st}
-	a := &archive.Archiver{Log: log, Tail: log, Keeper: state, Cursors: state, Archive: putter, Index: st,
-		Leases: redisstore.NewLeases(s.rdb, cfg, "archlease"), Jobs: jobs, Active: redisstore.NewCoordination(s.rdb, cfg),
-		Config: archive.Config{Holder: "bench", Poll: 100 * time.Millisecond}}
+	a := ab.archiver(putter)
 	go a.Run(ctx)
 	a.Watch("bench")
 	const rate, secs = 50_000, 4
@@ -305,16 +326,10 @@ func BenchmarkArchiveBacklog(b *testing.B) {
 }
 
 func archiveBacklog(b *testing.B, backend string, n int) {
-	s := newStack(b)
-	s.srv.RequireReal(b)
-	st := benchArchive(b, backend)
-	cfg := redisstore.Config{MaxLen: 2_000_000}
-	log := redisstore.NewEventLog(s.rdb, cfg)
-	jobs := redisstore.NewJobDirectory(s.rdb, cfg)
-	state := redisstore.NewArchiveState(s.rdb, cfg)
+	ab := newArchiveBench(b, backend, 2_000_000)
+	st, log, jobs := ab.st, ab.log, ab.jobs
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	jobs.Register(ctx, job.Record{JobID: "bench", OwnerOID: owner})
 	batch := make([]event.Event, 1000)
 	for i := 0; i < n; i += len(batch) {
 		for k := range batch {
@@ -327,9 +342,7 @@ func archiveBacklog(b *testing.B, backend string, n int) {
 		}
 	}
 	jobs.SetStatus(ctx, "bench", job.Completed)
-	a := &archive.Archiver{Log: log, Tail: log, Keeper: state, Cursors: state, Archive: st, Index: st,
-		Leases: redisstore.NewLeases(s.rdb, cfg, "archlease"), Jobs: jobs, Active: redisstore.NewCoordination(s.rdb, cfg),
-		Config: archive.Config{Holder: "bench", Poll: 100 * time.Millisecond}}
+	a := ab.archiver(st)
 	start := time.Now()
 	go a.Run(ctx)
 	a.Watch("bench")

@@ -1,4 +1,4 @@
-package history
+package history_test
 
 import (
 	"context"
@@ -8,37 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blastlog/blastlog/core/app/history"
 	"github.com/blastlog/blastlog/core/chunk"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/ports/portstest"
 )
-
-// inFlight answers each chunk a little late and remembers the most chunk reads it had
-// in flight at once.
-type inFlight struct {
-	*portstest.Archive
-	mu        sync.Mutex
-	now, most int
-}
-
-func (a *inFlight) Chunk(ctx context.Context, jobID, step string, seq int) ([]byte, error) {
-	a.mu.Lock()
-	a.now++
-	a.most = max(a.most, a.now)
-	a.mu.Unlock()
-	time.Sleep(2 * time.Millisecond)
-	a.mu.Lock()
-	a.now--
-	a.mu.Unlock()
-	return a.Archive.Chunk(ctx, jobID, step, seq)
-}
 
 // Scans share the budget: with room for one scan and two chunks fetched ahead, four
 // scans at once each read the whole run, never more than three chunks load at once,
 // and every byte is given back. A scan whose caller goes away while it waits gives up.
 func TestScansShareTheBudget(t *testing.T) {
 	ctx := context.Background()
-	arch := &inFlight{Archive: portstest.NewArchive()}
+	arch := &countingArchive{Archive: portstest.NewArchive()}
 	idx := chunk.NewIndex("run")
 	si := &chunk.StepIndex{}
 	idx.Steps["running"] = si
@@ -58,15 +39,15 @@ func TestScansShareTheBudget(t *testing.T) {
 	if _, err := arch.PutIndex(ctx, idx, ""); err != nil {
 		t.Fatal(err)
 	}
-	budget := NewBudget(scanBytes + 2*loadBytes)
-	r := &Reader{Log: portstest.NewEventLog(0), Archive: arch, Index: arch, Budget: budget}
+	budget := history.NewBudget(history.ScanBytes + 2*history.LoadBytes)
+	r := &history.Reader{Log: portstest.NewEventLog(0), Archive: arch, Index: arch, Budget: budget}
 	var wg sync.WaitGroup
 	counts := make([]int, 4)
 	for i := range counts {
 		wg.Go(func() {
-			err := r.Scan(ctx, "run", event.ID{}, 500, func(p Page) error {
+			err := r.Scan(ctx, "run", event.ID{}, 500, func(p history.Page) error {
 				counts[i] += len(p.Events)
-				if budget.Used() > scanBytes+2*loadBytes {
+				if budget.Used() > history.ScanBytes+2*history.LoadBytes {
 					return fmt.Errorf("%d bytes taken", budget.Used())
 				}
 				return nil
@@ -91,11 +72,11 @@ func TestScansShareTheBudget(t *testing.T) {
 	}
 	// One scan holds the budget; another waits, and gives up when its caller goes.
 	hold, release := make(chan struct{}), make(chan struct{})
-	go r.Scan(ctx, "run", event.ID{}, 500, func(Page) error { close(hold); <-release; return errors.New("done") })
+	go r.Scan(ctx, "run", event.ID{}, 500, func(history.Page) error { close(hold); <-release; return errors.New("done") })
 	<-hold
 	gone, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if err := r.Scan(gone, "run", event.ID{}, 500, func(Page) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+	if err := r.Scan(gone, "run", event.ID{}, 500, func(history.Page) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a scan waiting for the budget: %v", err)
 	}
 	close(release)
