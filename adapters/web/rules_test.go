@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/blastlog/blastlog/core/diagnose"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/summary"
 )
@@ -73,6 +75,42 @@ for (const l of readFileSync(0, "utf8").split("\n")) if (l) console.log(classify
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("%s %q: the page says %s, the server %s", corpus[i].Notice, corpus[i].Line, got[i], want[i])
+		}
+	}
+}
+
+// The page says a duration in the server's words (core/diagnose.Duration), so that a
+// headline and the page's step times read alike.
+func TestPageDurationsAreTheServers(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("node is not installed (.ci/run installs npm, which brings it)")
+		}
+		t.Skip("node is not installed: the page's durations are not compared with the server's")
+	}
+	ds := []time.Duration{0, 999 * time.Millisecond, time.Second, 59900 * time.Millisecond, time.Minute, 61 * time.Second,
+		599 * time.Second, 3599 * time.Second, time.Hour, 90 * time.Minute, 26*time.Hour + 5*time.Minute}
+	var in strings.Builder
+	for _, d := range ds {
+		in.WriteString(strconv.FormatInt(d.Milliseconds(), 10) + "\n")
+	}
+	script := `import { duration } from "./static/util.js";
+import { readFileSync } from "node:fs";
+for (const l of readFileSync(0, "utf8").split("\n")) if (l) console.log(duration(Number(l)));`
+	cmd := exec.Command(node, "--input-type=module", "-e", script)
+	cmd.Stdin = strings.NewReader(in.String())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	got := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(got) != len(ds) {
+		t.Fatalf("%d durations from util.js, want %d:\n%s", len(got), len(ds), out)
+	}
+	for i, d := range ds {
+		if want := diagnose.Duration(d); got[i] != want {
+			t.Errorf("%v: the page says %q, the server %q", d, got[i], want)
 		}
 	}
 }

@@ -8,12 +8,12 @@ export function el(tag, cls, text) {
   return e;
 }
 
-/** duration says ms in words: "42 s", "3 min 5 s", "2 h 4 min"; "" when unknown. */
+/** duration says ms in words as the server does (diagnose.Duration): "42 s", "3 min",
+ * "2 h 4 min"; "" when unknown. */
 export function duration(ms) {
   if (!(ms >= 0)) return "";
-  const s = Math.round(ms / 1000);
-  if (s < 60) return s + " s";
-  const m = Math.floor(s / 60);
-  if (m < 60) return m + " min " + (s % 60) + " s";
-  return Math.floor(m / 60) + " h " + (m % 60) + " min";
+  const s = Math.floor(ms / 1000), m = Math.floor(s / 60);
+  if (m >= 60) return Math.floor(m / 60) + " h " + (m % 60) + " min";
+  if (m >= 1) return m + " min";
+  return s + " s";
 }
