@@ -3,7 +3,7 @@
 // package portstest, and both pass the same conformance suite there.
 //
 // One file per port, named as the adapters and the fakes name theirs: eventlog.go,
-// tail.go (LogTail, StatusReader), jobs.go, tickets.go, ratelimit.go, auth.go,
+// tail.go (LogTail), jobs.go (JobDirectory, StatusReader), tickets.go, ratelimit.go, auth.go,
 // coordination.go (Leases, Checkpoints, ActiveRuns), cluster.go, spool.go and
 // archive.go (Archive, ArchiveIndex, LogKeeper, ArchiveCursors); errors.go holds the
 // errors every port may answer.

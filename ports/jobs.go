@@ -20,3 +20,9 @@ type JobDirectory interface {
 	// Runs returns up to limit of the owner's runs, newest first (by CreatedAt).
 	Runs(ctx context.Context, ownerOID string, limit int) ([]job.Record, error)
 }
+
+// StatusReader reads the status of many runs in one round trip.
+type StatusReader interface {
+	// Statuses returns the status of each run that is registered; others are absent.
+	Statuses(ctx context.Context, jobIDs []string) (map[string]job.Status, error)
+}

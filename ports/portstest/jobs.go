@@ -96,3 +96,18 @@ func (d *JobDirectory) Runs(_ context.Context, ownerOID string, limit int) ([]jo
 	})
 	return out[:min(len(out), limit)], nil
 }
+
+var _ ports.StatusReader = (*JobDirectory)(nil)
+
+// Statuses implements ports.StatusReader.
+func (d *JobDirectory) Statuses(_ context.Context, jobIDs []string) (map[string]job.Status, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]job.Status{}
+	for _, id := range jobIDs {
+		if r, ok := d.jobs[id]; ok {
+			out[id] = r.Status
+		}
+	}
+	return out, nil
+}

@@ -5,14 +5,10 @@ import (
 	"time"
 
 	"github.com/blastlog/blastlog/core/event"
-	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports"
 )
 
-var (
-	_ ports.LogTail      = (*EventLog)(nil)
-	_ ports.StatusReader = (*JobDirectory)(nil)
-)
+var _ ports.LogTail = (*EventLog)(nil)
 
 // Tail implements ports.LogTail by polling the in-memory log.
 func (l *EventLog) Tail(ctx context.Context, after map[string]string, count int, block time.Duration) (map[string][]event.Event, error) {
@@ -37,17 +33,4 @@ func (l *EventLog) Tail(ctx context.Context, after map[string]string, count int,
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-}
-
-// Statuses implements ports.StatusReader.
-func (d *JobDirectory) Statuses(_ context.Context, jobIDs []string) (map[string]job.Status, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := map[string]job.Status{}
-	for _, id := range jobIDs {
-		if r, ok := d.jobs[id]; ok {
-			out[id] = r.Status
-		}
-	}
-	return out, nil
 }

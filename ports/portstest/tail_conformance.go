@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/blastlog/blastlog/core/event"
-	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -61,20 +60,4 @@ func TestLogTail(t *testing.T, newTail func(t *testing.T) (ports.EventLog, ports
 			t.Fatalf("got %v %v", got, err)
 		}
 	})
-}
-
-// TestStatusReader is the conformance suite of ports.StatusReader.
-func TestStatusReader(t *testing.T, newDir func(t *testing.T) (ports.JobDirectory, ports.StatusReader)) {
-	ctx := context.Background()
-	d, s := newDir(t)
-	d.Register(ctx, job.Record{JobID: "s1", OwnerOID: "o"})
-	d.Register(ctx, job.Record{JobID: "s2", OwnerOID: "o"})
-	d.SetStatus(ctx, "s2", job.Completed)
-	got, err := s.Statuses(ctx, []string{"s1", "s2", "s3"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 || got["s1"] != job.Queued || got["s2"] != job.Completed {
-		t.Fatalf("got %v", got)
-	}
 }
