@@ -156,3 +156,60 @@ func rel(path string) string {
 	}
 	return r
 }
+
+// TestTheTreeIsTheTree: every directory docs/architecture.md's tree names exists, at
+// the place its indentation puts it, and every package of core/, ports/, adapters/ and
+// functions/ is in it: an entry of its own, or named in an enclosing entry's text.
+func TestTheTreeIsTheTree(t *testing.T) {
+	doc := read(t, filepath.Join(root, "docs", "architecture.md"))
+	_, tree, ok := strings.Cut(doc, "## The tree\n\n```\n")
+	tree, _, ok2 := strings.Cut(tree, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/architecture.md has no tree")
+	}
+	entries := map[string]string{} // directory -> its entry's text
+	var stack []string
+	last := ""
+	for _, line := range strings.Split(tree, "\n") {
+		name := strings.Fields(line + " x")[0]
+		if !strings.HasSuffix(name, "/") {
+			entries[last] += " " + line // the entry's text goes on
+			continue
+		}
+		level := (len(line) - len(strings.TrimLeft(line, " "))) / 2
+		if level > len(stack) {
+			t.Fatalf("%q is indented past its parent", line)
+		}
+		stack = append(stack[:level], strings.TrimSuffix(name, "/"))
+		last = strings.Join(stack, "/")
+		entries[last] = line
+		if fi, err := os.Stat(filepath.Join(root, last)); err != nil || !fi.IsDir() {
+			t.Errorf("the tree names %s/, which is not a directory", last)
+		}
+	}
+	if len(entries) < 30 {
+		t.Fatalf("only %d directories read from the tree", len(entries))
+	}
+	for _, top := range []string{"core", "ports", "adapters", "functions"} {
+		filepath.WalkDir(filepath.Join(root, top), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() || d.Name() == "testdata" {
+				return err
+			}
+			if gos, _ := filepath.Glob(filepath.Join(path, "*.go")); len(gos) == 0 {
+				return nil
+			}
+			rel, _ := filepath.Rel(root, path)
+			rel = filepath.ToSlash(rel)
+			if _, own := entries[rel]; own {
+				return nil
+			}
+			for up := filepath.ToSlash(filepath.Dir(rel)); up != "."; up = filepath.ToSlash(filepath.Dir(up)) {
+				if strings.Contains(entries[up], d.Name()) {
+					return nil // named in an enclosing entry's text
+				}
+			}
+			t.Errorf("%s is a package the tree does not name", rel)
+			return nil
+		})
+	}
+}
