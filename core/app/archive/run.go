@@ -15,11 +15,11 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// readState says who may touch a run's read cursor: the reader picks only idle runs.
-type readState uint8
+// cursorState says who may touch a run's read cursor: the reader picks only idle runs.
+type cursorState uint8
 
 const (
-	idle     readState = iota // may be read
+	idle     cursorState = iota // may be read
 	reading                   // a multiplexed read that includes the run is in flight
 	queued                    // a batch waits in the inbox or is being written
 	checking                  // the writer compares its cursor with the stream's first id
@@ -46,7 +46,7 @@ type run struct {
 	inbox chan []event.Event
 
 	mu     sync.Mutex
-	state  readState
+	state  cursorState
 	cursor string // the read cursor: the last id handed to the writer
 	pause  bool   // the writer wants the run idle for a check: the reader skips it
 
@@ -263,7 +263,7 @@ func (r *run) feed(evs []event.Event) {
 	r.inbox <- evs // never blocks: a run is read only while its inbox is empty
 }
 
-func (r *run) setState(s readState) {
+func (r *run) setState(s cursorState) {
 	r.mu.Lock()
 	r.state = s
 	r.mu.Unlock()
@@ -330,7 +330,7 @@ func (r *run) loop(ctx context.Context) end {
 	}
 }
 
-func (r *run) nextState() readState {
+func (r *run) nextState() cursorState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.nextStateLocked()
@@ -339,7 +339,7 @@ func (r *run) nextState() readState {
 // nextStateLocked: blocked while a step holds more than two of the largest chunks, or the
 // writer more than maxUnsafe events, that the archive would not take; idle otherwise.
 // (Called by the writer's goroutine, which owns bufs and fifo.)
-func (r *run) nextStateLocked() readState {
+func (r *run) nextStateLocked() cursorState {
 	if len(r.fifo) > maxUnsafe {
 		return blocked
 	}

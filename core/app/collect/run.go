@@ -18,21 +18,21 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// phase is where a target (one container instance) is.
-type phase uint8
+// targetState is where a target (one container instance) is.
+type targetState uint8
 
 const (
-	queued    phase = iota // seen, not yet read
-	following              // holds a follow slot: one long-lived stream
-	polling                // no slot: read about every Config.PollEvery
-	draining               // its container ended: a last read to the end of its log
-	done                   // its lines are stored and its container_ended notice too
+	queued    targetState = iota // seen, not yet read
+	following                    // holds a follow slot: one long-lived stream
+	polling                      // no slot: read about every Config.PollEvery
+	draining                     // its container ended: a last read to the end of its log
+	done                         // its lines are stored and its container_ended notice too
 )
 
 // tstate is the collector's state of one target. Fields are guarded by runState.mu.
 type tstate struct {
 	t        target.Target
-	phase    phase
+	state    targetState
 	ended    bool // the container has terminated (per the watch) or the pod is gone
 	previous bool // a newer instance replaced it: its log is read with previous=true
 	read     bool // a read of its log has succeeded at least once
@@ -85,7 +85,7 @@ func (rs *runState) observe(ch ports.PodChange) {
 		if !ok {
 			f = &tstate{t: t, changed: make(chan struct{}, 1), cp: rs.ckpts[t.Key()]}
 			if f.cp.Ended {
-				f.phase = done // finished under an earlier holder
+				f.state = done // finished under an earlier holder
 			}
 			rs.targets[t.Key()] = f
 			rs.newest = rs.c.Config.now()
@@ -116,7 +116,7 @@ func (rs *runState) observe(ch ports.PodChange) {
 		}
 		if (t.State == target.Terminated || ch.Deleted) && !f.ended {
 			f.ended = true
-			if f.phase == polling {
+			if f.state == polling {
 				f.nextPoll = time.Time{} // due now: its pod may be deleted soon
 				signal.Notify(rs.pollWake)
 			}
@@ -134,7 +134,7 @@ func (rs *runState) waitsForPreviousLocked(f *tstate) bool {
 		return false
 	}
 	for _, o := range rs.targets {
-		if o.previous && o.phase != done && o.t.Restart < f.t.Restart && o.t.PodUID == f.t.PodUID && o.t.Container == f.t.Container {
+		if o.previous && o.state != done && o.t.Restart < f.t.Restart && o.t.PodUID == f.t.PodUID && o.t.Container == f.t.Container {
 			return true
 		}
 	}
@@ -157,7 +157,7 @@ func (rs *runState) previousLocked(t target.Target) {
 	}
 	f := &tstate{t: prev, changed: make(chan struct{}, 1), cp: rs.ckpts[prev.Key()], previous: true, ended: true}
 	if f.cp.Ended {
-		f.phase = done
+		f.state = done
 	}
 	rs.targets[prev.Key()] = f
 	rs.newest = rs.c.Config.now()
@@ -170,14 +170,14 @@ func (rs *runState) dispatch(ctx context.Context) {
 		rs.mu.Lock()
 		var pick *tstate
 		for _, f := range rs.targets {
-			if (f.phase != queued && f.phase != polling) || f.busy || rs.waitsForPreviousLocked(f) {
+			if (f.state != queued && f.state != polling) || f.busy || rs.waitsForPreviousLocked(f) {
 				continue
 			}
 			if f.t.State == target.Running && !f.ended {
 				pick = f
 				break
 			}
-			if pick == nil && f.phase == queued {
+			if pick == nil && f.state == queued {
 				pick = f
 			}
 		}
@@ -190,14 +190,14 @@ func (rs *runState) dispatch(ctx context.Context) {
 		default:
 			// All slots busy: the rest are polled.
 			for _, f := range rs.targets {
-				if f.phase == queued {
-					f.phase = polling
+				if f.state == queued {
+					f.state = polling
 				}
 			}
 			rs.mu.Unlock()
 			return
 		}
-		pick.phase = following
+		pick.state = following
 		rs.mu.Unlock()
 		rs.wg.Add(1)
 		go func() {
@@ -220,7 +220,7 @@ func (rs *runState) finished(ctx context.Context) bool {
 		return false // the watch may still be delivering pods
 	}
 	for _, f := range rs.targets {
-		if f.phase != done {
+		if f.state != done {
 			rs.mu.Unlock()
 			return false
 		}
@@ -303,7 +303,7 @@ func (rs *runState) startRead(f *tstate) bool {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if f.ended {
-		f.phase = draining
+		f.state = draining
 	}
 	return f.ended
 }
@@ -361,7 +361,7 @@ func (rs *runState) duePolls(n int) []*tstate {
 	defer rs.mu.Unlock()
 	var due []*tstate
 	for _, f := range rs.targets {
-		if f.phase == polling && !f.busy && !f.nextPoll.After(now) && !rs.waitsForPreviousLocked(f) {
+		if f.state == polling && !f.busy && !f.nextPoll.After(now) && !rs.waitsForPreviousLocked(f) {
 			due = append(due, f)
 		}
 	}
@@ -407,8 +407,8 @@ func (rs *runState) pollOne(ctx context.Context, f *tstate) {
 		return
 	}
 	rs.mu.Lock()
-	if f.phase == draining {
-		f.phase = polling // the read failed: drain again next round
+	if f.state == draining {
+		f.state = polling // the read failed: drain again next round
 	}
 	f.nextPoll = rs.c.Config.now().Add(rs.c.Config.pollEvery())
 	f.busy = false
@@ -614,7 +614,7 @@ func (rs *runState) watchdog(ctx context.Context, f *tstate, activity <-chan str
 // or missed (deleted before any line was read). gone: the pod was not found.
 func (rs *runState) finish(ctx context.Context, f *tstate, cause error, gone bool) {
 	rs.mu.Lock()
-	f.phase = done
+	f.state = done
 	if f.cp.Ended {
 		rs.mu.Unlock()
 		return

@@ -33,12 +33,12 @@ var ErrCompleted = errors.New("stream completed")
 // cue for a heartbeat. The stream is unchanged; call Next again.
 var ErrIdle = errors.New("stream idle")
 
-// phase is where a stream is in its life; each has one step in Next.
-type phase uint8
+// streamState is where a stream is in its life; each has one step in Next.
+type streamState uint8
 
 const (
 	// catchingUp: reading the read path (archive, then stream) until its end.
-	catchingUp phase = iota
+	catchingUp streamState = iota
 	// live: taking the hub's events; a viewer that lagged goes back to catchingUp.
 	live
 	// draining: the run ended; read the log to its end once, then complete.
@@ -57,7 +57,7 @@ type Stream struct {
 	hub    *Hub
 	sub    *Subscription
 	jobID  string
-	phase  phase
+	state  streamState
 	after  event.ID // the last event delivered; the zero id before the first
 	frames []Frame  // Next's answer, reused: one viewer's delivery allocates nothing
 	idle   *time.Timer
@@ -71,7 +71,7 @@ type Stream struct {
 
 // Open starts a stream after resume ("" = from the run's first event).
 func (h *Hub) Open(ctx context.Context, jobID, resume string) (*Stream, error) {
-	st := &Stream{hub: h, jobID: jobID, phase: catchingUp}
+	st := &Stream{hub: h, jobID: jobID, state: catchingUp}
 	if resume != "" {
 		id, err := event.ParseID(resume)
 		if err != nil {
@@ -125,26 +125,26 @@ func (s *Stream) next(ctx context.Context, max int) ([]Frame, error) {
 		idle = s.idle.C
 	}
 	for {
-		if s.phase == done {
+		if s.state == done {
 			return nil, ErrCompleted
 		}
 		if s.sub.Lagging() {
 			// Live events were dropped for this viewer: read them from the log.
-			s.phase = catchingUp
+			s.state = catchingUp
 			if s.OnCatchUp != nil {
 				s.OnCatchUp()
 			}
 		}
-		switch s.phase {
+		switch s.state {
 		case catchingUp, draining:
 			frames, end, err := s.read(ctx, max)
 			if err != nil || !end {
 				return frames, err
 			}
-			if s.phase == draining {
-				s.phase = ending
+			if s.state == draining {
+				s.state = ending
 			} else {
-				s.phase = live
+				s.state = live
 			}
 			if len(frames) > 0 {
 				return frames, nil
@@ -156,7 +156,7 @@ func (s *Stream) next(ctx context.Context, max int) ([]Frame, error) {
 				if last, err := event.ParseID(t.LastID); err == nil && s.after.Compare(last) < 0 {
 					// The hub may not have read the tail yet: read the log to its end
 					// once. (If the log lost those entries meanwhile, complete anyway.)
-					s.phase = draining
+					s.state = draining
 					continue
 				}
 				return append(s.frames, s.complete(t)), nil
@@ -169,7 +169,7 @@ func (s *Stream) next(ctx context.Context, max int) ([]Frame, error) {
 					return frames, nil
 				}
 			case <-s.sub.Done():
-				s.phase = draining
+				s.state = draining
 			case <-idle:
 				return nil, ErrIdle
 			}
@@ -179,7 +179,7 @@ func (s *Stream) next(ctx context.Context, max int) ([]Frame, error) {
 
 // complete is the completed frame.
 func (s *Stream) complete(t *Terminal) Frame {
-	s.phase = done
+	s.state = done
 	return Frame{Kind: FrameCompleted, Data: completedJSON(s.jobID, string(t.Status))}
 }
 
