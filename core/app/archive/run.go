@@ -20,10 +20,10 @@ type cursorState uint8
 
 const (
 	idle     cursorState = iota // may be read
-	reading                   // a multiplexed read that includes the run is in flight
-	queued                    // a batch waits in the inbox or is being written
-	checking                  // the writer compares its cursor with the stream's first id
-	blocked                   // the archive refused a write: read nothing more until it succeeds
+	reading                     // a multiplexed read that includes the run is in flight
+	queued                      // a batch waits in the inbox or is being written
+	checking                    // the writer compares its cursor with the stream's first id
+	blocked                     // the archive refused a write: read nothing more until it succeeds
 )
 
 // end says why a writer stopped.
