@@ -51,7 +51,7 @@ func newAPI(t *testing.T) *api {
 		Store: portstest.NewTicketStore(), Limiter: portstest.NewRateLimiter()}
 	hr := &history.Reader{Log: a.log}
 	hub := &fanout.Hub{Log: a.log, Tail: a.log, Statuses: a.jobs, History: hr}
-	s := &httpapi.Server{Tickets: tickets, IssueTickets: true, Hub: hub, Reads: &app.Reads{Access: tickets.Access, History: hr},
+	s := &httpapi.Server{Tickets: tickets, IssueTickets: true, Streams: &app.Streams{Tickets: tickets, Hub: hub}, Reads: &app.Reads{Access: tickets.Access, History: hr},
 		Heartbeat: time.Second}
 	h := s.Handler()
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

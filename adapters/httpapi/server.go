@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/blastlog/blastlog/core/app"
-	"github.com/blastlog/blastlog/core/app/fanout"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -23,12 +22,10 @@ const LogsPrefix = "/api/blast/logs/"
 // Server holds the handlers' dependencies. Routes whose dependency is nil are not
 // mounted (the ticket function has no SSE, for instance).
 type Server struct {
-	Tickets      *app.Tickets // redeems tickets; issues them if IssueTickets
+	Tickets      *app.Tickets // issues tickets if IssueTickets
 	IssueTickets bool         // mount POST .../ticket (the ticket function; the stream's -dev)
-	Hub          *fanout.Hub  // mounts GET .../events
-	// Streams bounds each owner's open streams (checked before the ticket is
-	// consumed); nil: no limit. Reads.Limit bounds their reads.
-	Streams *app.OwnerLimit
+	// Streams mounts GET .../events: a ticket's live stream.
+	Streams *app.Streams
 	// Reads mounts GET .../snapshot, .../download, .../search, .../summary and
 	// GET /api/blast/runs.
 	Reads *app.Reads
@@ -41,8 +38,6 @@ type Server struct {
 	Extra map[string]http.Handler
 	// Heartbeat is the silence after which a stream gets a comment: DefaultHeartbeat.
 	Heartbeat time.Duration
-	// Watching, if set, is told of every stream opened (to start collecting the run).
-	Watching func(ctx context.Context, jobID string)
 
 	// Set by Handler from the fields above (their defaults when nil); the exported
 	// fields are never changed.
@@ -96,7 +91,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Tickets != nil && s.IssueTickets {
 		s.routes["ticket"] = s.ticket
 	}
-	if s.Tickets != nil && s.Hub != nil {
+	if s.Streams != nil {
 		s.routes["events"] = s.events
 	}
 	if s.Reads != nil {

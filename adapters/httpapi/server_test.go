@@ -51,10 +51,11 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	hub := &fanout.Hub{Log: st.log, Tail: st.log, Statuses: st.jobs,
 		Config: fanout.HubConfig{Block: 10 * time.Millisecond, StatusEvery: 20 * time.Millisecond}}
 	go hub.Run(ctx)
+	tickets := &app.Tickets{Access: access, Store: portstest.NewTicketStore(), Limiter: portstest.NewRateLimiter()}
 	st.server = &Server{
-		Tickets:      &app.Tickets{Access: access, Store: portstest.NewTicketStore(), Limiter: portstest.NewRateLimiter()},
+		Tickets:      tickets,
 		IssueTickets: true,
-		Hub:          hub,
+		Streams:      &app.Streams{Tickets: tickets, Hub: hub},
 		Reads:        &app.Reads{Access: access, History: &history.Reader{Log: st.log}},
 		Ready:        func(context.Context) error { return nil },
 		Logger:       slog.New(slog.DiscardHandler),
@@ -342,7 +343,7 @@ func TestEventsRejectsWhatATicketDoesNotAllow(t *testing.T) {
 // so it opens the stream once a place is free.
 func TestEventsOverTheStreamLimitKeepsTheTicket(t *testing.T) {
 	st := newStack(t, func(s *Server) {
-		s.Streams = &app.OwnerLimit{Max: 1, What: "streams", RetryAfter: 10 * time.Second}
+		s.Streams.Limit = app.NewStreamLimit(1)
 	})
 	open := st.open(t, st.issue(t, "run-a", "tok-alice").EventsURL)
 	open.next(t)
@@ -357,7 +358,7 @@ func TestEventsOverTheStreamLimitKeepsTheTicket(t *testing.T) {
 	}
 	open.res.Body.Close()
 	deadline := time.Now().Add(5 * time.Second)
-	for st.server.Streams.Held("alice") > 0 && time.Now().Before(deadline) {
+	for st.server.Streams.Limit.Held("alice") > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if s := st.open(t, second.EventsURL); s.res.StatusCode != 200 {

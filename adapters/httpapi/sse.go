@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/blastlog/blastlog/core/app"
 	"github.com/blastlog/blastlog/core/app/fanout"
-	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/ticket"
 )
 
@@ -21,7 +21,8 @@ const (
 	maxBatch         = 256              // log frames per write and flush
 )
 
-// events serves GET /api/blast/logs/{job_id}/events?ticket=T[&last_event_id=ID].
+// events serves GET /api/blast/logs/{job_id}/events?ticket=T[&last_event_id=ID]:
+// decode the request, open the stream (app.Streams.Open), write its frames.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
@@ -39,13 +40,21 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	defer st.Close()
-	st.OnCatchUp = s.m.CatchUps.Inc
-	st.OnGap = s.m.Gaps.Inc
-	st.Idle = s.heartbeat()
+	st.OnCatchUp, st.OnGap, st.Idle = s.m.CatchUps.Inc, s.m.Gaps.Inc, s.heartbeat()
 	s.m.OpenStreams.Inc()
 	defer s.m.OpenStreams.Dec()
+	sseHeaders(w.Header())
+	w.WriteHeader(http.StatusOK)
 
-	h := w.Header()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.ending, cancel) // server shutdown ends the stream
+	defer stop()
+	s.pump(ctx, st, &sseWriter{w: w, rc: http.NewResponseController(w)}, r.PathValue("job_id"))
+}
+
+// sseHeaders are an event stream's response headers.
+func sseHeaders(h http.Header) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store, no-transform")
 	h.Set("X-Accel-Buffering", "no")
@@ -56,14 +65,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	// A flush is then the batch alone, with no chunk framing built for it. HTTP/2
 	// frames the stream itself and ignores it.
 	h.Set("Transfer-Encoding", "identity")
-	w.WriteHeader(http.StatusOK)
+}
 
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	stop := context.AfterFunc(s.ending, cancel) // server shutdown ends the stream
-	defer stop()
-
-	out := &sseWriter{w: w, rc: http.NewResponseController(w)}
+// pump writes the stream's frames, a batch per write, until the run completes, the
+// client leaves, the server shuts down or a write fails.
+func (s *Server) pump(ctx context.Context, st *fanout.Stream, out *sseWriter, jobID string) {
 	if !out.write([]byte("retry: 2000\n\n")) {
 		return
 	}
@@ -78,7 +84,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, fanout.ErrIdle):
 			b = heartbeat
 		case err != nil:
-			s.log.Warn("stream ended by a read error; the client will reconnect", "job_id", loggedJobID(r.PathValue("job_id")), "error", err)
+			s.log.Warn("stream ended by a read error; the client will reconnect", "job_id", loggedJobID(jobID), "error", err)
 			return
 		}
 		if len(frames) > 0 {
@@ -120,59 +126,38 @@ func writeFrames(out *sseWriter, frames []fanout.Frame) (ok bool, logs int) {
 	return ok, logs
 }
 
-// openStream redeems the request's ticket and opens its stream, or answers the
-// request and returns nil.
+// openStream opens the request's stream (app.Streams.Open), or answers the request
+// and returns nil.
 func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (*fanout.Stream, func()) {
-	jobID := r.PathValue("job_id")
-	q := r.URL.Query()
-	resume := r.Header.Get("Last-Event-ID")
-	if resume == "" {
-		resume = q.Get("last_event_id")
-	}
-	if _, err := event.ParseID(resume); resume != "" && err != nil {
-		// Refused before the ticket is redeemed: the ticket stays usable.
+	jobID, q := r.PathValue("job_id"), r.URL.Query()
+	resume := cmp.Or(r.Header.Get("Last-Event-ID"), q.Get("last_event_id"))
+	st, release, err := s.Streams.Open(r.Context(), q.Get("ticket"), jobID, resume)
+	var lim *app.LimitedError
+	switch {
+	case err == nil:
+		s.m.Tickets.WithLabelValues("redeem", "accepted").Inc()
+		return st, release
+	case errors.Is(err, app.ErrBadResume):
 		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "bad_last_event_id", Message: "the resume point is not a stream id (<ms>-<seq>)"})
-		return nil, nil
-	}
-	_, release, err := s.Tickets.RedeemWithin(r.Context(), s.Streams, q.Get("ticket"), jobID)
-	if err != nil {
-		var lim *app.LimitedError
-		if errors.As(err, &lim) {
-			s.m.Tickets.WithLabelValues("redeem", "limited").Inc()
-			writeError(w, err)
-			return nil, nil
-		}
-		if errors.Is(err, ticket.ErrRejected) {
-			// The HTML spec's "stop reconnecting": the client fetches a new ticket.
-			s.m.Tickets.WithLabelValues("redeem", "rejected").Inc()
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(http.StatusNoContent)
-			return nil, nil
-		}
-		s.m.Tickets.WithLabelValues("redeem", "unavailable").Inc()
-		s.log.Error("redeeming a ticket failed", "job_id", loggedJobID(jobID), "error", err)
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "bad_last_event_id", Message: app.ErrBadResume.Error()})
+	case errors.As(err, &lim):
+		s.m.Tickets.WithLabelValues("redeem", "limited").Inc()
 		writeError(w, err)
-		return nil, nil
-	}
-	s.m.Tickets.WithLabelValues("redeem", "accepted").Inc()
-	if s.Watching != nil {
-		s.Watching(r.Context(), jobID)
-	}
-	st, err := s.Hub.Open(r.Context(), jobID, resume)
-	if errors.Is(err, event.ErrBadID) {
+	case errors.Is(err, ticket.ErrRejected):
+		// The HTML spec's "stop reconnecting": the client fetches a new ticket.
+		s.m.Tickets.WithLabelValues("redeem", "rejected").Inc()
 		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "bad_last_event_id", Message: "the resume point is not a stream id"})
-		release()
-		return nil, nil
-	}
-	if err != nil {
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		outcome := "unavailable"
+		if errors.Is(err, app.ErrNotOpened) {
+			outcome = "accepted" // redeemed; the stream failed after
+		}
+		s.m.Tickets.WithLabelValues("redeem", outcome).Inc()
 		s.log.Error("opening a stream failed", "job_id", loggedJobID(jobID), "error", err)
 		writeError(w, err)
-		release()
-		return nil, nil
 	}
-	return st, release
+	return nil, nil
 }
 
 // appendFrame writes one SSE frame. Data is one line of JSON (the encoder escapes CR,

@@ -14,6 +14,12 @@ const (
 	DefaultOwnerRequests = 8  // reads in progress per owner per replica
 )
 
+// NewRequestLimit is the limit of max reads in progress per owner
+// (BLASTLOG_OWNER_MAX_REQUESTS): a read frees its place within seconds.
+func NewRequestLimit(max int) *OwnerLimit {
+	return &OwnerLimit{Max: max, What: "requests", RetryAfter: time.Second}
+}
+
 // OwnerLimit bounds what one owner holds at once on this replica — open streams, or
 // reads in progress — so that one user's tabs or scripts cannot take a replica's
 // memory and connections from everyone else. Its memory is one map entry per owner

@@ -332,16 +332,13 @@ type serverDeps struct {
 }
 
 func newServer(c config, d serverDeps) *httpapi.Server {
-	s := &httpapi.Server{Tickets: d.Tickets, IssueTickets: c.Tickets, Hub: d.Hub,
-		// A stream frees its place when its viewer leaves; a read within seconds.
-		Streams: &app.OwnerLimit{Max: c.MaxStreams, What: "streams", RetryAfter: 10 * time.Second},
+	return &httpapi.Server{Tickets: d.Tickets, IssueTickets: c.Tickets,
+		Streams: &app.Streams{Tickets: d.Tickets, Limit: app.NewStreamLimit(c.MaxStreams), Hub: d.Hub, Viewing: d.Viewing},
 		Reads: &app.Reads{Access: d.Tickets.Access, History: d.History, Index: d.Store.Index,
 			Kept:  redisstore.NewSummaries(d.RDB, d.Layout),
-			Limit: &app.OwnerLimit{Max: c.MaxRequests, What: "requests", RetryAfter: time.Second},
+			Limit: app.NewRequestLimit(c.MaxRequests),
 			Heavy: &app.ServerLimit{Max: c.MaxHeavyReads}, StuckAfter: c.StuckAfter},
 		Ready: d.Ready, Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics, Extra: web.Routes(pageConfig(c))}
-	s.Watching = d.Viewing.Opened
-	return s
 }
 
 func handler(s *httpapi.Server, log *slog.Logger) http.Handler {

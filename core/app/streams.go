@@ -1,0 +1,62 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/blastlog/blastlog/core/app/fanout"
+	"github.com/blastlog/blastlog/core/event"
+)
+
+// StreamRetryAfter is what an owner over their limit of open streams is told to wait:
+// a place frees when a viewer leaves, which takes a tab's closing.
+const StreamRetryAfter = 10 * time.Second
+
+// NewStreamLimit is the limit of max open streams per owner (BLASTLOG_OWNER_MAX_STREAMS).
+func NewStreamLimit(max int) *OwnerLimit {
+	return &OwnerLimit{Max: max, What: "streams", RetryAfter: StreamRetryAfter}
+}
+
+// ErrNotOpened wraps what failed opening a stream after its ticket was redeemed (the
+// ticket is spent).
+var ErrNotOpened = errors.New("the stream could not be opened")
+
+// ErrBadResume: the resume point (Last-Event-ID) is no stream id. It is refused before
+// the ticket is redeemed, so the ticket stays usable.
+var ErrBadResume = errors.New("the resume point is not a stream id (<ms>-<seq>)")
+
+// Streams is the live log use case: one viewer's stream of a run, opened with a
+// ticket.
+type Streams struct {
+	Tickets *Tickets
+	// Limit bounds each owner's open streams, checked before the ticket is spent;
+	// nil: no limit.
+	Limit *OwnerLimit
+	Hub   *fanout.Hub
+	// Viewing is told of every stream opened (to collect the run); nil: nobody.
+	Viewing *Viewing
+}
+
+// Open checks the resume point, redeems the ticket within its owner's limit, tells
+// Viewing and opens the run's stream after resume ("" from the start). release
+// gives the owner's place back once the stream ends. Errors: ErrBadResume,
+// *LimitedError, ticket.ErrRejected, ErrNotOpened (the ticket spent), or the stores'
+// own.
+func (s *Streams) Open(ctx context.Context, tk, jobID, resume string) (st *fanout.Stream, release func(), err error) {
+	if _, err := event.ParseID(resume); resume != "" && err != nil {
+		return nil, nil, ErrBadResume
+	}
+	if _, release, err = s.Tickets.RedeemWithin(ctx, s.Limit, tk, jobID); err != nil {
+		return nil, nil, err
+	}
+	if s.Viewing != nil {
+		s.Viewing.Opened(ctx, jobID)
+	}
+	if st, err = s.Hub.Open(ctx, jobID, resume); err != nil {
+		release()
+		return nil, nil, fmt.Errorf("%w: %w", ErrNotOpened, err)
+	}
+	return st, release, nil
+}
