@@ -127,6 +127,7 @@ type Publisher struct {
 	dropped     int64
 	spooled     int64         // in the spool, not yet stored
 	spoolBuf    []event.Event // for the spool, not yet put (see toSpool)
+	spoolBytes  int           // size(spoolBuf)
 	spoolSaid   bool
 	dropSaid    bool
 	app         appender      // the storing goroutine's; after and err read by writers under mu
@@ -240,12 +241,17 @@ func (p *Publisher) waitForRoom() bool {
 // that a burst costs few syncs, and its replay few appends.
 const spoolLines = 2048
 
+// spoolMaxBytes bounds what spoolBuf holds in memory (lines of up to 4,000 characters
+// would otherwise make 2,048 of them 32 MiB).
+const spoolMaxBytes = 1 << 20
+
 // toSpool hands events to the spool: they wait in spoolBuf (no older than the queue
-// would keep them) until it holds spoolLines, the replay reaches them, or Close. p.mu
-// is held.
+// would keep them) until it holds spoolLines or spoolMaxBytes, the replay reaches
+// them, or Close. p.mu is held.
 func (p *Publisher) toSpool(events []event.Event) {
 	p.spoolBuf = append(p.spoolBuf, events...)
-	if len(p.spoolBuf) >= spoolLines {
+	p.spoolBytes += size(events)
+	if len(p.spoolBuf) >= spoolLines || p.spoolBytes >= spoolMaxBytes {
 		p.flushSpool()
 	}
 }
@@ -254,7 +260,7 @@ func (p *Publisher) toSpool(events []event.Event) {
 func (p *Publisher) flushSpool() {
 	if len(p.spoolBuf) > 0 {
 		p.putSpool(p.spoolBuf)
-		p.spoolBuf = nil
+		p.spoolBuf, p.spoolBytes = nil, 0
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -362,5 +363,49 @@ func TestWithoutASpoolOverflowIsCounted(t *testing.T) {
 	}
 	if said != st.Dropped {
 		t.Fatalf("the log says %d dropped, the stats %d", said, st.Dropped)
+	}
+}
+
+// measuredSpool records the largest batch put, in lines and in bytes (size).
+type measuredSpool struct {
+	ports.Spool
+	mu                sync.Mutex
+	puts, most, bytes int
+}
+
+func (m *measuredSpool) Put(b ports.SpoolBatch) error {
+	m.mu.Lock()
+	m.puts++
+	m.most = max(m.most, len(b.Events))
+	m.bytes = max(m.bytes, size(b.Events))
+	m.mu.Unlock()
+	return m.Spool.Put(b)
+}
+
+// While spooling, lines wait in memory for a record of spoolLines, but never more
+// than spoolMaxBytes of them: long lines make smaller records. Every line is stored
+// once the log is back.
+func TestSpoolRecordsAreBoundedInBytes(t *testing.T) {
+	log := &flaky{EventLog: portstest.NewEventLog(0)}
+	log.down.Store(true)
+	spools := &portstest.Spools{}
+	sp, _ := spools.Create("00000000000000bb")
+	m := &measuredSpool{Spool: sp}
+	p, _ := New(log, m, Config{JobID: "j", PubID: "00000000000000bb", Backoff: time.Millisecond, QueueLines: 16})
+	w := p.Writer(event.Stdout)
+	long := strings.Repeat("x", 3000)
+	for i := 1; i <= 1500; i++ {
+		fmt.Fprintf(w, "line %d %s\n", i, long)
+	}
+	log.down.Store(false)
+	w.Close()
+	st := p.Close(context.Background())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.puts < 4 || m.most > spoolLines || m.bytes > spoolMaxBytes+DefaultBatchBytes+4096 {
+		t.Fatalf("%d records, the largest %d lines and %d bytes (bound %d)", m.puts, m.most, m.bytes, spoolMaxBytes)
+	}
+	if st.Stored != 1500 || st.Dropped != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }
