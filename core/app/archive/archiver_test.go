@@ -369,3 +369,37 @@ func TestTrimBetweenReadsIsAGapWithItsCount(t *testing.T) {
 		t.Fatalf("%d lines (and %d lost), line 100 %q", len(lines), lost, lines[100])
 	}
 }
+
+// blindTally is a log that counts nothing and does not say its first id (an
+// in-process Redis's XINFO STREAM).
+type blindTally struct{ *portstest.EventLog }
+
+func (b blindTally) Tally(context.Context, string) (string, int64, int64, bool, error) {
+	return "", 0, 0, false, nil
+}
+
+// A log that cannot tell what it dropped records no gap: a run read whole, batch
+// after batch across milliseconds, is archived without one.
+func TestNoGapFromALogThatCannotTell(t *testing.T) {
+	s := newStack()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.jobs.Register(ctx, job.Record{JobID: "b", OwnerOID: "o"})
+	a := s.archiver("a")
+	a.Keeper = blindTally{s.log}
+	go a.Run(ctx)
+	a.Watch("b")
+	for i := range 5 {
+		s.write(t, "b", i*100, 100, event.PhaseRunning)
+		time.Sleep(15 * time.Millisecond) // each batch read on its own, ids a few ms apart
+	}
+	s.jobs.SetStatus(ctx, "b", job.Completed)
+	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
+		idx, _, err := s.arch.Index(ctx, "b")
+		return err == nil && idx.Complete
+	})
+	if idx, _, _ := s.arch.Index(ctx, "b"); len(idx.Gaps) != 0 || idx.Count != 500 {
+		t.Fatalf("%d events, gaps %+v", idx.Count, idx.Gaps)
+	}
+	checkSequence(t, readAll(t, s.reader(), "b"), 500)
+}

@@ -217,8 +217,10 @@ func (r *run) noticeLoss(ctx context.Context, next event.ID, batch []event.Event
 		if lost = added - held - r.consumed - below; lost <= 0 {
 			return
 		}
-	case r.lastRead.IsZero():
-		return // nothing read yet, nothing counted: nothing is known lost
+	case r.lastRead.IsZero(), ferr != nil:
+		// Nothing read yet and nothing counted, or a log that does not say its first
+		// id (an in-process Redis): nothing is known lost.
+		return
 	}
 	after := r.lastRead.String()
 	if r.lastRead.IsZero() {
