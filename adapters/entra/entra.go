@@ -19,14 +19,20 @@ import (
 
 // Config is what an API's app registration says about its tokens.
 type Config struct {
+	// Authority is the sign-in host (default PublicCloud): the key set and the
+	// accepted issuer derive from it and the tenant, as on a sovereign cloud.
+	Authority      string
 	TenantID       string   // tenant GUID: the only accepted tid
 	ClientID       string   // the API's app id: aud is it or api://<it>
 	Scope          string   // delegated scope required in scp
 	AllowedClients []string // azp/appid allowlist; empty: any client
-	JWKSURL        string   // default: the tenant's v2.0 discovery keys
+	JWKSURL        string   // default: <Authority>/<tenant>/discovery/v2.0/keys
 	HTTPClient     *http.Client
 	Logger         *slog.Logger
 }
+
+// PublicCloud is Entra ID's authority outside sovereign clouds.
+const PublicCloud = "https://login.microsoftonline.com"
 
 // MaxTokenBytes bounds what is parsed at all; Entra access tokens are a few KiB.
 const MaxTokenBytes = 16 << 10
@@ -51,8 +57,12 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	if cfg.TenantID == "" || cfg.ClientID == "" || cfg.Scope == "" {
 		return nil, errors.New("entra: tenant id, client id and scope are required")
 	}
+	if cfg.Authority == "" {
+		cfg.Authority = PublicCloud
+	}
+	cfg.Authority = strings.TrimSuffix(cfg.Authority, "/")
 	if cfg.JWKSURL == "" {
-		cfg.JWKSURL = "https://login.microsoftonline.com/" + cfg.TenantID + "/discovery/v2.0/keys"
+		cfg.JWKSURL = cfg.Authority + "/" + cfg.TenantID + "/discovery/v2.0/keys"
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -101,8 +111,12 @@ type claims struct {
 
 var errNoKeys = errors.New("no signing keys could be fetched")
 
-// reject wraps a reason as ErrUnauthenticated. Reasons never contain the token.
-func reject(reason string) error { return fmt.Errorf("%w: %s", ports.ErrUnauthenticated, reason) }
+// reject wraps a reason as ErrUnauthenticated, told to the caller: reasons are fixed
+// words that never contain the token, and they tell an operator which setting is
+// wrong (the audience, the scope, the tenant).
+func reject(reason string) error {
+	return &ports.Refusal{Err: ports.ErrUnauthenticated, Msg: "the access token was refused: " + reason}
+}
 
 // Authenticate implements ports.Authenticator.
 func (v *Validator) Authenticate(ctx context.Context, c ports.Credentials) (ports.Caller, error) {
@@ -141,7 +155,7 @@ func (v *Validator) Authenticate(ctx context.Context, c ports.Credentials) (port
 func (v *Validator) check(cl *claims) (ports.Caller, error) {
 	tid := v.cfg.TenantID
 	switch {
-	case cl.Issuer != "https://login.microsoftonline.com/"+tid+"/v2.0" && cl.Issuer != "https://sts.windows.net/"+tid+"/":
+	case cl.Issuer != v.cfg.Authority+"/"+tid+"/v2.0" && (v.cfg.Authority != PublicCloud || cl.Issuer != "https://sts.windows.net/"+tid+"/"):
 		return ports.Caller{}, reject("issuer is not this tenant")
 	case cl.TID != tid:
 		return ports.Caller{}, reject("tenant mismatch")

@@ -258,3 +258,33 @@ func TestDevBypassConformance(t *testing.T) {
 		}
 	})
 }
+
+// On a sovereign cloud (or the stand-in authority) the issuer is that authority's,
+// the key set is found under it, and a v1 issuer of the public cloud is refused.
+func TestAnotherAuthority(t *testing.T) {
+	k1 := newKey(t, "k1")
+	a := entratest.NewAuthority(t, k1)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	v, err := New(ctx, Config{Authority: a.URL + "/", TenantID: tenant, ClientID: client, Scope: scope, HTTPClient: a.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := with(v2Claims(), "iss", a.URL+"/"+tenant+"/v2.0")
+	if c, err := v.Authenticate(ctx, ports.Credentials{Bearer: sign(t, k1, own)}); err != nil || c.OID != entratest.OID {
+		t.Fatalf("a token of the authority: %+v %v", c, err)
+	}
+	if a.Hits("keys") == 0 {
+		t.Fatal("the key set was not read from the authority")
+	}
+	for name, c := range map[string]jwt.MapClaims{
+		"the public cloud's v2 issuer": v2Claims(),
+		"the public cloud's v1 issuer": with(v2Claims(), "iss", "https://sts.windows.net/"+tenant+"/", "ver", "1.0"),
+	} {
+		_, err := v.Authenticate(ctx, ports.Credentials{Bearer: sign(t, k1, c)})
+		var rf *ports.Refusal
+		if !errors.As(err, &rf) || rf.Msg != "the access token was refused: issuer is not this tenant" {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package envconf
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -13,12 +14,15 @@ import (
 
 // Auth is how callers are authenticated and how tickets are issued.
 type Auth struct {
-	Env       string // development or production
-	Mode      string // entra or dev-bypass
-	Entra     entra.Config
-	DevUser   string
-	TicketTTL time.Duration
-	PerMinute int
+	Env   string // development or production
+	Mode  string // entra or dev-bypass
+	Entra entra.Config
+	// PageClientID is the page's app registration (a single-page application), which
+	// signs its users in; by default the API's own (BLASTLOG_ENTRA_CLIENT_ID).
+	PageClientID string
+	DevUser      string
+	TicketTTL    time.Duration
+	PerMinute    int
 }
 
 // DevBypass reports whether every caller is let in.
@@ -54,10 +58,11 @@ func LoadAuth(g Getenv) (Auth, error) {
 		return a, nil
 	}
 	a.Entra = entra.Config{
-		TenantID: g("BLASTLOG_ENTRA_TENANT_ID"),
-		ClientID: g("BLASTLOG_ENTRA_CLIENT_ID"),
-		Scope:    g("BLASTLOG_ENTRA_SCOPE"),
-		JWKSURL:  g("BLASTLOG_ENTRA_JWKS_URL"),
+		Authority: g.String("BLASTLOG_ENTRA_AUTHORITY", entra.PublicCloud),
+		TenantID:  g("BLASTLOG_ENTRA_TENANT_ID"),
+		ClientID:  g("BLASTLOG_ENTRA_CLIENT_ID"),
+		Scope:     g("BLASTLOG_ENTRA_SCOPE"),
+		JWKSURL:   g("BLASTLOG_ENTRA_JWKS_URL"),
 	}
 	for _, c := range strings.Split(g("BLASTLOG_ENTRA_ALLOWED_CLIENTS"), ",") {
 		if c = strings.TrimSpace(c); c != "" {
@@ -74,5 +79,25 @@ func LoadAuth(g Getenv) (Auth, error) {
 	if len(missing) > 0 {
 		return a, fmt.Errorf("BLASTLOG_AUTH_MODE=entra needs %s (or BLASTLOG_AUTH_MODE=dev-bypass outside production)", strings.Join(slices.Sorted(slices.Values(missing)), ", "))
 	}
+	if a.Entra.Authority, err = authority(a.Entra.Authority); err != nil {
+		return a, err
+	}
+	a.PageClientID = g.String("BLASTLOG_PAGE_CLIENT_ID", a.Entra.ClientID)
+	// The page's own tokens are always let in: an allowlist that forgot it would
+	// refuse every user of the page.
+	if len(a.Entra.AllowedClients) > 0 && !slices.Contains(a.Entra.AllowedClients, a.PageClientID) {
+		a.Entra.AllowedClients = append(a.Entra.AllowedClients, a.PageClientID)
+	}
 	return a, nil
+}
+
+// authority checks BLASTLOG_ENTRA_AUTHORITY: an https origin, such as
+// https://login.microsoftonline.us on a sovereign cloud (the tenant is added to it).
+func authority(raw string) (string, error) {
+	raw = strings.TrimSuffix(raw, "/")
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("BLASTLOG_ENTRA_AUTHORITY must be an https origin such as " + entra.PublicCloud + " (the tenant is added to it)")
+	}
+	return raw, nil
 }

@@ -82,3 +82,36 @@ func TestLoadNotify(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadPublicURL(t *testing.T) {
+	for raw, want := range map[string]string{"": "", "https://blastlog.example.org/": "https://blastlog.example.org",
+		"http://127.0.0.1:8080": "http://127.0.0.1:8080", "http://localhost:8080/": "http://localhost:8080", "http://[::1]:9": "http://[::1]:9"} {
+		if got, err := LoadPublicURL(env("BLASTLOG_PUBLIC_URL", raw)); err != nil || got != want {
+			t.Errorf("%q: %q %v", raw, got, err)
+		}
+	}
+	for _, bad := range []string{"ftp://x", "http://blastlog.example.org", "http://10.0.0.1:8080", "https://x.example.org/blastlog",
+		"https://x.example.org/?run=1", "https://u:p@x.example.org", "blastlog.example.org"} {
+		if _, err := LoadPublicURL(env("BLASTLOG_PUBLIC_URL", bad)); err == nil || !strings.Contains(err.Error(), "BLASTLOG_PUBLIC_URL") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func TestLoadAuthSignIn(t *testing.T) {
+	entraEnv := []string{"BLASTLOG_ENTRA_TENANT_ID", "t", "BLASTLOG_ENTRA_CLIENT_ID", "api", "BLASTLOG_ENTRA_SCOPE", "Logs.Read"}
+	a, err := LoadAuth(env(entraEnv...))
+	if err != nil || a.Entra.Authority != "https://login.microsoftonline.com" || a.PageClientID != "api" {
+		t.Fatalf("defaults: %+v %v", a, err)
+	}
+	a, err = LoadAuth(env(append(entraEnv, "BLASTLOG_ENTRA_AUTHORITY", "https://login.microsoftonline.us/", "BLASTLOG_PAGE_CLIENT_ID", "page",
+		"BLASTLOG_ENTRA_ALLOWED_CLIENTS", "cli")...))
+	if err != nil || a.Entra.Authority != "https://login.microsoftonline.us" || a.PageClientID != "page" || strings.Join(a.Entra.AllowedClients, ",") != "cli,page" {
+		t.Fatalf("%+v %v", a, err)
+	}
+	for _, bad := range []string{"http://login.microsoftonline.com", "https://login.microsoftonline.com/tenant", "login.microsoftonline.com", "https://x/?a=b"} {
+		if _, err := LoadAuth(env(append(entraEnv, "BLASTLOG_ENTRA_AUTHORITY", bad)...)); err == nil || !strings.Contains(err.Error(), "BLASTLOG_ENTRA_AUTHORITY") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package envconf
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 
@@ -46,10 +47,36 @@ func LoadNotify(g Getenv) (Notify, error) {
 		return n, err
 	}
 	n.Secret = g("BLASTLOG_NOTIFY_SECRET")
-	if n.PublicURL = strings.TrimSuffix(g("BLASTLOG_PUBLIC_URL"), "/"); n.PublicURL != "" {
-		if u, err := url.Parse(n.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return n, errors.New("BLASTLOG_PUBLIC_URL must be the page's http(s) base URL")
-		}
+	n.PublicURL, err = LoadPublicURL(g)
+	return n, err
+}
+
+// LoadPublicURL reads BLASTLOG_PUBLIC_URL, the page's base URL ("" when unset) as
+// users reach it: the link in a message and the sign-in's redirect URI. It is
+// https, or http on a loopback host only (a browser sends a sign-in's answer to
+// plain http nowhere else), with no path, query or fragment: the page is at "/".
+func LoadPublicURL(g Getenv) (string, error) {
+	raw := strings.TrimSuffix(g("BLASTLOG_PUBLIC_URL"), "/")
+	if raw == "" {
+		return "", nil
 	}
-	return n, nil
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http"):
+		return "", errors.New("BLASTLOG_PUBLIC_URL must be the page's base URL, such as https://blastlog.example.org")
+	case u.Scheme == "http" && !loopback(u.Hostname()):
+		return "", errors.New("BLASTLOG_PUBLIC_URL must be https (http only on a loopback host such as 127.0.0.1)")
+	case u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(u.Host, ":"):
+		return "", errors.New("BLASTLOG_PUBLIC_URL is the page's base URL: scheme and host only, the page is served at /")
+	}
+	return raw, nil
+}
+
+// loopback reports whether host names this machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
