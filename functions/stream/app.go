@@ -348,5 +348,14 @@ func handler(s *httpapi.Server, log *slog.Logger) http.Handler {
 // pageConfig is what the Run details page is told. Without ?run= the page opens the
 // caller's newest run (in -dev: the newest demo run, as the dev user).
 func pageConfig(c config) web.Config {
-	return web.Config{DevBypass: c.Auth.DevBypass(), DevUser: c.Auth.DevUser}
+	if c.Auth.DevBypass() {
+		return web.Config{DevBypass: true, DevUser: c.Auth.DevUser}
+	}
+	e := c.Auth.Entra
+	in := &web.SignIn{ClientID: c.Auth.PageClientID, Authority: e.Authority + "/" + e.TenantID,
+		Scope: "api://" + e.ClientID + "/" + e.Scope}
+	if c.Notify.PublicURL != "" {
+		in.RedirectURI = c.Notify.PublicURL + "/"
+	}
+	return web.Config{SignIn: in}
 }

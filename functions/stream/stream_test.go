@@ -129,6 +129,12 @@ type streamServer struct {
 
 func (s *stack) server(t testing.TB, env map[string]string, opts ...fx.Option) *streamServer {
 	t.Helper()
+	return s.serverLogging(t, io.Discard, env, opts...)
+}
+
+// serverLogging is server with its log (JSON) written to w.
+func (s *stack) serverLogging(t testing.TB, w io.Writer, env map[string]string, opts ...fx.Option) *streamServer {
+	t.Helper()
 	vars := map[string]string{"BLASTLOG_REDIS_URL": s.url, "BLASTLOG_AUTH_MODE": "dev-bypass", "BLASTLOG_ADDR": "127.0.0.1:0"}
 	for k, v := range env {
 		vars[k] = v
@@ -140,7 +146,7 @@ func (s *stack) server(t testing.TB, env map[string]string, opts ...fx.Option) *
 	ss := &streamServer{}
 	var hs *http.Server
 	ss.app = fx.New(options(cfg), fx.Populate(&hs, &ss.api),
-		fx.Decorate(func() *slog.Logger { return slog.New(slog.DiscardHandler) }), fx.Options(opts...))
+		fx.Decorate(func() *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }), fx.Options(opts...))
 	if err := ss.app.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import { LogStream, RunAPI, compareIds } from "/static/blastlog-client.js";
 import { classify, stepOf } from "/static/rules.js";
 import { batchTable } from "/static/batches.js";
 import { el, duration } from "/static/util.js";
+import { signIn, showUser } from "/static/signin.js";
 
 const STEP_ROWS = 2000;  // lines a step holds (and shows)
 const TAIL_LOAD = 1000;  // events read at start to fill the steps' tails
@@ -29,15 +30,14 @@ const STEPS = [
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 
 const cfg = JSON.parse(document.getElementById("blastlog-config").textContent);
-const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const api = new RunAPI({
-  getToken: window.blastlogGetToken || null, // an embedding app provides MSAL here
-  devUser: cfg.devBypass ? params.get("dev_user") || cfg.devUser : null,
+  getToken: window.blastlogGetToken || null, // an embedding app's own sign-in, if any
+  devUser: cfg.devBypass ? new URLSearchParams(location.search).get("dev_user") || cfg.devUser : null,
 });
 const prefs = loadPrefs();
 
-let jobId = params.get("run") || params.get("job") || "";
+let jobId = "";             // the run shown: ?run= (after sign-in, which may put the address back)
 let runStatus = "";
 const steps = new Map();      // summary step -> Step
 const containers = new Map(); // pod/container/container_id -> the summary's container entry
@@ -897,6 +897,8 @@ function hashLine() {
 
 // ---- start -----------------------------------------------------------------------------
 
+// loadRuns fills the run switcher with the caller's runs and returns them; null when
+// they could not be read (the notice says why).
 async function loadRuns() {
   try {
     const { runs } = await api.runs(50);
@@ -915,9 +917,38 @@ async function loadRuns() {
     sel.value = jobId;
     return runs;
   } catch (err) {
-    failed("Listing your runs", err);
-    return [];
+    refused(err) || failed("Listing your runs", err);
+    return null;
   }
+}
+
+// refused says so when the server did not accept the caller's sign-in (a token for
+// another API, say): one sentence, the server's reason.
+function refused(err) {
+  if (err.status !== 401) return false;
+  setBadge("stopped");
+  notice("The server did not accept your sign-in: " + err.message + ".");
+  return true;
+}
+
+// notYours says that the run is not the caller's (or does not exist: the server does
+// not tell the two apart) and offers the caller's own newest runs.
+function notYours(runs) {
+  setBadge("stopped");
+  const p = $("notice");
+  p.replaceChildren(el("span", "", "Run " + jobId + " is not one of your runs, or it does not exist."));
+  if (runs && runs.length) {
+    p.append(" Your runs: ");
+    runs.slice(0, 5).forEach((r, i) => {
+      const a = el("a", "", r.job_id);
+      a.href = "/?run=" + encodeURIComponent(r.job_id);
+      p.append(i ? ", " : "", a);
+    });
+    p.append(".");
+  } else if (runs) {
+    p.append(" You have no runs yet.");
+  }
+  p.hidden = false;
 }
 
 function applySummary(sum) {
@@ -972,11 +1003,20 @@ async function start() {
   $("runs").addEventListener("change", () => { location.href = "/?run=" + encodeURIComponent($("runs").value); });
   window.addEventListener("hashchange", () => { const id = hashLine(); if (id) openAt(id); });
 
+  if (cfg.signIn && !api.getToken) { // an embedding app's window.blastlogGetToken comes first
+    const session = await signIn(cfg.signIn);
+    if (!session) return; // on the way to the authority, or asking to sign in
+    api.getToken = session.getToken;
+    showUser(session);
+  }
+  const params = new URLSearchParams(location.search);
+  jobId = params.get("run") || params.get("job") || "";
   const runs = await loadRuns();
   if (!jobId) {
+    if (!runs) return;
     if (!runs.length) {
       setBadge("stopped");
-      return notice("No runs yet. Open /?run=<job id>, or start a run.");
+      return notice("You have no runs yet. A run appears here once it starts; or open /?run=<job id>.");
     }
     jobId = runs[0].job_id;
     history.replaceState(null, "", "/?run=" + encodeURIComponent(jobId) + location.hash);
@@ -987,8 +1027,10 @@ async function start() {
   try {
     sum = await api.summary(jobId);
   } catch (err) {
+    if (err.status === 404) return notYours(runs);
+    if (refused(err)) return;
     setBadge("stopped");
-    return failed(err.status === 404 ? "No such run of yours" : "Reading the run", err);
+    return failed("Reading the run", err);
   }
   applySummary(sum);
   applyDiagnosis(sum.diagnosis);
