@@ -71,7 +71,7 @@ func render(t *testing.T, helm, ns string, set ...string) []string {
 }
 
 // The chart lints, refuses values of the wrong type by name, and every object of
-// the default values and of three variants passes a server-side dry run on a real
+// the default values and of its variants passes a server-side dry run on a real
 // kube-apiserver; its Role grants what the kustomize base grants; and the collector,
 // authenticated as the chart's ServiceAccount under the chart's RBAC, follows a run.
 func TestHelmChart(t *testing.T) {
@@ -84,7 +84,9 @@ func TestHelmChart(t *testing.T) {
 		"config.BLASTLOG_K8S=everywhere": "/config/BLASTLOG_K8S", "service.port=http": "/service/port", "bogus=1": "bogus",
 		// An archive is asked for by name: the URL, or enabled=false said out loud.
 		"archive.enabled=true": "/archive/url", "archive.url=ftp://x": "/archive/url",
-		"config.BLASTLOG_ARCHIVE=off": "/config/BLASTLOG_ARCHIVE"} {
+		"config.BLASTLOG_ARCHIVE=off":                  "/config/BLASTLOG_ARCHIVE",
+		"signIn.publicUrl=http://blastlog.example.org": "/signIn/publicUrl", "config.BLASTLOG_PUBLIC_URL=https://x": "/config/BLASTLOG_PUBLIC_URL",
+		"ingress.hosts[0].paths[0].path=api": "/ingress/hosts/0/paths/0/path"} {
 		out, err := exec.Command(helm, "template", "x", chart, "--set", set).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), want) {
 			t.Errorf("--set %s: %v %s", set, err, out)
@@ -94,6 +96,26 @@ func TestHelmChart(t *testing.T) {
 	for _, doc := range render(t, helm, "default", "ticket.enabled=true") {
 		if strings.Contains(doc, "kind: Deployment") && !strings.Contains(doc, "name: BLASTLOG_MEMORY_LIMIT\n              valueFrom:\n                resourceFieldRef:") {
 			t.Errorf("a Deployment without BLASTLOG_MEMORY_LIMIT:\n%s", doc)
+		}
+	}
+	// The ticket route: the ticket function's when it is enabled, else the streaming
+	// container serves it; the sign-in's values reach both binaries.
+	ingress := []string{"ingress.enabled=true", "ingress.className=nginx", "ingress.tls[0].secretName=blastlog-tls",
+		"ingress.tls[0].hosts[0]=blastlog.example.org", "signIn.pageClientId=page-app", "signIn.authority=https://login.microsoftonline.us/"}
+	alone := strings.Join(render(t, helm, "default", ingress...), "\n---\n")
+	if !strings.Contains(alone, "name: BLASTLOG_STREAM_TICKETS\n              value: \"on\"") || strings.Contains(alone, "-ticket") ||
+		strings.Contains(alone, "use-regex") || !strings.Contains(alone, "name: BLASTLOG_PUBLIC_URL\n              value: \"https://blastlog.example.org\"") {
+		t.Errorf("without the ticket function the streaming container must serve tickets, behind the Ingress:\n%s", alone)
+	}
+	withTicket := render(t, helm, "default", append(ingress, "ticket.enabled=true")...)
+	for _, doc := range withTicket {
+		switch {
+		case strings.Contains(doc, "kind: Ingress") && !strings.Contains(doc, "- path: /api/blast/logs/[^/]+/ticket\n            pathType: ImplementationSpecific\n            backend:\n              service:\n                name: blastlog-ticket"):
+			t.Errorf("the ticket route does not go to the ticket function:\n%s", doc)
+		case strings.Contains(doc, "kind: Deployment") && (strings.Contains(doc, "BLASTLOG_STREAM_TICKETS") ||
+			!strings.Contains(doc, "name: BLASTLOG_PAGE_CLIENT_ID\n              value: \"page-app\"") ||
+			!strings.Contains(doc, "name: BLASTLOG_ENTRA_AUTHORITY\n              value: \"https://login.microsoftonline.us\"")):
+			t.Errorf("a Deployment without the sign-in's values, or serving tickets beside the ticket function:\n%s", doc)
 		}
 	}
 	if out, err := exec.Command(helm, "template", "x", chart, "--set", "archive.enabled=false").CombinedOutput(); err != nil ||
@@ -111,6 +133,9 @@ func TestHelmChart(t *testing.T) {
 		"servicemonitor": {"serviceMonitor.enabled=true", "networkPolicy.enabled=true"},
 		"ticket":         {"ticket.enabled=true", "secretEnv.BLASTLOG_REDIS_URL.name=blastlog", "secretEnv.BLASTLOG_REDIS_URL.key=redis-url"},
 		"no-archive":     {"archive.enabled=false"},
+		"ingress": {"ticket.enabled=true", "ingress.enabled=true", "ingress.className=nginx", "ingress.tls[0].secretName=blastlog-tls",
+			"ingress.tls[0].hosts[0]=blastlog.example.org", "signIn.publicUrl=https://blastlog.example.org",
+			"signIn.pageClientId=page-app", "signIn.authority=https://login.microsoftonline.us"},
 	} {
 		ns := "chart-" + name
 		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {

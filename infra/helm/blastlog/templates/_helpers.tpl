@@ -86,3 +86,29 @@ runtime a soft limit of 90% (GOMEMLIMIT). */}}
       containerName: {{ .container }}
       resource: limits.memory
 {{- end }}
+
+{{/* publicUrl: signIn.publicUrl, else https:// and the first Ingress host when the
+Ingress has TLS, else "". */}}
+{{- define "blastlog.publicUrl" -}}
+{{- if .Values.signIn.publicUrl }}
+{{- .Values.signIn.publicUrl | trimSuffix "/" }}
+{{- else if and .Values.ingress.enabled .Values.ingress.tls .Values.ingress.hosts }}
+{{- printf "https://%s" (index .Values.ingress.hosts 0).host }}
+{{- end }}
+{{- end }}
+
+{{/* signInEnv: the page's sign-in as the binaries' variables. */}}
+{{- define "blastlog.signInEnv" -}}
+{{- with include "blastlog.publicUrl" . }}
+- name: BLASTLOG_PUBLIC_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.signIn.pageClientId }}
+- name: BLASTLOG_PAGE_CLIENT_ID
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.signIn.authority }}
+- name: BLASTLOG_ENTRA_AUTHORITY
+  value: {{ . | trimSuffix "/" | quote }}
+{{- end }}
+{{- end }}
