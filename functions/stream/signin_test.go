@@ -125,17 +125,21 @@ func (r *recorder) URLs() []string {
 }
 
 // tab opens a tab of the same browser: signed out, as sessionStorage is the tab's.
-func (r *recorder) tab(t testing.TB, ctx context.Context) context.Context {
+// It closes when the test ends, or by close (Chromium opens 6 connections to a host
+// at most, and each signed-in tab holds one for its stream).
+func (r *recorder) tab(t testing.TB, ctx context.Context) (tab context.Context, close func()) {
 	tab, cancel := chromedp.NewContext(ctx)
 	t.Cleanup(cancel)
 	r.watch(t, tab)
-	return tab
+	return tab, cancel
 }
 
 // goTo starts a navigation without waiting for its load: sign-in goes on through
 // redirects and the page's own navigations.
 func goTo(t testing.TB, ctx context.Context, url string) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	if _, err := chromedp.Call(ctx, page.Navigate, page.NavigateParams{URL: url}); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +184,7 @@ func TestSignInOpensTheNewestRunAndADeepLink(t *testing.T) {
 	// back to that run and that line.
 	noTokenAnywhere(t, ctx, s, rec.URLs())
 	link := s.base + "/?run=run-1#l-" + ids[1]
-	ctx = rec.tab(t, ctx)
+	ctx, _ = rec.tab(t, ctx)
 	goTo(t, ctx, link)
 	waitJS(t, ctx, "the linked line", step("running")+`.querySelector(".line.target .text") !== null &&
 		`+step("running")+`.querySelector(".line.target .text").textContent === "the line of the link"`)
@@ -265,7 +269,7 @@ func TestSignOutThenTheRefusals(t *testing.T) {
 
 	// A refused sign-in: the authority's reason, in a sentence, and a button to retry.
 	s.auth.Refuse("access_denied", "AADSTS65004: User declined to consent to access the app.")
-	ctx = rec.tab(t, ctx) // signed out: the sign-in is the tab's
+	ctx, _ = rec.tab(t, ctx) // signed out: the sign-in is the tab's
 	goTo(t, ctx, s.base+"/?run=run-a")
 	waitJS(t, ctx, "the refusal", `document.getElementById("signin").textContent.includes("Sign-in was refused by 127.0.0.1:")`)
 	if got := jsString(t, ctx, `document.querySelector("#signin p").textContent`); !strings.HasSuffix(got, "AADSTS65004: User declined to consent to access the app. (access_denied)") {
@@ -278,7 +282,7 @@ func TestSignOutThenTheRefusals(t *testing.T) {
 
 	// A token for another API: the server refuses it, and the page says why.
 	s.auth.SetAudience("api://another-api")
-	ctx = rec.tab(t, ctx)
+	ctx, _ = rec.tab(t, ctx)
 	goTo(t, ctx, s.base+"/?run=run-a")
 	waitJS(t, ctx, "refused by the server", `document.getElementById("notice").textContent ===
 		"The server did not accept your sign-in: the access token was refused: audience is not this API."`)
@@ -297,7 +301,7 @@ func TestSignOutThenTheRefusals(t *testing.T) {
 
 	// A user with no runs.
 	s.auth.SignInAs(entratest.With(entratest.User(), "oid", "0f0e0d0c-aaaa-bbbb-cccc-0000000000ee", "name", "Grace"))
-	ctx = rec.tab(t, ctx)
+	ctx, _ = rec.tab(t, ctx)
 	goTo(t, ctx, s.base+"/")
 	waitJS(t, ctx, "no runs yet", signedInAs+` === "Grace" && document.getElementById("notice").textContent.includes("no runs yet")`)
 	noTokenAnywhere(t, ctx, s, rec.URLs())
@@ -354,4 +358,30 @@ func exceptionText(d *cdpruntime.ExceptionDetails) string {
 		return d.Exception.Description
 	}
 	return ""
+}
+
+// BenchmarkSignInDeepLink: a deep link opened signed out (a new tab), to its line on
+// screen, through the stand-in authority on loopback; and the authority's requests
+// that cost.
+func BenchmarkSignInDeepLink(b *testing.B) {
+	s := newSignInStack(b)
+	s.register(b, "run-b", entratest.OID)
+	ids := s.lines(b, "run-b", "running", "first line", "the line of the link", "third line")
+	ctx, rec := signInBrowser(b, s.base)
+	link := s.base + "/?run=run-b#l-" + ids[1]
+	before := map[string]int{}
+	for _, e := range []string{"discovery", "authorize", "token", "keys"} {
+		before[e] = s.auth.Hits(e)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tab, closeTab := rec.tab(b, ctx)
+		goTo(b, tab, link)
+		waitJS(b, tab, "the linked line", step("running")+`.querySelector(".line.target .text") !== null`)
+		closeTab()
+	}
+	b.StopTimer()
+	for e, n := range before {
+		b.ReportMetric(float64(s.auth.Hits(e)-n)/float64(b.N), e+"/op")
+	}
 }
