@@ -56,6 +56,10 @@ type Cluster interface {
 	// WatchJobs calls f for every Job of the namespace, then for every change, until
 	// ctx ends. ErrForbidden when the collector may not list them.
 	WatchJobs(ctx context.Context, namespace string, f func(target.Job)) error
+	// PodMetrics lists what metrics.k8s.io measured of the namespace's containers
+	// now: one request for the namespace. ErrForbidden when the collector may not
+	// list them, ErrNotFound when the cluster serves no metrics API.
+	PodMetrics(ctx context.Context, namespace string) ([]target.Usage, error)
 }
 
 // ClusterSource finds the cluster a run's pods are in, from its record: one cluster

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/target"
@@ -26,8 +27,9 @@ import (
 
 // Cluster is ports.Cluster over client-go.
 type Cluster struct {
-	api  kubernetes.Interface // list and watch
-	logs kubernetes.Interface // log streams: their own client, their own rate limit
+	api     kubernetes.Interface    // list and watch
+	logs    kubernetes.Interface    // log streams: their own client, their own rate limit
+	metrics metricsclient.Interface // metrics.k8s.io, through the API server's aggregator
 }
 
 var _ ports.Cluster = (*Cluster)(nil)
@@ -46,7 +48,28 @@ func New(cfg *rest.Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cluster{api: api, logs: logs}, nil
+	metrics, err := metricsclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{api: api, logs: logs, metrics: metrics}, nil
+}
+
+// PodMetrics implements ports.Cluster: one list of the namespace's PodMetrics, the
+// usage read as resource.Quantity.
+func (c *Cluster) PodMetrics(ctx context.Context, ns string) ([]target.Usage, error) {
+	list, err := c.metrics.MetricsV1beta1().PodMetricses(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, classify(err)
+	}
+	var out []target.Usage
+	for _, pm := range list.Items {
+		for _, ct := range pm.Containers {
+			out = append(out, target.Usage{Pod: pm.Name, Container: ct.Name, Memory: ct.Usage.Memory().Value(),
+				CPU: ct.Usage.Cpu().AsApproximateFloat64(), At: pm.Timestamp.Time})
+		}
+	}
+	return out, nil
 }
 
 // WatchPods implements ports.Cluster.

@@ -204,3 +204,42 @@ func TestFollowLogEndingsAreDistinct(t *testing.T) {
 		t.Fatalf("ended: %v", err)
 	}
 }
+
+// PodMetrics reads metrics-server's answer (memory in Ki, CPU in milli- or
+// nanocores) with resource.Quantity: one request for the namespace; a cluster without
+// the metrics API is ErrNotFound, RBAC's refusal ErrForbidden.
+func TestPodMetrics(t *testing.T) {
+	sim, c := setup(t)
+	ctx := context.Background()
+	for _, name := range []string{"blastn-batch-s00-job-013-3ed51a95-h4j5k", "blastn-batch-s01-job-014-3ed51a95-h4j5k", "waiting-pod"} {
+		sim.AddPod(kubesim.PodSpec{Name: name, Main: []string{"blast", "results-export"}})
+	}
+	sim.Start("default", "blastn-batch-s00-job-013-3ed51a95-h4j5k", "blast")
+	sim.Use("default", "blastn-batch-s00-job-013-3ed51a95-h4j5k", "blast", 66_355_200_000, 14.5)
+	sim.Start("default", "blastn-batch-s01-job-014-3ed51a95-h4j5k", "blast")
+	sim.Use("default", "blastn-batch-s01-job-014-3ed51a95-h4j5k", "blast", 1<<30, 0.001234567)
+	before := sim.RequestsFor("metrics")
+	got, err := c.PodMetrics(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sim.RequestsFor("metrics")-before != 1 {
+		t.Fatalf("%d requests for one list", sim.RequestsFor("metrics")-before)
+	}
+	byPod := map[string]target.Usage{}
+	for _, u := range got {
+		byPod[u.Pod+"/"+u.Container] = u
+	}
+	a, b := byPod["blastn-batch-s00-job-013-3ed51a95-h4j5k/blast"], byPod["blastn-batch-s01-job-014-3ed51a95-h4j5k/blast"]
+	if len(got) != 2 || a.Memory != 66_355_200_000/1024*1024 || a.CPU != 14.5 || b.Memory != 1<<30 || b.CPU < 0.0012345 || b.CPU > 0.0012346 || a.At.IsZero() {
+		t.Fatalf("%+v", got)
+	}
+	sim.RefuseMetrics(404)
+	if _, err := c.PodMetrics(ctx, "default"); !errors.Is(err, ports.ErrNotFound) {
+		t.Fatalf("no metrics API: %v", err)
+	}
+	sim.RefuseMetrics(403)
+	if _, err := c.PodMetrics(ctx, "default"); !errors.Is(err, ports.ErrForbidden) {
+		t.Fatalf("forbidden: %v", err)
+	}
+}

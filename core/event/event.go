@@ -161,6 +161,20 @@ type Ended struct {
 	// limits a memory cause names when the Job's template cannot be read.
 	Memory string
 	CPU    string
+	// Usage is what the metrics API measured while it ran; nil without a sample.
+	Usage *Usage
+}
+
+// Usage is what metrics.k8s.io measured of one container instance, sampled every
+// BLASTLOG_K8S_METRICS_EVERY while it ran: a sample misses what happened between two
+// (a short spike of memory before an OOMKill).
+type Usage struct {
+	PeakMemory int64     `json:"peak_memory"` // bytes: the largest working set sampled
+	CPUMean    float64   `json:"cpu_mean"`    // cores, over the samples
+	CPUPeak    float64   `json:"cpu_peak"`    // cores
+	Samples    int       `json:"samples"`
+	First      time.Time `json:"first"`
+	Last       time.Time `json:"last"`
 }
 
 // ErrInvalid is wrapped by every error Validate returns.

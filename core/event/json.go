@@ -85,6 +85,15 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 			dst = append(dst, `,"init":true`...)
 		}
 		dst = appendLimit(dst, d.Memory, d.CPU)
+		if u := d.Usage; u != nil {
+			dst = strconv.AppendInt(append(dst, `,"usage":{"peak_memory":`...), u.PeakMemory, 10)
+			dst = strconv.AppendFloat(append(dst, `,"cpu_mean":`...), u.CPUMean, 'f', 3, 64)
+			dst = strconv.AppendFloat(append(dst, `,"cpu_peak":`...), u.CPUPeak, 'f', 3, 64)
+			dst = strconv.AppendInt(append(dst, `,"samples":`...), int64(u.Samples), 10)
+			dst = appendTime(append(dst, `,"first":`...), u.First)
+			dst = appendTime(append(dst, `,"last":`...), u.Last)
+			dst = append(dst, '}')
+		}
 	}
 	if d := e.Detail; d != nil {
 		dst = d.appendJSON(dst)
@@ -197,6 +206,14 @@ type wire struct {
 	Missing      string `json:"missing"`
 	MissingLines int64  `json:"missing_lines"`
 	Init         bool   `json:"init"`
+	Usage        *struct {
+		PeakMemory int64   `json:"peak_memory"`
+		CPUMean    float64 `json:"cpu_mean"`
+		CPUPeak    float64 `json:"cpu_peak"`
+		Samples    int     `json:"samples"`
+		First      string  `json:"first"`
+		Last       string  `json:"last"`
+	} `json:"usage"`
 
 	Object  string `json:"object"`
 	Type    string `json:"type"`
@@ -244,6 +261,10 @@ func Decode(data []byte) (Event, error) {
 			Init: w.Init, Memory: w.Limit.Memory, CPU: w.Limit.CPU}
 		if w.ExitCode != nil {
 			d.ExitCode = *w.ExitCode
+		}
+		if u := w.Usage; u != nil && u.Samples > 0 {
+			d.Usage = &Usage{PeakMemory: u.PeakMemory, CPUMean: u.CPUMean, CPUPeak: u.CPUPeak, Samples: u.Samples,
+				First: parseTime(u.First), Last: parseTime(u.Last)}
 		}
 		e.Ended = d
 	}

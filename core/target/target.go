@@ -223,3 +223,11 @@ func Targets(r Run, p Pod) []Target {
 	}
 	return out
 }
+
+// Usage is one sample of a container's use, as metrics.k8s.io gives it.
+type Usage struct {
+	Pod, Container string
+	Memory         int64   // working set, bytes
+	CPU            float64 // cores
+	At             time.Time
+}

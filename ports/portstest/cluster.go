@@ -24,8 +24,12 @@ type Cluster struct {
 	changed chan struct{} // closed and replaced on every change
 	seq     int
 	now     func() time.Time
-	// Forbid makes the named watches answer ports.ErrForbidden ("events", "jobs").
-	forbid map[string]bool
+	// Forbid makes the named watches answer ports.ErrForbidden ("events", "jobs",
+	// "metrics").
+	forbid    map[string]bool
+	usage     map[string]target.Usage // ns/pod/container -> what the metrics API says now
+	noMetrics bool
+	metricsN  int
 }
 
 type fakePod struct {
@@ -36,7 +40,7 @@ type fakePod struct {
 // NewCluster is an empty cluster.
 func NewCluster() *Cluster {
 	return &Cluster{pods: map[string]*fakePod{}, events: map[string]target.Event{}, jobs: map[string]target.Job{},
-		changed: make(chan struct{}), now: time.Now, forbid: map[string]bool{}}
+		changed: make(chan struct{}), now: time.Now, forbid: map[string]bool{}, usage: map[string]target.Usage{}}
 }
 
 var _ ports.Cluster = (*Cluster)(nil)
@@ -51,7 +55,8 @@ func (c *Cluster) changedLocked() {
 	c.changed = make(chan struct{})
 }
 
-// Forbid makes a watch ("events" or "jobs") answer ports.ErrForbidden.
+// Forbid makes a watch ("events" or "jobs") or the metrics ("metrics") answer
+// ports.ErrForbidden.
 func (c *Cluster) Forbid(what string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -296,4 +301,40 @@ func (c *Cluster) WatchJobs(ctx context.Context, _ string, f func(target.Job)) e
 			f(j)
 		}
 	})
+}
+
+// SetUsage is what the metrics API says of a container from now on (memory in bytes,
+// CPU in cores).
+func (c *Cluster) SetUsage(ns, pod, container string, memory int64, cpu float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.usage[ns+"/"+pod+"/"+container] = target.Usage{Pod: pod, Container: container, Memory: memory, CPU: cpu}
+}
+
+// NoMetrics makes the cluster serve no metrics API (ports.ErrNotFound).
+func (c *Cluster) NoMetrics() { c.mu.Lock(); c.noMetrics = true; c.mu.Unlock() }
+
+// MetricsLists is how often PodMetrics was asked.
+func (c *Cluster) MetricsLists() int { c.mu.Lock(); defer c.mu.Unlock(); return c.metricsN }
+
+// PodMetrics implements ports.Cluster.
+func (c *Cluster) PodMetrics(_ context.Context, ns string) ([]target.Usage, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.metricsN++
+	switch {
+	case c.forbid["metrics"]:
+		return nil, fmt.Errorf("%w: metrics", ports.ErrForbidden)
+	case c.noMetrics:
+		return nil, fmt.Errorf("%w: the server could not find the requested resource (metrics.k8s.io)", ports.ErrNotFound)
+	}
+	var out []target.Usage
+	for k, u := range c.usage {
+		if strings.HasPrefix(k, ns+"/") {
+			u.At = c.now()
+			out = append(out, u)
+		}
+	}
+	slices.SortFunc(out, func(a, b target.Usage) int { return strings.Compare(a.Pod+"/"+a.Container, b.Pod+"/"+b.Container) })
+	return out, nil
 }

@@ -32,6 +32,8 @@ type instance struct {
 	reason   string // the kubelet's reason when terminated; "" is Completed or Error
 	started  time.Time
 	finished time.Time
+	memory   int64   // working set (bytes) the metrics API reports while it runs; 0: none
+	cpu      float64 // cores
 }
 
 type container struct {
@@ -77,6 +79,7 @@ type Sim struct {
 	server   *httptest.Server
 	uidSeq   int
 	bearer   string // required Authorization bearer token, if set
+	metrics  int    // 0: served; 404 or 403: metrics.k8s.io answers that
 	requests atomic.Int64
 	byKind   map[string]int64 // requests per resource (pods, events, jobs), under mu
 }
@@ -420,6 +423,12 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	// apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods: what metrics-server serves
+	if len(parts) == 6 && parts[0] == "apis" && parts[1] == "metrics.k8s.io" && parts[2] == "v1beta1" && parts[3] == "namespaces" &&
+		parts[5] == "pods" && r.Method == http.MethodGet {
+		s.podMetrics(w, parts[4])
+		return
+	}
 	s.mu.Lock()
 	for _, p := range parts {
 		if p == "pods" || p == "events" || p == "jobs" {
@@ -573,6 +582,26 @@ func (s *Sim) KubeletHandler() http.Handler {
 		q.Set("container", parts[3])
 		r.URL.RawQuery = q.Encode()
 		s.logs(w, r, parts[1], parts[2])
+	})
+}
+
+// MetricsHandler serves metrics.k8s.io/v1beta1 as metrics-server does behind the API
+// server's aggregator: its discovery document and the namespaces' PodMetrics.
+func (s *Sim) MetricsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+		switch {
+		case strings.Trim(r.URL.Path, "/") == "apis/metrics.k8s.io/v1beta1":
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]any{"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "metrics.k8s.io/v1beta1",
+				"resources": []map[string]any{
+					{"name": "pods", "singularName": "", "namespaced": true, "kind": "PodMetrics", "verbs": []string{"get", "list"}},
+					{"name": "nodes", "singularName": "", "namespaced": false, "kind": "NodeMetrics", "verbs": []string{"get", "list"}}}})
+		case len(parts) == 6 && parts[1] == "metrics.k8s.io" && parts[3] == "namespaces" && parts[5] == "pods":
+			s.podMetrics(w, parts[4])
+		default:
+			writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
+		}
 	})
 }
 
@@ -771,4 +800,92 @@ func (s *Sim) Events(ns string) []corev1.Event {
 		}
 	}
 	return out
+}
+
+// Use sets what the metrics API reports of a container's current instance while it
+// runs: its working set in bytes and its CPU in cores.
+func (s *Sim) Use(ns, name, c string, memory int64, cpu float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, cc := s.containerOf(ns, name, c)
+	cur := cc.instances[len(cc.instances)-1]
+	cur.memory, cur.cpu = memory, cpu
+}
+
+// RefuseMetrics makes metrics.k8s.io answer status (404: not served, as without
+// metrics-server; 403: forbidden); 0 serves it again.
+func (s *Sim) RefuseMetrics(status int) { s.mu.Lock(); s.metrics = status; s.mu.Unlock() }
+
+// metricsOf counts a metrics request (resource "metrics" of RequestsFor).
+func (s *Sim) metricsOf(string) {
+	if s.byKind == nil {
+		s.byKind = map[string]int64{}
+	}
+	s.byKind["metrics"]++
+}
+
+// podMetrics answers a PodMetricsList as metrics-server does: the running containers
+// of the namespace's pods, memory in Ki and CPU in nano- or millicores.
+func (s *Sim) podMetrics(w http.ResponseWriter, ns string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.metricsOf(ns)
+	switch s.metrics {
+	case http.StatusNotFound:
+		writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
+		return
+	case http.StatusForbidden:
+		writeStatus(w, http.StatusForbidden, metav1.StatusReasonForbidden,
+			`pods.metrics.k8s.io is forbidden: User "system:serviceaccount:default:blastlog" cannot list resource "pods" in API group "metrics.k8s.io"`)
+		return
+	}
+	type containerMetrics struct {
+		Name  string            `json:"name"`
+		Usage map[string]string `json:"usage"`
+	}
+	type podMetrics struct {
+		Metadata   map[string]any     `json:"metadata"`
+		Timestamp  string             `json:"timestamp"`
+		Window     string             `json:"window"`
+		Containers []containerMetrics `json:"containers"`
+	}
+	list := struct {
+		Kind       string            `json:"kind"`
+		APIVersion string            `json:"apiVersion"`
+		Metadata   map[string]string `json:"metadata"`
+		Items      []podMetrics      `json:"items"`
+	}{Kind: "PodMetricsList", APIVersion: "metrics.k8s.io/v1beta1", Metadata: map[string]string{}, Items: []podMetrics{}}
+	now := s.now().UTC()
+	for key, p := range s.pods {
+		if p.deleted || !strings.HasPrefix(key, ns+"/") {
+			continue
+		}
+		// Each answer is a new sample (metrics-server's change with its scrapes, every
+		// 15 s or so): the timestamp is to the nanosecond.
+		pm := podMetrics{Metadata: map[string]any{"name": p.obj.Name, "namespace": ns, "creationTimestamp": now.Format(time.RFC3339),
+			"labels": p.obj.Labels}, Timestamp: now.Format(time.RFC3339Nano), Window: "15.002s"}
+		for _, c := range p.containers {
+			cur := c.instances[len(c.instances)-1]
+			if c.init || cur.state != "running" || cur.memory == 0 && cur.cpu == 0 {
+				continue
+			}
+			pm.Containers = append(pm.Containers, containerMetrics{Name: c.name,
+				Usage: map[string]string{"cpu": cpuQuantity(cur.cpu), "memory": strconv.FormatInt(cur.memory/1024, 10) + "Ki"}})
+		}
+		if len(pm.Containers) > 0 {
+			list.Items = append(list.Items, pm)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(list)
+}
+
+// cpuQuantity is cores as metrics-server writes them: millicores when whole
+// ("14500m"), else nanocores ("1234567n").
+func cpuQuantity(cores float64) string {
+	n := int64(cores*1e9 + 0.5)
+	if n%1_000_000 == 0 {
+		return strconv.FormatInt(n/1_000_000, 10) + "m"
+	}
+	return strconv.FormatInt(n, 10) + "n"
 }

@@ -23,6 +23,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -58,6 +61,7 @@ type ControlPlane struct {
 	etcd    *exec.Cmd
 	api     *exec.Cmd
 	kubelet *httptest.Server
+	metrics *httptest.Server
 	Started time.Duration
 }
 
@@ -155,6 +159,9 @@ func Start() (*ControlPlane, error) {
 	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
 		return fail(err)
 	}
+	if err := cp.serveMetrics(ctx); err != nil {
+		return fail(fmt.Errorf("metrics.k8s.io: %w (log %s)", err, filepath.Join(dir, "apiserver.log")))
+	}
 	cp.Started = time.Since(begin)
 	return cp, nil
 }
@@ -192,6 +199,9 @@ func (cp *ControlPlane) Stop() {
 				<-done
 			}
 		}
+	}
+	if cp.metrics != nil {
+		cp.metrics.Close()
 	}
 	if cp.kubelet != nil {
 		cp.kubelet.Close()
@@ -261,4 +271,56 @@ func (cp *ControlPlane) Compact() error {
 		return fmt.Errorf("etcd compaction: HTTP %d", res.StatusCode)
 	}
 	return nil
+}
+
+// serveMetrics puts a stand-in metrics-server behind the API server's aggregator, as
+// AKS runs one: the simulator's PodMetrics over HTTPS, an ExternalName Service for
+// it (the aggregator reaches a service by its cluster IP, which nothing routes here,
+// or by an ExternalName) and the APIService v1beta1.metrics.k8s.io; it returns once
+// the aggregator finds it available. Clients list PodMetrics from the API server,
+// which proxies the request.
+func (cp *ControlPlane) serveMetrics(ctx context.Context) error {
+	cp.metrics = httptest.NewTLSServer(cp.Sim.MetricsHandler())
+	_, portText, _ := net.SplitHostPort(cp.metrics.Listener.Addr().String())
+	port, _ := strconv.Atoi(portText)
+	cs, err := kubernetes.NewForConfig(cp.Admin)
+	if err != nil {
+		return err
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "metrics-server", Namespace: "kube-system"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost",
+			Ports: []corev1.ServicePort{{Name: "https", Port: int32(port)}}}}
+	if _, err := cs.CoreV1().Services("kube-system").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cp.Admin)
+	if err != nil {
+		return err
+	}
+	apiServices := dyn.Resource(schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"})
+	api := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+		"metadata": map[string]any{"name": "v1beta1.metrics.k8s.io"},
+		"spec": map[string]any{"group": "metrics.k8s.io", "version": "v1beta1", "insecureSkipTLSVerify": true,
+			"groupPriorityMinimum": int64(100), "versionPriority": int64(100),
+			"service": map[string]any{"namespace": "kube-system", "name": "metrics-server", "port": int64(port)}}}}
+	if _, err := apiServices.Create(ctx, api, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got, err := apiServices.Get(ctx, "v1beta1.metrics.k8s.io", metav1.GetOptions{})
+		if err == nil {
+			conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+			for _, c := range conds {
+				if m, ok := c.(map[string]any); ok && m["type"] == "Available" && m["status"] == "True" {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the APIService never became available: %v", got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
