@@ -74,6 +74,8 @@ type k8sConfig struct {
 	MaxFollows int
 	TailLines  int64
 	QPS        int64
+	// MetricsEvery: how often a run's PodMetrics are listed; negative: off.
+	MetricsEvery time.Duration
 }
 
 // load reads the streaming container's configuration from the environment, each
@@ -237,6 +239,15 @@ func loadK8s(g envconf.Getenv, dev bool) (k8sConfig, error) {
 	}
 	if k.QPS, err = g.Int("BLASTLOG_K8S_QPS", collect.DefaultQPS, 1, 100_000); err != nil {
 		return k, err
+	}
+	every := collect.DefaultMetricsEvery
+	if dev {
+		every = 2 * time.Second // a demo batch runs for seconds
+	}
+	if k.MetricsEvery = -1; g("BLASTLOG_K8S_METRICS_EVERY") != "off" {
+		if k.MetricsEvery, err = g.Duration("BLASTLOG_K8S_METRICS_EVERY", every, time.Second, 5*time.Minute); err != nil {
+			return k, fmt.Errorf("%w (or off)", err)
+		}
 	}
 	return k, nil
 }

@@ -191,7 +191,7 @@ func TestRBACGrantsOnlyWhatTheCollectorNeeds(t *testing.T) {
 		t.Fatal("ServiceAccount, Role and RoleBinding are all required")
 	}
 	want := map[string][]string{"/pods": {"get", "list", "watch"}, "/pods/log": {"get"}, "batch/jobs": {"get", "list", "watch"},
-		"/events": {"get", "list", "watch"}}
+		"/events": {"get", "list", "watch"}, "metrics.k8s.io/pods": {"list"}}
 	got := map[string][]string{}
 	for _, r := range role.Rules {
 		for _, g := range r.APIGroups {

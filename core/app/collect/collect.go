@@ -33,6 +33,9 @@ type Config struct {
 	// WaitingAfter: a pod of the run that has not started this long gets a waiting
 	// notice per cause.
 	WaitingAfter time.Duration
+	// MetricsEvery: the run's namespace's PodMetrics are listed this often; negative:
+	// never (BLASTLOG_K8S_METRICS_EVERY=off).
+	MetricsEvery time.Duration
 	Now          func() time.Time
 }
 
@@ -48,6 +51,7 @@ const (
 	DefaultSettle       = 5 * time.Second
 	DefaultGiveUp       = 30 * time.Minute
 	DefaultWaitingAfter = 30 * time.Second
+	DefaultMetricsEvery = 15 * time.Second // BLASTLOG_K8S_METRICS_EVERY
 )
 
 // Each setting's one accessor: the value, or its Default* when unset.
@@ -60,6 +64,7 @@ func (c Config) pollEvery() time.Duration    { return cmp.Or(c.PollEvery, Defaul
 func (c Config) settle() time.Duration       { return cmp.Or(c.Settle, DefaultSettle) }
 func (c Config) giveUp() time.Duration       { return cmp.Or(c.GiveUp, DefaultGiveUp) }
 func (c Config) waitingAfter() time.Duration { return cmp.Or(c.WaitingAfter, DefaultWaitingAfter) }
+func (c Config) metricsEvery() time.Duration { return cmp.Or(c.MetricsEvery, DefaultMetricsEvery) }
 
 func (c Config) now() time.Time {
 	if c.Now != nil {
@@ -185,9 +190,10 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 
 	watchErr := make(chan error, 1)
 	go func() { watchErr <- cluster.WatchPods(ctx, rec.Namespace, rs.observe) }()
-	rs.wg.Add(2)
+	rs.wg.Add(3)
 	go func() { defer rs.wg.Done(); rs.pollLoop(ctx) }()
 	go func() { defer rs.wg.Done(); rs.objs.watch(ctx, rec.Namespace) }()
+	go func() { defer rs.wg.Done(); rs.sampleLoop(ctx) }()
 	defer rs.wg.Wait()
 	tick := time.NewTicker(c.Config.poll())
 	defer tick.Stop()

@@ -36,6 +36,7 @@ type tstate struct {
 	cp       merge.Checkpoint // what is stored (saved to Checkpoints after each batch)
 	nextPoll time.Time
 	polledAt time.Time // when its last poll began
+	usage    *usage    // what the metrics API measured of it; nil before a sample
 }
 
 // runState is one run being collected.
