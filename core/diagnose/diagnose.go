@@ -1,7 +1,9 @@
 package diagnose
 
 import (
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +50,67 @@ type Limits struct {
 	CPU    string `json:"cpu,omitempty"`
 }
 
+// Peak is the most a container instance was seen to use (sampled from the metrics
+// API: a short spike between two samples is missed).
+type Peak struct {
+	Memory string  `json:"memory,omitempty"` // "61.8Gi"
+	CPU    float64 `json:"cpu,omitempty"`    // cores
+}
+
+// peakOf is the peak of what the container_ended notice says it used; nil without
+// samples.
+func peakOf(u *event.Usage) *Peak {
+	if u == nil || u.Samples == 0 {
+		return nil
+	}
+	return &Peak{Memory: MemoryText(u.PeakMemory), CPU: math.Round(u.CPUPeak*10) / 10}
+}
+
+// higher is the larger of two peaks, figure by figure (nil when both are).
+func higher(a, b *Peak) *Peak {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	out := *a
+	if memoryBytes(b.Memory) > memoryBytes(a.Memory) {
+		out.Memory = b.Memory
+	}
+	out.CPU = max(a.CPU, b.CPU)
+	return &out
+}
+
+// MemoryText says bytes in Kubernetes' binary units with one decimal: "61.8Gi",
+// "512Mi", "900Ki".
+func MemoryText(b int64) string {
+	for _, u := range []struct {
+		name string
+		size float64
+	}{{"Ti", 1 << 40}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}} {
+		if float64(b) >= u.size {
+			return strconv.FormatFloat(math.Round(float64(b)/u.size*10)/10, 'f', -1, 64) + u.name
+		}
+	}
+	return strconv.FormatInt(b, 10)
+}
+
+// memoryBytes reads what MemoryText wrote (0 if it cannot).
+func memoryBytes(s string) int64 {
+	for _, u := range []struct {
+		name string
+		size float64
+	}{{"Ti", 1 << 40}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}, {"", 1}} {
+		if num, ok := strings.CutSuffix(s, u.name); ok {
+			if f, err := strconv.ParseFloat(num, 64); err == nil {
+				return int64(f * u.size)
+			}
+		}
+	}
+	return 0
+}
+
 // Cause is one reason a run failed or waits. Message is the text the cause was
 // matched on (a Kubernetes message, an error line): it is kept for hints and the
 // page, and never leaves the system in a notification.
@@ -60,7 +123,8 @@ type Cause struct {
 	Reason    string    `json:"reason,omitempty"`
 	ExitCode  *int      `json:"exit_code,omitempty"`
 	Limit     *Limits   `json:"limit,omitempty"`
-	ID        string    `json:"id,omitempty"` // the stream id of the notice or line
+	Peak      *Peak     `json:"peak,omitempty"` // what the failed instance was seen to use
+	ID        string    `json:"id,omitempty"`   // the stream id of the notice or line
 	Message   string    `json:"message,omitempty"`
 	Hint      string    `json:"hint,omitempty"`
 	TS        time.Time `json:"ts"`
@@ -76,6 +140,7 @@ type Attempt struct {
 	StartedAt   time.Time `json:"started_at"`
 	FinishedAt  time.Time `json:"finished_at"`
 	ID          string    `json:"id,omitempty"`
+	Peak        *Peak     `json:"peak,omitempty"`
 }
 
 // failed: the attempt ended non-zero or was OOMKilled.
@@ -261,14 +326,14 @@ func (t *Tracker) addEnded(e *event.Event) {
 			b.First = d.StartedAt
 		}
 		b.addAttempt(Attempt{Pod: e.Pod, Container: e.Container, ContainerID: e.ContainerID, ExitCode: d.ExitCode,
-			Reason: d.Reason, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt, ID: e.ID})
+			Reason: d.Reason, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt, ID: e.ID, Peak: peakOf(d.Usage)})
 	}
 	if d.ExitCode == 0 && d.Reason != "OOMKilled" {
 		return
 	}
 	code := d.ExitCode
 	c := Cause{Kind: KindContainer, Step: e.Phase, Batch: num, Pod: e.Pod, Container: e.Container, Reason: d.Reason,
-		ExitCode: &code, ID: e.ID, Message: e.Line, TS: e.TS}
+		ExitCode: &code, Peak: peakOf(d.Usage), ID: e.ID, Message: e.Line, TS: e.TS}
 	if b != nil && b.LastError != "" {
 		c.Message = b.LastError // what the batch said last says more than the notice
 	}

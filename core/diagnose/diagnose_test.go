@@ -410,3 +410,49 @@ func TestTrackerBounds(t *testing.T) {
 		t.Fatalf("%d causes", n)
 	}
 }
+
+// used gives the feed's last container_ended notice what the metrics API measured.
+func (f *feed) used(peak int64, cpuPeak float64, samples int) *feed {
+	e := &f.evs[len(f.evs)-1]
+	e.Ended.Usage = &event.Usage{PeakMemory: peak, CPUMean: cpuPeak / 2, CPUPeak: cpuPeak, Samples: samples,
+		First: e.Ended.StartedAt, Last: e.Ended.FinishedAt}
+	return f
+}
+
+// An OOMKilled batch's peak stands beside its limit in the cause, the batch and the
+// headline; a batch's peak is the most of its attempts'.
+func TestPeaks(t *testing.T) {
+	const gi = int64(1) << 30
+	f := jobs(2).line(time.Minute, b(0), "x").ended(2*time.Minute, time.Minute, b(0), 0, 137, "OOMKilled").used(618*gi/10, 14.6, 8).
+		line(3*time.Minute, b(0)+"b", "again").ended(4*time.Minute, time.Minute, b(0)+"b", 1, 137, "OOMKilled").used(40*gi, 15.04, 6).
+		job(4*time.Minute, 0, BatchFailed, "BackoffLimitExceeded").done(1, 5*time.Minute)
+	f.evs[0].Detail.Memory = "62Gi" // the Job template's limit
+	d := f.tracker().Diagnose(Run{Status: "failed", Now: t0.Add(6 * time.Minute)})
+	if !strings.Contains(d.Headline, "batch 000 was OOMKilled (exit 137, peak 40 of 62Gi)") {
+		t.Fatalf("headline %q", d.Headline) // the cause is the last attempt's
+	}
+	if c := d.Causes[0]; c.Peak == nil || *c.Peak != (Peak{Memory: "40Gi", CPU: 15}) {
+		t.Fatalf("cause %+v", c)
+	}
+	if p := d.Batches[0].Peak; p == nil || *p != (Peak{Memory: "61.8Gi", CPU: 15}) {
+		t.Fatalf("batch peak %+v", p)
+	}
+	if d.Batches[1].Peak != nil {
+		t.Fatalf("a batch without samples has a peak: %+v", d.Batches[1].Peak)
+	}
+	for c, want := range map[Cause]string{
+		{Peak: &Peak{Memory: "900Mi"}, Limit: &Limits{Memory: "62Gi"}}:  "peak 900Mi of 62Gi",
+		{Peak: &Peak{Memory: "61.8Gi"}}:                                 "peak 61.8Gi",
+		{Peak: &Peak{Memory: "512Mi"}, Limit: &Limits{Memory: "512Mi"}}: "peak 512 of 512Mi",
+		{Limit: &Limits{Memory: "62Gi"}}:                                "",
+	} {
+		if got := peakText(c); got != want {
+			t.Errorf("%+v: %q, want %q", c, got, want)
+		}
+	}
+	for b, want := range map[int64]string{618 * gi / 10: "61.8Gi", 62 * gi: "62Gi", 900 << 20: "900Mi", 1536: "1.5Ki", 12: "12", 3 << 40: "3Ti"} {
+		if got := MemoryText(b); got != want || memoryBytes(got) == 0 {
+			t.Errorf("%d: %q, want %q", b, got, want)
+		}
+	}
+}

@@ -168,8 +168,8 @@ func hintFor(c Cause, blastExit *int) string {
 	return "The container exited with " + strconv.Itoa(code) + ": its last lines say why."
 }
 
-// describe is a cause in a few words for a headline: "was OOMKilled (exit 137, limit
-// 62Gi)", "exited with 2 (a BLAST database error)".
+// describe is a cause in a few words for a headline: "was OOMKilled (exit 137, peak
+// 61.8 of 62Gi)", "exited with 2 (a BLAST database error)".
 func describe(c Cause) string {
 	var b strings.Builder
 	switch {
@@ -195,11 +195,32 @@ func describe(c Cause) string {
 	if c.ExitCode != nil {
 		extra = append(extra, fmt.Sprintf("exit %d", *c.ExitCode))
 	}
-	if c.Limit != nil && c.Limit.Memory != "" && c.Reason == "OOMKilled" {
-		extra = append(extra, "limit "+c.Limit.Memory)
+	if c.Reason == "OOMKilled" {
+		if p := peakText(c); p != "" {
+			extra = append(extra, p)
+		} else if c.Limit != nil && c.Limit.Memory != "" {
+			extra = append(extra, "limit "+c.Limit.Memory)
+		}
 	}
 	if len(extra) > 0 {
 		fmt.Fprintf(&b, " (%s)", strings.Join(extra, ", "))
 	}
 	return b.String()
+}
+
+// peakText is a memory cause's peak against its limit: "peak 61.8 of 62Gi" when both
+// are in the same unit, "peak 900Mi of 62Gi" otherwise, "peak 61.8Gi" without a
+// limit; "" without a sample.
+func peakText(c Cause) string {
+	if c.Peak == nil || c.Peak.Memory == "" {
+		return ""
+	}
+	if c.Limit == nil || c.Limit.Memory == "" {
+		return "peak " + c.Peak.Memory
+	}
+	num := strings.TrimRight(c.Peak.Memory, "KMGTi")
+	if unit := c.Peak.Memory[len(num):]; unit != "" && strings.HasSuffix(c.Limit.Memory, unit) {
+		return "peak " + num + " of " + c.Limit.Memory
+	}
+	return "peak " + c.Peak.Memory + " of " + c.Limit.Memory
 }

@@ -32,6 +32,7 @@ type BatchState struct {
 	Retries  int       `json:"retries,omitempty"`
 	Attempts []Attempt `json:"attempts,omitempty"`
 	Limit    *Limits   `json:"limit,omitempty"`
+	Peak     *Peak     `json:"peak,omitempty"` // the most any of its attempts was seen to use
 }
 
 // Run is what Diagnose needs of the run besides its events.
@@ -146,6 +147,9 @@ func (t *Tracker) batchStates(runEnded bool) []BatchState {
 		}
 		if l := b.limits(); (l != Limits{}) {
 			bs.Limit = &l
+		}
+		for _, a := range b.Attempts {
+			bs.Peak = higher(bs.Peak, a.Peak)
 		}
 		out = append(out, bs)
 	}

@@ -120,6 +120,8 @@ type Container struct {
 	Completeness string     `json:"completeness,omitempty"`
 	Missing      string     `json:"missing,omitempty"`
 	MissingLines int64      `json:"missing_lines,omitempty"`
+	// Usage is what the metrics API measured while it ran (docs/api.md §13).
+	Usage *event.Usage `json:"usage,omitempty"`
 }
 
 // MaxContainers bounds the per-container table of one run; later instances are only
@@ -232,6 +234,7 @@ func (r *Run) Add(e *event.Event) {
 			code := d.ExitCode
 			c.ExitCode, c.Reason, c.Completeness, c.Missing, c.MissingLines = &code, d.Reason, string(d.Completeness), d.Missing, d.MissingLines
 			c.StartedAt, c.FinishedAt = timePtr(d.StartedAt), timePtr(d.FinishedAt)
+			c.Usage = d.Usage
 		}
 		if lvl == Error {
 			c.Errors++

@@ -168,8 +168,19 @@ func printStatus(w io.Writer, s app.RunSummary, color bool) error {
 			where = firstOf(c.Pod, c.Step)
 		}
 		what := firstOf(c.Reason, c.Kind)
+		var extra []string
 		if c.ExitCode != nil {
-			what += fmt.Sprintf(" (exit %d)", *c.ExitCode)
+			extra = append(extra, fmt.Sprintf("exit %d", *c.ExitCode))
+		}
+		if c.Peak != nil && c.Peak.Memory != "" {
+			peak := "peak " + c.Peak.Memory
+			if c.Limit != nil && c.Limit.Memory != "" {
+				peak += " of " + c.Limit.Memory
+			}
+			extra = append(extra, peak)
+		}
+		if len(extra) > 0 {
+			what += " (" + strings.Join(extra, ", ") + ")"
 		}
 		mark := st(red, "✗") // a failure
 		if c.Kind == diagnose.KindWaiting {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blastlog/blastlog/core/app"
+	"github.com/blastlog/blastlog/core/diagnose"
 	"github.com/blastlog/blastlog/core/event"
 )
 
@@ -102,5 +104,22 @@ func TestHighlight(t *testing.T) {
 	}
 	if got := highlight("İstanbul error", "error"); got != "İstanbul error" {
 		t.Fatalf("a rune that changes size when lowered: %q", got)
+	}
+}
+
+// An OOMKilled cause says its peak against its limit, as the headline does.
+func TestStatusSaysThePeak(t *testing.T) {
+	code := 137
+	s := app.RunSummary{JobID: "run-42", Status: "failed"}
+	s.Diagnosis.State = diagnose.StateFailed
+	s.Diagnosis.Headline = "1 of 24 batches failed: batch 013 was OOMKilled (exit 137, peak 61.8 of 62Gi)."
+	s.Diagnosis.Causes = []diagnose.Cause{{Kind: diagnose.KindContainer, Batch: "013", Reason: "OOMKilled", ExitCode: &code,
+		Limit: &diagnose.Limits{Memory: "62Gi"}, Peak: &diagnose.Peak{Memory: "61.8Gi", CPU: 14.6}, Hint: "raise mem-limit"}}
+	var b bytes.Buffer
+	if err := printStatus(&b, s, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "peak 61.8 of 62Gi") || !strings.Contains(b.String(), "✗ 013: OOMKilled (exit 137, peak 61.8Gi of 62Gi)") {
+		t.Fatalf("%s", b.String())
 	}
 }

@@ -35,6 +35,7 @@ type diagDriver interface {
 	EndJob(ns, name string, failed bool, reason string)
 	Schedule(ns, name string)
 	TerminateWith(ns, name, c string, code int32, reason string)
+	Use(ns, name, c string, memory int64, cpu float64)
 }
 
 // diagBackends runs f against kubesim and against the real control plane, there
@@ -176,10 +177,13 @@ func TestPendingBatchWaitsIsStuckThenRuns(t *testing.T) {
 
 // A batch Job that fails with BackoffLimitExceeded after two OOMKilled attempts: both
 // attempts' container_ended notices, and a failed verdict naming OOMKilled with the
-// memory limit of the pod spec.
+// memory limit of the pod spec and the peak the metrics API reported (through the
+// API server's aggregator on the real control plane).
 func TestBatchFailsWithBackoffLimitAfterTwoOOMKilled(t *testing.T) {
 	diagBackends(t, func(t *testing.T, k *kstack, d diagDriver) {
-		wait, cancel := collectRun(t, k.diagCollector(t, "diag"))
+		c := k.diagCollector(t, "diag")
+		c.Config.MetricsEvery = 50 * time.Millisecond
+		wait, cancel := collectRun(t, c)
 		defer cancel()
 		limits := corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("62Gi"), corev1.ResourceCPU: resource.MustParse("15")}
 		for n := 13; n <= 14; n++ {
@@ -197,6 +201,11 @@ func TestBatchFailsWithBackoffLimitAfterTwoOOMKilled(t *testing.T) {
 				Limits: map[string]corev1.ResourceList{"blast": limits}})
 			d.Start("default", pod, "blast")
 			d.Log("default", pod, "blast", "run start 013 "+attempt)
+			// Its memory climbs to the limit, a few samples at each step.
+			for _, gib := range []float64{20, 45, 61.8} {
+				d.Use("default", pod, "blast", int64(gib*(1<<30)), 14.6)
+				time.Sleep(250 * time.Millisecond)
+			}
 			d.TerminateWith("default", pod, "blast", 137, "OOMKilled")
 			k.waitEvents(t, "the attempt's end", hasNotice(event.NoticeContainerEnded, i+1, nil))
 		}
@@ -225,9 +234,12 @@ func TestBatchFailsWithBackoffLimitAfterTwoOOMKilled(t *testing.T) {
 			t.Fatalf("%d container_ended notices", ended)
 		}
 		dg := verdict(evs, "failed", time.Now(), 0)
-		if dg.State != diagnose.StateFailed || dg.Headline != "1 of 2 batches failed: batch 013 was OOMKilled (exit 137, limit 62Gi)." ||
-			!strings.Contains(dg.Causes[0].Hint, "mem-limit") {
+		if dg.State != diagnose.StateFailed || dg.Headline != "1 of 2 batches failed: batch 013 was OOMKilled (exit 137, peak 61.8 of 62Gi)." ||
+			!strings.Contains(dg.Causes[0].Hint, "mem-limit") || dg.Causes[0].Peak == nil || *dg.Causes[0].Peak != (diagnose.Peak{Memory: "61.8Gi", CPU: 14.6}) {
 			t.Fatalf("%+v", dg)
+		}
+		if b := dg.Batches[0]; b.Batch != "013" || b.Peak == nil || b.Peak.Memory != "61.8Gi" || len(b.Attempts) != 2 || b.Attempts[0].Peak == nil {
+			t.Fatalf("the batch: %+v", b)
 		}
 		k.finish(t)
 		if err := wait(); err != nil {

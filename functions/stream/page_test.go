@@ -20,6 +20,7 @@ import (
 	"github.com/blastlog/blastlog/adapters/entra"
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
 	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/functions/stream/demo"
 )
 
@@ -373,7 +374,11 @@ func demoPage(t *testing.T) (context.Context, *streamServer, demo.Player) {
 	s := newStack(t)
 	sim := kubesim.New()
 	t.Cleanup(sim.Close)
-	srv := s.server(t, map[string]string{"BLASTLOG_STREAM_TICKETS": "on", "BLASTLOG_K8S": "kubeconfig", "KUBECONFIG": kubeconfig(t, sim.URL())})
+	// The demo's batches run for a third of a second here: whether a sample catches
+	// one would be luck, so the page's verdicts are checked without samples
+	// (TestPageSaysWhatABatchUsed has them).
+	srv := s.server(t, map[string]string{"BLASTLOG_STREAM_TICKETS": "on", "BLASTLOG_K8S": "kubeconfig", "KUBECONFIG": kubeconfig(t, sim.URL()),
+		"BLASTLOG_K8S_METRICS_EVERY": "off"})
 	cfg := redisstore.Config{MaxLen: 100_000}
 	return ctx, srv, demo.Player{Log: redisstore.NewEventLog(s.rdb, cfg), Jobs: s.tickets.Access.Jobs,
 		Active: redisstore.NewCoordination(s.rdb, cfg), Sim: sim, Owner: entra.DefaultDevUser}
@@ -565,4 +570,33 @@ func TestPageProgressAndPendingBatchesOfALiveRun(t *testing.T) {
 		t.Fatalf("the Running BLAST step of a succeeded run says %q", got)
 	}
 	shot(t, ctx, "succeeded")
+}
+
+// An OOMKilled batch whose memory was sampled: the headline, the cause and the batch
+// table say its peak against its limit.
+func TestPageSaysWhatABatchUsed(t *testing.T) {
+	ctx := browser(t)
+	s := newStack(t)
+	srv := s.server(t, map[string]string{"BLASTLOG_STREAM_TICKETS": "on"})
+	s.register(t, "run-u", owner)
+	evs := oomNotices("run-u")
+	evs[0].Ended.Usage = &event.Usage{PeakMemory: 66355200000, CPUMean: 14.2, CPUPeak: 14.6, Samples: 9,
+		First: evs[0].Ended.StartedAt, Last: evs[0].Ended.FinishedAt}
+	if _, err := redisstore.NewEventLog(s.rdb, redisstore.Config{MaxLen: 100_000}).Append(context.Background(), "run-u", evs); err != nil {
+		t.Fatal(err)
+	}
+	s.publish(t, "", "job", "status", "--job", "run-u", "--status", "failed")
+	open(t, ctx, srv.base+"/?run=run-u&dev_user="+owner)
+	waitJS(t, ctx, "the verdict", `document.getElementById("headline").textContent !== ""`)
+	if got := jsString(t, ctx, `document.getElementById("headline").textContent`); got != "1 of 1 batch failed: batch 013 was OOMKilled (exit 137, peak 61.8 of 62Gi)." {
+		t.Fatalf("headline %q", got)
+	}
+	if got := jsString(t, ctx, `document.querySelector("#causes .cause .what").textContent`); got != "batch 013 · OOMKilled · exit 137 · peak 61.8Gi of 62Gi" {
+		t.Fatalf("cause %q", got)
+	}
+	do(t, ctx, step("running")+`.open = true`)
+	waitJS(t, ctx, "the batch table", step("running")+`.querySelector(".batchtable td.peak") !== null`)
+	if got := jsString(t, ctx, step("running")+`.querySelector(".batchtable td.peak").textContent`); got != "61.8Gi of 62Gi · 14.6 cores" {
+		t.Fatalf("the batch's peak %q", got)
+	}
 }

@@ -701,7 +701,9 @@ function applyDiagnosis(d) {
   for (const c of d.causes.slice(0, 3)) {
     const li = el("li", "cause " + c.kind);
     const what = el("a", "what", (c.batch ? "batch " + c.batch + " · " : "") + (c.reason || c.kind) +
-      (c.exit_code !== undefined ? " · exit " + c.exit_code : "") + (c.limit && c.limit.memory ? " · limit " + c.limit.memory : ""));
+      (c.exit_code !== undefined ? " · exit " + c.exit_code : "") +
+      (c.peak && c.peak.memory ? " · peak " + c.peak.memory + (c.limit && c.limit.memory ? " of " + c.limit.memory : "") :
+        c.limit && c.limit.memory ? " · limit " + c.limit.memory : ""));
     what.href = c.id ? "#l-" + c.id : "#";
     what.title = c.message || "";
     what.addEventListener("click", (ev) => { ev.preventDefault(); openCause(c); });

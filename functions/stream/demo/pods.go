@@ -40,7 +40,7 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 	}
 
 	setup := byApp["setup"]
-	if !p.pod(ctx, setup, o.Pods[setup], nil, false) {
+	if !p.pod(ctx, setup, o.Pods[setup], nil, nil, false) {
 		return false, ctx.Err()
 	}
 	if !sleep(ctx, p.Pace) {
@@ -50,7 +50,7 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 	submit := byApp["submit"]
 	sp := o.Pods[submit]
 	sp.Containers = map[string][]string{"submit-jobs": replaceAll(sp.Containers["submit-jobs"], "Submitted 120 jobs", fmt.Sprintf("Submitted %d jobs", batches))}
-	if !p.pod(ctx, submit, sp, nil, false) {
+	if !p.pod(ctx, submit, sp, nil, nil, false) {
 		return false, ctx.Err()
 	}
 	// The batch Jobs exist before their pods, as submit-jobs creates them: the run's
@@ -91,7 +91,7 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 			if b == EvictBatch && !p.evicted(ctx, bt.name, bt.fp) {
 				return
 			}
-			if p.pod(ctx, bt.name, bt.fp, batchScript(b, oom), b < parallel && p.Pending > 0) {
+			if p.pod(ctx, bt.name, bt.fp, batchScript(b, oom), batchUsage(b, oom), b < parallel && p.Pending > 0) {
 				p.endJob(bt.fp.Job, oom)
 			}
 		}()
@@ -110,7 +110,7 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 			fmt.Sprintf("ERROR: 1 of %d BLAST jobs failed: %s (OOMKilled)", batches, failedPod))
 	}
 	fp.Containers = map[string][]string{"finalizer": lines}
-	if !p.pod(ctx, fin, fp, nil, false) {
+	if !p.pod(ctx, fin, fp, nil, nil, false) {
 		return false, ctx.Err()
 	}
 	return failedPod != "", nil
@@ -180,7 +180,7 @@ func (p Player) evicted(ctx context.Context, name string, fp fixturePod) bool {
 // pod adds the pod and plays its init containers, then its main containers, each from
 // its first line to its end; pending, it first waits p.Pending on FailedScheduling. It
 // reports false when ctx ended.
-func (p Player) pod(ctx context.Context, name string, fp fixturePod, s script, pending bool) bool {
+func (p Player) pod(ctx context.Context, name string, fp fixturePod, s script, use usage, pending bool) bool {
 	spec := kubesim.PodSpec{Name: name, Job: fp.Job, Labels: fp.Labels, Env: fp.Env}
 	spec.Init, spec.Main = sortedKeys(fp.Init), sortedKeys(fp.Containers)
 	if s != nil {
@@ -210,6 +210,10 @@ func (p Player) pod(ctx context.Context, name string, fp fixturePod, s script, p
 			}
 			p.Sim.Start("default", name, c)
 			for i, l := range lines {
+				if use != nil && c == "blast" {
+					mem, cpu := use(i, len(lines))
+					p.Sim.Use("default", name, c, mem, cpu)
+				}
 				if !sleep(ctx, p.Pace) {
 					return false
 				}
@@ -239,6 +243,25 @@ func batchPod(name string, fp fixturePod, b int) (string, fixturePod, error) {
 	var out fixturePod
 	err = json.Unmarshal([]byte(r.Replace(string(raw))), &out)
 	return r.Replace(name), out, err
+}
+
+// usage is what the metrics API says of a batch's blast container before its line i
+// of n: its working set in bytes, its CPU in cores.
+type usage func(i, n int) (memory int64, cpu float64)
+
+// batchUsage: BLAST maps the database shard into memory as it searches, so a batch's
+// working set grows from about 20Gi (more for some shards) with its queries; the
+// OOMKilled batch's climbs to its 62Gi limit. Each uses its 15 cores but a little.
+func batchUsage(b int, oom bool) usage {
+	const gi = float64(1 << 30)
+	return func(i, n int) (int64, float64) {
+		done := float64(i+1) / float64(max(n, 1))
+		cpu := 13.8 + float64(b%4)*0.3
+		if oom {
+			return int64((30 + 31.8*done) * gi), cpu
+		}
+		return int64((20 + float64(b%5)*3 + 6*done) * gi), cpu
+	}
 }
 
 // batchScript makes batch b's blast container report its progress (one query batch of
