@@ -159,6 +159,9 @@ type Tracker struct {
 	Failures []Cause `json:"failures,omitempty"`
 	// Waiting are open waiting causes, by the pod (or object) they are about.
 	Waiting []Cause `json:"waiting,omitempty"`
+	// Stalled are the running containers that used no CPU and wrote no line for
+	// BLASTLOG_STALL_AFTER, until they write a line or end.
+	Stalled []Cause `json:"stalled,omitempty"`
 	// LastActivity is the last line or container start; LastTrouble the last waiting
 	// notice or Warning event.
 	LastActivity time.Time `json:"last_activity"`
@@ -253,6 +256,8 @@ func (t *Tracker) Add(e *event.Event) {
 			t.addBatch(e)
 		case event.NoticeCommandEnded:
 			t.addCommandEnded(e)
+		case event.NoticeStalled:
+			t.addStalled(e)
 		}
 	}
 }
@@ -277,6 +282,7 @@ func (t *Tracker) addLine(e *event.Event) {
 		return
 	}
 	t.resolveWaiting(e.Pod)
+	t.resolveStalled(e.Pod, e.Container, e.TS)
 	num, ok := BatchOf(e.Pod)
 	if !ok {
 		return
@@ -305,8 +311,29 @@ func isBatchPod(pod string) bool { _, ok := BatchOf(pod); return ok }
 // clip bounds a kept message.
 func clip(s string) string { return event.Cut(s, maxMessage, "…") }
 
+// addStalled: a running container stalled; it is a cause until it writes a line
+// (after the stall began) or ends.
+func (t *Tracker) addStalled(e *event.Event) {
+	t.resolveStalled(e.Pod, e.Container, time.Time{})
+	num, _ := BatchOf(e.Pod)
+	t.Stalled = append(t.Stalled, Cause{Kind: KindContainer, Step: e.Phase, Batch: num, Pod: e.Pod, Container: e.Container,
+		Reason: ReasonStalled, ID: e.ID, Message: clip(e.Line), TS: e.Detail.FirstTS})
+	if len(t.Stalled) > MaxCauses {
+		t.Stalled = slices.Delete(t.Stalled, 0, 1)
+	}
+}
+
+// resolveStalled ends the stall of a container that wrote a line after it began
+// (zero: whatever the time) or ended.
+func (t *Tracker) resolveStalled(pod, container string, at time.Time) {
+	t.Stalled = slices.DeleteFunc(t.Stalled, func(c Cause) bool {
+		return c.Pod == pod && c.Container == container && (at.IsZero() || at.After(c.TS))
+	})
+}
+
 func (t *Tracker) addEnded(e *event.Event) {
 	d := e.Ended
+	t.resolveStalled(e.Pod, e.Container, time.Time{})
 	num, isBatch := BatchOf(e.Pod)
 	var b *Batch
 	if isBatch {

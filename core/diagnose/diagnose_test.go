@@ -3,6 +3,7 @@ package diagnose
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -454,5 +455,46 @@ func TestPeaks(t *testing.T) {
 		if got := MemoryText(b); got != want || memoryBytes(got) == 0 {
 			t.Errorf("%d: %q, want %q", b, got, want)
 		}
+	}
+}
+
+func (f *feed) stalled(at, idle time.Duration, pod string) *feed {
+	e := event.System(run, event.PhaseRunning, event.NoticeStalled, pod+"/blast has used no CPU (under 0.05 cores) and written no line for 15m0s", t0.Add(at))
+	e.Pod, e.Container, e.ContainerID = pod, "blast", "containerd://"+pod
+	e.Detail = &event.Detail{Object: "Pod/" + pod, Reason: "Stalled", FirstTS: t0.Add(at - idle), LastTS: t0.Add(at)}
+	return f.add(e)
+}
+
+// A stalled batch is a cause that makes the run stuck, until it writes a line again
+// (or ends); a run that ended has no stalled cause.
+func TestStalledBatch(t *testing.T) {
+	base := func() *feed {
+		return jobs(3).done(0, time.Minute).line(time.Minute, b(1), "run start").line(2*time.Minute, b(2), "run start").
+			stalled(20*time.Minute, 15*time.Minute, b(1))
+	}
+	d := base().tracker().Diagnose(Run{Status: "running", Now: t0.Add(21 * time.Minute)})
+	if d.State != StateStuck || d.Headline != "Batch 001 has stalled: no CPU and no line for 16 min." || len(d.Causes) != 1 {
+		t.Fatalf("%s: %q %+v", d.State, d.Headline, d.Causes)
+	}
+	if c := d.Causes[0]; c.Kind != KindContainer || c.Reason != ReasonStalled || c.Batch != "001" || !strings.Contains(c.Hint, "vmtouch") || c.ID == "" {
+		t.Fatalf("cause %+v", c)
+	}
+	// A line written before the stall began does not end it; one after does.
+	if d := base().line(4*time.Minute, b(1), "old").tracker().Diagnose(Run{Status: "running", Now: t0.Add(21 * time.Minute)}); d.State != StateStuck {
+		t.Fatalf("an older line ended the stall: %s", d.State)
+	}
+	for name, f := range map[string]*feed{
+		"a line":      base().line(22*time.Minute, b(1), "batch_001: 5/40 queries searched"),
+		"its end":     base().ended(22*time.Minute, 21*time.Minute, b(1), 0, 0, "Completed"),
+		"another pod": base().line(22*time.Minute, b(1)+"b", "run start"),
+	} {
+		d := f.tracker().Diagnose(Run{Status: "running", Now: t0.Add(23 * time.Minute)})
+		stuck := name == "another pod"
+		if (d.State == StateStuck) != stuck {
+			t.Errorf("after %s: %s %q", name, d.State, d.Headline)
+		}
+	}
+	if d := base().tracker().Diagnose(Run{Status: "completed", Now: t0.Add(30 * time.Minute)}); slices.ContainsFunc(d.Causes, func(c Cause) bool { return c.Reason == ReasonStalled }) {
+		t.Fatalf("a stalled cause after the run ended: %+v", d.Causes)
 	}
 }

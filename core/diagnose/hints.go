@@ -14,6 +14,10 @@ const (
 	KindSubmit    = "submit"    // the elastic-blast submit command exited non-zero
 )
 
+// ReasonStalled is the reason of a container cause that stalled: running, with no
+// CPU and no line for BLASTLOG_STALL_AFTER.
+const ReasonStalled = "stalled"
+
 // submitExits are elastic-blast's own exit codes (its documentation).
 var submitExits = map[int]string{
 	1:   "a configuration, query or option error",
@@ -82,6 +86,10 @@ func hintFor(c Cause, blastExit *int) string {
 		}
 		return "The batch ran out of memory: raise mem-limit in the ElasticBLAST config" + lim +
 			", or lower batch-len so that each batch needs less."
+	case ReasonStalled:
+		return "The batch runs but does nothing: it may wait for its database to load (vmtouch or the download in its last lines), " +
+			"or for a slow or full disk on its node. Look at its last lines and at `kubectl describe pod` for its node; " +
+			"deleting the pod makes its Job retry it."
 	case "FailedScheduling", "Unschedulable":
 		switch {
 		case strings.Contains(msg, "quota"):

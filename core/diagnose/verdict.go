@@ -67,7 +67,7 @@ func (t *Tracker) Diagnose(r Run) Diagnosis {
 		d.State = StateRunning
 		since := t.stuckSince()
 		trouble := len(t.Waiting) > 0 || t.LastTrouble.After(t.LastActivity)
-		if trouble && !since.IsZero() && r.Now.Sub(since) >= stuckAfter {
+		if trouble && !since.IsZero() && r.Now.Sub(since) >= stuckAfter || len(t.Stalled) > 0 {
 			d.State = StateStuck
 		}
 	default:
@@ -100,6 +100,11 @@ func (t *Tracker) causes(ended bool) []Cause {
 			}
 		}
 		out = append(out, t.explain(c))
+	}
+	if !ended {
+		for _, c := range slices.Backward(t.Stalled) {
+			out = append(out, t.explain(c))
+		}
 	}
 	waiting := 0
 	for _, c := range slices.Backward(t.Waiting) {
@@ -279,6 +284,18 @@ func (t *Tracker) headline(d Diagnosis, now time.Time, ended bool) string {
 		}
 		return "The run failed."
 	case StateStuck:
+		if n := len(t.Stalled); n > 0 {
+			c := t.Stalled[n-1]
+			who := c.Pod
+			if c.Batch != "" {
+				who = "batch " + c.Batch
+			}
+			s := fmt.Sprintf("%s has stalled: no CPU and no line for %s", who, Duration(now.Sub(c.TS)))
+			if n > 1 {
+				s += fmt.Sprintf(" (%s stalled)", plural(n, "container", "containers"))
+			}
+			return strings.ToUpper(s[:1]) + s[1:] + "."
+		}
 		s := fmt.Sprintf("No progress for %s", Duration(now.Sub(t.stuckSince())))
 		if len(t.Waiting) > 0 {
 			w := t.Waiting[len(t.Waiting)-1]

@@ -104,6 +104,9 @@ const (
 	NoticeWaiting      = "waiting"       // a container or pod of the run waits (Reason says why)
 	NoticeBatch        = "batch"         // a batch Job of the run was seen or changed state
 	NoticeCommandEnded = "command_ended" // the publisher's wrapped command exited
+	// NoticeStalled: a running container used (almost) no CPU and wrote no line since
+	// Detail.FirstTS (docs/api.md §13).
+	NoticeStalled = "stalled"
 )
 
 // Detail is the structured part of a diagnosis notice. Zero fields are omitted.
@@ -219,7 +222,7 @@ func (e *Event) Validate() error {
 
 // namesContainer: notices that may name the pod and container they are about.
 func namesContainer(notice string) bool {
-	return notice == NoticeContainerEnded || notice == NoticeK8sEvent || notice == NoticeWaiting
+	return notice == NoticeContainerEnded || notice == NoticeK8sEvent || notice == NoticeWaiting || notice == NoticeStalled
 }
 
 // ValidPubID reports whether s is a publisher id: 16 lower-case hex characters.

@@ -268,7 +268,7 @@ func Decode(data []byte) (Event, error) {
 		}
 		e.Ended = d
 	}
-	if w.Notice == NoticeK8sEvent || w.Notice == NoticeWaiting || w.Notice == NoticeBatch || w.Notice == NoticeCommandEnded {
+	if w.Notice == NoticeK8sEvent || w.Notice == NoticeWaiting || w.Notice == NoticeBatch || w.Notice == NoticeCommandEnded || w.Notice == NoticeStalled {
 		e.Detail = &Detail{Object: w.Object, Type: w.Type, Reason: w.Reason, Count: w.Count,
 			FirstTS: parseTime(w.FirstTS), LastTS: parseTime(w.LastTS), ExitCode: w.ExitCode,
 			Batch: w.Batch, State: w.State, Memory: w.Limit.Memory, CPU: w.Limit.CPU}

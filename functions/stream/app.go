@@ -76,6 +76,7 @@ type k8sConfig struct {
 	QPS        int64
 	// MetricsEvery: how often a run's PodMetrics are listed; negative: off.
 	MetricsEvery time.Duration
+	StallAfter   time.Duration // a running batch without CPU and lines this long has stalled
 }
 
 // load reads the streaming container's configuration from the environment, each
@@ -248,6 +249,13 @@ func loadK8s(g envconf.Getenv, dev bool) (k8sConfig, error) {
 		if k.MetricsEvery, err = g.Duration("BLASTLOG_K8S_METRICS_EVERY", every, time.Second, 5*time.Minute); err != nil {
 			return k, fmt.Errorf("%w (or off)", err)
 		}
+	}
+	stall := collect.DefaultStallAfter
+	if dev {
+		stall = 10 * time.Second // the demo's stalled batch waits 25 s
+	}
+	if k.StallAfter, err = g.Duration("BLASTLOG_STALL_AFTER", stall, 10*time.Second, 24*time.Hour); err != nil {
+		return k, err
 	}
 	return k, nil
 }

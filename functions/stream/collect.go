@@ -80,7 +80,7 @@ func runCollector(lc fx.Lifecycle, c config, d collectorDeps) {
 	col := &collect.Collector{Clusters: d.Clusters, Log: d.Log, Jobs: d.Jobs, Statuses: d.Statuses, Leases: d.Leases,
 		Checkpoints: d.Checkpoints, Active: d.Active,
 		Config: collect.Config{Holder: wiring.HolderID(), MaxFollows: c.K8s.MaxFollows,
-			TailLines: c.K8s.TailLines, MetricsEvery: c.K8s.MetricsEvery},
+			TailLines: c.K8s.TailLines, MetricsEvery: c.K8s.MetricsEvery, StallAfter: c.K8s.StallAfter},
 		Pacer: meter(d.Registry, rate.NewLimiter(rate.Limit(c.K8s.QPS), int(c.K8s.QPS)))}
 	d.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blastlog_collector_poll_interval_seconds",
 		Help: "How long the last round over a run's polled containers (beyond the follow cap) took."},

@@ -36,7 +36,10 @@ type Config struct {
 	// MetricsEvery: the run's namespace's PodMetrics are listed this often; negative:
 	// never (BLASTLOG_K8S_METRICS_EVERY=off).
 	MetricsEvery time.Duration
-	Now          func() time.Time
+	// StallAfter: a running container that used under StallCPU cores and wrote no
+	// line this long has stalled (BLASTLOG_STALL_AFTER).
+	StallAfter time.Duration
+	Now        func() time.Time
 }
 
 // Defaults of Config; envconf reads the same constants.
@@ -52,7 +55,12 @@ const (
 	DefaultGiveUp       = 30 * time.Minute
 	DefaultWaitingAfter = 30 * time.Second
 	DefaultMetricsEvery = 15 * time.Second // BLASTLOG_K8S_METRICS_EVERY
+	DefaultStallAfter   = 15 * time.Minute // BLASTLOG_STALL_AFTER
 )
+
+// StallCPU: below this many cores a container does nothing (BLAST searching uses
+// whole cores; waiting on a disk or a download uses none).
+const StallCPU = 0.05
 
 // Each setting's one accessor: the value, or its Default* when unset.
 func (c Config) maxFollows() int             { return cmp.Or(c.MaxFollows, DefaultMaxFollows) }
@@ -65,6 +73,7 @@ func (c Config) settle() time.Duration       { return cmp.Or(c.Settle, DefaultSe
 func (c Config) giveUp() time.Duration       { return cmp.Or(c.GiveUp, DefaultGiveUp) }
 func (c Config) waitingAfter() time.Duration { return cmp.Or(c.WaitingAfter, DefaultWaitingAfter) }
 func (c Config) metricsEvery() time.Duration { return cmp.Or(c.MetricsEvery, DefaultMetricsEvery) }
+func (c Config) stallAfter() time.Duration   { return cmp.Or(c.StallAfter, DefaultStallAfter) }
 
 func (c Config) now() time.Time {
 	if c.Now != nil {

@@ -3,6 +3,7 @@ package collect
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/blastlog/blastlog/core/event"
@@ -20,6 +21,8 @@ type usage struct {
 	cpuSum, cpuPeak float64
 	n               int
 	first, last     time.Time
+	idleSince       time.Time // the first of the latest samples under StallCPU; zero when the last was above
+	stalled         bool      // its stalled notice is stored (until it uses CPU again)
 }
 
 // add takes a sample; the metrics API answers the same sample until it scrapes the
@@ -36,6 +39,31 @@ func (u *usage) add(s target.Usage) {
 	u.peak = max(u.peak, s.Memory)
 	u.cpuSum += s.CPU
 	u.cpuPeak = max(u.cpuPeak, s.CPU)
+	switch {
+	case s.CPU >= StallCPU:
+		u.idleSince, u.stalled = time.Time{}, false
+	case u.idleSince.IsZero():
+		u.idleSince = s.At
+	}
+}
+
+// stalledSince is when f stalled: the later of when it last used CPU and when it
+// last wrote a line (or started), if both are at least after ago; zero otherwise.
+func stalledSince(f *tstate, now time.Time, after time.Duration) time.Time {
+	u := f.usage
+	if u == nil || u.idleSince.IsZero() || u.stalled {
+		return time.Time{}
+	}
+	since := u.idleSince
+	for _, t := range []time.Time{f.cp.Second, f.t.StartedAt} {
+		if t.After(since) {
+			since = t
+		}
+	}
+	if now.Sub(since) < after {
+		return time.Time{}
+	}
+	return since
 }
 
 // figures is what the container_ended notice says; nil without a sample.
@@ -82,7 +110,6 @@ func (rs *runState) sample(ctx context.Context) bool {
 		return true // the next round tries again
 	}
 	rs.mu.Lock()
-	defer rs.mu.Unlock()
 	running := make(map[string]*tstate, len(rs.targets))
 	for _, f := range rs.targets {
 		if !f.ended && !f.previous && f.state != done {
@@ -97,5 +124,32 @@ func (rs *runState) sample(ctx context.Context) bool {
 			f.usage.add(s)
 		}
 	}
+	now := rs.c.Config.now()
+	var stalls []event.Event
+	var stalled []*tstate
+	for _, f := range running {
+		since := stalledSince(f, now, rs.c.Config.stallAfter())
+		if since.IsZero() {
+			continue
+		}
+		stalled = append(stalled, f)
+		e := event.System(rs.jobID, f.t.Phase, event.NoticeStalled, fmt.Sprintf("%s/%s has used no CPU (under %.2f cores) and written no line for %s",
+			f.t.Pod, f.t.Container, StallCPU, now.Sub(since).Round(time.Second)), now)
+		e.Pod, e.Container, e.ContainerID, e.Restart = f.t.Pod, f.t.Container, f.t.ContainerID, f.t.Restart
+		e.Detail = &event.Detail{Object: "Pod/" + f.t.Pod, Reason: "Stalled", FirstTS: since, LastTS: now}
+		stalls = append(stalls, e)
+	}
+	rs.mu.Unlock()
+	if len(stalls) == 0 || !rs.lease.valid(now) {
+		return true
+	}
+	if _, err := rs.c.Log.Append(ctx, rs.jobID, stalls); err != nil {
+		return true // said at the next round
+	}
+	rs.mu.Lock()
+	for _, f := range stalled {
+		f.usage.stalled = true // once, until it uses CPU again
+	}
+	rs.mu.Unlock()
 	return true
 }

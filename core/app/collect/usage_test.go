@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/target"
 )
 
 // A batch's memory climbs to its limit and it is OOMKilled: its container_ended notice
@@ -85,5 +86,42 @@ func TestNoMetricsIsSaidOnce(t *testing.T) {
 				t.Fatalf("usage without a sample: %+v", u)
 			}
 		})
+	}
+}
+
+// A running batch that uses no CPU and writes no line for StallAfter gets one stalled
+// notice; one that uses CPU again and then stops again gets another; a busy one none.
+func TestStalledNoticeOncePerStall(t *testing.T) {
+	r := newRig(t)
+	idle, busy := batchPod(7, "a"), batchPod(8, "a")
+	for _, p := range []target.Pod{idle, busy} {
+		r.cluster.AddPod(p)
+		r.cluster.StartContainer("default", p.Name, "blast")
+	}
+	r.cluster.SetUsage("default", idle.Name, "blast", 20<<30, 0.01)
+	r.cluster.SetUsage("default", busy.Name, "blast", 20<<30, 14.5)
+	stop := r.collect("a", func(c *Config) { c.MetricsEvery, c.StallAfter = 10*time.Millisecond, 150*time.Millisecond })
+	r.write(idle.Name, "blast", 0, 3)
+	evs := r.waitFor("the stall", count(event.NoticeStalled, 1))
+	time.Sleep(200 * time.Millisecond) // more rounds: said once
+	if n := len(notices(r.events(), event.NoticeStalled)); n != 1 {
+		t.Fatalf("%d stalled notices for one stall", n)
+	}
+	s := notices(evs, event.NoticeStalled)[0]
+	if s.Pod != idle.Name || s.Container != "blast" || s.Detail == nil || s.Detail.Reason != "Stalled" ||
+		s.TS.Sub(s.Detail.FirstTS) < 150*time.Millisecond || !strings.Contains(s.Line, "has used no CPU") {
+		t.Fatalf("%s", s.AppendJSON(nil))
+	}
+	r.cluster.SetUsage("default", idle.Name, "blast", 20<<30, 3)
+	time.Sleep(50 * time.Millisecond)
+	r.cluster.SetUsage("default", idle.Name, "blast", 20<<30, 0)
+	r.waitFor("the second stall", count(event.NoticeStalled, 2))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range notices(r.events(), event.NoticeStalled) {
+		if e.Pod != idle.Name {
+			t.Fatalf("a busy batch stalled: %s", e.AppendJSON(nil))
+		}
 	}
 }
