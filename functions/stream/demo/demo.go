@@ -85,6 +85,9 @@ type Player struct {
 	Pending time.Duration
 	// Healthy: no batch is OOMKilled, the run succeeds.
 	Healthy bool
+	// Stall: batch StallBatch uses no CPU and writes nothing this long after its third
+	// line, then goes on (0: it does not stall).
+	Stall time.Duration
 }
 
 // Defaults of a Player.
@@ -97,11 +100,15 @@ const (
 	OOMBatch     = 13
 	RestartBatch = 5
 	EvictBatch   = 8
+	StallBatch   = 19
 	// Shards are the database shards the batches are spread over.
 	Shards = 4
 	// PendingEvery: one run in this many spends DemoPending with batches Pending.
 	PendingEvery = 3
 	DemoPending  = 40 * time.Second
+	// DemoStall: in one run of three batch StallBatch stalls this long (the dev stack's
+	// BLASTLOG_STALL_AFTER is 10 s).
+	DemoStall = 25 * time.Second
 )
 
 // Play plays one run: registers jobID for the owner, publishes `elastic-blast submit`,
@@ -220,6 +227,10 @@ func (p Player) Loop(ctx context.Context, period time.Duration, name func(n int)
 		plays.Add(1)
 		run := p
 		switch n % PendingEvery {
+		case 1:
+			if run.Stall == 0 {
+				run.Stall = DemoStall // one run in three has a batch that stalls
+			}
 		case 2:
 			if run.Pending == 0 {
 				run.Pending = DemoPending // one run in three waits for nodes first

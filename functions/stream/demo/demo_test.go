@@ -2,12 +2,15 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
 	"github.com/blastlog/blastlog/core/diagnose"
@@ -201,5 +204,52 @@ func TestLoopStartsTheNextRunBeforeThePreviousEnds(t *testing.T) {
 	b, _ := load("run-2")
 	if a.Run.ELBJobID == b.Run.ELBJobID {
 		t.Fatal("two runs share an ElasticBLAST job id (and so their pods)")
+	}
+}
+
+// In a stalling run, batch StallBatch's blast container reports (almost) no CPU to the
+// metrics API for Stall, then goes on; the OOMKilled batch's memory climbs to its
+// limit.
+func TestStallAndMemoryInTheMetrics(t *testing.T) {
+	log, jobs := portstest.NewEventLog(0), portstest.NewJobDirectory()
+	sim := kubesim.New()
+	defer sim.Close()
+	p := Player{Log: log, Jobs: jobs, Sim: sim, Owner: "oid", Pace: time.Millisecond, Stall: 2 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- p.Play(context.Background(), "run-s") }()
+	stalled, oomPeak := false, int64(0)
+	for !stalled || oomPeak == 0 {
+		res, err := http.Get(sim.URL() + "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list metricsv1beta1.PodMetricsList
+		err = json.NewDecoder(res.Body).Decode(&list)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pm := range list.Items {
+			for _, c := range pm.Containers {
+				if strings.Contains(pm.Name, fmt.Sprintf("-job-%03d-", StallBatch)) && c.Name == "blast" && c.Usage.Cpu().MilliValue() < 50 {
+					stalled = true
+				}
+				if strings.Contains(pm.Name, fmt.Sprintf("-job-%03d-", OOMBatch)) && c.Name == "blast" {
+					oomPeak = max(oomPeak, c.Usage.Memory().Value())
+				}
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the run ended (%v) before: stalled %v, batch 013's memory %d", err, stalled, oomPeak)
+		default:
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if oomPeak < 60<<30 || oomPeak > 62<<30 {
+		t.Fatalf("batch 013's memory peaked at %d", oomPeak)
 	}
 }

@@ -40,7 +40,7 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 	}
 
 	setup := byApp["setup"]
-	if !p.pod(ctx, setup, o.Pods[setup], nil, nil, false) {
+	if !p.pod(ctx, setup, o.Pods[setup], play{}, false) {
 		return false, ctx.Err()
 	}
 	if !sleep(ctx, p.Pace) {
@@ -50,7 +50,7 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 	submit := byApp["submit"]
 	sp := o.Pods[submit]
 	sp.Containers = map[string][]string{"submit-jobs": replaceAll(sp.Containers["submit-jobs"], "Submitted 120 jobs", fmt.Sprintf("Submitted %d jobs", batches))}
-	if !p.pod(ctx, submit, sp, nil, nil, false) {
+	if !p.pod(ctx, submit, sp, play{}, false) {
 		return false, ctx.Err()
 	}
 	// The batch Jobs exist before their pods, as submit-jobs creates them: the run's
@@ -91,7 +91,7 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 			if b == EvictBatch && !p.evicted(ctx, bt.name, bt.fp) {
 				return
 			}
-			if p.pod(ctx, bt.name, bt.fp, batchScript(b, oom), batchUsage(b, oom), b < parallel && p.Pending > 0) {
+			if p.pod(ctx, bt.name, bt.fp, play{s: batchScript(b, oom), use: batchUsage(b, oom), stall: p.stallOf(b)}, b < parallel && p.Pending > 0) {
 				p.endJob(bt.fp.Job, oom)
 			}
 		}()
@@ -110,7 +110,7 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 			fmt.Sprintf("ERROR: 1 of %d BLAST jobs failed: %s (OOMKilled)", batches, failedPod))
 	}
 	fp.Containers = map[string][]string{"finalizer": lines}
-	if !p.pod(ctx, fin, fp, nil, nil, false) {
+	if !p.pod(ctx, fin, fp, play{}, false) {
 		return false, ctx.Err()
 	}
 	return failedPod != "", nil
@@ -180,7 +180,8 @@ func (p Player) evicted(ctx context.Context, name string, fp fixturePod) bool {
 // pod adds the pod and plays its init containers, then its main containers, each from
 // its first line to its end; pending, it first waits p.Pending on FailedScheduling. It
 // reports false when ctx ended.
-func (p Player) pod(ctx context.Context, name string, fp fixturePod, s script, use usage, pending bool) bool {
+func (p Player) pod(ctx context.Context, name string, fp fixturePod, pl play, pending bool) bool {
+	s, use := pl.s, pl.use
 	spec := kubesim.PodSpec{Name: name, Job: fp.Job, Labels: fp.Labels, Env: fp.Env}
 	spec.Init, spec.Main = sortedKeys(fp.Init), sortedKeys(fp.Containers)
 	if s != nil {
@@ -218,6 +219,14 @@ func (p Player) pod(ctx context.Context, name string, fp fixturePod, s script, u
 					return false
 				}
 				p.Sim.Log("default", name, c, l)
+				if pl.stall > 0 && c == "blast" && i == 2 {
+					// It waits on its node's disk: no CPU, no line, then it goes on.
+					mem, _ := use(i, len(lines))
+					p.Sim.Use("default", name, c, mem, 0.002)
+					if !sleep(ctx, pl.stall) {
+						return false
+					}
+				}
 				if i+1 == restartAfter {
 					p.Sim.Restart("default", name, c) // exit 1; the next lines are the new instance's
 				}
@@ -243,6 +252,22 @@ func batchPod(name string, fp fixturePod, b int) (string, fixturePod, error) {
 	var out fixturePod
 	err = json.Unmarshal([]byte(r.Replace(string(raw))), &out)
 	return r.Replace(name), out, err
+}
+
+// play is how a batch pod's containers behave: their lines and ends (s), what they
+// use (use), and how long the blast container stalls after its third line.
+type play struct {
+	s     script
+	use   usage
+	stall time.Duration
+}
+
+// stallOf is how long batch b stalls in this run.
+func (p Player) stallOf(b int) time.Duration {
+	if b == StallBatch {
+		return p.Stall
+	}
+	return 0
 }
 
 // usage is what the metrics API says of a batch's blast container before its line i
