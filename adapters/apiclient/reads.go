@@ -78,6 +78,13 @@ func (c *Client) Summary(ctx context.Context, jobID string) (app.RunSummary, err
 	return s, err
 }
 
+// Report is the run's report: a row per batch and its totals (docs/api.md §13).
+func (c *Client) Report(ctx context.Context, jobID string) (app.Report, error) {
+	var r app.Report
+	err := c.getJSON(ctx, logsPath(jobID, "report"), url.Values{"format": {"json"}}, &r)
+	return r, err
+}
+
 // Snapshot is one page of the run's events: after q.After (the default), before
 // q.Before, or around q.Around.
 func (c *Client) Snapshot(ctx context.Context, jobID string, q app.SnapshotQuery) (app.Snapshot, error) {

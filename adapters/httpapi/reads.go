@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -293,4 +294,38 @@ func contentDisposition(name string) string {
 		ascii = append(ascii, c)
 	}
 	return `attachment; filename="` + string(ascii) + `"; filename*=UTF-8''` + strings.ReplaceAll(url.QueryEscape(name), "+", "%20")
+}
+
+// report serves GET /api/blast/logs/{job_id}/report?format=json|csv (docs/api.md §13):
+// the run's batches and totals as JSON, or its batches as CSV (RFC 4180, a header row).
+func (s *Server) report(w http.ResponseWriter, r *http.Request) {
+	if !getOnly(w, r) {
+		return
+	}
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "json" && format != "csv" {
+		s.readFailed(w, r, "report", fmt.Errorf("%w: format must be json or csv", app.ErrBadQuery))
+		return
+	}
+	rec, release, err := s.Reads.Admit(r.Context(), credentials(r), r.PathValue("job_id"))
+	if err != nil {
+		s.readFailed(w, r, "report", err)
+		return
+	}
+	defer release()
+	rep, err := s.Reads.Report(r.Context(), rec, time.Now())
+	if err != nil {
+		s.readFailed(w, r, "report", err)
+		return
+	}
+	if format != "csv" {
+		writeRead(w, rep)
+		return
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", contentDisposition(rec.JobID+"-report.csv"))
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(readWriteTimeout))
+	rep.WriteCSV(w)
 }

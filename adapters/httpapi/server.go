@@ -99,6 +99,7 @@ func (s *Server) Handler() http.Handler {
 		s.routes["download"] = s.download
 		s.routes["search"] = s.search
 		s.routes["summary"] = s.summary
+		s.routes["report"] = s.report
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -33,6 +33,8 @@ type BatchState struct {
 	Attempts []Attempt `json:"attempts,omitempty"`
 	Limit    *Limits   `json:"limit,omitempty"`
 	Peak     *Peak     `json:"peak,omitempty"` // the most any of its attempts was seen to use
+	// Started is its first line or container start (nil before either).
+	Started *time.Time `json:"started,omitempty"`
 }
 
 // Run is what Diagnose needs of the run besides its events.
@@ -155,6 +157,10 @@ func (t *Tracker) batchStates(runEnded bool) []BatchState {
 		}
 		for _, a := range b.Attempts {
 			bs.Peak = higher(bs.Peak, a.Peak)
+		}
+		if !b.First.IsZero() {
+			first := b.First
+			bs.Started = &first
 		}
 		out = append(out, bs)
 	}
