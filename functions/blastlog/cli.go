@@ -172,7 +172,7 @@ after retries, 130 interrupted.`,
 	f.StringVar(&g.scope, "scope", "", "the API's OAuth scope (default api://$BLASTLOG_ENTRA_CLIENT_ID/$BLASTLOG_ENTRA_SCOPE)")
 	f.StringVar(&g.color, "color", "auto", "colour: auto (on a terminal, unless NO_COLOR), always or never")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
-	root.AddCommand(runsCmd(e, g), logsCmd(e, g), statusCmd(e, g), searchCmd(e, g), downloadCmd(e, g))
+	root.AddCommand(runsCmd(e, g), logsCmd(e, g), statusCmd(e, g), reportCmd(e, g), searchCmd(e, g), downloadCmd(e, g))
 	return root
 }
 

@@ -21,7 +21,7 @@ func runHere(args ...string) (int, string, string) {
 
 // Every command has help with examples, and completion for bash, zsh and fish.
 func TestHelpAndCompletion(t *testing.T) {
-	for _, c := range []string{"runs", "logs", "status", "search", "download"} {
+	for _, c := range []string{"runs", "logs", "status", "report", "search", "download"} {
 		code, out, _ := runHere(c, "--help")
 		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "blastlog "+c) {
 			t.Errorf("%s --help: %d\n%s", c, code, out)

@@ -16,8 +16,8 @@
 // snapshot endpoint every 5 s. Modes: connecting, live, polling, completed, stopped.
 //
 // RunAPI reads the rest of the contract (docs/api.md §3) with the same credentials: the
-// caller's runs, a run's summary, snapshot pages (after / before / around), search and
-// downloads. A 429 is retried after its Retry-After, twice at most.
+// caller's runs, a run's summary, snapshot pages (after / before / around), search,
+// downloads and the run's report. A 429 is retried after its Retry-After, twice at most.
 
 const FAILURES_BEFORE_POLLING = 5;
 const POLL_MS = 5000;
@@ -119,6 +119,18 @@ export class RunAPI {
     const cd = res.headers.get("Content-Disposition") || "";
     const m = /filename="([^"]+)"/.exec(cd);
     return { blob: await res.blob(), filename: m ? m[1] : jobId + "-logs.txt" };
+  }
+
+  /** The run's report (docs/api.md §13): a row per batch and its totals. */
+  report(jobId) {
+    return this.json(this.logsURL(jobId, "report", { format: "json" }));
+  }
+
+  /** The report's CSV as a Blob, and the server's file name. */
+  async reportCSV(jobId) {
+    const res = await this.fetch(this.logsURL(jobId, "report", { format: "csv" }), { headers: { Accept: "text/csv" } });
+    const m = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") || "");
+    return { blob: await res.blob(), filename: m ? m[1] : jobId + "-report.csv" };
   }
 }
 

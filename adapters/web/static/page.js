@@ -110,12 +110,12 @@ function flash(b, text) {
   setTimeout(() => { b.textContent = old; }, 1200);
 }
 
-async function download(q, b) {
+async function download(q, b, what = () => api.download(jobId, q)) {
   const old = b.textContent;
   b.disabled = true;
   b.textContent = "Downloading…";
   try {
-    const { blob, filename } = await api.download(jobId, q);
+    const { blob, filename } = await what();
     const a = el("a");
     a.href = URL.createObjectURL(blob);
     a.download = filename;
@@ -1002,6 +1002,7 @@ async function start() {
   $("results-more").addEventListener("click", () => runSearch(true));
   $("results-close").addEventListener("click", closeResults);
   $("download-run").addEventListener("click", () => download({ format: "text" }, $("download-run")));
+  $("download-report").addEventListener("click", () => download(null, $("download-report"), () => api.reportCSV(jobId)));
   $("runs").addEventListener("change", () => { location.href = "/?run=" + encodeURIComponent($("runs").value); });
   window.addEventListener("hashchange", () => { const id = hashLine(); if (id) openAt(id); });
 
