@@ -599,4 +599,30 @@ func TestPageSaysWhatABatchUsed(t *testing.T) {
 	if got := jsString(t, ctx, step("running")+`.querySelector(".batchtable td.peak").textContent`); got != "61.8Gi of 62Gi · 14.6 cores" {
 		t.Fatalf("the batch's peak %q", got)
 	}
+	// Download CSV: the run's report, a row per batch.
+	downloads := t.TempDir()
+	if _, err := chromedp.Run(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, `document.getElementById("download-report").click()`)
+	path := filepath.Join(downloads, "run-u-report.csv")
+	var csv []byte
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+			csv = b
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s", path)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "batch,shard,state,") || !strings.HasPrefix(lines[1], "013,s00,failed,1,") ||
+		!strings.Contains(lines[1], ",61.8Gi,62Gi,14.20,14.6,") {
+		t.Fatalf("the report's CSV:\n%s", csv)
+	}
 }

@@ -107,7 +107,9 @@ func (m *Mirror) Terminate(_, name, c string, code int32) {
 
 // Use sets what the metrics API (the stand-in behind the aggregator) reports of the
 // container.
-func (m *Mirror) Use(_, name, c string, memory int64, cpu float64) { m.cp.Sim.Use(m.Namespace, name, c, memory, cpu) }
+func (m *Mirror) Use(_, name, c string, memory int64, cpu float64) {
+	m.cp.Sim.Use(m.Namespace, name, c, memory, cpu)
+}
 
 // Restart restarts a container in place.
 func (m *Mirror) Restart(_, name, c string) { m.cp.Sim.Restart(m.Namespace, name, c); m.sync(name) }
