@@ -320,14 +320,7 @@ func TestPageDownloadsEveryLineOfTheRun(t *testing.T) {
 	s.publish(t, numbered(20000, 0), "lines", "--job", "run-e", "--phase", "running")
 	s.publish(t, "", "job", "status", "--job", "run-e", "--status", "completed")
 	waitComplete(t, archiveIndex(t, dir), "run-e", 30*time.Second)
-	downloads := t.TempDir()
-	if _, err := chromedp.Run(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
-		return err
-	})); err != nil {
-		t.Fatal(err)
-	}
+	downloads := allowDownloads(t, ctx)
 	open(t, ctx, srv.base+"/?run=run-e")
 	waitJS(t, ctx, "completed", `document.getElementById("badge").textContent === "completed"`)
 	do(t, ctx, `document.getElementById("download-run").click()`)
@@ -600,14 +593,7 @@ func TestPageSaysWhatABatchUsed(t *testing.T) {
 		t.Fatalf("the batch's peak %q", got)
 	}
 	// Download CSV: the run's report, a row per batch.
-	downloads := t.TempDir()
-	if _, err := chromedp.Run(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
-			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
-		return err
-	})); err != nil {
-		t.Fatal(err)
-	}
+	downloads := allowDownloads(t, ctx)
 	do(t, ctx, `document.getElementById("download-report").click()`)
 	path := filepath.Join(downloads, "run-u-report.csv")
 	var csv []byte
@@ -625,4 +611,19 @@ func TestPageSaysWhatABatchUsed(t *testing.T) {
 		!strings.Contains(lines[1], ",61.8Gi,62Gi,14.20,14.6,") {
 		t.Fatalf("the report's CSV:\n%s", csv)
 	}
+}
+
+// allowDownloads makes the browser save downloads in a directory of the test's, which
+// it returns.
+func allowDownloads(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := chromedp.Run(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

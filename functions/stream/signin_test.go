@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"github.com/blastlog/blastlog/adapters/redisstore"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/functions/internal/envconf"
+	"github.com/blastlog/blastlog/internal/testio"
 )
 
 // signInStack is the streaming server in BLASTLOG_AUTH_MODE=entra against the
@@ -31,21 +31,9 @@ type signInStack struct {
 	auth *entratest.Authority
 	env  map[string]string
 	base string
-	logs *lockedBuffer
+	logs *testio.Buffer
 	srv  *streamServer
 }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func newSignInStack(t testing.TB) *signInStack {
 	t.Helper()
@@ -53,7 +41,7 @@ func newSignInStack(t testing.TB) *signInStack {
 	port := freePort(t)
 	base := "http://127.0.0.1:" + port
 	auth.AllowRedirect(base + "/")
-	s := &signInStack{stack: newStack(t), auth: auth, base: base, logs: &lockedBuffer{}, env: map[string]string{
+	s := &signInStack{stack: newStack(t), auth: auth, base: base, logs: &testio.Buffer{}, env: map[string]string{
 		"BLASTLOG_ADDR": "127.0.0.1:" + port, "BLASTLOG_STREAM_TICKETS": "on",
 		"BLASTLOG_AUTH_MODE": "entra", "BLASTLOG_ENTRA_AUTHORITY": auth.URL, "BLASTLOG_ENTRA_TENANT_ID": entratest.Tenant,
 		"BLASTLOG_ENTRA_CLIENT_ID": entratest.Client, "BLASTLOG_ENTRA_SCOPE": entratest.Scope,
