@@ -60,6 +60,9 @@ type Cluster interface {
 	// now: one request for the namespace. ErrForbidden when the collector may not
 	// list them, ErrNotFound when the cluster serves no metrics API.
 	PodMetrics(ctx context.Context, namespace string) ([]target.Usage, error)
+	// Node reads a node's labels: ErrForbidden when the collector may not read Nodes
+	// (they are cluster-wide: the chart's rbac.nodes), ErrNotFound once it is gone.
+	Node(ctx context.Context, name string) (target.Node, error)
 }
 
 // ClusterSource finds the cluster a run's pods are in, from its record: one cluster

@@ -51,6 +51,15 @@ func New(cfg *rest.Config) (*Cluster, error) {
 	return &Cluster{api: api, logs: logs}, nil
 }
 
+// Node implements ports.Cluster.
+func (c *Cluster) Node(ctx context.Context, name string) (target.Node, error) {
+	n, err := c.logs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return target.Node{}, classify(err)
+	}
+	return target.NodeOf(n.Name, n.Labels), nil
+}
+
 // PodMetrics implements ports.Cluster: one list of the namespace's PodMetrics through
 // the API server (and its aggregator), into k8s.io/metrics' types, the usage read as
 // resource.Quantity. The request goes by the API client's REST client: the generated
@@ -169,7 +178,7 @@ func (c *Cluster) watch(ctx context.Context, ns, rv string, f func(ports.PodChan
 // Convert turns a pod into discovery's plain description.
 func Convert(p *corev1.Pod) target.Pod {
 	out := target.Pod{Namespace: p.Namespace, Name: p.Name, UID: string(p.UID), Labels: p.Labels,
-		Deleted: p.DeletionTimestamp != nil, CreatedAt: p.CreationTimestamp.Time}
+		Deleted: p.DeletionTimestamp != nil, CreatedAt: p.CreationTimestamp.Time, Node: p.Spec.NodeName}
 	for _, cond := range p.Status.Conditions {
 		if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse {
 			out.Unschedulable, out.UnschedulableMessage = cond.Reason, cond.Message

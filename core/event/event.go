@@ -107,6 +107,9 @@ const (
 	// NoticeStalled: a running container used (almost) no CPU and wrote no line since
 	// Detail.FirstTS (docs/api.md §13).
 	NoticeStalled = "stalled"
+	// NoticeNode: a node started (State in_use, since FirstTS) or stopped (released,
+	// at LastTS) running the run's containers (docs/api.md §13).
+	NoticeNode = "node"
 )
 
 // Detail is the structured part of a diagnosis notice. Zero fields are omitted.
@@ -126,6 +129,10 @@ type Detail struct {
 	// Limits are the container's resource limits from the pod spec (batch notices).
 	Memory string
 	CPU    string
+	// A node notice's node, from its labels: instance type, region, spot priority.
+	InstanceType string
+	Region       string
+	Spot         bool
 }
 
 // NoticeContainerEnded is the notice stored once per container instance after its last
@@ -166,6 +173,8 @@ type Ended struct {
 	CPU    string
 	// Usage is what the metrics API measured while it ran; nil without a sample.
 	Usage *Usage
+	// Node is the node its pod ran on ("" if not known).
+	Node string
 }
 
 // Usage is what metrics.k8s.io measured of one container instance, sampled every

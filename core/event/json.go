@@ -85,6 +85,9 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 			dst = append(dst, `,"init":true`...)
 		}
 		dst = appendLimit(dst, d.Memory, d.CPU)
+		if d.Node != "" {
+			dst = AppendJSONString(append(dst, `,"node":`...), d.Node)
+		}
 		if u := d.Usage; u != nil {
 			dst = strconv.AppendInt(append(dst, `,"usage":{"peak_memory":`...), u.PeakMemory, 10)
 			dst = strconv.AppendFloat(append(dst, `,"cpu_mean":`...), u.CPUMean, 'f', 3, 64)
@@ -127,6 +130,11 @@ func (d *Detail) appendJSON(dst []byte) []byte {
 	}
 	str("batch", d.Batch)
 	str("state", d.State)
+	str("instance_type", d.InstanceType)
+	str("region", d.Region)
+	if d.Spot {
+		dst = append(dst, `,"spot":true`...)
+	}
 	return appendLimit(dst, d.Memory, d.CPU)
 }
 
@@ -206,6 +214,7 @@ type wire struct {
 	Missing      string `json:"missing"`
 	MissingLines int64  `json:"missing_lines"`
 	Init         bool   `json:"init"`
+	Node         string `json:"node"`
 	Usage        *struct {
 		PeakMemory int64   `json:"peak_memory"`
 		CPUMean    float64 `json:"cpu_mean"`
@@ -215,14 +224,17 @@ type wire struct {
 		Last       string  `json:"last"`
 	} `json:"usage"`
 
-	Object  string `json:"object"`
-	Type    string `json:"type"`
-	Count   int    `json:"count"`
-	FirstTS string `json:"first_ts"`
-	LastTS  string `json:"last_ts"`
-	Batch   string `json:"batch"`
-	State   string `json:"state"`
-	Limit   struct {
+	Object       string `json:"object"`
+	Type         string `json:"type"`
+	Count        int    `json:"count"`
+	FirstTS      string `json:"first_ts"`
+	LastTS       string `json:"last_ts"`
+	Batch        string `json:"batch"`
+	State        string `json:"state"`
+	InstanceType string `json:"instance_type"`
+	Region       string `json:"region"`
+	Spot         bool   `json:"spot"`
+	Limit        struct {
 		Memory string `json:"memory"`
 		CPU    string `json:"cpu"`
 	} `json:"limit"`
@@ -258,7 +270,7 @@ func Decode(data []byte) (Event, error) {
 	if w.Notice == NoticeContainerEnded {
 		d := &Ended{Reason: w.Reason, StartedAt: parseTime(w.StartedAt), FinishedAt: parseTime(w.FinishedAt),
 			Completeness: Completeness(w.Completeness), Missing: w.Missing, MissingLines: w.MissingLines,
-			Init: w.Init, Memory: w.Limit.Memory, CPU: w.Limit.CPU}
+			Init: w.Init, Memory: w.Limit.Memory, CPU: w.Limit.CPU, Node: w.Node}
 		if w.ExitCode != nil {
 			d.ExitCode = *w.ExitCode
 		}
@@ -268,10 +280,12 @@ func Decode(data []byte) (Event, error) {
 		}
 		e.Ended = d
 	}
-	if w.Notice == NoticeK8sEvent || w.Notice == NoticeWaiting || w.Notice == NoticeBatch || w.Notice == NoticeCommandEnded || w.Notice == NoticeStalled {
+	if w.Notice == NoticeK8sEvent || w.Notice == NoticeWaiting || w.Notice == NoticeBatch || w.Notice == NoticeCommandEnded ||
+		w.Notice == NoticeStalled || w.Notice == NoticeNode {
 		e.Detail = &Detail{Object: w.Object, Type: w.Type, Reason: w.Reason, Count: w.Count,
 			FirstTS: parseTime(w.FirstTS), LastTS: parseTime(w.LastTS), ExitCode: w.ExitCode,
-			Batch: w.Batch, State: w.State, Memory: w.Limit.Memory, CPU: w.Limit.CPU}
+			Batch: w.Batch, State: w.State, Memory: w.Limit.Memory, CPU: w.Limit.CPU,
+			InstanceType: w.InstanceType, Region: w.Region, Spot: w.Spot}
 	}
 	if w.SchemaVersion != nil {
 		e.SchemaVersion = *w.SchemaVersion

@@ -67,6 +67,8 @@ type Pod struct {
 	// the PodScheduled condition's reason and message while it is False.
 	CreatedAt                           time.Time
 	Unschedulable, UnschedulableMessage string
+	// Node is the node it was scheduled on ("" before).
+	Node string
 }
 
 // Started reports whether any container of the pod has an instance.
@@ -195,6 +197,7 @@ type Target struct {
 	Last                   Ended // the instance before this one (Container.Last)
 	// MemoryLimit and CPULimit are the container's limits from the pod spec.
 	MemoryLimit, CPULimit string
+	Node                  string // its pod's node
 }
 
 // Key identifies a target across restarts of the collector: pod UID, container name
@@ -218,7 +221,7 @@ func Targets(r Run, p Pod) []Target {
 			out = append(out, Target{Namespace: p.Namespace, Pod: p.Name, PodUID: p.UID, Container: c.Name,
 				ContainerID: c.ID, Init: group.init, Phase: phase, State: c.State, Restart: c.RestartCount,
 				StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, ExitCode: c.ExitCode, Reason: c.Reason, Last: c.Last,
-				MemoryLimit: c.MemoryLimit, CPULimit: c.CPULimit})
+				MemoryLimit: c.MemoryLimit, CPULimit: c.CPULimit, Node: p.Node})
 		}
 	}
 	return out
@@ -230,4 +233,24 @@ type Usage struct {
 	Memory         int64   // working set, bytes
 	CPU            float64 // cores
 	At             time.Time
+}
+
+// Node is what the cost needs of a node, from its well-known labels.
+type Node struct {
+	Name         string
+	InstanceType string // node.kubernetes.io/instance-type: Standard_E32s_v3
+	Region       string // topology.kubernetes.io/region
+	Spot         bool   // kubernetes.azure.com/scalesetpriority=spot
+}
+
+// The labels Node is read from.
+const (
+	LabelInstanceType = "node.kubernetes.io/instance-type"
+	LabelRegion       = "topology.kubernetes.io/region"
+	LabelPriority     = "kubernetes.azure.com/scalesetpriority"
+)
+
+// NodeOf reads a node's labels.
+func NodeOf(name string, labels map[string]string) Node {
+	return Node{Name: name, InstanceType: labels[LabelInstanceType], Region: labels[LabelRegion], Spot: labels[LabelPriority] == "spot"}
 }

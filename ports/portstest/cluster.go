@@ -28,6 +28,7 @@ type Cluster struct {
 	// "metrics").
 	forbid    map[string]bool
 	usage     map[string]target.Usage // ns/pod/container -> what the metrics API says now
+	nodes     map[string]target.Node
 	noMetrics bool
 	metricsN  int
 }
@@ -40,7 +41,8 @@ type fakePod struct {
 // NewCluster is an empty cluster.
 func NewCluster() *Cluster {
 	return &Cluster{pods: map[string]*fakePod{}, events: map[string]target.Event{}, jobs: map[string]target.Job{},
-		changed: make(chan struct{}), now: time.Now, forbid: map[string]bool{}, usage: map[string]target.Usage{}}
+		changed: make(chan struct{}), now: time.Now, forbid: map[string]bool{}, usage: map[string]target.Usage{},
+		nodes: map[string]target.Node{}}
 }
 
 var _ ports.Cluster = (*Cluster)(nil)
@@ -337,4 +339,21 @@ func (c *Cluster) PodMetrics(_ context.Context, ns string) ([]target.Usage, erro
 	}
 	slices.SortFunc(out, func(a, b target.Usage) int { return strings.Compare(a.Pod+"/"+a.Container, b.Pod+"/"+b.Container) })
 	return out, nil
+}
+
+// AddNode adds (or replaces) a node.
+func (c *Cluster) AddNode(n target.Node) { c.mu.Lock(); c.nodes[n.Name] = n; c.mu.Unlock() }
+
+// Node implements ports.Cluster; Forbid("nodes") refuses.
+func (c *Cluster) Node(_ context.Context, name string) (target.Node, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.nodes[name]
+	switch {
+	case c.forbid["nodes"]:
+		return target.Node{}, fmt.Errorf("%w: nodes %q", ports.ErrForbidden, name)
+	case !ok:
+		return target.Node{}, fmt.Errorf("%w: node %q", ports.ErrNotFound, name)
+	}
+	return n, nil
 }

@@ -52,6 +52,7 @@ type pod struct {
 	// no node ("" once it does).
 	unschedulable string
 	limits        map[string]corev1.ResourceList // container -> limits
+	node          string                         // where it runs once scheduled
 	changed       chan struct{}                  // closed and replaced on every change (log streams wait on it)
 }
 
@@ -67,7 +68,8 @@ type watchEvent struct {
 // Sim is the simulated API server.
 type Sim struct {
 	mu       sync.Mutex
-	pods     map[string]*pod // ns/name
+	pods     map[string]*pod              // ns/name
+	nodes    map[string]map[string]string // node name -> labels (AddNode)
 	rv       int64
 	history  []watchEvent               // for watches from a resourceVersion
 	oldestRV int64                      // watches from before this get 410
@@ -145,7 +147,12 @@ type PodSpec struct {
 	// Unschedulable: the pod starts Pending with PodScheduled False and this message
 	// (Schedule clears it).
 	Unschedulable string
+	// Node is the node it is scheduled on (DefaultNode when ""); see AddNode.
+	Node string
 }
+
+// DefaultNode is where a pod runs unless its PodSpec says otherwise.
+const DefaultNode = "aks-blast-12345678-vmss000000"
 
 // AddPod creates a pod whose containers are all waiting.
 func (s *Sim) AddPod(spec PodSpec) {
@@ -155,7 +162,10 @@ func (s *Sim) AddPod(spec PodSpec) {
 		spec.Namespace = "default"
 	}
 	s.uidSeq++
-	p := &pod{changed: make(chan struct{}), unschedulable: spec.Unschedulable, limits: spec.Limits}
+	p := &pod{changed: make(chan struct{}), unschedulable: spec.Unschedulable, limits: spec.Limits, node: spec.Node}
+	if p.node == "" {
+		p.node = DefaultNode
+	}
 	p.obj.Namespace, p.obj.Name = spec.Namespace, spec.Name
 	p.obj.CreationTimestamp = metav1.NewTime(s.now())
 	p.obj.UID = types.UID(fmt.Sprintf("uid-%d-%s", s.uidSeq, spec.Name))
@@ -353,6 +363,9 @@ func (s *Sim) statusLocked(p *pod) corev1.PodStatus {
 	st := corev1.PodStatus{Phase: corev1.PodPending, HostIP: "127.0.0.1"}
 	running, allDone, failed := false, true, false
 	p.obj.Spec = corev1.PodSpec{RestartPolicy: corev1.RestartPolicyOnFailure}
+	if p.unschedulable == "" {
+		p.obj.Spec.NodeName = p.node
+	}
 	for _, c := range p.containers {
 		cur := c.instances[len(c.instances)-1]
 		cs := corev1.ContainerStatus{Name: c.name, ContainerID: cur.id, RestartCount: int32(len(c.instances) - 1)}
@@ -453,6 +466,11 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
 		} else {
 			s.listKind(w, ns, kind)
 		}
+		return
+	}
+	// api/v1/nodes/{name}
+	if r.Method == http.MethodGet && len(parts) == 4 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "nodes" {
+		s.node(w, parts[3])
 		return
 	}
 	// api/v1/namespaces/{ns}/pods[/{name}[/log]]
@@ -888,4 +906,36 @@ func cpuQuantity(cores float64) string {
 		return strconv.FormatInt(n/1_000_000, 10) + "m"
 	}
 	return strconv.FormatInt(n, 10) + "n"
+}
+
+// AddNode adds (or relabels) a node: its instance type, region and spot priority are
+// labels (target.LabelInstanceType, ...). A pod's node that was never added is
+// answered 404, as a node deleted since.
+func (s *Sim) AddNode(name string, labels map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.nodes == nil {
+		s.nodes = map[string]map[string]string{}
+	}
+	s.nodes[name] = labels
+}
+
+// RemoveNode deletes a node (the cluster scaled down, or was deleted).
+func (s *Sim) RemoveNode(name string) { s.mu.Lock(); delete(s.nodes, name); s.mu.Unlock() }
+
+func (s *Sim) node(w http.ResponseWriter, name string) {
+	s.mu.Lock()
+	labels, ok := s.nodes[name]
+	if s.byKind == nil {
+		s.byKind = map[string]int64{}
+	}
+	s.byKind["nodes"]++
+	s.mu.Unlock()
+	if !ok {
+		writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, fmt.Sprintf("nodes %q not found", name))
+		return
+	}
+	n := corev1.Node{TypeMeta: metav1.TypeMeta{Kind: "Node", APIVersion: "v1"}, ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(n)
 }

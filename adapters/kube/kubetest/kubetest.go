@@ -38,6 +38,7 @@ const (
 	EtcdVersion      = "v3.6.5"
 	AdminToken       = "blastlog-admin-token"
 	NodeName         = "stub-node"
+	NodeType         = "Standard_E32s_v3" // its node.kubernetes.io/instance-type
 )
 
 // BinDir is where the binaries are: BLASTLOG_K8S_BIN, else the user cache dir.
@@ -149,7 +150,10 @@ func Start() (*ControlPlane, error) {
 		return fail(err)
 	}
 	ctx := context.Background()
-	node, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: NodeName}}, metav1.CreateOptions{})
+	// An AKS node of ElasticBLAST's default machine type, by its well-known labels.
+	node, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: NodeName,
+		Labels: map[string]string{"node.kubernetes.io/instance-type": NodeType, "topology.kubernetes.io/region": "eastus",
+			"kubernetes.azure.com/scalesetpriority": "regular"}}}, metav1.CreateOptions{})
 	if err != nil {
 		return fail(err)
 	}

@@ -183,7 +183,7 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 	}
 	rs := &runState{c: c, cluster: cluster, lease: lease, jobID: jobID, namespace: rec.Namespace, run: target.Run{ID: elb},
 		started: started, ckpts: map[string]merge.Checkpoint{}, targets: map[string]*tstate{},
-		recent: map[string]*recentLines{}, wake: make(chan struct{}, 1), pollWake: make(chan struct{}, 1)}
+		recent: map[string]*recentLines{}, wake: make(chan struct{}, 1), pollWake: make(chan struct{}, 1), nodes: map[string]*nodeUse{}}
 	rs.objs, rs.ctx = newObjects(rs, ckpts), ctx
 	for k, raw := range ckpts {
 		if strings.HasPrefix(k, "_") {
@@ -227,6 +227,7 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 		case <-rs.wake:
 		case <-tick.C:
 			rs.objs.checkWaiting(ctx)
+			rs.followNodes(ctx)
 			if rs.finished(ctx) {
 				cancel()
 				rs.wg.Wait()

@@ -25,7 +25,7 @@ func (rs *runState) finish(ctx context.Context, f *tstate, cause error, gone boo
 	t, cp, read, used := f.t, f.cp, f.read, f.usage.figures()
 	rs.mu.Unlock()
 	d := &event.Ended{ExitCode: t.ExitCode, Reason: t.Reason, StartedAt: t.StartedAt, FinishedAt: t.FinishedAt,
-		Completeness: event.Complete, Init: t.Init, Memory: t.MemoryLimit, CPU: t.CPULimit, Usage: used}
+		Completeness: event.Complete, Init: t.Init, Memory: t.MemoryLimit, CPU: t.CPULimit, Usage: used, Node: t.Node}
 	switch {
 	case gone && !read && cp.Lines == 0:
 		d.Completeness = event.Missed

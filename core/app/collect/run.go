@@ -59,6 +59,10 @@ type runState struct {
 	wake     chan struct{}           // the dispatcher's: a slot or a target changed
 	pollWake chan struct{}           // the poll loop's: a polled target ended
 	wg       sync.WaitGroup
+
+	// The run loop's own: what its node notices said (nodes.go).
+	nodes          map[string]*nodeUse
+	nodesForbidden bool
 }
 
 // observe takes a pod change from the watch (or from a list).
