@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/blastlog/blastlog/core/app/history"
+	"github.com/blastlog/blastlog/core/diagnose"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports"
 )
@@ -44,6 +45,8 @@ type Reads struct {
 	SearchTime time.Duration
 	// StuckAfter is BLASTLOG_STUCK_AFTER (0: diagnose.DefaultStuckAfter).
 	StuckAfter time.Duration
+	// Prices turn a summary's node-hours into dollars (BLASTLOG_PRICES; none: node-hours only).
+	Prices diagnose.Prices
 	// Now is the clock of the diagnosis (nil: time.Now).
 	Now func() time.Time
 

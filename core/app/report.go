@@ -38,13 +38,13 @@ type ReportRow struct {
 	MemoryLimit string     `json:"memory_limit"`
 	CPUMean     *float64   `json:"cpu_mean"`
 	CPUPeak     *float64   `json:"cpu_peak"`
-	NodeType    string     `json:"node_type"` // not known yet: the Nodes are not read
+	NodeType    string     `json:"node_type"` // its latest attempt's node's instance type
 	Hint        string     `json:"hint"`
 }
 
 // ReportTotals are the run's: its wall time (first batch start to the last end, or
-// now), the batches' time added up, and its failed batches. Node-hours and cost are
-// null: not computed yet.
+// now), the batches' time added up, its failed batches, and its node-hours and cost
+// (the diagnosis's; null when not known).
 type ReportTotals struct {
 	Batches       int      `json:"batches"`
 	FailedBatches int      `json:"failed_batches"`
@@ -104,6 +104,7 @@ func BuildReport(sum RunSummary, now time.Time) Report {
 			a := b.Attempts[n-1]
 			code := a.ExitCode
 			row.ExitCode, row.Reason = &code, a.Reason
+			row.NodeType = a.NodeType
 			if c := usage[a.Pod+"/"+a.Container]; c != nil && c.Usage != nil {
 				mean := c.Usage.CPUMean
 				row.CPUMean = &mean
@@ -135,6 +136,10 @@ func BuildReport(sum RunSummary, now time.Time) Report {
 		out.Batches = append(out.Batches, row)
 	}
 	out.Totals.Batches = len(out.Batches)
+	if c := d.Cost; c != nil {
+		hours := c.NodeHours
+		out.Totals.NodeHours, out.Totals.USD = &hours, c.USD
+	}
 	if !first.IsZero() {
 		out.Totals.WallSeconds = last.Sub(first).Seconds()
 	}

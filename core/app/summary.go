@@ -91,7 +91,8 @@ func (r *Reads) Summary(ctx context.Context, rec job.Record) (RunSummary, error)
 		return RunSummary{}, err
 	}
 	out.Steps, out.Count = run.Steps, count
-	out.Diagnosis = run.Diagnosis.Diagnose(diagnose.Run{Status: string(rec.Status), Now: r.now(), StuckAfter: r.StuckAfter})
+	out.Diagnosis = run.Diagnosis.Diagnose(diagnose.Run{Status: string(rec.Status), Now: r.now(), StuckAfter: r.StuckAfter,
+		Prices: r.Prices})
 	out.Containers = make([]*summary.Container, 0, len(run.Containers))
 	for _, c := range run.Containers {
 		out.Containers = append(out.Containers, c)

@@ -141,6 +141,8 @@ type Attempt struct {
 	FinishedAt  time.Time `json:"finished_at"`
 	ID          string    `json:"id,omitempty"`
 	Peak        *Peak     `json:"peak,omitempty"`
+	Node        string    `json:"node,omitempty"`
+	NodeType    string    `json:"node_type,omitempty"` // the node's instance type, when known
 }
 
 // failed: the attempt ended non-zero or was OOMKilled.
@@ -162,6 +164,8 @@ type Tracker struct {
 	// Stalled are the running containers that used no CPU and wrote no line for
 	// BLASTLOG_STALL_AFTER, until they write a line or end.
 	Stalled []Cause `json:"stalled,omitempty"`
+	// Nodes are the nodes the run used, by name (cost.go).
+	Nodes map[string]*NodeUse `json:"nodes,omitempty"`
 	// LastActivity is the last line or container start; LastTrouble the last waiting
 	// notice or Warning event.
 	LastActivity time.Time `json:"last_activity"`
@@ -174,6 +178,14 @@ type Tracker struct {
 func (t *Tracker) Clone() Tracker {
 	out := *t
 	out.Failures, out.Waiting, out.SubmitTail = slices.Clone(t.Failures), slices.Clone(t.Waiting), slices.Clone(t.SubmitTail)
+	out.Stalled = slices.Clone(t.Stalled)
+	if t.Nodes != nil {
+		out.Nodes = make(map[string]*NodeUse, len(t.Nodes))
+		for k, n := range t.Nodes {
+			c := *n
+			out.Nodes[k] = &c
+		}
+	}
 	if t.Batches != nil {
 		out.Batches = make(map[string]*Batch, len(t.Batches))
 		for k, b := range t.Batches {
@@ -258,6 +270,8 @@ func (t *Tracker) Add(e *event.Event) {
 			t.addCommandEnded(e)
 		case event.NoticeStalled:
 			t.addStalled(e)
+		case event.NoticeNode:
+			t.addNode(e)
 		}
 	}
 }
@@ -353,7 +367,7 @@ func (t *Tracker) addEnded(e *event.Event) {
 			b.First = d.StartedAt
 		}
 		b.addAttempt(Attempt{Pod: e.Pod, Container: e.Container, ContainerID: e.ContainerID, ExitCode: d.ExitCode,
-			Reason: d.Reason, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt, ID: e.ID, Peak: peakOf(d.Usage)})
+			Reason: d.Reason, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt, ID: e.ID, Peak: peakOf(d.Usage), Node: d.Node})
 	}
 	if d.ExitCode == 0 && d.Reason != "OOMKilled" {
 		return

@@ -498,3 +498,56 @@ func TestStalledBatch(t *testing.T) {
 		t.Fatalf("a stalled cause after the run ended: %+v", d.Causes)
 	}
 }
+
+func (f *feed) node(at time.Duration, name, typ string, spot bool, state string, first, last time.Duration) *feed {
+	e := event.System(run, "", event.NoticeNode, "node "+name, t0.Add(at))
+	e.Detail = &event.Detail{Object: "Node/" + name, State: state, FirstTS: t0.Add(first), InstanceType: typ, Region: "eastus", Spot: spot}
+	if last > 0 {
+		e.Detail.LastTS = t0.Add(last)
+	}
+	return f.add(e)
+}
+
+// Node-hours are, per node, its first start to its last end (to now while it runs);
+// dollars are node-hours by price, a spot node at its spot price; an unpriced type
+// leaves node-hours only; the ETA projects the cost.
+func TestCost(t *testing.T) {
+	f := jobs(4).done(0, 30*time.Minute).done(1, 40*time.Minute).done(2, 50*time.Minute).line(51*time.Minute, b(3), "x").
+		node(time.Minute, "n0", "Standard_E32s_v3", false, "in_use", 0, 0).
+		node(time.Minute, "n1", "Standard_E32s_v3", true, "in_use", 0, 0).
+		node(41*time.Minute, "n1", "Standard_E32s_v3", true, "released", 0, 40*time.Minute)
+	prices := Prices{USD: map[string]float64{"Standard_E32s_v3": 2.016, "Standard_E32s_v3/spot": 0.4}, Source: "file"}
+	d := f.tracker().Diagnose(Run{Status: "running", Now: t0.Add(60 * time.Minute), Prices: prices})
+	c := d.Cost
+	// n0: 60 min in use; n1: 40 min, released.
+	if c == nil || c.NodeHours != round(100.0/60, 4) || c.ByType["Standard_E32s_v3"] != c.NodeHours || c.Source != "file" ||
+		*c.USD != round(2.016+0.4*40/60, 2) || *c.USDPerHourNow != 2.02 || c.ProjectedUSD == nil || *c.ProjectedUSD <= *c.USD {
+		b, _ := json.Marshal(c)
+		t.Fatalf("%s", b)
+	}
+	if d.Progress.ETA == nil || *c.ProjectedUSD != round(2.016+0.4*40/60+2.016*d.Progress.ETA.Sub(t0.Add(60*time.Minute)).Hours(), 2) {
+		t.Fatalf("projected %v with ETA %v", *c.ProjectedUSD, d.Progress.ETA)
+	}
+	// A clone shares no node with its tracker.
+	tr := f.tracker()
+	cl := tr.Clone()
+	cl.Nodes["n0"].InUse = false
+	if !tr.Nodes["n0"].InUse {
+		t.Fatal("the clone shares its nodes")
+	}
+	// A run that ended: nothing in use, projected is what it cost.
+	ended := f.node(70*time.Minute, "n0", "Standard_E32s_v3", false, "released", 0, 70*time.Minute).tracker().
+		Diagnose(Run{Status: "completed", Now: t0.Add(2 * time.Hour), Prices: prices})
+	if c := ended.Cost; c.NodeHours != round(110.0/60, 4) || *c.USDPerHourNow != 0 || *c.ProjectedUSD != *c.USD {
+		b, _ := json.Marshal(c)
+		t.Fatalf("ended: %s", b)
+	}
+	// No price for spot: node-hours only, and which key has none.
+	if c := f.tracker().Diagnose(Run{Status: "running", Now: t0.Add(time.Hour), Prices: Prices{USD: map[string]float64{"Standard_E32s_v3": 2.016}}}).Cost; c.USD != nil ||
+		strings.Join(c.Unpriced, ",") != "Standard_E32s_v3/spot" || c.NodeHours == 0 {
+		t.Fatalf("unpriced: %+v", c)
+	}
+	if (&feed{}).tracker().Diagnose(Run{Status: "running", Now: t0}).Cost != nil {
+		t.Fatal("a cost without nodes")
+	}
+}

@@ -19,6 +19,8 @@ type Diagnosis struct {
 	// Batches are the batches one by one, by number: what the batch table shows of a
 	// batch no pod of which has run yet, and every attempt of the others.
 	Batches []BatchState `json:"batches,omitempty"`
+	// Cost: the run's node-hours, and dollars with prices (nil before a node notice).
+	Cost *Cost `json:"cost,omitempty"`
 }
 
 // BatchState is one batch in a Diagnosis.
@@ -42,6 +44,7 @@ type Run struct {
 	Status     string // the run record's: queued, running, completed, failed, cancelled ("" unknown)
 	Now        time.Time
 	StuckAfter time.Duration // 0: DefaultStuckAfter
+	Prices     Prices        // none: node-hours only
 }
 
 // Diagnose is the verdict at r.Now.
@@ -80,6 +83,11 @@ func (t *Tracker) Diagnose(r Run) Diagnosis {
 	}
 	d.Headline = t.headline(d, r.Now, ended)
 	d.Batches = t.batchStates(ended)
+	var eta *time.Time
+	if d.Progress != nil {
+		eta = d.Progress.ETA
+	}
+	d.Cost = t.cost(r.Now, ended, eta, r.Prices)
 	return d
 }
 
@@ -149,6 +157,14 @@ func (t *Tracker) batchStates(runEnded bool) []BatchState {
 	out := make([]BatchState, 0, len(t.Batches))
 	for num, b := range t.Batches {
 		bs := BatchState{Batch: num, Job: b.Job, State: b.stateIn(runEnded), Attempts: b.Attempts, Retries: b.Retries()}
+		if len(t.Nodes) > 0 && len(b.Attempts) > 0 {
+			bs.Attempts = slices.Clone(b.Attempts)
+			for i, a := range bs.Attempts {
+				if n := t.Nodes[a.Node]; n != nil {
+					bs.Attempts[i].NodeType = n.Type
+				}
+			}
+		}
 		if bs.State == BatchPending {
 			bs.Waiting = b.Waiting
 		}

@@ -62,6 +62,7 @@ type config struct {
 	// StuckAfter is BLASTLOG_STUCK_AFTER: a run without progress this long, with a pod
 	// waiting or a Warning event since, is stuck (its diagnosis).
 	StuckAfter time.Duration
+	Prices     diagnose.Prices // BLASTLOG_PRICES (the demo's in -dev)
 	// Notify is BLASTLOG_NOTIFY_*: webhooks told when a run fails, is stuck, ...
 	Notify envconf.Notify
 }
@@ -191,6 +192,13 @@ func (c *config) loadServing(g envconf.Getenv) error {
 		return err
 	}
 	if c.StuckAfter, err = g.Duration("BLASTLOG_STUCK_AFTER", diagnose.DefaultStuckAfter, time.Minute, 7*24*time.Hour); err != nil {
+		return err
+	}
+	var fallback []byte
+	if c.Dev {
+		fallback = devPrices
+	}
+	if c.Prices, err = envconf.LoadPrices(g, fallback); err != nil {
 		return err
 	}
 	if c.PprofAddr = g("BLASTLOG_PPROF_ADDR"); c.PprofAddr != "" {
@@ -356,7 +364,7 @@ func newServer(c config, d serverDeps) *httpapi.Server {
 		Reads: &app.Reads{Access: d.Tickets.Access, History: d.History, Index: d.Store.Index,
 			Kept:  redisstore.NewSummaries(d.RDB, d.Layout),
 			Limit: app.NewRequestLimit(c.MaxRequests),
-			Heavy: &app.ServerLimit{Max: c.MaxHeavyReads}, StuckAfter: c.StuckAfter},
+			Heavy: &app.ServerLimit{Max: c.MaxHeavyReads}, StuckAfter: c.StuckAfter, Prices: c.Prices},
 		Ready: d.Ready, Logger: d.Logger, Registry: d.Registry, Metrics: d.Metrics, Extra: web.Routes(pageConfig(c))}
 }
 

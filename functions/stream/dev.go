@@ -90,4 +90,8 @@ func playDemo(lc fx.Lifecycle, log ports.EventLog, jobs ports.JobDirectory, acti
 const demoPace = 700 * time.Millisecond
 
 // demoJob names the dev stack's n-th demo run.
+// devPrices are the -dev stack's prices when BLASTLOG_PRICES is unset: the demo's
+// example file.
+var devPrices = demo.Prices
+
 func demoJob(n int) string { return fmt.Sprintf("demo-run-%d", n) }

@@ -1,6 +1,8 @@
 package envconf
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +114,31 @@ func TestLoadAuthSignIn(t *testing.T) {
 	for _, bad := range []string{"http://login.microsoftonline.com", "https://login.microsoftonline.com/tenant", "login.microsoftonline.com", "https://x/?a=b"} {
 		if _, err := LoadAuth(env(append(entraEnv, "BLASTLOG_ENTRA_AUTHORITY", bad)...)); err == nil || !strings.Contains(err.Error(), "BLASTLOG_ENTRA_AUTHORITY") {
 			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func TestLoadPrices(t *testing.T) {
+	if p, err := LoadPrices(env(), nil); err != nil || p.USD != nil {
+		t.Fatalf("unset: %+v %v", p, err)
+	}
+	if p, err := LoadPrices(env(), []byte(`{"Standard_E32s_v3": 2.016}`)); err != nil || p.USD["Standard_E32s_v3"] != 2.016 || p.Source != "file" {
+		t.Fatalf("the fallback: %+v %v", p, err)
+	}
+	path := filepath.Join(t.TempDir(), "prices.json")
+	os.WriteFile(path, []byte(`{"Standard_E32s_v3": 2.016, "Standard_E32s_v3/spot": 0.40}`), 0o600)
+	if p, err := LoadPrices(env("BLASTLOG_PRICES", path), nil); err != nil || p.USD["Standard_E32s_v3/spot"] != 0.4 {
+		t.Fatalf("a file: %+v %v", p, err)
+	}
+	for _, bad := range []string{`[1,2]`, `{"x": -1}`, `{"": 1}`, `{"x": "2"}`} {
+		os.WriteFile(path, []byte(bad), 0o600)
+		if _, err := LoadPrices(env("BLASTLOG_PRICES", path), nil); err == nil || !strings.Contains(err.Error(), "BLASTLOG_PRICES") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+	for _, v := range []string{"azure", filepath.Join(t.TempDir(), "none.json")} {
+		if _, err := LoadPrices(env("BLASTLOG_PRICES", v), nil); err == nil || !strings.Contains(err.Error(), "BLASTLOG_PRICES") {
+			t.Errorf("%s: %v", v, err)
 		}
 	}
 }

@@ -68,6 +68,12 @@ func load(jobID string) (output, error) {
 	return o, err
 }
 
+// Prices are the dev stack's example prices (USD per hour, near the pay-as-you-go
+// Linux prices of East US; an example, not a quote), for BLASTLOG_PRICES unset in -dev.
+//
+//go:embed prices.json
+var Prices []byte
+
 // Player plays demo runs. Pace is the time between two lines of one container (the
 // submit output goes at half of it); zero plays at full speed.
 type Player struct {
@@ -103,6 +109,9 @@ const (
 	StallBatch   = 19
 	// Shards are the database shards the batches are spread over.
 	Shards = 4
+	// Nodes are the demo cluster's nodes, of NodeType; batch b runs on node b % Nodes.
+	Nodes    = 4
+	NodeType = "Standard_E32s_v3"
 	// PendingEvery: one run in this many spends DemoPending with batches Pending.
 	PendingEvery = 3
 	DemoPending  = 40 * time.Second

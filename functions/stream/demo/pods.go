@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
+	"github.com/blastlog/blastlog/core/target"
 )
 
 // pods plays the run's pods on the simulator as ElasticBLAST runs them: the setup pod
@@ -32,6 +33,11 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 		if byApp[app] == "" {
 			return false, fmt.Errorf("demo fixture: no %s pod", app)
 		}
+	}
+	// The cluster: Nodes of ElasticBLAST's default machine type, in East US.
+	for i := range Nodes {
+		p.Sim.AddNode(nodeName(i), map[string]string{target.LabelInstanceType: NodeType, target.LabelRegion: "eastus",
+			target.LabelPriority: "regular"})
 	}
 	batches := p.batches()
 	parallel := p.Parallel
@@ -91,7 +97,7 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 			if b == EvictBatch && !p.evicted(ctx, bt.name, bt.fp) {
 				return
 			}
-			if p.pod(ctx, bt.name, bt.fp, play{s: batchScript(b, oom), use: batchUsage(b, oom), stall: p.stallOf(b)}, b < parallel && p.Pending > 0) {
+			if p.pod(ctx, bt.name, bt.fp, play{s: batchScript(b, oom), use: batchUsage(b, oom), stall: p.stallOf(b), node: nodeName(b % Nodes)}, b < parallel && p.Pending > 0) {
 				p.endJob(bt.fp.Job, oom)
 			}
 		}()
@@ -182,7 +188,7 @@ func (p Player) evicted(ctx context.Context, name string, fp fixturePod) bool {
 // reports false when ctx ended.
 func (p Player) pod(ctx context.Context, name string, fp fixturePod, pl play, pending bool) bool {
 	s, use := pl.s, pl.use
-	spec := kubesim.PodSpec{Name: name, Job: fp.Job, Labels: fp.Labels, Env: fp.Env}
+	spec := kubesim.PodSpec{Name: name, Job: fp.Job, Labels: fp.Labels, Env: fp.Env, Node: pl.node}
 	spec.Init, spec.Main = sortedKeys(fp.Init), sortedKeys(fp.Containers)
 	if s != nil {
 		spec.Limits = batchLimits
@@ -260,7 +266,11 @@ type play struct {
 	s     script
 	use   usage
 	stall time.Duration
+	node  string // "": kubesim.DefaultNode (node 0)
 }
+
+// nodeName is the demo cluster's node i (node 0 is kubesim's default node).
+func nodeName(i int) string { return fmt.Sprintf("aks-blast-12345678-vmss%06d", i) }
 
 // stallOf is how long batch b stalls in this run.
 func (p Player) stallOf(b int) time.Duration {

@@ -1,0 +1,129 @@
+package diagnose
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/blastlog/blastlog/core/event"
+)
+
+// This file keeps the nodes the run used and what they cost (docs/api.md §13).
+
+// MaxNodes bounds the nodes a run's diagnosis keeps.
+const MaxNodes = 1000
+
+// NodeUse is one node's use by the run, as its node notices say it: from the first
+// start of one of the run's containers on it to the last end (open while in use).
+type NodeUse struct {
+	Type   string    `json:"type,omitempty"`
+	Region string    `json:"region,omitempty"`
+	Spot   bool      `json:"spot,omitempty"`
+	First  time.Time `json:"first"`
+	Last   time.Time `json:"last"`
+	InUse  bool      `json:"in_use,omitempty"`
+}
+
+// PriceKey is how a node is priced: its instance type, with "/spot" for spot nodes.
+func (n NodeUse) PriceKey() string {
+	if n.Spot {
+		return n.Type + "/spot"
+	}
+	return n.Type
+}
+
+// Prices are USD per hour by PriceKey, and where they come from ("file", "azure").
+type Prices struct {
+	USD    map[string]float64
+	Source string
+}
+
+// Cost is what the run's nodes cost: node-hours always, dollars when every node's
+// type has a price. Unpriced names the types that have none.
+type Cost struct {
+	NodeHours     float64            `json:"node_hours"`
+	ByType        map[string]float64 `json:"by_type"`
+	USD           *float64           `json:"usd,omitempty"`
+	USDPerHourNow *float64           `json:"usd_per_hour_now,omitempty"`
+	ProjectedUSD  *float64           `json:"projected_usd,omitempty"`
+	Source        string             `json:"source,omitempty"`
+	Unpriced      []string           `json:"unpriced,omitempty"`
+}
+
+func (t *Tracker) addNode(e *event.Event) {
+	name, ok := strings.CutPrefix(e.Detail.Object, "Node/")
+	if !ok || name == "" {
+		return
+	}
+	n := t.Nodes[name]
+	if n == nil {
+		if len(t.Nodes) >= MaxNodes {
+			return
+		}
+		if t.Nodes == nil {
+			t.Nodes = map[string]*NodeUse{}
+		}
+		n = &NodeUse{}
+		t.Nodes[name] = n
+	}
+	d := e.Detail
+	n.Type, n.Region, n.Spot = d.InstanceType, d.Region, d.Spot
+	n.First, n.Last, n.InUse = d.FirstTS, d.LastTS, d.State == "in_use"
+}
+
+// cost is the run's cost at now; eta (nil: none) projects it to the run's end. Nil
+// before any node notice.
+func (t *Tracker) cost(now time.Time, ended bool, eta *time.Time, p Prices) *Cost {
+	if len(t.Nodes) == 0 {
+		return nil
+	}
+	c := &Cost{ByType: map[string]float64{}}
+	usd, perHour := 0.0, 0.0
+	for _, n := range t.Nodes {
+		end := n.Last
+		if n.InUse && !ended {
+			end = now
+		}
+		hours := max(0, end.Sub(n.First).Hours())
+		typ := n.Type
+		if typ == "" {
+			typ = "unknown"
+		}
+		c.ByType[typ] += hours
+		c.NodeHours += hours
+		price, ok := p.USD[n.PriceKey()]
+		if !ok || n.Type == "" {
+			if key := n.PriceKey(); !slices.Contains(c.Unpriced, key) {
+				c.Unpriced = append(c.Unpriced, key)
+			}
+			continue
+		}
+		usd += hours * price
+		if n.InUse && !ended {
+			perHour += price
+		}
+	}
+	c.NodeHours = round(c.NodeHours, 4)
+	for k, v := range c.ByType {
+		c.ByType[k] = round(v, 4)
+	}
+	slices.Sort(c.Unpriced)
+	if len(p.USD) == 0 || len(c.Unpriced) > 0 {
+		return c // node-hours only
+	}
+	c.Source = p.Source
+	total, rate := round(usd, 2), round(perHour, 2)
+	c.USD, c.USDPerHourNow = &total, &rate
+	projected := total
+	if eta != nil && !ended && eta.After(now) {
+		projected = round(usd+perHour*eta.Sub(now).Hours(), 2)
+	}
+	c.ProjectedUSD = &projected
+	return c
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
