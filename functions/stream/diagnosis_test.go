@@ -183,6 +183,9 @@ func TestBatchFailsWithBackoffLimitAfterTwoOOMKilled(t *testing.T) {
 	diagBackends(t, func(t *testing.T, k *kstack, d diagDriver) {
 		c := k.diagCollector(t, "diag")
 		c.Config.MetricsEvery = 50 * time.Millisecond
+		if sim, ok := d.(*kubesim.Sim); ok { // the real control plane's node has its labels
+			sim.AddNode(kubesim.DefaultNode, map[string]string{target.LabelInstanceType: "Standard_E32s_v3", target.LabelRegion: "eastus"})
+		}
 		wait, cancel := collectRun(t, c)
 		defer cancel()
 		limits := corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("62Gi"), corev1.ResourceCPU: resource.MustParse("15")}
@@ -213,9 +216,10 @@ func TestBatchFailsWithBackoffLimitAfterTwoOOMKilled(t *testing.T) {
 			Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit",
 			InvolvedObject: corev1.ObjectReference{Kind: "Job", Name: job}, Source: corev1.EventSource{Component: "job-controller"}})
 		d.EndJob("default", job, true, "BackoffLimitExceeded")
-		evs := k.waitEvents(t, "the Job's failure", func(evs []event.Event) bool {
+		evs := k.waitEvents(t, "the Job's failure and the node released", func(evs []event.Event) bool {
 			return hasNotice(event.NoticeBatch, 1, func(e event.Event) bool { return e.Detail.State == "failed" })(evs) &&
-				hasNotice(event.NoticeK8sEvent, 1, nil)(evs)
+				hasNotice(event.NoticeK8sEvent, 1, nil)(evs) &&
+				hasNotice(event.NoticeNode, 1, func(e event.Event) bool { return e.Detail.State == "released" })(evs)
 		})
 		var ended int
 		for _, e := range evs {
@@ -238,8 +242,16 @@ func TestBatchFailsWithBackoffLimitAfterTwoOOMKilled(t *testing.T) {
 			!strings.Contains(dg.Causes[0].Hint, "mem-limit") || dg.Causes[0].Peak == nil || *dg.Causes[0].Peak != (diagnose.Peak{Memory: "61.8Gi", CPU: 14.6}) {
 			t.Fatalf("%+v", dg)
 		}
-		if b := dg.Batches[0]; b.Batch != "013" || b.Peak == nil || b.Peak.Memory != "61.8Gi" || len(b.Attempts) != 2 || b.Attempts[0].Peak == nil {
+		if b := dg.Batches[0]; b.Batch != "013" || b.Peak == nil || b.Peak.Memory != "61.8Gi" || len(b.Attempts) != 2 || b.Attempts[0].Peak == nil ||
+			b.Attempts[1].NodeType != "Standard_E32s_v3" {
 			t.Fatalf("the batch: %+v", b)
+		}
+		// Its node, read from its labels: node-hours from the first start to the last end
+		// (whole seconds through the API server: its attempts ran in under two).
+		_, sim := d.(*kubesim.Sim)
+		if c := dg.Cost; c == nil || len(c.ByType) != 1 || c.ByType["Standard_E32s_v3"] != c.NodeHours || c.NodeHours > 2.0/3600+1e-4 ||
+			c.NodeHours == 0 && sim {
+			t.Fatalf("cost %+v", c)
 		}
 		k.finish(t)
 		if err := wait(); err != nil {

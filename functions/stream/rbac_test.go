@@ -33,9 +33,9 @@ func shippedRBAC(t *testing.T, admin *rest.Config, ns string, withoutLogs bool) 
 	return applyRBAC(t, admin, ns, strings.Split(string(raw), "\n---"), withoutLogs)
 }
 
-// applyRBAC creates the ServiceAccount, Role and RoleBinding among docs in ns and
-// returns a rest config that authenticates as the ServiceAccount; other kinds are
-// left out.
+// applyRBAC creates the ServiceAccount, Role and RoleBinding among docs in ns, and
+// their ClusterRoles and ClusterRoleBindings under names of ns's own, and returns a
+// rest config that authenticates as the ServiceAccount; other kinds are left out.
 func applyRBAC(t *testing.T, admin *rest.Config, ns string, docs []string, withoutLogs bool) *rest.Config {
 	t.Helper()
 	cs, _ := kubernetes.NewForConfig(admin)
@@ -68,6 +68,17 @@ func applyRBAC(t *testing.T, admin *rest.Config, ns string, docs []string, witho
 				o.Subjects[i].Namespace = ns
 			}
 			_, err = cs.RbacV1().RoleBindings(ns).Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.ClusterRole:
+			// Cluster-wide (the nodes' reader): named after the test's namespace.
+			o.Name += "-" + ns
+			_, err = cs.RbacV1().ClusterRoles().Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.ClusterRoleBinding:
+			o.Name += "-" + ns
+			o.RoleRef.Name += "-" + ns
+			for i := range o.Subjects {
+				o.Subjects[i].Namespace = ns
+			}
+			_, err = cs.RbacV1().ClusterRoleBindings().Create(ctx, o, metav1.CreateOptions{})
 		}
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sort"
 	"testing"
 
@@ -171,6 +172,8 @@ func typeName(o runtime.Object) string {
 	return "other"
 }
 
+// The collector reads its namespace's pods, logs, Jobs, events and metrics, and the
+// Nodes (cluster-wide, for the cost): nothing else.
 func TestRBACGrantsOnlyWhatTheCollectorNeeds(t *testing.T) {
 	var role *rbacv1.Role
 	var binding *rbacv1.RoleBinding
@@ -183,8 +186,16 @@ func TestRBACGrantsOnlyWhatTheCollectorNeeds(t *testing.T) {
 			binding = v
 		case *corev1.ServiceAccount:
 			sa = v
-		case *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding:
-			t.Fatalf("cluster-wide RBAC: %T", v)
+		case *rbacv1.ClusterRole:
+			// Cluster-wide: reading Nodes (for the cost), and nothing else.
+			if len(v.Rules) != 1 || strings.Join(v.Rules[0].Resources, ",") != "nodes" || v.Rules[0].APIGroups[0] != "" ||
+				strings.Join(v.Rules[0].Verbs, ",") != "get,list,watch" {
+				t.Fatalf("cluster-wide RBAC beyond reading Nodes: %+v", v.Rules)
+			}
+		case *rbacv1.ClusterRoleBinding:
+			if v.RoleRef.Name != "blastlog-nodes" || len(v.Subjects) != 1 || v.Subjects[0].Name != "blastlog-stream" {
+				t.Fatalf("cluster-wide binding: %+v", v)
+			}
 		}
 	}
 	if role == nil || binding == nil || sa == nil {
