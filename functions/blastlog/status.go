@@ -158,6 +158,19 @@ func printStatus(w io.Writer, s app.RunSummary, color bool) error {
 	if head != "" {
 		fmt.Fprintln(&b, head)
 	}
+	if c := d.Cost; c != nil {
+		line := fmt.Sprintf("%.1f node-hours", c.NodeHours)
+		if c.USD != nil {
+			line += fmt.Sprintf(" · $%.2f", *c.USD)
+			if c.USDPerHourNow != nil && *c.USDPerHourNow > 0 {
+				line += fmt.Sprintf(" · $%.2f/h now", *c.USDPerHourNow)
+			}
+			if c.ProjectedUSD != nil && *c.ProjectedUSD != *c.USD {
+				line += fmt.Sprintf(" · ≈ $%.2f at the end", *c.ProjectedUSD)
+			}
+		}
+		fmt.Fprintln(&b, st(dim, line))
+	}
 	for i, c := range d.Causes {
 		if i == 3 {
 			fmt.Fprintf(&b, "  … and %d more (blastlog status %s -o json)\n", len(d.Causes)-3, s.JobID)

@@ -107,7 +107,8 @@ func TestHighlight(t *testing.T) {
 	}
 }
 
-// An OOMKilled cause says its peak against its limit, as the headline does.
+// An OOMKilled cause says its peak against its limit, as the headline does; the
+// run's cost follows the headline.
 func TestStatusSaysThePeak(t *testing.T) {
 	code := 137
 	s := app.RunSummary{JobID: "run-42", Status: "failed"}
@@ -115,11 +116,15 @@ func TestStatusSaysThePeak(t *testing.T) {
 	s.Diagnosis.Headline = "1 of 24 batches failed: batch 013 was OOMKilled (exit 137, peak 61.8 of 62Gi)."
 	s.Diagnosis.Causes = []diagnose.Cause{{Kind: diagnose.KindContainer, Batch: "013", Reason: "OOMKilled", ExitCode: &code,
 		Limit: &diagnose.Limits{Memory: "62Gi"}, Peak: &diagnose.Peak{Memory: "61.8Gi", CPU: 14.6}, Hint: "raise mem-limit"}}
+	usd, rate, projected := 25.0, 8.064, 31.2
+	s.Diagnosis.Cost = &diagnose.Cost{NodeHours: 12.4, ByType: map[string]float64{"Standard_E32s_v3": 12.4}, USD: &usd,
+		USDPerHourNow: &rate, ProjectedUSD: &projected, Source: "file"}
 	var b bytes.Buffer
 	if err := printStatus(&b, s, false); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "peak 61.8 of 62Gi") || !strings.Contains(b.String(), "✗ 013: OOMKilled (exit 137, peak 61.8Gi of 62Gi)") {
+	if !strings.Contains(b.String(), "peak 61.8 of 62Gi") || !strings.Contains(b.String(), "✗ 013: OOMKilled (exit 137, peak 61.8Gi of 62Gi)") ||
+		!strings.Contains(b.String(), "12.4 node-hours · $25.00 · $8.06/h now · ≈ $31.20 at the end") {
 		t.Fatalf("%s", b.String())
 	}
 }

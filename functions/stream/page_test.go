@@ -566,15 +566,21 @@ func TestPageProgressAndPendingBatchesOfALiveRun(t *testing.T) {
 }
 
 // An OOMKilled batch whose memory was sampled: the headline, the cause and the batch
-// table say its peak against its limit.
+// table say its peak against its limit; the run's node-hours cost what the prices say.
 func TestPageSaysWhatABatchUsed(t *testing.T) {
 	ctx := browser(t)
 	s := newStack(t)
-	srv := s.server(t, map[string]string{"BLASTLOG_STREAM_TICKETS": "on"})
+	prices := filepath.Join(t.TempDir(), "prices.json")
+	os.WriteFile(prices, []byte(`{"Standard_E32s_v3": 2.016}`), 0o600)
+	srv := s.server(t, map[string]string{"BLASTLOG_STREAM_TICKETS": "on", "BLASTLOG_PRICES": prices})
 	s.register(t, "run-u", owner)
 	evs := oomNotices("run-u")
 	evs[0].Ended.Usage = &event.Usage{PeakMemory: 66355200000, CPUMean: 14.2, CPUPeak: 14.6, Samples: 9,
 		First: evs[0].Ended.StartedAt, Last: evs[0].Ended.FinishedAt}
+	node := event.System("run-u", "", event.NoticeNode, "node n0 no longer runs this run's pods", evs[0].TS)
+	node.Detail = &event.Detail{Object: "Node/n0", State: "released", FirstTS: evs[0].TS.Add(-time.Hour), LastTS: evs[0].TS,
+		InstanceType: "Standard_E32s_v3", Region: "eastus"}
+	evs = append(evs, node)
 	if _, err := redisstore.NewEventLog(s.rdb, redisstore.Config{MaxLen: 100_000}).Append(context.Background(), "run-u", evs); err != nil {
 		t.Fatal(err)
 	}
@@ -586,6 +592,9 @@ func TestPageSaysWhatABatchUsed(t *testing.T) {
 	}
 	if got := jsString(t, ctx, `document.querySelector("#causes .cause .what").textContent`); got != "batch 013 · OOMKilled · exit 137 · peak 61.8Gi of 62Gi" {
 		t.Fatalf("cause %q", got)
+	}
+	if got := jsString(t, ctx, `document.getElementById("cost").textContent`); got != "1.0 node-hours · $2.02" {
+		t.Fatalf("cost %q", got)
 	}
 	do(t, ctx, step("running")+`.open = true`)
 	waitJS(t, ctx, "the batch table", step("running")+`.querySelector(".batchtable td.peak") !== null`)
