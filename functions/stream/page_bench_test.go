@@ -130,3 +130,34 @@ func humanCount(n int) string {
 	}
 	return s
 }
+
+// BenchmarkPageTimeline5000: the timeline of 5,000 batches (two attempts each on 40
+// nodes) drawn into the page and laid out, in headless Chromium. Reported: ms per
+// drawing.
+func BenchmarkPageTimeline5000(b *testing.B) {
+	ctx := browser(b)
+	s := newStack(b)
+	srv := s.server(b, map[string]string{"BLASTLOG_STREAM_TICKETS": "on"})
+	open(b, ctx, srv.base+"/")
+	do(b, ctx, `import("/static/timeline.js").then((m) => { window.timelineModule = m; })`)
+	waitJS(b, ctx, "the module", `window.timelineModule !== undefined`)
+	do(b, ctx, `window.fakeBatches = Array.from({length: 5000}, (_, i) => {
+		const t = Date.parse("2026-12-07T00:00:00Z") + i * 60000, pod = (k) => "blastn-batch-s00-job-" + i + "-3ed51a95-" + k;
+		return {batch: String(i).padStart(3, "0"), state: "succeeded", attempts: [
+			{pod: pod("a"), node: "node-" + (i % 40), node_type: "Standard_E32s_v3", started_at: new Date(t).toISOString(), finished_at: new Date(t + 600000).toISOString(), exit_code: 137, reason: "OOMKilled"},
+			{pod: pod("b"), node: "node-" + ((i + 1) % 40), node_type: "Standard_E32s_v3", started_at: new Date(t + 600000).toISOString(), finished_at: new Date(t + 1800000).toISOString(), exit_code: 0}]};
+	})`)
+	const draw = `(() => { const t = performance.now(); const el = window.timelineModule.timeline(window.fakeBatches, Date.now(), () => {});
+		document.body.append(el); el.getBoundingClientRect(); const n = el.querySelectorAll(".bar").length; el.remove();
+		return n === 10000 ? performance.now() - t : -1; })()`
+	var total float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ms, err := eval[float64](ctx, draw)
+		if err != nil || ms < 0 {
+			b.Fatalf("%v %v", ms, err)
+		}
+		total += ms
+	}
+	b.ReportMetric(total/float64(b.N), "ms-draw")
+}

@@ -426,6 +426,22 @@ func TestPageBatchTableOfTheDemoRun(t *testing.T) {
 	if got := cellOf("008", 8); got != "exit 137 ContainerStatusUnknown → exit 0" || cellOf("008", 3) != "succeeded" {
 		t.Fatalf("batch 008 (evicted, then run again) attempts %q", got)
 	}
+	// The timeline: a lane per node, a bar per attempt coloured by its end; a click
+	// opens the attempt's pod.
+	if got := jsString(t, ctx, `[...`+step("running")+`.querySelectorAll(".timeline .lane")].map(l => l.textContent).join("|")`); got !=
+		"aks-blast-12345678-vmss000000 · Standard_E32s_v3|aks-blast-12345678-vmss000001 · Standard_E32s_v3|"+
+			"aks-blast-12345678-vmss000002 · Standard_E32s_v3|aks-blast-12345678-vmss000003 · Standard_E32s_v3" {
+		t.Fatalf("the timeline's lanes %q", got)
+	}
+	attempts := jsInt(t, ctx, `JSON.parse(JSON.stringify(window.blastlogDiagnosis.batches)).reduce((n, b) => n + (b.attempts || []).length, 0)`)
+	if n := jsInt(t, ctx, step("running")+`.querySelectorAll(".timeline .bar").length`); n != attempts || n < 26 {
+		t.Fatalf("%d bars for %d attempts", n, attempts)
+	}
+	if n := jsInt(t, ctx, step("running")+`.querySelectorAll(".timeline .bar.oom").length`); n != 1 {
+		t.Fatalf("%d OOMKilled bars", n)
+	}
+	do(t, ctx, step("running")+`.querySelector('.timeline .bar[data-batch="005"]').dispatchEvent(new MouseEvent("click", {bubbles: true}))`)
+	waitJS(t, ctx, "batch 005's lines", step("running")+`.querySelector(".viewbar span").textContent.includes("of blastn-batch-s01-job-005-")`)
 	// One scroll per step: no box inside it scrolls on its own.
 	nested := `[...` + step("running") + `.querySelectorAll("*")].filter(e => !e.classList.contains("scroll") && ["auto", "scroll"].includes(getComputedStyle(e).overflowY) && e.scrollHeight > e.clientHeight + 1).length`
 	if n := jsInt(t, ctx, nested); n != 0 {

@@ -9,6 +9,7 @@
 import { LogStream, RunAPI, compareIds } from "/static/blastlog-client.js";
 import { classify, stepOf } from "/static/rules.js";
 import { batchTable } from "/static/batches.js";
+import { timeline } from "/static/timeline.js";
 import { el, duration } from "/static/util.js";
 import { signIn, showUser } from "/static/signin.js";
 
@@ -44,6 +45,7 @@ const containers = new Map(); // pod/container/container_id -> the summary's con
 let total = 0, frame = 0, activeStep = null, batchesDirty = false;
 let diagnosis = null;   // the summary's diagnosis, read again as notices say it changed
 let opened = false;     // the page has opened on the answer once
+let drawn = null, drawnFor = null; // the timeline, and the diagnosis it was drawn from
 
 // ---- formatting ----------------------------------------------------------------
 
@@ -639,8 +641,16 @@ function renderBatches() {
     const s = step(name);
     s.batches.hidden = false;
     const total = diagnosis && diagnosis.progress ? diagnosis.progress.batches : 0;
-    s.batches.replaceChildren(batchTable(list, Date.now(), (pod) => { s.selected = pod; batchesDirty = true; s.showPod(pod); },
-      name === "running" ? diagBatches : [], name === "running" ? total : 0, s.selected));
+    const pick = (pod) => { s.selected = pod; batchesDirty = true; s.showPod(pod); };
+    const table = batchTable(list, Date.now(), pick, name === "running" ? diagBatches : [], name === "running" ? total : 0, s.selected);
+    // The timeline is drawn again only when the diagnosis changed (5,000 batches take
+    // ~240 ms to draw, the table's refresh comes every second).
+    if (name === "running" && drawnFor !== diagnosis) {
+      drawn = timeline(diagBatches, Date.now(), pick);
+      drawnFor = diagnosis;
+    }
+    const lanes = name === "running" ? drawn : null;
+    s.batches.replaceChildren(...(lanes ? [lanes, table] : [table]));
   }
 }
 
@@ -690,6 +700,7 @@ function costText(c) {
 function applyDiagnosis(d) {
   if (!d) return;
   diagnosis = d;
+  window.blastlogDiagnosis = d; // for debugging and tests
   batchesDirty = true;
   const box = $("verdict");
   box.hidden = false;
