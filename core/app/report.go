@@ -88,7 +88,7 @@ func BuildReport(sum RunSummary, now time.Time) Report {
 	}
 	var first, last time.Time
 	for _, b := range d.Batches {
-		row := ReportRow{Batch: b.Batch, State: b.State, Attempts: len(b.Attempts), Started: b.Started, Hint: hints[b.Batch]}
+		row := ReportRow{Batch: b.Batch, State: b.State, Attempts: len(batchAttempts(b)), Started: b.Started, Hint: hints[b.Batch]}
 		if m := shardOf.FindStringSubmatch(b.Job); m != nil {
 			row.Shard = m[1]
 		}
@@ -142,6 +142,22 @@ func BuildReport(sum RunSummary, now time.Time) Report {
 	}
 	if !first.IsZero() {
 		out.Totals.WallSeconds = last.Sub(first).Seconds()
+	}
+	return out
+}
+
+// batchAttempts are a batch's attempts: its blast container's instances (its pods and
+// their restarts), or every container's when it has no blast container (a batch's
+// results-export runs in the same pod: not another attempt).
+func batchAttempts(b diagnose.BatchState) []diagnose.Attempt {
+	var out []diagnose.Attempt
+	for _, a := range b.Attempts {
+		if a.Container == "blast" {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return b.Attempts
 	}
 	return out
 }

@@ -38,6 +38,10 @@ func reportRun(t *testing.T, d *deployment, run string) {
 		batch(num, "active", "")
 	}
 	ended("000", 0, "Completed", 10*time.Minute, 30<<30)
+	export := evs[len(evs)-1] // its results-export, in the same pod: not another attempt
+	export.Container, export.ContainerID, export.Ended = "results-export", "containerd://000-export",
+		&event.Ended{ExitCode: 0, Reason: "Completed", StartedAt: at.Add(-time.Minute), FinishedAt: at, Completeness: event.Complete}
+	evs = append(evs, export)
 	batch("000", "succeeded", "")
 	ended("013", 137, "OOMKilled", 5*time.Minute, 66355200000)
 	batch("013", "failed", "BackoffLimitExceeded")
@@ -61,12 +65,12 @@ func TestReport(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
 		t.Fatalf("report -o json: %d %s %s", code, out, errOut)
 	}
-	if len(rep.Batches) != 3 || rep.Totals.Batches != 3 || rep.Totals.FailedBatches != 1 || rep.Totals.WallSeconds < 600 ||
+	if len(rep.Batches) != 3 || rep.Totals.Batches != 3 || rep.Batches[0].Attempts != 1 || rep.Totals.FailedBatches != 1 || rep.Totals.WallSeconds < 600 ||
 		rep.Totals.BatchSeconds < 900 || rep.Totals.NodeHours != nil {
 		t.Fatalf("%+v", rep)
 	}
 	oom := rep.Batches[1]
-	if oom.Batch != "013" || oom.Shard != "s01" || oom.State != "failed" || oom.PeakMemory != "61.8Gi" || oom.MemoryLimit != "62Gi" ||
+	if oom.Batch != "013" || oom.Shard != "s01" || oom.State != "failed" || oom.Attempts != 1 || oom.PeakMemory != "61.8Gi" || oom.MemoryLimit != "62Gi" ||
 		oom.ExitCode == nil || *oom.ExitCode != 137 || oom.Reason != "OOMKilled" || oom.Seconds == nil || *oom.Seconds != 300 ||
 		oom.CPUMean == nil || *oom.CPUMean != 14.25 || !strings.Contains(oom.Hint, "mem-limit") {
 		t.Fatalf("batch 013: %+v", oom)

@@ -22,7 +22,11 @@ function svg(tag, attrs) {
 export function bars(batches, now) {
   const out = [];
   for (const b of batches || []) {
-    for (const a of b.attempts || []) {
+    // An attempt is a pod (or a restart) of the batch: its blast container's instance;
+    // results-export in the same pod is not another one.
+    const all = b.attempts || [];
+    const blast = all.filter((a) => a.container === "blast");
+    for (const a of blast.length ? blast : all) {
       const start = Date.parse(a.started_at || ""), end = Date.parse(a.finished_at || "");
       if (!(start > 0) || !(end > 0)) continue;
       const outcome = a.reason === "OOMKilled" ? "oom" : a.exit_code !== 0 ? "failed" : "ok";
