@@ -20,6 +20,9 @@ const (
 	NodeReleased = "released"
 )
 
+// nodeReadTimeout bounds one read of a node.
+const nodeReadTimeout = 10 * time.Second
+
 // nodeUse is what the run's notices said of one node.
 type nodeUse struct {
 	info        target.Node
@@ -92,7 +95,10 @@ func (rs *runState) readNode(ctx context.Context, name string) (n target.Node, o
 	if err := rs.c.pace(ctx); err != nil {
 		return target.Node{}, false
 	}
-	n, err := rs.cluster.Node(ctx, name)
+	// The run's loop waits for this read: a hung API server must not hold it.
+	rctx, cancel := context.WithTimeout(ctx, nodeReadTimeout)
+	defer cancel()
+	n, err := rs.cluster.Node(rctx, name)
 	switch {
 	case err == nil:
 		return n, true

@@ -15,6 +15,9 @@ import (
 // PodMetrics (metrics.k8s.io) every Config.MetricsEvery, folded per container
 // instance into the figures of its container_ended notice.
 
+// metricsTimeout bounds one list of the namespace's PodMetrics.
+const metricsTimeout = 10 * time.Second
+
 // usage folds one container instance's samples.
 type usage struct {
 	peak            int64
@@ -99,7 +102,9 @@ func (rs *runState) sample(ctx context.Context) bool {
 	if err := rs.c.pace(ctx); err != nil {
 		return false
 	}
-	samples, err := rs.cluster.PodMetrics(ctx, rs.namespace)
+	lctx, cancel := context.WithTimeout(ctx, metricsTimeout)
+	samples, err := rs.cluster.PodMetrics(lctx, rs.namespace)
+	cancel()
 	switch {
 	case ctx.Err() != nil:
 		return false
