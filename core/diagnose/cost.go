@@ -94,7 +94,11 @@ func (t *Tracker) cost(now time.Time, ended bool, eta *time.Time, p Prices) *Cos
 		c.NodeHours += hours
 		price, ok := p.USD[n.PriceKey()]
 		if !ok || n.Type == "" {
-			if key := n.PriceKey(); !slices.Contains(c.Unpriced, key) {
+			key := n.PriceKey()
+			if n.Type == "" {
+				key = "unknown" // its labels could not be read
+			}
+			if !slices.Contains(c.Unpriced, key) {
 				c.Unpriced = append(c.Unpriced, key)
 			}
 			continue

@@ -547,6 +547,11 @@ func TestCost(t *testing.T) {
 		strings.Join(c.Unpriced, ",") != "Standard_E32s_v3/spot" || c.NodeHours == 0 {
 		t.Fatalf("unpriced: %+v", c)
 	}
+	// A node whose labels could not be read (no leave to read Nodes): unpriced, "unknown".
+	if c := (&feed{}).node(time.Minute, "n9", "", false, "in_use", 0, 0).tracker().Diagnose(Run{Status: "running", Now: t0.Add(time.Hour), Prices: prices}).Cost; c.USD != nil ||
+		strings.Join(c.Unpriced, ",") != "unknown" || c.ByType["unknown"] != 1 {
+		t.Fatalf("a node without its type: %+v", c)
+	}
 	if (&feed{}).tracker().Diagnose(Run{Status: "running", Now: t0}).Cost != nil {
 		t.Fatal("a cost without nodes")
 	}

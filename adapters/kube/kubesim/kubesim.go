@@ -834,12 +834,12 @@ func (s *Sim) Use(ns, name, c string, memory int64, cpu float64) {
 // metrics-server; 403: forbidden); 0 serves it again.
 func (s *Sim) RefuseMetrics(status int) { s.mu.Lock(); s.metrics = status; s.mu.Unlock() }
 
-// metricsOf counts a metrics request (resource "metrics" of RequestsFor).
-func (s *Sim) metricsOf(string) {
+// countLocked counts a request for resource (RequestsFor); s.mu is held.
+func (s *Sim) countLocked(resource string) {
 	if s.byKind == nil {
 		s.byKind = map[string]int64{}
 	}
-	s.byKind["metrics"]++
+	s.byKind[resource]++
 }
 
 // podMetrics answers a PodMetricsList as metrics-server does: the running containers
@@ -847,7 +847,7 @@ func (s *Sim) metricsOf(string) {
 func (s *Sim) podMetrics(w http.ResponseWriter, ns string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.metricsOf(ns)
+	s.countLocked("metrics")
 	switch s.metrics {
 	case http.StatusNotFound:
 		writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "the server could not find the requested resource")
@@ -926,10 +926,7 @@ func (s *Sim) RemoveNode(name string) { s.mu.Lock(); delete(s.nodes, name); s.mu
 func (s *Sim) node(w http.ResponseWriter, name string) {
 	s.mu.Lock()
 	labels, ok := s.nodes[name]
-	if s.byKind == nil {
-		s.byKind = map[string]int64{}
-	}
-	s.byKind["nodes"]++
+	s.countLocked("nodes")
 	s.mu.Unlock()
 	if !ok {
 		writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, fmt.Sprintf("nodes %q not found", name))
