@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/blastlog/blastlog/core/app/history"
-	"github.com/blastlog/blastlog/core/diagnose"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports"
 )
@@ -45,8 +44,8 @@ type Reads struct {
 	SearchTime time.Duration
 	// StuckAfter is BLASTLOG_STUCK_AFTER (0: diagnose.DefaultStuckAfter).
 	StuckAfter time.Duration
-	// Prices turn a summary's node-hours into dollars (BLASTLOG_PRICES; none: node-hours only).
-	Prices diagnose.Prices
+	// Prices turn a summary's node-hours into dollars (BLASTLOG_PRICES; nil: node-hours only).
+	Prices ports.PriceBook
 	// Now is the clock of the diagnosis (nil: time.Now).
 	Now func() time.Time
 

@@ -11,6 +11,7 @@ import (
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/summary"
+	"github.com/blastlog/blastlog/core/target"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -92,7 +93,7 @@ func (r *Reads) Summary(ctx context.Context, rec job.Record) (RunSummary, error)
 	}
 	out.Steps, out.Count = run.Steps, count
 	out.Diagnosis = run.Diagnosis.Diagnose(diagnose.Run{Status: string(rec.Status), Now: r.now(), StuckAfter: r.StuckAfter,
-		Prices: r.Prices})
+		Prices: r.prices(ctx, &run.Diagnosis)})
 	out.Containers = make([]*summary.Container, 0, len(run.Containers))
 	for _, c := range run.Containers {
 		out.Containers = append(out.Containers, c)
@@ -108,6 +109,20 @@ func (r *Reads) Summary(ctx context.Context, rec job.Record) (RunSummary, error)
 		return a.Restart < b.Restart
 	})
 	return out, nil
+}
+
+// prices are what the run's nodes cost by the hour; a book that cannot be read now
+// leaves them unpriced (node-hours only).
+func (r *Reads) prices(ctx context.Context, t *diagnose.Tracker) diagnose.Prices {
+	if r.Prices == nil || len(t.Nodes) == 0 {
+		return diagnose.Prices{}
+	}
+	nodes := make([]target.Node, 0, len(t.Nodes))
+	for name, n := range t.Nodes {
+		nodes = append(nodes, target.Node{Name: name, InstanceType: n.Type, Region: n.Region, Spot: n.Spot})
+	}
+	p, _ := r.Prices.Prices(ctx, nodes)
+	return p
 }
 
 func idString(id event.ID) string {

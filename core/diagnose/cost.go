@@ -25,12 +25,13 @@ type NodeUse struct {
 	InUse  bool      `json:"in_use,omitempty"`
 }
 
-// PriceKey is how a node is priced: its instance type, with "/spot" for spot nodes.
-func (n NodeUse) PriceKey() string {
-	if n.Spot {
-		return n.Type + "/spot"
+// PriceKey is how a kind of node is priced: its instance type, with "/spot" for spot
+// nodes.
+func PriceKey(instanceType string, spot bool) string {
+	if spot {
+		return instanceType + "/spot"
 	}
-	return n.Type
+	return instanceType
 }
 
 // Prices are USD per hour by PriceKey, and where they come from ("file", "azure").
@@ -92,9 +93,9 @@ func (t *Tracker) cost(now time.Time, ended bool, eta *time.Time, p Prices) *Cos
 		}
 		c.ByType[typ] += hours
 		c.NodeHours += hours
-		price, ok := p.USD[n.PriceKey()]
+		price, ok := p.USD[PriceKey(n.Type, n.Spot)]
 		if !ok || n.Type == "" {
-			key := n.PriceKey()
+			key := PriceKey(n.Type, n.Spot)
 			if n.Type == "" {
 				key = "unknown" // its labels could not be read
 			}

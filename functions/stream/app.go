@@ -62,7 +62,7 @@ type config struct {
 	// StuckAfter is BLASTLOG_STUCK_AFTER: a run without progress this long, with a pod
 	// waiting or a Warning event since, is stuck (its diagnosis).
 	StuckAfter time.Duration
-	Prices     diagnose.Prices // BLASTLOG_PRICES (the demo's in -dev)
+	Prices     ports.PriceBook // BLASTLOG_PRICES (the demo's in -dev; nil: node-hours only)
 	// Notify is BLASTLOG_NOTIFY_*: webhooks told when a run fails, is stuck, ...
 	Notify envconf.Notify
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/blastlog/blastlog/adapters/prices/pricestest"
 	"github.com/blastlog/blastlog/adapters/redisstore"
 	"github.com/blastlog/blastlog/core/app"
 	"github.com/blastlog/blastlog/core/event"
@@ -164,5 +166,37 @@ func TestArchiveOffInProductionWarns(t *testing.T) {
 	c.Auth.Env, c.Archive.Mode = "production", "azblob"
 	if level, msg := archiveNotice(c); level != slog.LevelInfo || msg != "archiving runs" {
 		t.Fatalf("with an archive: %v %q", level, msg)
+	}
+}
+
+// BLASTLOG_PRICES=azure: the run's cost is its node-hours at the Azure Retail Prices
+// API's pay-as-you-go and spot prices for the nodes' types in their region.
+func TestCostFromTheAzureRetailPrices(t *testing.T) {
+	api := pricestest.New(t, pricestest.Price{Region: "eastus", Type: "Standard_E32s_v3", USD: 2.016, Spot: 0.4032})
+	s := newStack(t)
+	srv := s.server(t, map[string]string{"BLASTLOG_PRICES": "azure", "BLASTLOG_PRICES_URL": api.URL})
+	s.register(t, "run-az", owner)
+	at := time.Now().UTC().Truncate(time.Second)
+	var evs []event.Event
+	for i, spot := range []bool{false, true} {
+		name := fmt.Sprintf("aks-nodepool1-%d", i)
+		n := event.System("run-az", "", event.NoticeNode, "node "+name+" no longer runs this run's pods", at)
+		n.Detail = &event.Detail{Object: "Node/" + name, State: "released", FirstTS: at.Add(-90 * time.Minute), LastTS: at,
+			InstanceType: "Standard_E32s_v3", Region: "eastus", Spot: spot}
+		evs = append(evs, n)
+	}
+	if _, err := redisstore.NewEventLog(s.rdb, redisstore.Config{MaxLen: 100_000}).Append(context.Background(), "run-az", evs); err != nil {
+		t.Fatal(err)
+	}
+	s.publish(t, "", "job", "status", "--job", "run-az", "--status", "completed")
+	c := summaryOf(t, srv.base, "run-az").Diagnosis.Cost
+	if c == nil || c.NodeHours != 3 || c.Source != "azure" || c.USD == nil || *c.USD != 3.63 || len(c.Unpriced) != 0 {
+		t.Fatalf("cost %+v, want 3 node-hours, 1.5 × 2.016 + 1.5 × 0.4032 = $3.63 from azure", c)
+	}
+	// The prices are kept: a second summary asks the API nothing.
+	before := api.Requests.Load()
+	summaryOf(t, srv.base, "run-az")
+	if api.Requests.Load() != before {
+		t.Fatal("the prices were read again")
 	}
 }

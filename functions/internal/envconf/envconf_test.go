@@ -1,11 +1,18 @@
 package envconf
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/blastlog/blastlog/adapters/prices"
+	"github.com/blastlog/blastlog/adapters/prices/pricestest"
+	"github.com/blastlog/blastlog/core/diagnose"
+	"github.com/blastlog/blastlog/core/target"
+	"github.com/blastlog/blastlog/ports"
 )
 
 func env(kv ...string) Getenv {
@@ -119,16 +126,21 @@ func TestLoadAuthSignIn(t *testing.T) {
 }
 
 func TestLoadPrices(t *testing.T) {
-	if p, err := LoadPrices(env(), nil); err != nil || p.USD != nil {
-		t.Fatalf("unset: %+v %v", p, err)
+	e32 := []target.Node{{InstanceType: "Standard_E32s_v3", Region: "eastus"}, {InstanceType: "Standard_E32s_v3", Region: "eastus", Spot: true}}
+	priced := func(b ports.PriceBook) diagnose.Prices {
+		p, _ := b.Prices(context.Background(), e32)
+		return p
 	}
-	if p, err := LoadPrices(env(), []byte(`{"Standard_E32s_v3": 2.016}`)); err != nil || p.USD["Standard_E32s_v3"] != 2.016 || p.Source != "file" {
-		t.Fatalf("the fallback: %+v %v", p, err)
+	if b, err := LoadPrices(env(), nil); err != nil || b != nil {
+		t.Fatalf("unset: %+v %v", b, err)
+	}
+	if b, err := LoadPrices(env(), []byte(`{"Standard_E32s_v3": 2.016}`)); err != nil || priced(b).USD["Standard_E32s_v3"] != 2.016 || priced(b).Source != "file" {
+		t.Fatalf("the fallback: %+v %v", b, err)
 	}
 	path := filepath.Join(t.TempDir(), "prices.json")
 	os.WriteFile(path, []byte(`{"Standard_E32s_v3": 2.016, "Standard_E32s_v3/spot": 0.40}`), 0o600)
-	if p, err := LoadPrices(env("BLASTLOG_PRICES", path), nil); err != nil || p.USD["Standard_E32s_v3/spot"] != 0.4 {
-		t.Fatalf("a file: %+v %v", p, err)
+	if b, err := LoadPrices(env("BLASTLOG_PRICES", path), nil); err != nil || priced(b).USD["Standard_E32s_v3/spot"] != 0.4 {
+		t.Fatalf("a file: %+v %v", b, err)
 	}
 	for _, bad := range []string{`[1,2]`, `{"x": -1}`, `{"": 1}`, `{"x": "2"}`} {
 		os.WriteFile(path, []byte(bad), 0o600)
@@ -136,9 +148,21 @@ func TestLoadPrices(t *testing.T) {
 			t.Errorf("%s: %v", bad, err)
 		}
 	}
-	for _, v := range []string{"azure", filepath.Join(t.TempDir(), "none.json")} {
-		if _, err := LoadPrices(env("BLASTLOG_PRICES", v), nil); err == nil || !strings.Contains(err.Error(), "BLASTLOG_PRICES") {
-			t.Errorf("%s: %v", v, err)
+	if _, err := LoadPrices(env("BLASTLOG_PRICES", filepath.Join(t.TempDir(), "none.json")), nil); err == nil || !strings.Contains(err.Error(), "BLASTLOG_PRICES") {
+		t.Errorf("a missing file: %v", err)
+	}
+	// azure: the Retail Prices API, at BLASTLOG_PRICES_URL when set.
+	api := pricestest.New(t, pricestest.Price{Region: "eastus", Type: "Standard_E32s_v3", USD: 2.016, Spot: 0.4032})
+	b, err := LoadPrices(env("BLASTLOG_PRICES", "azure", "BLASTLOG_PRICES_URL", api.URL), nil)
+	if p := priced(b); err != nil || p.Source != "azure" || p.USD["Standard_E32s_v3"] != 2.016 || p.USD["Standard_E32s_v3/spot"] != 0.4032 {
+		t.Fatalf("azure: %+v %v", p, err)
+	}
+	if b, err := LoadPrices(env("BLASTLOG_PRICES", "azure"), nil); err != nil || b.(*prices.Azure).URL != prices.DefaultAzureURL {
+		t.Fatalf("azure's default URL: %v", err)
+	}
+	for _, bad := range []string{"ftp://x/", "https://user:pw@x/", "/relative", "https://"} {
+		if _, err := LoadPrices(env("BLASTLOG_PRICES", "azure", "BLASTLOG_PRICES_URL", bad), nil); err == nil || !strings.Contains(err.Error(), "BLASTLOG_PRICES_URL") {
+			t.Errorf("%s: %v", bad, err)
 		}
 	}
 }

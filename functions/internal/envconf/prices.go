@@ -1,51 +1,53 @@
 package envconf
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
+	"net/http"
+	"net/url"
 	"os"
+	"time"
 
-	"github.com/blastlog/blastlog/core/diagnose"
+	"github.com/blastlog/blastlog/adapters/prices"
+	"github.com/blastlog/blastlog/ports"
 )
 
 // MaxPricesFile bounds the prices file read at start.
 const MaxPricesFile = 1 << 20
 
-// LoadPrices reads BLASTLOG_PRICES, a JSON file of USD per hour by instance type, a
-// spot price under "<type>/spot": {"Standard_E32s_v3": 2.016, "Standard_E32s_v3/spot":
-// 0.40}. Unset: fallback (the -dev stack's example; nil: node-hours only).
-func LoadPrices(g Getenv, fallback []byte) (diagnose.Prices, error) {
+// LoadPrices reads BLASTLOG_PRICES: the path of a JSON file of USD per hour by instance
+// type (a spot price under "<type>/spot": {"Standard_E32s_v3": 2.016,
+// "Standard_E32s_v3/spot": 0.40}), or azure for the Azure Retail Prices API at
+// BLASTLOG_PRICES_URL. Unset: fallback (the -dev stack's example; nil: no prices,
+// node-hours only).
+func LoadPrices(g Getenv, fallback []byte) (ports.PriceBook, error) {
 	path := g("BLASTLOG_PRICES")
 	raw := fallback
 	switch path {
 	case "":
 		if raw == nil {
-			return diagnose.Prices{}, nil
+			return nil, nil
 		}
 	case "azure":
-		return diagnose.Prices{}, errors.New("BLASTLOG_PRICES=azure (the Azure Retail Prices API) is not supported yet: give the path of a JSON file of USD per hour by instance type")
+		u, err := url.Parse(g.String("BLASTLOG_PRICES_URL", prices.DefaultAzureURL))
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			return nil, fmt.Errorf("BLASTLOG_PRICES_URL: not an http(s) URL without credentials")
+		}
+		return &prices.Azure{URL: u.String(), Client: &http.Client{Timeout: 20 * time.Second}}, nil
 	default:
 		st, err := os.Stat(path)
 		if err != nil {
-			return diagnose.Prices{}, fmt.Errorf("BLASTLOG_PRICES: %w", err)
+			return nil, fmt.Errorf("BLASTLOG_PRICES: %w", err)
 		}
 		if st.Size() > MaxPricesFile {
-			return diagnose.Prices{}, fmt.Errorf("BLASTLOG_PRICES: %s is over %d bytes", path, MaxPricesFile)
+			return nil, fmt.Errorf("BLASTLOG_PRICES: %s is over %d bytes", path, MaxPricesFile)
 		}
 		if raw, err = os.ReadFile(path); err != nil {
-			return diagnose.Prices{}, fmt.Errorf("BLASTLOG_PRICES: %w", err)
+			return nil, fmt.Errorf("BLASTLOG_PRICES: %w", err)
 		}
 	}
-	var usd map[string]float64
-	if err := json.Unmarshal(raw, &usd); err != nil {
-		return diagnose.Prices{}, fmt.Errorf("BLASTLOG_PRICES: not a JSON object of USD per hour by instance type: %w", err)
+	f, err := prices.ParseFile(raw)
+	if err != nil {
+		return nil, fmt.Errorf("BLASTLOG_PRICES: %w", err)
 	}
-	for k, v := range usd {
-		if k == "" || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
-			return diagnose.Prices{}, fmt.Errorf("BLASTLOG_PRICES: %q: a price is a non-negative number of USD per hour", k)
-		}
-	}
-	return diagnose.Prices{USD: usd, Source: "file"}, nil
+	return f, nil
 }
