@@ -39,3 +39,14 @@ type ActiveRuns interface {
 	// Prune removes runs not touched since before, and says how many.
 	Prune(ctx context.Context, before time.Time) (int, error)
 }
+
+// EndedRuns are runs whose cluster is looked at again after they ended, each with
+// when its last look is due (docs/api.md §13: a cluster left running).
+type EndedRuns interface {
+	// Watch adds the run, its look due at due; a run already watched keeps its time.
+	Watch(ctx context.Context, jobID string, due time.Time) error
+	// Watched lists every watched run with its due time.
+	Watched(ctx context.Context) (map[string]time.Time, error)
+	// Unwatch removes the run.
+	Unwatch(ctx context.Context, jobID string) error
+}

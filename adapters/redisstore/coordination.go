@@ -12,9 +12,10 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// Coordination is ports.Leases, ports.Checkpoints and ports.ActiveRuns over Redis:
-// <prefix>lease:<id> (SET NX PX, compare-and-renew by script), <prefix>ckpt:<id>
-// (hash: target -> state) and <prefix>active (sorted set by last activity).
+// Coordination is ports.Leases, ports.Checkpoints, ports.ActiveRuns and
+// ports.EndedRuns over Redis: <prefix>lease:<id> (SET NX PX, compare-and-renew by
+// script), <prefix>ckpt:<id> (hash: target -> state), <prefix>active (sorted set by
+// last activity) and <prefix>ended (sorted set by due time).
 type Coordination struct {
 	*Leases
 	rdb redis.UniversalClient
@@ -26,6 +27,7 @@ var (
 	_ ports.Leases      = (*Coordination)(nil)
 	_ ports.Checkpoints = (*Coordination)(nil)
 	_ ports.ActiveRuns  = (*Coordination)(nil)
+	_ ports.EndedRuns   = (*Coordination)(nil)
 )
 
 // NewCoordination returns the collector's shared state in rdb.
@@ -115,4 +117,38 @@ func (c *Coordination) Prune(ctx context.Context, before time.Time) (int, error)
 		return 0, unavailable("active runs", err)
 	}
 	return int(n), nil
+}
+
+func (c *Coordination) endedKey() string { return c.cfg.keyPrefix() + "ended" }
+
+// Watch implements ports.EndedRuns (ZADD NX: a run keeps its first due time).
+func (c *Coordination) Watch(ctx context.Context, jobID string, due time.Time) error {
+	err := c.rdb.ZAddNX(ctx, c.endedKey(), redis.Z{Score: float64(due.UnixMilli()), Member: jobID}).Err()
+	if err != nil {
+		return unavailable("ended runs", err)
+	}
+	return nil
+}
+
+// Watched implements ports.EndedRuns.
+func (c *Coordination) Watched(ctx context.Context) (map[string]time.Time, error) {
+	zs, err := c.rdb.ZRangeWithScores(ctx, c.endedKey(), 0, -1).Result()
+	if err != nil {
+		return nil, unavailable("ended runs", err)
+	}
+	out := make(map[string]time.Time, len(zs))
+	for _, z := range zs {
+		if id, ok := z.Member.(string); ok {
+			out[id] = time.UnixMilli(int64(z.Score))
+		}
+	}
+	return out, nil
+}
+
+// Unwatch implements ports.EndedRuns.
+func (c *Coordination) Unwatch(ctx context.Context, jobID string) error {
+	if err := c.rdb.ZRem(ctx, c.endedKey(), jobID).Err(); err != nil {
+		return unavailable("ended runs", err)
+	}
+	return nil
 }

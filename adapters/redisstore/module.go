@@ -20,7 +20,7 @@ var Module = fx.Module("redisstore",
 		fx.Annotate(NewJobDirectory, fx.As(new(ports.JobDirectory)), fx.As(new(ports.StatusReader))),
 		fx.Annotate(NewTicketStore, fx.As(new(ports.TicketStore))),
 		fx.Annotate(NewRateLimiter, fx.As(new(ports.RateLimiter))),
-		fx.Annotate(NewCoordination, fx.As(new(ports.Leases)), fx.As(new(ports.Checkpoints)), fx.As(new(ports.ActiveRuns))),
+		fx.Annotate(NewCoordination, fx.As(new(ports.Leases)), fx.As(new(ports.Checkpoints)), fx.As(new(ports.ActiveRuns)), fx.As(new(ports.EndedRuns))),
 	),
 )
 

@@ -193,6 +193,8 @@ func title(m notify.Message) string {
 		return "BLAST run " + m.JobID + ": a batch ran out of memory"
 	case notify.KindSucceeded:
 		return "BLAST run " + m.JobID + " succeeded"
+	case notify.KindIdle:
+		return "BLAST run " + m.JobID + ": its cluster is still up"
 	}
 	return "BLAST run " + m.JobID + ": " + m.Kind
 }

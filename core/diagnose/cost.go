@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -131,4 +132,27 @@ func (t *Tracker) cost(now time.Time, ended bool, eta *time.Time, p Prices) *Cos
 func round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(v*p) / p
+}
+
+// ClusterIdle is what a cluster_idle notice says: Nodes the run used were still up At,
+// after it ended at Ended, costing USDPerHour together (nil: not known).
+type ClusterIdle struct {
+	Nodes      int       `json:"nodes"`
+	USDPerHour *float64  `json:"usd_per_hour,omitempty"`
+	Ended      time.Time `json:"ended"`
+	At         time.Time `json:"at"`
+}
+
+// Sentence says it of run (its ElasticBLAST job id): "the cluster of run X is still
+// up 20 min after it ended: 4 nodes, ≈ $8.06/h — run `elastic-blast delete`".
+func (c ClusterIdle) Sentence(run string) string {
+	nodes := "1 node"
+	if c.Nodes != 1 {
+		nodes = fmt.Sprintf("%d nodes", c.Nodes)
+	}
+	if c.USDPerHour != nil {
+		nodes += fmt.Sprintf(", ≈ $%.2f/h", *c.USDPerHour)
+	}
+	return fmt.Sprintf("the cluster of run %s is still up %s after it ended: %s — run `elastic-blast delete`",
+		run, Duration(c.At.Sub(c.Ended)), nodes)
 }

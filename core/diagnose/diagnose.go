@@ -166,6 +166,8 @@ type Tracker struct {
 	Stalled []Cause `json:"stalled,omitempty"`
 	// Nodes are the nodes the run used, by name (cost.go).
 	Nodes map[string]*NodeUse `json:"nodes,omitempty"`
+	// ClusterIdle: nodes the run used were still up after it ended (its notice).
+	ClusterIdle *ClusterIdle `json:"cluster_idle,omitempty"`
 	// LastActivity is the last line or container start; LastTrouble the last waiting
 	// notice or Warning event.
 	LastActivity time.Time `json:"last_activity"`
@@ -272,6 +274,8 @@ func (t *Tracker) Add(e *event.Event) {
 			t.addStalled(e)
 		case event.NoticeNode:
 			t.addNode(e)
+		case event.NoticeClusterIdle:
+			t.ClusterIdle = &ClusterIdle{Nodes: e.Detail.Nodes, USDPerHour: e.Detail.USDPerHour, Ended: e.Detail.FirstTS, At: e.TS}
 		}
 	}
 }

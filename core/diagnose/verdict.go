@@ -21,6 +21,8 @@ type Diagnosis struct {
 	Batches []BatchState `json:"batches,omitempty"`
 	// Cost: the run's node-hours, and dollars with prices (nil before a node notice).
 	Cost *Cost `json:"cost,omitempty"`
+	// ClusterIdle: nodes the run used were still up BLASTLOG_IDLE_AFTER after it ended.
+	ClusterIdle *ClusterIdle `json:"cluster_idle,omitempty"`
 }
 
 // BatchState is one batch in a Diagnosis.
@@ -88,6 +90,7 @@ func (t *Tracker) Diagnose(r Run) Diagnosis {
 		eta = d.Progress.ETA
 	}
 	d.Cost = t.cost(r.Now, ended, eta, r.Prices)
+	d.ClusterIdle = t.ClusterIdle
 	return d
 }
 

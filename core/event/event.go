@@ -110,6 +110,9 @@ const (
 	// NoticeNode: a node started (State in_use, since FirstTS) or stopped (released,
 	// at LastTS) running the run's containers (docs/api.md §13).
 	NoticeNode = "node"
+	// NoticeClusterIdle: nodes the run used were still up BLASTLOG_IDLE_AFTER after it
+	// ended (FirstTS): Nodes of them, costing USDPerHour (docs/api.md §13).
+	NoticeClusterIdle = "cluster_idle"
 )
 
 // Detail is the structured part of a diagnosis notice. Zero fields are omitted.
@@ -133,6 +136,10 @@ type Detail struct {
 	InstanceType string
 	Region       string
 	Spot         bool
+	// A cluster_idle notice's nodes still up, and what they cost by the hour (nil: not
+	// known).
+	Nodes      int
+	USDPerHour *float64
 }
 
 // NoticeContainerEnded is the notice stored once per container instance after its last

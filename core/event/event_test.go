@@ -131,6 +131,25 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// A cluster_idle notice's detail survives its JSON.
+func TestClusterIdleDetail(t *testing.T) {
+	rate := 8.064
+	e := System("run-1", "", NoticeClusterIdle, "the cluster is still up", time.Date(2026, 12, 7, 10, 20, 0, 0, time.UTC))
+	e.Detail = &Detail{FirstTS: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC), Nodes: 4, USDPerHour: &rate}
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	b := e.AppendJSON(nil)
+	if !strings.Contains(string(b), `"nodes":4,"usd_per_hour":8.064`) {
+		t.Fatalf("%s", b)
+	}
+	got, err := Decode(b)
+	if err != nil || got.Detail == nil || got.Detail.Nodes != 4 || got.Detail.USDPerHour == nil || *got.Detail.USDPerHour != rate ||
+		!got.Detail.FirstTS.Equal(e.Detail.FirstTS) {
+		t.Fatalf("%+v %v", got.Detail, err)
+	}
+}
+
 func TestParseID(t *testing.T) {
 	for in, want := range map[string]ID{"0-0": {}, "1764201600000-7": {1764201600000, 7}, "5": {5, 0},
 		"18446744073709551615-18446744073709551615": {^uint64(0), ^uint64(0)}} {
@@ -163,6 +182,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(s.AppendJSON(nil))
 	f.Add([]byte(`{"line":"\u2028","restart":-1}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"source":"system","notice":"cluster_idle","first_ts":"2026-12-07T10:00:00Z","nodes":4,"usd_per_hour":8.064}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := Decode(data)
 		if err != nil {

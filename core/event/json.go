@@ -135,6 +135,12 @@ func (d *Detail) appendJSON(dst []byte) []byte {
 	if d.Spot {
 		dst = append(dst, `,"spot":true`...)
 	}
+	if d.Nodes > 0 {
+		dst = strconv.AppendInt(append(dst, `,"nodes":`...), int64(d.Nodes), 10)
+	}
+	if d.USDPerHour != nil {
+		dst = strconv.AppendFloat(append(dst, `,"usd_per_hour":`...), *d.USDPerHour, 'f', -1, 64)
+	}
 	return appendLimit(dst, d.Memory, d.CPU)
 }
 
@@ -224,16 +230,18 @@ type wire struct {
 		Last       string  `json:"last"`
 	} `json:"usage"`
 
-	Object       string `json:"object"`
-	Type         string `json:"type"`
-	Count        int    `json:"count"`
-	FirstTS      string `json:"first_ts"`
-	LastTS       string `json:"last_ts"`
-	Batch        string `json:"batch"`
-	State        string `json:"state"`
-	InstanceType string `json:"instance_type"`
-	Region       string `json:"region"`
-	Spot         bool   `json:"spot"`
+	Object       string   `json:"object"`
+	Type         string   `json:"type"`
+	Count        int      `json:"count"`
+	FirstTS      string   `json:"first_ts"`
+	LastTS       string   `json:"last_ts"`
+	Batch        string   `json:"batch"`
+	State        string   `json:"state"`
+	InstanceType string   `json:"instance_type"`
+	Region       string   `json:"region"`
+	Spot         bool     `json:"spot"`
+	Nodes        int      `json:"nodes"`
+	USDPerHour   *float64 `json:"usd_per_hour"`
 	Limit        struct {
 		Memory string `json:"memory"`
 		CPU    string `json:"cpu"`
@@ -281,11 +289,11 @@ func Decode(data []byte) (Event, error) {
 		e.Ended = d
 	}
 	if w.Notice == NoticeK8sEvent || w.Notice == NoticeWaiting || w.Notice == NoticeBatch || w.Notice == NoticeCommandEnded ||
-		w.Notice == NoticeStalled || w.Notice == NoticeNode {
+		w.Notice == NoticeStalled || w.Notice == NoticeNode || w.Notice == NoticeClusterIdle {
 		e.Detail = &Detail{Object: w.Object, Type: w.Type, Reason: w.Reason, Count: w.Count,
 			FirstTS: parseTime(w.FirstTS), LastTS: parseTime(w.LastTS), ExitCode: w.ExitCode,
 			Batch: w.Batch, State: w.State, Memory: w.Limit.Memory, CPU: w.Limit.CPU,
-			InstanceType: w.InstanceType, Region: w.Region, Spot: w.Spot}
+			InstanceType: w.InstanceType, Region: w.Region, Spot: w.Spot, Nodes: w.Nodes, USDPerHour: w.USDPerHour}
 	}
 	if w.SchemaVersion != nil {
 		e.SchemaVersion = *w.SchemaVersion

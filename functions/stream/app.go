@@ -78,6 +78,7 @@ type k8sConfig struct {
 	// MetricsEvery: how often a run's PodMetrics are listed; negative: off.
 	MetricsEvery time.Duration
 	StallAfter   time.Duration // a running batch without CPU and lines this long has stalled
+	IdleAfter    time.Duration // a finished run's nodes still up this long: cluster_idle
 }
 
 // load reads the streaming container's configuration from the environment, each
@@ -263,6 +264,13 @@ func loadK8s(g envconf.Getenv, dev bool) (k8sConfig, error) {
 		stall = 10 * time.Second // the demo's stalled batch waits 25 s
 	}
 	if k.StallAfter, err = g.Duration("BLASTLOG_STALL_AFTER", stall, 10*time.Second, 24*time.Hour); err != nil {
+		return k, err
+	}
+	idle := collect.DefaultIdleAfter
+	if dev {
+		idle = 20 * time.Second // one demo run's cluster stays up a minute after it
+	}
+	if k.IdleAfter, err = g.Duration("BLASTLOG_IDLE_AFTER", idle, 10*time.Second, 24*time.Hour); err != nil {
 		return k, err
 	}
 	return k, nil

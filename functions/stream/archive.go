@@ -34,6 +34,7 @@ type archiverDeps struct {
 	Tail    ports.LogTail
 	Jobs    ports.JobDirectory
 	Active  ports.ActiveRuns
+	Ended   ports.EndedRuns
 	Logger  *slog.Logger
 	Metrics *httpapi.Metrics
 }
@@ -53,7 +54,7 @@ func newArchiver(lc fx.Lifecycle, c config, d archiverDeps) *archive.Archiver {
 	}
 	a := &archive.Archiver{Log: d.Log, Tail: d.Tail, Keeper: state, Cursors: state, Archive: d.Store.Archive,
 		Index: index, Summaries: summaries, Leases: redisstore.NewLeases(d.RDB, d.Layout, "archlease"), Jobs: d.Jobs, Active: d.Active,
-		Logger: d.Logger,
+		Ended: d.Ended, Logger: d.Logger,
 		Config: archive.Config{Holder: wiring.HolderID(), ChunkEvents: c.Archive.ChunkEvents, Flush: c.Archive.Flush, Collecting: c.K8s.Mode != "off"},
 		Metrics: archive.Metrics{
 			Lag:    func(n int64) { m.ArchiveLag.Set(float64(n)) },

@@ -54,6 +54,7 @@ type collectorDeps struct {
 	Leases      ports.Leases
 	Checkpoints ports.Checkpoints
 	Active      ports.ActiveRuns
+	Ended       ports.EndedRuns
 	Logger      *slog.Logger
 	Registry    *prometheus.Registry
 }
@@ -78,9 +79,9 @@ func newCluster(c config) (ports.ClusterSource, error) {
 // runCollector collects active runs between the app's start and stop.
 func runCollector(lc fx.Lifecycle, c config, d collectorDeps) {
 	col := &collect.Collector{Clusters: d.Clusters, Log: d.Log, Jobs: d.Jobs, Statuses: d.Statuses, Leases: d.Leases,
-		Checkpoints: d.Checkpoints, Active: d.Active,
+		Checkpoints: d.Checkpoints, Active: d.Active, Ended: d.Ended, Prices: c.Prices,
 		Config: collect.Config{Holder: wiring.HolderID(), MaxFollows: c.K8s.MaxFollows,
-			TailLines: c.K8s.TailLines, MetricsEvery: c.K8s.MetricsEvery, StallAfter: c.K8s.StallAfter},
+			TailLines: c.K8s.TailLines, MetricsEvery: c.K8s.MetricsEvery, StallAfter: c.K8s.StallAfter, IdleAfter: c.K8s.IdleAfter},
 		Pacer: meter(d.Registry, rate.NewLimiter(rate.Limit(c.K8s.QPS), int(c.K8s.QPS)))}
 	d.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "blastlog_collector_poll_interval_seconds",
 		Help: "How long the last round over a run's polled containers (beyond the follow cap) took."},

@@ -344,6 +344,9 @@ func (c *Cluster) PodMetrics(_ context.Context, ns string) ([]target.Usage, erro
 // AddNode adds (or replaces) a node.
 func (c *Cluster) AddNode(n target.Node) { c.mu.Lock(); c.nodes[n.Name] = n; c.mu.Unlock() }
 
+// RemoveNode removes a node (its cluster scaled down or was deleted).
+func (c *Cluster) RemoveNode(name string) { c.mu.Lock(); delete(c.nodes, name); c.mu.Unlock() }
+
 // Node implements ports.Cluster; Forbid("nodes") refuses.
 func (c *Cluster) Node(_ context.Context, name string) (target.Node, error) {
 	c.mu.Lock()

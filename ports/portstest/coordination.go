@@ -9,12 +9,14 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// Coordination is an in-memory ports.Leases, ports.Checkpoints and ports.ActiveRuns.
+// Coordination is an in-memory ports.Leases, ports.Checkpoints, ports.ActiveRuns and
+// ports.EndedRuns.
 type Coordination struct {
 	mu     sync.Mutex
 	leases map[string]lease
 	ckpts  map[string]map[string][]byte
 	active map[string]time.Time
+	ended  map[string]time.Time
 	now    func() time.Time
 }
 
@@ -26,13 +28,14 @@ type lease struct {
 // NewCoordination returns empty coordination state.
 func NewCoordination() *Coordination {
 	return &Coordination{leases: map[string]lease{}, ckpts: map[string]map[string][]byte{},
-		active: map[string]time.Time{}, now: time.Now}
+		active: map[string]time.Time{}, ended: map[string]time.Time{}, now: time.Now}
 }
 
 var (
 	_ ports.Leases      = (*Coordination)(nil)
 	_ ports.Checkpoints = (*Coordination)(nil)
 	_ ports.ActiveRuns  = (*Coordination)(nil)
+	_ ports.EndedRuns   = (*Coordination)(nil)
 )
 
 // Acquire implements ports.Leases.
@@ -142,4 +145,33 @@ func (c *Coordination) Prune(_ context.Context, before time.Time) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// Watch implements ports.EndedRuns.
+func (c *Coordination) Watch(_ context.Context, jobID string, due time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.ended[jobID]; !ok {
+		c.ended[jobID] = due
+	}
+	return nil
+}
+
+// Watched implements ports.EndedRuns.
+func (c *Coordination) Watched(context.Context) (map[string]time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]time.Time, len(c.ended))
+	for id, due := range c.ended {
+		out[id] = due
+	}
+	return out, nil
+}
+
+// Unwatch implements ports.EndedRuns.
+func (c *Coordination) Unwatch(_ context.Context, jobID string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.ended, jobID)
+	return nil
 }

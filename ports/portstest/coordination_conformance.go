@@ -8,15 +8,16 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// Coordinator is all three ports at once.
+// Coordinator is the four ports at once.
 type Coordinator interface {
 	ports.Leases
 	ports.Checkpoints
 	ports.ActiveRuns
+	ports.EndedRuns
 }
 
-// TestCoordination is the conformance suite of ports.Leases, ports.Checkpoints and
-// ports.ActiveRuns.
+// TestCoordination is the conformance suite of ports.Leases, ports.Checkpoints,
+// ports.ActiveRuns and ports.EndedRuns.
 func TestCoordination(t *testing.T, newC func(t *testing.T) Coordinator) {
 	ctx := context.Background()
 	t.Run("one holder at a time", func(t *testing.T) {
@@ -97,6 +98,29 @@ func TestCoordination(t *testing.T, newC func(t *testing.T) Coordinator) {
 		}
 		if ids, _ := c.Active(ctx); len(ids) != 1 || ids[0] != "r4" {
 			t.Fatalf("after prune %v", ids)
+		}
+	})
+	t.Run("ended runs", func(t *testing.T) {
+		c := newC(t)
+		due := time.Now().Add(15 * time.Minute).Truncate(time.Millisecond)
+		if err := c.Watch(ctx, "r1", due); err != nil {
+			t.Fatal(err)
+		}
+		c.Watch(ctx, "r2", due.Add(time.Minute))
+		c.Watch(ctx, "r1", due.Add(time.Hour)) // a takeover's second Watch keeps the first time
+		w, err := c.Watched(ctx)
+		if err != nil || len(w) != 2 || !w["r1"].Equal(due) || !w["r2"].Equal(due.Add(time.Minute)) {
+			t.Fatalf("watched %v %v", w, err)
+		}
+		if err := c.Unwatch(ctx, "r1"); err != nil {
+			t.Fatal(err)
+		}
+		if w, _ := c.Watched(ctx); len(w) != 1 || w["r2"].IsZero() {
+			t.Fatalf("after unwatch %v", w)
+		}
+		// Watched runs are not active runs.
+		if ids, _ := c.Active(ctx); len(ids) != 0 {
+			t.Fatalf("active %v", ids)
 		}
 	})
 }

@@ -79,10 +79,13 @@ type Archiver struct {
 	Leases    ports.Leases
 	Jobs      ports.JobDirectory
 	Active    ports.ActiveRuns
-	Config    Config
-	Metrics   Metrics
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// Ended are the runs the collector still looks at after they ended: a run is
+	// held, as an active one is, until its cluster_idle notice (or none) is in.
+	Ended   ports.EndedRuns
+	Config  Config
+	Metrics Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// Observe, if set, is shown each held run's record and diagnosis every 2 s (the
 	// run's own goroutine; it must not block), and once more with final set when the
 	// run is over and every line of it archived: notifications watch runs here.
@@ -92,7 +95,7 @@ type Archiver struct {
 	wanted   map[string]string // safe id -> run id: runs viewers opened
 	runs     map[string]*run   // safe id -> run held here
 	finished map[string]string // safe id -> last id archived, for runs found complete
-	active   map[string]bool   // safe ids in the active set at the last scan
+	active   map[string]bool   // safe ids active or watched after their end at the last scan
 	wake     chan struct{}     // a viewer's run: poll now
 	ready    chan struct{}     // a writer can take more: read now
 	once     sync.Once
@@ -220,6 +223,19 @@ func (a *Archiver) scan(ctx context.Context, wg *sync.WaitGroup, full bool) {
 			active[job.SafeID(id)] = true
 		}
 	}
+	// Read after the active set: the collector watches a run before it leaves that
+	// set, so a run is in one or the other here.
+	if a.Ended != nil && err == nil {
+		var watched map[string]time.Time
+		watched, err = a.Ended.Watched(ctx)
+		if err != nil {
+			a.Logger.Warn("archiver: listing ended runs failed; retrying", "error", err)
+		}
+		for id := range watched {
+			cands[job.SafeID(id)] = id
+			active[job.SafeID(id)] = true
+		}
+	}
 	a.mu.Lock()
 	if err == nil {
 		a.active = active
@@ -344,7 +360,8 @@ func (a *Archiver) readyAgain() {
 	signal.Notify(a.ready)
 }
 
-// isActive reports whether the run was in the active set at the last scan.
+// isActive reports whether the run was active, or watched after its end, at the last
+// scan.
 func (a *Archiver) isActive(jobID string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()

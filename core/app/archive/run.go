@@ -669,6 +669,10 @@ func (r *run) check(ctx context.Context) (e end, done, checked bool) {
 		r.mu.Unlock()
 		r.a.readyAgain()
 	}()
+	// Whether the run was active is read before its log's end: a run the last scan
+	// found inactive had stored its last event before that scan, so the end read
+	// next covers it.
+	active := r.a.isActive(r.jobID)
 	first, last, err := r.a.Log.Bounds(ctx, r.jobID)
 	if err != nil {
 		return 0, false, true
@@ -679,8 +683,8 @@ func (r *run) check(ctx context.Context) (e end, done, checked bool) {
 		return 0, false, true
 	}
 	status := r.idx.Record.Status
-	drained := status.Terminal() && (!r.a.Config.Collecting || !r.a.isActive(r.jobID))
-	quiet := r.a.now().Sub(r.lastEvent) > idleAfter && !r.a.isActive(r.jobID)
+	drained := status.Terminal() && (!r.a.Config.Collecting || !active)
+	quiet := r.a.now().Sub(r.lastEvent) > idleAfter && !active
 	if !drained && !quiet && last != "" {
 		return 0, false, true
 	}

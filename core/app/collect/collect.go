@@ -39,7 +39,10 @@ type Config struct {
 	// StallAfter: a running container that used under StallCPU cores and wrote no
 	// line this long has stalled (BLASTLOG_STALL_AFTER).
 	StallAfter time.Duration
-	Now        func() time.Time
+	// IdleAfter: a run's nodes still up this long after it ended are a cluster left
+	// running (BLASTLOG_IDLE_AFTER).
+	IdleAfter time.Duration
+	Now       func() time.Time
 }
 
 // Defaults of Config; envconf reads the same constants.
@@ -56,6 +59,7 @@ const (
 	DefaultWaitingAfter = 30 * time.Second
 	DefaultMetricsEvery = 15 * time.Second // BLASTLOG_K8S_METRICS_EVERY
 	DefaultStallAfter   = 15 * time.Minute // BLASTLOG_STALL_AFTER
+	DefaultIdleAfter    = 15 * time.Minute // BLASTLOG_IDLE_AFTER
 )
 
 // StallCPU: below this many cores a container does nothing (BLAST searching uses
@@ -74,6 +78,7 @@ func (c Config) giveUp() time.Duration       { return cmp.Or(c.GiveUp, DefaultGi
 func (c Config) waitingAfter() time.Duration { return cmp.Or(c.WaitingAfter, DefaultWaitingAfter) }
 func (c Config) metricsEvery() time.Duration { return cmp.Or(c.MetricsEvery, DefaultMetricsEvery) }
 func (c Config) stallAfter() time.Duration   { return cmp.Or(c.StallAfter, DefaultStallAfter) }
+func (c Config) idleAfter() time.Duration    { return cmp.Or(c.IdleAfter, DefaultIdleAfter) }
 
 func (c Config) now() time.Time {
 	if c.Now != nil {
@@ -93,6 +98,11 @@ type Collector struct {
 	Leases      ports.Leases
 	Checkpoints ports.Checkpoints
 	Active      ports.ActiveRuns
+	// Ended are the runs whose nodes are looked at after they ended (idle.go); nil:
+	// none are.
+	Ended ports.EndedRuns
+	// Prices price a cluster left running (nil: its nodes only).
+	Prices ports.PriceBook
 	// Pacer is the API request budget every follow's open, pod read and poll waits
 	// for (BLASTLOG_K8S_QPS); nil: none.
 	Pacer  ports.Pacer
@@ -231,6 +241,7 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 			if rs.finished(ctx) {
 				cancel()
 				rs.wg.Wait()
+				rs.watchEnded(context.WithoutCancel(ctx))
 				return c.Active.Done(context.WithoutCancel(ctx), jobID)
 			}
 		}
@@ -320,6 +331,10 @@ func (c *Collector) Run(ctx context.Context) {
 	failing := map[string]*runFailures{}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	if c.Ended != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.lookAfterEnds(ctx) }()
+	}
 	tick := time.NewTicker(c.Config.poll())
 	defer tick.Stop()
 	for {

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,12 +25,14 @@ const (
 	KindStuck     = "stuck"
 	KindOOMKilled = "oomkilled"
 	KindSucceeded = "succeeded"
+	// KindIdle: the run's cluster is still up after it ended (docs/api.md §13).
+	KindIdle = "idle"
 )
 
 // Kinds lists them; DefaultKinds are BLASTLOG_NOTIFY_ON's default.
 var (
-	Kinds        = []string{KindFailed, KindStuck, KindOOMKilled, KindSucceeded}
-	DefaultKinds = []string{KindFailed, KindStuck}
+	Kinds        = []string{KindFailed, KindStuck, KindOOMKilled, KindSucceeded, KindIdle}
+	DefaultKinds = []string{KindFailed, KindStuck, KindIdle}
 )
 
 // Limits.
@@ -56,6 +59,8 @@ type Message struct {
 	Causes   []Cause   `json:"causes"`
 	URL      string    `json:"url"`
 	SentAt   time.Time `json:"sent_at"`
+	// ClusterIdle: an idle message's nodes still up and their cost by the hour.
+	ClusterIdle *diagnose.ClusterIdle `json:"cluster_idle,omitempty"`
 }
 
 // Cause is a diagnosis cause as a message carries it: what it is and what to do, never
@@ -73,10 +78,15 @@ type Cause struct {
 }
 
 // NewMessage is the message of kind about a run in diagnosis d: the headline and the
-// first MaxCauses causes, without their messages.
+// first MaxCauses causes, without their messages. An idle message's headline says the
+// cluster is still up, and it has no causes.
 func NewMessage(rec job.Record, d diagnose.Diagnosis, kind, url string) Message {
 	m := Message{JobID: rec.JobID, OwnerOID: rec.OwnerOID, ELBJobID: rec.ELBJobID, State: d.State, Kind: kind,
 		Headline: d.Headline, Causes: []Cause{}, URL: url}
+	if kind == KindIdle && d.ClusterIdle != nil {
+		m.Headline, m.ClusterIdle = d.ClusterIdle.Sentence(cmp.Or(rec.ELBJobID, rec.JobID)), d.ClusterIdle
+		return m
+	}
 	for _, c := range d.Causes[:min(MaxCauses, len(d.Causes))] {
 		m.Causes = append(m.Causes, Cause{Kind: c.Kind, Step: c.Step, Batch: c.Batch, Pod: c.Pod, Container: c.Container,
 			Reason: c.Reason, ExitCode: c.ExitCode, Limit: c.Limit, Hint: c.Hint})
@@ -148,8 +158,8 @@ func (n *Notifier) init() {
 	})
 }
 
-// News are the kinds a diagnosis tells of: its state (failed, stuck, succeeded) and
-// an OOMKilled batch or container.
+// News are the kinds a diagnosis tells of: its state (failed, stuck, succeeded), an
+// OOMKilled batch or container, and its cluster left running (idle).
 func News(d diagnose.Diagnosis) []string {
 	var kinds []string
 	switch d.State {
@@ -162,6 +172,9 @@ func News(d diagnose.Diagnosis) []string {
 	}
 	if slices.ContainsFunc(d.Causes, func(c diagnose.Cause) bool { return c.Reason == "OOMKilled" }) {
 		kinds = append(kinds, KindOOMKilled)
+	}
+	if d.ClusterIdle != nil {
+		kinds = append(kinds, KindIdle)
 	}
 	return kinds
 }
@@ -343,7 +356,7 @@ func ParseKinds(s string) ([]string, error) {
 			continue
 		}
 		if !slices.Contains(Kinds, k) {
-			return nil, fmt.Errorf("%q is not one of failed, stuck, oomkilled, succeeded", k)
+			return nil, fmt.Errorf("%q is not one of failed, stuck, oomkilled, succeeded, idle", k)
 		}
 		if !slices.Contains(out, k) {
 			out = append(out, k)

@@ -74,7 +74,7 @@ func TestLoadSpool(t *testing.T) {
 
 func TestLoadNotify(t *testing.T) {
 	n, err := LoadNotify(env())
-	if err != nil || n.Enabled() || strings.Join(n.On, ",") != "failed,stuck" || n.Format != "json" {
+	if err != nil || n.Enabled() || strings.Join(n.On, ",") != "failed,stuck,idle" || n.Format != "json" {
 		t.Fatalf("defaults: %+v %v", n, err)
 	}
 	n, err = LoadNotify(env("BLASTLOG_NOTIFY_URLS", " https://hooks.example.org/a?code=x , http://127.0.0.1:9/b", "BLASTLOG_NOTIFY_ON", "oomkilled,succeeded",
