@@ -94,6 +94,9 @@ type Player struct {
 	// Stall: batch StallBatch uses no CPU and writes nothing this long after its third
 	// line, then goes on (0: it does not stall).
 	Stall time.Duration
+	// KeepCluster: the run's nodes stay up this long after it ended (someone forgot
+	// `elastic-blast delete`); 0: they are deleted as it ends.
+	KeepCluster time.Duration
 }
 
 // Defaults of a Player.
@@ -118,10 +121,14 @@ const (
 	// DemoStall: in one run of three batch StallBatch stalls this long (the dev stack's
 	// BLASTLOG_STALL_AFTER is 10 s).
 	DemoStall = 25 * time.Second
+	// DemoKeepCluster: in one run of three the cluster stays up this long after the run
+	// (the dev stack's BLASTLOG_IDLE_AFTER is 20 s: its cluster_idle notice shows).
+	DemoKeepCluster = time.Minute
 )
 
 // Play plays one run: registers jobID for the owner, publishes `elastic-blast submit`,
-// plays the pods and marks the run failed (its OOMKilled batch) or completed (Healthy).
+// plays the pods on the run's own nodes, marks the run failed (its OOMKilled batch) or
+// completed (Healthy), and deletes its nodes, KeepCluster later.
 func (p Player) Play(ctx context.Context, jobID string) error {
 	o, err := load(jobID)
 	if err != nil {
@@ -144,13 +151,21 @@ func (p Player) Play(ctx context.Context, jobID string) error {
 	if p.Sim != nil {
 		failed, err := p.pods(ctx, o)
 		if err != nil {
+			p.removeCluster(o.Run.ELBJobID)
 			return err
 		}
 		if failed {
 			status = job.Failed
 		}
 	}
-	return p.Jobs.SetStatus(context.WithoutCancel(ctx), jobID, status)
+	if err := p.Jobs.SetStatus(context.WithoutCancel(ctx), jobID, status); err != nil {
+		return err
+	}
+	if p.Sim != nil {
+		sleep(ctx, p.KeepCluster)
+		p.removeCluster(o.Run.ELBJobID)
+	}
+	return nil
 }
 
 func (p Player) batches() int {
@@ -245,7 +260,10 @@ func (p Player) Loop(ctx context.Context, period time.Duration, name func(n int)
 				run.Pending = DemoPending // one run in three waits for nodes first
 			}
 		case 0:
-			run.Healthy = true // and one in three succeeds
+			run.Healthy = true // and one in three succeeds, its cluster left up a minute
+			if run.KeepCluster == 0 {
+				run.KeepCluster = DemoKeepCluster
+			}
 		}
 		go func(id string) {
 			defer plays.Done()

@@ -253,3 +253,45 @@ func TestStallAndMemoryInTheMetrics(t *testing.T) {
 		t.Fatalf("stalled %v; batch 013's memory peaked at %d", stalled, oomPeak)
 	}
 }
+
+// A run plays on nodes of its own, which are deleted as it ends, or KeepCluster later.
+func TestTheRunsClusterIsDeletedAfterIt(t *testing.T) {
+	sim := kubesim.New()
+	defer sim.Close()
+	nodeUp := func(name string) bool {
+		res, err := http.Get(sim.URL() + "/api/v1/nodes/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}
+	for _, keep := range []time.Duration{0, 2 * time.Second} {
+		jobs := portstest.NewJobDirectory()
+		p := Player{Log: portstest.NewEventLog(0), Jobs: jobs, Sim: sim, Owner: "oid", Healthy: true, KeepCluster: keep}
+		id := fmt.Sprintf("demo-keep-%d", keep/time.Second)
+		played := make(chan error, 1)
+		go func() { played <- p.Play(context.Background(), id) }()
+		for {
+			if r, err := jobs.Get(context.Background(), id); err == nil && r.Status.Terminal() {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		o, _ := load(id)
+		if keep > 0 && !nodeUp(NodeName(o.Run.ELBJobID, 0)) {
+			t.Fatal("the kept cluster's node is gone as the run ends")
+		}
+		if err := <-played; err != nil {
+			t.Fatal(err)
+		}
+		for i := range Nodes {
+			if nodeUp(NodeName(o.Run.ELBJobID, i)) {
+				t.Fatalf("keep %v: node %d is still up after Play", keep, i)
+			}
+		}
+	}
+	if NodeName("job-a", 1) == NodeName("job-b", 1) {
+		t.Fatal("two runs share a node")
+	}
+}

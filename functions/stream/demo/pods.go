@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strings"
 	"sync"
@@ -34,9 +35,9 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 			return false, fmt.Errorf("demo fixture: no %s pod", app)
 		}
 	}
-	// The cluster: Nodes of ElasticBLAST's default machine type, in East US.
+	// The run's cluster: Nodes of ElasticBLAST's default machine type, in East US.
 	for i := range Nodes {
-		p.Sim.AddNode(nodeName(i), map[string]string{target.LabelInstanceType: NodeType, target.LabelRegion: "eastus",
+		p.Sim.AddNode(NodeName(o.Run.ELBJobID, i), map[string]string{target.LabelInstanceType: NodeType, target.LabelRegion: "eastus",
 			target.LabelPriority: "regular"})
 	}
 	batches := p.batches()
@@ -46,7 +47,8 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 	}
 
 	setup := byApp["setup"]
-	if !p.pod(ctx, setup, o.Pods[setup], play{}, false) {
+	first := play{node: NodeName(o.Run.ELBJobID, 0)} // where the setup, submit and finalizer pods run
+	if !p.pod(ctx, setup, o.Pods[setup], first, false) {
 		return false, ctx.Err()
 	}
 	if !sleep(ctx, p.Pace) {
@@ -56,7 +58,7 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 	submit := byApp["submit"]
 	sp := o.Pods[submit]
 	sp.Containers = map[string][]string{"submit-jobs": replaceAll(sp.Containers["submit-jobs"], "Submitted 120 jobs", fmt.Sprintf("Submitted %d jobs", batches))}
-	if !p.pod(ctx, submit, sp, play{}, false) {
+	if !p.pod(ctx, submit, sp, first, false) {
 		return false, ctx.Err()
 	}
 	// The batch Jobs exist before their pods, as submit-jobs creates them: the run's
@@ -94,10 +96,10 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			if b == EvictBatch && !p.evicted(ctx, bt.name, bt.fp) {
+			if b == EvictBatch && !p.evicted(ctx, bt.name, bt.fp, NodeName(o.Run.ELBJobID, evictNode)) {
 				return
 			}
-			if p.pod(ctx, bt.name, bt.fp, play{s: batchScript(b, oom), use: batchUsage(b, oom), stall: p.stallOf(b), node: nodeName(b % Nodes)}, b < parallel && p.Pending > 0) {
+			if p.pod(ctx, bt.name, bt.fp, play{s: batchScript(b, oom), use: batchUsage(b, oom), stall: p.stallOf(b), node: NodeName(o.Run.ELBJobID, b%Nodes)}, b < parallel && p.Pending > 0) {
 				p.endJob(bt.fp.Job, oom)
 			}
 		}()
@@ -116,7 +118,7 @@ func (p Player) pods(ctx context.Context, o output) (failed bool, err error) {
 			fmt.Sprintf("ERROR: 1 of %d BLAST jobs failed: %s (OOMKilled)", batches, failedPod))
 	}
 	fp.Containers = map[string][]string{"finalizer": lines}
-	if !p.pod(ctx, fin, fp, play{}, false) {
+	if !p.pod(ctx, fin, fp, first, false) {
 		return false, ctx.Err()
 	}
 	return failedPod != "", nil
@@ -158,10 +160,10 @@ func (p Player) endJob(name string, failed bool) {
 // evicted plays the first pod of a batch that the kubelet evicts for lack of local
 // disk: a few lines, the Warning event, its container killed. The Job then makes
 // another pod, which pod plays. It reports false when ctx ended.
-func (p Player) evicted(ctx context.Context, name string, fp fixturePod) bool {
+func (p Player) evicted(ctx context.Context, name string, fp fixturePod, node string) bool {
 	first := strings.TrimSuffix(name, "-h4j5k") + "-e7v1c"
 	p.Sim.AddPod(kubesim.PodSpec{Name: first, Job: fp.Job, Labels: fp.Labels, Env: fp.Env,
-		Init: sortedKeys(fp.Init), Main: sortedKeys(fp.Containers), Limits: batchLimits})
+		Init: sortedKeys(fp.Init), Main: sortedKeys(fp.Containers), Limits: batchLimits, Node: node})
 	for _, c := range sortedKeys(fp.Init) {
 		p.Sim.Start("default", first, c)
 		p.Sim.TerminateWith("default", first, c, 0, "")
@@ -177,7 +179,7 @@ func (p Player) evicted(ctx context.Context, name string, fp fixturePod) bool {
 		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: first}, Type: corev1.EventTypeWarning, Reason: "Evicted",
 		Message: "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi, available: 8876Mi. " +
 			"Container blast was using 96Gi, request is 0, has larger consumption of ephemeral-storage.",
-		Source: corev1.EventSource{Component: "kubelet", Host: "aks-blast-12345678-vmss000002"}})
+		Source: corev1.EventSource{Component: "kubelet", Host: node}})
 	p.Sim.TerminateWith("default", first, "blast", 137, "ContainerStatusUnknown")
 	p.Sim.TerminateWith("default", first, "results-export", 137, "ContainerStatusUnknown")
 	return sleep(ctx, p.Pace)
@@ -266,11 +268,27 @@ type play struct {
 	s     script
 	use   usage
 	stall time.Duration
-	node  string // "": kubesim.DefaultNode (node 0)
+	node  string // "": kubesim.DefaultNode
 }
 
-// nodeName is the demo cluster's node i (node 0 is kubesim's default node).
-func nodeName(i int) string { return fmt.Sprintf("aks-blast-12345678-vmss%06d", i) }
+// evictNode is the node that runs out of ephemeral storage.
+const evictNode = 2
+
+// NodeName is node i of the cluster of the run with ElasticBLAST job id elbJobID: a
+// cluster per search, as ElasticBLAST makes them, named as AKS names a node pool's
+// nodes (aks-<pool>-<8 digits>-vmss<6 digits>).
+func NodeName(elbJobID string, i int) string {
+	h := fnv.New32a()
+	h.Write([]byte(elbJobID))
+	return fmt.Sprintf("aks-blast-%08d-vmss%06d", h.Sum32()%100_000_000, i)
+}
+
+// removeCluster deletes the run's nodes, as `elastic-blast delete` does.
+func (p Player) removeCluster(elbJobID string) {
+	for i := range Nodes {
+		p.Sim.RemoveNode(NodeName(elbJobID, i))
+	}
+}
 
 // stallOf is how long batch b stalls in this run.
 func (p Player) stallOf(b int) time.Duration {
