@@ -135,12 +135,14 @@ func round(v float64, digits int) float64 {
 }
 
 // ClusterIdle is what a cluster_idle notice says: Nodes the run used were still up At,
-// after it ended at Ended, costing USDPerHour together (nil: not known).
+// after it ended at Ended, costing USDPerHour together (nil: not known). Text is the
+// notice's sentence, which the page, the terminal client and the message show.
 type ClusterIdle struct {
 	Nodes      int       `json:"nodes"`
 	USDPerHour *float64  `json:"usd_per_hour,omitempty"`
 	Ended      time.Time `json:"ended"`
 	At         time.Time `json:"at"`
+	Text       string    `json:"text"`
 }
 
 // Sentence says it of run (its ElasticBLAST job id): "the cluster of run X is still

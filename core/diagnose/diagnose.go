@@ -275,7 +275,8 @@ func (t *Tracker) Add(e *event.Event) {
 		case event.NoticeNode:
 			t.addNode(e)
 		case event.NoticeClusterIdle:
-			t.ClusterIdle = &ClusterIdle{Nodes: e.Detail.Nodes, USDPerHour: e.Detail.USDPerHour, Ended: e.Detail.FirstTS, At: e.TS}
+			t.ClusterIdle = &ClusterIdle{Nodes: e.Detail.Nodes, USDPerHour: e.Detail.USDPerHour, Ended: e.Detail.FirstTS, At: e.TS,
+				Text: e.Line}
 		}
 	}
 }

@@ -171,6 +171,9 @@ func printStatus(w io.Writer, s app.RunSummary, color bool) error {
 		}
 		fmt.Fprintln(&b, st(dim, line))
 	}
+	if ci := d.ClusterIdle; ci != nil {
+		fmt.Fprintln(&b, st(yellow+bold, ci.Text))
+	}
 	for i, c := range d.Causes {
 		if i == 3 {
 			fmt.Fprintf(&b, "  … and %d more (blastlog status %s -o json)\n", len(d.Causes)-3, s.JobID)

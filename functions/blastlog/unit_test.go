@@ -127,4 +127,12 @@ func TestStatusSaysThePeak(t *testing.T) {
 		!strings.Contains(b.String(), "12.4 node-hours · $25.00 · $8.06/h now · ≈ $31.20 at the end") {
 		t.Fatalf("%s", b.String())
 	}
+	// A cluster left running: the notice's sentence, as the page shows it.
+	idle := "the cluster of run job-42 is still up 20 min after it ended: 4 nodes, ≈ $8.06/h — run `elastic-blast delete`"
+	s.Diagnosis.ClusterIdle = &diagnose.ClusterIdle{Nodes: 4, USDPerHour: &rate, Text: idle}
+	b.Reset()
+	printStatus(&b, s, false)
+	if !strings.Contains(b.String(), "\n"+idle+"\n") {
+		t.Fatalf("%s", b.String())
+	}
 }

@@ -219,7 +219,7 @@ func TestClusterLeftRunningNotifiesOnce(t *testing.T) {
 		t.Fatalf("told %v after the end, before BLASTLOG_IDLE_AFTER", since)
 	}
 	idle := waitSummary("run-idle", "cluster_idle", func(s app.RunSummary) bool { return s.Diagnosis.ClusterIdle != nil })
-	if ci := idle.Diagnosis.ClusterIdle; ci.Nodes != 4 || *ci.USDPerHour != 8.06 {
+	if ci := idle.Diagnosis.ClusterIdle; ci.Nodes != 4 || *ci.USDPerHour != 8.06 || ci.Text != m.Headline {
 		t.Fatalf("the summary's cluster_idle %+v", ci)
 	}
 	if sum := summaryOf(t, srv.base, "run-gone"); sum.Diagnosis.ClusterIdle != nil {

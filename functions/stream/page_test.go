@@ -428,9 +428,15 @@ func TestPageBatchTableOfTheDemoRun(t *testing.T) {
 	}
 	// The timeline: a lane per node, a bar per attempt coloured by its end; a click
 	// opens the attempt's pod.
-	if got := jsString(t, ctx, `[...`+step("running")+`.querySelectorAll(".timeline .lane")].map(l => l.textContent).join("|")`); got !=
-		"aks-blast-12345678-vmss000000 · Standard_E32s_v3|aks-blast-12345678-vmss000001 · Standard_E32s_v3|"+
-			"aks-blast-12345678-vmss000002 · Standard_E32s_v3|aks-blast-12345678-vmss000003 · Standard_E32s_v3" {
+	rec, err := p.Jobs.Get(context.Background(), "run-f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lanes []string
+	for i := range demo.Nodes {
+		lanes = append(lanes, demo.NodeName(rec.ELBJobID, i)+" · Standard_E32s_v3")
+	}
+	if got := jsString(t, ctx, `[...`+step("running")+`.querySelectorAll(".timeline .lane")].map(l => l.textContent).join("|")`); got != strings.Join(lanes, "|") {
 		t.Fatalf("the timeline's lanes %q", got)
 	}
 	attempts := jsInt(t, ctx, `window.blastlogDiagnosis.batches.reduce((n, b) => n + (b.attempts || []).filter((a) => a.container === "blast").length, 0)`)
@@ -596,7 +602,10 @@ func TestPageSaysWhatABatchUsed(t *testing.T) {
 	node := event.System("run-u", "", event.NoticeNode, "node n0 no longer runs this run's pods", evs[0].TS)
 	node.Detail = &event.Detail{Object: "Node/n0", State: "released", FirstTS: evs[0].TS.Add(-time.Hour), LastTS: evs[0].TS,
 		InstanceType: "Standard_E32s_v3", Region: "eastus"}
-	evs = append(evs, node)
+	rate := 2.02
+	idle := event.System("run-u", "", event.NoticeClusterIdle, "the cluster of run run-u is still up 20 min after it ended: 1 node, ≈ $2.02/h — run `elastic-blast delete`", evs[0].TS.Add(20*time.Minute))
+	idle.Detail = &event.Detail{FirstTS: evs[0].TS, Nodes: 1, USDPerHour: &rate}
+	evs = append(evs, node, idle)
 	if _, err := redisstore.NewEventLog(s.rdb, redisstore.Config{MaxLen: 100_000}).Append(context.Background(), "run-u", evs); err != nil {
 		t.Fatal(err)
 	}
@@ -611,6 +620,9 @@ func TestPageSaysWhatABatchUsed(t *testing.T) {
 	}
 	if got := jsString(t, ctx, `document.getElementById("cost").textContent`); got != "1.0 node-hours · $2.02" {
 		t.Fatalf("cost %q", got)
+	}
+	if got := jsString(t, ctx, `document.getElementById("cluster-idle").hidden ? "" : document.getElementById("cluster-idle").textContent`); got != idle.Line {
+		t.Fatalf("the cluster left running %q", got)
 	}
 	do(t, ctx, step("running")+`.open = true`)
 	waitJS(t, ctx, "the batch table", step("running")+`.querySelector(".batchtable td.peak") !== null`)

@@ -722,6 +722,9 @@ function applyDiagnosis(d) {
     $("progress-text").textContent = parts.join(" · ");
   }
   $("cost").textContent = costText(d.cost);
+  // A cluster left running after the run: its nodes still bill (docs/api.md §13).
+  $("cluster-idle").hidden = !d.cluster_idle;
+  $("cluster-idle").textContent = d.cluster_idle ? d.cluster_idle.text : "";
   const list = $("causes");
   list.replaceChildren();
   for (const c of d.causes.slice(0, 3)) {

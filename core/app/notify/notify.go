@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -84,7 +83,7 @@ func NewMessage(rec job.Record, d diagnose.Diagnosis, kind, url string) Message 
 	m := Message{JobID: rec.JobID, OwnerOID: rec.OwnerOID, ELBJobID: rec.ELBJobID, State: d.State, Kind: kind,
 		Headline: d.Headline, Causes: []Cause{}, URL: url}
 	if kind == KindIdle && d.ClusterIdle != nil {
-		m.Headline, m.ClusterIdle = d.ClusterIdle.Sentence(cmp.Or(rec.ELBJobID, rec.JobID)), d.ClusterIdle
+		m.Headline, m.ClusterIdle = d.ClusterIdle.Text, d.ClusterIdle
 		return m
 	}
 	for _, c := range d.Causes[:min(MaxCauses, len(d.Causes))] {
