@@ -75,10 +75,12 @@ func BenchmarkEventToViewer(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*9/10].Microseconds())/1000, "p90-ms")
 }
 
-// BenchmarkDiagnosisAPIRequests: what watching a 1,000-pod run's events and Jobs adds
-// to its API requests: 1,000 running batch pods and their 1,000 Jobs, a Warning event
-// a second, followed for 10 s. Reported per second: the events and jobs requests, and
-// every request of the collector (its log follows and polls) beside them.
+// BenchmarkDiagnosisAPIRequests: what watching a 1,000-pod run's events, Jobs, metrics
+// and nodes adds to its API requests: 1,000 running batch pods on 50 nodes and their
+// 1,000 Jobs, a Warning event a second, followed for 30 s with PodMetrics listed every
+// 15 s (the default). Reported per second: the events and jobs requests, and every
+// request of the collector (its log follows and polls) beside them; per minute: the
+// metrics lists and every request; and the node reads (one per node per run).
 func BenchmarkDiagnosisAPIRequests(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
@@ -89,7 +91,10 @@ func BenchmarkDiagnosisAPIRequests(b *testing.B) {
 		for i := 0; i < pods; i++ {
 			name := fmt.Sprintf("blastn-batch-s%02d-job-%03d-%s", i%4, i, suffix)
 			sim.Job(batchJobNamed(name))
-			sim.AddPod(kubesim.PodSpec{Name: name + "-p", Job: name, Main: []string{"blast"}, Labels: map[string]string{target.LabelApp: "blast"}})
+			node := fmt.Sprintf("aks-blast-12345678-vmss%06d", i%50)
+			sim.AddNode(node, map[string]string{target.LabelInstanceType: "Standard_E32s_v3", target.LabelRegion: "eastus"})
+			sim.AddPod(kubesim.PodSpec{Name: name + "-p", Job: name, Main: []string{"blast"}, Labels: map[string]string{target.LabelApp: "blast"},
+				Node: node})
 			sim.Start("default", name+"-p", "blast")
 			sim.Log("default", name+"-p", "blast", "run start")
 		}
@@ -99,16 +104,20 @@ func BenchmarkDiagnosisAPIRequests(b *testing.B) {
 		b.StartTimer()
 		start := time.Now()
 		before, evBefore, jobsBefore := sim.Requests(), sim.RequestsFor("events"), sim.RequestsFor("jobs")
+		metricsBefore, nodesBefore := sim.RequestsFor("metrics"), sim.RequestsFor("nodes")
 		go func() { done <- k.collector(b, "bench", 64).Collect(ctx, "run-k") }()
-		for i := 0; i < 10; i++ {
+		for i := 0; i < 30; i++ {
 			time.Sleep(time.Second)
 			sim.Event(corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("w%d", i)}, Type: corev1.EventTypeWarning,
 				Reason: "BackOff", Message: "Back-off restarting failed container",
-				InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: fmt.Sprintf("blastn-batch-s00-job-%03d-%s-p", 4*i, suffix)}})
+				InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: fmt.Sprintf("blastn-batch-s%02d-job-%03d-%s-p", i%4, i, suffix)}})
 		}
 		el := time.Since(start).Seconds()
 		b.ReportMetric(float64(sim.RequestsFor("events")-evBefore+sim.RequestsFor("jobs")-jobsBefore)/el, "events+jobs-req/s")
 		b.ReportMetric(float64(sim.Requests()-before)/el, "all-req/s")
+		b.ReportMetric(float64(sim.RequestsFor("metrics")-metricsBefore)*60/el, "metrics-req/min")
+		b.ReportMetric(float64(sim.RequestsFor("nodes")-nodesBefore), "node-reads") // once per node per run
+		b.ReportMetric(float64(sim.Requests()-before)*60/el, "all-req/min")
 		cancel()
 		<-done
 		sim.Close()

@@ -90,7 +90,7 @@ type Sim struct {
 func (s *Sim) Requests() int64 { return s.requests.Load() }
 
 // RequestsFor is how many requests named a resource: "pods" (with their logs),
-// "events" or "jobs".
+// "events", "jobs", "metrics" (PodMetrics lists) or "nodes".
 func (s *Sim) RequestsFor(resource string) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()

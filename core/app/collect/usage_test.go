@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +125,30 @@ func TestStalledNoticeOncePerStall(t *testing.T) {
 			t.Fatalf("a busy batch stalled: %s", e.AppendJSON(nil))
 		}
 	}
+}
+
+// BenchmarkUsageMemory: what the samples of one container instance cost to keep,
+// whatever their number: 10,000 instances, 100 samples each. Reported: heap bytes per
+// instance.
+func BenchmarkUsageMemory(b *testing.B) {
+	t0 := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	var perInstance float64
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		kept := make([]*usage, 10_000)
+		for i := range kept {
+			u := &usage{}
+			for s := range 100 {
+				u.add(target.Usage{At: t0.Add(time.Duration(s) * 15 * time.Second), Memory: int64(s) << 30, CPU: float64(s % 16)})
+			}
+			kept[i] = u
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perInstance = float64(after.HeapAlloc-before.HeapAlloc) / float64(len(kept))
+		runtime.KeepAlive(kept)
+	}
+	b.ReportMetric(perInstance, "B/instance")
 }
