@@ -648,15 +648,22 @@ func terminatedReason(in *instance) string {
 	return "Completed"
 }
 
-// typed sets an object's kind and API version, as the wire carries them.
+// typed is a copy of an object with its kind and API version set, as the wire carries
+// them (a copy: the stored object is shared by every watcher sending it at once).
 func typed(obj any) any {
 	switch o := obj.(type) {
 	case *corev1.Pod:
-		o.TypeMeta = metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}
+		c := *o
+		c.TypeMeta = metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}
+		return &c
 	case *corev1.Event:
-		o.TypeMeta = metav1.TypeMeta{Kind: "Event", APIVersion: "v1"}
+		c := *o
+		c.TypeMeta = metav1.TypeMeta{Kind: "Event", APIVersion: "v1"}
+		return &c
 	case *batchv1.Job:
-		o.TypeMeta = metav1.TypeMeta{Kind: "Job", APIVersion: "batch/v1"}
+		c := *o
+		c.TypeMeta = metav1.TypeMeta{Kind: "Job", APIVersion: "batch/v1"}
+		return &c
 	}
 	return obj
 }
