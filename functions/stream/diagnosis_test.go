@@ -17,6 +17,7 @@ import (
 
 	"github.com/blastlog/blastlog/adapters/archive/fsdir"
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
+	"github.com/blastlog/blastlog/adapters/redisstore"
 	"github.com/blastlog/blastlog/core/app"
 	"github.com/blastlog/blastlog/core/app/collect"
 	"github.com/blastlog/blastlog/core/diagnose"
@@ -345,4 +346,38 @@ func TestInstanceRestartedBeforeTheCollectorLooked(t *testing.T) {
 			t.Fatalf("container_ended notices %q", ended)
 		}
 	})
+}
+
+// The report of a run Redis forgot (FLUSHALL) comes from the archive's index: the same
+// rows as before.
+func TestReportOutlivesRedis(t *testing.T) {
+	s := newStack(t)
+	dir := filepath.Join(t.TempDir(), "archive")
+	srv := s.archived(t, dir, nil)
+	s.register(t, "run-rep", owner)
+	if _, err := redisstore.NewEventLog(s.rdb, redisstore.Config{MaxLen: 100_000}).Append(context.Background(), "run-rep", oomNotices("run-rep")); err != nil {
+		t.Fatal(err)
+	}
+	s.publish(t, "", "job", "status", "--job", "run-rep", "--status", "failed")
+	arch, _ := fsdir.New(dir)
+	waitComplete(t, arch, "run-rep", 30*time.Second)
+	report := func(stage string) string {
+		st, b, _ := get(t, srv.base+"/api/blast/logs/run-rep/report?format=json", owner)
+		var rep app.Report
+		if err := json.Unmarshal(b, &rep); err != nil || st != 200 || len(rep.Batches) != 1 {
+			t.Fatalf("%s: %d %s", stage, st, b)
+		}
+		r := rep.Batches[0]
+		if r.Batch != "013" || r.State != "failed" || r.Reason != "OOMKilled" || r.MemoryLimit != "62Gi" || rep.Totals.FailedBatches != 1 {
+			t.Fatalf("%s: %s", stage, b)
+		}
+		return string(b)
+	}
+	before := report("live")
+	if err := s.rdb.FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if after := report("after FLUSHALL"); after != before {
+		t.Fatalf("the report changed:\n%s\n%s", before, after)
+	}
 }
