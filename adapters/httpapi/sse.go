@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/blastlog/blastlog/core/app"
-	"github.com/blastlog/blastlog/core/app/fanout"
 	"github.com/blastlog/blastlog/core/ticket"
 )
 
@@ -69,7 +68,7 @@ func sseHeaders(h http.Header) {
 
 // pump writes the stream's frames, a batch per write, until the run completes, the
 // client leaves, the server shuts down or a write fails.
-func (s *Server) pump(ctx context.Context, st *fanout.Stream, out *sseWriter, jobID string) {
+func (s *Server) pump(ctx context.Context, st *app.Stream, out *sseWriter, jobID string) {
 	if !out.write([]byte("retry: 2000\n\n")) {
 		return
 	}
@@ -77,11 +76,11 @@ func (s *Server) pump(ctx context.Context, st *fanout.Stream, out *sseWriter, jo
 		frames, err := st.Next(ctx, maxBatch)
 		var b []byte
 		switch {
-		case errors.Is(err, fanout.ErrCompleted):
+		case errors.Is(err, app.ErrCompleted):
 			return
 		case ctx.Err() != nil:
 			return // the client left, or the server is shutting down: it reconnects elsewhere
-		case errors.Is(err, fanout.ErrIdle):
+		case errors.Is(err, app.ErrIdle):
 			b = heartbeat
 		case err != nil:
 			s.log.Warn("stream ended by a read error; the client will reconnect", "job_id", loggedJobID(jobID), "error", err)
@@ -109,12 +108,12 @@ const maxKeptBuf = 64 << 10
 
 // writeFrames encodes frames into a pooled buffer and writes them in one flush; logs
 // is how many were log or status frames.
-func writeFrames(out *sseWriter, frames []fanout.Frame) (ok bool, logs int) {
+func writeFrames(out *sseWriter, frames []app.Frame) (ok bool, logs int) {
 	bp := frameBufs.Get().(*[]byte)
 	b := (*bp)[:0]
 	for _, f := range frames {
 		b = appendFrame(b, f)
-		if f.Kind == fanout.FrameLog || f.Kind == fanout.FrameStatus {
+		if f.Kind == app.FrameLog || f.Kind == app.FrameStatus {
 			logs++
 		}
 	}
@@ -128,7 +127,7 @@ func writeFrames(out *sseWriter, frames []fanout.Frame) (ok bool, logs int) {
 
 // openStream opens the request's stream (app.Streams.Open), or answers the request
 // and returns nil.
-func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (*fanout.Stream, func()) {
+func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (*app.Stream, func()) {
 	jobID, q := r.PathValue("job_id"), r.URL.Query()
 	resume := cmp.Or(r.Header.Get("Last-Event-ID"), q.Get("last_event_id"))
 	st, release, err := s.Streams.Open(r.Context(), q.Get("ticket"), jobID, resume)
@@ -162,7 +161,7 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (*fanout.Str
 
 // appendFrame writes one SSE frame. Data is one line of JSON (the encoder escapes CR,
 // LF, U+2028 and U+2029), so no log content can end a frame or start another.
-func appendFrame(b []byte, f fanout.Frame) []byte {
+func appendFrame(b []byte, f app.Frame) []byte {
 	if f.ID != "" {
 		b = append(b, "id: "...)
 		b = append(b, f.ID...)

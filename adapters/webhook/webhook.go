@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/blastlog/blastlog/core/app/notify"
+	"github.com/blastlog/blastlog/ports"
 )
 
 // Formats.
@@ -37,7 +37,7 @@ const (
 // Timeout bounds one request; a receiver that hangs is a failure to retry.
 const Timeout = 10 * time.Second
 
-// Sender posts messages to URLs, one receiver at a time (notify.Sender).
+// Sender posts messages to URLs, one receiver at a time (ports.NotificationSender).
 type Sender struct {
 	URLs   []string
 	Format string
@@ -46,7 +46,7 @@ type Sender struct {
 	Logger *slog.Logger
 }
 
-var _ notify.Sender = (*Sender)(nil)
+var _ ports.NotificationSender = (*Sender)(nil)
 
 // CheckURL accepts an https URL, or http to a loopback address (a receiver on the
 // same machine, tests).
@@ -79,9 +79,9 @@ func Redact(raw string) string {
 // Receivers is how many URLs a message goes to.
 func (s *Sender) Receivers() int { return len(s.URLs) }
 
-// Send posts m to receiver i. 429, 5xx and network failures are notify.RetryError
+// Send posts m to receiver i. 429, 5xx and network failures are ports.RetryError
 // (with the receiver's Retry-After); other answers are final.
-func (s *Sender) Send(ctx context.Context, i int, m notify.Message) error {
+func (s *Sender) Send(ctx context.Context, i int, m ports.Notification) error {
 	body, err := Body(s.Format, m)
 	if err != nil {
 		return err
@@ -110,7 +110,7 @@ func (s *Sender) Send(ctx context.Context, i int, m notify.Message) error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return &notify.RetryError{Err: fmt.Errorf("webhook %s: %w", Redact(s.URLs[i]), err)}
+		return &ports.RetryError{Err: fmt.Errorf("webhook %s: %w", Redact(s.URLs[i]), err)}
 	}
 	defer res.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
@@ -118,7 +118,7 @@ func (s *Sender) Send(ctx context.Context, i int, m notify.Message) error {
 	case res.StatusCode >= 200 && res.StatusCode < 300:
 		return nil
 	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500 || res.StatusCode == http.StatusRequestTimeout:
-		e := &notify.RetryError{Err: fmt.Errorf("webhook %s: HTTP %d", Redact(s.URLs[i]), res.StatusCode)}
+		e := &ports.RetryError{Err: fmt.Errorf("webhook %s: HTTP %d", Redact(s.URLs[i]), res.StatusCode)}
 		if sec, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && sec > 0 {
 			e.After = time.Duration(sec) * time.Second
 		} else if t, err := http.ParseTime(res.Header.Get("Retry-After")); err == nil {
@@ -159,12 +159,12 @@ func Verify(secret []byte, timestamp, signature string, body []byte, now time.Ti
 }
 
 // Body is m in format.
-func Body(format string, m notify.Message) ([]byte, error) {
+func Body(format string, m ports.Notification) ([]byte, error) {
 	var v any
 	switch format {
 	case FormatJSON, "":
 		if m.Causes == nil {
-			m.Causes = []notify.Cause{}
+			m.Causes = []ports.NotificationCause{}
 		}
 		v = m
 	case FormatTeams:
@@ -183,24 +183,24 @@ func Body(format string, m notify.Message) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-func title(m notify.Message) string {
+func title(m ports.Notification) string {
 	switch m.Kind {
-	case notify.KindFailed:
+	case ports.NotifyFailed:
 		return "BLAST run " + m.JobID + " failed"
-	case notify.KindStuck:
+	case ports.NotifyStuck:
 		return "BLAST run " + m.JobID + " is stuck"
-	case notify.KindOOMKilled:
+	case ports.NotifyOOMKilled:
 		return "BLAST run " + m.JobID + ": a batch ran out of memory"
-	case notify.KindSucceeded:
+	case ports.NotifySucceeded:
 		return "BLAST run " + m.JobID + " succeeded"
-	case notify.KindIdle:
+	case ports.NotifyIdle:
 		return "BLAST run " + m.JobID + ": its cluster is still up"
 	}
 	return "BLAST run " + m.JobID + ": " + m.Kind
 }
 
 // causeLine is a cause in one line: "batch 013: OOMKilled (exit 137) — hint".
-func causeLine(c notify.Cause) string {
+func causeLine(c ports.NotificationCause) string {
 	where := c.Batch
 	if where == "" {
 		where = c.Pod
@@ -222,7 +222,7 @@ func causeLine(c notify.Cause) string {
 	return s
 }
 
-func teams(m notify.Message) map[string]any {
+func teams(m ports.Notification) map[string]any {
 	body := []any{
 		map[string]any{"type": "TextBlock", "size": "Medium", "weight": "Bolder", "text": title(m), "wrap": true},
 		map[string]any{"type": "TextBlock", "text": m.Headline, "wrap": true},
@@ -249,7 +249,7 @@ func slackEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
-func slack(m notify.Message) map[string]any {
+func slack(m ports.Notification) map[string]any {
 	text := title(m) + ": " + m.Headline
 	blocks := []any{
 		map[string]any{"type": "header", "text": map[string]any{"type": "plain_text", "text": title(m)}},

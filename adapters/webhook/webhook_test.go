@@ -19,6 +19,7 @@ import (
 	"github.com/blastlog/blastlog/core/diagnose"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/ports"
 )
 
 // receiver is a webhook receiver on loopback: answer says what each request gets.
@@ -84,7 +85,7 @@ func TestOneSignedMessageFromTwoReplicas(t *testing.T) {
 	secret := []byte("s3cret")
 	var ns []*notify.Notifier
 	for _, h := range []string{"replica-a", "replica-b"} {
-		n := &notify.Notifier{On: []string{notify.KindFailed}, Leases: redisstore.NewLeases(rdb, redisstore.Config{}, "notify"),
+		n := &notify.Notifier{On: []string{ports.NotifyFailed}, Leases: redisstore.NewLeases(rdb, redisstore.Config{}, "notify"),
 			Holder: h, Sender: &Sender{URLs: []string{rcv.srv.URL + "/hook"}, Format: FormatJSON, Secret: secret}}
 		run(t, n)
 		ns = append(ns, n)
@@ -102,7 +103,7 @@ func TestOneSignedMessageFromTwoReplicas(t *testing.T) {
 		t.Fatalf("%d messages", n)
 	}
 	body, h := rcv.bodies[0], rcv.hdrs[0]
-	var m notify.Message
+	var m ports.Notification
 	if err := json.Unmarshal(body, &m); err != nil || m.JobID != "run-42" || m.Kind != "failed" || m.State != "failed" ||
 		m.OwnerOID != "alice" || m.ELBJobID != "elb-42" || len(m.Causes) != 1 || m.SentAt.IsZero() {
 		t.Fatalf("%s %v", body, err)
@@ -147,7 +148,7 @@ func TestRetriesAndRetryAfter(t *testing.T) {
 				return true
 			})
 			hook := rcv.srv.URL + "/services/T000/B000/path-secret?code=query-secret"
-			n := &notify.Notifier{On: []string{notify.KindFailed}, Leases: redisstore.NewLeases(redistest.Start(t).Client(t), redisstore.Config{}, "notify"),
+			n := &notify.Notifier{On: []string{ports.NotifyFailed}, Leases: redisstore.NewLeases(redistest.Start(t).Client(t), redisstore.Config{}, "notify"),
 				Holder: "a", RetryMin: 50 * time.Millisecond, Logger: logger, Sender: &Sender{URLs: []string{hook}, Format: FormatSlack}}
 			run(t, n)
 			t0 := time.Now()
@@ -174,7 +175,7 @@ func TestHungReceiverHoldsUpNothingElse(t *testing.T) {
 	hung := newReceiver(t, func(int, http.ResponseWriter) bool { <-stop; return false })
 	t.Cleanup(func() { close(stop) }) // before the receiver closes (cleanups run last first)
 	ok := newReceiver(t, nil)
-	n := &notify.Notifier{On: []string{notify.KindFailed}, Leases: redisstore.NewLeases(redistest.Start(t).Client(t), redisstore.Config{}, "notify"),
+	n := &notify.Notifier{On: []string{ports.NotifyFailed}, Leases: redisstore.NewLeases(redistest.Start(t).Client(t), redisstore.Config{}, "notify"),
 		Holder: "a", Sender: &Sender{URLs: []string{hung.srv.URL, ok.srv.URL}}}
 	run(t, n)
 	rec, tr := failedRun()
@@ -210,7 +211,7 @@ func TestNoLogTextInAnyBody(t *testing.T) {
 	if len(d.Causes) < 2 {
 		t.Fatalf("causes %+v", d.Causes)
 	}
-	m := notify.NewMessage(rec, d, notify.KindFailed, "https://blastlog.example.org/?run=run-42")
+	m := notify.NewNotification(rec, d, ports.NotifyFailed, "https://blastlog.example.org/?run=run-42")
 	for _, format := range []string{FormatJSON, FormatTeams, FormatSlack} {
 		b, err := Body(format, m)
 		if err != nil {
@@ -229,7 +230,7 @@ func TestNoLogTextInAnyBody(t *testing.T) {
 func TestFormats(t *testing.T) {
 	rec, tr := failedRun()
 	d := tr.Diagnose(diagnose.Run{Status: string(rec.Status), Now: time.Now()})
-	m := notify.NewMessage(rec, d, notify.KindFailed, "https://blastlog.example.org/?run=run-42")
+	m := notify.NewNotification(rec, d, ports.NotifyFailed, "https://blastlog.example.org/?run=run-42")
 	m.Headline += " <x>"
 	teamsBody, err := Body(FormatTeams, m)
 	if err != nil {

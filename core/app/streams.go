@@ -10,6 +10,27 @@ import (
 	"github.com/blastlog/blastlog/core/event"
 )
 
+// A viewer's stream, as the SSE adapter writes it: the hub's types, named here so that
+// an adapter needs the use cases only, never the engine (internal/arch).
+type (
+	Stream    = fanout.Stream
+	Frame     = fanout.Frame
+	FrameKind = fanout.FrameKind
+)
+
+// The frames of a stream, and how it ends.
+const (
+	FrameLog       = fanout.FrameLog
+	FrameStatus    = fanout.FrameStatus
+	FrameGap       = fanout.FrameGap
+	FrameCompleted = fanout.FrameCompleted
+)
+
+var (
+	ErrCompleted = fanout.ErrCompleted // the run completed and every frame was read
+	ErrIdle      = fanout.ErrIdle      // nothing to send within the stream's Idle
+)
+
 // StreamRetryAfter is what an owner over their limit of open streams is told to wait:
 // a place frees when a viewer leaves, which takes a tab's closing.
 const StreamRetryAfter = 10 * time.Second
@@ -44,7 +65,7 @@ type Streams struct {
 // gives the owner's place back once the stream ends. Errors: ErrBadResume,
 // *LimitedError, ticket.ErrRejected, ErrNotOpened (the ticket spent), or the stores'
 // own.
-func (s *Streams) Open(ctx context.Context, tk, jobID, resume string) (st *fanout.Stream, release func(), err error) {
+func (s *Streams) Open(ctx context.Context, tk, jobID, resume string) (st *Stream, release func(), err error) {
 	if _, err := event.ParseID(resume); resume != "" && err != nil {
 		return nil, nil, ErrBadResume
 	}

@@ -19,16 +19,16 @@ import (
 	"github.com/blastlog/blastlog/adapters/redisstore"
 	"github.com/blastlog/blastlog/adapters/webhook"
 	"github.com/blastlog/blastlog/core/app"
-	"github.com/blastlog/blastlog/core/app/notify"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/target"
+	"github.com/blastlog/blastlog/ports"
 )
 
 // hook is a webhook receiver on loopback that keeps what it got and when.
 type hook struct {
 	srv  *httptest.Server
 	mu   sync.Mutex
-	msgs []notify.Message
+	msgs []ports.Notification
 	at   []time.Time
 }
 
@@ -40,7 +40,7 @@ func newHook(t *testing.T) *hook {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
-		var m notify.Message
+		var m ports.Notification
 		json.Unmarshal(b, &m)
 		h.mu.Lock()
 		h.msgs, h.at = append(h.msgs, m), append(h.at, time.Now())
@@ -50,10 +50,10 @@ func newHook(t *testing.T) *hook {
 	return h
 }
 
-func (h *hook) got() []notify.Message {
+func (h *hook) got() []ports.Notification {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]notify.Message(nil), h.msgs...)
+	return append([]ports.Notification(nil), h.msgs...)
 }
 
 // A failed run tells the webhook once, signed, with a link to its page, however many
@@ -93,7 +93,7 @@ func TestFailedRunNotifiesOnce(t *testing.T) {
 	for _, m := range got {
 		i := 0
 		fmt.Sscanf(m.JobID, "run-n%d", &i)
-		if m.Kind != notify.KindFailed || m.State != "failed" || m.URL != "https://blastlog.example.org/?run="+m.JobID ||
+		if m.Kind != ports.NotifyFailed || m.State != "failed" || m.URL != "https://blastlog.example.org/?run="+m.JobID ||
 			m.OwnerOID != owner || !strings.Contains(m.Headline, "failed") || i >= runs-1 {
 			t.Fatalf("%+v", m)
 		}
@@ -206,7 +206,7 @@ func TestClusterLeftRunningNotifiesOnce(t *testing.T) {
 		t.Fatalf("%d messages: %+v", len(got), got)
 	}
 	m := got[0]
-	if m.Kind != notify.KindIdle || m.JobID != "run-idle" || m.ClusterIdle == nil || m.ClusterIdle.Nodes != 4 ||
+	if m.Kind != ports.NotifyIdle || m.JobID != "run-idle" || m.ClusterIdle == nil || m.ClusterIdle.Nodes != 4 ||
 		m.ClusterIdle.USDPerHour == nil || *m.ClusterIdle.USDPerHour != 8.06 || m.URL != "https://blastlog.example.org/?run=run-idle" ||
 		!strings.HasPrefix(m.Headline, "the cluster of run job-0000000000000000000000000000idle is still up ") ||
 		!strings.HasSuffix(m.Headline, " after it ended: 4 nodes, ≈ $8.06/h — run `elastic-blast delete`") {

@@ -31,8 +31,11 @@ func allowed(pkg, imp string) bool {
 	case under(pkg, "ports"):
 		return under(imp, "core") || under(imp, "ports")
 	case under(pkg, "adapters"):
+		// An adapter drives the use cases (core/app) and implements ports; the engines
+		// inside core/app (fanout, history, archive, collect, notify, publish) are
+		// not its business.
 		own := strings.Join(strings.SplitN(pkg, "/", 3)[:2], "/")
-		return under(imp, "core") || under(imp, "ports") || under(imp, own)
+		return pure || imp == "core/app" || under(imp, "ports") || under(imp, own)
 	}
 	return true // functions/ and internal/ meet everything
 }
@@ -91,6 +94,10 @@ func TestRulesBite(t *testing.T) {
 		{"ports", "core/app", false},
 		{"ports", "core/target", true},
 		{"adapters/redisstore", "adapters/kube", false},
+		{"adapters/httpapi", "core/app", true},
+		{"adapters/httpapi", "core/app/fanout", false},
+		{"adapters/webhook", "core/app/notify", false},
+		{"adapters/webhook", "core/diagnose", true},
 		{"adapters/redisstore", "adapters/redisstore/redistest", true},
 		{"adapters/redisstore", "functions/publish", false},
 		{"functions/publish", "adapters/redisstore", true},

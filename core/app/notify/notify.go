@@ -18,20 +18,10 @@ import (
 	"github.com/blastlog/blastlog/ports"
 )
 
-// Kinds of news.
-const (
-	KindFailed    = "failed"
-	KindStuck     = "stuck"
-	KindOOMKilled = "oomkilled"
-	KindSucceeded = "succeeded"
-	// KindIdle: the run's cluster is still up after it ended (docs/api.md §13).
-	KindIdle = "idle"
-)
-
 // Kinds lists them; DefaultKinds are BLASTLOG_NOTIFY_ON's default.
 var (
-	Kinds        = []string{KindFailed, KindStuck, KindOOMKilled, KindSucceeded, KindIdle}
-	DefaultKinds = []string{KindFailed, KindStuck, KindIdle}
+	Kinds        = []string{ports.NotifyFailed, ports.NotifyStuck, ports.NotifyOOMKilled, ports.NotifySucceeded, ports.NotifyIdle}
+	DefaultKinds = []string{ports.NotifyFailed, ports.NotifyStuck, ports.NotifyIdle}
 )
 
 // Limits.
@@ -46,71 +36,22 @@ const (
 	DefaultRetryMin = time.Second
 )
 
-// Message is what is sent: no log line beyond the headline and the causes' own
-// sentences leaves the system.
-type Message struct {
-	JobID    string    `json:"job_id"`
-	OwnerOID string    `json:"owner_oid"`
-	ELBJobID string    `json:"elb_job_id"`
-	State    string    `json:"state"`
-	Kind     string    `json:"kind"`
-	Headline string    `json:"headline"`
-	Causes   []Cause   `json:"causes"`
-	URL      string    `json:"url"`
-	SentAt   time.Time `json:"sent_at"`
-	// ClusterIdle: an idle message's nodes still up and their cost by the hour.
-	ClusterIdle *diagnose.ClusterIdle `json:"cluster_idle,omitempty"`
-}
-
-// Cause is a diagnosis cause as a message carries it: what it is and what to do, never
-// the text it was found in (no log line leaves the system beyond the headline).
-type Cause struct {
-	Kind      string           `json:"kind"`
-	Step      string           `json:"step,omitempty"`
-	Batch     string           `json:"batch,omitempty"`
-	Pod       string           `json:"pod,omitempty"`
-	Container string           `json:"container,omitempty"`
-	Reason    string           `json:"reason,omitempty"`
-	ExitCode  *int             `json:"exit_code,omitempty"`
-	Limit     *diagnose.Limits `json:"limit,omitempty"`
-	Hint      string           `json:"hint,omitempty"`
-}
-
-// NewMessage is the message of kind about a run in diagnosis d: the headline and the
-// first MaxCauses causes, without their messages. An idle message's headline says the
-// cluster is still up, and it has no causes.
-func NewMessage(rec job.Record, d diagnose.Diagnosis, kind, url string) Message {
-	m := Message{JobID: rec.JobID, OwnerOID: rec.OwnerOID, ELBJobID: rec.ELBJobID, State: d.State, Kind: kind,
-		Headline: d.Headline, Causes: []Cause{}, URL: url}
-	if kind == KindIdle && d.ClusterIdle != nil {
+// NewNotification is the notification of kind about a run in diagnosis d: the
+// headline and the first MaxCauses causes, without their messages. An idle one's
+// headline says the cluster is still up, and it has no causes.
+func NewNotification(rec job.Record, d diagnose.Diagnosis, kind, url string) ports.Notification {
+	m := ports.Notification{JobID: rec.JobID, OwnerOID: rec.OwnerOID, ELBJobID: rec.ELBJobID, State: d.State, Kind: kind,
+		Headline: d.Headline, Causes: []ports.NotificationCause{}, URL: url}
+	if kind == ports.NotifyIdle && d.ClusterIdle != nil {
 		m.Headline, m.ClusterIdle = d.ClusterIdle.Text, d.ClusterIdle
 		return m
 	}
 	for _, c := range d.Causes[:min(MaxCauses, len(d.Causes))] {
-		m.Causes = append(m.Causes, Cause{Kind: c.Kind, Step: c.Step, Batch: c.Batch, Pod: c.Pod, Container: c.Container,
+		m.Causes = append(m.Causes, ports.NotificationCause{Kind: c.Kind, Step: c.Step, Batch: c.Batch, Pod: c.Pod, Container: c.Container,
 			Reason: c.Reason, ExitCode: c.ExitCode, Limit: c.Limit, Hint: c.Hint})
 	}
 	return m
 }
-
-// Sender delivers messages to its receivers, each its own: a receiver that fails does
-// not make the others get a message twice.
-type Sender interface {
-	// Receivers is how many there are.
-	Receivers() int
-	// Send delivers m to receiver i. An error of RetryError is tried again (after
-	// its After, when set); any other error is final.
-	Send(ctx context.Context, i int, m Message) error
-}
-
-// RetryError is a failure worth trying again: a 429, a 5xx, a timeout.
-type RetryError struct {
-	Err   error
-	After time.Duration // the receiver's Retry-After, 0 when it gave none
-}
-
-func (e *RetryError) Error() string { return e.Err.Error() }
-func (e *RetryError) Unwrap() error { return e.Err }
 
 // Metrics are told of what happens to messages.
 type Metrics struct {
@@ -122,7 +63,7 @@ type Metrics struct {
 // Notifier decides what is news and sends it. Set its fields, then call Run.
 type Notifier struct {
 	On        []string // kinds to send
-	Sender    Sender
+	Sender    ports.NotificationSender
 	Leases    ports.Leases
 	Holder    string // this replica, in the leases
 	PublicURL string // the page's base URL: a message links to /?run=<job>
@@ -163,17 +104,17 @@ func News(d diagnose.Diagnosis) []string {
 	var kinds []string
 	switch d.State {
 	case diagnose.StateFailed:
-		kinds = append(kinds, KindFailed)
+		kinds = append(kinds, ports.NotifyFailed)
 	case diagnose.StateStuck:
-		kinds = append(kinds, KindStuck)
+		kinds = append(kinds, ports.NotifyStuck)
 	case diagnose.StateSucceeded:
-		kinds = append(kinds, KindSucceeded)
+		kinds = append(kinds, ports.NotifySucceeded)
 	}
 	if slices.ContainsFunc(d.Causes, func(c diagnose.Cause) bool { return c.Reason == "OOMKilled" }) {
-		kinds = append(kinds, KindOOMKilled)
+		kinds = append(kinds, ports.NotifyOOMKilled)
 	}
 	if d.ClusterIdle != nil {
-		kinds = append(kinds, KindIdle)
+		kinds = append(kinds, ports.NotifyIdle)
 	}
 	return kinds
 }
@@ -187,7 +128,7 @@ func (n *Notifier) Observe(rec job.Record, t *diagnose.Tracker, final bool) {
 	n.init()
 	d := t.Diagnose(diagnose.Run{Status: string(rec.Status), Now: n.Now(), StuckAfter: n.StuckAfter})
 	for _, kind := range News(d) {
-		if !slices.Contains(n.On, kind) || (kind == KindFailed || kind == KindSucceeded) && !final {
+		if !slices.Contains(n.On, kind) || (kind == ports.NotifyFailed || kind == ports.NotifySucceeded) && !final {
 			continue
 		}
 		key := rec.JobID + "/" + kind
@@ -197,12 +138,12 @@ func (n *Notifier) Observe(rec job.Record, t *diagnose.Tracker, final bool) {
 		if later {
 			continue
 		}
-		n.enqueue(key, NewMessage(rec, d, kind, n.link(rec.JobID)))
+		n.enqueue(key, NewNotification(rec, d, kind, n.link(rec.JobID)))
 	}
 }
 
 // enqueue queues m for every receiver, or (the queue full) for none.
-func (n *Notifier) enqueue(key string, m Message) {
+func (n *Notifier) enqueue(key string, m ports.Notification) {
 	n.qmu.Lock() // one enqueuer at a time: the room it saw is there when it sends
 	defer n.qmu.Unlock()
 	if len(n.queue)+n.Sender.Receivers() > cap(n.queue) {
@@ -219,7 +160,7 @@ func (n *Notifier) enqueue(key string, m Message) {
 
 // delivery is a message for one receiver.
 type delivery struct {
-	Message
+	ports.Notification
 	receiver int
 }
 
@@ -266,7 +207,7 @@ func (n *Notifier) Run(ctx context.Context) {
 // deliver sends m once across replicas: the lease of its run and kind is taken (or it
 // is someone else's, sent or being sent), held while retrying, kept once sent.
 func (n *Notifier) deliver(ctx context.Context, d delivery) {
-	m := d.Message
+	m := d.Notification
 	key := "notify:" + m.JobID + ":" + m.Kind + ":" + strconv.Itoa(d.receiver)
 	mk := m.JobID + "/" + m.Kind
 	ok, err := n.Leases.Acquire(ctx, key, n.Holder, sending)
@@ -295,7 +236,7 @@ func (n *Notifier) deliver(ctx context.Context, d delivery) {
 		if n.Metrics.Failures != nil {
 			n.Metrics.Failures(m.Kind)
 		}
-		var re *RetryError
+		var re *ports.RetryError
 		wait := n.backoff(attempt)
 		if errors.As(err, &re) && re.After > 0 {
 			wait = min(re.After, retryMax)

@@ -11,20 +11,21 @@ import (
 	"github.com/blastlog/blastlog/core/diagnose"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/ports"
 	"github.com/blastlog/blastlog/ports/portstest"
 )
 
-// recorder is a Sender that keeps what it got; fail says how each attempt ends.
+// recorder is a ports.NotificationSender that keeps what it got; fail says how each attempt ends.
 type recorder struct {
 	mu    sync.Mutex
-	got   []Message
+	got   []ports.Notification
 	tries int
 	fail  func(try int) error
 }
 
 func (r *recorder) Receivers() int { return 1 }
 
-func (r *recorder) Send(_ context.Context, _ int, m Message) error {
+func (r *recorder) Send(_ context.Context, _ int, m ports.Notification) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.tries++
@@ -37,10 +38,10 @@ func (r *recorder) Send(_ context.Context, _ int, m Message) error {
 	return nil
 }
 
-func (r *recorder) sent() []Message {
+func (r *recorder) sent() []ports.Notification {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Message(nil), r.got...)
+	return append([]ports.Notification(nil), r.got...)
 }
 
 func waitFor(t *testing.T, what string, f func() bool) {
@@ -73,7 +74,7 @@ func start(t *testing.T, n *Notifier) {
 // the run is over; only the kinds asked for.
 func TestObserveSendsEachKindOnce(t *testing.T) {
 	rec := &recorder{}
-	n := &Notifier{On: []string{KindFailed, KindOOMKilled}, Sender: rec, Leases: portstest.NewCoordination(), Holder: "a",
+	n := &Notifier{On: []string{ports.NotifyFailed, ports.NotifyOOMKilled}, Sender: rec, Leases: portstest.NewCoordination(), Holder: "a",
 		PublicURL: "https://blastlog.example.org/"}
 	start(t, n)
 	r := job.Record{JobID: "run 1", OwnerOID: "alice", ELBJobID: "elb-1", Status: job.Running}
@@ -93,7 +94,7 @@ func TestObserveSendsEachKindOnce(t *testing.T) {
 	waitFor(t, "the failed message", func() bool { return len(rec.sent()) == 2 })
 	time.Sleep(50 * time.Millisecond)
 	got := rec.sent()
-	if len(got) != 2 || got[0].Kind != KindOOMKilled || got[1].Kind != KindFailed {
+	if len(got) != 2 || got[0].Kind != ports.NotifyOOMKilled || got[1].Kind != ports.NotifyFailed {
 		t.Fatalf("%+v", got)
 	}
 	m := got[1]
@@ -132,7 +133,7 @@ func TestOneMessageAcrossReplicas(t *testing.T) {
 func TestRetries(t *testing.T) {
 	rec := &recorder{fail: func(try int) error {
 		if try <= 2 {
-			return &RetryError{Err: errors.New("503"), After: 100 * time.Millisecond}
+			return &ports.RetryError{Err: errors.New("503"), After: 100 * time.Millisecond}
 		}
 		return nil
 	}}
