@@ -132,17 +132,15 @@ type Cause struct {
 
 // Attempt is one container instance of a batch that ended.
 type Attempt struct {
-	Pod         string    `json:"pod"`
-	Container   string    `json:"container"`
-	ContainerID string    `json:"container_id,omitempty"`
-	ExitCode    int       `json:"exit_code"`
-	Reason      string    `json:"reason,omitempty"`
-	StartedAt   time.Time `json:"started_at"`
-	FinishedAt  time.Time `json:"finished_at"`
-	ID          string    `json:"id,omitempty"`
-	Peak        *Peak     `json:"peak,omitempty"`
-	Node        string    `json:"node,omitempty"`
-	NodeType    string    `json:"node_type,omitempty"` // the node's instance type, when known
+	event.Instance
+	ExitCode   int       `json:"exit_code"`
+	Reason     string    `json:"reason,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	ID         string    `json:"id,omitempty"`
+	Peak       *Peak     `json:"peak,omitempty"`
+	Node       string    `json:"node,omitempty"`
+	NodeType   string    `json:"node_type,omitempty"` // the node's instance type, when known
 }
 
 // failed: the attempt ended non-zero or was OOMKilled.
@@ -371,7 +369,7 @@ func (t *Tracker) addEnded(e *event.Event) {
 		if b.First.IsZero() || !d.StartedAt.IsZero() && d.StartedAt.Before(b.First) {
 			b.First = d.StartedAt
 		}
-		b.addAttempt(Attempt{Pod: e.Pod, Container: e.Container, ContainerID: e.ContainerID, ExitCode: d.ExitCode,
+		b.addAttempt(Attempt{Instance: e.Instance(), ExitCode: d.ExitCode,
 			Reason: d.Reason, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt, ID: e.ID, Peak: peakOf(d.Usage), Node: d.Node})
 	}
 	if d.ExitCode == 0 && d.Reason != "OOMKilled" {

@@ -64,6 +64,20 @@ func PhaseLabel(phase string) string {
 	return phase
 }
 
+// Instance names one container instance: a pod's container, in one run of it (its
+// container id; a restart in place is another instance). The run's summary and its
+// diagnosis both say which instance they speak of with it.
+type Instance struct {
+	Pod         string `json:"pod"`
+	Container   string `json:"container"`
+	ContainerID string `json:"container_id,omitempty"`
+}
+
+// Instance is the container instance the event came from (empty for the publisher's).
+func (e *Event) Instance() Instance {
+	return Instance{Pod: e.Pod, Container: e.Container, ContainerID: e.ContainerID}
+}
+
 // Event is one log line of one run. ID is the stream entry id: it is never stored
 // inside the entry, and is filled in by whoever reads the entry back.
 type Event struct {

@@ -100,16 +100,14 @@ type Step struct {
 
 // Container is one container instance's part of a run (source k8s).
 type Container struct {
-	Pod         string    `json:"pod"`
-	Container   string    `json:"container"`
-	ContainerID string    `json:"container_id,omitempty"`
-	Restart     int       `json:"restart,omitempty"`
-	Phase       string    `json:"phase"`
-	Count       int64     `json:"count"`
-	Errors      int64     `json:"errors"`
-	LastLine    string    `json:"last_line"`
-	LastTS      time.Time `json:"last_ts"`
-	LastID      string    `json:"last_id"`
+	event.Instance
+	Restart  int       `json:"restart,omitempty"`
+	Phase    string    `json:"phase"`
+	Count    int64     `json:"count"`
+	Errors   int64     `json:"errors"`
+	LastLine string    `json:"last_line"`
+	LastTS   time.Time `json:"last_ts"`
+	LastID   string    `json:"last_id"`
 	// Ended is the container_ended notice's sentence once the collector stored it; the
 	// fields after it are the notice's own (docs/api.md §1), set with it.
 	Ended        string     `json:"ended,omitempty"`
@@ -225,7 +223,7 @@ func (r *Run) Add(e *event.Event) {
 			r.ContainersDropped++
 			return
 		}
-		c = &Container{Pod: e.Pod, Container: e.Container, ContainerID: e.ContainerID, Restart: e.Restart, Phase: e.Phase}
+		c = &Container{Instance: e.Instance(), Restart: e.Restart, Phase: e.Phase}
 		r.Containers[key] = c
 	}
 	if e.Notice == "container_ended" {
