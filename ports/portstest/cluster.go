@@ -34,8 +34,10 @@ type Cluster struct {
 }
 
 type fakePod struct {
-	pod  target.Pod
-	logs map[string][]string // container name -> the current instance's log lines
+	pod   target.Pod
+	logs  map[string][]string // container name -> the current instance's log lines
+	lost  bool                // its logs cannot be read (LoseLogs)
+	files map[string]int      // container name -> how often its file was rotated
 }
 
 // NewCluster is an empty cluster.
@@ -235,10 +237,31 @@ func clonePod(p target.Pod) target.Pod {
 	return p
 }
 
+// LoseLogs makes a pod's logs unreadable, as a node that lost them answers.
+func (c *Cluster) LoseLogs(ns, name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pods[ns+"/"+name].lost = true
+}
+
+// Rotate empties the file of a container's current instance, as the kubelet's log
+// rotation does: later reads see only the lines written after.
+func (c *Cluster) Rotate(ns, name, container string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fp := c.pods[ns+"/"+name]
+	fp.logs[container] = nil
+	if fp.files == nil {
+		fp.files = map[string]int{}
+	}
+	fp.files[container]++
+}
+
 // FollowLog implements ports.Cluster for the current instance of a container: lines
-// from req.SinceTime's second on; with Follow, new lines until the container ends.
+// from req.SinceTime's second on (or its last req.TailLines); with Follow, new lines
+// until the container ends.
 func (c *Cluster) FollowLog(ctx context.Context, req ports.LogRequest, f func([]byte, bool) error) error {
-	sent := 0
+	sent, opened, file := 0, false, 0
 	for {
 		c.mu.Lock()
 		fp := c.pods[req.Namespace+"/"+req.Pod]
@@ -247,10 +270,22 @@ func (c *Cluster) FollowLog(ctx context.Context, req ports.LogRequest, f func([]
 			return fmt.Errorf("%w: pod %s", ports.ErrNotFound, req.Pod)
 		}
 		ct := containerOf(&fp.pod, req.Container)
-		state, lines, ch := ct.State, fp.logs[req.Container], c.changed
+		state, lines, ch, lost, rotated := ct.State, fp.logs[req.Container], c.changed, fp.lost, fp.files[req.Container]
 		c.mu.Unlock()
 		if state == target.Waiting {
 			return ports.ErrWaiting
+		}
+		if lost {
+			return fmt.Errorf("the logs of pod %s are gone from its node", req.Pod)
+		}
+		if !opened {
+			opened, file = true, rotated
+			if req.TailLines > 0 && req.SinceTime.IsZero() && len(lines) > int(req.TailLines) {
+				sent = len(lines) - int(req.TailLines)
+			}
+		}
+		if rotated != file {
+			sent, file = 0, rotated // rotated under an open follow: the new file from its start
 		}
 		for ; sent < len(lines); sent++ {
 			l := lines[sent]
