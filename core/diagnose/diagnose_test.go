@@ -556,3 +556,46 @@ func TestCost(t *testing.T) {
 		t.Fatal("a cost without nodes")
 	}
 }
+
+// A cluster_idle notice is the diagnosis's cluster_idle, the notice's own sentence,
+// whatever the run's state; its sentence says the nodes, their price when known, and
+// how long after the end, in blastlog's duration words.
+func TestClusterIdle(t *testing.T) {
+	rate := 8.06
+	idle := event.System(run, "", event.NoticeClusterIdle, "the cluster of run r is still up 20 min after it ended: 4 nodes, ≈ $8.06/h — run `elastic-blast delete`",
+		t0.Add(80*time.Minute))
+	idle.Detail = &event.Detail{FirstTS: t0.Add(60 * time.Minute), Nodes: 4, USDPerHour: &rate}
+	f := jobs(1).done(0, 30*time.Minute)
+	if d := f.tracker().Diagnose(Run{Status: "completed", Now: t0.Add(2 * time.Hour)}); d.ClusterIdle != nil {
+		t.Fatalf("cluster_idle without its notice: %+v", d.ClusterIdle)
+	}
+	for _, status := range []string{"completed", "failed"} {
+		d := f.add(idle).tracker().Diagnose(Run{Status: status, Now: t0.Add(2 * time.Hour)})
+		ci := d.ClusterIdle
+		if ci == nil || ci.Nodes != 4 || *ci.USDPerHour != 8.06 || !ci.Ended.Equal(t0.Add(60*time.Minute)) || !ci.At.Equal(t0.Add(80*time.Minute)) ||
+			ci.Text != idle.Line {
+			t.Fatalf("%s: %+v", status, ci)
+		}
+	}
+	for _, c := range []struct {
+		idle ClusterIdle
+		want string
+	}{
+		{ClusterIdle{Nodes: 4, USDPerHour: &rate, Ended: t0, At: t0.Add(20 * time.Minute)},
+			"the cluster of run job-1 is still up 20 min after it ended: 4 nodes, ≈ $8.06/h — run `elastic-blast delete`"},
+		{ClusterIdle{Nodes: 1, Ended: t0, At: t0.Add(90 * time.Minute)},
+			"the cluster of run job-1 is still up 1 h 30 min after it ended: 1 node — run `elastic-blast delete`"},
+		{ClusterIdle{Nodes: 2, Ended: t0, At: t0.Add(15 * time.Second)},
+			"the cluster of run job-1 is still up 15 s after it ended: 2 nodes — run `elastic-blast delete`"},
+	} {
+		if got := c.idle.Sentence("job-1"); got != c.want {
+			t.Errorf("got  %q\nwant %q", got, c.want)
+		}
+	}
+}
+
+func TestPriceKey(t *testing.T) {
+	if PriceKey("Standard_E32s_v3", false) != "Standard_E32s_v3" || PriceKey("Standard_E32s_v3", true) != "Standard_E32s_v3/spot" {
+		t.Fatal("price keys")
+	}
+}
