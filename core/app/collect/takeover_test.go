@@ -1,0 +1,102 @@
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/blastlog/blastlog/core/event"
+	"github.com/blastlog/blastlog/core/target"
+	"github.com/blastlog/blastlog/ports"
+)
+
+// The sanitiser's state travels with the checkpoint: a private key block begun under
+// one holder is masked to its end under the next.
+func TestAKeyBlockIsMaskedAcrossATakeover(t *testing.T) {
+	r := newRig(t)
+	p := target.Pod{Name: "submit-jobs-3ed51a95-pem", Labels: map[string]string{target.LabelApp: "submit", target.LabelJobID: elbID},
+		Main: []target.Container{{Name: "submit-jobs"}}}
+	r.cluster.AddPod(p)
+	r.cluster.StartContainer("default", p.Name, "submit-jobs")
+	short := func(c *Config) { c.LeaseTTL = 300 * time.Millisecond }
+	stop := r.collect("a", short)
+	r.cluster.Log("default", p.Name, "submit-jobs", "-----BEGIN RSA PRIVATE KEY-----", "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun")
+	r.waitFor("the key's first lines", func([]event.Event) bool { return len(r.k8sLinesOf(p.Name)) == 2 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	stop = r.collect("b", short)
+	r.cluster.Log("default", p.Name, "submit-jobs", "q2w3", "-----END RSA PRIVATE KEY-----", "key written")
+	r.cluster.EndContainer("default", p.Name, "submit-jobs", 0, "Completed")
+	r.waitFor("its end", count(event.NoticeContainerEnded, 1))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(r.k8sLinesOf(p.Name))
+	if want := "[-----BEGIN RSA PRIVATE KEY----- *** *** -----END RSA PRIVATE KEY----- key written]"; got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// dying is a lease store of a replica that dies: once dead, it neither renews nor
+// releases, and its lease runs out on its own.
+type dying struct {
+	ports.Leases
+	dead atomic.Bool
+}
+
+func (d *dying) Renew(ctx context.Context, key, holder string, ttl time.Duration) (bool, error) {
+	if d.dead.Load() {
+		return false, errors.New("dead")
+	}
+	return d.Leases.Renew(ctx, key, holder, ttl)
+}
+
+func (d *dying) Release(ctx context.Context, key, holder string) error {
+	if d.dead.Load() {
+		return nil
+	}
+	return d.Leases.Release(ctx, key, holder)
+}
+
+// A holder that dies (no renewal, no release) is replaced once its lease runs out;
+// the new holder stores every line once, and the dead one appends nothing after its
+// lease.
+func TestADeadHolderIsReplaced(t *testing.T) {
+	r := newRig(t)
+	p := batchPod(4, "a")
+	r.cluster.AddPod(p)
+	r.cluster.StartContainer("default", p.Name, "blast")
+	ttl := func(c *Config) { c.LeaseTTL = 300 * time.Millisecond }
+	a := r.collector("a", ttl)
+	lease := &dying{Leases: a.Leases}
+	a.Leases = lease
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.Collect(ctx, runID) }()
+	r.write(p.Name, "blast", 0, 20)
+	r.waitFor("20 lines", func([]event.Event) bool { return len(r.lines()) == 20 })
+	lease.dead.Store(true)
+	select {
+	case err := <-done:
+		if !errors.Is(err, errLeaseLost) {
+			t.Fatalf("the dead holder stopped with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the dead holder went on")
+	}
+	// The next replica tries the active run every round, and takes it once the dead
+	// holder's lease has run out.
+	r.coord.Touch(ctx, runID)
+	bctx, stopB := context.WithCancel(ctx)
+	defer stopB()
+	go r.collector("b", ttl).Run(bctx)
+	r.write(p.Name, "blast", 20, 40)
+	r.cluster.EndContainer("default", p.Name, "blast", 0, "Completed")
+	r.waitFor("its end", count(event.NoticeContainerEnded, 1))
+	r.wantEachOnce([]string{p.Name}, 40)
+}
