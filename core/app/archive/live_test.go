@@ -125,3 +125,31 @@ func TestAChunkWrittenButNotIndexedIsContinued(t *testing.T) {
 		t.Fatalf("count %d, first chunk %+v", idx.Count, idx.Steps[event.PhaseRunning].Chunks[0])
 	}
 }
+
+// The index carries the run's record as it changes (its owner's run list and a read
+// after Redis forgot the run use it): a status set while the run is archived is in
+// the index at its next write, and the final status at the end.
+func TestTheIndexFollowsTheRecord(t *testing.T) {
+	s := newStack()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.jobs.Register(ctx, job.Record{JobID: "r", OwnerOID: "o", ELBJobID: "job-1", Status: job.Queued})
+	go s.archiver("a").Run(ctx)
+	s.write(t, "r", 0, 10, event.PhaseSubmitting)
+	waitFor(t, "the first index", 5*time.Second, func() bool { idx, _, err := s.arch.Index(ctx, "r"); return err == nil && idx.Count == 10 })
+	s.jobs.SetStatus(ctx, "r", job.Running)
+	s.write(t, "r", 10, 10, event.PhaseRunning)
+	waitFor(t, "the running status", 10*time.Second, func() bool {
+		idx, _, _ := s.arch.Index(ctx, "r")
+		return idx.Record.Status == job.Running && idx.Count == 20
+	})
+	s.jobs.SetStatus(ctx, "r", job.Failed)
+	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
+		idx, _, err := s.arch.Index(ctx, "r")
+		return err == nil && idx.Complete
+	})
+	idx, _, _ := s.arch.Index(ctx, "r")
+	if idx.Record.Status != job.Failed || idx.Record.OwnerOID != "o" || idx.Record.ELBJobID != "job-1" || idx.Count != 20 {
+		t.Fatalf("%+v, count %d", idx.Record, idx.Count)
+	}
+}

@@ -100,3 +100,39 @@ func TestADeadHolderIsReplaced(t *testing.T) {
 	r.waitFor("its end", count(event.NoticeContainerEnded, 1))
 	r.wantEachOnce([]string{p.Name}, 40)
 }
+
+// Two replicas run their collectors on the same active runs at once: one holds each
+// run at a time, and every line of every container is stored once, with one
+// container_ended notice each.
+func TestTwoReplicasCollectEachLineOnce(t *testing.T) {
+	r := newRig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r.coord.Touch(ctx, runID)
+	var pods []string
+	for i := range 6 {
+		p := batchPod(10+i, "a")
+		r.cluster.AddPod(p)
+		r.cluster.StartContainer("default", p.Name, "blast")
+		pods = append(pods, p.Name)
+	}
+	for _, h := range []string{"a", "b"} {
+		go r.collector(h, func(c *Config) { c.MaxFollows = 2; c.LeaseTTL = 300 * time.Millisecond }).Run(ctx)
+	}
+	for round := range 5 {
+		for _, p := range pods {
+			r.write(p, "blast", round*20, (round+1)*20)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	for _, p := range pods {
+		r.cluster.EndContainer("default", p, "blast", 0, "Completed")
+	}
+	r.waitFor("every end", count(event.NoticeContainerEnded, len(pods)))
+	time.Sleep(200 * time.Millisecond) // a second notice would come by now
+	evs := r.events()
+	if n := len(notices(evs, event.NoticeContainerEnded)); n != len(pods) {
+		t.Fatalf("%d container_ended notices for %d containers:\n%s", n, len(pods), dump(evs))
+	}
+	r.wantEachOnce(pods, 100)
+}

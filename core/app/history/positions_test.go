@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/blastlog/blastlog/core/app/history"
+	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -95,5 +96,51 @@ func TestArchiveDownIsAnErrorNotAGap(t *testing.T) {
 	wantRange(t, got, 11, 100)
 	if len(g) != 0 {
 		t.Fatalf("gaps %v", g)
+	}
+}
+
+// Read page by page, each resumed at the last id it gave (as a viewer's catch-up
+// does), is the scan: the same events once, the recorded gap once, End only on the
+// last page.
+func TestReadPagesResumeExactly(t *testing.T) {
+	f := newFixture(t, 100, 80, 61, [2]int{20, 30})
+	r := f.reader(true)
+	for _, size := range []int{1, 9, 64} {
+		var got []int
+		gaps := 0
+		after := f.id(0)
+		for page := 0; ; page++ {
+			if page > 200 {
+				t.Fatalf("size %d: no end after %d pages", size, page)
+			}
+			p, err := r.Read(context.Background(), "run", after, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Gap != nil {
+				gaps++
+			}
+			for _, e := range p.Events {
+				var n int
+				fmt.Sscanf(e.Line, "line %d", &n)
+				got = append(got, n)
+			}
+			if len(p.Events) > 0 {
+				after, err = event.ParseID(p.Events[len(p.Events)-1].ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else if p.Gap != nil {
+				after, _ = event.ParseID(p.Gap.FirstAvailable)
+				after, _ = after.Prev()
+			}
+			if p.End {
+				break
+			}
+		}
+		wantRange(t, got, 1, 100, [2]int{20, 30})
+		if gaps != 1 {
+			t.Fatalf("size %d: %d gaps", size, gaps)
+		}
 	}
 }
