@@ -2,14 +2,15 @@ package redisstore
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/blastlog/blastlog/core/chunk"
@@ -96,12 +97,23 @@ func (s *Summaries) PutIndex(ctx context.Context, idx chunk.Index, version strin
 	return v, nil
 }
 
+// gzipWriters are reused: a writer's tables are hundreds of kilobytes, and every run
+// rewrites its summary every few seconds (new ones were most of the streaming
+// container's garbage with 200 runs, and their collections its latency).
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return w
+}}
+
 // gzipped compresses at the fastest level: the summary is rewritten every few seconds.
 func gzipped(data []byte) []byte {
 	var b bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	w := gzipWriters.Get().(*gzip.Writer)
+	w.Reset(&b)
 	w.Write(data)
 	w.Close()
+	w.Reset(io.Discard) // the pool keeps no summary alive
+	gzipWriters.Put(w)
 	return b.Bytes()
 }
 

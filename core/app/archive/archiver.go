@@ -138,6 +138,7 @@ func (a *Archiver) Run(ctx context.Context) {
 	wg.Add(1)
 	go func() { defer wg.Done(); a.keepLeases(ctx) }()
 	backoff := 50 * time.Millisecond
+	cursors, byKey := map[string]string{}, map[string]*run{} // reused: a round allocates no map of its own
 	for ctx.Err() == nil {
 		if now := time.Now(); !now.Before(nextPoll) {
 			full := !now.Before(nextScan)
@@ -147,7 +148,7 @@ func (a *Archiver) Run(ctx context.Context) {
 				nextScan = now.Add(a.Config.scan())
 			}
 		}
-		cursors, byKey := a.readable()
+		a.readable(cursors, byKey)
 		if len(cursors) == 0 {
 			select {
 			case <-ctx.Done():
@@ -182,19 +183,19 @@ func (a *Archiver) Run(ctx context.Context) {
 	}
 }
 
-// readable are the cursors of the runs whose writer has room for more.
-func (a *Archiver) readable() (map[string]string, map[string]*run) {
+// readable fills cursors and byKey (the read loop's own, reused every round) with the
+// runs whose writer has room for more.
+func (a *Archiver) readable(cursors map[string]string, byKey map[string]*run) {
+	clear(cursors)
+	clear(byKey)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cursors := make(map[string]string, len(a.runs))
-	byKey := make(map[string]*run, len(a.runs))
 	for _, r := range a.runs {
 		if r.ready() {
 			cursors[r.jobID] = r.readCursor()
 			byKey[r.jobID] = r
 		}
 	}
-	return cursors, byKey
 }
 
 // scan looks for runs to archive: the active set and the viewers' runs, and (full)
