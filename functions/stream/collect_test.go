@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/target"
 	"github.com/blastlog/blastlog/ports"
+	"github.com/blastlog/blastlog/ports/portstest"
 )
 
 const (
@@ -488,27 +488,6 @@ func TestContainerThatRanBeforeCollectionIsTailed(t *testing.T) {
 	})
 }
 
-// crashed is a lease store of a replica that dies: once crashed, it neither renews nor
-// releases, and its lease in Redis runs out on its own.
-type crashed struct {
-	ports.Leases
-	dead atomic.Bool
-}
-
-func (c *crashed) Renew(ctx context.Context, key, holder string, ttl time.Duration) (bool, error) {
-	if c.dead.Load() {
-		return false, errors.New("crashed")
-	}
-	return c.Leases.Renew(ctx, key, holder, ttl)
-}
-
-func (c *crashed) Release(ctx context.Context, key, holder string) error {
-	if c.dead.Load() {
-		return nil
-	}
-	return c.Leases.Release(ctx, key, holder)
-}
-
 // A replica that dies mid-run is replaced, with the default lease and poll, within
 // 5 s, and the new holder neither skips nor repeats a line.
 func TestCrashedHolderIsReplacedWithin5s(t *testing.T) {
@@ -517,7 +496,7 @@ func TestCrashedHolderIsReplacedWithin5s(t *testing.T) {
 		for _, c := range []*collect.Collector{a, b} {
 			c.Config.LeaseTTL, c.Config.Poll = 0, 0 // the defaults
 		}
-		lease := &crashed{Leases: a.Leases}
+		lease := &portstest.DyingLeases{Leases: a.Leases}
 		a.Leases = lease
 		k.tickets.Access.Jobs.SetStatus(context.Background(), "run-k", job.Running)
 		b.Active.Touch(context.Background(), "run-k")
@@ -535,7 +514,7 @@ func TestCrashedHolderIsReplacedWithin5s(t *testing.T) {
 		defer stopB()
 		go b.Run(ctx) // the other replica, waiting for the lease
 		time.Sleep(500 * time.Millisecond)
-		lease.dead.Store(true)
+		lease.Kill()
 		crashA()
 		waitA()
 		crashed := time.Now()

@@ -9,7 +9,6 @@ import (
 
 	"github.com/blastlog/blastlog/core/app/archive"
 	"github.com/blastlog/blastlog/core/app/history"
-	"github.com/blastlog/blastlog/core/chunk"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/ports/portstest"
@@ -163,20 +162,7 @@ func TestTakeoverNeitherDuplicatesNorSkips(t *testing.T) {
 	})
 	// The archive alone: chunk by chunk, every id once and in order.
 	idx, _, _ := s.arch.Index(bg, "run")
-	var got []string
-	for _, ref := range idx.Steps["running"].Chunks {
-		raw, err := s.arch.Chunk(bg, "run", "running", ref.Seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := chunk.Decode(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range c.Events {
-			got = append(got, e.Line)
-		}
-	}
+	got, _ := s.chunkLines(t, "run", "running")
 	checkSequence(t, got, 2000)
 	if idx.Count != 2000 {
 		t.Fatalf("index counts %d", idx.Count)

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/target"
-	"github.com/blastlog/blastlog/ports"
+	"github.com/blastlog/blastlog/ports/portstest"
 )
 
 // The sanitiser's state travels with the checkpoint: a private key block begun under
@@ -41,27 +40,6 @@ func TestAKeyBlockIsMaskedAcrossATakeover(t *testing.T) {
 	}
 }
 
-// dying is a lease store of a replica that dies: once dead, it neither renews nor
-// releases, and its lease runs out on its own.
-type dying struct {
-	ports.Leases
-	dead atomic.Bool
-}
-
-func (d *dying) Renew(ctx context.Context, key, holder string, ttl time.Duration) (bool, error) {
-	if d.dead.Load() {
-		return false, errors.New("dead")
-	}
-	return d.Leases.Renew(ctx, key, holder, ttl)
-}
-
-func (d *dying) Release(ctx context.Context, key, holder string) error {
-	if d.dead.Load() {
-		return nil
-	}
-	return d.Leases.Release(ctx, key, holder)
-}
-
 // A holder that dies (no renewal, no release) is replaced once its lease runs out;
 // the new holder stores every line once, and the dead one appends nothing after its
 // lease.
@@ -72,7 +50,7 @@ func TestADeadHolderIsReplaced(t *testing.T) {
 	r.cluster.StartContainer("default", p.Name, "blast")
 	ttl := func(c *Config) { c.LeaseTTL = 300 * time.Millisecond }
 	a := r.collector("a", ttl)
-	lease := &dying{Leases: a.Leases}
+	lease := &portstest.DyingLeases{Leases: a.Leases}
 	a.Leases = lease
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -80,7 +58,7 @@ func TestADeadHolderIsReplaced(t *testing.T) {
 	go func() { done <- a.Collect(ctx, runID) }()
 	r.write(p.Name, "blast", 0, 20)
 	r.waitFor("20 lines", func([]event.Event) bool { return len(r.lines()) == 20 })
-	lease.dead.Store(true)
+	lease.Kill()
 	select {
 	case err := <-done:
 		if !errors.Is(err, errLeaseLost) {
