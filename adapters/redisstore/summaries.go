@@ -8,7 +8,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/redis/go-redis/v9"
@@ -97,23 +96,30 @@ func (s *Summaries) PutIndex(ctx context.Context, idx chunk.Index, version strin
 	return v, nil
 }
 
-// gzipWriters are reused: a writer's tables are hundreds of kilobytes, and every run
-// rewrites its summary every few seconds (new ones were most of the streaming
-// container's garbage with 200 runs, and their collections its latency).
-var gzipWriters = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
-	return w
-}}
+// gzipWriters are kept for reuse, a few: a writer's tables are hundreds of kilobytes,
+// and every run rewrites its summary every few seconds (a new writer each time was
+// most of the streaming container's garbage with 200 runs, and their collections its
+// latency). A channel, not a sync.Pool: it keeps what it is given, under the race
+// detector too, and as many as summaries are written at once, at most.
+var gzipWriters = make(chan *gzip.Writer, 8)
 
 // gzipped compresses at the fastest level: the summary is rewritten every few seconds.
 func gzipped(data []byte) []byte {
 	var b bytes.Buffer
-	w := gzipWriters.Get().(*gzip.Writer)
-	w.Reset(&b)
+	var w *gzip.Writer
+	select {
+	case w = <-gzipWriters:
+		w.Reset(&b)
+	default:
+		w, _ = gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	}
 	w.Write(data)
 	w.Close()
-	w.Reset(io.Discard) // the pool keeps no summary alive
-	gzipWriters.Put(w)
+	w.Reset(io.Discard) // a kept writer holds no summary
+	select {
+	case gzipWriters <- w:
+	default:
+	}
 	return b.Bytes()
 }
 
