@@ -83,6 +83,15 @@ func waitFor(t testing.TB, what string, d time.Duration, f func() bool) {
 	}
 }
 
+// waitComplete waits until the run's index says it is complete.
+func (s *stack) waitComplete(t testing.TB, jobID string) {
+	t.Helper()
+	waitFor(t, jobID+"'s index to be complete", 15*time.Second, func() bool {
+		idx, _, err := s.arch.Index(context.Background(), jobID)
+		return err == nil && idx.Complete
+	})
+}
+
 func checkSequence(t testing.TB, got []string, want int) {
 	t.Helper()
 	if len(got) != want {
@@ -108,10 +117,7 @@ func TestRunIsWholeAfterTrimming(t *testing.T) {
 	s.write(t, "big", 500, 4000, event.PhaseRunning)
 	s.write(t, "big", 4500, 50, event.PhaseExportingResults)
 	s.jobs.SetStatus(ctx, "big", job.Completed)
-	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
-		idx, _, err := s.arch.Index(ctx, "big")
-		return err == nil && idx.Complete
-	})
+	s.waitComplete(t, "big")
 	if first, _, _ := s.log.Bounds(ctx, "big"); first == "" {
 		t.Fatal("the stream is empty")
 	}
@@ -156,10 +162,7 @@ func TestTakeoverNeitherDuplicatesNorSkips(t *testing.T) {
 	defer stopB()
 	go s.archiver("b").Run(ctxB)
 	s.jobs.SetStatus(bg, "run", job.Completed)
-	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
-		idx, _, err := s.arch.Index(bg, "run")
-		return err == nil && idx.Complete
-	})
+	s.waitComplete(t, "run")
 	// The archive alone: chunk by chunk, every id once and in order.
 	idx, _, _ := s.arch.Index(bg, "run")
 	got, _ := s.chunkLines(t, "run", "running")
@@ -184,10 +187,7 @@ func TestArchiveOutageLosesNothing(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	s.arch.SetDown(false)
 	s.jobs.SetStatus(ctx, "r", job.Completed)
-	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
-		idx, _, err := s.arch.Index(ctx, "r")
-		return err == nil && idx.Complete
-	})
+	s.waitComplete(t, "r")
 	checkSequence(t, readAll(t, s.reader(), "r"), 2300)
 }
 
@@ -212,10 +212,7 @@ func TestForeignTrimIsRecordedAsAGap(t *testing.T) {
 	s.log.Trim("p", 200) // lines 100..399 are gone before anyone archived them
 	go s.archiver("b").Run(ctx)
 	s.jobs.SetStatus(ctx, "p", job.Completed)
-	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
-		idx, _, err := s.arch.Index(ctx, "p")
-		return err == nil && idx.Complete
-	})
+	s.waitComplete(t, "p")
 	idx, _, _ := s.arch.Index(ctx, "p")
 	if len(idx.Gaps) != 1 || idx.Gaps[0].Lost != 300 {
 		t.Fatalf("gaps %+v, want one of 300 lines", idx.Gaps)
@@ -326,10 +323,7 @@ func TestTrimBetweenReadsIsAGapWithItsCount(t *testing.T) {
 		})
 	}
 	s.jobs.SetStatus(ctx, "q", job.Completed)
-	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
-		idx, _, err := s.arch.Index(ctx, "q")
-		return err == nil && idx.Complete
-	})
+	s.waitComplete(t, "q")
 	idx, _, _ := s.arch.Index(ctx, "q")
 	if len(idx.Gaps) != 3 {
 		t.Fatalf("gaps %+v", idx.Gaps)
@@ -380,10 +374,7 @@ func TestNoGapFromALogThatCannotTell(t *testing.T) {
 		time.Sleep(15 * time.Millisecond) // each batch read on its own, ids a few ms apart
 	}
 	s.jobs.SetStatus(ctx, "b", job.Completed)
-	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
-		idx, _, err := s.arch.Index(ctx, "b")
-		return err == nil && idx.Complete
-	})
+	s.waitComplete(t, "b")
 	if idx, _, _ := s.arch.Index(ctx, "b"); len(idx.Gaps) != 0 || idx.Count != 500 {
 		t.Fatalf("%d events, gaps %+v", idx.Count, idx.Gaps)
 	}

@@ -71,10 +71,7 @@ func TestARunWatchedAfterItsEndIsHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.coord.Unwatch(ctx, "r")
-	waitFor(t, "the index to be complete", 15*time.Second, func() bool {
-		idx, _, err := s.arch.Index(ctx, "r")
-		return err == nil && idx.Complete
-	})
+	s.waitComplete(t, "r")
 	idx, _, _ := s.arch.Index(ctx, "r")
 	if idx.Count != 121 || idx.Summary.Diagnosis.ClusterIdle == nil || idx.Summary.Diagnosis.ClusterIdle.Nodes != 4 {
 		t.Fatalf("count %d, cluster_idle %+v", idx.Count, idx.Summary.Diagnosis.ClusterIdle)

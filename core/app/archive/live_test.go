@@ -81,10 +81,7 @@ func TestAChunkStaysUnder1MiB(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.jobs.SetStatus(ctx, "wide", job.Completed)
-	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
-		idx, _, err := s.arch.Index(ctx, "wide")
-		return err == nil && idx.Complete
-	})
+	s.waitComplete(t, "wide")
 	lines, sizes := s.chunkLines(t, "wide", event.PhaseRunning)
 	if len(lines) != 600 || len(sizes) < 3 {
 		t.Fatalf("%d lines in %d chunks", len(lines), len(sizes))
@@ -115,10 +112,7 @@ func TestAChunkWrittenButNotIndexedIsContinued(t *testing.T) {
 	}
 	go s.archiver("b").Run(ctx)
 	s.jobs.SetStatus(ctx, "r", job.Completed)
-	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
-		idx, _, err := s.arch.Index(ctx, "r")
-		return err == nil && idx.Complete
-	})
+	s.waitComplete(t, "r")
 	lines, _ := s.chunkLines(t, "r", event.PhaseRunning)
 	checkSequence(t, lines, 120)
 	if idx, _, _ := s.arch.Index(ctx, "r"); idx.Count != 120 || idx.Steps[event.PhaseRunning].Chunks[0].Count != 50 {
@@ -144,10 +138,7 @@ func TestTheIndexFollowsTheRecord(t *testing.T) {
 		return idx.Record.Status == job.Running && idx.Count == 20
 	})
 	s.jobs.SetStatus(ctx, "r", job.Failed)
-	waitFor(t, "the index to be complete", 10*time.Second, func() bool {
-		idx, _, err := s.arch.Index(ctx, "r")
-		return err == nil && idx.Complete
-	})
+	s.waitComplete(t, "r")
 	idx, _, _ := s.arch.Index(ctx, "r")
 	if idx.Record.Status != job.Failed || idx.Record.OwnerOID != "o" || idx.Record.ELBJobID != "job-1" || idx.Count != 20 {
 		t.Fatalf("%+v, count %d", idx.Record, idx.Count)
