@@ -110,3 +110,32 @@ func TestObserveIsFinalOnce(t *testing.T) {
 		t.Fatalf("count %d, complete %v", idx.Count, idx.Complete)
 	}
 }
+
+// A run that is neither active nor found by the periodic scan yet (a run written by a
+// producer the archiver has not seen) is taken at once when a viewer opens it: Watch,
+// not the next full scan, brings it in.
+func TestAViewersRunIsTakenAtOnce(t *testing.T) {
+	s := newStack()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.jobs.Register(ctx, job.Record{JobID: "seen", OwnerOID: "o"})
+	s.jobs.Register(ctx, job.Record{JobID: "before", OwnerOID: "o"})
+	s.write(t, "before", 0, 10, event.PhaseRunning)
+	a := s.archiver("a")
+	a.Config.Scan = time.Hour // no full scan after the first
+	go a.Run(ctx)
+	waitFor(t, "the first scan's run", 5*time.Second, func() bool {
+		idx, _, err := s.arch.Index(ctx, "before")
+		return err == nil && idx.Count == 10
+	})
+	s.write(t, "seen", 0, 30, event.PhaseRunning)
+	time.Sleep(300 * time.Millisecond)
+	if _, _, err := s.arch.Index(ctx, "seen"); err == nil {
+		t.Fatal("a run nobody asked for was taken without a scan")
+	}
+	a.Watch("seen")
+	waitFor(t, "the viewer's run archived", 5*time.Second, func() bool {
+		idx, _, err := s.arch.Index(ctx, "seen")
+		return err == nil && idx.Count == 30
+	})
+}

@@ -195,6 +195,7 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 		started: started, ckpts: map[string]merge.Checkpoint{}, targets: map[string]*tstate{},
 		recent: map[string]*recentLines{}, wake: make(chan struct{}, 1), pollWake: make(chan struct{}, 1), nodes: map[string]*nodeUse{}}
 	rs.objs, rs.ctx = newObjects(rs, ckpts), ctx
+	rs.endedBefore = ckpts[endedKey]
 	for k, raw := range ckpts {
 		if strings.HasPrefix(k, "_") {
 			continue // startedKey, and the notices' entries (objects)

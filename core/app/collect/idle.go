@@ -41,14 +41,28 @@ const (
 	lookTimeout = 20 * time.Second // one look, every node
 )
 
-// watchEnded keeps the nodes of a run whose collection ended and watches the run. A
-// run that used no node we know of is not watched.
+// watchEnded keeps the nodes of a run whose collection ended and watches the run,
+// once: a second collection of an ended run (another replica took its lease as the
+// first let it go) keeps the first end. A run that used no node we know of is not
+// watched, nor one whose nodes blastlog may not read (no look could answer).
 func (rs *runState) watchEnded(ctx context.Context) {
 	c := rs.c
-	if c.Ended == nil || len(rs.nodes) == 0 {
+	if c.Ended == nil {
 		return
 	}
-	v := endedNodes{Ended: c.Config.now().UTC()}
+	var v endedNodes
+	if rs.endedBefore != nil {
+		// Watched again in case that holder died between keeping and watching; a run
+		// already watched keeps its time.
+		if json.Unmarshal(rs.endedBefore, &v) == nil {
+			c.Ended.Watch(ctx, rs.jobID, v.Ended.Add(c.Config.idleAfter()))
+		}
+		return
+	}
+	if len(rs.nodes) == 0 || rs.nodesForbidden {
+		return
+	}
+	v.Ended = c.Config.now().UTC()
 	for name, nu := range rs.nodes {
 		n := nu.info
 		n.Name = name

@@ -109,3 +109,40 @@ func TestClusterDeletedInTime(t *testing.T) {
 		t.Fatalf("%d cluster_idle notices for a deleted cluster", n)
 	}
 }
+
+// A run is not watched after its end when no look could answer: its pods ran on no
+// node we know of, or blastlog may not read Nodes.
+func TestNotWatchedWithoutNodesToLookAt(t *testing.T) {
+	for name, setup := range map[string]func(r *rig, p *target.Pod){
+		"no node":          func(r *rig, p *target.Pod) {},
+		"nodes unreadable": func(r *rig, p *target.Pod) { r.cluster.Forbid("nodes"); p.Node = "n0" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newRig(t)
+			ctx := context.Background()
+			r.coord.Touch(ctx, runID)
+			p := batchPod(1, "a")
+			setup(r, &p)
+			r.cluster.AddPod(p)
+			r.cluster.StartContainer("default", p.Name, "blast")
+			c := r.collector("a", func(c *Config) { c.IdleAfter = time.Second })
+			c.Ended = r.coord
+			done := make(chan error, 1)
+			go func() { done <- c.Collect(ctx, runID) }()
+			r.waitFor("the container followed", count("following", 1))
+			r.cluster.EndContainer("default", p.Name, "blast", 0, "Completed")
+			r.jobs.SetStatus(ctx, runID, job.Completed)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Collect did not return")
+			}
+			if w, _ := r.coord.Watched(ctx); len(w) != 0 {
+				t.Fatalf("watched %v", w)
+			}
+		})
+	}
+}

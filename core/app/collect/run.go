@@ -63,6 +63,9 @@ type runState struct {
 	// The run loop's own: what its node notices said (nodes.go).
 	nodes          map[string]*nodeUse
 	nodesForbidden bool
+	// endedBefore: what an earlier holder kept when it ended the run's collection
+	// (idle.go); nil when none did. That end, and its due look, stand.
+	endedBefore []byte
 }
 
 // observe takes a pod change from the watch (or from a list).
