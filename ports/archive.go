@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/blastlog/blastlog/core/chunk"
+	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 )
 
@@ -48,12 +49,12 @@ type LogKeeper interface {
 	// TrimArchived drops the oldest entries while more than the log's cap are held
 	// (the cap every writer keeps when no archiver runs), but never one after upTo
 	// (the archived cursor). It returns how many it dropped.
-	TrimArchived(ctx context.Context, jobID, upTo string) (int64, error)
-	// Tally tells, at one moment, the first id the log holds ("" when none), how many
+	TrimArchived(ctx context.Context, jobID string, upTo event.ID) (int64, error)
+	// Tally tells, at one moment, the first id the log holds (zero when none), how many
 	// entries it holds and how many were ever added to it: what was dropped unread is
 	// added − held − what the archiver read. known is false when the store does not
 	// count what was added (Redis before 7.0).
-	Tally(ctx context.Context, jobID string) (first string, held, added int64, known bool, err error)
+	Tally(ctx context.Context, jobID string) (first event.ID, held, added int64, known bool, err error)
 }
 
 // ArchiveCursors keep the archiver's resume point per run between index writes.

@@ -10,11 +10,11 @@ import (
 var ErrSpoolFull = errors.New("spool full")
 
 // SpoolBatch is a publisher's batch kept in a spool: its run, the last log id the
-// publisher knew stored before it ("" when it knew none), and its events, PubID and
+// publisher knew stored before it (zero when it knew none), and its events, PubID and
 // Seq set, Seq increasing.
 type SpoolBatch struct {
 	JobID  string
-	After  string
+	After  event.ID
 	Events []event.Event
 }
 

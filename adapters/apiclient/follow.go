@@ -37,7 +37,7 @@ const (
 type Handler struct {
 	Event     func(e *event.Event) error
 	Gap       func(g event.Gap) error
-	Connected func(resumedAfter string)
+	Connected func(resumedAfter event.ID)
 	Idle      func() error
 }
 
@@ -57,13 +57,13 @@ type unreachable struct{ err error }
 func (u *unreachable) Error() string        { return u.err.Error() }
 func (u *unreachable) Is(target error) bool { return target == errReconnect }
 
-// Follow streams jobID's events after after ("" from the first) until the run is
+// Follow streams jobID's events after after (the zero id: from the first) until the run is
 // completed, through any number of connections: each with a new ticket, resuming
 // with Last-Event-ID, so that h sees every event once. It returns the completed
 // frame, ctx's error, an error of h, a permanent error of the API (unknown run,
 // unauthorized), or ports.ErrUnavailable after MaxFailures failed connections in a
 // row.
-func (c *Client) Follow(ctx context.Context, jobID, after string, h Handler) (Completed, error) {
+func (c *Client) Follow(ctx context.Context, jobID string, after event.ID, h Handler) (Completed, error) {
 	last := after
 	failures := 0
 	reached := false // a stream was opened once: later failures are breaks, not a server down
@@ -99,7 +99,7 @@ func (c *Client) Follow(ctx context.Context, jobID, after string, h Handler) (Co
 
 // connect is one connection: a ticket, the stream from *last. progressed says the
 // connection delivered something (a live connection resets the failure count).
-func (c *Client) connect(ctx context.Context, jobID string, last *string, h Handler, reached *bool) (done *Completed, progressed bool, err error) {
+func (c *Client) connect(ctx context.Context, jobID string, last *event.ID, h Handler, reached *bool) (done *Completed, progressed bool, err error) {
 	t, err := c.Ticket(ctx, jobID)
 	if err != nil {
 		var e *Error
@@ -122,8 +122,8 @@ func (c *Client) connect(ctx context.Context, jobID string, last *string, h Hand
 	if c.UserAgent != "" {
 		req.Header.Set("User-Agent", c.UserAgent)
 	}
-	if *last != "" {
-		req.Header.Set("Last-Event-ID", *last)
+	if !last.IsZero() {
+		req.Header.Set("Last-Event-ID", last.String())
 	}
 	res, err := c.http().Do(req)
 	if err != nil {
@@ -177,7 +177,7 @@ func (c *Client) connect(ctx context.Context, jobID string, last *string, h Hand
 			if err := json.Unmarshal(ev.data, &e); err != nil {
 				return nil, progressed, fmt.Errorf("%w: an event of the stream is not JSON: %v", ports.ErrUnavailable, err)
 			}
-			if !newer(e.ID, *last) {
+			if e.ID.Compare(*last) <= 0 {
 				continue // already handed on (a resume can repeat the boundary)
 			}
 			*last = e.ID
@@ -202,19 +202,6 @@ func (c *Client) connect(ctx context.Context, jobID string, last *string, h Hand
 			return &done, progressed, nil
 		}
 	}
-}
-
-// newer reports whether id comes after last in the stream ("" is before all).
-func newer(id, last string) bool {
-	a, err := event.ParseID(id)
-	if err != nil {
-		return false
-	}
-	if last == "" {
-		return true
-	}
-	b, err := event.ParseID(last)
-	return err != nil || a.Compare(b) > 0
 }
 
 // frame is an SSE frame being read: its event name and data lines.

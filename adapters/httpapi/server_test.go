@@ -80,7 +80,9 @@ func (st *stack) append(t *testing.T, jobID string, lines ...string) {
 		t.Fatal(err)
 	}
 	if jobID == "run-a" {
-		st.ids = append(st.ids, ids...)
+		for _, id := range ids {
+			st.ids = append(st.ids, id.String())
+		}
 	}
 }
 
@@ -272,7 +274,7 @@ func TestEventsStreamFromTheResumePointToCompleted(t *testing.T) {
 			t.Fatal(err)
 		}
 		e, derr := event.Decode([]byte(f.data))
-		if f.kind != "log" || f.id != st.ids[i] || derr != nil || e.Line != want || e.ID != st.ids[i] {
+		if f.kind != "log" || f.id != st.ids[i] || derr != nil || e.Line != want || e.ID.String() != st.ids[i] {
 			t.Fatalf("frame %d: %+v (%v)", i, f, derr)
 		}
 	}

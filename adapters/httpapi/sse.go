@@ -129,8 +129,12 @@ func writeFrames(out *sseWriter, frames []app.Frame) (ok bool, logs int) {
 // and returns nil.
 func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (*app.Stream, func()) {
 	jobID, q := r.PathValue("job_id"), r.URL.Query()
-	resume := cmp.Or(r.Header.Get("Last-Event-ID"), q.Get("last_event_id"))
-	st, release, err := s.Streams.Open(r.Context(), q.Get("ticket"), jobID, resume)
+	resume, err := app.ParseResume(cmp.Or(r.Header.Get("Last-Event-ID"), q.Get("last_event_id")))
+	var st *app.Stream
+	var release func()
+	if err == nil {
+		st, release, err = s.Streams.Open(r.Context(), q.Get("ticket"), jobID, resume)
+	}
 	var lim *app.LimitedError
 	switch {
 	case err == nil:
@@ -162,9 +166,9 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) (*app.Stream
 // appendFrame writes one SSE frame. Data is one line of JSON (the encoder escapes CR,
 // LF, U+2028 and U+2029), so no log content can end a frame or start another.
 func appendFrame(b []byte, f app.Frame) []byte {
-	if f.ID != "" {
+	if !f.ID.IsZero() {
 		b = append(b, "id: "...)
-		b = append(b, f.ID...)
+		b, _ = f.ID.AppendText(b)
 		b = append(b, '\n')
 	}
 	b = append(b, "event: "...)

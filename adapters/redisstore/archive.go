@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/blastlog/blastlog/core/chunk"
+	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -91,13 +92,13 @@ return #old`)
 const trimStep = 10_000
 
 // TrimArchived implements ports.LogKeeper.
-func (a *ArchiveState) TrimArchived(ctx context.Context, jobID, upTo string) (int64, error) {
-	if upTo == "" {
+func (a *ArchiveState) TrimArchived(ctx context.Context, jobID string, upTo event.ID) (int64, error) {
+	if upTo.IsZero() {
 		return 0, nil
 	}
 	var total int64
 	for {
-		n, err := trimScript.Run(ctx, a.rdb, []string{a.cfg.StreamKey(jobID)}, upTo, a.cfg.maxLen()).Int64()
+		n, err := trimScript.Run(ctx, a.rdb, []string{a.cfg.StreamKey(jobID)}, upTo.String(), a.cfg.maxLen()).Int64()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return total, unavailable("trim "+a.cfg.StreamKey(jobID), err)
 		}
@@ -108,16 +109,21 @@ func (a *ArchiveState) TrimArchived(ctx context.Context, jobID, upTo string) (in
 }
 
 // Tally implements ports.LogKeeper with XINFO STREAM (entries-added is Redis 7.0's).
-func (a *ArchiveState) Tally(ctx context.Context, jobID string) (string, int64, int64, bool, error) {
+func (a *ArchiveState) Tally(ctx context.Context, jobID string) (first event.ID, held, added int64, known bool, err error) {
 	key := a.cfg.StreamKey(jobID)
 	info, err := a.rdb.XInfoStream(ctx, key).Result()
 	if err != nil {
 		if strings.Contains(err.Error(), "no such key") {
-			return "", 0, 0, false, nil
+			return first, 0, 0, false, nil
 		}
-		return "", 0, 0, false, unavailable("tally "+key, err)
+		return first, 0, 0, false, unavailable("tally "+key, err)
 	}
-	return info.FirstEntry.ID, info.Length, info.EntriesAdded, info.EntriesAdded > 0, nil
+	if info.FirstEntry.ID != "" {
+		if first, err = entryID(key, info.FirstEntry.ID); err != nil {
+			return first, 0, 0, false, err
+		}
+	}
+	return first, info.Length, info.EntriesAdded, info.EntriesAdded > 0, nil
 }
 
 const (
@@ -133,7 +139,10 @@ func (a *ArchiveState) LoadCursor(ctx context.Context, jobID string) (chunk.Curs
 	if err != nil {
 		return chunk.Cursor{}, unavailable("cursor "+key, err)
 	}
-	c := chunk.Cursor{LastID: h[fLastID], Steps: map[string]chunk.StepCursor{}}
+	c := chunk.Cursor{Steps: map[string]chunk.StepCursor{}}
+	if err := c.LastID.UnmarshalText([]byte(h[fLastID])); err != nil {
+		return chunk.Cursor{}, unavailable("cursor "+key, err)
+	}
 	for f, v := range h {
 		step, ok := strings.CutPrefix(f, stepField)
 		if !ok {
@@ -144,7 +153,11 @@ func (a *ArchiveState) LoadCursor(ctx context.Context, jobID string) (chunk.Curs
 		if err != nil {
 			continue
 		}
-		c.Steps[step] = chunk.StepCursor{NextSeq: n, LastID: last}
+		var id event.ID
+		if err := id.UnmarshalText([]byte(last)); err != nil {
+			return chunk.Cursor{}, unavailable("cursor "+key, err)
+		}
+		c.Steps[step] = chunk.StepCursor{NextSeq: n, LastID: id}
 	}
 	return c, nil
 }
@@ -154,9 +167,9 @@ func (a *ArchiveState) LoadCursor(ctx context.Context, jobID string) (chunk.Curs
 // stream's retention would.
 func (a *ArchiveState) SaveCursor(ctx context.Context, jobID string, c chunk.Cursor) error {
 	key := a.cfg.ArchiveKey(jobID)
-	args := []any{fLastID, c.LastID}
+	args := []any{fLastID, c.LastID.String()}
 	for step, s := range c.Steps {
-		args = append(args, stepField+step, strconv.Itoa(s.NextSeq)+" "+s.LastID)
+		args = append(args, stepField+step, strconv.Itoa(s.NextSeq)+" "+s.LastID.String())
 	}
 	_, err := a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, key, args...)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/ports"
+	"slices"
 )
 
 // field is the one stream field of an entry, as the Python producers write it.
@@ -64,7 +65,7 @@ func NewEventLog(rdb redis.UniversalClient, cfg Config) *EventLog {
 }
 
 // Append implements ports.EventLog with one pipelined round trip.
-func (l *EventLog) Append(ctx context.Context, jobID string, events []event.Event) ([]string, error) {
+func (l *EventLog) Append(ctx context.Context, jobID string, events []event.Event) ([]event.ID, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
@@ -84,7 +85,7 @@ func (l *EventLog) Append(ctx context.Context, jobID string, events []event.Even
 	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := range events {
 			e := events[i]
-			e.ID = ""
+			e.ID = event.ID{}
 			start := len(buf)
 			buf = e.AppendJSON(buf)
 			cmds[i] = p.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: maxLen, Approx: true,
@@ -98,12 +99,16 @@ func (l *EventLog) Append(ctx context.Context, jobID string, events []event.Even
 	if held != nil {
 		l.setRoom(key, maxLen, held.Val(), held.Err() == nil)
 	}
-	ids := make([]string, 0, len(events))
+	ids := make([]event.ID, 0, len(events))
 	for _, c := range cmds {
 		if c.Err() != nil {
 			break
 		}
-		ids = append(ids, c.Val())
+		id, perr := entryID(key, c.Val())
+		if perr != nil {
+			return ids, perr
+		}
+		ids = append(ids, id)
 	}
 	if err != nil {
 		return ids, unavailable("append to "+key, err)
@@ -168,13 +173,13 @@ func (l *EventLog) setRoom(key string, maxLen, held int64, known bool) {
 }
 
 // appendCapped is Append while an archiver runs: one script, refused at the cap.
-func (l *EventLog) appendCapped(ctx context.Context, key string, maxLen int64, events []event.Event) ([]string, error) {
+func (l *EventLog) appendCapped(ctx context.Context, key string, maxLen int64, events []event.Event) ([]event.ID, error) {
 	args := make([]any, 0, 2+len(events))
 	args = append(args, maxLen, field)
 	buf := make([]byte, 0, 256*len(events))
 	for i := range events {
 		e := events[i]
-		e.ID = ""
+		e.ID = event.ID{}
 		start := len(buf)
 		buf = e.AppendJSON(buf)
 		args = append(args, buf[start:len(buf):len(buf)])
@@ -190,54 +195,60 @@ func (l *EventLog) appendCapped(ctx context.Context, key string, maxLen int64, e
 	}
 	held, err := strconv.ParseInt(ids[len(ids)-1], 10, 64)
 	l.setRoom(key, maxLen, held, err == nil)
-	return ids[:len(events)], nil
+	out := make([]event.ID, len(events))
+	for i := range out {
+		if out[i], err = entryID(key, ids[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Read implements ports.EventLog. Redis 6.0 has no exclusive XRANGE start, so "after"
 // is turned into the next possible id.
-func (l *EventLog) Read(ctx context.Context, jobID, after string, count int) ([]event.Event, error) {
-	start, ok, err := startAfter(after)
-	if err != nil || !ok || count <= 0 {
-		return nil, err
+func (l *EventLog) Read(ctx context.Context, jobID string, after event.ID, count int) ([]event.Event, error) {
+	start, ok := startAfter(after)
+	if !ok || count <= 0 {
+		return nil, nil
 	}
-	msgs, err := l.rdb.XRangeN(ctx, l.cfg.StreamKey(jobID), start, "+", int64(count)).Result()
+	key := l.cfg.StreamKey(jobID)
+	msgs, err := l.rdb.XRangeN(ctx, key, start, "+", int64(count)).Result()
 	if err != nil {
-		return nil, unavailable("read "+l.cfg.StreamKey(jobID), err)
+		return nil, unavailable("read "+key, err)
 	}
-	return decodeEntries(jobID, msgs), nil
+	return decodeEntries(key, jobID, msgs)
 }
 
 // ReadHeld implements ports.EventLog with MULTI: the range and the first entry are
 // read at one moment (one key, so one slot on a cluster).
-func (l *EventLog) ReadHeld(ctx context.Context, jobID, after string, count int) ([]event.Event, string, error) {
-	start, ok, err := startAfter(after)
-	if err != nil || !ok || count <= 0 {
-		return nil, "", err
+func (l *EventLog) ReadHeld(ctx context.Context, jobID string, after event.ID, count int) ([]event.Event, event.ID, error) {
+	start, ok := startAfter(after)
+	if !ok || count <= 0 {
+		return nil, event.ID{}, nil
 	}
 	key := l.cfg.StreamKey(jobID)
 	var rng, first *redis.XMessageSliceCmd
-	_, err = l.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := l.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		rng = p.XRangeN(ctx, key, start, "+", int64(count))
 		first = p.XRangeN(ctx, key, "-", "+", 1)
 		return nil
 	})
 	if err != nil {
-		return nil, "", unavailable("read "+key, err)
+		return nil, event.ID{}, unavailable("read "+key, err)
 	}
-	f := ""
+	var f event.ID
 	if v := first.Val(); len(v) > 0 {
-		f = v[0].ID
+		if f, err = entryID(key, v[0].ID); err != nil {
+			return nil, event.ID{}, err
+		}
 	}
-	return decodeEntries(jobID, rng.Val()), f, nil
+	evs, err := decodeEntries(key, jobID, rng.Val())
+	return evs, f, err
 }
 
 // ReadBefore implements ports.EventLog with XREVRANGE from the id before before.
-func (l *EventLog) ReadBefore(ctx context.Context, jobID, before string, count int) ([]event.Event, error) {
-	id, err := event.ParseID(before)
-	if err != nil {
-		return nil, err
-	}
-	prev, ok := id.Prev()
+func (l *EventLog) ReadBefore(ctx context.Context, jobID string, before event.ID, count int) ([]event.Event, error) {
+	prev, ok := before.Prev()
 	if !ok || count <= 0 {
 		return nil, nil
 	}
@@ -246,47 +257,56 @@ func (l *EventLog) ReadBefore(ctx context.Context, jobID, before string, count i
 	if err != nil {
 		return nil, unavailable("read "+key, err)
 	}
-	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
-		msgs[i], msgs[j] = msgs[j], msgs[i]
-	}
-	return decodeEntries(jobID, msgs), nil
+	slices.Reverse(msgs)
+	return decodeEntries(key, jobID, msgs)
 }
 
 // startAfter is the XRANGE start for "strictly after after" (Redis 6.0 has no
 // exclusive ranges); ok is false when nothing can follow.
-func startAfter(after string) (string, bool, error) {
-	if after == "" {
-		return "-", true, nil
+func startAfter(after event.ID) (string, bool) {
+	if after.IsZero() {
+		return "-", true
 	}
-	id, err := event.ParseID(after)
+	next, ok := after.Next()
+	return next.String(), ok
+}
+
+// entryID parses an id Redis answered for key: one that is not an id is a store that
+// does not answer properly.
+func entryID(key, s string) (event.ID, error) {
+	id, err := event.ParseID(s)
 	if err != nil {
-		return "", false, err
+		return event.ID{}, unavailable("read "+key, fmt.Errorf("entry id %q: %w", s, err))
 	}
-	next, ok := id.Next()
-	return next.String(), ok, nil
+	return id, nil
 }
 
 // Bounds implements ports.EventLog.
-func (l *EventLog) Bounds(ctx context.Context, jobID string) (string, string, error) {
+func (l *EventLog) Bounds(ctx context.Context, jobID string) (first, last event.ID, err error) {
 	key := l.cfg.StreamKey(jobID)
-	var first, last *redis.XMessageSliceCmd
-	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		first = p.XRangeN(ctx, key, "-", "+", 1)
-		last = p.XRevRangeN(ctx, key, "+", "-", 1)
+	var head, tail *redis.XMessageSliceCmd
+	_, err = l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		head = p.XRangeN(ctx, key, "-", "+", 1)
+		tail = p.XRevRangeN(ctx, key, "+", "-", 1)
 		return nil
 	})
 	if err != nil {
-		return "", "", unavailable("bounds of "+key, err)
+		return first, last, unavailable("bounds of "+key, err)
 	}
-	if len(first.Val()) == 0 || len(last.Val()) == 0 {
-		return "", "", nil
+	if len(head.Val()) == 0 || len(tail.Val()) == 0 {
+		return first, last, nil
 	}
-	return first.Val()[0].ID, last.Val()[0].ID, nil
+	if first, err = entryID(key, head.Val()[0].ID); err != nil {
+		return first, last, err
+	}
+	last, err = entryID(key, tail.Val()[0].ID)
+	return first, last, err
 }
 
-// decodeEntries turns stream entries into events. An entry that is not an event (no
-// field, bad JSON) still yields a system event with its id, so readers move past it.
-func decodeEntries(jobID string, msgs []redis.XMessage) []event.Event {
+// decodeEntries turns the entries of key into events. An entry that is not an event
+// (no field, bad JSON) still yields a system event with its id, so readers move past
+// it; an entry id that is not one is an error.
+func decodeEntries(key, jobID string, msgs []redis.XMessage) ([]event.Event, error) {
 	out := make([]event.Event, len(msgs))
 	size := 0
 	for _, m := range msgs {
@@ -306,10 +326,12 @@ func decodeEntries(jobID string, msgs []redis.XMessage) []event.Event {
 		if err != nil || raw == "" {
 			e = event.System(jobID, "", "", "(an entry of this log could not be read)", time.Time{})
 		}
-		e.ID = m.ID
+		if e.ID, err = entryID(key, m.ID); err != nil {
+			return nil, err
+		}
 		out[i] = e
 	}
-	return out
+	return out, nil
 }
 
 // unavailable wraps a Redis failure as ports.ErrUnavailable, keeping the cause.

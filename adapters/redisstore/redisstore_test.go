@@ -70,11 +70,11 @@ func TestCompatibleWithPythonProducer(t *testing.T) {
 	if err := rdb.Do(ctx, "XADD", "joblogs:job-1", "MAXLEN", "~", "5000", "*", "event", py).Err(); err != nil {
 		t.Fatal(err)
 	}
-	got, err := log.Read(ctx, "job-1", "", 10)
+	got, err := log.Read(ctx, "job-1", event.ID{}, 10)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("read %v %v", got, err)
 	}
-	if got[0].Line != "[1/5] Writing configuration to é" || got[0].Phase != "submitting" || got[0].ID == "" {
+	if got[0].Line != "[1/5] Writing configuration to é" || got[0].Phase != "submitting" || got[0].ID.IsZero() {
 		t.Fatalf("python entry read as %+v", got[0])
 	}
 
@@ -349,7 +349,7 @@ func TestArchiveHasFirstClaimAtTheCap(t *testing.T) {
 			}
 			return evs
 		}
-		var ids []string
+		var ids []event.ID
 		for range 4 {
 			got, err := l.Append(ctx, "capped", batch(250))
 			if err != nil || len(got) != 250 {

@@ -29,7 +29,7 @@ var (
 // A hub's readers call Tail in a loop, so what a round needs besides its result and
 // Redis's reply (the keys, which runs share a key, the command's arguments) is kept in
 // pooled scratch, reused from round to round.
-func (l *EventLog) Tail(ctx context.Context, after map[string]string, count int, block time.Duration) (map[string][]event.Event, error) {
+func (l *EventLog) Tail(ctx context.Context, after map[string]event.ID, count int, block time.Duration) (map[string][]event.Event, error) {
 	sc := tailScratches.Get().(*tailScratch)
 	defer sc.put()
 	for jobID, cur := range after {
@@ -106,13 +106,13 @@ func (l *EventLog) xread(ctx context.Context, sc *tailScratch, keys []string, co
 	args := make([]string, 0, 2*len(keys))
 	args = append(args, keys...)
 	for _, k := range keys {
-		args = append(args, sc.cursor[k])
+		args = append(args, sc.cursor[k].String())
 	}
 	return l.rdb.XRead(ctx, &redis.XReadArgs{Streams: args, Count: int64(count), Block: block})
 }
 
 // collect adds cmd's events to out per run. sc is only read.
-func (sc *tailScratch) collect(cmd *redis.XStreamSliceCmd, after map[string]string, out map[string][]event.Event) error {
+func (sc *tailScratch) collect(cmd *redis.XStreamSliceCmd, after map[string]event.ID, out map[string][]event.Event) error {
 	res, err := cmd.Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return unavailable("tail", err)
@@ -120,9 +120,12 @@ func (sc *tailScratch) collect(cmd *redis.XStreamSliceCmd, after map[string]stri
 	for _, s := range res {
 		jobs := sc.jobs[s.Stream]
 		for _, jobID := range jobs {
-			evs := decodeEntries(jobID, s.Messages)
+			evs, err := decodeEntries(s.Stream, jobID, s.Messages)
+			if err != nil {
+				return err
+			}
 			if len(jobs) > 1 { // a run whose cursor is ahead of the shared key's skips what it has
-				for len(evs) > 0 && !lessID(after[jobID], evs[0].ID) {
+				for len(evs) > 0 && after[jobID].Compare(evs[0].ID) >= 0 {
 					evs = evs[1:]
 				}
 			}
@@ -155,7 +158,7 @@ const maxRememberedKeys = 4096
 // lowest of the runs sharing it) and its runs (several run ids can share a safe key).
 type tailScratch struct {
 	keys   []string
-	cursor map[string]string
+	cursor map[string]event.ID
 	jobs   map[string][]string
 	keyOf  map[string]string // run id → stream key, kept between calls
 
@@ -163,17 +166,17 @@ type tailScratch struct {
 	// (kept between calls; a cursor's box until it moves).
 	args        []any
 	boxedKey    map[string]any
-	boxedCursor map[string]boxedString
+	boxedCursor map[string]boxedID
 }
 
-type boxedString struct {
-	s   string
-	box any
+type boxedID struct {
+	id  event.ID
+	box any // the id's text
 }
 
 var tailScratches = sync.Pool{New: func() any {
-	return &tailScratch{cursor: map[string]string{}, jobs: map[string][]string{}, keyOf: map[string]string{},
-		boxedKey: map[string]any{}, boxedCursor: map[string]boxedString{}}
+	return &tailScratch{cursor: map[string]event.ID{}, jobs: map[string][]string{}, keyOf: map[string]string{},
+		boxedKey: map[string]any{}, boxedCursor: map[string]boxedID{}}
 }}
 
 // command is XREAD COUNT count BLOCK block STREAMS keys... cursors... in sc.args.
@@ -189,8 +192,8 @@ func (sc *tailScratch) command(count int, block time.Duration) []any {
 	}
 	for _, k := range sc.keys {
 		c := sc.boxedCursor[k]
-		if c.box == nil || c.s != sc.cursor[k] {
-			c = boxedString{s: sc.cursor[k], box: sc.cursor[k]}
+		if c.box == nil || c.id != sc.cursor[k] {
+			c = boxedID{id: sc.cursor[k], box: sc.cursor[k].String()}
 			sc.boxedCursor[k] = c
 		}
 		sc.args = append(sc.args, c.box)
@@ -198,10 +201,7 @@ func (sc *tailScratch) command(count int, block time.Duration) []any {
 	return sc.args
 }
 
-func (sc *tailScratch) add(key, jobID, cur string) {
-	if cur == "" {
-		cur = "0-0"
-	}
+func (sc *tailScratch) add(key, jobID string, cur event.ID) {
 	old, seen := sc.cursor[key]
 	if !seen {
 		sc.keys = append(sc.keys, key)
@@ -209,7 +209,7 @@ func (sc *tailScratch) add(key, jobID, cur string) {
 		sc.jobs[key] = append(sc.jobs[key][:0], jobID)
 		return
 	}
-	if lessID(cur, old) {
+	if cur.Compare(old) < 0 {
 		sc.cursor[key] = cur
 	}
 	sc.jobs[key] = append(sc.jobs[key], jobID)
@@ -229,16 +229,6 @@ func (sc *tailScratch) put() {
 		clear(sc.boxedCursor)
 	}
 	tailScratches.Put(sc)
-}
-
-// lessID reports a < b for stream ids; an unparsable id sorts first.
-func lessID(a, b string) bool {
-	x, errA := event.ParseID(a)
-	y, errB := event.ParseID(b)
-	if errA != nil || errB != nil {
-		return errA != nil && errB == nil
-	}
-	return x.Compare(y) < 0
 }
 
 // slot is the Redis Cluster hash slot of a key (CRC16/XMODEM of the key or of its

@@ -33,7 +33,7 @@ func TestTailSharedKeysAndReusedScratch(t *testing.T) {
 		shared := portstest.Append(t, l, "run_a", "1", "2", "3")
 		other := portstest.Append(t, l, "other", "x")
 		for round := range 3 {
-			got, err := l.Tail(ctx, map[string]string{"run a": shared[0], "run_a": "", "other": other[0]}, 10, 50*time.Millisecond)
+			got, err := l.Tail(ctx, map[string]event.ID{"run a": shared[0], "run_a": event.ID{}, "other": other[0]}, 10, 50*time.Millisecond)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,11 +43,11 @@ func TestTailSharedKeysAndReusedScratch(t *testing.T) {
 			if got["run a"][0].ID != shared[1] || got["run_a"][0].ID != shared[0] {
 				t.Fatalf("round %d: %s / %s", round, tailLines(got["run a"]), tailLines(got["run_a"]))
 			}
-			got, err = l.Tail(ctx, map[string]string{"other": "0-0"}, 10, 50*time.Millisecond)
+			got, err = l.Tail(ctx, map[string]event.ID{"other": event.ID{MS: 0}}, 10, 50*time.Millisecond)
 			if err != nil || len(got) != 1 || tailLines(got["other"]) != "other:x " {
 				t.Fatalf("round %d: got %v %v", round, got, err)
 			}
-			got, err = l.Tail(ctx, map[string]string{"run_a": shared[2], "other": other[0]}, 10, 20*time.Millisecond)
+			got, err = l.Tail(ctx, map[string]event.ID{"run_a": shared[2], "other": other[0]}, 10, 20*time.Millisecond)
 			if err != nil || len(got) != 0 {
 				t.Fatalf("round %d: nothing new, got %v %v", round, got, err)
 			}
@@ -60,12 +60,12 @@ func TestTailSharedKeysAndReusedScratch(t *testing.T) {
 func BenchmarkTail(b *testing.B) {
 	ctx := context.Background()
 	l := redisstore.NewEventLog(redistest.Start(b).Client(b), redisstore.Config{})
-	after := map[string]string{}
+	after := map[string]event.ID{}
 	for i := range 25 {
 		id := fmt.Sprintf("bench-run-%02d", i)
 		after[id] = portstest.Append(b, l, id, "line")[0]
 	}
-	after["bench-run-00"] = "0-0"
+	after["bench-run-00"] = event.ID{MS: 0}
 	b.ReportAllocs()
 	for b.Loop() {
 		got, err := l.Tail(ctx, after, 500, time.Second)
@@ -90,7 +90,7 @@ func TestTailBlocksLongerThanTheReadTimeout(t *testing.T) {
 	l := redisstore.NewEventLog(c, redisstore.Config{})
 	ids := portstest.Append(t, l, "slow", "a")
 	for _, block := range []time.Duration{20 * time.Millisecond, 300 * time.Millisecond} {
-		got, err := l.Tail(context.Background(), map[string]string{"slow": ids[0]}, 10, block)
+		got, err := l.Tail(context.Background(), map[string]event.ID{"slow": ids[0]}, 10, block)
 		if err != nil || len(got) != 0 {
 			t.Fatalf("block %v: got %v %v", block, got, err)
 		}

@@ -46,7 +46,7 @@ const (
 // head is a compact record's JSON head.
 type head struct {
 	JobID    string          `json:"job_id"`
-	After    string          `json:"after,omitempty"`
+	After    event.ID        `json:"after,omitzero"`
 	Template json.RawMessage `json:"template,omitempty"`
 }
 
@@ -56,7 +56,7 @@ func plainOf(e event.Event) (event.Event, bool) {
 	if e.Notice != "" || e.Ended != nil || e.Detail != nil || e.Dropped != 0 || (e.Stream != event.Stdout && e.Stream != event.Stderr) {
 		return event.Event{}, false
 	}
-	e.ID, e.Line, e.TS, e.Seq, e.Stream, e.Truncated = "", "", time.Time{}, 0, "", false
+	e.ID, e.Line, e.TS, e.Seq, e.Stream, e.Truncated = event.ID{}, "", time.Time{}, 0, "", false
 	return e, true
 }
 
@@ -238,7 +238,7 @@ func cmpOr(err, def error) error {
 func decodeJSON(payload []byte) (ports.SpoolBatch, error) {
 	var r struct {
 		JobID  string        `json:"job_id"`
-		After  string        `json:"after,omitempty"`
+		After  event.ID      `json:"after,omitzero"`
 		Events []event.Event `json:"events"`
 	}
 	if err := json.Unmarshal(payload, &r); err != nil {

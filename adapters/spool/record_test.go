@@ -42,7 +42,7 @@ func writeSegment(t *testing.T, dir string, data []byte) {
 // both streams, cut ones, empty and non-ASCII ones, the command's end, a count of
 // dropped lines, and a line without a time.
 func mixedBatch(r *rand.Rand, n int) ports.SpoolBatch {
-	b := ports.SpoolBatch{JobID: "run-1", After: "17-3"}
+	b := ports.SpoolBatch{JobID: "run-1", After: event.ID{MS: 17, Seq: 3}}
 	ts := time.Date(2026, 12, 7, 4, 30, 0, 123456789, time.Local)
 	seq := int64(r.IntN(1000))
 	for i := range n {
@@ -142,7 +142,7 @@ func TestBurstIsCompact(t *testing.T) {
 	const lines, batch = 2_000_000, 256
 	ts := time.Now()
 	total := 0
-	b := ports.SpoolBatch{JobID: "burst", After: "1700000000000-0", Events: make([]event.Event, batch)}
+	b := ports.SpoolBatch{JobID: "burst", After: event.ID{MS: 1700000000000}, Events: make([]event.Event, batch)}
 	for first := 0; first < lines; first += batch {
 		for i := range b.Events {
 			ts = ts.Add(500 * time.Nanosecond)

@@ -64,7 +64,7 @@ func waitFor(t *testing.T, what string, f func() bool) {
 
 func failedRun() (job.Record, *diagnose.Tracker) {
 	var tr diagnose.Tracker
-	tr.Add(&event.Event{ID: "1-0", Source: event.SourceSystem, Notice: event.NoticeContainerEnded, Phase: event.PhaseRunning,
+	tr.Add(&event.Event{ID: event.ID{MS: 1}, Source: event.SourceSystem, Notice: event.NoticeContainerEnded, Phase: event.PhaseRunning,
 		Pod: "blastn-batch-s00-job-013-abc12", Container: "blast", Line: "ended: OOMKilled <b>",
 		Ended: &event.Ended{ExitCode: 137, Reason: "OOMKilled", Completeness: event.Complete}, TS: time.Now()})
 	return job.Record{JobID: "run-42", OwnerOID: "alice", ELBJobID: "elb-42", Status: job.Failed}, &tr
@@ -197,14 +197,14 @@ func TestHungReceiverHoldsUpNothingElse(t *testing.T) {
 func TestNoLogTextInAnyBody(t *testing.T) {
 	const secretLine = "Error: /shared/requests/batch_005.fa: Stale file handle token=LINE-TEXT-4711"
 	var tr diagnose.Tracker
-	tr.Add(&event.Event{ID: "1-0", Source: event.SourceK8s, Phase: event.PhaseRunning, Pod: "blastn-batch-s00-job-005-abc12",
+	tr.Add(&event.Event{ID: event.ID{MS: 1}, Source: event.SourceK8s, Phase: event.PhaseRunning, Pod: "blastn-batch-s00-job-005-abc12",
 		Container: "blast", Line: secretLine, TS: time.Now()})
-	tr.Add(&event.Event{ID: "2-0", Source: event.SourceSystem, Notice: event.NoticeContainerEnded, Phase: event.PhaseRunning,
+	tr.Add(&event.Event{ID: event.ID{MS: 2}, Source: event.SourceSystem, Notice: event.NoticeContainerEnded, Phase: event.PhaseRunning,
 		Pod: "blastn-batch-s00-job-005-abc12", Container: "blast", Line: "ended with " + secretLine,
 		Ended: &event.Ended{ExitCode: 1, Reason: "Error", Completeness: event.Complete}, TS: time.Now()})
-	tr.Add(&event.Event{ID: "3-0", Source: event.SourceTerminal, Phase: event.PhaseSubmitting, Line: "ERROR: " + secretLine, TS: time.Now()})
+	tr.Add(&event.Event{ID: event.ID{MS: 3}, Source: event.SourceTerminal, Phase: event.PhaseSubmitting, Line: "ERROR: " + secretLine, TS: time.Now()})
 	code := 1
-	tr.Add(&event.Event{ID: "4-0", Source: event.SourceSystem, Notice: event.NoticeCommandEnded, Phase: event.PhaseSubmitting,
+	tr.Add(&event.Event{ID: event.ID{MS: 4}, Source: event.SourceSystem, Notice: event.NoticeCommandEnded, Phase: event.PhaseSubmitting,
 		Line: "elastic-blast exited with 1", Detail: &event.Detail{ExitCode: &code}, TS: time.Now()})
 	rec := job.Record{JobID: "run-42", OwnerOID: "alice", Status: job.Failed}
 	d := tr.Diagnose(diagnose.Run{Status: string(rec.Status), Now: time.Now()})

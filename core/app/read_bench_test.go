@@ -66,7 +66,7 @@ func benchRunOf(b testing.TB, n int, line func(i, n int) string) (*Reads, job.Re
 		}
 		e := portstest.Event("run-b", line(i, n))
 		e.Source, e.Pod, e.Container = event.SourceK8s, fmt.Sprintf("blastn-batch-s%02d-job-%03d-3ed51a95-h4j5k", i%4, i%300), "blast"
-		e.Phase, e.ID = step, event.ID{MS: 1_700_000_000_000 + uint64(i)}.String()
+		e.Phase, e.ID = step, event.ID{MS: 1_700_000_000_000 + uint64(i)}
 		bufs[step] = append(bufs[step], e)
 		idx.Summary.Add(&e)
 		idx.LastID, idx.Count = e.ID, idx.Count+1

@@ -86,14 +86,14 @@ func TestSearchFiltersAndLineNumbers(t *testing.T) {
 	if len(res.Matches) != 1 || !res.Truncated || res.NextAfter != res.Matches[0].ID {
 		t.Fatalf("limit: %+v", res)
 	}
-	next, _ := r.Search(ctx, "run-a", SearchQuery{Q: "e", After: res.NextAfter})
+	next, _ := r.Search(ctx, "run-a", SearchQuery{Q: "e", After: res.NextAfter.String()})
 	if len(next.Matches) != 1 || next.Matches[0].Line != "done" || next.Truncated {
 		t.Fatalf("next page: %+v", next)
 	}
 	// The next page starts where the first stopped, with its line counts; without the
 	// mark (another replica) it reads from the first event: the same page.
 	other := &Reads{Access: r.Access, History: r.History, Index: r.Index}
-	cold, _ := other.Search(ctx, "run-a", SearchQuery{Q: "e", After: res.NextAfter})
+	cold, _ := other.Search(ctx, "run-a", SearchQuery{Q: "e", After: res.NextAfter.String()})
 	if fmt.Sprint(cold) != fmt.Sprint(next) || next.Matches[0].LineNo != 3 {
 		t.Fatalf("the next page with its mark %+v, without %+v", next, cold)
 	}

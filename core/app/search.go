@@ -38,10 +38,12 @@ type SearchQuery struct {
 	Issues                bool
 	After                 string
 	Limit                 int
+
+	after event.ID // After, parsed by Validate
 }
 
-// Validate reports ErrBadQuery for what the contract refuses, and fills the default
-// limit.
+// Validate reports ErrBadQuery for what the contract refuses (event.ErrBadID for an
+// After that is no id), parses After and fills the default limit.
 func (q *SearchQuery) Validate() error {
 	switch {
 	case !utf8.ValidString(q.Q):
@@ -56,9 +58,11 @@ func (q *SearchQuery) Validate() error {
 		return fmt.Errorf("%w: pod is longer than 253 characters", ErrBadQuery)
 	}
 	if q.After != "" {
-		if _, err := event.ParseID(q.After); err != nil {
+		id, err := event.ParseID(q.After)
+		if err != nil {
 			return err
 		}
+		q.after = id
 	}
 	if q.Limit == 0 {
 		q.Limit = SearchDefaultLimit
@@ -99,10 +103,10 @@ func (m Match) MarshalJSON() ([]byte, error) {
 
 // SearchResult is one page of matches.
 type SearchResult struct {
-	Matches   []Match `json:"matches"`
-	NextAfter string  `json:"next_after"`
-	Scanned   int64   `json:"scanned"`
-	Truncated bool    `json:"truncated"`
+	Matches   []Match  `json:"matches"`
+	NextAfter event.ID `json:"next_after"`
+	Scanned   int64    `json:"scanned"`
+	Truncated bool     `json:"truncated"`
 }
 
 var errStopScan = errors.New("stop scan")
@@ -116,26 +120,29 @@ const maxSearchMarks = 1024
 // mark) reads from the first event, with the same result.
 type searchMarks struct {
 	mu    sync.Mutex
-	m     map[string]map[string]int64
-	order []string // oldest first
+	m     map[markKey]map[string]int64
+	order []markKey // oldest first
 }
 
-func markKey(jobID, id string) string { return jobID + "\x00" + id }
+type markKey struct {
+	jobID string
+	id    event.ID
+}
 
-func (s *searchMarks) get(jobID, id string) (map[string]int64, bool) {
+func (s *searchMarks) get(jobID string, id event.ID) (map[string]int64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.m[markKey(jobID, id)]
+	c, ok := s.m[markKey{jobID, id}]
 	return maps.Clone(c), ok
 }
 
-func (s *searchMarks) put(jobID, id string, counts map[string]int64) {
+func (s *searchMarks) put(jobID string, id event.ID, counts map[string]int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
-		s.m = map[string]map[string]int64{}
+		s.m = map[markKey]map[string]int64{}
 	}
-	k := markKey(jobID, id)
+	k := markKey{jobID, id}
 	if _, ok := s.m[k]; !ok {
 		s.order = append(s.order, k)
 	}
@@ -155,19 +162,16 @@ func (r *Reads) Search(ctx context.Context, jobID string, q SearchQuery) (Search
 	if err := q.Validate(); err != nil {
 		return SearchResult{}, err
 	}
-	var after event.ID
-	if q.After != "" {
-		after, _ = event.ParseID(q.After)
-	}
+	after := q.after
 	needle := strings.ToLower(q.Q)
 	// The deadline bounds all of the search's work: reading, the look at each chunk's
 	// bytes, decoding and matching (each chunk's work is bounded by its 1 MiB).
 	scanCtx, cancel := context.WithTimeout(ctx, cmp.Or(r.SearchTime, SearchMaxTime))
 	defer cancel()
-	res := SearchResult{Matches: []Match{}, NextAfter: q.After}
+	res := SearchResult{Matches: []Match{}, NextAfter: after}
 	lineNo := map[string]int64{}
 	from := event.ID{}
-	if counts, ok := r.marks.get(jobID, q.After); ok && q.After != "" {
+	if counts, ok := r.marks.get(jobID, after); ok && !after.IsZero() {
 		lineNo, from = counts, after
 	}
 	err := r.History.ScanFiltered(scanCtx, jobID, from, downloadPage, q.filter(needle), func(p history.Page) error {
@@ -175,10 +179,8 @@ func (r *Reads) Search(ctx context.Context, jobID string, q SearchQuery) (Search
 			e := &p.Events[i]
 			step := summary.StepOf(e)
 			lineNo[step] += history.Weight(e)
-			if !after.IsZero() {
-				if id, _ := event.ParseID(e.ID); id.Compare(after) <= 0 {
-					continue
-				}
+			if e.ID.Compare(after) <= 0 && !after.IsZero() {
+				continue
 			}
 			res.Scanned += history.Weight(e)
 			res.NextAfter = e.ID
@@ -198,7 +200,7 @@ func (r *Reads) Search(ctx context.Context, jobID string, q SearchQuery) (Search
 		res.Truncated = true // at the limit, or out of events or time
 		err = nil
 	}
-	if err == nil && res.NextAfter != "" {
+	if err == nil && !res.NextAfter.IsZero() {
 		r.marks.put(jobID, res.NextAfter, lineNo)
 	}
 	return res, err

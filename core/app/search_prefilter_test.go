@@ -34,9 +34,8 @@ type held struct {
 	evs []event.Event
 }
 
-func (h held) ReadHeld(_ context.Context, _, after string, count int) ([]event.Event, string, error) {
-	a := mustID(after)
-	i := sort.Search(len(h.evs), func(i int) bool { return after == "" || mustID(h.evs[i].ID).Compare(a) > 0 })
+func (h held) ReadHeld(_ context.Context, _ string, after event.ID, count int) ([]event.Event, event.ID, error) {
+	i := sort.Search(len(h.evs), func(i int) bool { return h.evs[i].ID.Compare(after) > 0 })
 	return h.evs[i:min(len(h.evs), i+count)], h.evs[0].ID, nil
 }
 
@@ -72,7 +71,7 @@ func TestSearchPrefilterFindsWhatDecodingFinds(t *testing.T) {
 					text = lines[n%2]
 				}
 				e := portstest.Event("run-p", fmt.Sprintf("%d %s", n, text))
-				e.Phase, e.ID = step, event.ID{MS: 1000 + uint64(n)}.String()
+				e.Phase, e.ID = step, event.ID{MS: 1000 + uint64(n)}
 				if n%37 == 0 && !quiet {
 					e.Source, e.Notice, e.Line = event.SourceSystem, event.NoticeContainerEnded, fmt.Sprintf("b-%d ended", n)
 					e.Ended = &event.Ended{ExitCode: 137, Reason: "OOMKilled", Completeness: event.Complete}
@@ -92,7 +91,7 @@ func TestSearchPrefilterFindsWhatDecodingFinds(t *testing.T) {
 			all = append(all, c.Events...)
 		}
 	}
-	sort.Slice(all, func(i, j int) bool { return mustID(all[i].ID).Compare(mustID(all[j].ID)) < 0 })
+	sort.Slice(all, func(i, j int) bool { return all[i].ID.Compare(all[j].ID) < 0 })
 	idx.LastID, idx.Count, idx.Complete = all[len(all)-1].ID, int64(len(all)), true
 	if _, err := arch.PutIndex(ctx, idx, ""); err != nil {
 		t.Fatal(err)
@@ -187,7 +186,7 @@ func TestSearchPrefilterFindsWhatDecodingFinds(t *testing.T) {
 						if !res.Truncated {
 							break
 						}
-						pq.After = res.NextAfter
+						pq.After = res.NextAfter.String()
 					}
 					if strings.Join(got, " ") != strings.Join(every, " ") {
 						t.Fatalf("%s paged (fresh %v): got %v\nwant %v", name, fresh, got, every)
@@ -196,11 +195,6 @@ func TestSearchPrefilterFindsWhatDecodingFinds(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustID(s string) event.ID {
-	id, _ := event.ParseID(s)
-	return id
 }
 
 // delayed answers each chunk d late, or when the reader goes away.
@@ -248,7 +242,7 @@ func TestSearchOutOfTimeResumes(t *testing.T) {
 		if res.Scanned < 10_000 && len(res.Matches) < q.Limit {
 			outOfTime++
 		}
-		q.After = res.NextAfter
+		q.After = res.NextAfter.String()
 	}
 	if outOfTime == 0 {
 		t.Fatalf("no page ran out of time in %d pages", pages)

@@ -20,8 +20,8 @@ type Snapshot struct {
 	JobID      string        `json:"job_id"`
 	Status     string        `json:"status"`
 	Events     []event.Event `json:"events"`
-	NextAfter  string        `json:"next_after"`
-	PrevBefore string        `json:"prev_before,omitempty"`
+	NextAfter  event.ID      `json:"next_after"`
+	PrevBefore event.ID      `json:"prev_before,omitzero"`
 	Completed  bool          `json:"completed"`
 	Gap        *event.Gap    `json:"gap,omitempty"`
 }
@@ -42,7 +42,7 @@ func (r *Reads) Snapshot(ctx context.Context, rec job.Record, q SnapshotQuery) (
 		limit = SnapshotDefaultLimit
 	}
 	limit = min(limit, SnapshotMaxLimit)
-	snap := Snapshot{JobID: jobID, Status: string(rec.Status), NextAfter: q.After, Events: []event.Event{}}
+	snap := Snapshot{JobID: jobID, Status: string(rec.Status), Events: []event.Event{}}
 	switch {
 	case q.Before != "" || q.Around != "":
 		return r.context(ctx, snap, jobID, q, limit)
@@ -53,6 +53,7 @@ func (r *Reads) Snapshot(ctx context.Context, rec job.Record, q SnapshotQuery) (
 			return Snapshot{}, err
 		}
 	}
+	snap.NextAfter = after
 	p, err := r.History.Read(ctx, jobID, after, limit)
 	if err != nil {
 		return Snapshot{}, err
@@ -63,10 +64,7 @@ func (r *Reads) Snapshot(ctx context.Context, rec job.Record, q SnapshotQuery) (
 		snap.NextAfter = p.Events[len(p.Events)-1].ID
 	} else if p.Gap != nil && !p.End {
 		// Only a gap: the next page starts past it.
-		if f, err := event.ParseID(p.Gap.FirstAvailable); err == nil {
-			prev, _ := f.Prev()
-			snap.NextAfter = prev.String()
-		}
+		snap.NextAfter, _ = p.Gap.FirstAvailable.Prev()
 	}
 	snap.Completed = rec.Status.Terminal() && p.End
 	return snap, nil

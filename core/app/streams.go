@@ -60,15 +60,24 @@ type Streams struct {
 	Viewing *Viewing
 }
 
-// Open checks the resume point, redeems the ticket within its owner's limit, tells
-// Viewing and opens the run's stream after resume ("" from the start). release
-// gives the owner's place back once the stream ends. Errors: ErrBadResume,
-// *LimitedError, ticket.ErrRejected, ErrNotOpened (the ticket spent), or the stores'
-// own.
-func (s *Streams) Open(ctx context.Context, tk, jobID, resume string) (st *Stream, release func(), err error) {
-	if _, err := event.ParseID(resume); resume != "" && err != nil {
-		return nil, nil, ErrBadResume
+// ParseResume reads a resume point (Last-Event-ID): the zero id for none, ErrBadResume
+// for text that is no stream id. The edge parses it before a ticket is spent.
+func ParseResume(s string) (event.ID, error) {
+	if s == "" {
+		return event.ID{}, nil
 	}
+	id, err := event.ParseID(s)
+	if err != nil {
+		return event.ID{}, ErrBadResume
+	}
+	return id, nil
+}
+
+// Open redeems the ticket within its owner's limit, tells Viewing and opens the run's
+// stream after resume (the zero id: from the start). release gives the owner's place
+// back once the stream ends. Errors: *LimitedError, ticket.ErrRejected, ErrNotOpened
+// (the ticket spent), or the stores' own.
+func (s *Streams) Open(ctx context.Context, tk, jobID string, resume event.ID) (st *Stream, release func(), err error) {
 	if _, release, err = s.Tickets.RedeemWithin(ctx, s.Limit, tk, jobID); err != nil {
 		return nil, nil, err
 	}

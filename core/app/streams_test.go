@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/blastlog/blastlog/core/app/fanout"
+	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/ticket"
 	"github.com/blastlog/blastlog/ports"
 	"github.com/blastlog/blastlog/ports/portstest"
@@ -34,27 +35,33 @@ func TestStreamsOpen(t *testing.T) {
 		return is.Ticket
 	}
 	first := issue()
-	if _, _, err := s.Open(ctx, first, "run-a", "not-an-id"); !errors.Is(err, ErrBadResume) {
+	if _, err := ParseResume("not-an-id"); !errors.Is(err, ErrBadResume) {
 		t.Fatalf("a bad resume point: %v", err)
 	}
-	st, release, err := s.Open(ctx, first, "run-a", "")
+	if id, err := ParseResume("5-1"); err != nil || id != (event.ID{MS: 5, Seq: 1}) {
+		t.Fatalf("a resume point: %v %v", id, err)
+	}
+	if id, err := ParseResume(""); err != nil || !id.IsZero() {
+		t.Fatalf("no resume point: %v %v", id, err)
+	}
+	st, release, err := s.Open(ctx, first, "run-a", event.ID{})
 	if err != nil {
-		t.Fatalf("the ticket after a refused resume point: %v", err)
+		t.Fatalf("the first stream: %v", err)
 	}
 	second := issue()
 	var lim *LimitedError
-	if _, _, err := s.Open(ctx, second, "run-a", ""); !errors.As(err, &lim) || lim.What != "streams" || lim.RetryAfter != StreamRetryAfter {
+	if _, _, err := s.Open(ctx, second, "run-a", event.ID{}); !errors.As(err, &lim) || lim.What != "streams" || lim.RetryAfter != StreamRetryAfter {
 		t.Fatalf("over the limit: %v", err)
 	}
 	st.Close()
 	release()
-	st2, release2, err := s.Open(ctx, second, "run-a", "")
+	st2, release2, err := s.Open(ctx, second, "run-a", event.ID{})
 	if err != nil {
 		t.Fatalf("the kept ticket once a place is free: %v", err)
 	}
 	defer release2()
 	defer st2.Close()
-	if _, _, err := s.Open(ctx, first, "run-a", ""); !errors.Is(err, ticket.ErrRejected) {
+	if _, _, err := s.Open(ctx, first, "run-a", event.ID{}); !errors.Is(err, ticket.ErrRejected) {
 		t.Fatalf("a spent ticket: %v", err)
 	}
 	if len(*arch) != 2 || (*arch)[0] != "run-a" || (*arch)[1] != "run-a" {

@@ -32,9 +32,9 @@ type RunSummary struct {
 	Steps      map[string]*summary.Step `json:"steps"`
 	Containers []*summary.Container     `json:"containers"`
 	// Partial: more events followed than a summary reads; the counts stop at LastID.
-	Partial bool   `json:"partial"`
-	LastID  string `json:"last_id"`
-	Count   int64  `json:"count"`
+	Partial bool     `json:"partial"`
+	LastID  event.ID `json:"last_id"`
+	Count   int64    `json:"count"`
 	// Diagnosis: where the run stands and why it failed (docs/api.md §8).
 	Diagnosis diagnose.Diagnosis `json:"diagnosis"`
 }
@@ -67,12 +67,12 @@ func (r *Reads) Summary(ctx context.Context, rec job.Record) (RunSummary, error)
 			return RunSummary{}, err
 		}
 		run = idx.Summary.Clone()
-		from, _ = event.ParseID(idx.LastID)
+		from = idx.LastID
 		count = idx.Count
 		break
 	}
 	out := RunSummary{JobID: rec.JobID, Status: string(rec.Status), OwnerOID: rec.OwnerOID, ELBJobID: rec.ELBJobID,
-		CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, LastID: idString(from),
+		CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, LastID: from,
 		Record: SummaryRecord{OwnerOID: rec.OwnerOID, Status: string(rec.Status), ELBJobID: rec.ELBJobID,
 			CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt}}
 	var read int64
@@ -123,11 +123,4 @@ func (r *Reads) prices(ctx context.Context, t *diagnose.Tracker) diagnose.Prices
 	}
 	p, _ := r.Prices.Prices(ctx, nodes)
 	return p
-}
-
-func idString(id event.ID) string {
-	if id.IsZero() {
-		return ""
-	}
-	return id.String()
 }

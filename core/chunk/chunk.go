@@ -127,7 +127,7 @@ func Decode(data []byte) (Chunk, error) {
 // checkIDs refuses a chunk with an event without an id: it cannot be ordered.
 func checkIDs(c *Chunk) error {
 	for i := range c.Events {
-		if _, err := event.ParseID(c.Events[i].ID); err != nil {
+		if c.Events[i].ID.IsZero() {
 			return fmt.Errorf("chunk %s/%d: event %d has no stream id", c.Step, c.Sequence, i)
 		}
 	}
@@ -170,10 +170,10 @@ const textExtra = len("2006-01-02T15:04:05.000Z") + len("submit") + len("stdout"
 
 // Ref describes one chunk in the index.
 type Ref struct {
-	Seq     int    `json:"seq"`
-	FirstID string `json:"first_id"`
-	LastID  string `json:"last_id"`
-	Count   int    `json:"count"`
+	Seq     int      `json:"seq"`
+	FirstID event.ID `json:"first_id"`
+	LastID  event.ID `json:"last_id"`
+	Count   int      `json:"count"`
 	// Issues is how many of the chunk's events the error/warning rules flag
 	// (summary.Classify); nil when the writer did not count them (the seed system's
 	// finalizer, an index written before blastlog counted them). A search for issues
@@ -255,7 +255,7 @@ type Index struct {
 	JobID         string                `json:"job_id"`
 	Steps         map[string]*StepIndex `json:"steps"`
 	// LastID: every event up to it is archived (or recorded in Gaps).
-	LastID    string      `json:"last_id"`
+	LastID    event.ID    `json:"last_id"`
 	Count     int64       `json:"count"`
 	Gaps      []event.Gap `json:"gaps"`
 	Complete  bool        `json:"complete"`
@@ -293,12 +293,12 @@ func DecodeIndex(data []byte) (Index, error) {
 // writes: per step the next sequence and the last id it archived, and LastID, up to
 // which every event is archived.
 type Cursor struct {
-	LastID string
+	LastID event.ID
 	Steps  map[string]StepCursor
 }
 
 // StepCursor is one step's part of a Cursor.
 type StepCursor struct {
 	NextSeq int
-	LastID  string
+	LastID  event.ID
 }

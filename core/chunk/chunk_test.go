@@ -35,7 +35,7 @@ func TestNames(t *testing.T) {
 
 func TestChunkRoundTrip(t *testing.T) {
 	c := Chunk{SchemaVersion: 1, JobID: "run", Step: "running", Sequence: 3, CreatedAt: time.Unix(1700000000, 5e6).UTC(),
-		Events: []event.Event{{ID: "1-0", SchemaVersion: 1, JobID: "run", Source: event.SourceK8s, Phase: "running",
+		Events: []event.Event{{ID: event.ID{MS: 1}, SchemaVersion: 1, JobID: "run", Source: event.SourceK8s, Phase: "running",
 			Stream: event.Stderr, Pod: "p", Container: "c", Line: "x \u2028 \"y\"", TS: time.Unix(1700000000, 0).UTC(), Restart: 2}}}
 	b := c.Encode()
 	if !strings.HasPrefix(string(b), `{"schema_version":1,"job_id":"run","step":"running","sequence":3,"events":[{"id":"1-0",`) {
@@ -56,7 +56,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"steps":{"a":{"chunks":[{"seq":0}]}}}`))
 	shared := Chunk{SchemaVersion: 1, JobID: "r", Step: "running", CreatedAt: time.Unix(1, 0)}
 	for i := range 4 {
-		e := event.Event{ID: fmt.Sprintf("1-%d", i), SchemaVersion: 1, JobID: "r", Source: event.SourceK8s, Phase: "running",
+		e := event.Event{ID: event.ID{MS: 1, Seq: uint64(i)}, SchemaVersion: 1, JobID: "r", Source: event.SourceK8s, Phase: "running",
 			Stream: event.Stderr, Pod: fmt.Sprintf("p-%d", i/2), Container: "blast", Line: fmt.Sprintf("q_%d\thit \"%d\"", i, i),
 			TS: time.Date(2026, 12, 4, 15, 0, i, 0, time.UTC)}
 		shared.Events = append(shared.Events, e)
@@ -100,17 +100,17 @@ func FuzzDecode(f *testing.F) {
 // RefOf counts the events the error/warning rules flag, so that a search for issues
 // can pass over a chunk without one; an index without the count still reads.
 func TestRefOfCountsIssues(t *testing.T) {
-	c := Chunk{Sequence: 4, Events: []event.Event{{ID: "1-0", Line: "ERROR: db missing"}, {ID: "2-0", Line: "fine"},
-		{ID: "3-0", Line: "Warning: low score"}, {ID: "4-0", Line: "a waiting notice", Notice: "waiting"}}}
+	c := Chunk{Sequence: 4, Events: []event.Event{{ID: event.ID{MS: 1}, Line: "ERROR: db missing"}, {ID: event.ID{MS: 2}, Line: "fine"},
+		{ID: event.ID{MS: 3}, Line: "Warning: low score"}, {ID: event.ID{MS: 4}, Line: "a waiting notice", Notice: "waiting"}}}
 	ref := RefOf(&c)
-	if ref.Seq != 4 || ref.Count != 4 || ref.FirstID != "1-0" || ref.LastID != "4-0" || ref.Issues == nil || *ref.Issues != 2 {
+	if ref.Seq != 4 || ref.Count != 4 || ref.FirstID != (event.ID{MS: 1}) || ref.LastID != (event.ID{MS: 4}) || ref.Issues == nil || *ref.Issues != 2 {
 		t.Fatalf("%+v", ref)
 	}
 	var old Ref
 	if err := json.Unmarshal([]byte(`{"seq":1,"first_id":"1-0","last_id":"2-0","count":2}`), &old); err != nil || old.Issues != nil {
 		t.Fatalf("an index without counts: %+v %v", old, err)
 	}
-	quiet := RefOf(&Chunk{Events: []event.Event{{ID: "1-0", Line: "fine"}}})
+	quiet := RefOf(&Chunk{Events: []event.Event{{ID: event.ID{MS: 1}, Line: "fine"}}})
 	if b, _ := json.Marshal(quiet); !strings.Contains(string(b), `"issues":0`) {
 		t.Fatalf("a count of 0 is written: %s", b)
 	}

@@ -12,7 +12,7 @@ import (
 // Skimmed is what a reader needs of an event it will not look at: where it is in the
 // run and which step it counts in.
 type Skimmed struct {
-	ID    []byte // the event's stream id, inside the chunk's bytes
+	ID    event.ID
 	Phase []byte // its phase, inside the chunk's bytes (or a copy when it was escaped)
 }
 
@@ -25,7 +25,7 @@ var (
 // Encode writes starts with {"id":"...", and its phase follows its job id and source.
 // Neither sequence can stand inside a JSON string (its quotes would be escaped), so
 // finding them is exact. ok is false when the bytes are not in Encode's shape (a phase
-// with escapes that will not unquote, a cut chunk); another writer's field order finds
+// with escapes that will not unquote, an id that is not one, a cut chunk); another writer's field order finds
 // fewer events than the index counts — the caller compares and decodes instead. out is
 // reused.
 func Skim(data []byte, out []Skimmed) ([]Skimmed, bool) {
@@ -45,7 +45,10 @@ func Skim(data []byte, out []Skimmed) ([]Skimmed, bool) {
 		if end < 0 {
 			return out, false
 		}
-		id := rest[:end]
+		var id event.ID
+		if id.UnmarshalText(rest[:end]) != nil || id.IsZero() {
+			return out, false
+		}
 		rest = rest[end:]
 		p := bytes.Index(rest, phaseField)
 		if p < 0 {
@@ -89,8 +92,8 @@ var createdAt = []byte(`],"created_at":"`)
 
 // ownSkeleton is the length of an event's JSON without its strings' contents and
 // its ts: {"id":"","schema_version":1,…,"ts":"2006-01-02T15:04:05.000Z"} (an id is
-// written only when set: "-", less its one byte).
-var ownSkeleton = len((&event.Event{ID: "-", TS: time.Unix(0, 0)}).AppendJSON(nil)) - 1
+// written only when set: "0-1", less its three bytes).
+var ownSkeleton = len((&event.Event{ID: event.ID{Seq: 1}, TS: time.Unix(0, 0)}).AppendJSON(nil)) - 3
 
 // decodeOwn reads a chunk in the exact shape Encode writes, each event with
 // event.DecodeOwn (its fallback, event.Decode, for the few it does not read); ok is

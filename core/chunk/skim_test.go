@@ -1,9 +1,7 @@
 package chunk
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -20,7 +18,7 @@ func TestSkimAgreesWithDecode(t *testing.T) {
 	phases := []string{"running", `odd "phase"`, "ph\\ase", "é", ""}
 	c := Chunk{SchemaVersion: 1, JobID: `job "x"`, Step: "running", CreatedAt: time.Now()}
 	for i := 0; i < 40; i++ {
-		e := event.Event{ID: fmt.Sprintf("%d-%d", 1000+i, i%3), SchemaVersion: 1, JobID: c.JobID, Source: event.SourceK8s,
+		e := event.Event{ID: event.ID{MS: uint64(1000 + i), Seq: uint64(i % 3)}, SchemaVersion: 1, JobID: c.JobID, Source: event.SourceK8s,
 			Phase: phases[i%len(phases)], Stream: event.Stdout, Pod: `p"od`, Container: "c", Line: lines[i%len(lines)], TS: time.Now()}
 		c.Events = append(c.Events, e)
 	}
@@ -30,7 +28,7 @@ func TestSkimAgreesWithDecode(t *testing.T) {
 		t.Fatalf("ok %v, %d events, want %d", ok, len(got), len(c.Events))
 	}
 	for i, s := range got {
-		if string(s.ID) != c.Events[i].ID || string(s.Phase) != c.Events[i].Phase {
+		if s.ID != c.Events[i].ID || string(s.Phase) != c.Events[i].Phase {
 			t.Fatalf("event %d: skimmed %q %q, want %q %q", i, s.ID, s.Phase, c.Events[i].ID, c.Events[i].Phase)
 		}
 	}
@@ -43,7 +41,7 @@ func TestSkimAgreesWithDecode(t *testing.T) {
 }
 
 func FuzzSkim(f *testing.F) {
-	c := Chunk{SchemaVersion: 1, JobID: "j", Step: "s", Events: []event.Event{{ID: "1-0", SchemaVersion: 1, JobID: "j",
+	c := Chunk{SchemaVersion: 1, JobID: "j", Step: "s", Events: []event.Event{{ID: event.ID{MS: 1}, SchemaVersion: 1, JobID: "j",
 		Source: event.SourceK8s, Phase: "running", Stream: event.Stdout, Line: "x"}}}
 	f.Add(c.Encode())
 	f.Add([]byte(`{"events":[{"id":"1-0","phase":"\u00e9"}]}`))
@@ -53,7 +51,7 @@ func FuzzSkim(f *testing.F) {
 			return
 		}
 		for _, s := range got {
-			if len(s.ID) > len(data) || bytes.IndexByte(s.ID, '"') >= 0 || len(s.Phase) > 3*len(data) { // invalid UTF-8 unquotes to U+FFFD: 3 bytes for 1
+			if s.ID.IsZero() || len(s.Phase) > 3*len(data) { // invalid UTF-8 unquotes to U+FFFD: 3 bytes for 1
 				t.Fatalf("%q", s)
 			}
 		}
@@ -67,14 +65,14 @@ func TestDecodeOwnShapeAgreesWithJSON(t *testing.T) {
 	c := Chunk{SchemaVersion: 1, JobID: `job "x"`, Step: "running", Sequence: 7, CreatedAt: at}
 	code := 7
 	for i, line := range []string{"plain", `q"uote \ back`, "ünï", "\u2028", "bell\x07", `{"id":"1-1"}`, ""} {
-		e := event.Event{ID: fmt.Sprintf("%d-0", 100+i), SchemaVersion: 1, JobID: c.JobID, Source: event.SourceK8s, Phase: "running",
+		e := event.Event{ID: event.ID{MS: uint64(100 + i)}, SchemaVersion: 1, JobID: c.JobID, Source: event.SourceK8s, Phase: "running",
 			Stream: event.Stdout, Pod: "p", Container: "c", ContainerID: "cid", Restart: i, Line: line, TS: at}
 		c.Events = append(c.Events, e)
 	}
 	n := event.System(c.JobID, "running", event.NoticeContainerEnded, "p/c ended", at)
-	n.ID, n.Pod, n.Container, n.Ended = "200-0", "p", "c", &event.Ended{ExitCode: 137, Reason: "OOMKilled", Completeness: event.Complete}
+	n.ID, n.Pod, n.Container, n.Ended = event.ID{MS: 200}, "p", "c", &event.Ended{ExitCode: 137, Reason: "OOMKilled", Completeness: event.Complete}
 	d := event.System(c.JobID, "submitting", event.NoticeCommandEnded, "exited", at)
-	d.ID, d.Detail = "201-0", &event.Detail{ExitCode: &code}
+	d.ID, d.Detail = event.ID{MS: 201}, &event.Detail{ExitCode: &code}
 	c.Events = append(c.Events, n, d)
 	raw := c.Encode()
 	own, ok := decodeOwn(raw)

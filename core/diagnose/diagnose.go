@@ -55,7 +55,7 @@ type Cause struct {
 	ExitCode  *int      `json:"exit_code,omitempty"`
 	Limit     *Limits   `json:"limit,omitempty"`
 	Peak      *Peak     `json:"peak,omitempty"` // what the failed instance was seen to use
-	ID        string    `json:"id,omitempty"`   // the stream id of the notice or line
+	ID        event.ID  `json:"id,omitzero"`    // the stream id of the notice or line
 	Message   string    `json:"message,omitempty"`
 	Hint      string    `json:"hint,omitempty"`
 	TS        time.Time `json:"ts"`
@@ -68,7 +68,7 @@ type Attempt struct {
 	Reason     string    `json:"reason,omitempty"`
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at"`
-	ID         string    `json:"id,omitempty"`
+	ID         event.ID  `json:"id,omitzero"`
 	Peak       *Peak     `json:"peak,omitempty"`
 	Node       string    `json:"node,omitempty"`
 	NodeType   string    `json:"node_type,omitempty"` // the node's instance type, when known

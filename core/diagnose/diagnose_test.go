@@ -27,7 +27,7 @@ type feed struct {
 
 func (f *feed) add(e event.Event) *feed {
 	f.seq++
-	e.ID = fmt.Sprintf("%d-0", 1764856800000+f.seq)
+	e.ID = event.ID{MS: uint64(1764856800000 + f.seq)}
 	f.evs = append(f.evs, e)
 	return f
 }
@@ -223,7 +223,7 @@ func TestVerdicts(t *testing.T) {
 			if c.reason != "" && first.Reason != c.reason || !strings.Contains(first.Hint, c.hint) {
 				t.Fatalf("first cause %+v\nwant reason %q, hint containing %q", first, c.reason, c.hint)
 			}
-			if first.ID == "" {
+			if first.ID.IsZero() {
 				t.Fatalf("cause without its id: %+v", first)
 			}
 		})
@@ -476,7 +476,7 @@ func TestStalledBatch(t *testing.T) {
 	if d.State != StateStuck || d.Headline != "Batch 001 has stalled: no CPU and no line for 16 min." || len(d.Causes) != 1 {
 		t.Fatalf("%s: %q %+v", d.State, d.Headline, d.Causes)
 	}
-	if c := d.Causes[0]; c.Kind != KindContainer || c.Reason != ReasonStalled || c.Batch != "001" || !strings.Contains(c.Hint, "vmtouch") || c.ID == "" {
+	if c := d.Causes[0]; c.Kind != KindContainer || c.Reason != ReasonStalled || c.Batch != "001" || !strings.Contains(c.Hint, "vmtouch") || c.ID.IsZero() {
 		t.Fatalf("cause %+v", c)
 	}
 	// A line written before the stall began does not end it; one after does.

@@ -163,7 +163,7 @@ func TestVerdictOverRandomOrders(t *testing.T) {
 		var tr Tracker
 		var last Progress
 		for i := range shuffled {
-			shuffled[i].ID = fmt.Sprintf("%d-0", 1764856800000+i)
+			shuffled[i].ID = event.ID{MS: uint64(1764856800000 + i)}
 			tr.Add(&shuffled[i])
 			d := tr.Diagnose(Run{Status: "running", Now: t0.Add(time.Hour)})
 			p := d.Progress
@@ -188,7 +188,7 @@ func TestVerdictOverRandomOrders(t *testing.T) {
 		}
 		var ordered Tracker
 		for i := range inOrder {
-			inOrder[i].ID = fmt.Sprintf("%d-0", 1764856800000+i)
+			inOrder[i].ID = event.ID{MS: uint64(1764856800000 + i)}
 			ordered.Add(&inOrder[i])
 		}
 		status := "completed"

@@ -81,7 +81,8 @@ func (e *Event) Instance() Instance {
 // Event is one log line of one run. ID is the stream entry id: it is never stored
 // inside the entry, and is filled in by whoever reads the entry back.
 type Event struct {
-	ID            string
+	// ID is the event's place in its run's log (zero until the log has stored it).
+	ID            ID
 	SchemaVersion int
 	JobID         string
 	Source        Source

@@ -19,14 +19,14 @@ func sample() Event {
 
 func TestAppendJSONMatchesContractExample(t *testing.T) {
 	e := sample()
-	e.ID = "1764201600000-0"
+	e.ID = ID{MS: 1764201600000}
 	want := `{"id":"1764201600000-0","schema_version":1,"job_id":"run-42","source":"terminal_exec",` +
 		`"phase":"submitting","stream":"stdout","pod":"","container":"","line":"[1/5] Writing configuration to ...",` +
 		`"ts":"2026-11-26T23:00:00.123Z"}`
 	if got := string(e.AppendJSON(nil)); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	e.ID = ""
+	e.ID = ID{}
 	if got := string(e.AppendJSON(nil)); strings.Contains(got, `"id"`) {
 		t.Fatalf("stored form carries an id: %s", got)
 	}
@@ -177,6 +177,31 @@ func TestParseID(t *testing.T) {
 	}
 }
 
+// Ids are strings in JSON: empty for none (last_id, next_after), whole in a gap,
+// and text that is no id is refused where an id is expected.
+func TestIDText(t *testing.T) {
+	type doc struct {
+		Last ID  `json:"last_id"`
+		Gap  Gap `json:"gap"`
+	}
+	b, err := json.Marshal(doc{Gap: Gap{FirstAvailable: ID{7, 1}, Reason: GapReasonTrimmed}})
+	if err != nil || string(b) != `{"last_id":"","gap":{"after":"0-0","first_available":"7-1","reason":"trimmed"}}` {
+		t.Fatalf("%s %v", b, err)
+	}
+	var d doc
+	if err := json.Unmarshal([]byte(`{"last_id":"5-2","gap":{"after":"","first_available":"9"}}`), &d); err != nil ||
+		d.Last != (ID{5, 2}) || !d.Gap.After.IsZero() || d.Gap.FirstAvailable != (ID{9, 0}) {
+		t.Fatalf("%+v %v", d, err)
+	}
+	if err := json.Unmarshal([]byte(`{"last_id":"5-x"}`), &d); !errors.Is(err, ErrBadID) {
+		t.Fatalf("a bad id: %v", err)
+	}
+	// An event's id that is no id is read as none (Decode does not validate).
+	if e, err := Decode([]byte(`{"id":"not-one","line":"x"}`)); err != nil || !e.ID.IsZero() {
+		t.Fatalf("%+v %v", e, err)
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	s := sample()
 	f.Add(s.AppendJSON(nil))
@@ -223,6 +248,16 @@ func FuzzParseID(f *testing.F) {
 		back, err := ParseID(id.String())
 		if err != nil || back != id {
 			t.Fatalf("%q -> %v -> %v, %v", s, id, back, err)
+		}
+		// The bytes a decoder holds parse as the string does, and text round-trips.
+		var fromText ID
+		if err := fromText.UnmarshalText([]byte(s)); err != nil || fromText != id {
+			t.Fatalf("%q: UnmarshalText %v, %v", s, fromText, err)
+		}
+		text, _ := id.MarshalText()
+		var again ID
+		if err := again.UnmarshalText(text); err != nil || again != id {
+			t.Fatalf("%q: text %q reads back as %v, %v", s, text, again, err)
 		}
 		if next, ok := id.Next(); ok && next.Compare(id) != 1 {
 			t.Fatalf("next %v not after %v", next, id)

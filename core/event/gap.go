@@ -9,20 +9,23 @@ const GapReasonTrimmed = "trimmed"
 // tier holds them. It is the data of an SSE gap frame, a snapshot's gap and an entry
 // of an archive index's gaps.
 type Gap struct {
-	After          string `json:"after"`
-	FirstAvailable string `json:"first_available"`
+	After          ID     `json:"after"`
+	FirstAvailable ID     `json:"first_available"`
 	Reason         string `json:"reason"`
 	// Lost is how many events the gap stands for, when the log counted them (0: not
 	// known).
 	Lost int64 `json:"lost,omitempty"`
 }
 
+// MarshalJSON is AppendJSON: a gap's ids are written whole, "0-0" included.
+func (g Gap) MarshalJSON() ([]byte, error) { return g.AppendJSON(nil), nil }
+
 // AppendJSON appends the gap's compact JSON (the SSE frame's data).
 func (g Gap) AppendJSON(b []byte) []byte {
 	b = append(b, `{"after":`...)
-	b = AppendJSONString(b, g.After)
+	b = appendIDString(b, g.After)
 	b = append(b, `,"first_available":`...)
-	b = AppendJSONString(b, g.FirstAvailable)
+	b = appendIDString(b, g.FirstAvailable)
 	b = append(b, `,"reason":`...)
 	b = AppendJSONString(b, g.Reason)
 	if g.Lost > 0 {

@@ -17,9 +17,9 @@ const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 // stored bytes read like the Python producers' output.
 func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, '{')
-	if e.ID != "" {
+	if !e.ID.IsZero() {
 		dst = append(dst, `"id":`...)
-		dst = AppendJSONString(dst, e.ID)
+		dst = appendIDString(dst, e.ID)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"schema_version":`...)
@@ -189,6 +189,14 @@ func AppendTime(dst []byte, t time.Time) []byte {
 		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
+// appendIDString appends id as a JSON string (its digits and '-' need no escaping),
+// "0-0" for the zero id.
+func appendIDString(b []byte, id ID) []byte {
+	b = append(b, '"')
+	b = appendID(b, id)
+	return append(b, '"')
+}
+
 // MarshalJSON implements json.Marshaler with AppendJSON.
 func (e Event) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil), nil }
 
@@ -258,7 +266,7 @@ func Decode(data []byte) (Event, error) {
 		return Event{}, err
 	}
 	e := Event{
-		ID:            w.ID,
+		ID:            parseIDOrZero(w.ID),
 		SchemaVersion: SchemaVersion,
 		JobID:         w.JobID,
 		Source:        SourceTerminal,

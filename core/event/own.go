@@ -199,13 +199,11 @@ func DecodeOwn(data []byte) (e Event, ok bool) {
 // events decoded there.
 func DecodeOwnIn(data []byte, s *Strings) (e Event, ok bool) {
 	o, ok := scanOwn(data)
-	if !ok {
+	if !ok || o.hasID && o.id.esc {
 		return Event{}, false
 	}
 	str := func(f field, shared int) string { return s.field(f, shared, data) }
-	if o.hasID {
-		e.ID = str(o.id, -1)
-	}
+	e.ID = o.eventID(data)
 	e.SchemaVersion = int(o.schemaVersion)
 	e.JobID = str(o.jobID, sharedJobID)
 	e.Source, e.Stream = SourceTerminal, Stdout
@@ -243,6 +241,19 @@ func (s *Strings) field(f field, shared int, data []byte) string {
 		s.last[shared] = v
 	}
 	return v
+}
+
+// eventID is the event's id as Decode reads it (the zero id when it has none or its
+// text is not an id); the caller has refused an escaped one, which Decode reads.
+func (o *own) eventID(data []byte) ID {
+	if !o.hasID {
+		return ID{}
+	}
+	id, err := parseID(data[o.id.start:o.id.end])
+	if err != nil {
+		return ID{}
+	}
+	return id
 }
 
 // time is the event's ts as Decode reads it.
@@ -288,9 +299,10 @@ func (e *Event) LineOnly(f LineFormat) Event {
 // shape, or (JSONLine) not byte for byte what AppendJSON writes of it.
 func DecodeLineIn(data []byte, s *Strings, f LineFormat) (e Event, ok bool) {
 	o, ok := scanOwn(data)
-	if !ok || f == JSONLine && !o.canonical(data) {
+	if !ok || f == JSONLine && !o.canonical(data) || o.hasID && o.id.esc {
 		return Event{}, false
 	}
+	e.ID = o.eventID(data)
 	e.Phase = s.field(o.phase, sharedPhase, data)
 	e.Source = SourceTerminal
 	if !o.source.empty() {
@@ -301,15 +313,7 @@ func DecodeLineIn(data []byte, s *Strings, f LineFormat) (e Event, ok bool) {
 		s.b.Write(data)
 		s.b.WriteByte('\n')
 		e.Line = s.b.String()[start:]
-		if o.hasID && !o.id.esc {
-			e.ID = e.Line[o.id.start:o.id.end] // the line holds it
-		} else if o.hasID {
-			e.ID = s.field(o.id, -1, data)
-		}
 		return e, true
-	}
-	if o.hasID {
-		e.ID = s.field(o.id, -1, data)
 	}
 	s.tmp = o.appendText(s.tmp[:0], data)
 	e.Line = s.add(s.tmp)

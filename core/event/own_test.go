@@ -12,11 +12,11 @@ import (
 // it leaves to Decode.
 func TestDecodeOwnAgreesWithDecode(t *testing.T) {
 	ts := time.Date(2026, 12, 4, 15, 0, 0, 123e6, time.UTC)
-	base := Event{ID: "1764201600000-7", SchemaVersion: 1, JobID: "run-42", Source: SourceK8s, Phase: "running", Stream: Stderr,
+	base := Event{ID: ID{MS: 1764201600000, Seq: 7}, SchemaVersion: 1, JobID: "run-42", Source: SourceK8s, Phase: "running", Stream: Stderr,
 		Pod: "b-1", Container: "blast", Line: "x", TS: ts}
 	cases := map[string]func(e *Event){
 		"plain":       func(e *Event) {},
-		"no id":       func(e *Event) { e.ID = "" },
+		"no id":       func(e *Event) { e.ID = ID{} },
 		"quotes":      func(e *Event) { e.Line = `say "hi" \ back\slash / slash` },
 		"tab":         func(e *Event) { e.Line = "a\tb" },
 		"unicode":     func(e *Event) { e.Line = "ünïcødé ≥ 99% 🧬" },
@@ -56,7 +56,7 @@ func TestDecodeOwnAgreesWithDecode(t *testing.T) {
 }
 
 func FuzzDecodeOwn(f *testing.F) {
-	e := Event{ID: "1-1", SchemaVersion: 1, JobID: "j", Source: SourceK8s, Phase: "p", Stream: Stdout, Line: `a"b`,
+	e := Event{ID: ID{MS: 1, Seq: 1}, SchemaVersion: 1, JobID: "j", Source: SourceK8s, Phase: "p", Stream: Stdout, Line: `a"b`,
 		ContainerID: "c", Restart: 1, TS: time.Unix(1, 0)}
 	f.Add(e.AppendJSON(nil))
 	f.Add([]byte(`{"schema_version":007,"job_id":"j","source":"","phase":"","stream":"","pod":"","container":"","line":"","ts":""}`))
@@ -82,7 +82,7 @@ func TestDecodeOwnInSharesStringsAcrossEvents(t *testing.T) {
 	ts := time.Date(2026, 12, 4, 15, 0, 0, 123e6, time.UTC)
 	var evs []Event
 	for i := range 60 {
-		e := Event{ID: fmt.Sprintf("1764201600000-%d", i), SchemaVersion: 1, JobID: "run-42", Source: SourceK8s,
+		e := Event{ID: ID{MS: 1764201600000, Seq: uint64(i)}, SchemaVersion: 1, JobID: "run-42", Source: SourceK8s,
 			Phase: []string{"running", "staging-db"}[i/7%2], Stream: Stderr, Pod: fmt.Sprintf("b-%d", i/3), Container: "blast",
 			Line: fmt.Sprintf("Query_%d\thit\t\"%d\"", i, i), TS: ts.Add(time.Duration(i) * time.Hour * 13)}
 		if i%5 == 0 {
@@ -151,10 +151,10 @@ func FuzzFastTime(f *testing.F) {
 // A line written from an event's bytes is the line of its decoded event, in either
 // format.
 func FuzzDecodeLineIn(f *testing.F) {
-	e := Event{ID: "1-1", SchemaVersion: 1, JobID: "j", Source: SourceK8s, Phase: "running", Stream: Stderr, Pod: "p", Container: "c",
+	e := Event{ID: ID{MS: 1, Seq: 1}, SchemaVersion: 1, JobID: "j", Source: SourceK8s, Phase: "running", Stream: Stderr, Pod: "p", Container: "c",
 		Line: "a\tb \"q\" \\ / ü", ContainerID: "c", Restart: 1, TS: time.Date(2026, 12, 4, 15, 0, 0, 123e6, time.UTC)}
 	f.Add(e.AppendJSON(nil))
-	pub := Event{ID: "2-0", SchemaVersion: 1, JobID: "j", Source: SourceTerminal, Stream: Stdout, Line: "x", PubID: "0123456789abcdef", Seq: 7,
+	pub := Event{ID: ID{MS: 2}, SchemaVersion: 1, JobID: "j", Source: SourceTerminal, Stream: Stdout, Line: "x", PubID: "0123456789abcdef", Seq: 7,
 		TS: time.Date(2028, 2, 29, 23, 59, 59, 999e6, time.UTC)}
 	f.Add(pub.AppendJSON(nil))
 	sys := System("j", "", "", "5 lines dropped", time.Time{})

@@ -95,7 +95,7 @@ type Step struct {
 	Stderr   int64     `json:"stderr"`
 	FirstTS  time.Time `json:"first_ts"`
 	LastTS   time.Time `json:"last_ts"`
-	LastID   string    `json:"last_id"`
+	LastID   event.ID  `json:"last_id"`
 }
 
 // Container is one container instance's part of a run (source k8s).
@@ -107,7 +107,7 @@ type Container struct {
 	Errors   int64     `json:"errors"`
 	LastLine string    `json:"last_line"`
 	LastTS   time.Time `json:"last_ts"`
-	LastID   string    `json:"last_id"`
+	LastID   event.ID  `json:"last_id"`
 	// Ended is the container_ended notice's sentence once the collector stored it; the
 	// fields after it are the notice's own (docs/api.md §1), set with it.
 	Ended        string     `json:"ended,omitempty"`
@@ -174,15 +174,9 @@ func (s *Step) Merge(o *Step) {
 	if o.LastTS.After(s.LastTS) {
 		s.LastTS = o.LastTS
 	}
-	if newerID(o.LastID, s.LastID) {
+	if o.LastID.Compare(s.LastID) > 0 {
 		s.LastID = o.LastID
 	}
-}
-
-func newerID(a, b string) bool {
-	x, errA := event.ParseID(a)
-	y, errB := event.ParseID(b)
-	return errA == nil && (errB != nil || x.Compare(y) > 0)
 }
 
 // Add counts one event. Events must come in stream order, each once.

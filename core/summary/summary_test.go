@@ -61,7 +61,7 @@ func TestAddCountsPerStepAndContainer(t *testing.T) {
 	r := New()
 	t0 := time.Date(2026, 6, 1, 2, 3, 4, 0, time.UTC)
 	add := func(phase, pod, line string, stream event.Stream, notice string, at int) {
-		e := event.Event{ID: "1-" + string(rune('0'+at)), Phase: phase, Pod: pod, Container: "blast", Line: line, Stream: stream,
+		e := event.Event{ID: event.ID{MS: 1, Seq: uint64(at)}, Phase: phase, Pod: pod, Container: "blast", Line: line, Stream: stream,
 			Notice: notice, TS: t0.Add(time.Duration(at) * time.Second)}
 		if pod != "" {
 			e.Source = event.SourceK8s
@@ -106,7 +106,7 @@ func TestContainerTableInstancesCapAndDiagnosis(t *testing.T) {
 	r := New()
 	at := time.Date(2026, 6, 1, 2, 3, 4, 0, time.UTC)
 	line := func(pod, id string, restart int, text string) {
-		e := event.Event{ID: "1-1", Source: event.SourceK8s, Phase: "running", Pod: pod, Container: "blast", ContainerID: id,
+		e := event.Event{ID: event.ID{MS: 1, Seq: 1}, Source: event.SourceK8s, Phase: "running", Pod: pod, Container: "blast", ContainerID: id,
 			Restart: restart, Line: text, Stream: event.Stdout, TS: at}
 		r.Add(&e)
 	}

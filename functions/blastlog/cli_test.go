@@ -34,7 +34,7 @@ func ids(t *testing.T, lines []string) []string {
 		if err := json.Unmarshal([]byte(l), &e); err != nil {
 			t.Fatalf("not an event: %q: %v", l, err)
 		}
-		out = append(out, e.ID)
+		out = append(out, e.ID.String())
 	}
 	return out
 }
@@ -130,7 +130,7 @@ func TestLogsFiltersMatchTheAPI(t *testing.T) {
 		}
 		var out []string
 		for _, m := range res.Matches {
-			out = append(out, m.ID)
+			out = append(out, m.ID.String())
 		}
 		return out
 	}
@@ -199,7 +199,7 @@ func podIDs(t *testing.T, api *apiclient.Client, run, prefix string) []string {
 	var out []string
 	for _, e := range snap.Events {
 		if strings.HasPrefix(e.Pod, prefix) {
-			out = append(out, e.ID)
+			out = append(out, e.ID.String())
 		}
 	}
 	return out

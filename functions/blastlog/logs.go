@@ -110,20 +110,16 @@ func (o *logsOpts) run(ctx context.Context, e *env, g *global, jobID string) err
 		fmt.Fprintf(e.stderr, "blastlog: %s after %s up to %s are lost (%s)\n", what, gp.After, gp.FirstAvailable, gp.Reason)
 		return nil
 	}
-	after := ""
+	var after event.ID
 	switch {
 	case o.from != "":
 		id, err := event.ParseID(o.from)
 		if err != nil {
 			return usagef("--from %q is not a line id (<ms>-<seq>)", o.from)
 		}
-		if prev, ok := id.Prev(); ok {
-			after = prev.String()
-		}
+		after, _ = id.Prev()
 	case o.since > 0:
-		if prev, ok := (event.ID{MS: uint64(time.Now().Add(-o.since).UnixMilli())}).Prev(); ok {
-			after = prev.String()
-		}
+		after, _ = event.ID{MS: uint64(time.Now().Add(-o.since).UnixMilli())}.Prev()
 	case o.tail > 0:
 		if after, err = o.printTail(ctx, c, jobID, f, p); err != nil {
 			return err
@@ -132,7 +128,7 @@ func (o *logsOpts) run(ctx context.Context, e *env, g *global, jobID string) err
 	if !o.follow {
 		switch {
 		case o.tail > 0:
-		case after == "":
+		case after.IsZero():
 			err = printDownload(ctx, c, jobID, f, p)
 		default:
 			err = printPages(ctx, c, jobID, after, f, p, gap)
@@ -174,22 +170,17 @@ func outcome(status string) error {
 
 // printTail prints the last o.tail events f keeps, read backwards a page at a time
 // from the run's newest, and returns that newest id (where a follow goes on).
-func (o *logsOpts) printTail(ctx context.Context, c *apiclient.Client, jobID string, f *filter, p *printer) (string, error) {
+func (o *logsOpts) printTail(ctx context.Context, c *apiclient.Client, jobID string, f *filter, p *printer) (event.ID, error) {
 	sum, err := c.Summary(ctx, jobID)
-	if err != nil || sum.LastID == "" {
-		return "", err
+	if err != nil || sum.LastID.IsZero() {
+		return event.ID{}, err
 	}
-	last, err := event.ParseID(sum.LastID)
-	if err != nil {
-		return "", fmt.Errorf("%w: the summary's last id %q", ports.ErrUnavailable, sum.LastID)
-	}
-	next, _ := last.Next()
-	before := next.String()
+	before, _ := sum.LastID.Next()
 	var kept []event.Event // oldest first
 	for len(kept) < o.tail {
-		snap, err := c.Snapshot(ctx, jobID, app.SnapshotQuery{Before: before, Limit: pageSize})
+		snap, err := c.Snapshot(ctx, jobID, app.SnapshotQuery{Before: before.String(), Limit: pageSize})
 		if err != nil {
-			return "", err
+			return event.ID{}, err
 		}
 		var page []event.Event
 		for i := range snap.Events {
@@ -206,7 +197,7 @@ func (o *logsOpts) printTail(ctx context.Context, c *apiclient.Client, jobID str
 	kept = kept[max(0, len(kept)-o.tail):]
 	for i := range kept {
 		if err := p.event(&kept[i]); err != nil {
-			return "", err
+			return event.ID{}, err
 		}
 	}
 	return sum.LastID, nil
@@ -214,9 +205,9 @@ func (o *logsOpts) printTail(ctx context.Context, c *apiclient.Client, jobID str
 
 // printPages prints the events after after that f keeps, a snapshot page at a time,
 // up to the run's newest.
-func printPages(ctx context.Context, c *apiclient.Client, jobID, after string, f *filter, p *printer, gap func(event.Gap) error) error {
+func printPages(ctx context.Context, c *apiclient.Client, jobID string, after event.ID, f *filter, p *printer, gap func(event.Gap) error) error {
 	for {
-		snap, err := c.Snapshot(ctx, jobID, app.SnapshotQuery{After: after, Limit: pageSize})
+		snap, err := c.Snapshot(ctx, jobID, app.SnapshotQuery{After: after.String(), Limit: pageSize})
 		if err != nil {
 			return err
 		}
@@ -230,7 +221,7 @@ func printPages(ctx context.Context, c *apiclient.Client, jobID, after string, f
 				}
 			}
 		}
-		if len(snap.Events) < pageSize || snap.NextAfter == "" || snap.NextAfter == after {
+		if len(snap.Events) < pageSize || snap.NextAfter.IsZero() || snap.NextAfter == after {
 			return nil
 		}
 		after = snap.NextAfter

@@ -25,6 +25,7 @@ import (
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/internal/testio"
+	"github.com/blastlog/blastlog/ports/portstest"
 )
 
 // The binaries under test, built once: the terminal client, the streaming container
@@ -159,7 +160,7 @@ func (d *deployment) publish(run string, lines ...string) []string {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	return ids
+	return portstest.Texts(ids)
 }
 
 // cli is one run of the blastlog binary.

@@ -138,10 +138,10 @@ only the lines the error and warning rules flag are kept, and TEXT may be left o
 				if err := w.Flush(); err != nil {
 					return err
 				}
-				if !res.Truncated || res.NextAfter == "" || res.NextAfter == q.After {
+				if !res.Truncated || res.NextAfter.IsZero() || res.NextAfter.String() == q.After {
 					break
 				}
-				q.After = res.NextAfter
+				q.After = res.NextAfter.String()
 			}
 			return nil
 		},

@@ -210,7 +210,7 @@ func printStatus(w io.Writer, s app.RunSummary, color bool) error {
 		if c.Hint != "" {
 			fmt.Fprintf(&b, "    %s %s\n", st(dim, "hint:"), oneLine(c.Hint))
 		}
-		if c.ID != "" {
+		if !c.ID.IsZero() {
 			fmt.Fprintf(&b, "    %s blastlog logs %s --from %s\n", st(dim, "see:"), s.JobID, c.ID)
 		}
 	}

@@ -117,7 +117,7 @@ func snapshotAll(t *testing.T, base, jobID, user string) ([]event.Event, bool) {
 		if len(snap.Events) == 0 {
 			return all, false
 		}
-		after = snap.NextAfter
+		after = snap.NextAfter.String()
 	}
 }
 
@@ -320,7 +320,7 @@ func TestResumeInTheArchiveContinuesLive(t *testing.T) {
 		}
 		done <- err
 	}()
-	got := sseAll(t, srv.base, "run-r", owner, resume, 4900)
+	got := sseAll(t, srv.base, "run-r", owner, resume.String(), 4900)
 	checkSequence(t, got, 100, 4900)
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -416,7 +416,7 @@ func TestArchiverKilledMidRunIsTakenOver(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range c.Events {
-			ids = append(ids, e.ID)
+			ids = append(ids, e.ID.String())
 		}
 	}
 	if len(ids) != len(held) || len(ids) != 8000 {

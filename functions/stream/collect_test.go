@@ -316,7 +316,7 @@ func (k *kstack) events(t *testing.T) []event.Event {
 	t.Helper()
 	log := redisstore.NewEventLog(k.rdb, redisstore.Config{})
 	var all []event.Event
-	after := ""
+	var after event.ID
 	for {
 		evs, err := log.Read(context.Background(), "run-k", after, 20_000)
 		if err != nil {
@@ -521,7 +521,7 @@ func TestCrashedHolderIsReplacedWithin5s(t *testing.T) {
 		k.sim.Log("default", pod, "submit-jobs", want[20:40]...)
 		var took time.Duration
 		for took == 0 && time.Since(crashed) < 20*time.Second {
-			evs, _ := redisstore.NewEventLog(k.rdb, redisstore.Config{}).Read(context.Background(), "run-k", "", 100000)
+			evs, _ := redisstore.NewEventLog(k.rdb, redisstore.Config{}).Read(context.Background(), "run-k", event.ID{}, 100000)
 			starts := 0
 			for _, e := range evs {
 				if e.Notice == "collector_started" {

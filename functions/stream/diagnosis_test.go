@@ -298,7 +298,7 @@ func TestDiagnosisOutlivesRedis(t *testing.T) {
 		if d.State != "failed" || d.Headline != "elastic-blast submit failed: the BLAST database was not found (exit code 2)." ||
 			len(d.Causes) != 1 || d.Causes[0].Kind != "submit" || d.Causes[0].Reason != "DatabaseNotFound" ||
 			d.Causes[0].Message != "ERROR: BLAST database core_nt was not found" ||
-			!strings.Contains(d.Causes[0].Hint, "db setting") || d.Causes[0].ID == "" {
+			!strings.Contains(d.Causes[0].Hint, "db setting") || d.Causes[0].ID.IsZero() {
 			t.Fatalf("%s: %s", stage, b)
 		}
 	}

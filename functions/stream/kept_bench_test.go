@@ -88,7 +88,7 @@ func BenchmarkKeptSummaryMemory(b *testing.B) {
 				seq := 0
 				add := func(e event.Event) {
 					seq++
-					e.ID = fmt.Sprintf("%d-0", 1_800_000_000_000+seq)
+					e.ID = event.ID{MS: uint64(1_800_000_000_000 + seq)}
 					idx.Summary.Add(&e)
 				}
 				for n := range batches {
@@ -118,7 +118,7 @@ func BenchmarkKeptSummaryMemory(b *testing.B) {
 					done.Detail = &event.Detail{Object: "Job/" + job, Batch: fmt.Sprintf("%03d", n), State: "succeeded"}
 					add(done)
 				}
-				idx.LastID, idx.Count = fmt.Sprintf("%d-0", 1_800_000_000_000+seq), int64(seq)
+				idx.LastID, idx.Count = event.ID{MS: uint64(1_800_000_000_000 + seq)}, int64(seq)
 				if _, err := kept.PutIndex(context.Background(), idx, ""); err != nil {
 					b.Fatal(err)
 				}

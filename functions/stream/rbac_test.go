@@ -159,6 +159,6 @@ func followAs(t *testing.T, m *kubetest.Mirror, cfg *rest.Config) []event.Event 
 	if err := wait(); err != nil {
 		t.Fatal(err)
 	}
-	evs, _ := redisstore.NewEventLog(k.rdb, redisstore.Config{}).Read(context.Background(), "run-k", "", 1000)
+	evs, _ := redisstore.NewEventLog(k.rdb, redisstore.Config{}).Read(context.Background(), "run-k", event.ID{}, 1000)
 	return evs
 }

@@ -128,7 +128,7 @@ func writeRunOf(b *testing.B, st interface {
 			step = steps[0] // interleaved steps, as a real run has
 		}
 		e := mk(i)
-		e.Phase, e.ID = step, event.ID{MS: base + uint64(i)}.String()
+		e.Phase, e.ID = step, event.ID{MS: base + uint64(i)}
 		bufs[step] = append(bufs[step], e)
 		idx.Summary.Add(&e)
 		idx.LastID, idx.Count = e.ID, idx.Count+1
@@ -432,7 +432,7 @@ func BenchmarkRead(b *testing.B) {
 				measure("around-deep", func() {
 					json.Unmarshal(getAll(b, base+"/api/blast/logs/"+readRun+"/snapshot?limit=200&around="+found[0].ID), &snap)
 				})
-				if len(snap.Events) != 200 || snap.Events[100].ID != found[0].ID {
+				if len(snap.Events) != 200 || snap.Events[100].ID.String() != found[0].ID {
 					b.Fatalf("around: %d events", len(snap.Events))
 				}
 				measure("summary", func() { getAll(b, base+"/api/blast/logs/"+readRun+"/summary") })

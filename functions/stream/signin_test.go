@@ -21,6 +21,7 @@ import (
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/functions/internal/envconf"
 	"github.com/blastlog/blastlog/internal/testio"
+	"github.com/blastlog/blastlog/ports/portstest"
 )
 
 // signInStack is the streaming server in BLASTLOG_AUTH_MODE=entra against the
@@ -144,7 +145,7 @@ func (s *signInStack) lines(t testing.TB, jobID, phase string, lines ...string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ids
+	return portstest.Texts(ids)
 }
 
 const signedInAs = `document.getElementById("who").textContent`

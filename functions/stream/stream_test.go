@@ -322,7 +322,7 @@ func (c *client) logs(t *testing.T, n int, timeout time.Duration) ([]event.Event
 			continue
 		}
 		e, err := event.Decode([]byte(f.data))
-		if err != nil || e.ID != f.id {
+		if err != nil || e.ID.String() != f.id {
 			t.Fatalf("frame %+v: %v", f, err)
 		}
 		evs = append(evs, e)
@@ -340,7 +340,7 @@ func checkSequence(t *testing.T, evs []event.Event, from, n int) {
 		if want := fmt.Sprintf("line %05d", from+i); e.Line != want {
 			t.Fatalf("event %d is %q, want %q", i, e.Line, want)
 		}
-		id, _ := event.ParseID(e.ID)
+		id, _ := event.ParseID(e.ID.String())
 		if i > 0 && id.Compare(prev) <= 0 {
 			t.Fatalf("ids not increasing at %d", i)
 		}
@@ -380,15 +380,15 @@ func TestPublishedLinesArriveInOrderAndResumeExactly(t *testing.T) {
 
 		// Reconnect after event 123 (header, then query): exactly the events after it.
 		for _, viaHeader := range []bool{true, false} {
-			c2, _ := dial(t, srv.base, "run-1", s.ticket(t, "run-1"), evs[123].ID, viaHeader, nil)
+			c2, _ := dial(t, srv.base, "run-1", s.ticket(t, "run-1"), evs[123].ID.String(), viaHeader, nil)
 			got, _ := c2.logs(t, 376, 20*time.Second)
 			checkSequence(t, got, 124, 376)
 			c2.res.Body.Close()
 		}
 		// The header wins over the query.
-		u := srv.base + "/api/blast/logs/run-1/events?ticket=" + s.ticket(t, "run-1") + "&last_event_id=" + evs[10].ID
+		u := srv.base + "/api/blast/logs/run-1/events?ticket=" + s.ticket(t, "run-1") + "&last_event_id=" + evs[10].ID.String()
 		req, _ := http.NewRequest(http.MethodGet, u, nil)
-		req.Header.Set("Last-Event-ID", evs[498].ID)
+		req.Header.Set("Last-Event-ID", evs[498].ID.String())
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -596,7 +596,7 @@ func TestCompletedClosesTheStream(t *testing.T) {
 			t.Fatalf("stream not closed: %v", err)
 		}
 		// A finished run: the whole log, then completed at once.
-		c2, _ := dial(t, srv.base, "run-c", s.ticket(t, "run-c"), evs[2].ID, false, nil)
+		c2, _ := dial(t, srv.base, "run-c", s.ticket(t, "run-c"), evs[2].ID.String(), false, nil)
 		evs, _ = c2.logs(t, 2, 10*time.Second)
 		checkSequence(t, evs, 13, 2)
 		if f, _ := c2.next(); f.event != "completed" {
@@ -655,12 +655,12 @@ func TestSnapshot(t *testing.T) {
 		if st != 200 || len(snap.Events) != 20 || snap.Completed || snap.Status != "queued" {
 			t.Fatalf("%d %+v", st, snap)
 		}
-		st, snap2, _ := get("/api/blast/logs/run-p/snapshot?after="+snap.NextAfter, owner)
+		st, snap2, _ := get("/api/blast/logs/run-p/snapshot?after="+snap.NextAfter.String(), owner)
 		if st != 200 || len(snap2.Events) != 10 || snap2.Events[0].Line != "line 00020" {
 			t.Fatalf("page 2 %d %+v", st, snap2)
 		}
 		s.tickets.Access.Jobs.SetStatus(context.Background(), "run-p", job.Completed)
-		if _, snap3, _ := get("/api/blast/logs/run-p/snapshot?after="+snap2.NextAfter, owner); !snap3.Completed || len(snap3.Events) != 0 || snap3.NextAfter != snap2.NextAfter {
+		if _, snap3, _ := get("/api/blast/logs/run-p/snapshot?after="+snap2.NextAfter.String(), owner); !snap3.Completed || len(snap3.Events) != 0 || snap3.NextAfter != snap2.NextAfter {
 			t.Fatalf("page 3 %+v", snap3)
 		}
 		_, _, other := get("/api/blast/logs/run-q/snapshot", owner)

@@ -34,7 +34,7 @@ func NewEventLog(maxLen int) *EventLog {
 }
 
 // Append implements ports.EventLog.
-func (l *EventLog) Append(_ context.Context, jobID string, events []event.Event) ([]string, error) {
+func (l *EventLog) Append(_ context.Context, jobID string, events []event.Event) ([]event.ID, error) {
 	for i := range events {
 		if err := events[i].Validate(); err != nil {
 			return nil, err
@@ -42,15 +42,15 @@ func (l *EventLog) Append(_ context.Context, jobID string, events []event.Event)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ids := make([]string, len(events))
+	ids := make([]event.ID, len(events))
 	for i, e := range events {
 		id := event.ID{MS: uint64(l.now().UnixMilli())}
 		if id.Compare(l.last) <= 0 {
 			id, _ = l.last.Next()
 		}
 		l.last = id
-		e.ID = id.String()
-		ids[i] = e.ID
+		e.ID = id
+		ids[i] = id
 		l.runs[jobID] = append(l.runs[jobID], e)
 	}
 	l.added[jobID] += int64(len(events))
@@ -61,58 +61,44 @@ func (l *EventLog) Append(_ context.Context, jobID string, events []event.Event)
 }
 
 // Read implements ports.EventLog.
-func (l *EventLog) Read(_ context.Context, jobID, after string, count int) ([]event.Event, error) {
+func (l *EventLog) Read(_ context.Context, jobID string, after event.ID, count int) ([]event.Event, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.read(jobID, after, count)
+	return l.read(jobID, after, count), nil
 }
 
-func (l *EventLog) read(jobID, after string, count int) ([]event.Event, error) {
-	var from event.ID
-	if after != "" {
-		a, err := event.ParseID(after)
-		if err != nil {
-			return nil, err
-		}
-		from = a
-	}
+func (l *EventLog) read(jobID string, after event.ID, count int) []event.Event {
 	var out []event.Event
 	for _, e := range l.runs[jobID] {
 		if len(out) == count {
 			break
 		}
-		id, _ := event.ParseID(e.ID)
-		if after == "" || id.Compare(from) > 0 {
+		if e.ID.Compare(after) > 0 {
 			out = append(out, e)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // ReadHeld implements ports.EventLog.
-func (l *EventLog) ReadHeld(ctx context.Context, jobID, after string, count int) ([]event.Event, string, error) {
+func (l *EventLog) ReadHeld(ctx context.Context, jobID string, after event.ID, count int) ([]event.Event, event.ID, error) {
 	l.mu.Lock() // one lock for both: atomic as the port asks
 	defer l.mu.Unlock()
-	evs, err := l.read(jobID, after, count)
-	first := ""
+	var first event.ID
 	if r := l.runs[jobID]; len(r) > 0 {
 		first = r[0].ID
 	}
-	return evs, first, err
+	return l.read(jobID, after, count), first, nil
 }
 
 // ReadBefore implements ports.EventLog.
-func (l *EventLog) ReadBefore(_ context.Context, jobID, before string, count int) ([]event.Event, error) {
-	b, err := event.ParseID(before)
-	if err != nil {
-		return nil, err
-	}
+func (l *EventLog) ReadBefore(_ context.Context, jobID string, before event.ID, count int) ([]event.Event, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := l.runs[jobID]
 	end := 0
 	for end < len(r) {
-		if id, _ := event.ParseID(r[end].ID); id.Compare(b) >= 0 {
+		if r[end].ID.Compare(before) >= 0 {
 			break
 		}
 		end++
@@ -130,12 +116,12 @@ func (l *EventLog) Trim(jobID string, keep int) {
 }
 
 // Bounds implements ports.EventLog.
-func (l *EventLog) Bounds(_ context.Context, jobID string) (string, string, error) {
+func (l *EventLog) Bounds(_ context.Context, jobID string) (first, last event.ID, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := l.runs[jobID]
 	if len(r) == 0 {
-		return "", "", nil
+		return first, last, nil
 	}
 	return r[0].ID, r[len(r)-1].ID, nil
 }
@@ -156,9 +142,8 @@ func (l *EventLog) LoggedRuns(context.Context) ([]string, error) {
 }
 
 // TrimArchived implements ports.LogKeeper.
-func (l *EventLog) TrimArchived(_ context.Context, jobID, upTo string) (int64, error) {
-	u, err := event.ParseID(upTo)
-	if err != nil {
+func (l *EventLog) TrimArchived(_ context.Context, jobID string, upTo event.ID) (int64, error) {
+	if upTo.IsZero() {
 		return 0, nil
 	}
 	l.mu.Lock()
@@ -166,7 +151,7 @@ func (l *EventLog) TrimArchived(_ context.Context, jobID, upTo string) (int64, e
 	r := l.runs[jobID]
 	n := 0
 	for l.MaxLen > 0 && len(r)-n > l.MaxLen && n < len(r) {
-		if id, _ := event.ParseID(r[n].ID); id.Compare(u) > 0 {
+		if r[n].ID.Compare(upTo) > 0 {
 			break
 		}
 		n++
@@ -176,12 +161,12 @@ func (l *EventLog) TrimArchived(_ context.Context, jobID, upTo string) (int64, e
 }
 
 // Tally implements ports.LogKeeper.
-func (l *EventLog) Tally(_ context.Context, jobID string) (string, int64, int64, bool, error) {
+func (l *EventLog) Tally(_ context.Context, jobID string) (first event.ID, held, added int64, known bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := l.runs[jobID]
 	if len(r) == 0 {
-		return "", 0, l.added[jobID], true, nil
+		return first, 0, l.added[jobID], true, nil
 	}
 	return r[0].ID, int64(len(r)), l.added[jobID], true, nil
 }
@@ -201,7 +186,7 @@ func lines(evs []event.Event) []string {
 	return out
 }
 
-func appendN(t *testing.T, l ports.EventLog, jobID string, n int) []string {
+func appendN(t *testing.T, l ports.EventLog, jobID string, n int) []event.ID {
 	t.Helper()
 	lines := make([]string, n)
 	for i := range lines {
@@ -211,7 +196,7 @@ func appendN(t *testing.T, l ports.EventLog, jobID string, n int) []string {
 }
 
 // Append appends one event per line to jobID's log (see Event) and returns their ids.
-func Append(t testing.TB, l ports.EventLog, jobID string, lines ...string) []string {
+func Append(t testing.TB, l ports.EventLog, jobID string, lines ...string) []event.ID {
 	t.Helper()
 	evs := make([]event.Event, len(lines))
 	for i, line := range lines {
@@ -225,4 +210,13 @@ func Append(t testing.TB, l ports.EventLog, jobID string, lines ...string) []str
 		t.Fatalf("append returned %d ids for %d events", len(ids), len(evs))
 	}
 	return ids
+}
+
+// Texts is ids as the HTTP API writes them, for tests that compare with its answers.
+func Texts(ids []event.ID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
 }

@@ -7,13 +7,14 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/ports"
 )
 
 // SpoolBatch returns a batch of run jobID with n lines of publisher pubID, Seq from
 // first on, each line about size bytes long.
 func SpoolBatch(jobID, pubID string, first int64, n, size int) ports.SpoolBatch {
-	b := ports.SpoolBatch{JobID: jobID, After: "1-0"}
+	b := ports.SpoolBatch{JobID: jobID, After: event.ID{MS: 1}}
 	for i := 0; i < n; i++ {
 		e := Event(jobID, fmt.Sprintf("line %d %s", first+int64(i), strings.Repeat("x", size)))
 		e.PubID, e.Seq = pubID, first+int64(i)
@@ -76,7 +77,7 @@ func TestSpools(t *testing.T, machine func(t *testing.T, max int64) func() ports
 		if err != nil || !ok {
 			t.Fatalf("oldest: %v %v", ok, err)
 		}
-		if b.JobID != "run-1" || b.After != "1-0" || len(b.Events) != 3 {
+		if b.JobID != "run-1" || b.After != (event.ID{MS: 1}) || len(b.Events) != 3 {
 			t.Fatalf("batch %+v", b)
 		}
 		for i, e := range b.Events {

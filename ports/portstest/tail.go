@@ -11,7 +11,7 @@ import (
 var _ ports.LogTail = (*EventLog)(nil)
 
 // Tail implements ports.LogTail by polling the in-memory log.
-func (l *EventLog) Tail(ctx context.Context, after map[string]string, count int, block time.Duration) (map[string][]event.Event, error) {
+func (l *EventLog) Tail(ctx context.Context, after map[string]event.ID, count int, block time.Duration) (map[string][]event.Event, error) {
 	deadline := time.Now().Add(block)
 	for {
 		out := map[string][]event.Event{}

@@ -18,14 +18,14 @@ func TestLogTail(t *testing.T, newTail func(t *testing.T) (ports.EventLog, ports
 		l, tail := newTail(t)
 		a := appendN(t, l, "tail-a", 3)
 		appendN(t, l, "tail-b", 2)
-		got, err := tail.Tail(ctx, map[string]string{"tail-a": a[0], "tail-b": "0-0", "tail-c": "0-0"}, 10, 100*time.Millisecond)
+		got, err := tail.Tail(ctx, map[string]event.ID{"tail-a": a[0], "tail-b": event.ID{}, "tail-c": event.ID{}}, 10, 100*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if fmt.Sprint(lines(got["tail-a"])) != "[line 1 line 2]" || len(got["tail-b"]) != 2 || len(got["tail-c"]) != 0 {
 			t.Fatalf("got %v", got)
 		}
-		if got["tail-a"][0].ID == "" || got["tail-a"][0].JobID != "tail-a" {
+		if got["tail-a"][0].ID.IsZero() || got["tail-a"][0].JobID != "tail-a" {
 			t.Fatalf("event %+v", got["tail-a"][0])
 		}
 	})
@@ -37,7 +37,7 @@ func TestLogTail(t *testing.T, newTail func(t *testing.T) (ports.EventLog, ports
 			l.Append(ctx, "tail-w", []event.Event{Event("tail-w", "late")})
 		}()
 		start := time.Now()
-		got, err := tail.Tail(ctx, map[string]string{"tail-w": ids[0]}, 10, 5*time.Second)
+		got, err := tail.Tail(ctx, map[string]event.ID{"tail-w": ids[0]}, 10, 5*time.Second)
 		if err != nil || len(got["tail-w"]) != 1 || got["tail-w"][0].Line != "late" {
 			t.Fatalf("got %v %v", got, err)
 		}
@@ -47,7 +47,7 @@ func TestLogTail(t *testing.T, newTail func(t *testing.T) (ports.EventLog, ports
 	})
 	t.Run("no runs, no events", func(t *testing.T) {
 		_, tail := newTail(t)
-		got, err := tail.Tail(ctx, map[string]string{}, 10, 50*time.Millisecond)
+		got, err := tail.Tail(ctx, map[string]event.ID{}, 10, 50*time.Millisecond)
 		if err != nil || len(got) != 0 {
 			t.Fatalf("got %v %v", got, err)
 		}
@@ -55,7 +55,7 @@ func TestLogTail(t *testing.T, newTail func(t *testing.T) (ports.EventLog, ports
 	t.Run("times out empty", func(t *testing.T) {
 		l, tail := newTail(t)
 		ids := appendN(t, l, "tail-t", 1)
-		got, err := tail.Tail(ctx, map[string]string{"tail-t": ids[0]}, 10, 50*time.Millisecond)
+		got, err := tail.Tail(ctx, map[string]event.ID{"tail-t": ids[0]}, 10, 50*time.Millisecond)
 		if err != nil || len(got["tail-t"]) != 0 {
 			t.Fatalf("got %v %v", got, err)
 		}

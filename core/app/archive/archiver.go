@@ -92,18 +92,18 @@ type Archiver struct {
 	Observe func(rec job.Record, d *diagnose.Tracker, final bool)
 
 	mu       sync.Mutex
-	wanted   map[string]string // safe id -> run id: runs viewers opened
-	runs     map[string]*run   // safe id -> run held here
-	finished map[string]string // safe id -> last id archived, for runs found complete
-	active   map[string]bool   // safe ids active or watched after their end at the last scan
-	wake     chan struct{}     // a viewer's run: poll now
-	ready    chan struct{}     // a writer can take more: read now
+	wanted   map[string]string   // safe id -> run id: runs viewers opened
+	runs     map[string]*run     // safe id -> run held here
+	finished map[string]event.ID // safe id -> last id archived, for runs found complete
+	active   map[string]bool     // safe ids active or watched after their end at the last scan
+	wake     chan struct{}       // a viewer's run: poll now
+	ready    chan struct{}       // a writer can take more: read now
 	once     sync.Once
 }
 
 func (a *Archiver) init() {
 	a.once.Do(func() {
-		a.wanted, a.runs, a.finished, a.active = map[string]string{}, map[string]*run{}, map[string]string{}, map[string]bool{}
+		a.wanted, a.runs, a.finished, a.active = map[string]string{}, map[string]*run{}, map[string]event.ID{}, map[string]bool{}
 		a.wake, a.ready = make(chan struct{}, 1), make(chan struct{}, 1)
 		if a.Logger == nil {
 			a.Logger = slog.New(slog.DiscardHandler)
@@ -138,7 +138,7 @@ func (a *Archiver) Run(ctx context.Context) {
 	wg.Add(1)
 	go func() { defer wg.Done(); a.keepLeases(ctx) }()
 	backoff := 50 * time.Millisecond
-	cursors, byKey := map[string]string{}, map[string]*run{} // reused: a round allocates no map of its own
+	cursors, byKey := map[string]event.ID{}, map[string]*run{} // reused: a round allocates no map of its own
 	for ctx.Err() == nil {
 		if now := time.Now(); !now.Before(nextPoll) {
 			full := !now.Before(nextScan)
@@ -185,7 +185,7 @@ func (a *Archiver) Run(ctx context.Context) {
 
 // readable fills cursors and byKey (the read loop's own, reused every round) with the
 // runs whose writer has room for more.
-func (a *Archiver) readable(cursors map[string]string, byKey map[string]*run) {
+func (a *Archiver) readable(cursors map[string]event.ID, byKey map[string]*run) {
 	clear(cursors)
 	clear(byKey)
 	a.mu.Lock()
@@ -271,7 +271,7 @@ func (a *Archiver) take(ctx context.Context, wg *sync.WaitGroup, jobID string) {
 	a.mu.Lock()
 	done, wasDone := a.finished[key]
 	a.mu.Unlock()
-	if wasDone && !newer(last, done) {
+	if wasDone && last.Compare(done) <= 0 {
 		return
 	}
 	ok, err := a.Leases.Acquire(ctx, jobID, a.Config.Holder, a.Config.leaseTTL())
@@ -284,7 +284,7 @@ func (a *Archiver) take(ctx context.Context, wg *sync.WaitGroup, jobID string) {
 		a.Leases.Release(context.WithoutCancel(ctx), jobID, a.Config.Holder)
 		return
 	}
-	if r.idx.Complete && !newer(last, r.idx.LastID) && r.rec.Status.Terminal() {
+	if r.idx.Complete && last.Compare(r.idx.LastID) <= 0 && r.rec.Status.Terminal() {
 		// Finished earlier (by this or another replica): nothing to do until it grows.
 		a.Leases.Release(context.WithoutCancel(ctx), jobID, a.Config.Holder)
 		a.mu.Lock()
@@ -367,16 +367,6 @@ func (a *Archiver) isActive(jobID string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.active[job.SafeID(jobID)]
-}
-
-// newer reports a > b for stream ids ("" is before everything).
-func newer(a, b string) bool {
-	x, errA := event.ParseID(a)
-	if errA != nil {
-		return false
-	}
-	y, errB := event.ParseID(b)
-	return errB != nil || x.Compare(y) > 0
 }
 
 // maxFinished bounds the memory of runs found complete (forgetting one costs a lease

@@ -118,10 +118,10 @@ func TestRunIsWholeAfterTrimming(t *testing.T) {
 	s.write(t, "big", 4500, 50, event.PhaseExportingResults)
 	s.jobs.SetStatus(ctx, "big", job.Completed)
 	s.waitComplete(t, "big")
-	if first, _, _ := s.log.Bounds(ctx, "big"); first == "" {
+	if first, _, _ := s.log.Bounds(ctx, "big"); first.IsZero() {
 		t.Fatal("the stream is empty")
 	}
-	held, _ := s.log.Read(ctx, "big", "", 1<<20)
+	held, _ := s.log.Read(ctx, "big", event.ID{}, 1<<20)
 	if len(held) > 200 {
 		t.Errorf("the stream still holds %d events: not trimmed behind the cursor", len(held))
 	}
@@ -130,6 +130,18 @@ func TestRunIsWholeAfterTrimming(t *testing.T) {
 	if idx.Count != 4550 || idx.Summary.Steps[event.PhaseStagingDB].Count != 500 || idx.Record.Status != job.Completed ||
 		idx.Steps[event.PhaseStagingDB].Count != 500 || idx.Steps[event.PhaseRunning].Count != 4000 {
 		t.Fatalf("index count %d, staging %+v, record %+v", idx.Count, idx.Summary.Steps[event.PhaseStagingDB], idx.Record)
+	}
+	// The cursor kept beside the log says what the index says: the last id, and per
+	// step the next chunk and the last id archived.
+	cur, err := s.curs.LoadCursor(ctx, "big")
+	if err != nil || cur.LastID != idx.LastID || len(cur.Steps) != len(idx.Steps) {
+		t.Fatalf("cursor %+v (%v), index last id %v", cur, err, idx.LastID)
+	}
+	for step, si := range idx.Steps {
+		last := si.Chunks[len(si.Chunks)-1].LastID
+		if sc := cur.Steps[step]; sc.NextSeq != si.NextSeq || sc.LastID != last {
+			t.Fatalf("step %q: cursor %+v, index next %d last %v", step, sc, si.NextSeq, last)
+		}
 	}
 	// 4,000 lines written at once are a backlog: chunks of up to ten times 50.
 	for _, c := range idx.Steps[event.PhaseRunning].Chunks {
@@ -276,7 +288,7 @@ func TestSummaryKeptWithoutAndWithAnArchive(t *testing.T) {
 			if n := len(chunks[event.PhaseRunning]); withArchive != (n > 0) {
 				t.Fatalf("%d chunks written (archive %v)", n, withArchive)
 			}
-			if held, _ := s.log.Read(ctx, "k", "", 1<<20); len(held) > 200 {
+			if held, _ := s.log.Read(ctx, "k", event.ID{}, 1<<20); len(held) > 200 {
 				t.Fatalf("the stream still holds %d events: not trimmed behind what was counted", len(held))
 			}
 		})
@@ -289,7 +301,7 @@ type gatedTail struct {
 	mu *sync.RWMutex
 }
 
-func (g gatedTail) Tail(ctx context.Context, after map[string]string, count int, block time.Duration) (map[string][]event.Event, error) {
+func (g gatedTail) Tail(ctx context.Context, after map[string]event.ID, count int, block time.Duration) (map[string][]event.Event, error) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	return g.EventLog.Tail(ctx, after, count, block)
@@ -354,8 +366,8 @@ func TestTrimBetweenReadsIsAGapWithItsCount(t *testing.T) {
 // in-process Redis's XINFO STREAM).
 type blindTally struct{ *portstest.EventLog }
 
-func (b blindTally) Tally(context.Context, string) (string, int64, int64, bool, error) {
-	return "", 0, 0, false, nil
+func (b blindTally) Tally(context.Context, string) (event.ID, int64, int64, bool, error) {
+	return event.ID{}, 0, 0, false, nil
 }
 
 // A log that cannot tell what it dropped records no gap: a run read whole, batch

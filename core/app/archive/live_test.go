@@ -101,7 +101,7 @@ func TestAChunkWrittenButNotIndexedIsContinued(t *testing.T) {
 	defer cancel()
 	s.jobs.Register(ctx, job.Record{JobID: "r", OwnerOID: "o"})
 	s.write(t, "r", 0, 120, event.PhaseRunning)
-	held, err := s.log.Read(ctx, "r", "", 1000)
+	held, err := s.log.Read(ctx, "r", event.ID{}, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

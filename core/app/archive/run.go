@@ -47,8 +47,8 @@ type run struct {
 
 	mu     sync.Mutex
 	state  cursorState
-	cursor string // the read cursor: the last id handed to the writer
-	pause  bool   // the writer wants the run idle for a check: the reader skips it
+	cursor event.ID // the read cursor: the last id handed to the writer
+	pause  bool     // the writer wants the run idle for a check: the reader skips it
 
 	renewed atomic.Int64 // UnixNano of the last successful acquire or renewal
 	lostCh  chan struct{}
@@ -109,7 +109,7 @@ func (a *Archiver) open(ctx context.Context, jobID string) (*run, error) {
 		return nil, err
 	}
 	r.idx, r.version = idx, ver
-	if cur, err := a.Cursors.LoadCursor(ctx, jobID); err == nil && newer(cur.LastID, idx.LastID) {
+	if cur, err := a.Cursors.LoadCursor(ctx, jobID); err == nil && cur.LastID.Compare(idx.LastID) > 0 {
 		// The cursor is saved after the index, so the index was lost or replaced (a
 		// new storage container): what the stream still holds is archived again.
 		a.Logger.Warn("archiver: the archive's index is behind the cursor in Redis; archiving again from the stream",
@@ -135,7 +135,7 @@ func (a *Archiver) open(ctx context.Context, jobID string) (*run, error) {
 			r.keptVersion = v
 		}
 	}
-	r.lastRead, _ = event.ParseID(r.idx.LastID)
+	r.lastRead = r.idx.LastID
 	r.cursor = r.idx.LastID
 	// What the log had and the archive keeps: every event counted, and every gap's.
 	r.consumed, r.counted = r.idx.Count, true
@@ -147,7 +147,7 @@ func (a *Archiver) open(ctx context.Context, jobID string) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.noticeLoss(ctx, mustID(first), nil)
+	r.noticeLoss(ctx, first, nil)
 	return r, nil
 }
 
@@ -180,7 +180,7 @@ func (r *run) probe(ctx context.Context) error {
 	}
 	for step, si := range r.idx.Steps {
 		if n := len(si.Chunks); n > 0 {
-			r.stepLast[step], _ = event.ParseID(si.Chunks[n-1].LastID)
+			r.stepLast[step] = si.Chunks[n-1].LastID
 		}
 	}
 	return nil
@@ -201,8 +201,7 @@ func (r *run) noticeLoss(ctx context.Context, next event.ID, batch []event.Event
 	if err != nil {
 		return // the next batch or check asks again
 	}
-	f, ferr := event.ParseID(first)
-	if ferr == nil && !r.lastRead.IsZero() && f.Compare(r.lastRead) <= 0 {
+	if !first.IsZero() && !r.lastRead.IsZero() && first.Compare(r.lastRead) <= 0 {
 		return // the log still holds the last event read, and so all that follows it
 	}
 	var lost int64
@@ -210,23 +209,19 @@ func (r *run) noticeLoss(ctx context.Context, next event.ID, batch []event.Event
 	case known && r.counted:
 		below := int64(0) // of the batch, what the log no longer holds
 		for i := range batch {
-			if ferr != nil || mustID(batch[i].ID).Compare(f) < 0 {
+			if first.IsZero() || batch[i].ID.Compare(first) < 0 {
 				below++
 			}
 		}
 		if lost = added - held - r.consumed - below; lost <= 0 {
 			return
 		}
-	case r.lastRead.IsZero(), ferr != nil:
+	case r.lastRead.IsZero(), first.IsZero():
 		// Nothing read yet and nothing counted, or a log that does not say its first
 		// id (an in-process Redis): nothing is known lost.
 		return
 	}
-	after := r.lastRead.String()
-	if r.lastRead.IsZero() {
-		after = event.ID{}.String()
-	}
-	g := event.Gap{After: after, FirstAvailable: next.String(), Reason: event.GapReasonTrimmed, Lost: lost}
+	g := event.Gap{After: r.lastRead, FirstAvailable: next, Reason: event.GapReasonTrimmed, Lost: lost}
 	r.idx.Gaps = append(r.idx.Gaps, g)
 	r.consumed += lost
 	r.counted = r.counted && lost > 0
@@ -245,7 +240,7 @@ func (r *run) ready() bool {
 	return true
 }
 
-func (r *run) readCursor() string {
+func (r *run) readCursor() event.ID {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.cursor
@@ -298,7 +293,7 @@ func (r *run) loop(ctx context.Context) end {
 		case <-r.lostCh:
 			return endLost
 		case evs := <-r.inbox:
-			r.noticeLoss(ctx, mustID(evs[0].ID), evs)
+			r.noticeLoss(ctx, evs[0].ID, evs)
 			r.add(evs)
 			if err := r.write(ctx, false); errors.Is(err, errLeaseLost) {
 				return endLost
@@ -359,9 +354,9 @@ func (r *run) add(evs []event.Event) {
 	now := r.a.now()
 	r.lastEvent = now
 	for _, e := range evs {
-		id, err := event.ParseID(e.ID)
-		if err != nil || id.Compare(r.lastRead) <= 0 {
-			continue
+		id := e.ID
+		if id.Compare(r.lastRead) <= 0 {
+			continue // none (zero) or read before
 		}
 		r.lastRead = id
 		r.consumed++
@@ -516,7 +511,7 @@ func (r *run) putChunk(ctx context.Context, step string, b *stepBuf, n int) erro
 		r.took(step, si, &old)
 		last := r.stepLast[step]
 		k := 0
-		for k < len(b.evs) && mustID(b.evs[k].ID).Compare(last) <= 0 {
+		for k < len(b.evs) && b.evs[k].ID.Compare(last) <= 0 {
 			k++
 		}
 		b.evs = b.evs[k:]
@@ -531,7 +526,7 @@ func (r *run) took(step string, si *chunk.StepIndex, c *chunk.Chunk) {
 	si.Chunks = append(si.Chunks, chunk.RefOf(c))
 	si.NextSeq = c.Sequence + 1
 	if n := len(c.Events); n > 0 {
-		r.stepLast[step] = mustID(c.Events[n-1].ID)
+		r.stepLast[step] = c.Events[n-1].ID
 	}
 	r.dirty = true
 }
@@ -552,14 +547,14 @@ func (r *run) advance() {
 	var oldest *event.ID
 	for _, b := range r.bufs {
 		if len(b.evs) > 0 {
-			id := mustID(b.evs[0].ID)
+			id := b.evs[0].ID
 			if oldest == nil || id.Compare(*oldest) < 0 {
 				oldest = &id
 			}
 		}
 	}
 	k := 0
-	for k < len(r.fifo) && (oldest == nil || mustID(r.fifo[k].ID).Compare(*oldest) < 0) {
+	for k < len(r.fifo) && (oldest == nil || r.fifo[k].ID.Compare(*oldest) < 0) {
 		e := &r.fifo[k]
 		r.idx.Summary.Add(e)
 		r.idx.LastID = e.ID
@@ -596,7 +591,7 @@ func (r *run) putIndex(ctx context.Context) error {
 	for step, si := range r.idx.Steps {
 		sc := chunk.StepCursor{NextSeq: si.NextSeq}
 		if last, ok := r.stepLast[step]; ok {
-			sc.LastID = last.String()
+			sc.LastID = last
 		}
 		cur.Steps[step] = sc
 	}
@@ -606,11 +601,11 @@ func (r *run) putIndex(ctx context.Context) error {
 	}
 	// The entry at the cursor itself stays: while the stream holds it, nothing after it
 	// can have been trimmed by anyone (ids alone cannot tell: they skip milliseconds).
-	upTo, ok := mustID(r.idx.LastID).Prev()
+	upTo, ok := r.idx.LastID.Prev()
 	if !ok {
 		return nil
 	}
-	if _, err := r.a.Keeper.TrimArchived(ctx, r.jobID, upTo.String()); err != nil {
+	if _, err := r.a.Keeper.TrimArchived(ctx, r.jobID, upTo); err != nil {
 		r.a.Logger.Warn("archiver: trimming the stream failed; retried at the next index", "job_id", r.jobID, "error", err)
 	}
 	return nil
@@ -677,15 +672,15 @@ func (r *run) check(ctx context.Context) (e end, done, checked bool) {
 	if err != nil {
 		return 0, false, true
 	}
-	r.noticeLoss(ctx, mustID(first), nil)
-	caughtUp := last == "" || !newer(last, r.lastRead.String())
+	r.noticeLoss(ctx, first, nil)
+	caughtUp := last.Compare(r.lastRead) <= 0 // zero when the log holds none
 	if !caughtUp {
 		return 0, false, true
 	}
 	status := r.idx.Record.Status
 	drained := status.Terminal() && (!r.a.Config.Collecting || !active)
 	quiet := r.a.now().Sub(r.lastEvent) > idleAfter && !active
-	if !drained && !quiet && last != "" {
+	if !drained && !quiet && !last.IsZero() {
 		return 0, false, true
 	}
 	if err := r.write(ctx, true); err != nil || len(r.fifo) > 0 {
@@ -704,11 +699,6 @@ func (r *run) check(ctx context.Context) (e end, done, checked bool) {
 		return endFinished, true, true
 	}
 	return endIdle, true, true
-}
-
-func mustID(s string) event.ID {
-	id, _ := event.ParseID(s)
-	return id
 }
 
 // chunk reads and decodes one stored chunk; one that does not decode is a store that

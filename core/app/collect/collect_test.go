@@ -28,7 +28,7 @@ func TestUnreachableClusterIsNoticedOnce(t *testing.T) {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
-	evs, _ := log.Read(ctx, "r", "", 10)
+	evs, _ := log.Read(ctx, "r", event.ID{}, 10)
 	if len(evs) != 1 || evs[0].Notice != "degraded" || evs[0].Source != event.SourceSystem {
 		t.Fatalf("%+v", evs)
 	}

@@ -21,15 +21,11 @@ func (rs *runState) catchUp(ctx context.Context) {
 		return
 	}
 	_, last, err := rs.c.Log.Bounds(ctx, rs.jobID)
-	if err != nil || last == "" {
+	if err != nil || last.IsZero() {
 		return
 	}
-	id, err := event.ParseID(last)
-	if err != nil {
-		return
-	}
-	next, _ := id.Next()
-	evs, err := rs.c.Log.ReadBefore(ctx, rs.jobID, next.String(), catchUpEntries)
+	next, _ := last.Next()
+	evs, err := rs.c.Log.ReadBefore(ctx, rs.jobID, next, catchUpEntries)
 	if err != nil {
 		return
 	}

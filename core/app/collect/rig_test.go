@@ -70,7 +70,7 @@ func (r *rig) collect(holder string, tune ...func(*Config)) (stop func() error) 
 }
 
 func (r *rig) events() []event.Event {
-	evs, err := r.log.Read(context.Background(), runID, "", 100_000)
+	evs, err := r.log.Read(context.Background(), runID, event.ID{}, 100_000)
 	if err != nil {
 		r.t.Fatal(err)
 	}

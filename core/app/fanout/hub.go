@@ -51,7 +51,6 @@ type HubMetrics struct {
 
 // Delivery is one event as every viewer receives it: encoded once, shared read-only.
 type Delivery struct {
-	ID    event.ID
 	Event event.Event
 	JSON  []byte // the event's JSON with its id
 }
@@ -59,7 +58,7 @@ type Delivery struct {
 // Terminal is what the hub knows once a run is finished.
 type Terminal struct {
 	Status job.Status
-	LastID string // the last event id when the run was seen terminal ("" if none)
+	LastID event.ID // the last event id when the run was seen terminal (zero if none)
 }
 
 // Hub is the shared reader of a streaming container: it follows every watched run's
@@ -110,7 +109,7 @@ func (h *Hub) history() *history.Reader {
 type topic struct {
 	jobID    string
 	shard    *shard
-	cursor   string // written by the shard's reader, under the shard's lock
+	cursor   event.ID // written by the shard's reader, under the shard's lock
 	subs     map[*Subscription]struct{}
 	terminal atomic.Pointer[Terminal]
 }
@@ -219,16 +218,13 @@ func (h *Hub) Subscribe(ctx context.Context, jobID string) (*Subscription, error
 		if err != nil {
 			return nil, err
 		}
-		if last == "" {
-			last = "0-0"
-		}
 		st, err := h.status(ctx, jobID)
 		if err != nil {
 			return nil, err
 		}
 		nt = &topic{jobID: jobID, shard: sh, cursor: last, subs: map[*Subscription]struct{}{}}
 		if st.Terminal() && h.drained(ctx, jobID) {
-			nt.terminal.Store(&Terminal{Status: st, LastID: lastOrEmpty(last)}) // no viewer to tell yet
+			nt.terminal.Store(&Terminal{Status: st, LastID: last}) // no viewer to tell yet
 		}
 	}
 	s := &Subscription{hub: h, C: make(chan *Delivery, h.Config.buffer()), end: make(chan struct{}, 1)}
@@ -283,13 +279,6 @@ func (h *Hub) status(ctx context.Context, jobID string) (job.Status, error) {
 	return idx.Record.Status, nil
 }
 
-func lastOrEmpty(id string) string {
-	if id == "0-0" {
-		return ""
-	}
-	return id
-}
-
 // Run reads until ctx ends: one goroutine per shard, and the status poll in this one.
 // Failures are retried with a bounded backoff.
 func (h *Hub) Run(ctx context.Context) {
@@ -314,7 +303,7 @@ func (h *Hub) Run(ctx context.Context) {
 // read follows the runs of one shard: one blocking read of all of them per round.
 func (h *Hub) read(ctx context.Context, sh *shard) {
 	backoff := 50 * time.Millisecond
-	cursors := map[string]string{} // reused: a round allocates no map of its own
+	cursors := map[string]event.ID{} // reused: a round allocates no map of its own
 	for ctx.Err() == nil {
 		clear(cursors)
 		sh.mu.Lock()
@@ -350,11 +339,7 @@ func (h *Hub) read(ctx context.Context, sh *shard) {
 func (h *Hub) broadcast(jobID string, evs []event.Event) {
 	ds := make([]*Delivery, 0, len(evs))
 	for i := range evs {
-		id, err := event.ParseID(evs[i].ID)
-		if err != nil {
-			continue
-		}
-		ds = append(ds, &Delivery{ID: id, Event: evs[i], JSON: evs[i].AppendJSON(nil)})
+		ds = append(ds, &Delivery{Event: evs[i], JSON: evs[i].AppendJSON(nil)})
 	}
 	sh := h.shardOf(jobID)
 	sh.mu.Lock()

@@ -28,7 +28,7 @@ func TestHubViewersSeeExactSequences(t *testing.T) {
 	var wg sync.WaitGroup
 	results := make([][]string, viewers)
 	for v := 0; v < viewers; v++ {
-		st, err := h.Open(ctx, "run", "")
+		st, err := h.Open(ctx, "run", event.ID{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,14 +72,6 @@ func TestHubViewersSeeExactSequences(t *testing.T) {
 				t.Fatalf("viewer %d: event %d is %s", v, i, l)
 			}
 		}
-	}
-}
-
-func TestOpenRejectsBadResumePoint(t *testing.T) {
-	log, jobs := portstest.NewEventLog(0), portstest.NewJobDirectory()
-	h := &Hub{Log: log, Tail: log, Statuses: jobs}
-	if _, err := h.Open(context.Background(), "run", "x-y"); err == nil {
-		t.Fatal("accepted")
 	}
 }
 
@@ -137,7 +129,7 @@ func TestCompletedComesAfterTheCollectorsDrain(t *testing.T) {
 			h := &Hub{Log: log, Tail: log, Statuses: jobs, Collecting: coord,
 				Config: HubConfig{Block: 10 * time.Millisecond, StatusEvery: 10 * time.Millisecond, DrainWait: 300 * time.Millisecond}}
 			go h.Run(ctx)
-			st, err := h.Open(ctx, "run", "")
+			st, err := h.Open(ctx, "run", event.ID{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,7 +174,7 @@ func TestStreamIdle(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go h.Run(ctx)
-	st, err := h.Open(ctx, "run", "")
+	st, err := h.Open(ctx, "run", event.ID{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +221,7 @@ func TestHubShardsManyRuns(t *testing.T) {
 		id := fmt.Sprint("run-", r)
 		jobs.Register(ctx, job.Record{JobID: id, OwnerOID: "o", Status: job.Running})
 		for v := 0; v < perRun; v++ {
-			st, err := h.Open(ctx, id, "")
+			st, err := h.Open(ctx, id, event.ID{})
 			if err != nil {
 				t.Fatal(err)
 			}

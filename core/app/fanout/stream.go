@@ -21,7 +21,7 @@ const (
 // Frame is one thing to tell a viewer. Data is one line of JSON.
 type Frame struct {
 	Kind FrameKind
-	ID   string // set on log and status frames only: the resume point
+	ID   event.ID // set on log and status frames only: the resume point (zero: none)
 	Data []byte
 }
 
@@ -69,16 +69,9 @@ type Stream struct {
 	OnGap     func()
 }
 
-// Open starts a stream after resume ("" = from the run's first event).
-func (h *Hub) Open(ctx context.Context, jobID, resume string) (*Stream, error) {
-	st := &Stream{hub: h, jobID: jobID, state: catchingUp}
-	if resume != "" {
-		id, err := event.ParseID(resume)
-		if err != nil {
-			return nil, err
-		}
-		st.after = id
-	}
+// Open starts a stream after after (the zero id: from the run's first event).
+func (h *Hub) Open(ctx context.Context, jobID string, after event.ID) (*Stream, error) {
+	st := &Stream{hub: h, jobID: jobID, state: catchingUp, after: after}
 	sub, err := h.Subscribe(ctx, jobID)
 	if err != nil {
 		return nil, err
@@ -153,7 +146,7 @@ func (s *Stream) next(ctx context.Context, max int) ([]Frame, error) {
 			return append(s.frames, s.complete(s.sub.Terminal())), nil
 		case live:
 			if t := s.sub.Terminal(); t != nil {
-				if last, err := event.ParseID(t.LastID); err == nil && s.after.Compare(last) < 0 {
+				if s.after.Compare(t.LastID) < 0 {
 					// The hub may not have read the tail yet: read the log to its end
 					// once. (If the log lost those entries meanwhile, complete anyway.)
 					s.state = draining
@@ -199,10 +192,10 @@ func (s *Stream) takeLive(d *Delivery, max int) []Frame {
 }
 
 func (s *Stream) take(frames []Frame, d *Delivery) []Frame {
-	if d.ID.Compare(s.after) <= 0 {
+	if d.Event.ID.Compare(s.after) <= 0 {
 		return frames // already delivered from the read path
 	}
-	s.after = d.ID
+	s.after = d.Event.ID
 	return append(frames, Frame{Kind: kindOf(&d.Event), ID: d.Event.ID, Data: d.JSON})
 }
 
@@ -222,11 +215,10 @@ func (s *Stream) read(ctx context.Context, max int) (frames []Frame, end bool, e
 	}
 	for i := range p.Events {
 		e := &p.Events[i]
-		id, err := event.ParseID(e.ID)
-		if err != nil {
-			continue
+		if e.ID.IsZero() {
+			continue // not a stored event: nothing to resume at
 		}
-		s.after = id
+		s.after = e.ID
 		frames = append(frames, Frame{Kind: kindOf(e), ID: e.ID, Data: e.AppendJSON(nil)})
 	}
 	return frames, p.End, nil

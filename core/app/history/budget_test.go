@@ -27,7 +27,7 @@ func TestScansShareTheBudget(t *testing.T) {
 		var evs []event.Event
 		for i := range 50 {
 			e := portstest.Event("run", fmt.Sprintf("line %d", seq*50+i))
-			e.Phase, e.ID = "running", event.ID{MS: uint64(1 + seq*50 + i)}.String()
+			e.Phase, e.ID = "running", event.ID{MS: uint64(1 + seq*50 + i)}
 			evs = append(evs, e)
 		}
 		c := chunk.Chunk{SchemaVersion: 1, JobID: "run", Step: "running", Sequence: seq, Events: evs}

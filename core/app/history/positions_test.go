@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/blastlog/blastlog/core/app/history"
-	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/ports"
 )
 
@@ -126,13 +125,9 @@ func TestReadPagesResumeExactly(t *testing.T) {
 				got = append(got, n)
 			}
 			if len(p.Events) > 0 {
-				after, err = event.ParseID(p.Events[len(p.Events)-1].ID)
-				if err != nil {
-					t.Fatal(err)
-				}
+				after = p.Events[len(p.Events)-1].ID
 			} else if p.Gap != nil {
-				after, _ = event.ParseID(p.Gap.FirstAvailable)
-				after, _ = after.Prev()
+				after, _ = p.Gap.FirstAvailable.Prev()
 			}
 			if p.End {
 				break

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -76,7 +75,7 @@ const (
 
 type cachedIndex struct {
 	idx   chunk.Index
-	first string // the stream's first id when the index was read
+	first event.ID // the stream's first id when the index was read
 	at    time.Time
 }
 
@@ -101,13 +100,6 @@ func (r *Reader) init() {
 }
 
 func (r *Reader) indexTTL() time.Duration { return cmp.Or(r.IndexTTL, DefaultIndexTTL) }
-
-func idString(id event.ID) string {
-	if id.IsZero() {
-		return ""
-	}
-	return id.String()
-}
 
 // Read returns up to max events strictly after after (the zero id: from the first
 // event of the run), in id order.
@@ -144,9 +136,8 @@ type fetcher struct {
 }
 
 type planned struct {
-	step  string
-	ref   chunk.Ref
-	first event.ID
+	step string
+	ref  chunk.Ref
 }
 
 func (r *Reader) fetcher(cache *lru, want *Filter) *fetcher {
@@ -178,12 +169,12 @@ func (f *fetcher) planFor(idx *chunk.Index, after event.ID) {
 	}
 	for step, si := range idx.Steps {
 		for _, ref := range si.Chunks {
-			if mustID(ref.LastID).Compare(after) > 0 {
-				f.plan = append(f.plan, planned{step: step, ref: ref, first: mustID(ref.FirstID)})
+			if ref.LastID.Compare(after) > 0 {
+				f.plan = append(f.plan, planned{step: step, ref: ref})
 			}
 		}
 	}
-	sort.Slice(f.plan, func(i, j int) bool { return f.plan[i].first.Compare(f.plan[j].first) < 0 })
+	sort.Slice(f.plan, func(i, j int) bool { return f.plan[i].ref.FirstID.Compare(f.plan[j].ref.FirstID) < 0 })
 }
 
 // prefetch starts loading the planned chunks past the merge's position pos into f's
@@ -191,7 +182,7 @@ func (f *fetcher) planFor(idx *chunk.Index, after event.ID) {
 // rest is loaded when it is needed). A failed prefetch is not kept: the read's own
 // load says why.
 func (r *Reader) prefetch(ctx context.Context, jobID string, pos event.ID, f *fetcher) {
-	for f.reached < len(f.plan) && f.plan[f.reached].first.Compare(pos) <= 0 {
+	for f.reached < len(f.plan) && f.plan[f.reached].ref.FirstID.Compare(pos) <= 0 {
 		if p := f.plan[f.reached]; f.reached < f.ahead && !f.unread(p.step, p.ref) {
 			f.inWindow, f.inEvents = f.inWindow-1, f.inEvents-p.ref.Count
 		}
@@ -241,7 +232,7 @@ func (f *fetcher) unread(step string, ref chunk.Ref) bool {
 // knows its count and last id).
 func (f *fetcher) whole(step string, ref chunk.Ref) bool {
 	_, one := f.phases[step]
-	return one && ref.Count > 0 && ref.LastID != ""
+	return one && ref.Count > 0 && !ref.LastID.IsZero()
 }
 
 // Skipped reports a skeleton event of a filtered scan (see Page).
@@ -271,23 +262,23 @@ func (r *Reader) read(ctx context.Context, jobID string, after event.ID, max int
 	if max <= 0 {
 		return Page{}, nil
 	}
-	evs, first, err := r.Log.ReadHeld(ctx, jobID, idString(after), max)
+	evs, first, err := r.Log.ReadHeld(ctx, jobID, after, max)
 	if err != nil {
 		return Page{}, err
 	}
-	firstID, ferr := event.ParseID(first)
-	held := ferr == nil && firstID.Compare(after) <= 0 // the stream holds the resume point
-	if ferr == nil && after.IsZero() && r.Index == nil {
+	holds := !first.IsZero()                   // the stream holds any event
+	held := holds && first.Compare(after) <= 0 // the stream holds the resume point
+	if holds && after.IsZero() && r.Index == nil {
 		held = true // from the start, without an archive: the stream is all there is
 	}
-	if held || (ferr != nil && r.Index == nil) {
+	if held || (!holds && r.Index == nil) {
 		return Page{Events: f.asLines(evs), End: len(evs) < max}, nil
 	}
 	if r.Index == nil {
 		// The resume point was trimmed and nothing else keeps what followed it.
 		p := Page{Events: f.asLines(evs), End: len(evs) < max}
-		if !after.Adjacent(firstID) {
-			p.Gap = &event.Gap{After: after.String(), FirstAvailable: first, Reason: event.GapReasonTrimmed}
+		if !after.Adjacent(first) {
+			p.Gap = &event.Gap{After: after, FirstAvailable: first, Reason: event.GapReasonTrimmed}
 		}
 		return p, nil
 	}
@@ -295,8 +286,8 @@ func (r *Reader) read(ctx context.Context, jobID string, after event.ID, max int
 	if errors.Is(err, ports.ErrNotFound) {
 		// Nothing archived for this run (yet): the stream as it is.
 		p := Page{Events: f.asLines(evs), End: len(evs) < max}
-		if ferr == nil && !after.IsZero() && !after.Adjacent(firstID) {
-			p.Gap = &event.Gap{After: after.String(), FirstAvailable: first, Reason: event.GapReasonTrimmed}
+		if holds && !after.IsZero() && !after.Adjacent(first) {
+			p.Gap = &event.Gap{After: after, FirstAvailable: first, Reason: event.GapReasonTrimmed}
 		}
 		return p, nil
 	}
@@ -304,8 +295,8 @@ func (r *Reader) read(ctx context.Context, jobID string, after event.ID, max int
 		return Page{}, err
 	}
 	var bound *event.ID
-	if ferr == nil {
-		bound = &firstID
+	if holds {
+		bound = &first
 	}
 	p, stopped, err := r.fromArchive(ctx, &idx, after, bound, max, f)
 	if err != nil || stopped || len(p.Events) == max {
@@ -319,7 +310,7 @@ func (r *Reader) read(ctx context.Context, jobID string, after event.ID, max int
 
 // index reads the run's index, reusing a recent read while the stream's first id is
 // the one it was read with (a trim moves it, and then the index is read again).
-func (r *Reader) index(ctx context.Context, jobID, first string) (chunk.Index, error) {
+func (r *Reader) index(ctx context.Context, jobID string, first event.ID) (chunk.Index, error) {
 	r.init()
 	r.indexMu.Lock()
 	c, ok := r.indexes[jobID]
@@ -345,7 +336,6 @@ type stepCursor struct {
 	step string
 	refs []chunk.Ref
 	evs  []event.Event // the current chunk's remaining events
-	head event.ID      // evs[0]'s id, parsed once
 	next int           // index in refs of the chunk to load next
 }
 
@@ -355,10 +345,7 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 	var curs []*stepCursor
 	for step, si := range idx.Steps {
 		// The first chunk that may hold an event after the resume point.
-		i := sort.Search(len(si.Chunks), func(i int) bool {
-			last, err := event.ParseID(si.Chunks[i].LastID)
-			return err != nil || last.Compare(after) > 0
-		})
+		i := sort.Search(len(si.Chunks), func(i int) bool { return si.Chunks[i].LastID.Compare(after) > 0 })
 		if i < len(si.Chunks) {
 			curs = append(curs, &stepCursor{step: step, refs: si.Chunks, next: i})
 		}
@@ -375,7 +362,7 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 				// The chunks the merge reaches next are fetched meanwhile.
 				r.prefetch(ctx, idx.JobID, pos, f)
 				ch, err := r.chunkFiltered(ctx, idx.JobID, c.step, c.refs[c.next], f)
-				if err == nil && bound != nil && wholeSkeleton(ch) && mustID(c.refs[c.next].LastID).Compare(*bound) >= 0 {
+				if err == nil && bound != nil && wholeSkeleton(ch) && c.refs[c.next].LastID.Compare(*bound) >= 0 {
 					// The stream continues the archive inside this chunk: its events
 					// before the stream's are counted one by one.
 					ch, err = r.chunkFiltered(ctx, idx.JobID, c.step, c.refs[c.next], &fetcher{cache: f.cache, want: f.want})
@@ -388,23 +375,20 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 				}
 				c.next++
 				c.evs = ch.Events
-				for len(c.evs) > 0 && mustID(c.evs[0].ID).Compare(after) <= 0 {
+				for len(c.evs) > 0 && c.evs[0].ID.Compare(after) <= 0 {
 					c.evs = c.evs[1:]
-				}
-				if len(c.evs) > 0 {
-					c.head = mustID(c.evs[0].ID)
 				}
 			}
 			if len(c.evs) == 0 {
 				continue
 			}
-			if best == nil || c.head.Compare(bestID) < 0 {
-				best, bestID = c, c.head
+			if best == nil || c.evs[0].ID.Compare(bestID) < 0 {
+				best, bestID = c, c.evs[0].ID
 			}
 		}
 		done := best == nil || (bound != nil && bestID.Compare(*bound) >= 0)
 		// A recorded gap that lies before the next event (or before the end).
-		if len(gaps) > 0 && (done || mustID(gaps[0].After).Compare(bestID) < 0) {
+		if len(gaps) > 0 && (done || gaps[0].After.Compare(bestID) < 0) {
 			if len(p.Events) > 0 {
 				return p, true, nil // the gap starts the next page
 			}
@@ -414,8 +398,8 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 				p.Gap.FirstAvailable = g.FirstAvailable
 				continue
 			}
-			if a := mustID(g.After); a.Compare(after) < 0 {
-				g.After = after.String()
+			if g.After.Compare(after) < 0 {
+				g.After = after
 			}
 			p.Gap = &g
 			continue
@@ -424,11 +408,8 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 			return p, false, nil
 		}
 		p.Events = append(p.Events, best.evs[0])
-		pos = best.head
+		pos = bestID
 		best.evs = best.evs[1:]
-		if len(best.evs) > 0 {
-			best.head = mustID(best.evs[0].ID)
-		}
 		if len(p.Events) == max {
 			return p, true, nil
 		}
@@ -439,19 +420,12 @@ func (r *Reader) fromArchive(ctx context.Context, idx *chunk.Index, after event.
 func pendingGaps(all []event.Gap, after event.ID) []event.Gap {
 	var out []event.Gap
 	for _, g := range all {
-		f, err := event.ParseID(g.FirstAvailable)
-		if _, aerr := event.ParseID(g.After); err != nil || aerr != nil || f.Compare(after) <= 0 {
-			continue
+		if g.FirstAvailable.Compare(after) > 0 {
+			out = append(out, g)
 		}
-		out = append(out, g)
 	}
-	sort.Slice(out, func(i, j int) bool { return mustID(out[i].After).Compare(mustID(out[j].After)) < 0 })
+	sort.Slice(out, func(i, j int) bool { return out[i].After.Compare(out[j].After) < 0 })
 	return out
-}
-
-func mustID(s string) event.ID {
-	id, _ := event.ParseID(s)
-	return id
 }
 
 // cpu takes one of the places for a chunk's decoding or filtering, one per core, and
@@ -561,7 +535,7 @@ func decodedCost(c *chunk.Chunk) int64 {
 func linesCost(c *chunk.Chunk) int64 {
 	size := int64(512)
 	for i := range c.Events {
-		size += int64(len(c.Events[i].Line)+len(c.Events[i].ID)) + 300
+		size += int64(len(c.Events[i].Line)) + 300
 	}
 	return size
 }
@@ -579,16 +553,16 @@ func wholeSkeleton(c *chunk.Chunk) bool {
 // Before returns up to n of the newest events strictly before before, oldest first:
 // the stream's, then the archive's for what the stream no longer holds.
 func (r *Reader) Before(ctx context.Context, jobID string, before event.ID, n int) ([]event.Event, error) {
-	evs, err := r.Log.ReadBefore(ctx, jobID, before.String(), n)
+	evs, err := r.Log.ReadBefore(ctx, jobID, before, n)
 	if err != nil || len(evs) == n || r.Index == nil {
 		return evs, err
 	}
 	// The stream holds nothing older than its result: older events are archived.
 	bound := before
 	if len(evs) > 0 {
-		bound = mustID(evs[0].ID)
+		bound = evs[0].ID
 	}
-	idx, err := r.index(ctx, jobID, "")
+	idx, err := r.index(ctx, jobID, event.ID{})
 	if errors.Is(err, ports.ErrNotFound) {
 		return evs, nil
 	}
@@ -613,17 +587,17 @@ func (r *Reader) archiveBefore(ctx context.Context, idx *chunk.Index, bound even
 	var refs []ref
 	for step, si := range idx.Steps {
 		for _, c := range si.Chunks {
-			if mustID(c.FirstID).Compare(bound) < 0 {
+			if c.FirstID.Compare(bound) < 0 {
 				refs = append(refs, ref{step, c})
 			}
 		}
 	}
-	sort.Slice(refs, func(i, j int) bool { return mustID(refs[i].LastID).Compare(mustID(refs[j].LastID)) > 0 })
+	sort.Slice(refs, func(i, j int) bool { return refs[i].LastID.Compare(refs[j].LastID) > 0 })
 	var got []event.Event
 	for _, c := range refs {
 		if len(got) >= n {
 			sortByID(got)
-			if mustID(got[len(got)-n].ID).Compare(mustID(c.LastID)) > 0 {
+			if got[len(got)-n].ID.Compare(c.LastID) > 0 {
 				break
 			}
 		}
@@ -632,7 +606,7 @@ func (r *Reader) archiveBefore(ctx context.Context, idx *chunk.Index, bound even
 			return nil, err
 		}
 		for _, e := range ch.Events {
-			if mustID(e.ID).Compare(bound) < 0 {
+			if e.ID.Compare(bound) < 0 {
 				got = append(got, e)
 			}
 		}
@@ -645,7 +619,7 @@ func (r *Reader) archiveBefore(ctx context.Context, idx *chunk.Index, bound even
 }
 
 func sortByID(evs []event.Event) {
-	sort.Slice(evs, func(i, j int) bool { return mustID(evs[i].ID).Compare(mustID(evs[j].ID)) < 0 })
+	sort.Slice(evs, func(i, j int) bool { return evs[i].ID.Compare(evs[j].ID) < 0 })
 }
 
 // Scan calls f with every page after after until the run's end or ctx ends. It
@@ -675,7 +649,7 @@ func (r *Reader) scan(ctx context.Context, jobID string, after event.ID, pageSiz
 			return nil
 		}
 		if len(p.Events) > 0 {
-			after = mustID(p.Events[len(p.Events)-1].ID)
+			after = p.Events[len(p.Events)-1].ID
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -683,30 +657,17 @@ func (r *Reader) scan(ctx context.Context, jobID string, after event.ID, pageSiz
 	}
 }
 
-// skeleton is a chunk's events as ids and phases only (see Page): one string holds
-// every id and every distinct phase, so a skimmed chunk costs a few allocations, not
-// one per event.
+// skeleton is a chunk's events as ids and phases only (see Page): each distinct phase
+// is one string, so a skimmed chunk costs a few allocations, not one per event.
 func skeleton(raw []byte, count int) (*chunk.Chunk, int64, bool) {
 	sk, ok := chunk.Skim(raw, nil)
 	if !ok || count > 0 && len(sk) != count || count == 0 {
 		return nil, 0, false
 	}
-	n := 0
-	for _, s := range sk {
-		n += len(s.ID)
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for _, s := range sk {
-		b.Write(s.ID)
-	}
-	ids := b.String()
 	phases := map[string]string{}
 	evs := make([]event.Event, len(sk))
-	at := 0
 	for i, s := range sk {
-		evs[i].ID = ids[at : at+len(s.ID)]
-		at += len(s.ID)
+		evs[i].ID = s.ID
 		p, ok := phases[string(s.Phase)]
 		if !ok {
 			p = string(s.Phase)
@@ -714,7 +675,7 @@ func skeleton(raw []byte, count int) (*chunk.Chunk, int64, bool) {
 		}
 		evs[i].Phase = p
 	}
-	return &chunk.Chunk{Events: evs}, int64(len(ids)) + int64(len(evs))*300 + 512, true
+	return &chunk.Chunk{Events: evs}, int64(len(evs))*300 + 512, true
 }
 
 // ScanLines is Scan for a caller that only writes the events as lines in format:

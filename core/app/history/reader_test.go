@@ -21,7 +21,7 @@ import (
 type fixture struct {
 	log  *portstest.EventLog
 	arch *portstest.Archive
-	ids  []string
+	ids  []event.ID
 }
 
 func newFixture(t *testing.T, n, archived, streamFrom int, gap [2]int) *fixture {
@@ -97,8 +97,7 @@ func (f *fixture) id(i int) event.ID {
 	if i == 0 {
 		return event.ID{}
 	}
-	id, _ := event.ParseID(f.ids[i-1])
-	return id
+	return f.ids[i-1]
 }
 
 // scan reads everything after from with pages of size, returning line numbers and
@@ -287,7 +286,7 @@ func TestFilteredScanFetchesWantedChunksAhead(t *testing.T) {
 		var evs []event.Event
 		for i := range 5 {
 			e := portstest.Event("run", fmt.Sprintf("line %d", seq*5+i))
-			e.Phase, e.ID = "running", event.ID{MS: uint64(1 + seq*5 + i)}.String()
+			e.Phase, e.ID = "running", event.ID{MS: uint64(1 + seq*5 + i)}
 			idx.Summary.Add(&e)
 			evs = append(evs, e)
 		}

@@ -57,7 +57,7 @@ func waitFor(t *testing.T, what string, f func() bool) {
 func oomRun() *diagnose.Tracker {
 	var tr diagnose.Tracker
 	code := 137
-	tr.Add(&event.Event{ID: "1-0", Source: event.SourceSystem, Notice: event.NoticeContainerEnded, Phase: event.PhaseRunning,
+	tr.Add(&event.Event{ID: event.ID{MS: 1}, Source: event.SourceSystem, Notice: event.NoticeContainerEnded, Phase: event.PhaseRunning,
 		Pod: "blastn-batch-s00-job-013-abc12", Container: "blast", Line: "ended: OOMKilled",
 		Ended: &event.Ended{ExitCode: code, Reason: "OOMKilled", Completeness: event.Complete}, TS: time.Now()})
 	return &tr

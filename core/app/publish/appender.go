@@ -18,9 +18,9 @@ type appender struct {
 	jobID, pubID string
 	timeout      time.Duration
 
-	after     string // the id of this publisher's last event known stored ("" none)
-	uncertain bool   // the last append failed: the log may hold more than after says
-	err       error  // the last failure, nil once an append works
+	after     event.ID // the id of this publisher's last event known stored (zero: none)
+	uncertain bool     // the last append failed: the log may hold more than after says
+	err       error    // the last failure, nil once an append works
 }
 
 // readPage is how many entries a dedupe reads at a time.
@@ -36,7 +36,7 @@ func (a *appender) storeFrom(ctx context.Context, events *[]event.Event) (int, e
 			a.err = err
 			return 0, err
 		}
-		if id != "" {
+		if !id.IsZero() {
 			a.after = id
 		}
 		skip := 0
@@ -70,16 +70,16 @@ func (a *appender) store(ctx context.Context, events []event.Event) (int, error)
 }
 
 // storedUpTo returns the highest Seq of publisher pubID in jobID's log after the id
-// after, and that event's id ("" when there is none).
-func storedUpTo(ctx context.Context, log ports.EventLog, jobID, pubID, after string, timeout time.Duration) (int64, string, error) {
+// after, and that event's id (zero when there is none).
+func storedUpTo(ctx context.Context, log ports.EventLog, jobID, pubID string, after event.ID, timeout time.Duration) (int64, event.ID, error) {
 	var seq int64
-	var id string
+	var id event.ID
 	for {
 		rctx, cancel := context.WithTimeout(ctx, timeout)
 		evs, err := log.Read(rctx, jobID, after, readPage)
 		cancel()
 		if err != nil {
-			return 0, "", err
+			return 0, event.ID{}, err
 		}
 		for _, e := range evs {
 			if e.PubID == pubID && e.Seq > seq {

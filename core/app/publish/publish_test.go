@@ -17,7 +17,7 @@ import (
 
 func readAll(t *testing.T, l ports.EventLog, job string) []event.Event {
 	t.Helper()
-	evs, err := l.Read(context.Background(), job, "", 1<<20)
+	evs, err := l.Read(context.Background(), job, event.ID{}, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ type flaky struct {
 
 var errDown = fmt.Errorf("redis: %w", ports.ErrUnavailable)
 
-func (f *flaky) Append(ctx context.Context, job string, evs []event.Event) ([]string, error) {
+func (f *flaky) Append(ctx context.Context, job string, evs []event.Event) ([]event.ID, error) {
 	f.calls.Add(1)
 	if f.down.Load() {
 		return nil, errDown
@@ -116,7 +116,7 @@ func (f *flaky) Append(ctx context.Context, job string, evs []event.Event) ([]st
 	return f.EventLog.Append(ctx, job, evs)
 }
 
-func (f *flaky) Read(ctx context.Context, job, after string, n int) ([]event.Event, error) {
+func (f *flaky) Read(ctx context.Context, job string, after event.ID, n int) ([]event.Event, error) {
 	if f.down.Load() {
 		return nil, errDown
 	}
@@ -303,7 +303,7 @@ func TestWaitingWriterDoesNotSpoolAHealthyLog(t *testing.T) {
 // slow is a working EventLog that takes a moment per append.
 type slow struct{ ports.EventLog }
 
-func (s *slow) Append(ctx context.Context, job string, evs []event.Event) ([]string, error) {
+func (s *slow) Append(ctx context.Context, job string, evs []event.Event) ([]event.ID, error) {
 	time.Sleep(time.Millisecond)
 	return s.EventLog.Append(ctx, job, evs)
 }

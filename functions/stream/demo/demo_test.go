@@ -14,6 +14,7 @@ import (
 
 	"github.com/blastlog/blastlog/adapters/kube/kubesim"
 	"github.com/blastlog/blastlog/core/diagnose"
+	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
 	"github.com/blastlog/blastlog/core/sanitize"
 	"github.com/blastlog/blastlog/ports/portstest"
@@ -29,7 +30,7 @@ func TestPlayPublishesSubmitMaskedAndPlaysTheBatchJobs(t *testing.T) {
 	}
 	o, _ := load("demo-1")
 	o.tell(DefaultBatches)
-	evs, _ := log.Read(context.Background(), "demo-1", "", 1000)
+	evs, _ := log.Read(context.Background(), "demo-1", event.ID{}, 1000)
 	// The azcopy progress line carries a bare CR: it becomes two lines.
 	if want := len(o.Stdout) + len(secretLines) + len(o.Stderr) + 1; len(evs) != want {
 		t.Fatalf("%d events, want %d", len(evs), want)
