@@ -204,6 +204,16 @@ type Target struct {
 // and container instance.
 func (t Target) Key() string { return t.PodUID + "/" + t.Container + "/" + t.ContainerID }
 
+// KeyContainerID is the container id a Key names. Pod UIDs and container names have
+// no slash; container ids do ("containerd://…"), so the id is all after the second.
+func KeyContainerID(key string) (id string, ok bool) {
+	parts := strings.SplitN(key, "/", 3)
+	if len(parts) != 3 {
+		return "", false
+	}
+	return parts[2], true
+}
+
 // Targets lists the containers of p that the run owns, init containers first, then
 // main containers, each in the order of the pod spec. Containers that never started
 // (no ID) are included as waiting targets so that a follower knows to wait for them.

@@ -88,6 +88,12 @@ func TestPhasesAndOrder(t *testing.T) {
 	if ts[0].Key() != "uid-blastn-batch-nt-job-007-3ed51a95-h4j5k/load-blastdb-into-ram/c://i" {
 		t.Fatal(ts[0].Key())
 	}
+	if id, ok := KeyContainerID(ts[0].Key()); !ok || id != "c://i" {
+		t.Fatalf("the key's container id: %q %v", id, ok)
+	}
+	if _, ok := KeyContainerID("no-slashes"); ok {
+		t.Fatal("a key without its parts")
+	}
 	for name, want := range map[string]string{"init-ssd-3ed51a95-0": event.PhaseStagingDB, "init-pv": event.PhaseStagingDB,
 		"submit-jobs-3ed51a95": event.PhaseRunning, "elb-finalizer-3ed51a95": event.PhaseExportingResults, "warm-core-nt-00": event.PhaseWarmingUp} {
 		if got := PhaseOf(Pod{Job: name}); got != want {

@@ -2,7 +2,6 @@ package collect
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/blastlog/blastlog/core/event"
@@ -31,8 +30,8 @@ func (rs *runState) catchUp(ctx context.Context) {
 	}
 	byInstance := map[string]string{}
 	for k := range rs.ckpts {
-		if i := strings.LastIndexByte(k, '/'); i >= 0 {
-			byInstance[k[i+1:]] = k
+		if id, ok := target.KeyContainerID(k); ok {
+			byInstance[id] = k
 		}
 	}
 	// Per target: how often each line of the checkpoint's second is in the stream, and

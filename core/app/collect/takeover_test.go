@@ -10,6 +10,8 @@ import (
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/target"
 	"github.com/blastlog/blastlog/ports/portstest"
+	"sync/atomic"
+	"strings"
 )
 
 // The sanitiser's state travels with the checkpoint: a private key block begun under
@@ -113,4 +115,56 @@ func TestTwoReplicasCollectEachLineOnce(t *testing.T) {
 		t.Fatalf("%d container_ended notices for %d containers:\n%s", n, len(pods), dump(evs))
 	}
 	r.wantEachOnce(pods, 100)
+}
+
+// frozenCheckpoints stops saving once frozen: a holder that dies between storing
+// lines and saving what they cover.
+type frozenCheckpoints struct {
+	*portstest.Coordination
+	frozen atomic.Bool
+}
+
+func (f *frozenCheckpoints) Save(ctx context.Context, jobID, key string, state []byte) error {
+	if f.frozen.Load() {
+		return nil
+	}
+	return f.Coordination.Save(ctx, jobID, key, state)
+}
+
+// A holder whose checkpoint fell behind what it stored (it died before saving) is
+// followed by one that finds the newer lines in the log and does not store them again.
+func TestANewHolderCatchesUpWithTheLog(t *testing.T) {
+	r := newRig(t)
+	p := batchPod(5, "a")
+	r.cluster.AddPod(p)
+	r.cluster.StartContainer("default", p.Name, "blast")
+	ckpts := &frozenCheckpoints{Coordination: r.coord}
+	a := r.collector("a", func(c *Config) { c.LeaseTTL = 300 * time.Millisecond })
+	a.Checkpoints = ckpts
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Collect(ctx, runID) }()
+	r.write(p.Name, "blast", 0, 10)
+	r.waitFor("a saved checkpoint", func([]event.Event) bool {
+		saved, _ := r.coord.Load(ctx, runID)
+		for k := range saved {
+			if strings.Contains(k, "/") {
+				return true
+			}
+		}
+		return false
+	})
+	ckpts.frozen.Store(true)
+	r.write(p.Name, "blast", 10, 30)
+	r.waitFor("30 lines", func([]event.Event) bool { return len(r.lines()) == 30 })
+	cancel()
+	<-done
+	stop := r.collect("b")
+	r.write(p.Name, "blast", 30, 40)
+	r.cluster.EndContainer("default", p.Name, "blast", 0, "Completed")
+	r.waitFor("its end", count(event.NoticeContainerEnded, 1))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	r.wantEachOnce([]string{p.Name}, 40)
 }
