@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/ports"
-	"slices"
 )
 
 // field is the one stream field of an entry, as the Python producers write it.

@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/target"
 	"github.com/blastlog/blastlog/ports/portstest"
-	"sync/atomic"
-	"strings"
 )
 
 // The sanitiser's state travels with the checkpoint: a private key block begun under
