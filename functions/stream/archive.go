@@ -12,6 +12,7 @@ import (
 	"github.com/blastlog/blastlog/adapters/redisstore"
 	"github.com/blastlog/blastlog/adapters/webhook"
 	"github.com/blastlog/blastlog/core/app/archive"
+	"github.com/blastlog/blastlog/core/app/fanout"
 	"github.com/blastlog/blastlog/core/app/notify"
 	"github.com/blastlog/blastlog/functions/internal/wiring"
 	"github.com/blastlog/blastlog/ports"
@@ -37,6 +38,7 @@ type archiverDeps struct {
 	Ended   ports.EndedRuns
 	Logger  *slog.Logger
 	Metrics *httpapi.Metrics
+	Hub     *fanout.Hub
 }
 
 // markEvery renews the archive mark that makes every writer use the hard cap.
@@ -76,6 +78,7 @@ func newArchiver(lc fx.Lifecycle, c config, d archiverDeps) *archive.Archiver {
 		d.Logger.Info("notifying", "receivers", len(c.Notify.URLs), "on", c.Notify.On, "format", c.Notify.Format,
 			"signed", c.Notify.Secret != "")
 	}
+	d.Hub.Tee = a // the runs viewers watch are read once, by the fan-out (set before the app starts)
 	wiring.Background(lc, a.Run)
 	wiring.Background(lc, func(ctx context.Context) {
 		for {

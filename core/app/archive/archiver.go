@@ -183,15 +183,28 @@ func (a *Archiver) Run(ctx context.Context) {
 	}
 }
 
+// Offer takes a batch the fan-out's reader read of jobID: the events that follow after
+// in its log, in order (fanout.Tee). A run this archiver holds whose cursor is after
+// takes it instead of reading it again; every other batch is ignored. It never waits.
+func (a *Archiver) Offer(jobID string, after event.ID, evs []event.Event) {
+	a.mu.Lock()
+	r := a.runs[job.SafeID(jobID)]
+	a.mu.Unlock()
+	if r != nil && r.jobID == jobID {
+		r.offer(after, evs, time.Now())
+	}
+}
+
 // readable fills cursors and byKey (the read loop's own, reused every round) with the
 // runs whose writer has room for more.
 func (a *Archiver) readable(cursors map[string]event.ID, byKey map[string]*run) {
 	clear(cursors)
 	clear(byKey)
+	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, r := range a.runs {
-		if r.ready() {
+		if r.ready(now) {
 			cursors[r.jobID] = r.readCursor()
 			byKey[r.jobID] = r
 		}

@@ -47,8 +47,9 @@ type run struct {
 
 	mu     sync.Mutex
 	state  cursorState
-	cursor event.ID // the read cursor: the last id handed to the writer
-	pause  bool     // the writer wants the run idle for a check: the reader skips it
+	cursor event.ID  // the read cursor: the last id handed to the writer
+	pause  bool      // the writer wants the run idle for a check: the reader skips it
+	fed    time.Time // when the fan-out's reader last handed over a batch (offer)
 
 	renewed atomic.Int64 // UnixNano of the last successful acquire or renewal
 	lostCh  chan struct{}
@@ -230,13 +231,38 @@ func (r *run) noticeLoss(ctx context.Context, next event.ID, batch []event.Event
 		"after", g.After, "first_available", g.FirstAvailable, "lost", g.Lost)
 }
 
-func (r *run) ready() bool {
+// ready takes an idle run for the reader, unless the fan-out has been handing over
+// its batches (within fedFor of now).
+func (r *run) ready(now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.state != idle || r.pause {
+	if r.state != idle || r.pause || now.Sub(r.fed) < fedFor {
 		return false
 	}
 	r.state = reading
+	return true
+}
+
+// fedFor is how long after the fan-out's last batch a run is left to it: a run whose
+// viewers left (or went quiet) is read by the archiver again after this.
+const fedFor = time.Second
+
+// offer takes a batch the fan-out read: the events that follow after in the log. It
+// is taken when after is the cursor and the writer has room — also while the
+// archiver's own read is in flight, whose answer feed then drops (its events follow
+// the new cursor, and are read again).
+func (r *run) offer(after event.ID, evs []event.Event, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cursor != after {
+		r.fed = time.Time{} // out of step (a check paused the run, a takeover): read it again now
+		return false
+	}
+	if len(evs) == 0 || r.pause || r.state != idle && r.state != reading {
+		return false
+	}
+	r.cursor, r.state, r.fed = evs[len(evs)-1].ID, queued, now
+	r.inbox <- evs // never blocks: the inbox is empty while the run is idle or read
 	return true
 }
 
@@ -251,6 +277,9 @@ func (r *run) readCursor() event.ID {
 func (r *run) feed(evs []event.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.state != reading {
+		return // the fan-out's batch was taken meanwhile (offer)
+	}
 	if len(evs) == 0 {
 		r.state = idle
 		return

@@ -81,6 +81,9 @@ type Hub struct {
 	Collecting ports.ActiveRuns
 	Config     HubConfig
 	Metrics    HubMetrics
+	// Tee, if set, is handed every batch a shard reader reads, before its viewers: the
+	// archiver takes it instead of reading the same events again.
+	Tee Tee
 
 	once    sync.Once
 	shards  []*shard
@@ -89,6 +92,13 @@ type Hub struct {
 
 	dmu      sync.Mutex
 	draining map[string]time.Time // terminal runs still collected: when first seen terminal
+}
+
+// Tee is another consumer of the watched runs' logs. Offer is told, for each batch a
+// shard reader read of a run, the cursor it read after and the events that follow it,
+// in order; it must not wait, and must not change evs.
+type Tee interface {
+	Offer(jobID string, after event.ID, evs []event.Event)
 }
 
 // shard is one tail reader's share of the watched runs. Its lock guards its topics
@@ -331,6 +341,9 @@ func (h *Hub) read(ctx context.Context, sh *shard) {
 		}
 		backoff = 50 * time.Millisecond
 		for jobID, evs := range res {
+			if h.Tee != nil {
+				h.Tee.Offer(jobID, cursors[jobID], evs)
+			}
 			h.broadcast(jobID, evs)
 		}
 	}
