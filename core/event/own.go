@@ -173,6 +173,9 @@ func (o *own) canonical(data []byte) bool {
 	if _, ok := fastTime(data[o.ts.start:o.ts.end]); !ok && !o.ts.empty() {
 		return false
 	}
+	if o.hasID && !canonicalID(data[o.id.start:o.id.end]) {
+		return false // AppendJSON writes "<ms>-<seq>", and no zero id
+	}
 	// AppendJSON escapes U+2028 and U+2029 (E2 80 A8, E2 80 A9).
 	for rest := data; ; {
 		i := bytes.Index(rest, separatorPrefix)
@@ -184,6 +187,16 @@ func (o *own) canonical(data []byte) bool {
 		}
 		rest = rest[i+2:]
 	}
+}
+
+// canonicalID: text is a non-zero id as AppendText writes it.
+func canonicalID(text []byte) bool {
+	id, err := parseID(text)
+	if err != nil || id.IsZero() {
+		return false
+	}
+	var buf [41]byte
+	return bytes.Equal(appendID(buf[:0], id), text)
 }
 
 // DecodeOwn decodes an event in the own shape (see scanOwn) without reflection and
