@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,7 +43,8 @@ type Prices struct {
 }
 
 // Cost is what the run's nodes cost: node-hours always, dollars when every node's
-// type has a price. Unpriced names the types that have none.
+// type has a price. Unpriced names the types that have none. Text is the line the page
+// and the terminal client show, so that both say the same numbers.
 type Cost struct {
 	NodeHours     float64            `json:"node_hours"`
 	ByType        map[string]float64 `json:"by_type"`
@@ -51,6 +53,28 @@ type Cost struct {
 	ProjectedUSD  *float64           `json:"projected_usd,omitempty"`
 	Source        string             `json:"source,omitempty"`
 	Unpriced      []string           `json:"unpriced,omitempty"`
+	Text          string             `json:"text"`
+}
+
+// text is c's line: "12.4 node-hours · $25.00 · $8.06/h now · ≈ $31.20 at the end";
+// under one node-hour, two decimals ("0.05 node-hours"), so a short run is not "0.0".
+func (c *Cost) text() string {
+	h := strconv.FormatFloat(c.NodeHours, 'f', 1, 64)
+	if c.NodeHours < 1 {
+		h = strconv.FormatFloat(c.NodeHours, 'f', 2, 64)
+	}
+	parts := []string{h + " node-hours"}
+	usd := func(v float64) string { return "$" + strconv.FormatFloat(v, 'f', 2, 64) }
+	if c.USD != nil {
+		parts = append(parts, usd(*c.USD))
+		if c.USDPerHourNow != nil && *c.USDPerHourNow > 0 {
+			parts = append(parts, usd(*c.USDPerHourNow)+"/h now")
+		}
+		if c.ProjectedUSD != nil && *c.ProjectedUSD != *c.USD {
+			parts = append(parts, "≈ "+usd(*c.ProjectedUSD)+" at the end")
+		}
+	}
+	return strings.Join(parts, " · ")
 }
 
 func (t *Tracker) addNode(e *event.Event) {
@@ -116,6 +140,7 @@ func (t *Tracker) cost(now time.Time, ended bool, eta *time.Time, p Prices) *Cos
 	}
 	slices.Sort(c.Unpriced)
 	if len(p.USD) == 0 || len(c.Unpriced) > 0 {
+		c.Text = c.text()
 		return c // node-hours only
 	}
 	c.Source = p.Source
@@ -126,6 +151,7 @@ func (t *Tracker) cost(now time.Time, ended bool, eta *time.Time, p Prices) *Cos
 		projected = round(usd+perHour*eta.Sub(now).Hours(), 2)
 	}
 	c.ProjectedUSD = &projected
+	c.Text = c.text()
 	return c
 }
 

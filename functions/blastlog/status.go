@@ -158,18 +158,8 @@ func printStatus(w io.Writer, s app.RunSummary, color bool) error {
 	if head != "" {
 		fmt.Fprintln(&b, head)
 	}
-	if c := d.Cost; c != nil {
-		line := fmt.Sprintf("%.1f node-hours", c.NodeHours)
-		if c.USD != nil {
-			line += fmt.Sprintf(" · $%.2f", *c.USD)
-			if c.USDPerHourNow != nil && *c.USDPerHourNow > 0 {
-				line += fmt.Sprintf(" · $%.2f/h now", *c.USDPerHourNow)
-			}
-			if c.ProjectedUSD != nil && *c.ProjectedUSD != *c.USD {
-				line += fmt.Sprintf(" · ≈ $%.2f at the end", *c.ProjectedUSD)
-			}
-		}
-		fmt.Fprintln(&b, st(dim, line))
+	if c := d.Cost; c != nil && c.Text != "" {
+		fmt.Fprintln(&b, st(dim, c.Text))
 	}
 	if ci := d.ClusterIdle; ci != nil {
 		fmt.Fprintln(&b, st(yellow+bold, ci.Text))

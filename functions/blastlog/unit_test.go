@@ -118,7 +118,7 @@ func TestStatusSaysThePeak(t *testing.T) {
 		Limit: &diagnose.Limits{Memory: "62Gi"}, Peak: &diagnose.Peak{Memory: "61.8Gi", CPU: 14.6}, Hint: "raise mem-limit"}}
 	usd, rate, projected := 25.0, 8.064, 31.2
 	s.Diagnosis.Cost = &diagnose.Cost{NodeHours: 12.4, ByType: map[string]float64{"Standard_E32s_v3": 12.4}, USD: &usd,
-		USDPerHourNow: &rate, ProjectedUSD: &projected, Source: "file"}
+		USDPerHourNow: &rate, ProjectedUSD: &projected, Source: "file", Text: "12.4 node-hours · $25.00 · $8.06/h now · ≈ $31.20 at the end"}
 	var b bytes.Buffer
 	if err := printStatus(&b, s, false); err != nil {
 		t.Fatal(err)

@@ -683,20 +683,6 @@ function minutesLeft(eta) {
   return ms < 90_000 ? "~1 min left" : "~" + Math.round(ms / 60_000) + " min left";
 }
 
-// costText is the run's node-hours and, with prices, what it cost: "12.4 node-hours ·
-// $25.00 · $8.06/h now · ≈ $31.20 at the end" (docs/api.md §13).
-function costText(c) {
-  if (!c) return "";
-  const usd = (v) => "$" + v.toFixed(2);
-  const parts = [c.node_hours.toFixed(1) + " node-hours"];
-  if (c.usd !== undefined) {
-    parts.push(usd(c.usd));
-    if (c.usd_per_hour_now) parts.push(usd(c.usd_per_hour_now) + "/h now");
-    if (c.projected_usd !== undefined && c.projected_usd !== c.usd) parts.push("≈ " + usd(c.projected_usd) + " at the end");
-  }
-  return parts.join(" · ");
-}
-
 function applyDiagnosis(d) {
   if (!d) return;
   diagnosis = d;
@@ -721,7 +707,7 @@ function applyDiagnosis(d) {
     if (p.eta && minutesLeft(p.eta)) parts.push(minutesLeft(p.eta));
     $("progress-text").textContent = parts.join(" · ");
   }
-  $("cost").textContent = costText(d.cost);
+  $("cost").textContent = d.cost ? d.cost.text : ""; // the server's line, as the terminal client prints it
   // A cluster left running after the run: its nodes still bill (docs/api.md §13).
   $("cluster-idle").hidden = !d.cluster_idle;
   $("cluster-idle").textContent = d.cluster_idle ? d.cluster_idle.text : "";
