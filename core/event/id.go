@@ -46,7 +46,7 @@ func parseID[T string | []byte](s T) (ID, error) {
 // parseIDOrZero is the id of text that should hold one, or the zero id: a decoder
 // that does not validate shows an event whose id is not one (a producer's field
 // named id) as not yet stored.
-func parseIDOrZero(s string) ID {
+func parseIDOrZero[T string | []byte](s T) ID {
 	id, err := parseID(s)
 	if err != nil {
 		return ID{}

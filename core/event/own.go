@@ -173,9 +173,6 @@ func (o *own) canonical(data []byte) bool {
 	if _, ok := fastTime(data[o.ts.start:o.ts.end]); !ok && !o.ts.empty() {
 		return false
 	}
-	if o.hasID && !canonicalID(data[o.id.start:o.id.end]) {
-		return false // AppendJSON writes "<ms>-<seq>", and no zero id
-	}
 	// AppendJSON escapes U+2028 and U+2029 (E2 80 A8, E2 80 A9).
 	for rest := data; ; {
 		i := bytes.Index(rest, separatorPrefix)
@@ -187,16 +184,6 @@ func (o *own) canonical(data []byte) bool {
 		}
 		rest = rest[i+2:]
 	}
-}
-
-// canonicalID: text is a non-zero id as AppendText writes it.
-func canonicalID(text []byte) bool {
-	id, err := parseID(text)
-	if err != nil || id.IsZero() {
-		return false
-	}
-	var buf [41]byte
-	return bytes.Equal(appendID(buf[:0], id), text)
 }
 
 // DecodeOwn decodes an event in the own shape (see scanOwn) without reflection and
@@ -216,7 +203,7 @@ func DecodeOwnIn(data []byte, s *Strings) (e Event, ok bool) {
 		return Event{}, false
 	}
 	str := func(f field, shared int) string { return s.field(f, shared, data) }
-	e.ID = o.eventID(data)
+	e.ID, _ = o.eventID(data)
 	e.SchemaVersion = int(o.schemaVersion)
 	e.JobID = str(o.jobID, sharedJobID)
 	e.Source, e.Stream = SourceTerminal, Stdout
@@ -258,15 +245,15 @@ func (s *Strings) field(f field, shared int, data []byte) string {
 
 // eventID is the event's id as Decode reads it (the zero id when it has none or its
 // text is not an id); the caller has refused an escaped one, which Decode reads.
-func (o *own) eventID(data []byte) ID {
+// canonical: AppendJSON writes the id as it stands (none, or "<ms>-<seq>" not zero).
+func (o *own) eventID(data []byte) (id ID, canonical bool) {
 	if !o.hasID {
-		return ID{}
+		return ID{}, true
 	}
-	id, err := parseID(data[o.id.start:o.id.end])
-	if err != nil {
-		return ID{}
-	}
-	return id
+	text := data[o.id.start:o.id.end]
+	id = parseIDOrZero(text)
+	var buf [41]byte
+	return id, !id.IsZero() && bytes.Equal(appendID(buf[:0], id), text)
 }
 
 // time is the event's ts as Decode reads it.
@@ -312,10 +299,14 @@ func (e *Event) LineOnly(f LineFormat) Event {
 // shape, or (JSONLine) not byte for byte what AppendJSON writes of it.
 func DecodeLineIn(data []byte, s *Strings, f LineFormat) (e Event, ok bool) {
 	o, ok := scanOwn(data)
-	if !ok || f == JSONLine && !o.canonical(data) || o.hasID && o.id.esc {
+	if !ok || o.hasID && o.id.esc {
 		return Event{}, false
 	}
-	e.ID = o.eventID(data)
+	id, idCanonical := o.eventID(data)
+	if f == JSONLine && (!idCanonical || !o.canonical(data)) {
+		return Event{}, false // AppendJSON would write it otherwise
+	}
+	e.ID = id
 	e.Phase = s.field(o.phase, sharedPhase, data)
 	e.Source = SourceTerminal
 	if !o.source.empty() {
