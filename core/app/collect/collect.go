@@ -217,16 +217,24 @@ func (c *Collector) Collect(ctx context.Context, jobID string) error {
 	defer rs.wg.Wait()
 	tick := time.NewTicker(c.Config.poll())
 	defer tick.Stop()
+	// Why the collection stopped when ctx ended: its lease ran out (keepLease cancels
+	// ctx then), or the caller's ctx.
+	ended := func() error {
+		if lease.lost.Load() {
+			return errLeaseLost
+		}
+		return ctx.Err()
+	}
 	for {
 		rs.dispatch(ctx)
 		select {
 		case <-ctx.Done():
-			if lease.lost.Load() {
-				return errLeaseLost
-			}
-			return ctx.Err()
+			return ended()
 		case err := <-watchErr:
-			if err != nil && ctx.Err() == nil {
+			if ctx.Err() != nil {
+				return ended() // the watch saw ctx end first: the same stop
+			}
+			if err != nil {
 				// A watch that cannot list (RBAC, a deleted namespace) is news, not a
 				// silent retry; and a cached per-run cluster is looked up afresh.
 				rs.notice(ctx, "degraded", "cannot watch the run's pods: "+err.Error())
