@@ -22,6 +22,7 @@ import (
 	"github.com/blastlog/blastlog/adapters/redisstore"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/functions/stream/demo"
+	"github.com/blastlog/blastlog/ports/portstest"
 )
 
 // The Run details page's features, each in headless Chromium against the real
@@ -663,4 +664,42 @@ func allowDownloads(t *testing.T, ctx context.Context) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// A stalled batch makes the run stuck, and the stall's age in the banner keeps up with
+// the server's though no notice comes: the page reads the diagnosis every few seconds
+// while the run is stuck (not every 30 s).
+func TestPageKeepsAStallsAgeCurrent(t *testing.T) {
+	ctx := browser(t)
+	s := newStack(t)
+	srv := s.server(t, map[string]string{"BLASTLOG_STREAM_TICKETS": "on"})
+	s.register(t, "run-st", owner)
+	pod := "blastn-batch-s00-job-001-3ed51a95-x7k2p"
+	now := time.Now().UTC()
+	job := event.System("run-st", event.PhaseRunning, event.NoticeBatch, "batch 001 active", now.Add(-time.Minute))
+	job.Detail = &event.Detail{Object: "Job/blastn-batch-s00-job-001-3ed51a95", Batch: "001", State: "active"}
+	line := portstest.Event("run-st", "run start")
+	line.Source, line.Phase, line.Pod, line.Container, line.ContainerID, line.TS =
+		event.SourceK8s, event.PhaseRunning, pod, "blast", "containerd://001", now.Add(-40*time.Second)
+	stalled := event.System("run-st", event.PhaseRunning, event.NoticeStalled, pod+"/blast has used no CPU and written no line for 10s", now)
+	stalled.Pod, stalled.Container, stalled.ContainerID = pod, "blast", "containerd://001"
+	stalled.Detail = &event.Detail{Object: "Pod/" + pod, Reason: "Stalled", FirstTS: now.Add(-10 * time.Second), LastTS: now}
+	if _, err := redisstore.NewEventLog(s.rdb, redisstore.Config{MaxLen: 100_000}).Append(context.Background(), "run-st",
+		[]event.Event{job, line, stalled}); err != nil {
+		t.Fatal(err)
+	}
+	s.publish(t, "", "job", "status", "--job", "run-st", "--status", "running")
+	open(t, ctx, srv.base+"/?run=run-st&dev_user="+owner)
+	waitJS(t, ctx, "the stall in the banner", `document.getElementById("headline").textContent.includes("has stalled")`)
+	first := jsString(t, ctx, `document.getElementById("headline").textContent`)
+	// The diagnosis is read at most every 3 s: 10 s is ample, where 30 s would be the
+	// page's period without a stuck run.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if h := jsString(t, ctx, `document.getElementById("headline").textContent`); h != first && strings.Contains(h, "has stalled") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the banner still says %q after 10 s", first)
+		}
+	}
 }

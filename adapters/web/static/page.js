@@ -658,7 +658,8 @@ function renderBatches() {
 
 const DIAG_NOTICES = new Set(["k8s_event", "waiting", "batch", "container_ended", "command_ended"]);
 const DIAG_EVERY = 3000;    // the diagnosis is read at most this often (ms)
-const DIAG_PERIOD = 30000;  // and this often while the run runs (stuck, ETA)
+const DIAG_PERIOD = 30000;  // and this often while the run runs (the ETA), or DIAG_EVERY while
+                            // it is stuck: a stall's "no line for N s" grows with no notice
 let diagTimer = 0, diagLast = 0;
 
 // refreshDiagnosis reads the summary's diagnosis again, soon, once however many
@@ -1089,7 +1090,11 @@ async function start() {
     },
   });
   stream.start();
-  setInterval(() => { if (!TERMINAL.has(runStatus)) schedule(); }, 1000); // running durations
+  setInterval(() => {
+    if (TERMINAL.has(runStatus)) return;
+    schedule(); // running durations
+    if (diagnosis && diagnosis.state === "stuck") refreshDiagnosis(); // at most every DIAG_EVERY
+  }, 1000);
   setInterval(() => { if (!TERMINAL.has(runStatus)) refreshDiagnosis(); }, DIAG_PERIOD); // stuck, ETA
   window.blastlogStream = stream; // for debugging and tests
 }
