@@ -3,10 +3,12 @@ package httpapi
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +50,8 @@ type Server struct {
 	routes    map[string]http.HandlerFunc // action -> handler, under LogsPrefix/{job}/
 	ending    context.Context             // done once EndStreams is called
 	endStream context.CancelFunc
+	detached  sync.WaitGroup // the streams served on detached connections
+	detaching sync.RWMutex   // held to detach one; StreamsEnded's barrier
 }
 
 func (s *Server) heartbeat() time.Duration { return cmp.Or(s.Heartbeat, DefaultHeartbeat) }
@@ -58,6 +62,23 @@ func (s *Server) heartbeat() time.Duration { return cmp.Or(s.Heartbeat, DefaultH
 func (s *Server) EndStreams() {
 	if s.endStream != nil {
 		s.endStream()
+	}
+}
+
+// StreamsEnded ends every open SSE stream (EndStreams) and waits until those served
+// on detached HTTP/1.1 connections have closed them, or ctx ends: http.Server.Shutdown
+// neither sees nor waits for them.
+func (s *Server) StreamsEnded(ctx context.Context) error {
+	s.EndStreams()
+	s.detaching.Lock() // a stream detached from now on sees the end first
+	s.detaching.Unlock()
+	done := make(chan struct{})
+	go func() { s.detached.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("streams still open at shutdown: %w", ctx.Err())
 	}
 }
 

@@ -65,7 +65,13 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	}
 	st.srv = httptest.NewServer(st.server.Handler())
 	t.Cleanup(st.srv.Close)
-	t.Cleanup(st.server.EndStreams)
+	t.Cleanup(func() { // every stream closed, those on detached connections too
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := st.server.StreamsEnded(ctx); err != nil {
+			t.Error(err)
+		}
+	})
 	return st
 }
 

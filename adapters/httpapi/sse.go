@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -37,19 +38,64 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if st == nil {
 		return // answered
 	}
-	defer release()
-	defer st.Close()
 	st.OnCatchUp, st.OnGap, st.Idle = s.m.CatchUps.Inc, s.m.Gaps.Inc, s.heartbeat()
 	s.m.OpenStreams.Inc()
-	defer s.m.OpenStreams.Dec()
 	sseHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
-
+	end, jobID := func() { st.Close(); release(); s.m.OpenStreams.Dec() }, r.PathValue("job_id")
+	if conn := s.detach(w); conn != nil { // the request is not held from here on
+		go func() { defer s.detached.Done(); defer end(); s.pumpOn(conn, st, jobID) }()
+		return
+	}
+	defer end()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stop := context.AfterFunc(s.ending, cancel) // server shutdown ends the stream
 	defer stop()
-	s.pump(ctx, st, &sseWriter{w: w, rc: http.NewResponseController(w)}, r.PathValue("job_id"))
+	s.pump(ctx, st, &sseWriter{w: w, rc: http.NewResponseController(w)}, jobID)
+}
+
+// detach sends the response's headers and takes its HTTP/1.1 connection from
+// net/http, so that a stream holds its socket and little else while it waits: not the
+// request, net/http's read and write buffers (10 KB) and its two goroutines. It
+// returns nil where the connection cannot be taken (HTTP/2), and once the server ends
+// its streams: the stream is then served within the handler.
+func (s *Server) detach(w http.ResponseWriter) net.Conn {
+	rc := http.NewResponseController(w)
+	if rc.Flush() != nil {
+		return nil
+	}
+	s.detaching.RLock() // StreamsEnded waits for every stream detached before it
+	defer s.detaching.RUnlock()
+	if s.ending.Err() != nil {
+		return nil
+	}
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		return nil
+	}
+	s.detached.Add(1)
+	return conn
+}
+
+// pumpOn serves a stream on a detached connection until it ends (pump), the client
+// closes the connection or the server ends its streams, then closes the connection.
+func (s *Server) pumpOn(conn net.Conn, st *app.Stream, jobID string) {
+	ctx, cancel := context.WithCancel(s.ending)
+	left := make(chan struct{})
+	go func() { // what net/http's background read did: a closed connection ends the stream
+		defer close(left)
+		defer cancel()
+		var b [64]byte // a client sends nothing on an event stream; what it sends is dropped
+		for {
+			if _, err := conn.Read(b[:]); err != nil {
+				return
+			}
+		}
+	}()
+	s.pump(ctx, st, &sseWriter{conn: conn}, jobID)
+	conn.Close()
+	<-left
 }
 
 // sseHeaders are an event stream's response headers.
@@ -178,10 +224,12 @@ func appendFrame(b []byte, f app.Frame) []byte {
 	return append(b, "\n\n"...)
 }
 
-// sseWriter writes and flushes each batch within a deadline of writeTimeout, less at
-// most deadlineSlack: the connection's deadline is moved only once it is that old,
-// which spares a timer update on nearly every write of a busy stream.
+// sseWriter writes each batch whole (on a detached connection, in one write; else
+// written and flushed) within a deadline of writeTimeout, less at most
+// deadlineSlack: the connection's deadline is moved only once it is that old, which
+// spares a timer update on nearly every write of a busy stream.
 type sseWriter struct {
+	conn     net.Conn // a detached connection, or nil: w and rc
 	w        http.ResponseWriter
 	rc       *http.ResponseController
 	deadline time.Time
@@ -190,7 +238,15 @@ type sseWriter struct {
 func (o *sseWriter) write(b []byte) bool {
 	if now := time.Now(); o.deadline.Sub(now) < writeTimeout-deadlineSlack {
 		o.deadline = now.Add(writeTimeout)
-		o.rc.SetWriteDeadline(o.deadline)
+		if o.conn != nil {
+			o.conn.SetWriteDeadline(o.deadline)
+		} else {
+			o.rc.SetWriteDeadline(o.deadline)
+		}
+	}
+	if o.conn != nil {
+		_, err := o.conn.Write(b)
+		return err == nil
 	}
 	if _, err := o.w.Write(b); err != nil {
 		return false

@@ -299,7 +299,10 @@ func options(c config) fx.Option {
 		fx.Supply(c.Archive),
 		fx.Provide(wiring.Logger, wiring.Authenticator, wiring.OpenArchive, wiring.Access, wiring.Tickets, wiring.Ready, wiring.Metrics,
 			newHistory, newHub, newViewing, newServer, handler, wiring.Serve),
-		fx.Invoke(func(hs *http.Server, s *httpapi.Server) { hs.RegisterOnShutdown(s.EndStreams) }),
+		fx.Invoke(func(lc fx.Lifecycle, hs *http.Server, s *httpapi.Server) {
+			hs.RegisterOnShutdown(s.EndStreams)
+			lc.Append(fx.Hook{OnStop: s.StreamsEnded}) // stops before the server: streams first
+		}),
 		collection(c),
 		archiving(c),
 		profiling(c),
