@@ -4,16 +4,22 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
 
 type image struct {
 	name string
-	port string // "" for the CLI
+	port string   // "" for the CLI
+	env  []string // what the image sets beside PATH
 }
 
-var images = []image{{"blastlog-stream", "8080/tcp"}, {"blastlog-ticket", "8080/tcp"}, {"blastlog-publish", ""}}
+var images = []image{
+	{"blastlog-stream", "8080/tcp", []string{"GODEBUG=adaptivestackstart=0"}}, // small stacks for waiting viewers
+	{"blastlog-ticket", "8080/tcp", nil},
+	{"blastlog-publish", "", nil},
+}
 
 func buildah(t *testing.T, args ...string) string {
 	t.Helper()
@@ -44,6 +50,7 @@ func TestImages(t *testing.T) {
 				OCIv1 struct {
 					Config struct {
 						User         string
+						Env          []string
 						Entrypoint   []string
 						ExposedPorts map[string]struct{}
 						Labels       map[string]string
@@ -56,6 +63,15 @@ func TestImages(t *testing.T) {
 			c := info.OCIv1.Config
 			if c.User != "65532:65532" {
 				t.Errorf("user %q", c.User)
+			}
+			var env []string
+			for _, e := range c.Env {
+				if !strings.HasPrefix(e, "PATH=") {
+					env = append(env, e)
+				}
+			}
+			if !slices.Equal(env, im.env) {
+				t.Errorf("environment %v, want %v", env, im.env)
 			}
 			if len(c.Entrypoint) != 1 || c.Entrypoint[0] != "/usr/local/bin/"+im.name {
 				t.Errorf("entrypoint %v", c.Entrypoint)
