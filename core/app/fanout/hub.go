@@ -341,10 +341,12 @@ func (h *Hub) read(ctx context.Context, sh *shard) {
 		}
 		backoff = 50 * time.Millisecond
 		for jobID, evs := range res {
-			if h.Tee != nil {
+			h.broadcast(jobID, evs)
+		}
+		if h.Tee != nil { // after every viewer's delivery: the archiver can wait, viewers not
+			for jobID, evs := range res {
 				h.Tee.Offer(jobID, cursors[jobID], evs)
 			}
-			h.broadcast(jobID, evs)
 		}
 	}
 }

@@ -308,3 +308,46 @@ func TestHubShardsManyRuns(t *testing.T) {
 		t.Fatalf("watched %d after every viewer left", watched.Load())
 	}
 }
+
+// teeAfterViewers is a Tee that notes, for each batch offered, whether the viewer's
+// queue already held it.
+type teeAfterViewers struct {
+	sub     *Subscription
+	offered chan bool
+}
+
+func (t *teeAfterViewers) Offer(jobID string, after event.ID, evs []event.Event) {
+	t.offered <- len(t.sub.C) >= len(evs)
+}
+
+// The shard reader queues a batch to the run's viewers before it offers the batch to
+// the Tee (the archiver): a viewer never waits behind the archiver's work.
+func TestViewersComeBeforeTheTee(t *testing.T) {
+	log, jobs := portstest.NewEventLog(0), portstest.NewJobDirectory()
+	tee := &teeAfterViewers{offered: make(chan bool, 100)}
+	h := &Hub{Log: log, Tail: log, Statuses: jobs, Tee: tee, Config: HubConfig{Buffer: 64, Block: 10 * time.Millisecond}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub, err := h.Subscribe(ctx, "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	tee.sub = sub
+	go h.Run(ctx)
+	batch := make([]event.Event, 10)
+	for k := range batch {
+		batch[k] = portstest.Event("run", fmt.Sprintf("l%d", k))
+	}
+	if _, err := log.Append(ctx, "run", batch); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case queued := <-tee.offered:
+		if !queued {
+			t.Fatal("the batch was offered to the Tee before the viewer had it")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no batch offered")
+	}
+}
