@@ -27,11 +27,12 @@ import (
 // stack is every route of the streaming container over the portstest fakes: run-a is
 // alice's and holds three lines, run-b is bob's.
 type stack struct {
-	srv    *httptest.Server
-	server *Server
-	log    *portstest.EventLog
-	jobs   *portstest.JobDirectory
-	ids    []string // run-a's event ids
+	srv     *httptest.Server
+	handler http.Handler // srv's, for servers of a test's own
+	server  *Server
+	log     *portstest.EventLog
+	jobs    *portstest.JobDirectory
+	ids     []string // run-a's event ids
 }
 
 type stackOption func(*Server)
@@ -63,7 +64,8 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	for _, o := range opts {
 		o(st.server)
 	}
-	st.srv = httptest.NewServer(st.server.Handler())
+	st.handler = st.server.Handler()
+	st.srv = httptest.NewServer(st.handler)
 	t.Cleanup(st.srv.Close)
 	t.Cleanup(func() { // every stream closed, those on detached connections too
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -216,11 +218,17 @@ type sse struct {
 
 func (st *stack) open(t *testing.T, url string, header ...string) *sse {
 	t.Helper()
-	req, _ := http.NewRequest("GET", st.srv.URL+url, nil)
+	return openAt(t, st.srv, url, header...)
+}
+
+// openAt opens an event stream on srv.
+func openAt(t *testing.T, srv *httptest.Server, url string, header ...string) *sse {
+	t.Helper()
+	req, _ := http.NewRequest("GET", srv.URL+url, nil)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

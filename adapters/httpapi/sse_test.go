@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -51,9 +50,12 @@ func (c *connStates) hijacked() int {
 func TestStreamsRunOnDetachedConnections(t *testing.T) {
 	states := &connStates{}
 	st := newStack(t, func(s *Server) { s.Streams.Limit = app.NewStreamLimit(2) })
-	st.srv.Config.ConnState = states.hook
+	srv := httptest.NewUnstartedServer(st.handler)
+	srv.Config.ConnState = states.hook
+	srv.Start()
+	t.Cleanup(srv.Close)
 
-	first := st.open(t, st.issue(t, "run-a", "tok-alice").EventsURL)
+	first := openAt(t, srv, st.issue(t, "run-a", "tok-alice").EventsURL)
 	for range 4 { // retry and the three lines
 		if _, err := first.next(t); err != nil {
 			t.Fatal(err)
@@ -62,7 +64,7 @@ func TestStreamsRunOnDetachedConnections(t *testing.T) {
 	if n := states.hijacked(); n != 1 {
 		t.Fatalf("%d connections detached, want 1", n)
 	}
-	second := st.open(t, st.issue(t, "run-a", "tok-alice").EventsURL)
+	second := openAt(t, srv, st.issue(t, "run-a", "tok-alice").EventsURL)
 	second.next(t)
 	if held := st.server.Streams.Limit.Held("alice"); held != 2 {
 		t.Fatalf("alice holds %d streams, want 2", held)
@@ -115,21 +117,15 @@ func TestStreamsEndedSaysWhenStreamsOutlastIt(t *testing.T) {
 func TestStreamsOverHTTP2(t *testing.T) {
 	states := &connStates{}
 	st := newStack(t)
-	h2 := httptest.NewUnstartedServer(st.server.Handler())
+	h2 := httptest.NewUnstartedServer(st.handler)
 	h2.EnableHTTP2 = true
 	h2.Config.ConnState = states.hook
 	h2.StartTLS()
 	t.Cleanup(h2.Close)
-	req, _ := http.NewRequest("GET", h2.URL+st.issue(t, "run-a", "tok-alice").EventsURL, nil)
-	res, err := h2.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
+	s := openAt(t, h2, st.issue(t, "run-a", "tok-alice").EventsURL)
+	if s.res.ProtoMajor != 2 || s.res.StatusCode != 200 {
+		t.Fatalf("%s %d, want HTTP/2 200", s.res.Proto, s.res.StatusCode)
 	}
-	defer res.Body.Close()
-	if res.ProtoMajor != 2 || res.StatusCode != 200 {
-		t.Fatalf("%s %d, want HTTP/2 200", res.Proto, res.StatusCode)
-	}
-	s := &sse{res: res, r: bufio.NewReader(res.Body)}
 	for range 4 {
 		if _, err := s.next(t); err != nil {
 			t.Fatal(err)
