@@ -19,6 +19,7 @@ const (
 	writeTimeout     = 30 * time.Second // a client that takes longer to accept a batch is dropped
 	deadlineSlack    = 5 * time.Second  // a write's deadline is moved once it is this much older
 	maxBatch         = 256              // log frames per write and flush
+	maxClientBytes   = 4 << 10          // what a client may send on its event stream
 )
 
 // events serves GET /api/blast/logs/{job_id}/events?ticket=T[&last_event_id=ID]:
@@ -86,11 +87,13 @@ func (s *Server) pumpOn(conn net.Conn, st *app.Stream, jobID string) {
 	go func() { // what net/http's background read did: a closed connection ends the stream
 		defer close(left)
 		defer cancel()
-		var b [64]byte // a client sends nothing on an event stream; what it sends is dropped
-		for {
-			if _, err := conn.Read(b[:]); err != nil {
+		var b [64]byte                           // a client sends nothing on an event stream: what it sends is dropped,
+		for sent := 0; sent <= maxClientBytes; { // and past maxClientBytes the stream ends
+			n, err := conn.Read(b[:])
+			if err != nil {
 				return
 			}
+			sent += n
 		}
 	}()
 	s.pump(ctx, st, &sseWriter{conn: conn}, jobID)

@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -139,5 +142,51 @@ func TestStreamsOverHTTP2(t *testing.T) {
 	}
 	if n := states.hijacked(); n != 0 {
 		t.Fatalf("%d HTTP/2 connections detached", n)
+	}
+}
+
+// A client has nothing to send on its event stream: what it sends is dropped, and once
+// it has sent more than maxClientBytes its stream ends, so it cannot keep the server
+// reading for ever.
+func TestAClientThatKeepsSendingIsCutOff(t *testing.T) {
+	st := newStack(t)
+	conn, err := net.Dial("tcp", st.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: blastlog\r\n\r\n", st.issue(t, "run-a", "tok-alice").EventsURL); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	res, err := http.ReadResponse(r, nil)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("%v %v", res, err)
+	}
+	s := &sse{res: res, r: bufio.NewReader(res.Body)}
+	for range 4 { // retry and the three lines
+		if _, err := s.next(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conn.Write(make([]byte, maxClientBytes/2)); err != nil {
+		t.Fatal(err)
+	}
+	st.append(t, "run-a", "still streaming")
+	if f, err := s.next(t); err != nil || f.kind != "log" {
+		t.Fatalf("after %d bytes from the client: %+v %v", maxClientBytes/2, f, err)
+	}
+	if _, err := conn.Write(make([]byte, maxClientBytes)); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		// The server closes with the client's bytes unread: an end or a reset.
+		if _, err := s.next(t); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatal("the stream is still open")
+			}
+			break
+		}
 	}
 }
