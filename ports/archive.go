@@ -50,11 +50,19 @@ type LogKeeper interface {
 	// (the cap every writer keeps when no archiver runs), but never one after upTo
 	// (the archived cursor). It returns how many it dropped.
 	TrimArchived(ctx context.Context, jobID string, upTo event.ID) (int64, error)
-	// Tally tells, at one moment, the first id the log holds (zero when none), how many
-	// entries it holds and how many were ever added to it: what was dropped unread is
-	// added − held − what the archiver read. known is false when the store does not
-	// count what was added (Redis before 7.0).
-	Tally(ctx context.Context, jobID string) (first event.ID, held, added int64, known bool, err error)
+	// Tally tells each run's LogTally, in the order of jobIDs (a run with no log: the
+	// zero LogTally), in one round trip: a busy archiver asks for hundreds a second.
+	Tally(ctx context.Context, jobIDs []string) ([]LogTally, error)
+}
+
+// LogTally is a run's log at one moment. What was dropped unread is Added − Held −
+// what the archiver read.
+type LogTally struct {
+	First event.ID // the first id the log holds (zero when none)
+	Held  int64    // the entries it holds
+	Added int64    // the entries ever added to it, when Known
+	// Known is false when the store does not count what was added (Redis before 7.0).
+	Known bool
 }
 
 // ArchiveCursors keep the archiver's resume point per run between index writes.

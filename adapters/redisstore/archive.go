@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,22 +109,56 @@ func (a *ArchiveState) TrimArchived(ctx context.Context, jobID string, upTo even
 	}
 }
 
-// Tally implements ports.LogKeeper with XINFO STREAM (entries-added is Redis 7.0's).
-func (a *ArchiveState) Tally(ctx context.Context, jobID string) (first event.ID, held, added int64, known bool, err error) {
-	key := a.cfg.StreamKey(jobID)
-	info, err := a.rdb.XInfoStream(ctx, key).Result()
-	if err != nil {
-		if strings.Contains(err.Error(), "no such key") {
-			return first, 0, 0, false, nil
-		}
-		return first, 0, 0, false, unavailable("tally "+key, err)
+// tallyScript is a log's tally from XINFO STREAM, without the first and last
+// entries that XINFO sends whole: {first id or "", entries held, entries added or
+// -1 (Redis before 7.0)}. A log that does not exist is {"", 0, -1}.
+var tallyScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'', 0, -1} end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local first, held, added = '', 0, -1
+for i = 1, #info, 2 do
+  local k, v = info[i], info[i + 1]
+  if k == 'length' then held = v
+  elseif k == 'entries-added' then added = v
+  elseif k == 'first-entry' and v then first = v[1] end
+end
+return {first, held, added}`)
+
+// Tally implements ports.LogKeeper: one script per run, pipelined (on a cluster,
+// go-redis sends each node its part).
+func (a *ArchiveState) Tally(ctx context.Context, jobIDs []string) ([]ports.LogTally, error) {
+	if len(jobIDs) == 0 {
+		return nil, nil
 	}
-	if info.FirstEntry.ID != "" {
-		if first, err = entryID(key, info.FirstEntry.ID); err != nil {
-			return first, 0, 0, false, err
+	cmds := make([]*redis.Cmd, len(jobIDs))
+	// EVAL, not EVALSHA: a pipeline cannot fall back when the script is not loaded.
+	_, _ = a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, jobID := range jobIDs {
+			cmds[i] = tallyScript.Eval(ctx, p, []string{a.cfg.StreamKey(jobID)})
 		}
+		return nil
+	})
+	out := make([]ports.LogTally, len(jobIDs))
+	for i, c := range cmds {
+		key := a.cfg.StreamKey(jobIDs[i])
+		v, err := c.Slice()
+		if err == nil && len(v) != 3 {
+			err = fmt.Errorf("a reply of %d values", len(v))
+		}
+		if err != nil {
+			return nil, unavailable("tally "+key, err)
+		}
+		first, _ := v[0].(string)
+		held, _ := v[1].(int64)
+		added, _ := v[2].(int64)
+		if first != "" {
+			if out[i].First, err = entryID(key, first); err != nil {
+				return nil, err
+			}
+		}
+		out[i].Held, out[i].Added, out[i].Known = held, added, added > 0
 	}
-	return first, info.Length, info.EntriesAdded, info.EntriesAdded > 0, nil
+	return out, nil
 }
 
 const (

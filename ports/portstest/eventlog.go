@@ -161,14 +161,18 @@ func (l *EventLog) TrimArchived(_ context.Context, jobID string, upTo event.ID) 
 }
 
 // Tally implements ports.LogKeeper.
-func (l *EventLog) Tally(_ context.Context, jobID string) (first event.ID, held, added int64, known bool, err error) {
+func (l *EventLog) Tally(_ context.Context, jobIDs []string) ([]ports.LogTally, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r := l.runs[jobID]
-	if len(r) == 0 {
-		return first, 0, l.added[jobID], true, nil
+	out := make([]ports.LogTally, len(jobIDs))
+	for i, jobID := range jobIDs {
+		r := l.runs[jobID]
+		out[i] = ports.LogTally{Held: int64(len(r)), Added: l.added[jobID], Known: true}
+		if len(r) > 0 {
+			out[i].First = r[0].ID
+		}
 	}
-	return r[0].ID, int64(len(r)), l.added[jobID], true, nil
+	return out, nil
 }
 
 // Event returns a valid terminal event of run jobID with the given line.

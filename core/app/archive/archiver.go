@@ -98,6 +98,7 @@ type Archiver struct {
 	active   map[string]bool     // safe ids active or watched after their end at the last scan
 	wake     chan struct{}       // a viewer's run: poll now
 	ready    chan struct{}       // a writer can take more: read now
+	tallies  tallies             // the writers' tallies, asked in rounds
 	once     sync.Once
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/blastlog/blastlog/core/app/history"
 	"github.com/blastlog/blastlog/core/event"
 	"github.com/blastlog/blastlog/core/job"
+	"github.com/blastlog/blastlog/ports"
 	"github.com/blastlog/blastlog/ports/portstest"
 )
 
@@ -366,8 +367,8 @@ func TestTrimBetweenReadsIsAGapWithItsCount(t *testing.T) {
 // in-process Redis's XINFO STREAM).
 type blindTally struct{ *portstest.EventLog }
 
-func (b blindTally) Tally(context.Context, string) (event.ID, int64, int64, bool, error) {
-	return event.ID{}, 0, 0, false, nil
+func (b blindTally) Tally(_ context.Context, jobIDs []string) ([]ports.LogTally, error) {
+	return make([]ports.LogTally, len(jobIDs)), nil
 }
 
 // A log that cannot tell what it dropped records no gap: a run read whole, batch

@@ -198,10 +198,11 @@ func (r *run) noticeLoss(ctx context.Context, next event.ID, batch []event.Event
 	if next.IsZero() || next.Compare(r.lastRead) <= 0 || (!r.lastRead.IsZero() && r.lastRead.Adjacent(next)) {
 		return
 	}
-	first, held, added, known, err := r.a.Keeper.Tally(ctx, r.jobID)
+	t, err := r.a.tallies.of(ctx, r.a.Keeper, r.jobID)
 	if err != nil {
 		return // the next batch or check asks again
 	}
+	first, held, added, known := t.First, t.Held, t.Added, t.Known
 	if !first.IsZero() && !r.lastRead.IsZero() && first.Compare(r.lastRead) <= 0 {
 		return // the log still holds the last event read, and so all that follows it
 	}
