@@ -7,11 +7,14 @@
 # scenario gets a fresh server process of each kind, so that one scenario's memory is
 # not another's baseline. CENTRIFUGO "-": blastlog alone (A/B runs of two builds).
 # PROFILE=DIR: blastlog only, with GODEBUG=gctrace=1, and CPU, allocation, mutex and
-# block profiles of 7 s of each scenario's publishing into DIR.
+# block profiles of 7 s of each scenario's publishing into DIR. TIMELINE=DIR: each
+# delivery's publish time and latency per scenario and server (DIR/s3.blastlog, ...),
+# to see where in a run the slow deliveries fall.
 set -u
 BIN=$1; CF=$2; shift 2
 SC=${*:-s1 s2 s3 s4}
 S4=${S4_CLIENTS:-10000}
+[ -n "${TIMELINE:-}" ] && mkdir -p "$TIMELINE"
 here="$(cd "$(dirname "$0")" && pwd)"
 W=$(mktemp -d); PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null; done; sleep 0.3; rm -rf $W' EXIT
@@ -54,8 +57,8 @@ profile() { # profile SCENARIO: 7 s from 4 s after the clients start connecting
 # Tickets are limited per owner per minute in Redis: each scenario starts with none used.
 fresh_tickets() { redis-cli -p $RP --scan --pattern '*rate:tickets:*' | xargs -r redis-cli -p $RP del >/dev/null; }
 bl() { fresh_tickets; start bl; [ -n "${PROFILE:-}" ] && { mkdir -p "$PROFILE"; profile $s & PROFPID=$!; }; $SB -mode blastlog -pid $BPID -sse "http://127.0.0.1:$BP/api/blast/logs/{ch}/events?ticket={ticket}" \
-        -ticket "http://127.0.0.1:$BP/api/blast/logs/{ch}/ticket" -redis 127.0.0.1:$RP "$@" 2>&1 | sed 's/^/  blastlog   | /'; kill $BPID; wait $BPID 2>/dev/null; }
-cf() { start cf; $SB -mode centrifugo -pid $CPID -pub "http://127.0.0.1:$CP/api/publish" -apikey k \
+        -ticket "http://127.0.0.1:$BP/api/blast/logs/{ch}/ticket" -redis 127.0.0.1:$RP ${TIMELINE:+-timeline $TIMELINE/$s.blastlog} "$@" 2>&1 | sed 's/^/  blastlog   | /'; kill $BPID; wait $BPID 2>/dev/null; }
+cf() { start cf; $SB -mode centrifugo -pid $CPID -pub "http://127.0.0.1:$CP/api/publish" -apikey k ${TIMELINE:+-timeline $TIMELINE/$s.centrifugo} \
         -sse 'http://127.0.0.1:'$CP'/connection/uni_sse?cf_connect=%7B%22subs%22%3A%7B%22{ch}%22%3A%7B%7D%7D%7D' "$@" 2>&1 | sed 's/^/  centrifugo | /'; kill $CPID; wait $CPID 2>/dev/null; }
 for s in $SC; do
   case $s in

@@ -39,6 +39,7 @@ var (
 	rate      = flag.Int("rate", 200, "publish rate, msgs/s (0 = as fast as possible)")
 	pubConc   = flag.Int("pubconc", 4, "concurrent publishers")
 	payload   = flag.Int("payload", 200, "payload pad bytes")
+	timeline  = flag.String("timeline", "", "write each delivery's publish time (ms from the first) and latency (µs) to this file")
 	pid       = flag.Int("pid", 0, "server pid for RSS sampling")
 	waitSecs  = flag.Int("wait", 10, "seconds to wait for delivery after last publish")
 	expectPer = flag.Int("expect", 0, "catch-up mode: wait until every client has this many events (replayed history), report time")
@@ -49,6 +50,7 @@ var (
 
 type client struct {
 	lat  []int64
+	sent []int64 // each latency's publish time (UnixNano), for -timeline
 	seen int64
 }
 
@@ -126,6 +128,9 @@ func main() {
 	}
 	for i := range cs {
 		c := &client{lat: make([]int64, 0, *msgs)}
+		if *timeline != "" {
+			c.sent = make([]int64, 0, *msgs)
+		}
 		u := strings.ReplaceAll(*sseURL, "{ch}", chName(i))
 		cs[i] = c
 		wg.Add(1)
@@ -180,6 +185,9 @@ func main() {
 				}
 				if t, ok := parseT(line); ok {
 					c.lat = append(c.lat, now-t)
+					if c.sent != nil {
+						c.sent = append(c.sent, t)
+					}
 					atomic.AddInt64(&c.seen, 1)
 				}
 			}
@@ -329,6 +337,9 @@ func main() {
 	for _, c := range cs {
 		all = append(all, c.lat...)
 	}
+	if *timeline != "" {
+		writeTimeline(*timeline, cs)
+	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	pct := func(p float64) time.Duration {
 		if len(all) == 0 {
@@ -387,4 +398,28 @@ func xadd(w io.Writer, r *bufio.Reader, key, ev string) error {
 		_, err = r.ReadString('\n')
 	}
 	return err
+}
+
+// writeTimeline writes "ms latency_µs" per delivery, ordered by publish time: where
+// in the run the slow deliveries fall (a pause, a periodic burst, a collection).
+func writeTimeline(path string, cs []*client) {
+	type d struct{ sent, lat int64 }
+	var ds []d
+	for _, c := range cs {
+		for i := range c.lat {
+			ds = append(ds, d{c.sent[i], c.lat[i]})
+		}
+	}
+	if len(ds) == 0 {
+		return
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i].sent < ds[j].sent })
+	var b strings.Builder
+	fmt.Fprintf(&b, "# first published at %d ms (Unix)\n", ds[0].sent/1e6)
+	for _, x := range ds {
+		fmt.Fprintf(&b, "%d %d\n", (x.sent-ds[0].sent)/1e6, x.lat/1e3)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "timeline:", err)
+	}
 }
