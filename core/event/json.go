@@ -11,6 +11,13 @@ import (
 // Date.toISOString and the Python producers write it.
 const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
+// JSONSize estimates the length of e's JSON: its strings and the fixed fields around
+// them (escapes make it longer).
+func (e *Event) JSONSize() int {
+	return len(e.Line) + len(e.JobID) + len(e.Pod) + len(e.Container) + len(e.ContainerID) + len(e.Phase) +
+		len(e.Notice) + len(e.PubID) + 200
+}
+
 // AppendJSON appends the compact JSON of e to dst, fields in the contract's order.
 // The id is written only when set (never inside Redis). Strings are escaped as JSON
 // requires and U+2028/U+2029 as well, but '<', '>' and '&' are kept as they are so the

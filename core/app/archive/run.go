@@ -407,13 +407,8 @@ func (r *run) add(evs []event.Event) {
 			b.since = now
 		}
 		b.evs = append(b.evs, e)
-		b.bytes += eventSize(&e)
+		b.bytes += e.JSONSize()
 	}
-}
-
-// eventSize estimates an event's encoded size (its line plus the fixed fields).
-func eventSize(e *event.Event) int {
-	return len(e.Line) + len(e.JobID) + len(e.Pod) + len(e.Container) + len(e.ContainerID) + len(e.Phase) + 200
 }
 
 // write cuts the chunks that are due (all of them when force), advances what is safely
@@ -491,7 +486,7 @@ func (r *run) cut(b *stepBuf) int {
 	}
 	size := 0
 	for i := range b.evs {
-		size += eventSize(&b.evs[i])
+		size += b.evs[i].JSONSize()
 		if size > chunk.MaxBytes-64<<10 {
 			return max(i, 1)
 		}
@@ -522,7 +517,7 @@ func (r *run) putChunk(ctx context.Context, step string, b *stepBuf, n int) erro
 			b.evs = b.evs[n:]
 			b.bytes = 0
 			for i := range b.evs {
-				b.bytes += eventSize(&b.evs[i])
+				b.bytes += b.evs[i].JSONSize()
 			}
 			if r.a.Metrics.Chunks != nil {
 				r.a.Metrics.Chunks(1)

@@ -352,9 +352,17 @@ func (h *Hub) read(ctx context.Context, sh *shard) {
 }
 
 func (h *Hub) broadcast(jobID string, evs []event.Event) {
-	ds := make([]*Delivery, 0, len(evs))
+	// The round's deliveries and their JSON in one allocation each (viewers share them).
+	size := 0
 	for i := range evs {
-		ds = append(ds, &Delivery{Event: evs[i], JSON: evs[i].AppendJSON(nil)})
+		size += evs[i].JSONSize()
+	}
+	buf := make([]byte, 0, size)
+	ds := make([]Delivery, len(evs))
+	for i := range evs {
+		start := len(buf)
+		buf = evs[i].AppendJSON(buf)
+		ds[i] = Delivery{Event: evs[i], JSON: buf[start:len(buf):len(buf)]}
 	}
 	sh := h.shardOf(jobID)
 	sh.mu.Lock()
@@ -371,9 +379,9 @@ func (h *Hub) broadcast(jobID string, evs []event.Event) {
 			continue
 		}
 	queue:
-		for _, d := range ds {
+		for i := range ds {
 			select {
-			case s.C <- d:
+			case s.C <- &ds[i]:
 			default:
 				s.lagging.Store(true)
 				break queue

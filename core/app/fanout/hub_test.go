@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -349,5 +350,74 @@ func TestViewersComeBeforeTheTee(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no batch offered")
+	}
+}
+
+// A round's deliveries share one buffer for their JSON, yet each is its event's JSON
+// alone: appending to one (as a writer adding its frame's end might) leaves the next
+// as it was.
+func TestEachDeliveryIsItsOwnJSON(t *testing.T) {
+	log := portstest.NewEventLog(0)
+	h := &Hub{Log: log, Tail: log, Statuses: portstest.NewJobDirectory(), Config: HubConfig{Buffer: 64}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub, err := h.Subscribe(ctx, "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	batch := make([]event.Event, 5)
+	for k := range batch {
+		batch[k] = portstest.Event("run", strings.Repeat("é\"x", 50*k)) // escapes outgrow the estimate
+		batch[k].ID = event.ID{MS: 1, Seq: uint64(k)}
+	}
+	h.broadcast("run", batch)
+	var ds []*Delivery
+	for range batch {
+		ds = append(ds, <-sub.C)
+	}
+	for k, d := range ds {
+		_ = append(d.JSON, "\n\n"...)
+		if want := string(batch[k].AppendJSON(nil)); string(d.JSON) != want {
+			t.Fatalf("delivery %d: %s, want %s", k, d.JSON, want)
+		}
+	}
+	for k, d := range ds {
+		if want := string(batch[k].AppendJSON(nil)); string(d.JSON) != want {
+			t.Fatalf("delivery %d after the others were appended to: %s", k, d.JSON)
+		}
+	}
+}
+
+// BenchmarkBroadcast is one round of a run with ten viewers: a batch of b.N-sized
+// rounds' encoding and queueing, allocations included.
+func BenchmarkBroadcast(b *testing.B) {
+	for _, n := range []int{1, 20} {
+		b.Run(fmt.Sprint(n, "events"), func(b *testing.B) {
+			log := portstest.NewEventLog(0)
+			h := &Hub{Log: log, Tail: log, Statuses: portstest.NewJobDirectory(), Config: HubConfig{Buffer: 1 << 20}}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			for range 10 {
+				sub, err := h.Subscribe(ctx, "run")
+				if err != nil {
+					b.Fatal(err)
+				}
+				go func() {
+					for range sub.C {
+					}
+				}()
+				defer sub.Close()
+			}
+			batch := make([]event.Event, n)
+			for k := range batch {
+				batch[k] = portstest.Event("run", "t=1796670361427 s=12 "+strings.Repeat("x", 200))
+				batch[k].ID = event.ID{MS: 1796670361427, Seq: uint64(k)}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.broadcast("run", batch)
+			}
+		})
 	}
 }
