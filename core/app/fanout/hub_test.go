@@ -329,12 +329,7 @@ func TestViewersComeBeforeTheTee(t *testing.T) {
 	h := &Hub{Log: log, Tail: log, Statuses: jobs, Tee: tee, Config: HubConfig{Buffer: 64, Block: 10 * time.Millisecond}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sub, err := h.Subscribe(ctx, "run")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	tee.sub = sub
+	tee.sub = subscribe(t, h, "run")
 	go h.Run(ctx)
 	batch := make([]event.Event, 10)
 	for k := range batch {
@@ -359,13 +354,7 @@ func TestViewersComeBeforeTheTee(t *testing.T) {
 func TestEachDeliveryIsItsOwnJSON(t *testing.T) {
 	log := portstest.NewEventLog(0)
 	h := &Hub{Log: log, Tail: log, Statuses: portstest.NewJobDirectory(), Config: HubConfig{Buffer: 64}}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sub, err := h.Subscribe(ctx, "run")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub := subscribe(t, h, "run")
 	batch := make([]event.Event, 5)
 	for k := range batch {
 		batch[k] = portstest.Event("run", strings.Repeat("é\"x", 50*k)) // escapes outgrow the estimate
@@ -396,18 +385,12 @@ func BenchmarkBroadcast(b *testing.B) {
 		b.Run(fmt.Sprint(n, "events"), func(b *testing.B) {
 			log := portstest.NewEventLog(0)
 			h := &Hub{Log: log, Tail: log, Statuses: portstest.NewJobDirectory(), Config: HubConfig{Buffer: 1 << 20}}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
 			for range 10 {
-				sub, err := h.Subscribe(ctx, "run")
-				if err != nil {
-					b.Fatal(err)
-				}
+				sub := subscribe(b, h, "run")
 				go func() {
 					for range sub.C {
 					}
 				}()
-				defer sub.Close()
 			}
 			batch := make([]event.Event, n)
 			for k := range batch {
@@ -420,4 +403,15 @@ func BenchmarkBroadcast(b *testing.B) {
 			}
 		})
 	}
+}
+
+// subscribe is a viewer of run on h, closed when the test ends.
+func subscribe(tb testing.TB, h *Hub, run string) *Subscription {
+	tb.Helper()
+	sub, err := h.Subscribe(context.Background(), run)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(sub.Close)
+	return sub
 }
