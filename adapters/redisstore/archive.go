@@ -131,16 +131,18 @@ func (a *ArchiveState) Tally(ctx context.Context, jobIDs []string) ([]ports.LogT
 		return nil, nil
 	}
 	cmds := make([]*redis.Cmd, len(jobIDs))
+	keys := make([]string, len(jobIDs))
 	// EVAL, not EVALSHA: a pipeline cannot fall back when the script is not loaded.
 	_, _ = a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, jobID := range jobIDs {
-			cmds[i] = tallyScript.Eval(ctx, p, []string{a.cfg.StreamKey(jobID)})
+			keys[i] = a.cfg.StreamKey(jobID)
+			cmds[i] = tallyScript.Eval(ctx, p, keys[i:i+1])
 		}
 		return nil
 	})
 	out := make([]ports.LogTally, len(jobIDs))
 	for i, c := range cmds {
-		key := a.cfg.StreamKey(jobIDs[i])
+		key := keys[i]
 		v, err := c.Slice()
 		if err == nil && len(v) != 3 {
 			err = fmt.Errorf("a reply of %d values", len(v))
