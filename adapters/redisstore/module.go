@@ -37,9 +37,10 @@ func newClient(lc fx.Lifecycle, p clientParams) redis.UniversalClient {
 }
 
 // TailPoolSize is the pool of the blocking reads' own client (per node on a
-// cluster): the hub's readers and the archiver wait in XREAD BLOCK there, so a burst
-// of requests never waits for a connection behind them, nor they behind it.
-const TailPoolSize = 16
+// cluster): the hub's readers (fanout.DefaultReaders) and the archiver wait in XREAD
+// BLOCK there, so a burst of requests never waits for a connection behind them, nor
+// they behind it.
+const TailPoolSize = 40
 
 // newTail is ports.LogTail over a client of its own, of TailPoolSize connections.
 func newTail(lc fx.Lifecycle, p clientParams, cfg Config) ports.LogTail {

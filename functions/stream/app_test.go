@@ -4,7 +4,18 @@ import (
 	"os"
 	"slices"
 	"testing"
+
+	"github.com/blastlog/blastlog/adapters/redisstore"
+	"github.com/blastlog/blastlog/core/app/fanout"
 )
+
+// The blocking reads' own pool holds every hub reader's XREAD and the archiver's at
+// once: a reader waiting for a connection would wait behind another's whole block.
+func TestTheTailPoolHoldsEveryBlockingRead(t *testing.T) {
+	if need := fanout.DefaultReaders + 1; redisstore.TailPoolSize < need {
+		t.Fatalf("TailPoolSize %d, but the hub's readers and the archiver block in %d reads", redisstore.TailPoolSize, need)
+	}
+}
 
 // -dev reads every variable as the production configuration does, except those it
 // overrides, which it names at start.

@@ -37,8 +37,11 @@ const (
 // DefaultReaders is how many tail readers a hub runs by default. Each waits in its
 // own blocking read (one Redis connection each) over the runs hashed to it, so a
 // round costs in proportion to its share of the runs, and one busy run delays only
-// the runs that share its reader.
-const DefaultReaders = 8
+// the runs that share its reader. A reader with no run holds no connection. Redis
+// pays for every key of a blocking read each time an event wakes it (registering
+// and unregistering the wait, reading the keys again): with 200 busy runs, a wake
+// cost it ≈145 µs over 8 readers, ≈60 µs over 32, ≈45 µs over 64 (docs/benchmarks.md).
+const DefaultReaders = 32
 
 func (c HubConfig) readers() int { return cmp.Or(c.Readers, DefaultReaders) }
 
