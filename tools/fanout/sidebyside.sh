@@ -19,8 +19,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 W=$(mktemp -d); PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null; done; sleep 0.3; rm -rf $W' EXIT
 fp() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-# blastlog-stream runs with its image's GODEBUG (infra/images/Containerfile.stream).
+# blastlog-stream runs with its image's GODEBUG and GOGC (infra/images/Containerfile.stream).
 IMAGE_GODEBUG=$(sed -n 's/^ENV GODEBUG=//p' "$here/../../infra/images/Containerfile.stream")
+IMAGE_GOGC=$(sed -n 's/^ENV GOGC=//p' "$here/../../infra/images/Containerfile.stream")
 SB=$W/ssebench
 (cd "$here" && go build -o "$SB" ./ssebench) || exit 1
 ulimit -n "$(ulimit -Hn)"
@@ -33,7 +34,7 @@ for c in s1 s2 s4 $(seq -f 's3-%g' 0 199); do $BIN/blastlog-publish job register
 start() { # start KIND: a fresh server; sets BPID/BP or CPID/CP
   case $1 in
     bl) BP=$(fp); PP=$(fp)
-        BLASTLOG_PPROF_ADDR=${PROFILE:+127.0.0.1:$PP} GODEBUG=$IMAGE_GODEBUG${PROFILE:+,gctrace=1} BLASTLOG_ADDR=127.0.0.1:$BP BLASTLOG_AUTH_MODE=dev-bypass BLASTLOG_STREAM_TICKETS=on BLASTLOG_TICKETS_PER_MINUTE=10000 BLASTLOG_OWNER_MAX_STREAMS=100000 \
+        BLASTLOG_PPROF_ADDR=${PROFILE:+127.0.0.1:$PP} GODEBUG=$IMAGE_GODEBUG${PROFILE:+,gctrace=1} GOGC=$IMAGE_GOGC BLASTLOG_ADDR=127.0.0.1:$BP BLASTLOG_AUTH_MODE=dev-bypass BLASTLOG_STREAM_TICKETS=on BLASTLOG_TICKETS_PER_MINUTE=10000 BLASTLOG_OWNER_MAX_STREAMS=100000 \
           BLASTLOG_STREAM_MAXLEN=1000000 $BIN/blastlog-stream >>$W/bl.log 2>&1 & BPID=$!; PIDS+=($BPID);;
     cf) CP=$(fp)
         cat > $W/cf.json <<JSON
