@@ -16,7 +16,7 @@ type image struct {
 }
 
 var images = []image{
-	{"blastlog-stream", "8080/tcp", []string{"GODEBUG=adaptivestackstart=0"}}, // small stacks for waiting viewers
+	{"blastlog-stream", "8080/tcp", []string{"GODEBUG=adaptivestackstart=0", "GOGC=200"}}, // small stacks for waiting viewers; fewer collections
 	{"blastlog-ticket", "8080/tcp", nil},
 	{"blastlog-publish", "", nil},
 }
